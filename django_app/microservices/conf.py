@@ -1,0 +1,135 @@
+"""The `MICROSERVICES` settings dict: defaults in one table, read lazily, reloaded on change.
+
+Modelled on rest_framework.settings: code reads `ms_settings.SERVICES`, never `settings.X` at
+import time, so `override_settings(MICROSERVICES=...)` takes effect in tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
+DEFAULT_CONTRACTS_DIR = REPO_DIR / "contracts"
+
+DEFAULT_RETRY: dict[str, Any] = {
+    "TOTAL": 3,
+    "BACKOFF_FACTOR": 0.1,
+    "BACKOFF_MAX": 2.0,
+    "STATUS_FORCELIST": [429, 500, 502, 503, 504],
+    "RETRY_AFTER_MAX": 10.0,
+}
+
+DEFAULT_SERVICE: dict[str, Any] = {
+    "BASE_URL": "",
+    "TIMEOUT": 5.0,
+    "CONNECT_TIMEOUT": 2.0,
+    "API_KEY": "",
+    "RETRY": DEFAULT_RETRY,
+    "DISCOVERY": False,
+}
+
+DEFAULTS: dict[str, Any] = {
+    # service name -> DEFAULT_SERVICE overrides; the contract is contracts/<name>.yaml
+    "SERVICES": {},
+    "CONTRACTS_DIR": str(DEFAULT_CONTRACTS_DIR),
+    # "on": every request and response; "sampled": a fraction of them; "off"
+    "CONTRACT_VALIDATION": "on",
+    "CONTRACT_SAMPLE_RATE": 0.05,
+    "USER_CACHE_TTL": 300,
+    "REGISTRY": {
+        "BACKEND": "static",
+        "CACHE_TTL": 30,
+        "CONSUL_HTTP_ADDR": "",
+        "CONSUL_HTTP_TOKEN": "",
+        "CONSUL_SCHEME": "http",
+        "STRATEGY": "round_robin",
+        "SERVICE_NAME": "django-orders",
+        "SERVICE_ADDRESS": "127.0.0.1",
+        "SERVICE_PORT": 8000,
+        "HEALTH_CHECK_INTERVAL": "10s",
+        "HEALTH_CHECK_TIMEOUT": "5s",
+        "DEREGISTER_CRITICAL_AFTER": "1m",
+    },
+    "EVENT_BUS": {
+        "BACKEND": "memory",
+        "PRODUCER": "django-orders",
+        "RABBITMQ_URL": "",
+        "RABBITMQ_EXCHANGE": "microservices.events",
+        "RABBITMQ_PREFETCH": 50,
+        "REDIS_URL": "",
+        "REDIS_STREAM_PREFIX": "events",
+        "MAX_DELIVERIES": 5,
+        "RETRY_BACKOFF": 0.2,
+        "CONSUMER_GROUP": "django-orders",
+        "OUTBOX_BATCH_SIZE": 100,
+        "INVENTORY_LOW_THRESHOLD": 5,
+    },
+    "SAGA": {
+        "LEASE_SECONDS": 30,
+        "STEP_TIMEOUT": 10.0,
+        "COMPENSATION_ATTEMPTS": 5,
+        "COMPENSATION_BACKOFF": 0.2,
+    },
+}
+
+
+def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """Merge user settings over defaults, recursing into dicts that exist on both sides."""
+    merged = copy.deepcopy(defaults)
+    for key, value in user.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+class MicroservicesSettings:
+    """Lazy view of `settings.MICROSERVICES` merged over `DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cached: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._cached is None:
+            user = getattr(settings, "MICROSERVICES", {}) or {}
+            self._cached = _merge(DEFAULTS, user)
+        return self._cached
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(f"Invalid MICROSERVICES setting: {name!r}") from None
+
+    def service(self, name: str) -> dict[str, Any]:
+        """The settings of one service, defaults filled in; KeyError if it is not configured."""
+        services: dict[str, Any] = self.data["SERVICES"]
+        if name not in services:
+            raise KeyError(f"service {name!r} is not configured in MICROSERVICES['SERVICES']")
+        return _merge(DEFAULT_SERVICE, services[name])
+
+    @property
+    def contracts_dir(self) -> Path:
+        return Path(self.data["CONTRACTS_DIR"])
+
+    def reload(self) -> None:
+        self._cached = None
+
+
+ms_settings = MicroservicesSettings()
+
+
+@receiver(setting_changed, dispatch_uid="microservices.conf.reload")
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "MICROSERVICES":
+        ms_settings.reload()

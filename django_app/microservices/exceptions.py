@@ -1,0 +1,120 @@
+"""The one error tree of the integration layer: every failure the app raises is a `ServiceError`.
+
+Leaf errors also subclass a builtin where that is natural, so callers that only know Python's
+own exceptions still catch them (`ServiceTimeoutError` is a `TimeoutError`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Root of every error raised by the integration layer."""
+
+    default_message = "service call failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        service: str | None = None,
+        operation: str | None = None,
+        status_code: int | None = None,
+        payload: Any = None,
+        response: Any = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.service = service
+        self.operation = operation
+        self.status_code = status_code
+        self.payload = payload
+        self.response = response
+        super().__init__(self.message)
+
+
+class ServiceTimeoutError(ServiceError, TimeoutError):
+    default_message = "service call timed out"
+
+
+class ServiceConnectionError(ServiceError, ConnectionError):
+    default_message = "could not connect to service"
+
+
+class ServiceHTTPError(ServiceError):
+    """The service answered with an error status; `problem` is its RFC 9457 body, if any."""
+
+    default_message = "service returned an error status"
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        return self.payload if isinstance(self.payload, dict) else {}
+
+    @property
+    def retry_after(self) -> float | None:
+        headers = getattr(self.response, "headers", None) or {}
+        value = headers.get("Retry-After")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+
+class ContractViolation(ServiceError, ValueError):
+    """A request or response does not match the service's OpenAPI contract."""
+
+    default_message = "contract violation"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, **kwargs: Any):
+        self.field = field
+        super().__init__(message, **kwargs)
+
+
+class RegistryError(ServiceError):
+    default_message = "service registry error"
+
+
+class ServiceNotFound(RegistryError, LookupError):
+    default_message = "no healthy instance of the service"
+
+
+class RegistryUnavailable(RegistryError, ConnectionError):
+    default_message = "service registry unreachable"
+
+
+class EventError(ServiceError):
+    default_message = "event error"
+
+
+class EventContractViolation(EventError, ValueError):
+    """An event does not match its contract in contracts/events/ (or its type is unknown)."""
+
+    default_message = "event does not match its contract"
+
+
+class PublishError(EventError):
+    """The broker did not confirm, or returned, a published event."""
+
+    default_message = "event was not accepted by the broker"
+
+
+class RetryableHandlerError(EventError):
+    """A handler failed for a passing reason: retry with backoff, then dead-letter."""
+
+    default_message = "handler failed, retry later"
+
+
+class PermanentHandlerError(EventError):
+    """A handler can never succeed with this event: dead-letter it at once."""
+
+    default_message = "handler rejected the event"
+
+
+class SagaError(ServiceError):
+    default_message = "saga failed"
+
+
+class StepRejected(SagaError):
+    """A business rejection (declined card, out of stock, inactive user): compensate, don't retry."""
+
+    default_message = "step rejected by the service"

@@ -1,0 +1,146 @@
+"""Settings for the example Django service: embedded defaults (SQLite, in-memory bus, static registry).
+
+Everything that points outside the process is read from the environment, so the same settings
+serve `make demo` on a bare machine and a deployment with real brokers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+REPO_DIR = BASE_DIR.parent
+
+# No default secret outside tests: `make demo` exports one, deployments must set their own.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "microservices",
+]
+
+MIDDLEWARE = [
+    "microservices.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_url(url: str) -> dict[str, object]:
+    """Translate a postgres:// URL (DATABASE_URL) into a Django DATABASES entry."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ValueError(f"DATABASE_URL must be postgres://..., got scheme {parts.scheme!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+
+
+DATABASES: dict[str, dict[str, object]] = {
+    "default": (
+        _database_from_url(os.environ["DATABASE_URL"])
+        if os.environ.get("DATABASE_URL")
+        else {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        }
+    )
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "microservices",
+    }
+}
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
+
+
+def _service(name: str, port: int) -> dict[str, object]:
+    env = name.upper()
+    return {
+        "BASE_URL": os.environ.get(f"{env}_SERVICE_URL", f"http://127.0.0.1:{port}"),
+        "API_KEY": os.environ.get(f"{env}_SERVICE_API_KEY", os.environ.get("SERVICES_API_KEY", "")),
+    }
+
+
+# The one place this project's integration layer is configured; defaults live in
+# microservices/conf.py and are merged key by key.
+MICROSERVICES: dict[str, object] = {
+    "SERVICES": {
+        "users": _service("users", 8001),
+        "orders": _service("orders", 8002),
+        "payments": _service("payments", 8003),
+        "inventory": _service("inventory", 8004),
+    },
+    "CONTRACT_VALIDATION": os.environ.get("CONTRACT_VALIDATION", "on"),
+    "EVENT_BUS": {
+        "BACKEND": os.environ.get("EVENT_BUS_BACKEND", "memory"),
+        "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    },
+    "REGISTRY": {
+        "BACKEND": os.environ.get("REGISTRY_BACKEND", "static"),
+        "CONSUL_HTTP_ADDR": os.environ.get("CONSUL_HTTP_ADDR", ""),
+        "CONSUL_HTTP_TOKEN": os.environ.get("CONSUL_HTTP_TOKEN", ""),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "microservices": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    },
+}
