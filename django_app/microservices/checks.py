@@ -1,14 +1,9 @@
-"""System checks for the MICROSERVICES settings (ids microservices.E0xx / W0xx)."""
+"""System checks of the MICROSERVICES settings: each area keeps its own, registered on import here.
 
-from __future__ import annotations
+Ids are `microservices.E0xx` (errors) and `microservices.W0xx` (warnings), each with a hint.
+"""
 
-from typing import Any
-
-from django.core.checks import CheckMessage, Tags, register
-
-# Each area adds its checks to this module as a function decorated with @register.
-
-
-@register(Tags.compatibility)
-def check_settings_present(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    return []
+from .clients import checks as clients_checks  # noqa: F401
+from .events import checks as events_checks  # noqa: F401
+from .registry import checks as registry_checks  # noqa: F401
+from .sagas import checks as sagas_checks  # noqa: F401

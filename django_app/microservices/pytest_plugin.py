@@ -1,0 +1,1 @@
+"""Placeholder: Django-side fixtures (clients area)."""

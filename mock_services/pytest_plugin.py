@@ -1,0 +1,1 @@
+"""Placeholder: stub-server fixtures (mock_services area)."""
