@@ -60,6 +60,42 @@ class ServiceHTTPError(ServiceError):
             return None
 
 
+class ServiceAuthError(ServiceHTTPError, PermissionError):
+    """401/403: the service refused our credentials (check the service's API_KEY)."""
+
+    default_message = "service refused the credentials"
+
+
+class PaymentDeclined(ServiceHTTPError):
+    """402: the payment was declined (`problem['type']` says why, e.g. .../card-declined)."""
+
+    default_message = "payment declined"
+
+
+class ResourceNotFound(ServiceHTTPError, LookupError):
+    """404: the resource does not exist on the service."""
+
+    default_message = "resource not found"
+
+
+class ResourceConflict(ServiceHTTPError):
+    """409: the request conflicts with the resource's state (taken, already done, in flight)."""
+
+    default_message = "conflict with the resource's state"
+
+
+class UnprocessableEntity(ServiceHTTPError, ValueError):
+    """422: the service rejected the content (`problem['errors']` lists the fields)."""
+
+    default_message = "request rejected by the service"
+
+
+class ServiceUnavailable(ServiceHTTPError):
+    """429 or 5xx after the retries ran out: a passing failure, worth retrying later."""
+
+    default_message = "service unavailable"
+
+
 class ContractViolation(ServiceError, ValueError):
     """A request or response does not match the service's OpenAPI contract."""
 
@@ -118,3 +154,9 @@ class StepRejected(SagaError):
     """A business rejection (declined card, out of stock, inactive user): compensate, don't retry."""
 
     default_message = "step rejected by the service"
+
+
+class SagaLeaseLost(SagaError):
+    """Another worker took over this saga (our lease expired): stop without touching it."""
+
+    default_message = "saga lease lost to another worker"
