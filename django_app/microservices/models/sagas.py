@@ -1,1 +1,120 @@
-"""Placeholder: filled in by its area."""
+"""Durable saga state: one `SagaExecution` per saga run, one `SagaStepLog` row per attempt.
+
+The execution row is the orchestrator's whole state, `(current_step, compensating)` plus the
+context the steps share; the lease columns let one worker at a time own a running saga.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+__all__ = ["SagaExecution", "SagaStatus", "SagaStepLog", "StepDirection", "StepLogStatus"]
+
+
+class SagaStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    # The first action failed and nothing had to be undone.
+    FAILED = "failed", "Failed"
+    COMPENSATING = "compensating", "Compensating"
+    COMPENSATED = "compensated", "Compensated"
+    # A compensation kept failing after its retries: a human must look, nothing is hidden.
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        SagaStatus.COMPLETED,
+        SagaStatus.FAILED,
+        SagaStatus.COMPENSATED,
+        SagaStatus.NEEDS_ATTENTION,
+    }
+)
+ACTIVE_STATUSES = frozenset({SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.COMPENSATING})
+
+
+class StepDirection(models.TextChoices):
+    ACTION = "action", "Action"
+    COMPENSATION = "compensation", "Compensation"
+
+
+class StepLogStatus(models.TextChoices):
+    # A row left RUNNING belongs to a process that died during the attempt.
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+
+
+class SagaExecution(models.Model):
+    saga_id = models.CharField(max_length=100, unique=True)
+    saga_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=SagaStatus.choices, default=SagaStatus.PENDING)
+    # Index of the step being run (forward) or undone (compensating).
+    current_step = models.IntegerField(default=0)
+    compensating = models.BooleanField(default=False)
+    context_data = models.JSONField(default=dict)
+    error_message = models.TextField(blank=True, default="")
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["saga_type", "status"], name="ms_saga_type_status"),
+            models.Index(fields=["status", "lease_expires_at"], name="ms_saga_status_lease"),
+            models.Index(fields=["created_at"], name="ms_saga_created"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.saga_type} {self.saga_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def outcome(self) -> dict[str, Any]:
+        """What `saga_execute` returns for this saga, whether it ran now or earlier."""
+        return {
+            "saga_id": self.saga_id,
+            "saga_type": self.saga_type,
+            "status": self.status,
+            "current_step": self.current_step,
+            "error": self.error_message,
+            "context": self.context_data,
+        }
+
+
+class SagaStepLog(models.Model):
+    execution = models.ForeignKey(SagaExecution, on_delete=models.CASCADE, related_name="step_logs")
+    step_index = models.IntegerField()
+    step_name = models.CharField(max_length=100)
+    direction = models.CharField(max_length=20, choices=StepDirection.choices)
+    attempt = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=20, choices=StepLogStatus.choices, default=StepLogStatus.RUNNING
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    worker = models.CharField(max_length=100, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["execution", "started_at"], name="ms_saga_log_exec")]
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.step_name} {self.direction} #{self.attempt} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() * 1000

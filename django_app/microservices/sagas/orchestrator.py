@@ -1,0 +1,512 @@
+"""The saga engine: a small state machine over a `SagaDefinition`, persisted after every move.
+
+The whole state is `(current step, compensating?)` and one function, `transition`, advances it
+(as in Eventuate Tram's SagaExecutionState). `_run` loops: save "about to run step i", run it
+with retries, save the result and the next state. The undo of step i is thereby recorded before
+step i runs, so a step that failed half-way is compensated too, then the earlier ones in reverse.
+A process that dies anywhere leaves a row whose lease expires; `saga_resume_stale` (the
+`resume_sagas` command) claims it with SELECT ... FOR UPDATE SKIP LOCKED and continues in the
+stored direction; every service call carries an Idempotency-Key derived from saga_id, step and
+direction, so repeating the interrupted call never applies it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import ms_settings
+from ..exceptions import SagaLeaseLost, StepRejected
+from ..models.sagas import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    SagaExecution,
+    SagaStatus,
+    SagaStepLog,
+    StepDirection,
+    StepLogStatus,
+)
+from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, get_definition
+
+logger = logging.getLogger(__name__)
+
+CRASH_ENV = "SAGA_CRASH_AT"
+
+__all__ = [
+    "SagaResult",
+    "SagaState",
+    "saga_execute",
+    "saga_resume",
+    "saga_resume_stale",
+    "saga_retry_compensation",
+    "transition",
+    "worker_id",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The state machine
+
+
+@dataclass(frozen=True)
+class SagaState:
+    step: int
+    compensating: bool
+    status: str
+
+
+def _last_compensable(definition: SagaDefinition, start: int) -> int | None:
+    """The highest step index <= start that has a compensation, or None."""
+    for i in range(start, -1, -1):
+        if definition.steps[i].compensation is not None:
+            return i
+    return None
+
+
+def transition(definition: SagaDefinition, state: SagaState, succeeded: bool) -> SagaState:
+    """The next state after the current step's action or compensation succeeded or gave up."""
+    i = state.step
+    if not state.compensating:
+        if succeeded:
+            if i + 1 < len(definition):
+                return SagaState(i + 1, False, SagaStatus.RUNNING)
+            return SagaState(i, False, SagaStatus.COMPLETED)
+        # The failed step itself comes first: it may have applied part of its effect.
+        j = _last_compensable(definition, i)
+        if j is None:
+            return SagaState(i, False, SagaStatus.FAILED)
+        return SagaState(j, True, SagaStatus.COMPENSATING)
+    if not succeeded:
+        return SagaState(i, True, SagaStatus.NEEDS_ATTENTION)
+    j = _last_compensable(definition, i - 1) if i > 0 else None
+    if j is None:
+        return SagaState(i, True, SagaStatus.COMPENSATED)
+    return SagaState(j, True, SagaStatus.COMPENSATING)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results, identities, test hook
+
+
+@dataclass(frozen=True)
+class SagaResult:
+    saga_id: str
+    saga_type: str
+    status: str
+    error: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SagaStatus.COMPLETED
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_execution(cls, execution: SagaExecution) -> SagaResult:
+        return cls(
+            saga_id=execution.saga_id,
+            saga_type=execution.saga_type,
+            status=execution.status,
+            error=execution.error_message,
+            context=dict(execution.context_data),
+        )
+
+
+def worker_id() -> str:
+    """A name for this process as a lease owner: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def crash_point(name: str) -> None:
+    """Test-only: SIGKILL this process at the named point when SAGA_CRASH_AT names it.
+
+    Points are `before_action:<step>`, `after_action:<step>` (the call returned, nothing saved),
+    the same with `compensation`, and `<direction>:<step>:<name>` inside a step.
+    """
+    wanted = os.environ.get(CRASH_ENV)
+    if wanted and wanted == name:
+        logger.warning("saga crash point %s reached: killing pid %s", name, os.getpid())
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _lease_seconds(lease_seconds: float | None) -> float:
+    return float(lease_seconds if lease_seconds is not None else ms_settings.SAGA["LEASE_SECONDS"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence
+
+
+@dataclass
+class _Attempt:
+    """The last attempt of a step, whose log row is closed together with the next state."""
+
+    ok: bool
+    error: str
+    log: SagaStepLog
+    log_status: str
+    events: list[tuple[str, dict[str, Any]]]
+
+
+class _Runner:
+    """Runs one claimed execution to a terminal state (or until its lease is lost).
+
+    Two commits per step: "attempt n of step i starts" (log row + state + lease), then
+    "it ended, the saga is now in state s" (log row closed, next state, events to the outbox).
+    """
+
+    def __init__(
+        self,
+        definition: SagaDefinition,
+        execution: SagaExecution,
+        owner: str,
+        lease_seconds: float,
+    ) -> None:
+        self.definition = definition
+        self.execution = execution
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+        self.first_step = True
+
+    def _save(self, *, release: bool = False, **fields: Any) -> None:
+        """Write fields of the execution if we still own it; renew (or release) the lease."""
+        now = timezone.now()
+        fields.setdefault("context_data", self.execution.context_data)
+        fields["lease_expires_at"] = None if release else now + self.lease
+        if release:
+            fields["lease_owner"] = ""
+        fields["updated_at"] = now
+        updated = SagaExecution.objects.filter(pk=self.execution.pk, lease_owner=self.owner).update(
+            **fields
+        )
+        if updated != 1:
+            raise SagaLeaseLost(operation=self.execution.saga_id)
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+
+    def checkpoint(self) -> None:
+        self._save()
+
+    def _begin_attempt(
+        self, state: SagaState, step: SagaStep, direction: str, attempt: int, key: str
+    ) -> SagaStepLog:
+        with transaction.atomic():
+            self._save(
+                status=state.status, current_step=state.step, compensating=state.compensating
+            )
+            return SagaStepLog.objects.create(
+                execution=self.execution,
+                step_index=state.step,
+                step_name=step.name,
+                direction=direction,
+                attempt=attempt,
+                status=StepLogStatus.RUNNING,
+                idempotency_key=key,
+                worker=self.owner,
+                started_at=timezone.now(),
+            )
+
+    @staticmethod
+    def _close_log(log: SagaStepLog, status: str, error: str = "") -> None:
+        SagaStepLog.objects.filter(pk=log.pk).update(
+            status=status, error=error[:2000], finished_at=timezone.now()
+        )
+
+    def _finish_step(self, attempt: _Attempt, state: SagaState, error: str | None) -> None:
+        fields: dict[str, Any] = {
+            "status": state.status,
+            "current_step": state.step,
+            "compensating": state.compensating,
+        }
+        if error is not None:
+            fields["error_message"] = error[:4000]
+        terminal = state.status in TERMINAL_STATUSES
+        if terminal:
+            fields["completed_at"] = timezone.now()
+        with transaction.atomic():
+            self._save(release=terminal, **fields)
+            self._close_log(attempt.log, attempt.log_status, attempt.error)
+            if attempt.events:
+                _publish(attempt.events, correlation_id=self.execution.saga_id)
+
+    def run(self) -> SagaResult:
+        ex = self.execution
+        state = SagaState(ex.current_step, ex.compensating, ex.status)
+        if state.status == SagaStatus.PENDING:
+            state = SagaState(0, False, SagaStatus.RUNNING)
+        while state.status not in TERMINAL_STATUSES:
+            step = self.definition.steps[state.step]
+            attempt = self._run_step(state, step)
+            nxt = transition(self.definition, state, attempt.ok)
+            message: str | None = None
+            if not attempt.ok and not state.compensating:
+                message = f"{step.name}: {attempt.error}"
+            elif not attempt.ok:
+                message = f"{ex.error_message}; compensation of {step.name} failed: {attempt.error}"
+            logger.info(
+                "saga %s %s of %s %s -> %s",
+                ex.saga_id,
+                "compensation" if state.compensating else "action",
+                step.name,
+                "ok" if attempt.ok else f"failed ({attempt.error})",
+                nxt.status,
+            )
+            self._finish_step(attempt, nxt, message)
+            state = nxt
+        return SagaResult.from_execution(ex)
+
+    def _policy(self, step: SagaStep, compensating: bool) -> RetryPolicy:
+        if not compensating:
+            return step.retry
+        if step.compensation_retry is not None:
+            return step.compensation_retry
+        conf = ms_settings.SAGA
+        # An undo must happen eventually: every error is worth another try.
+        return RetryPolicy(
+            attempts=int(conf["COMPENSATION_ATTEMPTS"]),
+            backoff=float(conf["COMPENSATION_BACKOFF"]),
+            backoff_max=float(conf.get("COMPENSATION_BACKOFF_MAX", 5.0)),
+            is_retryable=lambda exc: True,
+        )
+
+    def _previous_attempts(self, state: SagaState, direction: str) -> int:
+        # Within one run a (step, direction) is visited once; only the step a run starts on
+        # (after a crash or a retried compensation) can have attempts from an earlier run.
+        if not self.first_step:
+            return 0
+        self.first_step = False
+        return SagaStepLog.objects.filter(
+            execution=self.execution, step_index=state.step, direction=direction
+        ).count()
+
+    def _run_step(self, state: SagaState, step: SagaStep) -> _Attempt:
+        """Run the action (or compensation) of one step with its retry policy and time budget."""
+        compensating = state.compensating
+        direction = str(StepDirection.COMPENSATION if compensating else StepDirection.ACTION)
+        fn = step.compensation if compensating else step.action
+        assert fn is not None  # transition() only lands on steps with a compensation
+        policy = self._policy(step, compensating)
+        timeout = float(
+            step.timeout if step.timeout is not None else ms_settings.SAGA["STEP_TIMEOUT"]
+        )
+        previous = self._previous_attempts(state, direction)
+        started = time.monotonic()
+        n = 0
+        while True:
+            n += 1
+            ctx = StepContext(
+                saga_id=self.execution.saga_id,
+                step=step.name,
+                direction=direction,
+                attempt=previous + n,
+                data=self.execution.context_data,
+                timeout=timeout,
+                started=started,
+                _checkpoint=self.checkpoint,
+                _crash_point=crash_point,
+            )
+            log = self._begin_attempt(state, step, direction, ctx.attempt, ctx.idempotency_key())
+            crash_point(f"before_{direction}:{step.name}")
+            try:
+                fn(ctx)
+            except SagaLeaseLost:
+                raise
+            except Exception as exc:
+                crash_point(f"after_{direction}:{step.name}")
+                error = _describe(exc)
+                rejected = isinstance(exc, StepRejected) and not compensating
+                status = StepLogStatus.REJECTED if rejected else StepLogStatus.FAILED
+                last = _Attempt(False, error, log, status, [])
+                if rejected or not policy.is_retryable(exc) or n >= policy.attempts:
+                    return last
+                delay = policy.delay(n)
+                if not compensating and time.monotonic() - started + delay > timeout:
+                    last.error = f"{error} (step timeout of {timeout:g}s spent)"
+                    return last
+                with transaction.atomic():
+                    self._save()
+                    self._close_log(log, status, error)
+                time.sleep(delay)
+                continue
+            crash_point(f"after_{direction}:{step.name}")
+            return _Attempt(True, "", log, StepLogStatus.SUCCEEDED, ctx.events)
+
+
+def _publish(events: list[tuple[str, dict[str, Any]]], *, correlation_id: str) -> None:
+    """Hand a step's events to the transactional outbox (inside the caller's transaction)."""
+    from ..events.outbox import outbox_emit
+
+    for event_type, data in events:
+        outbox_emit(event_type=event_type, data=data, correlation_id=correlation_id)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    status = getattr(exc, "status_code", None)
+    prefix = exc.__class__.__name__ + (f" {status}" if status else "")
+    return f"{prefix}: {text}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Services: start, resume, claim
+
+
+def saga_execute(
+    *,
+    definition: SagaDefinition,
+    saga_id: str,
+    context: dict[str, Any],
+    owner: str | None = None,
+    lease_seconds: float | None = None,
+) -> SagaResult:
+    """Run a saga to its end, or return the stored outcome if this saga_id has run already.
+
+    A saga_id that exists but is still running elsewhere (its lease is live) is not run twice:
+    the stored, unfinished state is returned.
+    """
+    owner = owner or worker_id()
+    seconds = _lease_seconds(lease_seconds)
+    execution = saga_create(
+        definition=definition,
+        saga_id=saga_id,
+        context=context,
+        owner=owner,
+        lease_seconds=seconds,
+    )
+    if execution is None:
+        existing = SagaExecution.objects.get(saga_id=saga_id)
+        if existing.is_terminal or not _claim(existing.pk, owner, seconds):
+            return SagaResult.from_execution(existing)
+        execution = SagaExecution.objects.get(pk=existing.pk)
+    return _Runner(definition, execution, owner, seconds).run()
+
+
+def saga_create(
+    *,
+    definition: SagaDefinition,
+    saga_id: str,
+    context: dict[str, Any],
+    owner: str = "",
+    lease_seconds: float | None = None,
+) -> SagaExecution | None:
+    """Store a new PENDING saga (leased to `owner` if given); None if saga_id already exists.
+
+    Without an owner the saga waits for a `resume_sagas` worker to pick it up.
+    """
+    expires = timezone.now() + timedelta(seconds=_lease_seconds(lease_seconds)) if owner else None
+    try:
+        with transaction.atomic():
+            return SagaExecution.objects.create(
+                saga_id=saga_id,
+                saga_type=definition.saga_type,
+                status=SagaStatus.PENDING,
+                context_data=context,
+                lease_owner=owner,
+                lease_expires_at=expires,
+            )
+    except IntegrityError:
+        return None
+
+
+def _claim(pk: int, owner: str, lease_seconds: float) -> bool:
+    """Take the lease of one active saga if nobody holds a live one."""
+    now = timezone.now()
+    return (
+        SagaExecution.objects.filter(pk=pk, status__in=ACTIVE_STATUSES)
+        .filter(
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner)
+        )
+        .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+        == 1
+    )
+
+
+def _run_claimed(pk: int, owner: str, lease_seconds: float) -> SagaResult | None:
+    execution = SagaExecution.objects.get(pk=pk)
+    definition = get_definition(execution.saga_type)
+    try:
+        return _Runner(definition, execution, owner, lease_seconds).run()
+    except SagaLeaseLost:
+        logger.warning("saga %s: lease lost to another worker, stopping", execution.saga_id)
+        return None
+
+
+def saga_resume(
+    *, saga_id: str, owner: str | None = None, lease_seconds: float | None = None
+) -> SagaResult:
+    """Continue an active saga whose lease has expired (or is free), in its stored direction."""
+    owner = owner or worker_id()
+    seconds = _lease_seconds(lease_seconds)
+    execution = SagaExecution.objects.get(saga_id=saga_id)
+    if execution.is_terminal or not _claim(execution.pk, owner, seconds):
+        return SagaResult.from_execution(execution)
+    result = _run_claimed(execution.pk, owner, seconds)
+    return result or SagaResult.from_execution(SagaExecution.objects.get(pk=execution.pk))
+
+
+def saga_retry_compensation(
+    *, saga_id: str, owner: str | None = None, lease_seconds: float | None = None
+) -> SagaResult:
+    """Try again the compensations of a NEEDS_ATTENTION saga, from the one that failed."""
+    updated = SagaExecution.objects.filter(
+        saga_id=saga_id, status=SagaStatus.NEEDS_ATTENTION
+    ).update(status=SagaStatus.COMPENSATING, lease_owner="", lease_expires_at=None)
+    if updated != 1:
+        return SagaResult.from_execution(SagaExecution.objects.get(saga_id=saga_id))
+    return saga_resume(saga_id=saga_id, owner=owner, lease_seconds=lease_seconds)
+
+
+def saga_claim_stale(*, owner: str, limit: int, lease_seconds: float | None = None) -> list[int]:
+    """Lease up to `limit` active sagas nobody holds, oldest first; two workers never share one.
+
+    On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so concurrent workers pass
+    over each other's candidates instead of waiting, and the lease is written before the lock
+    is released.
+    """
+    now = timezone.now()
+    expires = now + timedelta(seconds=_lease_seconds(lease_seconds))
+    with transaction.atomic():
+        pks = list(
+            SagaExecution.objects.select_for_update(skip_locked=True)
+            .filter(status__in=ACTIVE_STATUSES)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if pks:
+            SagaExecution.objects.filter(pk__in=pks).update(
+                lease_owner=owner, lease_expires_at=expires
+            )
+    return pks
+
+
+def saga_resume_stale(
+    *, owner: str | None = None, limit: int = 10, lease_seconds: float | None = None
+) -> list[SagaResult]:
+    """One pass of the worker: claim stale or unclaimed sagas and run each to its end."""
+    owner = owner or worker_id()
+    seconds = _lease_seconds(lease_seconds)
+    results = []
+    # One at a time: a claimed saga's lease starts ticking only when its turn comes.
+    for _ in range(limit):
+        pks = saga_claim_stale(owner=owner, limit=1, lease_seconds=seconds)
+        if not pks:
+            break
+        result = _run_claimed(pks[0], owner, seconds)
+        if result is not None:
+            results.append(result)
+    return results
