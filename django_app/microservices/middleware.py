@@ -1,4 +1,4 @@
-"""Request-id middleware: every request served has an id, bound for outgoing calls and echoed back."""
+"""Request-id middleware: each request served gets an id, bound for outgoing calls, echoed back."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .request_id import HEADER, META_KEY, bind_request_id, is_well_formed
 
 
 class RequestIDMiddleware:
-    """Reuse a well-formed incoming `X-Request-ID` (else make one), bind it, echo it on the response.
+    """Reuse a well-formed incoming `X-Request-ID` (else make one), bind it, echo it back.
 
     The id is bound in a contextvar for the whole request, so service clients called from the
     view send the same `X-Request-ID`; it is also set as `request.request_id`.

@@ -1,0 +1,538 @@
+"""`ServiceClient`: the one HTTP path to the services (retries, auth, request ids, contracts).
+
+Every call:
+- carries `X-Request-ID` (the inbound request's id while serving one, else a new one) and the
+  service's bearer token;
+- is retried by urllib3 on connection errors and 429/500/502/503/504 with exponential backoff,
+  waiting what `Retry-After` asks up to RETRY_AFTER_MAX (a longer wait is not retried: the
+  caller gets `ServiceUnavailable` with `retry_after`); a POST is retried only when it carries
+  an `Idempotency-Key`, since only then can the service apply it once;
+- is validated against `contracts/<service>.yaml`, request before sending, response after;
+- is logged once with service, operation, method, path, status, duration and request id
+  (never the token);
+- ends in a parsed body or a typed `ServiceError` (see microservices/exceptions.py).
+
+Subclasses override `resolve_base_url()` (where to send) and `send()` (the single network path).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from django.core.exceptions import ImproperlyConfigured
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.util.retry import Retry
+
+from ..conf import ms_settings
+from ..exceptions import (
+    ContractViolation,
+    PaymentDeclined,
+    ResourceConflict,
+    ResourceNotFound,
+    ServiceAuthError,
+    ServiceConnectionError,
+    ServiceHTTPError,
+    ServiceTimeoutError,
+    ServiceUnavailable,
+    UnprocessableEntity,
+)
+from ..request_id import HEADER as REQUEST_ID_HEADER
+from ..request_id import request_id_for_call
+from .contract import Call, contract_for, should_validate
+
+logger = logging.getLogger("microservices.clients")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+UNSAFE_METHODS = frozenset({"POST", "PATCH"})
+ACCEPT = "application/json, application/problem+json;q=0.9"
+
+ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
+    401: ServiceAuthError,
+    402: PaymentDeclined,
+    403: ServiceAuthError,
+    404: ResourceNotFound,
+    409: ResourceConflict,
+    422: UnprocessableEntity,
+    429: ServiceUnavailable,
+}
+
+
+def error_class_for(status: int) -> type[ServiceHTTPError]:
+    """The typed error for an error status (5xx -> ServiceUnavailable)."""
+    if status in ERRORS_BY_STATUS:
+        return ERRORS_BY_STATUS[status]
+    return ServiceUnavailable if status >= 500 else ServiceHTTPError
+
+
+@dataclass(frozen=True)
+class _CallInfo:
+    service: str
+    operation: str
+    request_id: str
+
+
+# Lets the retry policy (deep inside urllib3) name the call it is retrying in its log lines.
+_current_call: ContextVar[_CallInfo | None] = ContextVar("microservices_call", default=None)
+
+
+def retry_after_seconds(value: str) -> float | None:
+    """Seconds to wait per a Retry-After value (delay-seconds, decimals tolerated, or HTTP-date)."""
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class ServiceRetry(Retry):
+    """urllib3 `Retry` that logs each retry and gives up when Retry-After exceeds its cap.
+
+    urllib3 would clamp a long Retry-After and retry early, which mostly earns another 429/503
+    and burns the retry budget; we return the response instead, so the caller gets
+    `ServiceUnavailable` with `retry_after` and can reschedule the work.
+    """
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> ServiceRetry:
+        wait: float | None = None
+        if response is not None and self.respect_retry_after_header:
+            raw = response.headers.get("Retry-After")
+            if raw is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
+                wait = retry_after_seconds(raw)
+                if wait is not None and wait > self.retry_after_max:
+                    reason = ResponseError(
+                        f"Retry-After {wait:g}s exceeds RETRY_AFTER_MAX {self.retry_after_max:g}s"
+                    )
+                    raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
+        new: ServiceRetry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if wait is None:
+            wait = new.get_backoff_time()
+        call = _current_call.get()
+        cause = f"status {response.status}" if response is not None else type(error).__name__
+        logger.info(
+            "retry %s.%s %s %s after %s: attempt %d, waiting %.3fs%s",
+            call.service if call else "?",
+            call.operation if call else "?",
+            method,
+            urlsplit(url or "").path,
+            cause,
+            len(new.history) + 1,
+            wait,
+            " (Retry-After)" if response is not None and "Retry-After" in response.headers else "",
+            extra={
+                "service": call.service if call else None,
+                "operation": call.operation if call else None,
+                "request_id": call.request_id if call else None,
+                "event": "retry",
+                "status": response.status if response is not None else None,
+                "wait_s": wait,
+                "retry_after": "Retry-After" in response.headers if response is not None else False,
+            },
+        )
+        return new
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        seconds = retry_after_seconds(retry_after)
+        if seconds is None:
+            return 0.0  # unparsable: sleep() falls back to the exponential backoff
+        return min(seconds, float(self.retry_after_max))
+
+
+class IdempotencyAwareAdapter(BaseAdapter):
+    """Routes each request to a retrying or a single-shot urllib3 pool.
+
+    urllib3's retry policy is per adapter and blind to headers, yet whether a POST may be
+    retried depends on its Idempotency-Key: a POST/PATCH without one is sent exactly once
+    (even a connection error may hide a request the service already applied).
+    """
+
+    def __init__(self, retry: Retry, *, pool_maxsize: int = 10) -> None:
+        super().__init__()
+        self.retrying = HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize)
+        self.single_shot = HTTPAdapter(
+            max_retries=Retry(0, read=False, redirect=False, raise_on_status=False),
+            pool_maxsize=pool_maxsize,
+        )
+
+    @staticmethod
+    def may_retry(request: requests.PreparedRequest) -> bool:
+        method = (request.method or "").upper()
+        return method not in UNSAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        adapter = self.retrying if self.may_retry(request) else self.single_shot
+        return adapter.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        self.retrying.close()
+        self.single_shot.close()
+
+
+@dataclass(frozen=True)
+class ServiceResponse:
+    """A successful (2xx/3xx) call: parsed body plus what the caller may want to log or check."""
+
+    status_code: int
+    data: Any
+    headers: Mapping[str, str] = field(repr=False)
+    operation: str
+    request_id: str
+    duration_ms: float
+    attempts: int
+    replayed: bool
+
+
+def _parse_body(response: requests.Response) -> Any:
+    """JSON (incl. problem+json) as Python data, other text as str, no body as None."""
+    if not response.content:
+        return None
+    ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" or ctype.endswith("+json"):
+        return json.loads(response.content)
+    return response.text
+
+
+class ServiceClient:
+    """HTTP client of one service configured in MICROSERVICES['SERVICES'][<service>].
+
+    `base_url` may be a URL or a zero-argument callable returning one (evaluated per call);
+    by default it is the service's BASE_URL setting. Settings are read when the client is made.
+    """
+
+    service_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        service: str | None = None,
+        *,
+        base_url: str | Callable[[], str] | None = None,
+    ) -> None:
+        self.service = service or self.service_name
+        if not self.service:
+            raise ImproperlyConfigured("ServiceClient needs a service name")
+        try:
+            self.config: dict[str, Any] = ms_settings.service(self.service)
+        except KeyError as exc:
+            raise ImproperlyConfigured(str(exc)) from exc
+        self._base_url = base_url
+        self.timeout: tuple[float, float] = (
+            float(self.config["CONNECT_TIMEOUT"]),
+            float(self.config["TIMEOUT"]),
+        )
+        self.session = self.build_session()
+
+    # -- construction -------------------------------------------------------------------
+
+    def build_retry(self) -> Retry:
+        conf = self.config["RETRY"]
+        return ServiceRetry(
+            total=int(conf["TOTAL"]),
+            backoff_factor=float(conf["BACKOFF_FACTOR"]),
+            backoff_max=float(conf["BACKOFF_MAX"]),
+            status_forcelist=frozenset(int(s) for s in conf["STATUS_FORCELIST"]),
+            # Which POSTs reach this policy is decided by IdempotencyAwareAdapter.
+            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"}),
+            respect_retry_after_header=True,
+            retry_after_max=float(conf["RETRY_AFTER_MAX"]),  # type: ignore[arg-type]
+            raise_on_status=False,
+            redirect=False,
+        )
+
+    def build_session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or .netrc credentials picked up from the machine
+        adapter = IdempotencyAwareAdapter(self.build_retry())
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["Accept"] = ACCEPT
+        session.headers["User-Agent"] = f"microservices-client/{self.service}"
+        if self.config["API_KEY"]:
+            session.headers["Authorization"] = f"Bearer {self.config['API_KEY']}"
+        return session
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the two extension points --------------------------------------------------------
+
+    def resolve_base_url(self) -> str:
+        """Where this call goes: the `base_url` given, else the BASE_URL setting."""
+        if callable(self._base_url):
+            return self._base_url()
+        if self._base_url:
+            return self._base_url
+        base: str = self.config["BASE_URL"]
+        if not base:
+            raise ImproperlyConfigured(
+                f"MICROSERVICES['SERVICES'][{self.service!r}] has no BASE_URL"
+            )
+        return base
+
+    def send(
+        self, prepared: requests.PreparedRequest, *, timeout: tuple[float, float], operation: str
+    ) -> requests.Response:
+        """Send one logical call (urllib3 retries included); transport failures -> typed errors."""
+        context: dict[str, Any] = {"service": self.service, "operation": operation}
+        try:
+            return self.session.send(prepared, timeout=timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            raise ServiceTimeoutError(f"{self.service}.{operation} timed out", **context) from exc
+        except requests.ConnectionError as exc:
+            # After the retries run out on read timeouts, requests reports a ConnectionError.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, ReadTimeoutError):
+                raise ServiceTimeoutError(
+                    f"{self.service}.{operation} timed out", **context
+                ) from exc
+            raise ServiceConnectionError(
+                f"{self.service}.{operation}: {type(reason or exc).__name__} "
+                f"talking to {urlsplit(prepared.url or '').netloc}",
+                **context,
+            ) from exc
+        except requests.RequestException as exc:
+            raise ServiceConnectionError(f"{self.service}.{operation}: {exc}", **context) from exc
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool = False,
+        timeout: tuple[float, float] | float | None = None,
+    ) -> ServiceResponse:
+        """Make one logical call; returns the parsed response or raises a `ServiceError`.
+
+        `path` is relative to the base URL (path parameters already quoted). For POST/PATCH,
+        `idempotency_key` (or `idempotent=True`, which makes one for this call) makes the call
+        retryable; the same key is reused by every retry of this call.
+        """
+        method = method.upper()
+        request_id = request_id_for_call()
+        all_headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}
+        if method in UNSAFE_METHODS and (idempotency_key or idempotent):
+            all_headers[IDEMPOTENCY_HEADER] = idempotency_key or str(uuid.uuid4())
+        base = self.resolve_base_url().rstrip("/")
+        prepared = self.session.prepare_request(
+            requests.Request(
+                method,
+                base + path,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                json=json_body,
+                headers=all_headers,
+            )
+        )
+        split = urlsplit(prepared.url or "")
+        relative_path = split.path[len(urlsplit(base).path) :] or "/"
+        call = Call(
+            method=method,
+            path=relative_path,
+            query=split.query,
+            headers=dict(prepared.headers),
+            body=prepared.body.encode() if isinstance(prepared.body, str) else prepared.body,
+            content_type=prepared.headers.get("Content-Type", ""),
+        )
+        validate = should_validate()
+        if validate:
+            contract_for(self.service).check_request(call, operation=operation)
+
+        resolved_timeout = (
+            self.timeout
+            if timeout is None
+            else (timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout)))
+        )
+        log_fields: dict[str, Any] = {
+            "service": self.service,
+            "operation": operation,
+            "method": method,
+            "path": relative_path,
+            "request_id": request_id,
+        }
+        token = _current_call.set(_CallInfo(self.service, operation, request_id))
+        started = time.perf_counter()
+        try:
+            response = self.send(prepared, timeout=resolved_timeout, operation=operation)
+        except (ServiceTimeoutError, ServiceConnectionError) as exc:
+            duration_ms = (time.perf_counter() - started) * 1000
+            logger.warning(
+                "%s.%s %s %s failed: %s after %.1f ms request_id=%s",
+                self.service,
+                operation,
+                method,
+                relative_path,
+                type(exc).__name__,
+                duration_ms,
+                request_id,
+                extra={**log_fields, "status": None, "duration_ms": duration_ms, "error": exc},
+            )
+            raise
+        finally:
+            _current_call.reset(token)
+        duration_ms = (time.perf_counter() - started) * 1000
+        retries = getattr(response.raw, "retries", None)
+        attempts = len(retries.history) + 1 if retries is not None else 1
+        status = response.status_code
+        logger.info(
+            "%s.%s %s %s -> %d in %.1f ms (attempts=%d) request_id=%s",
+            self.service,
+            operation,
+            method,
+            relative_path,
+            status,
+            duration_ms,
+            attempts,
+            request_id,
+            extra={
+                **log_fields,
+                "status": status,
+                "duration_ms": duration_ms,
+                "attempts": attempts,
+            },
+        )
+        return self._handle(
+            response,
+            call=call,
+            operation=operation,
+            request_id=request_id,
+            duration_ms=duration_ms,
+            attempts=attempts,
+            validate=validate,
+        )
+
+    def _handle(
+        self,
+        response: requests.Response,
+        *,
+        call: Call,
+        operation: str,
+        request_id: str,
+        duration_ms: float,
+        attempts: int,
+        validate: bool,
+    ) -> ServiceResponse:
+        status = response.status_code
+        context: dict[str, Any] = {
+            "service": self.service,
+            "operation": operation,
+            "status_code": status,
+            "response": response,
+        }
+        if validate:
+            contract_for(self.service).check_response(
+                call,
+                status=status,
+                headers=response.headers,
+                body=response.content,
+                operation=operation,
+                response=response,
+            )
+        try:
+            data = _parse_body(response)
+        except ValueError as exc:
+            raise ContractViolation(
+                f"{self.service}.{operation} response {status}: <body>: not valid JSON",
+                field="<body>",
+                **context,
+            ) from exc
+        if status >= 400:
+            problem = data if isinstance(data, dict) else {}
+            title = problem.get("title") or response.reason or ""
+            detail = problem.get("detail")
+            message = f"{self.service}.{operation} -> {status} {title}" + (
+                f": {detail}" if detail else ""
+            )
+            raise error_class_for(status)(message, payload=data, **context)
+        return ServiceResponse(
+            status_code=status,
+            data=data,
+            headers=response.headers,
+            operation=operation,
+            request_id=response.headers.get(REQUEST_ID_HEADER, request_id),
+            duration_ms=duration_ms,
+            attempts=attempts,
+            replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
+        )
+
+    def get(
+        self,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ServiceResponse:
+        return self.request("GET", path, operation=operation, params=params, headers=headers)
+
+    def post(
+        self,
+        path: str,
+        *,
+        operation: str,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        idempotent: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> ServiceResponse:
+        return self.request(
+            "POST",
+            path,
+            operation=operation,
+            json_body=json,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+            headers=headers,
+        )
+
+    def put(
+        self,
+        path: str,
+        *,
+        operation: str,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ServiceResponse:
+        return self.request("PUT", path, operation=operation, json_body=json, headers=headers)
+
+    def delete(
+        self, path: str, *, operation: str, headers: Mapping[str, str] | None = None
+    ) -> ServiceResponse:
+        return self.request("DELETE", path, operation=operation, headers=headers)
