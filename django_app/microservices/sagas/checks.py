@@ -1,1 +1,50 @@
-"""Placeholder: filled in by its area."""
+"""System checks of MICROSERVICES['SAGA'] (ids microservices.E060-E079)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
+
+from ..conf import ms_settings
+
+
+def _number(conf: dict[str, Any], key: str) -> float | None:
+    value = conf.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@register()
+def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf: dict[str, Any] = ms_settings.SAGA
+    errors: list[CheckMessage] = []
+    for key, minimum in (
+        ("LEASE_SECONDS", 1.0),
+        ("STEP_TIMEOUT", 0.01),
+        ("COMPENSATION_ATTEMPTS", 1.0),
+        ("COMPENSATION_BACKOFF", 0.0),
+    ):
+        value = _number(conf, key)
+        if value is None or value < minimum:
+            errors.append(
+                Error(
+                    f"MICROSERVICES['SAGA']['{key}'] must be a number >= {minimum:g}, "
+                    f"got {conf.get(key)!r}.",
+                    hint=f"Set MICROSERVICES['SAGA']['{key}'] or remove it to use the default.",
+                    id="microservices.E060",
+                )
+            )
+    lease, timeout = _number(conf, "LEASE_SECONDS"), _number(conf, "STEP_TIMEOUT")
+    if lease is not None and timeout is not None and timeout >= lease:
+        errors.append(
+            Error(
+                f"MICROSERVICES['SAGA']['STEP_TIMEOUT'] ({timeout:g}s) is not shorter than "
+                f"LEASE_SECONDS ({lease:g}s): a slow step could outlive its lease and another "
+                "worker would run the same saga at once.",
+                hint="Make LEASE_SECONDS several times STEP_TIMEOUT.",
+                id="microservices.E061",
+            )
+        )
+    return errors
