@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
 
 import requests
@@ -68,6 +69,11 @@ ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
     422: UnprocessableEntity,
     429: ServiceUnavailable,
 }
+
+
+def quote(segment: str) -> str:
+    """A path parameter made safe to splice into a path ("/" and "?" included)."""
+    return _urlquote(str(segment), safe="")
 
 
 def error_class_for(status: int) -> type[ServiceHTTPError]:

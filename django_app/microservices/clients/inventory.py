@@ -1,0 +1,87 @@
+"""Client of the inventory service (contracts/inventory.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict, cast
+
+from .base import ServiceClient, quote
+
+ReservationStatus = Literal["active", "released"]
+
+
+class Product(TypedDict):
+    id: str
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class Reservation(TypedDict):
+    id: str
+    product_id: str
+    quantity: int
+    status: ReservationStatus
+    order_reference: str | None
+    created_at: str
+
+
+class InventoryServiceClient(ServiceClient):
+    """createProduct, getProduct (stock), reserveItem, getReservation, releaseReservation."""
+
+    service_name = "inventory"
+
+    def create_product(
+        self, *, sku: str, name: str, on_hand: int, idempotency_key: str | None = None
+    ) -> Product:
+        response = self.post(
+            "/products",
+            operation="createProduct",
+            json={"sku": sku, "name": name, "on_hand": on_hand},
+            idempotency_key=idempotency_key,
+            idempotent=True,
+        )
+        return cast(Product, response.data)
+
+    def get_stock(self, *, product_id: str) -> Product:
+        """The product with its stock (on_hand, reserved, available); 404 if unknown."""
+        response = self.get(f"/products/{quote(product_id)}", operation="getProduct")
+        return cast(Product, response.data)
+
+    def reserve_item(
+        self,
+        *,
+        product_id: str,
+        quantity: int,
+        order_reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reservation:
+        """Hold `quantity` units; 409 (ResourceConflict) if not enough are available."""
+        body: dict[str, Any] = {"product_id": product_id, "quantity": quantity}
+        if order_reference is not None:
+            body["order_reference"] = order_reference
+        response = self.post(
+            "/reservations",
+            operation="reserveItem",
+            json=body,
+            idempotency_key=idempotency_key,
+            idempotent=True,
+        )
+        return cast(Reservation, response.data)
+
+    def get_reservation(self, *, reservation_id: str) -> Reservation:
+        response = self.get(f"/reservations/{quote(reservation_id)}", operation="getReservation")
+        return cast(Reservation, response.data)
+
+    def release_reservation(
+        self, *, reservation_id: str, idempotency_key: str | None = None
+    ) -> Reservation:
+        """Give the units back; 409 (ResourceConflict) if already released."""
+        response = self.post(
+            f"/reservations/{quote(reservation_id)}/release",
+            operation="releaseReservation",
+            idempotency_key=idempotency_key,
+            idempotent=True,
+        )
+        return cast(Reservation, response.data)
