@@ -1,0 +1,103 @@
+"""create_app(service): one FastAPI stub with auth, problem errors, idempotency and faults."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from mock_services.common.auth import AuthDep, AuthMiddleware
+from mock_services.common.errors import install_error_handlers, logger
+from mock_services.common.faults import DelayMiddleware, FaultMiddleware, FaultStore, control_router
+from mock_services.common.idempotency import IdempotencyMiddleware, IdempotencyStore
+from mock_services.common.request_id import RequestIdHeader, RequestIdMiddleware
+from mock_services.common.settings import StubSettings
+from mock_services.common.store import LockedStore
+
+SERVICE_NAMES = ("users", "orders", "payments", "inventory")
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service package exports as `SERVICE`."""
+
+    name: str
+    title: str
+    router: APIRouter
+    store_factory: Callable[[], LockedStore]
+
+
+@dataclass
+class StubRuntime:
+    """Per-app state: the token, the service's data, idempotency records and faults."""
+
+    service: str
+    token: str
+    store: LockedStore
+    idempotency: IdempotencyStore
+    faults: FaultStore
+    # The service's own routes (no control plane), matched by the fault middleware.
+    routes: tuple[APIRoute, ...]
+
+    def reset(self) -> None:
+        self.store.reset()
+        self.idempotency.clear()
+        self.faults.clear()
+
+
+def load_service(service: str) -> ServiceDefinition:
+    if service not in SERVICE_NAMES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICE_NAMES)}")
+    module = importlib.import_module(f"mock_services.{service}")
+    definition: ServiceDefinition = module.SERVICE
+    return definition
+
+
+def create_app(service: str, *, token: str | None = None) -> FastAPI:
+    """A fresh app with its own state; the token defaults to MOCK_SERVICES_TOKEN."""
+    definition = load_service(service)
+    if token is None:
+        token = StubSettings().token.get_secret_value()  # type: ignore[call-arg]
+    if not token:
+        raise ValueError("the stub token must not be empty")
+    runtime = StubRuntime(
+        service=definition.name,
+        token=token,
+        store=definition.store_factory(),
+        idempotency=IdempotencyStore(),
+        faults=FaultStore(),
+        routes=tuple(route for route in definition.router.routes if isinstance(route, APIRoute)),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.reset()
+        logger.info("%s stub ready", definition.name)
+        yield
+        runtime.reset()
+
+    app = FastAPI(
+        title=definition.title,
+        version="1.0.0",
+        lifespan=lifespan,
+        # The hand-written contract is the documentation; nothing is served without auth.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[AuthDep, RequestIdHeader],
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(definition.router)
+    app.include_router(control_router)
+    # add_middleware prepends: the last added runs first.
+    app.add_middleware(DelayMiddleware)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(FaultMiddleware)
+    app.add_middleware(AuthMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

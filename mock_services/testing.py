@@ -1,0 +1,146 @@
+"""Run a stub under uvicorn on a real socket in a background thread, and drive its control plane.
+
+with StubServer("payments", token) as payments:
+    payments.faults.add(method="POST", path="/payments", kind="drop")
+    requests.post(payments.url + "/payments", ...)  # -> requests.ConnectionError
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import requests
+import uvicorn
+from fastapi import FastAPI
+
+from mock_services.common import create_app
+from mock_services.common.server import bind_socket, uvicorn_config
+
+_START_TIMEOUT = 10.0
+_CONTROL_TIMEOUT = 10.0
+
+
+class FaultsClient:
+    """The `/__control/faults` endpoints of one stub."""
+
+    def __init__(self, server: StubServer) -> None:
+        self._server = server
+
+    def add(
+        self,
+        *,
+        method: str,
+        path: str,
+        kind: str,
+        status: int | None = None,
+        delay: float | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+        scope: str | None = None,
+    ) -> str:
+        """Register a fault; returns its id. `times=0` keeps it until cleared."""
+        spec: dict[str, Any] = {"method": method, "path": path, "kind": kind, "times": times}
+        optional = {"status": status, "delay": delay, "retry_after": retry_after, "scope": scope}
+        spec.update({key: value for key, value in optional.items() if value is not None})
+        response = self._server.control("POST", "/__control/faults", json=spec)
+        fault_id: str = response.json()["id"]
+        return fault_id
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every registered fault with `remaining` and `hits`."""
+        items: list[dict[str, Any]] = self._server.control("GET", "/__control/faults").json()[
+            "items"
+        ]
+        return items
+
+    def remove(self, fault_id: str) -> None:
+        self._server.control("DELETE", f"/__control/faults/{fault_id}")
+
+    def clear(self) -> None:
+        self._server.control("DELETE", "/__control/faults")
+
+
+class StubServer:
+    """One stub service on 127.0.0.1 (port 0 = a free one), served from a daemon thread."""
+
+    def __init__(self, service: str, token: str, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.service = service
+        self.host = host
+        self._requested_port = port
+        self._token = token
+        self.app: FastAPI = create_app(service, token=token)
+        self.faults = FaultsClient(self)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        self.port = 0
+
+    def __repr__(self) -> str:  # never show the token
+        return f"<StubServer {self.service} {self.url if self.port else '(stopped)'}>"
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. http://127.0.0.1:40123."""
+        if not self.port:
+            raise RuntimeError(f"the {self.service} stub is not running")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> StubServer:
+        if self.running:
+            return self
+        sock = bind_socket(self.host, self._requested_port)
+        self.port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn_config(self.app, host=self.host, port=self.port))
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"stub-{self.service}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"the {self.service} stub did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=_START_TIMEOUT)
+        self._server = None
+        self._thread = None
+        self.port = 0
+        self._session.close()
+
+    def __enter__(self) -> StubServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A control-plane call; raises for any non-2xx answer."""
+        response = self._session.request(
+            method, self.url + path, timeout=_CONTROL_TIMEOUT, **kwargs
+        )
+        response.raise_for_status()
+        return response
+
+    def reset(self) -> None:
+        """Back to the seeded start state; idempotency records and faults are forgotten."""
+        self.control("POST", "/__control/reset")
