@@ -1,0 +1,53 @@
+"""Inventory service payloads (contracts/inventory.yaml)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from mock_services.common.types import UuidStr
+
+MAX_UNITS = 1_000_000
+Sku = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
+ProductName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+OrderReference = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    name: ProductName
+    on_hand: Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)]
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class ReservationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: UuidStr
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
+    order_reference: OrderReference | None = None
+
+
+class Reservation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    product_id: str
+    quantity: int
+    status: Literal["active", "released"]
+    order_reference: str | None
+    created_at: datetime
