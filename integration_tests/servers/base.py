@@ -1,0 +1,253 @@
+"""Shared by every server provider: the Endpoint handed to tests, process and container control."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Source = Literal["env", "docker", "process"]
+
+#: Servers named here (comma list, e.g. "rabbitmq,redis,postgres") must be had: fail, don't skip.
+REQUIRE_ENV = "REQUIRE_REAL_SERVICES"
+
+
+class ServerUnavailable(Exception):
+    """No way to get this server on this machine; the message says how to get one."""
+
+
+class ServerStartError(RuntimeError):
+    """A way to get the server exists but starting it failed (a broken install, a crash)."""
+
+
+class Controller(Protocol):
+    """Stop, start or restart a server we own; its address and data survive a restart."""
+
+    def stop(self) -> None: ...
+    def start(self) -> None: ...
+    def restart(self) -> None: ...
+
+
+@dataclass
+class Endpoint:
+    """One reachable server, as the fixtures hand it to tests."""
+
+    name: str
+    host: str
+    port: int
+    url: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    source: Source = "process"
+    controller: Controller | None = None
+    #: seconds from "start it" to "answers requests" (None when we did not start it)
+    startup_seconds: float | None = None
+    #: the tail of the server's log, attached to the report of a failed test
+    log_tail: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Provisioned:
+    """An endpoint plus what tears it down at session end."""
+
+    endpoint: Endpoint
+    close: Callable[[], None] = lambda: None
+
+
+def required_servers() -> set[str]:
+    raw = os.environ.get(REQUIRE_ENV, "")
+    names = {n.strip().lower() for n in raw.split(",") if n.strip()}
+    if "postgresql" in names:
+        names.add("postgres")
+    return names
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free TCP ports on 127.0.0.1 (all sockets held until every one is chosen)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    predicate: Callable[[], bool],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    what: str,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Poll `predicate` until true; ServerStartError on timeout or when `alive()` turns false."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        if alive is not None and not alive():
+            raise ServerStartError(f"{what}: the process exited while starting")
+        time.sleep(interval)
+    raise ServerStartError(f"{what}: not ready after {timeout:.0f} s")
+
+
+def tail_file(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(no log: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def make_workdir(prefix: str, owner: str | None = None) -> Path:
+    """A short temp dir (Unix socket paths must stay under 107 chars), owned by `owner` if given."""
+    path = Path(tempfile.mkdtemp(prefix=f"it-{prefix}-"))
+    if owner is not None:
+        shutil.chown(path, user=owner, group=None)
+    return path
+
+
+def remove_workdir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class ManagedProcess:
+    """A foreground server process in its own session, its output appended to a log file."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str], log: Path, cwd: Path) -> None:
+        self.argv = list(argv)
+        self.env = env
+        self.log = log
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: we can signal all its children
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self, timeout: float = 20.0) -> None:
+        """SIGTERM (graceful), then SIGKILL the whole process group if it lingers."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self.proc = None
+
+
+class CallbackController:
+    """A Controller made of two callables (stop, start)."""
+
+    def __init__(self, stop: Callable[[], None], start: Callable[[], None]) -> None:
+        self._stop = stop
+        self._start = start
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self._stop()
+            self.running = False
+
+    def start(self) -> None:
+        if not self.running:
+            self._start()
+            self.running = True
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+# --- Docker -----------------------------------------------------------------------------------
+
+_docker_answer: bool | None = None
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers a ping within 3 s (probed once per session)."""
+    global _docker_answer
+    if _docker_answer is None:
+        _docker_answer = False
+        try:
+            import docker
+
+            client = docker.from_env(timeout=3)
+            try:
+                _docker_answer = bool(client.ping())
+            finally:
+                client.close()
+        except Exception:
+            _docker_answer = False
+    return _docker_answer
+
+
+def container_controller(
+    container: Any, ready: Callable[[], bool], what: str
+) -> CallbackController:
+    """Stop/start a testcontainers container in place (its host ports are bound, so they stay)."""
+
+    def stop() -> None:
+        container.get_wrapped_container().stop(timeout=20)
+
+    def start() -> None:
+        container.get_wrapped_container().start()
+        wait_until(ready, timeout=120, interval=0.25, what=what)
+
+    return CallbackController(stop, start)
+
+
+def container_log_tail(container: Any) -> Callable[[int], str]:
+    def tail(lines: int) -> str:
+        try:
+            raw = container.get_wrapped_container().logs(tail=lines)
+        except Exception as exc:
+            return f"(no container log: {exc})"
+        return bytes(raw).decode(errors="replace")
+
+    return tail
+
+
+def timed(func: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    func()
+    return time.monotonic() - started

@@ -1,0 +1,165 @@
+"""The server fixtures themselves: each server answers a round trip, restarts keep durable data."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+import pika
+import pytest
+import redis
+
+from integration_tests.helpers import django_subprocess_env, manage_py_argv
+
+
+def _channel(url: str) -> tuple[pika.BlockingConnection, Any]:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    return connection, connection.channel()
+
+
+def test_rabbitmq_round_trip_delivers_the_published_body(rabbitmq, unique_name):
+    """A message published to a fresh queue is consumed back with the same body."""
+    connection, channel = _channel(rabbitmq.url)
+    try:
+        channel.queue_declare(unique_name, auto_delete=True)
+        channel.confirm_delivery()
+        channel.basic_publish("", unique_name, b"hello")
+        received = []
+        for method, _props, body in channel.consume(unique_name, inactivity_timeout=10):
+            if method is None:
+                break
+            channel.basic_ack(method.delivery_tag)
+            received.append(body)
+            break
+        channel.cancel()
+    finally:
+        connection.close()
+    assert received == [b"hello"]
+
+
+@pytest.mark.slow
+def test_rabbitmq_restart_keeps_persistent_messages_in_durable_queue(rabbitmq, unique_name):
+    """A persistent message in a durable queue is still there after the broker restarts."""
+    if rabbitmq.controller is None:
+        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+    connection, channel = _channel(rabbitmq.url)
+    channel.queue_declare(unique_name, durable=True)
+    channel.confirm_delivery()  # the broker has the message on disk once the confirm arrives
+    channel.basic_publish(
+        "",
+        unique_name,
+        b"survivor",
+        pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
+    )
+    connection.close()
+
+    rabbitmq.controller.restart()
+
+    connection, channel = _channel(rabbitmq.url)
+    try:
+        method, _props, body = channel.basic_get(unique_name, auto_ack=True)
+        channel.queue_delete(unique_name)
+    finally:
+        connection.close()
+    assert method is not None
+    assert body == b"survivor"
+
+
+def test_rabbitmq_connection_is_refused_while_stopped(rabbitmq):
+    """Stopping the broker through its controller makes connecting fail; starting restores it."""
+    if rabbitmq.controller is None:
+        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't stop it")
+    rabbitmq.controller.stop()
+    try:
+        with pytest.raises(pika.exceptions.AMQPConnectionError):
+            pika.BlockingConnection(pika.URLParameters(rabbitmq.url + "?connection_attempts=1"))
+    finally:
+        rabbitmq.controller.start()
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.url))
+    assert connection.is_open is True
+    connection.close()
+
+
+def test_redis_round_trip_returns_the_stored_value(redis_server, unique_name):
+    """SET then GET on a per-test key returns the value."""
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.set(f"{unique_name}:greeting", b"hello", ex=60)
+        assert client.get(f"{unique_name}:greeting") == b"hello"
+    finally:
+        client.delete(f"{unique_name}:greeting")
+        client.close()
+
+
+def test_redis_stopped_refuses_connections_and_start_restores_it(redis_server):
+    """Stopping Redis through its controller makes commands fail; starting it again serves them."""
+    if redis_server.controller is None:
+        pytest.skip("Redis comes from REDIS_URL: we don't own it, so we can't stop it")
+    client = redis.Redis.from_url(redis_server.url, socket_connect_timeout=2)
+    redis_server.controller.stop()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+    finally:
+        redis_server.controller.start()
+    assert client.ping() is True
+    client.close()
+
+
+@pytest.mark.django_db
+def test_django_database_is_the_postgres_server(postgres):
+    """Django's connection in integration tests is the PostgreSQL server of the fixture."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('port')::int, version()")
+        port, version = cursor.fetchone()
+    assert connection.vendor == "postgresql"
+    assert version.startswith("PostgreSQL")
+    if postgres.source != "docker":  # a container listens on 5432 behind the mapped host port
+        assert port == postgres.port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_subprocess_sees_committed_rows(unique_name):
+    """A manage.py sub-process given django_subprocess_env() reads rows this test committed."""
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name=unique_name)
+    result = subprocess.run(
+        manage_py_argv(
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.contrib.auth.models import Group; "
+            f"print(Group.objects.filter(name='{unique_name}').count())",
+        ),
+        env=django_subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+_seen_names: list[str] = []
+
+
+@pytest.mark.parametrize("run", [1, 2, 3])
+def test_unique_name_is_fresh_for_every_test(unique_name, run):
+    """Every test gets its own queue/key-prefix name, shaped t + 8 hex digits."""
+    assert re.fullmatch(r"t[0-9a-f]{8}", unique_name)
+    assert unique_name not in _seen_names
+    _seen_names.append(unique_name)
+
+
+def test_consul_agent_reports_a_leader(consul):
+    """The Consul agent of the fixture has elected a leader (it is ready to register services)."""
+    import requests
+
+    response = requests.get(f"{consul.url}/v1/status/leader", timeout=5)
+    assert response.status_code == 200
+    assert response.json() != ""
