@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
 
@@ -286,7 +286,7 @@ class ServiceClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> ServiceClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,0 +1,68 @@
+"""Request ids: the middleware binds and echoes them; clients reuse them or make fresh ones."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from microservices.request_id import (
+    bind_request_id,
+    current_request_id,
+    is_well_formed,
+    request_id_for_call,
+)
+
+pytestmark = pytest.mark.urls("tests.clients.urls")
+
+
+def test_middleware_makes_an_id_and_echoes_it():
+    """Without an incoming X-Request-ID the response carries a new one, bound during the view."""
+    response = Client().get("/whoami/")
+    assert response.status_code == 200
+    echoed = response.headers["X-Request-ID"]
+    assert is_well_formed(echoed)
+    assert response.json() == {"bound": echoed}
+
+
+def test_middleware_reuses_a_well_formed_incoming_id():
+    """A well-formed incoming X-Request-ID is the id of the whole request."""
+    response = Client().get("/whoami/", headers={"X-Request-ID": "req-abc.123:x"})
+    assert response.headers["X-Request-ID"] == "req-abc.123:x"
+    assert response.json() == {"bound": "req-abc.123:x"}
+
+
+@pytest.mark.parametrize("incoming", ["has space", "x" * 129, "-leading-dash", "ünï", ""])
+def test_middleware_replaces_a_malformed_incoming_id(incoming):
+    """Ids with spaces, non-ASCII or >128 chars are not trusted: a fresh one replaces them."""
+    response = Client().get("/whoami/", headers={"X-Request-ID": incoming})
+    echoed = response.headers["X-Request-ID"]
+    assert echoed != incoming
+    assert is_well_formed(echoed)
+    assert response.json() == {"bound": echoed}
+
+
+def test_id_is_unbound_after_the_request():
+    """Nothing leaks past the request: outside it no id is bound."""
+    Client().get("/whoami/", headers={"X-Request-ID": "leak-check"})
+    assert current_request_id() is None
+
+
+def test_calls_outside_a_request_get_a_fresh_id_each():
+    """Without a bound id every outgoing call gets its own new id."""
+    assert request_id_for_call() != request_id_for_call()
+
+
+def test_bind_request_id_scopes_the_id():
+    """bind_request_id binds for the block (consumers, commands) and restores after."""
+    with bind_request_id("job-7") as bound:
+        assert bound == "job-7"
+        assert request_id_for_call() == "job-7"
+    assert current_request_id() is None
+
+
+@override_settings(MIDDLEWARE=[])
+def test_without_middleware_no_id_is_bound():
+    """The binding comes from the middleware (and nothing else)."""
+    response = Client().get("/whoami/")
+    assert response.json() == {"bound": None}
+    assert "X-Request-ID" not in response.headers
