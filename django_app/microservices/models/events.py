@@ -1,1 +1,104 @@
-"""Placeholder: filled in by its area."""
+"""Event tables: the transactional outbox, the consumer inbox, and what the seed's handlers build.
+
+`OutboxEvent` rows are written in the producer's own transaction and published later by the
+relay; `InboxEvent` rows commit together with a handler's effect, so a redelivered event has no
+second effect. `UserProfile` and `OrderStatistics` are the effects of the user.created and
+order.created handlers.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+__all__ = ["InboxEvent", "OrderStatistics", "OutboxEvent", "OutboxStatus", "UserProfile"]
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    # Refused by the broker more than OUTBOX_MAX_ATTEMPTS times: kept for a human, not dropped.
+    FAILED = "failed", "Failed"
+
+
+class OutboxEvent(models.Model):
+    # The auto id is the publication order: rows are relayed by ascending id.
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)
+    correlation_id = models.CharField(max_length=128, blank=True, default="")
+    # The whole envelope, validated against the contract when the row was written.
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A row the broker refused waits until then before the next attempt.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="ms_outbox_pending",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["event_type", "created_at"], name="ms_outbox_type_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.status})"
+
+
+class InboxEvent(models.Model):
+    event_id = models.UUIDField()
+    # The handler's registered name: one event may feed several handlers, each exactly once.
+    handler = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    correlation_id = models.CharField(max_length=128, blank=True, default="")
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "handler"], name="ms_inbox_event_handler")
+        ]
+        indexes = [models.Index(fields=["processed_at"], name="ms_inbox_processed")]
+
+    def __str__(self) -> str:
+        return f"{self.handler} <- {self.event_type} {self.event_id}"
+
+
+class UserProfile(models.Model):
+    user_id = models.UUIDField(unique=True)
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200)
+    welcome_email_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class OrderStatistics(models.Model):
+    """Orders placed per user and currency (amounts never mix currencies)."""
+
+    user_id = models.UUIDField()
+    currency = models.CharField(max_length=3)
+    order_count = models.PositiveIntegerField(default=0)
+    # Integer minor units, like every amount in the contracts.
+    total_amount = models.BigIntegerField(default=0)
+    last_order_id = models.UUIDField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "order statistics"
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "currency"], name="ms_orderstats_user_cur")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.currency}: {self.order_count} orders"

@@ -1,0 +1,167 @@
+"""The transactional outbox: write events with the state change, publish them afterwards.
+
+Producers call `publish_event(...)` inside the transaction that changes their state:
+
+    with transaction.atomic():
+        order = ...save()
+        publish_event("order.created", {"order_id": ..., ...}, correlation_id=request_id)
+
+The row commits or rolls back with the state change, so a committed change always has its
+event. `outbox_relay()` (and `manage.py relay_outbox`) publishes pending rows in id order,
+waits for the broker's confirm and marks them sent. Several relays may run at once: each locks
+its batch with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL), so no row is published by two.
+A crash between the confirm and the commit republishes the row: delivery is at least once and
+consumers deduplicate (inbox.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..conf import ms_settings
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from ..models import OutboxEvent, OutboxStatus
+from .bus import EventBus, get_bus
+from .contract import encode_event
+from .envelope import Envelope
+
+logger = logging.getLogger("microservices.events.outbox")
+
+
+def publish_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+    version: int = 1,
+    producer: str | None = None,
+    event_id: str | uuid.UUID | None = None,
+) -> Envelope:
+    """Record an event in the outbox, in the caller's transaction; returns its envelope.
+
+    Validated against the contract now (`EventContractViolation` rolls back with the caller),
+    published by the relay once the transaction has committed. `correlation_id` defaults to
+    the current request id. Pass `event_id` to make a retried producer step idempotent: the
+    same id is recorded once (an IntegrityError on the unique event_id otherwise).
+    """
+    envelope = Envelope.new(
+        event_type,
+        data,
+        version=version,
+        correlation_id=correlation_id,
+        producer=producer,
+        event_id=event_id,
+    )
+    encode_event(envelope)  # the contract and size check, before anything is written
+    OutboxEvent.objects.create(
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        correlation_id=envelope.correlation_id[:128],
+        payload=envelope.to_dict(),
+    )
+    return envelope
+
+
+# The name the style guide's `<entity>_<action>` convention gives it.
+outbox_enqueue = publish_event
+
+
+@dataclass
+class RelayResult:
+    sent: int = 0
+    # refused by the broker this round (kept pending with a backoff, or FAILED after too many)
+    refused: int = 0
+    batches: int = 0
+
+
+def _refusal_backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300.0, 0.5 * 2 ** max(0, attempts - 1)))
+
+
+def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
+    """Publish one locked batch; returns how many rows it took (0 when nothing is due)."""
+    now = timezone.now()
+    max_attempts = int(ms_settings.EVENT_BUS["OUTBOX_MAX_ATTEMPTS"])
+    unavailable: BusUnavailable | None = None
+    with transaction.atomic():
+        rows = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("id")[:batch_size]
+        )
+        sent_ids: list[int] = []
+        for row in rows:
+            try:
+                bus.publish(Envelope.from_dict(row.payload))
+            except BusUnavailable as exc:
+                # Nothing after this row can be published either; keep the order, stop here.
+                unavailable = exc
+                break
+            except (PublishError, EventContractViolation) as exc:
+                # This event was refused (unroutable, nacked, or the contract changed under it):
+                # back off on it alone so it does not block the events behind it.
+                row.attempts += 1
+                row.last_error = str(exc)[:2000]
+                row.next_attempt_at = now + _refusal_backoff(row.attempts)
+                if row.attempts >= max_attempts:
+                    row.status = OutboxStatus.FAILED
+                row.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+                result.refused += 1
+                logger.error(
+                    "outbox event %s (%s) refused, attempt %d: %s",
+                    row.event_id,
+                    row.event_type,
+                    row.attempts,
+                    exc,
+                    extra={"event_id": str(row.event_id), "correlation_id": row.correlation_id},
+                )
+                continue
+            sent_ids.append(row.id)
+        if sent_ids:
+            OutboxEvent.objects.filter(id__in=sent_ids).update(
+                status=OutboxStatus.SENT,
+                sent_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                last_error="",
+            )
+        result.sent += len(sent_ids)
+    if unavailable is not None:
+        raise unavailable
+    return len(rows)
+
+
+def outbox_relay(
+    *,
+    bus: EventBus | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+) -> RelayResult:
+    """Publish every pending outbox row that is due, oldest first; returns the counts.
+
+    Raises `BusUnavailable` when the broker cannot be reached (rows already confirmed are
+    marked sent first). Safe to run in several processes at once.
+    """
+    bus = bus or get_bus()
+    size = int(batch_size or ms_settings.EVENT_BUS["OUTBOX_BATCH_SIZE"])
+    result = RelayResult()
+    while max_batches is None or result.batches < max_batches:
+        taken = _relay_batch(bus, size, result)
+        if taken == 0:
+            break
+        result.batches += 1
+    if result.sent or result.refused:
+        logger.info("outbox relay: %d sent, %d refused", result.sent, result.refused)
+    return result
+
+
+def outbox_pending_count() -> int:
+    return OutboxEvent.objects.filter(status=OutboxStatus.PENDING).count()
