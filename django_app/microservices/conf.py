@@ -69,6 +69,19 @@ DEFAULTS: dict[str, Any] = {
         "CONSUMER_GROUP": "django-orders",
         "OUTBOX_BATCH_SIZE": 100,
         "INVENTORY_LOW_THRESHOLD": 5,
+        # modules exposing `registry = HandlerRegistry()`; consume_events runs their handlers
+        "HANDLER_MODULES": ["microservices.events.handlers"],
+        "MAX_EVENT_BYTES": 256 * 1024,
+        "RABBITMQ_QUEUE_TYPE": "quorum",  # "classic" for brokers without quorum queues
+        "RABBITMQ_HEARTBEAT": 30,
+        # publish: keep reconnecting this long before raising BusUnavailable
+        "PUBLISH_TIMEOUT": 15.0,
+        "RECONNECT_BACKOFF_MAX": 5.0,
+        # Redis Streams: entries pending this long on a consumer are reclaimed (XAUTOCLAIM)
+        "REDIS_CLAIM_IDLE_MS": 30_000,
+        "REDIS_BLOCK_MS": 1000,
+        "OUTBOX_MAX_ATTEMPTS": 10,
+        "OUTBOX_POLL_INTERVAL": 1.0,
     },
     "SAGA": {
         "LEASE_SECONDS": 30,

@@ -134,6 +134,12 @@ class PublishError(EventError):
     default_message = "event was not accepted by the broker"
 
 
+class BusUnavailable(EventError, ConnectionError):
+    """The broker could not be reached (after reconnect attempts); nothing was published."""
+
+    default_message = "event bus unreachable"
+
+
 class RetryableHandlerError(EventError):
     """A handler failed for a passing reason: retry with backoff, then dead-letter."""
 
