@@ -63,31 +63,44 @@ def from_env() -> Provisioned | None:
     return Provisioned(endpoint)
 
 
+def _agent_args(http: int, server: int, serf_lan: int, serf_wan: int) -> list[str]:
+    return [
+        "agent",
+        "-dev",
+        "-bind=127.0.0.1",
+        "-client=127.0.0.1",
+        f"-http-port={http}",
+        "-dns-port=-1",
+        "-grpc-port=-1",
+        f"-server-port={server}",
+        f"-serf-lan-port={serf_lan}",
+        f"-serf-wan-port={serf_wan}",
+    ]
+
+
 def in_docker() -> Provisioned:
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.wait_strategies import HttpWaitStrategy
 
-    (host_port,) = free_ports(1)
-    container = DockerContainer(IMAGE)
-    container.with_bind_ports(8500, host_port)
-    container.waiting_for(
-        HttpWaitStrategy(8500, "/v1/status/leader").for_response_predicate(
-            lambda body: body.strip() not in ("", '""')
-        )
-    )
+    ports = free_ports(4)
+    url = f"http://127.0.0.1:{ports[0]}"
+    # The host's network: the agent's HTTP checks must reach services tests run on 127.0.0.1.
+    container = DockerContainer(IMAGE).with_kwargs(network_mode="host")
+    container.with_command(_agent_args(*ports))
     started = time.monotonic()
     container.start()
-    startup = time.monotonic() - started
-    host = container.get_container_host_ip()
-    url = f"http://{host}:{host_port}"
+    try:
+        wait_until(lambda: has_leader(url), timeout=120, interval=0.25, what="consul container")
+    except ServerStartError:
+        container.stop()
+        raise
     endpoint = Endpoint(
         name="consul",
-        host=host,
-        port=host_port,
+        host="127.0.0.1",
+        port=ports[0],
         url=url,
         source="docker",
         controller=container_controller(container, lambda: has_leader(url), "consul container"),
-        startup_seconds=startup,
+        startup_seconds=time.monotonic() - started,
         log_tail=container_log_tail(container),
     )
     return Provisioned(endpoint, close=container.stop)
@@ -106,16 +119,7 @@ def as_process() -> Provisioned:
     process = ManagedProcess(
         [
             binary,
-            "agent",
-            "-dev",
-            "-bind=127.0.0.1",
-            "-client=127.0.0.1",
-            f"-http-port={http}",
-            "-dns-port=-1",
-            "-grpc-port=-1",
-            f"-server-port={server}",
-            f"-serf-lan-port={serf_lan}",
-            f"-serf-wan-port={serf_wan}",
+            *_agent_args(http, server, serf_lan, serf_wan),
             f"-data-dir={workdir / 'data'}",
         ],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)},

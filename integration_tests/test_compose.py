@@ -1,0 +1,132 @@
+"""docker-compose.test.yml: valid Compose, each server and stub with a healthcheck, right env names.
+
+The schema is the compose-spec JSON schema shipped by Debian's docker-compose package
+(compose/config/compose_spec.json); `.ci/run` installs the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+import yaml
+
+from integration_tests.servers import consul, postgres, rabbitmq, redis
+from mock_services.common.settings import DEFAULT_PORTS
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO_DIR / "docker-compose.test.yml"
+SCHEMA_GLOBS = (
+    "/usr/lib/python3/dist-packages/compose/config/compose_spec.json",
+    "/usr/local/lib/python3*/*-packages/compose/config/compose_spec.json",
+)
+SERVERS = {"rabbitmq": rabbitmq, "redis": redis, "postgres": postgres, "consul": consul}
+STUBS = set(DEFAULT_PORTS)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def compose_schema() -> dict[str, Any]:
+    for pattern in SCHEMA_GLOBS:
+        for path in glob.glob(pattern):
+            loaded: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+            return loaded
+    pytest.skip(
+        "the compose-spec schema is not installed: `apt-get install docker-compose` "
+        "(Debian's package ships compose/config/compose_spec.json)"
+    )
+
+
+def _schema_errors(schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft201909Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def _exports() -> dict[str, str]:
+    """The `export NAME=value` lines of the file's header comment."""
+    found = re.findall(r"^#\s+export (\w+)=(\S+)", COMPOSE_FILE.read_text(), flags=re.M)
+    return dict(found)
+
+
+def _published(service: dict[str, Any]) -> set[int]:
+    return {int(str(p).rsplit(":", 2)[-2]) for p in service.get("ports", [])}
+
+
+def test_compose_file_matches_the_compose_spec_schema(compose, compose_schema):
+    """docker-compose.test.yml has no schema error against the compose-spec JSON schema."""
+    assert _schema_errors(compose_schema, compose) == []
+
+
+def test_compose_spec_schema_rejects_an_unknown_healthcheck_key(compose, compose_schema):
+    """The schema check has teeth: a misspelt healthcheck key is reported."""
+    broken = copy.deepcopy(compose)
+    broken["services"]["redis"]["healthcheck"]["intervall"] = "2s"
+    errors = _schema_errors(compose_schema, broken)
+    assert len(errors) == 1
+    assert "intervall" in errors[0]
+
+
+def test_docker_compose_config_accepts_the_file():
+    """`docker compose config` (or Debian's docker-compose) parses and validates the file."""
+    if shutil.which("docker-compose"):
+        argv = ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"]
+    elif (
+        shutil.which("docker")
+        and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ):
+        argv = ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"]
+    else:
+        pytest.skip("no docker-compose: `apt-get install docker-compose` or the compose plugin")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
+    """The four servers and the four stubs are services, each with a healthcheck command."""
+    services = compose["services"]
+    assert set(services) == set(SERVERS) | STUBS
+    for name, service in services.items():
+        test = service.get("healthcheck", {}).get("test")
+        assert isinstance(test, list), name
+        assert test[0] in {"CMD", "CMD-SHELL"}, name
+
+
+def test_exported_addresses_use_the_fixture_variables_and_published_ports(compose):
+    """The header's exports are the variables the fixtures read, at ports the services publish."""
+    exports = _exports()
+    assert set(exports) == {module.ENV for module in SERVERS.values()}
+    services = compose["services"]
+    for name, module in SERVERS.items():
+        value = exports[module.ENV]
+        port = urlsplit(value if "://" in value else f"http://{value}").port
+        if services[name].get("network_mode") == "host":
+            assert f"-http-port={port}" in services[name]["command"]
+        else:
+            assert port in _published(services[name]), name
+
+
+def test_stubs_listen_on_the_ports_django_settings_default_to(compose):
+    """Each stub publishes the default port of its service, on its own port variable."""
+    for name, port in DEFAULT_PORTS.items():
+        service = compose["services"][name]
+        assert _published(service) == {port}
+        assert service["environment"][f"MOCK_SERVICES_{name.upper()}_PORT"] == str(port)
+        assert service["environment"]["STUB_PORT"] == str(port)
+        assert service["environment"]["MOCK_SERVICES_TOKEN"] != ""
