@@ -241,7 +241,12 @@ class _Runner:
             self._save(release=terminal, **fields)
             self._close_log(attempt.log, attempt.log_status, attempt.error)
             if attempt.events:
-                _publish(attempt.events, correlation_id=self.execution.saga_id)
+                _publish(
+                    attempt.events,
+                    saga_id=self.execution.saga_id,
+                    step=attempt.log.step_name,
+                    direction=attempt.log.direction,
+                )
 
     def run(self) -> SagaResult:
         ex = self.execution
@@ -346,12 +351,16 @@ class _Runner:
             return _Attempt(True, "", log, StepLogStatus.SUCCEEDED, ctx.events)
 
 
-def _publish(events: list[tuple[str, dict[str, Any]]], *, correlation_id: str) -> None:
+def _publish(
+    events: list[tuple[str, dict[str, Any]]], *, saga_id: str, step: str, direction: str
+) -> None:
     """Hand a step's events to the transactional outbox (inside the caller's transaction)."""
-    from ..events.outbox import outbox_emit
+    from ..events.outbox import publish_event
 
-    for event_type, data in events:
-        outbox_emit(event_type=event_type, data=data, correlation_id=correlation_id)
+    for n, (event_type, data) in enumerate(events):
+        # A stable id: the same step outcome always names its events the same way.
+        event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
+        publish_event(event_type, data, correlation_id=saga_id, event_id=event_id)
 
 
 def _describe(exc: BaseException) -> str:

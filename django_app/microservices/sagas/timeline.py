@@ -23,7 +23,7 @@ PLOT_W = 520
 NOTE_W = 330
 TOP = 30
 
-COLOURS = {
+COLOURS: dict[tuple[str, str], str] = {
     (StepDirection.ACTION, StepLogStatus.SUCCEEDED): "#2e8b57",
     (StepDirection.ACTION, StepLogStatus.FAILED): "#e67e22",
     (StepDirection.ACTION, StepLogStatus.REJECTED): "#c0392b",

@@ -1,0 +1,448 @@
+"""OrderProcessingSaga: validate the user, reserve stock item by item, charge, place the order,
+send the confirmation e-mail; undo in reverse when a step fails.
+
+Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and every
+call's outcome is written into the saga context as APPLIED (with the id), ABSENT (the service
+answered that it did not do it) or left UNKNOWN (timeout, lost response, crash). A compensation
+undoes what is APPLIED, skips what is ABSENT and, for UNKNOWN, replays the action's own call
+under its own key: the service answers with what it did the first time (or does it now, and the
+compensation undoes it), so nothing is charged, held or ordered twice or left behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from ..clients.base import ServiceClient
+from ..clients.inventory import InventoryServiceClient, Reservation
+from ..clients.orders import Order, OrderItem, OrderServiceClient
+from ..clients.payments import Payment, PaymentServiceClient
+from ..clients.users import UserServiceClient
+from ..exceptions import (
+    ContractViolation,
+    PaymentDeclined,
+    ResourceConflict,
+    ResourceNotFound,
+    ServiceConnectionError,
+    ServiceHTTPError,
+    ServiceTimeoutError,
+    StepRejected,
+)
+from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, register
+from .orchestrator import SagaResult, saga_execute
+
+__all__ = ["ORDER_PROCESSING", "OrderProcessingSaga", "process_order_request"]
+
+SAGA_TYPE = "order_processing"
+APPLIED, ABSENT, UNKNOWN = "applied", "absent", "unknown"
+CANCEL_REASON = "order processing failed; undone by the saga"
+
+C = TypeVar("C", bound=ServiceClient)
+T = TypeVar("T")
+
+# ---------------------------------------------------------------------------------------------
+# Clients: one per service and thread, rebuilt when MICROSERVICES changes (override_settings).
+
+_local = threading.local()
+
+
+def _client(cls: type[C]) -> C:
+    cache: dict[type[ServiceClient], ServiceClient] = _local.__dict__.setdefault("clients", {})
+    client = cache.get(cls)
+    if client is None:
+        client = cache[cls] = _build_client(cls)
+    return client  # type: ignore[return-value]
+
+
+def _build_client(cls: type[C]) -> C:
+    """A client of the service, through service discovery when the clients offer it."""
+    try:
+        discovery = importlib.import_module("microservices.clients.discovery")
+    except ImportError:
+        return cls()
+    factory = getattr(discovery, "discovered_client", None)
+    return factory(cls) if callable(factory) else cls()
+
+
+@receiver(setting_changed, dispatch_uid="microservices.sagas.order_processing.clients")
+def _reset_clients(*, setting: str, **kwargs: Any) -> None:
+    if setting == "MICROSERVICES":
+        # Only this thread's cache can be reached; tests change settings on the same thread.
+        for client in _local.__dict__.pop("clients", {}).values():
+            client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcome tracking
+
+
+def _in_flight(exc: ServiceHTTPError) -> bool:
+    problem_type = str(exc.problem.get("type", ""))
+    return exc.status_code == 409 and problem_type.endswith("idempotency-key-in-use")
+
+
+def _tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
+    """Run one service call and record whether it was applied, not applied, or unknown."""
+    try:
+        result = call()
+    except ServiceHTTPError as exc:
+        status = exc.status_code or 0
+        if _in_flight(exc):
+            record["state"] = UNKNOWN
+        elif status >= 500 or status in (408, 429):
+            # Not stored by the service and not done, unless an earlier attempt under the
+            # same key is still unaccounted for.
+            if record.get("state") != UNKNOWN:
+                record["state"] = ABSENT
+        else:
+            record["state"] = ABSENT  # a stored 4xx: final for this key
+        raise
+    except (ServiceTimeoutError, ServiceConnectionError, ContractViolation):
+        record["state"] = UNKNOWN
+        raise
+    record["state"] = APPLIED
+    record["id"] = result["id"] if isinstance(result, dict) else None
+    return result
+
+
+def _resolve(record: dict[str, Any], replay: Callable[[], dict[str, Any]]) -> str | None:
+    """The id of what the action did, replaying its call under its key when unknown."""
+    state = record.get("state")
+    if state == APPLIED:
+        return str(record["id"])
+    if state == ABSENT:
+        return None
+    try:
+        result = replay()
+    except ServiceHTTPError as exc:
+        status = exc.status_code or 0
+        if _in_flight(exc) or status >= 500 or status in (408, 429):
+            raise  # still unknown: the compensation is retried
+        record["state"] = ABSENT
+        return None
+    record.update(state=APPLIED, id=result["id"])
+    return str(result["id"])
+
+
+def _card_token(data: dict[str, Any]) -> str:
+    return str(data["card_token"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+def validate_user(ctx: StepContext) -> None:
+    try:
+        user = _client(UserServiceClient).get_user(user_id=ctx.data["user_id"], use_cache=False)
+    except ResourceNotFound as exc:
+        raise StepRejected(f"user {ctx.data['user_id']} does not exist") from exc
+    if not user["is_active"]:
+        raise StepRejected(f"user {user['id']} is not active")
+    ctx.data["user"] = {"email": user["email"], "name": user["name"]}
+
+
+def _reserve_call(ctx: StepContext, index: int) -> Callable[[], Reservation]:
+    item = ctx.data["items"][index]
+    return lambda: _client(InventoryServiceClient).reserve_item(
+        product_id=item["product_id"],
+        quantity=item["quantity"],
+        order_reference=ctx.saga_id,
+        idempotency_key=ctx.idempotency_key(index, direction="action"),
+    )
+
+
+def reserve_inventory(ctx: StepContext) -> None:
+    """One reservation per item; each is checkpointed so a half-done step can be undone."""
+    records: dict[str, dict[str, Any]] = ctx.data.setdefault("reservations", {})
+    items = ctx.data["items"]
+    for index, item in enumerate(items):
+        record = records.setdefault(str(index), {})
+        if record.get("state") == APPLIED:
+            continue
+        try:
+            _tracked(record, _reserve_call(ctx, index))
+        except (ResourceConflict, ResourceNotFound) as exc:
+            if isinstance(exc, ResourceConflict) and _in_flight(exc):
+                raise
+            # Definitive: later items were never sent, so their undo needs no replay.
+            for later in range(index + 1, len(items)):
+                records.setdefault(str(later), {"state": ABSENT})
+            reason = "not enough stock" if isinstance(exc, ResourceConflict) else "unknown product"
+            raise StepRejected(f"{reason} for product {item['product_id']}") from exc
+        ctx.crash_point(f"item-{index}")
+        if index + 1 < len(items):
+            ctx.checkpoint()
+
+
+def release_inventory(ctx: StepContext) -> None:
+    records: dict[str, dict[str, Any]] = ctx.data.setdefault("reservations", {})
+    for index in reversed(range(len(ctx.data["items"]))):
+        record = records.setdefault(str(index), {})
+        if record.get("released"):
+            continue
+        reservation_id = _resolve(record, _reserve_call(ctx, index))  # type: ignore[arg-type]
+        if reservation_id is not None:
+            try:
+                _client(InventoryServiceClient).release_reservation(
+                    reservation_id=reservation_id, idempotency_key=ctx.idempotency_key(index)
+                )
+            except ResourceConflict as exc:  # already released: what we wanted
+                if _in_flight(exc):
+                    raise
+            ctx.crash_point(f"item-{index}")
+        record["released"] = True
+
+
+def _payment_call(ctx: StepContext) -> Callable[[], Payment]:
+    data = ctx.data
+    return lambda: _client(PaymentServiceClient).process_payment(
+        user_id=data["user_id"],
+        amount=data["total_amount"],
+        currency=data["currency"],
+        card_token=_card_token(data),
+        order_reference=ctx.saga_id,
+        idempotency_key=ctx.idempotency_key(direction="action"),
+    )
+
+
+def process_payment(ctx: StepContext) -> None:
+    record: dict[str, Any] = ctx.data.setdefault("payment", {})
+    if record.get("state") == APPLIED:
+        return
+    try:
+        payment = _tracked(record, _payment_call(ctx))
+    except PaymentDeclined as exc:
+        reason = str(exc.problem.get("type", "")).rsplit("/", 1)[-1] or "declined"
+        raise StepRejected(f"payment declined ({reason})") from exc
+    ctx.emit(
+        "payment.processed",
+        {
+            "payment_id": payment["id"],
+            "user_id": payment["user_id"],
+            "order_id": None,
+            "amount": payment["amount"],
+            "currency": payment["currency"],
+        },
+    )
+
+
+def refund_payment(ctx: StepContext) -> None:
+    record: dict[str, Any] = ctx.data.setdefault("payment", {})
+    if record.get("refund_id"):
+        return
+    payment_id = _resolve(record, _payment_call(ctx))  # type: ignore[arg-type]
+    if payment_id is None:
+        return
+    client = _client(PaymentServiceClient)
+    refund = client.refund_payment(payment_id=payment_id, idempotency_key=ctx.idempotency_key())
+    record["refund_id"] = refund["id"]
+    order_id = ctx.data.get("order", {}).get("id")
+    ctx.emit(
+        "payment.refunded",
+        {
+            "payment_id": payment_id,
+            "refund_id": refund["id"],
+            "order_id": order_id,
+            "amount": refund["amount"],
+            "currency": refund["currency"],
+        },
+    )
+
+
+def _order_call(ctx: StepContext) -> Callable[[], Order]:
+    data = ctx.data
+    items: list[OrderItem] = [
+        {
+            "product_id": item["product_id"],
+            "quantity": item["quantity"],
+            "unit_price": item["unit_price"],
+        }
+        for item in data["items"]
+    ]
+    reservations = data.get("reservations", {})
+    reservation_ids = [str(reservations[str(i)]["id"]) for i in range(len(items))]
+    return lambda: _client(OrderServiceClient).create_order(
+        user_id=data["user_id"],
+        items=items,
+        currency=data["currency"],
+        payment_id=data["payment"]["id"],
+        reservation_ids=reservation_ids,
+        idempotency_key=ctx.idempotency_key(direction="action"),
+    )
+
+
+def create_order(ctx: StepContext) -> None:
+    record: dict[str, Any] = ctx.data.setdefault("order", {})
+    if record.get("state") == APPLIED:
+        return
+    order = _tracked(record, _order_call(ctx))
+    ctx.data["order_id"] = order["id"]
+    ctx.emit(
+        "order.created",
+        {
+            "order_id": order["id"],
+            "user_id": order["user_id"],
+            "items": order["items"],
+            "currency": order["currency"],
+            "total_amount": order["total_amount"],
+            "payment_id": order["payment_id"],
+            "reservation_ids": order["reservation_ids"],
+        },
+    )
+
+
+def cancel_order(ctx: StepContext) -> None:
+    record: dict[str, Any] = ctx.data.setdefault("order", {})
+    if record.get("cancelled"):
+        return
+    order_id = _resolve(record, _order_call(ctx))  # type: ignore[arg-type]
+    if order_id is None:
+        return
+    try:
+        _client(OrderServiceClient).cancel_order(
+            order_id=order_id, reason=CANCEL_REASON, idempotency_key=ctx.idempotency_key()
+        )
+    except ResourceConflict as exc:  # already cancelled
+        if _in_flight(exc):
+            raise
+    record["cancelled"] = True
+    ctx.emit(
+        "order.cancelled",
+        {"order_id": order_id, "user_id": ctx.data["user_id"], "reason": CANCEL_REASON},
+    )
+
+
+def send_confirmation(ctx: StepContext) -> None:
+    """E-mail the customer. At least once: a crash after sending and before saving resends."""
+    if ctx.data.get("confirmation_sent"):
+        return
+    user = ctx.data["user"]
+    total = ctx.data["total_amount"]
+    lines = [
+        f"Hello {user['name']},",
+        "",
+        f"your order {ctx.data['order_id']} is confirmed.",
+        "",
+        *(f"  {item['quantity']} x {item['product_id']}" for item in ctx.data["items"]),
+        "",
+        f"Total: {total // 100}.{total % 100:02d} {ctx.data['currency']}",
+    ]
+    send_mail(
+        subject=f"Order {ctx.data['order_id']} confirmed",
+        message="\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user["email"]],
+    )
+    ctx.data["confirmation_sent"] = True
+
+
+# ---------------------------------------------------------------------------------------------
+# The definition
+
+# Reservations and payments may meet "still in flight" 409s after a timeout: be patient.
+PATIENT = RetryPolicy(attempts=5, backoff=0.1, backoff_max=1.0)
+
+ORDER_PROCESSING = register(
+    SagaDefinition(
+        SAGA_TYPE,
+        [
+            SagaStep("validate_user", validate_user, description="GET /users/{id}: active?"),
+            SagaStep(
+                "reserve_inventory",
+                reserve_inventory,
+                compensation=release_inventory,
+                retry=PATIENT,
+                description="POST /reservations per item",
+            ),
+            SagaStep(
+                "process_payment",
+                process_payment,
+                compensation=refund_payment,
+                retry=PATIENT,
+                description="POST /payments",
+            ),
+            SagaStep(
+                "create_order",
+                create_order,
+                compensation=cancel_order,
+                retry=PATIENT,
+                description="POST /orders",
+            ),
+            SagaStep(
+                "send_confirmation",
+                send_confirmation,
+                retry=RetryPolicy(attempts=3, backoff=0.2, is_retryable=lambda exc: True),
+                description="e-mail through Django",
+            ),
+        ],
+        description="Place an order across users, inventory, payments and orders.",
+    )
+)
+
+
+def build_order_context(
+    *,
+    user_id: str,
+    items: list[dict[str, Any]],
+    payment_method: dict[str, Any] | str,
+    currency: str = "USD",
+) -> dict[str, Any]:
+    """The saga's starting context: inputs normalised, total computed in minor units."""
+    token = payment_method if isinstance(payment_method, str) else payment_method["token"]
+    clean: list[dict[str, Any]] = [
+        {
+            "product_id": str(item["product_id"]),
+            "quantity": int(item["quantity"]),
+            "unit_price": int(item["unit_price"]),
+        }
+        for item in items
+    ]
+    if not clean:
+        raise ValueError("an order needs at least one item")
+    return {
+        "user_id": str(user_id),
+        "items": clean,
+        "currency": currency,
+        "card_token": token,
+        "total_amount": sum(int(i["quantity"]) * int(i["unit_price"]) for i in clean),
+    }
+
+
+class OrderProcessingSaga:
+    """The seed's entry point, kept: `OrderProcessingSaga().execute(saga_id, context)`."""
+
+    definition = ORDER_PROCESSING
+
+    def execute(self, saga_id: str, context: dict[str, Any]) -> SagaResult:
+        return saga_execute(definition=self.definition, saga_id=saga_id, context=context)
+
+
+def process_order_request(
+    user_id: str,
+    items: list[dict[str, Any]],
+    payment_method: dict[str, Any] | str,
+    *,
+    currency: str = "USD",
+    saga_id: str | None = None,
+) -> SagaResult:
+    """Place an order: build the saga context and run the saga to its end.
+
+    Pass a `saga_id` (e.g. derived from the client's request) to make the request itself
+    idempotent: a second call with the same id returns the first outcome.
+    """
+    context = build_order_context(
+        user_id=user_id, items=items, payment_method=payment_method, currency=currency
+    )
+    return saga_execute(
+        definition=ORDER_PROCESSING, saga_id=saga_id or str(uuid.uuid4()), context=context
+    )

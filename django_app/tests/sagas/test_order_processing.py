@@ -1,0 +1,105 @@
+"""OrderProcessingSaga against the four stubs on real sockets (SQLite): outcomes and undo."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
+from microservices.sagas.mermaid import saga_to_mermaid
+from microservices.sagas.order_processing import ORDER_PROCESSING, process_order_request
+from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
+
+from .conftest import GADGET_PRICE, WIDGET_PRICE, two_items
+
+pytestmark = pytest.mark.django_db
+
+
+def test_happy_path_places_the_order_charges_once_and_emails(shop):
+    """All steps succeed: stock reserved, one payment, a pending order, one e-mail, events."""
+    user_id = shop.user()
+    before = shop.stock()
+    result = process_order_request(user_id, two_items(), {"type": "card", "token": "tok_visa"})
+    assert result.status == "completed"
+    order = shop.orders.get_order(order_id=result.context["order_id"])
+    assert order["total_amount"] == 2 * WIDGET_PRICE + GADGET_PRICE
+    payment = shop.payments.get_payment(payment_id=order["payment_id"])
+    assert (payment["amount"], payment["status"]) == (order["total_amount"], "captured")
+    after = shop.stock()
+    assert after[WIDGET_ID] == (before[WIDGET_ID][0], before[WIDGET_ID][1] + 2)
+    assert after[GADGET_ID] == (before[GADGET_ID][0], before[GADGET_ID][1] + 1)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.com"]
+    assert order["id"] in mail.outbox[0].subject
+    types = list(OutboxEvent.objects.values_list("event_type", flat=True).order_by("id"))
+    assert types == ["payment.processed", "order.created"]
+
+
+def test_declined_card_releases_every_reservation_and_charges_nothing(shop):
+    """A 402 is not retried; both reservations are released, newest first; no order exists."""
+    user_id = shop.user()
+    before = shop.stock()
+    result = process_order_request(user_id, two_items(), "tok_declined")
+    assert result.status == "compensated"
+    assert "payment declined" in result.error
+    assert shop.stock() == before
+    steps = list(SagaStepLog.objects.values_list("step_name", "direction", "status").order_by("id"))
+    assert steps == [
+        ("validate_user", "action", "succeeded"),
+        ("reserve_inventory", "action", "succeeded"),
+        ("process_payment", "action", "rejected"),
+        ("process_payment", "compensation", "succeeded"),
+        ("reserve_inventory", "compensation", "succeeded"),
+    ]
+    assert shop.orders.get_user_orders(user_id=user_id)["count"] == 0
+    assert mail.outbox == []
+
+
+def test_partial_reservation_is_undone(shop):
+    """The second item is sold out: the first item's reservation is released."""
+    user_id = shop.user()
+    before = shop.stock()
+    items = [
+        {"product_id": WIDGET_ID, "quantity": 3, "unit_price": WIDGET_PRICE},
+        {"product_id": SOLD_OUT_ID, "quantity": 1, "unit_price": 100},
+    ]
+    result = process_order_request(user_id, items, "tok_visa")
+    assert result.status == "compensated"
+    assert "not enough stock" in result.error
+    assert shop.stock() == before
+    reservation = result.context["reservations"]["0"]
+    assert shop.inventory.get_reservation(reservation_id=reservation["id"])["status"] == "released"
+
+
+def test_inactive_user_fails_without_touching_anything(shop):
+    """An inactive user stops the saga at the first step: FAILED, no reservation, no charge."""
+    user_id = shop.user(active=False)
+    before = shop.stock()
+    result = process_order_request(user_id, two_items(), "tok_visa")
+    assert result.status == "failed"
+    assert "not active" in result.error
+    assert shop.stock() == before
+    assert SagaStepLog.objects.count() == 1
+
+
+def test_same_saga_id_returns_the_first_outcome(shop):
+    """Calling again with the same saga_id places no second order."""
+    user_id = shop.user()
+    first = process_order_request(user_id, two_items(), "tok_visa", saga_id="order-42")
+    second = process_order_request(user_id, two_items(), "tok_visa", saga_id="order-42")
+    assert second == first
+    assert shop.orders.get_user_orders(user_id=user_id)["count"] == 1
+    assert SagaExecution.objects.count() == 1
+
+
+def test_definition_renders_as_mermaid():
+    """The order saga's diagram names every step, its undo and the four end states."""
+    source = saga_to_mermaid(ORDER_PROCESSING)
+    assert source.startswith("flowchart TD\n")
+    for name in ("validate_user", "reserve_inventory", "process_payment", "create_order"):
+        assert f'["{name}"]' in source
+    assert 'c3["undo create_order"]' in source
+    assert "a0 -. fails .-> failed" in source
+    assert "a4 -. fails .-> c3" in source
+    assert "c1 --> compensated" in source
+    assert "c2 -. keeps failing .-> needs_attention" in source
