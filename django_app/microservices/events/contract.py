@@ -141,9 +141,15 @@ def validate_body(body: bytes) -> Envelope:
     limit = max_event_bytes()
     if len(body) > limit:
         raise EventContractViolation(f"event body is {len(body)} bytes, the limit is {limit}")
-    envelope = Envelope.from_bytes(body)
-    validate_event(envelope)
-    return envelope
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventContractViolation(f"event body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise EventContractViolation("event is not a JSON object")
+    # The decoded object itself is validated: fields outside the envelope must not slip by.
+    get_contract().validate(payload)
+    return Envelope.from_dict(payload)
 
 
 def encode_event(envelope: Envelope) -> bytes:

@@ -1,0 +1,129 @@
+"""Consuming: the handler's exception steers the outcome, the inbox makes redelivery harmless."""
+
+from __future__ import annotations
+
+import pytest
+
+from microservices.events.consumer import Dispatcher, HandlerRegistry, Outcome
+from microservices.events.samples import sample_envelope
+from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
+from microservices.models import InboxEvent, UserProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def counting_registry(*, fail_times=0, error=RetryableHandlerError):
+    """A registry whose user.created handler writes a profile, failing the first `fail_times`."""
+    calls = []
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.profile")
+    def handler(envelope):
+        calls.append(envelope.event_id)
+        UserProfile.objects.create(
+            user_id=envelope.data["user_id"], email=envelope.data["email"], name="x"
+        )
+        if len(calls) <= fail_times:
+            raise error("not yet")
+
+    return registry, calls
+
+
+def test_redelivered_event_has_no_second_effect(memory_bus):
+    """The same event delivered twice runs its handler once and is acked both times."""
+    registry, calls = counting_registry()
+    dispatcher = Dispatcher(registry)
+    body = sample_envelope("user.created").to_bytes()
+    first = dispatcher.dispatch(body, delivery_count=1)
+    second = dispatcher.dispatch(body, delivery_count=2)
+    assert (first.outcome, second.outcome) == (Outcome.ACK, Outcome.ACK)
+    assert len(calls) == 1
+    assert UserProfile.objects.count() == 1
+    assert InboxEvent.objects.get().handler == "test.profile"
+
+
+def test_failed_handler_leaves_neither_effect_nor_inbox_row(memory_bus):
+    """A retryable failure rolls back the handler's writes with its inbox row."""
+    registry, _ = counting_registry(fail_times=1)
+    result = Dispatcher(registry).dispatch(sample_envelope("user.created").to_bytes())
+    assert result.outcome is Outcome.RETRY
+    assert (UserProfile.objects.count(), InboxEvent.objects.count()) == (0, 0)
+
+
+def test_retryable_error_is_retried_with_growing_backoff_then_dead_lettered(memory_bus):
+    """Retries wait longer each time; at MAX_DELIVERIES (3) the event is dead-lettered."""
+    registry, _ = counting_registry(fail_times=99)
+    dispatcher = Dispatcher(registry, max_deliveries=3)
+    body = sample_envelope("user.created").to_bytes()
+    with memory_bus_backoff(0.1):
+        results = [dispatcher.dispatch(body, delivery_count=n) for n in (1, 2, 3)]
+    assert [r.outcome for r in results] == [Outcome.RETRY, Outcome.RETRY, Outcome.DEAD]
+    assert [r.delay for r in results[:2]] == [0.1, 0.2]
+    assert "not yet" in results[2].reason
+
+
+def memory_bus_backoff(seconds):
+    from django.test import override_settings
+
+    from microservices.conf import _merge, ms_settings
+
+    return override_settings(
+        MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": {"RETRY_BACKOFF": seconds}})
+    )
+
+
+def test_permanent_error_is_dead_lettered_on_first_delivery(memory_bus):
+    """PermanentHandlerError skips the retries."""
+    registry, calls = counting_registry(fail_times=1, error=PermanentHandlerError)
+    result = Dispatcher(registry).dispatch(sample_envelope("user.created").to_bytes())
+    assert result.outcome is Outcome.DEAD
+    assert len(calls) == 1
+
+
+def test_unexpected_exception_counts_as_retryable(memory_bus):
+    """A bug or an outage (any other exception) is retried, not acked and not dropped."""
+    registry, _ = counting_registry(fail_times=1, error=KeyError)
+    assert Dispatcher(registry).dispatch(sample_envelope("user.created").to_bytes()).outcome is (
+        Outcome.RETRY
+    )
+
+
+def test_event_without_handler_is_dead_lettered_not_acked(memory_bus):
+    """A delivered event nobody handles is kept in the dead letters, not silently acked."""
+    registry, _ = counting_registry()
+    result = Dispatcher(registry).dispatch(sample_envelope("order.cancelled").to_bytes())
+    assert result.outcome is Outcome.DEAD
+    assert "no handler" in result.reason
+
+
+def test_memory_bus_retries_then_succeeds(memory_bus):
+    """A handler failing twice succeeds on the third delivery: one effect, nothing dead."""
+    registry, calls = counting_registry(fail_times=2)
+    envelope = sample_envelope("user.created")
+    memory_bus.declare(["user.created"])
+    memory_bus.publish(envelope)
+    settled = memory_bus.consume(registry=registry, max_messages=1, idle_timeout=2)
+    assert settled == 1
+    assert calls == [envelope.event_id] * 3
+    assert UserProfile.objects.count() == 1
+    assert memory_bus.dead_letters == {}
+
+
+def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(memory_bus):
+    """Invalid JSON, a schema violation, an unknown type and 1 MB end dead; the good one runs."""
+    registry, calls = counting_registry()
+    memory_bus.declare(["user.created"])
+    good = sample_envelope("user.created")
+    bad_schema = sample_envelope("user.created").to_dict()
+    bad_schema["data"]["user_id"] = "nope"
+    unknown = {**sample_envelope("user.created").to_dict(), "event_type": "user.exploded"}
+    huge = sample_envelope("user.created", bio="x" * 1_000_000).to_bytes()
+    import json
+
+    for body in [b"{oops", json.dumps(bad_schema).encode(), json.dumps(unknown).encode(), huge]:
+        memory_bus.publish_raw("user.created", body)
+    memory_bus.publish(good)
+    assert memory_bus.consume(registry=registry, max_messages=5, idle_timeout=2) == 5
+    dead = memory_bus.dead_letters["django-orders"]
+    assert [d.reason.split(":")[0] for d in dead] == ["contract"] * 4
+    assert calls == [good.event_id]

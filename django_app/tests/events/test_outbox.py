@@ -1,0 +1,120 @@
+"""The transactional outbox: rows commit with the state change; the relay sends them in order."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from microservices.events.bus import EventBus
+from microservices.events.envelope import Envelope
+from microservices.events.outbox import outbox_pending_count, outbox_relay, publish_event
+from microservices.events.samples import sample_data
+from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
+from microservices.models import OutboxEvent, OutboxStatus
+
+pytestmark = pytest.mark.django_db
+
+
+class RefusingBus(EventBus):
+    """A bus that refuses some event types and can go away after N publishes (relay paths)."""
+
+    def __init__(self, *, refuse: set[str] = frozenset(), unavailable_after: int | None = None):
+        super().__init__()
+        self.refuse = refuse
+        self.unavailable_after = unavailable_after
+        self.published: list[Envelope] = []
+
+    def publish(self, envelope: Envelope) -> None:
+        if self.unavailable_after is not None and len(self.published) >= self.unavailable_after:
+            raise BusUnavailable("broker down")
+        if envelope.event_type in self.refuse:
+            raise PublishError(f"{envelope.event_type} unroutable")
+        self.published.append(envelope)
+
+    def consume(self, **kwargs):
+        raise NotImplementedError
+
+
+def test_event_rolls_back_with_the_transaction_that_wrote_it():
+    """An outbox row written in a transaction that rolls back is gone with it."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish_event("user.created", sample_data("user.created"))
+        raise RuntimeError("the state change failed")
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_invalid_event_is_refused_before_anything_is_written():
+    """publish_event validates against the contract at once, in the producer's transaction."""
+    with pytest.raises(EventContractViolation):
+        publish_event("order.created", {"order_id": "nope"})
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_publish_event_records_the_envelope_with_the_given_correlation_id():
+    """The stored payload is the full envelope, pending, with the caller's correlation id."""
+    envelope = publish_event(
+        "payment.processed", sample_data("payment.processed"), correlation_id="saga-42"
+    )
+    row = OutboxEvent.objects.get()
+    assert row.status == OutboxStatus.PENDING
+    assert row.payload == envelope.to_dict()
+    assert (str(row.event_id), row.correlation_id) == (envelope.event_id, "saga-42")
+
+
+def test_relay_publishes_pending_rows_in_order_and_marks_them_sent(memory_bus):
+    """Rows go out oldest first, once: a second relay finds nothing to send."""
+    memory_bus.declare(["user.created", "order.created"])
+    written = [
+        publish_event("user.created", sample_data("user.created", name=f"user {i}"))
+        for i in range(5)
+    ] + [publish_event("order.created", sample_data("order.created"))]
+    result = outbox_relay(batch_size=2)
+    assert (result.sent, result.batches) == (6, 3)
+    assert [e.event_id for e in memory_bus.published] == [e.event_id for e in written]
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
+    assert outbox_relay().sent == 0
+    assert len(memory_bus.published) == 6
+
+
+def test_refused_event_backs_off_without_blocking_the_events_behind_it():
+    """An event the broker refuses stays pending with its error; the others are sent."""
+    bus = RefusingBus(refuse={"inventory.low"})
+    publish_event("user.created", sample_data("user.created"))
+    refused = publish_event("inventory.low", sample_data("inventory.low"))
+    publish_event("order.cancelled", sample_data("order.cancelled"))
+    result = outbox_relay(bus=bus)
+    assert (result.sent, result.refused) == (2, 1)
+    row = OutboxEvent.objects.get(event_id=refused.event_id)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert "unroutable" in row.last_error
+    assert row.next_attempt_at is not None
+    # not due yet: the next relay leaves it alone
+    assert outbox_relay(bus=bus).refused == 0
+
+
+def test_event_refused_too_often_is_kept_as_failed_not_dropped(settings):
+    """After OUTBOX_MAX_ATTEMPTS refusals the row is FAILED, still in the table for a human."""
+    from microservices.conf import _merge
+
+    settings.MICROSERVICES = _merge(
+        settings.MICROSERVICES, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}}
+    )
+    publish_event("inventory.low", sample_data("inventory.low"))
+    outbox_relay(bus=RefusingBus(refuse={"inventory.low"}))
+    assert OutboxEvent.objects.get().status == OutboxStatus.FAILED
+
+
+def test_broker_going_away_mid_batch_keeps_what_was_confirmed_and_the_order():
+    """Confirmed rows are marked sent; the rest stay pending and go out later in order."""
+    envelopes = [
+        publish_event("user.created", sample_data("user.created", name=f"u{i}")) for i in range(4)
+    ]
+    flaky = RefusingBus(unavailable_after=2)
+    with pytest.raises(BusUnavailable):
+        outbox_relay(bus=flaky)
+    assert outbox_pending_count() == 2
+    healthy = RefusingBus()
+    assert outbox_relay(bus=healthy).sent == 2
+    assert [e.event_id for e in flaky.published + healthy.published] == [
+        e.event_id for e in envelopes
+    ]
