@@ -387,6 +387,7 @@ class ServiceClient:
             else (timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout)))
         )
         log_fields: dict[str, Any] = {
+            "event": "call",
             "service": self.service,
             "operation": operation,
             "method": method,

@@ -8,10 +8,12 @@ raises `ContractViolation` naming the operationId and the offending field, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import random
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,16 @@ from urllib.parse import parse_qs
 import yaml
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
+from jsonschema_path import SchemaPath
 from openapi_core import Config, OpenAPI
+from openapi_core.casting.schemas import oas31_types_caster
+from openapi_core.casting.schemas.factories import SchemaCastersFactory
 from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.datatypes import TemplateResult
+from openapi_core.templating.paths.datatypes import PathOperationServer
 from openapi_core.templating.paths.exceptions import PathError
+from openapi_core.templating.paths.finders import APICallPathFinder
+from openapi_core.templating.paths.parsers import PathParser
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.request.exceptions import (
     MissingRequestBodyError,
@@ -31,7 +40,10 @@ from openapi_core.validation.request.exceptions import (
     SecurityValidationError,
 )
 from openapi_core.validation.response.exceptions import HeaderValidationError
+from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from openapi_core.validation.schemas.factories import DialectSchemaValidatorsFactory
+from openapi_core.validation.schemas.validators import SchemaValidator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from ..conf import ms_settings
@@ -53,7 +65,100 @@ def _json_loads(value: bytes | str) -> Any:
     return json.loads(value)
 
 
-_CONFIG = Config(extra_media_type_deserializers={"application/problem+json": _json_loads})
+class _CachedSchemaValidators(DialectSchemaValidatorsFactory):
+    """Builds each schema's validator once per contract.
+
+    openapi-core resolves the schema, deep-copies a format checker and builds a jsonschema
+    validator for every schema on every call (about half of its per-call cost); a contract does
+    not change while the process runs, so the built validator is kept, keyed by its location.
+    """
+
+    def __init__(self) -> None:
+        base = oas31_schema_validators_factory
+        super().__init__(
+            base.schema_validator_cls, base.default_jsonschema_dialect_id, base.format_checker
+        )
+        self._built: dict[tuple[str, bool, bool], SchemaValidator] = {}
+        self._lock = threading.Lock()
+
+    def create(
+        self,
+        spec: SchemaPath,
+        schema: SchemaPath,
+        format_validators: Any = None,
+        extra_format_validators: Any = None,
+        forbid_unspecified_additional_properties: bool = False,
+        enforce_properties_required: bool = False,
+    ) -> SchemaValidator:
+        if format_validators is not None or extra_format_validators is not None:
+            return super().create(
+                spec,
+                schema,
+                format_validators,
+                extra_format_validators,
+                forbid_unspecified_additional_properties,
+                enforce_properties_required,
+            )
+        key = (
+            schema.as_uri(),
+            forbid_unspecified_additional_properties,
+            enforce_properties_required,
+        )
+        built = self._built.get(key)
+        if built is None:
+            built = super().create(
+                spec,
+                schema,
+                forbid_unspecified_additional_properties=forbid_unspecified_additional_properties,
+                enforce_properties_required=enforce_properties_required,
+            )
+            with self._lock:
+                self._built[key] = built
+        return built
+
+
+class _CachedPathFinder(APICallPathFinder):
+    """Finds each (method, path template) once; later calls only match a precompiled regex.
+
+    openapi-core walks every path of the document per lookup, twice per call (request and
+    response); the match for a template never changes, only the path variables do.
+    """
+
+    def __init__(self, spec: SchemaPath, base_url: str | None = None) -> None:
+        super().__init__(spec, base_url=base_url)
+        templates = [str(name) for name in (spec / "paths").keys()]  # noqa: SIM118
+        exact = [t for t in templates if "{" not in t]
+        # Like openapi-core: a literal path wins, then the template with fewer variables.
+        templated = sorted((t for t in templates if "{" in t), key=lambda t: t.count("{"))
+        self._parsers = [(t, PathParser(t, post_expression="$")) for t in templated]
+        self._exact = set(exact)
+        self._found: dict[tuple[str, str], PathOperationServer] = {}
+
+    def find(self, method: str, name: str) -> PathOperationServer:
+        path = name[len(_HOST) :] if name.startswith(_HOST) else name
+        template, variables = None, {}
+        if path in self._exact:
+            template = path
+        else:
+            for candidate, parser in self._parsers:
+                match = parser.parse(path)
+                if match is not None:
+                    template, variables = candidate, match.named
+                    break
+        if template is None:
+            return super().find(method, name)  # raises PathNotFound with openapi-core's message
+        key = (method, template)
+        found = self._found.get(key)
+        if found is None:
+            found = super().find(method, _HOST + template)
+            self._found[key] = found
+        return found._replace(path_result=TemplateResult(template, variables))
+
+
+_CONFIG = Config(
+    extra_media_type_deserializers={"application/problem+json": _json_loads},
+    path_finder_cls=_CachedPathFinder,
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +277,13 @@ class ServiceContract:
                 for op in item.values():
                     if isinstance(op, dict):
                         op.pop("servers", None)
-        self.openapi = OpenAPI.from_dict(data, config=_CONFIG, base_uri=path.as_uri())
+        validators = _CachedSchemaValidators()
+        config = dataclasses.replace(
+            _CONFIG,
+            schema_validators_factory=validators,
+            schema_casters_factory=SchemaCastersFactory(validators, oas31_types_caster),
+        )
+        self.openapi = OpenAPI.from_dict(data, config=config, base_uri=path.as_uri())
         # Touch the validators once so their construction is not charged to the first call.
         _ = self.openapi.request_validator, self.openapi.response_validator
 
@@ -184,8 +295,10 @@ class ServiceContract:
             found = finder.find(method.lower(), _HOST + path)
         except PathError:
             return None
-        value = found.operation.getkey("operationId")
-        return str(value) if value is not None else None
+        operation = found.operation
+        if "operationId" not in operation:
+            return None
+        return str((operation / "operationId").read_str())
 
     def _violation(
         self, operation: str, direction: str, exc: BaseException | None, **kwargs: Any
