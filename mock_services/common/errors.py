@@ -12,10 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 ERROR_TYPE_BASE = "https://errors.example.com/"
 REQUEST_ID_SCOPE_KEY = "mock_services.request_id"
+# Set when the request was refused before the operation ran (routing, parsing, validation):
+# such answers are not stored under an Idempotency-Key.
+NOT_EXECUTED_SCOPE_KEY = "mock_services.not_executed"
 
 logger = logging.getLogger("mock_services")
 
@@ -141,6 +145,7 @@ async def _problem_error_handler(request: Request, exc: Exception) -> Response:
 
 async def _validation_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    request.scope[NOT_EXECUTED_SCOPE_KEY] = True
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
         return problem_response(
             400, "malformed-body", "The request body is not valid JSON.", instance=request.url.path
@@ -159,24 +164,40 @@ _HTTP_EXCEPTION_SLUGS = {400: "malformed-body", 404: "not-found", 405: "method-n
 
 async def _http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    request.scope[NOT_EXECUTED_SCOPE_KEY] = True
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    headers = dict(exc.headers or {})
     if status == 404 and detail == "Not Found":
-        detail = f"No route matches {request.method} {request.url.path}."
+        detail = f"Nothing exists at {request.url.path}."
+    if status == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not supported here; use {', '.join(allowed)}."
     return problem_response(
         status,
         _HTTP_EXCEPTION_SLUGS.get(status, status_slug(status)),
         detail,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette reports only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.state.runtime.routes:
+        match, _ = route.matches({**request.scope, "method": "\0"})
+        if match != Match.NONE:
+            methods.update(route.methods or ())
+    return sorted(methods)
 
 
 async def _unhandled_error_handler(request: Request, exc: Exception) -> Response:
     # ServerErrorMiddleware sits outside the request-id middleware, so echo the id here.
     logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     response = problem_response(
-        500, "internal-error", "The stub failed unexpectedly.", instance=request.url.path
+        500, status_slug(500), "The service failed unexpectedly.", instance=request.url.path
     )
     return _with_request_id(request, response)
 

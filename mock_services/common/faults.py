@@ -152,7 +152,7 @@ def route_template(scope: Scope) -> str | None:
     for route in scope["app"].state.runtime.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            path: str = route.path
+            path: str = route.path_format  # "/users/{user_id}", without the convertor
             return path
     return None
 
@@ -284,7 +284,7 @@ def add_fault(spec: FaultSpec, request: Request) -> FaultCreated:
     """Register a fault; its path must be one of the service's route templates (or "*")."""
     runtime = request.app.state.runtime
     if spec.path != "*":
-        templates = {route.path for route in runtime.routes}
+        templates = {route.path_format for route in runtime.routes}
         if spec.path not in templates:
             raise ProblemError(
                 422,

@@ -3,7 +3,8 @@
 Same key + same body replays the stored response with `Idempotent-Replayed: true`; same key +
 different body is 422; same key while the first request still runs is 409. Keys are scoped by
 service, bearer token and request path. 5xx, 401, 403, 408 and 429 answers are not stored, so a
-retry after them runs the operation again.
+retry after them runs the operation again, and neither are refusals before the operation ran
+(malformed body, failed validation).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_services.common.asgi import CapturedResponse, header, read_body, replay_receive
 from mock_services.common.auth import bearer_token
-from mock_services.common.errors import problem_response
+from mock_services.common.errors import NOT_EXECUTED_SCOPE_KEY, problem_response
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -161,7 +162,12 @@ class IdempotencyMiddleware:
             store.release(scope_key)
             raise
         captured.body = b"".join(chunks)
-        if captured.status == 0 or captured.status >= 500 or captured.status in _NOT_STORED:
+        if (
+            captured.status == 0
+            or captured.status >= 500
+            or captured.status in _NOT_STORED
+            or scope.get(NOT_EXECUTED_SCOPE_KEY)
+        ):
             store.release(scope_key)
         else:
             store.complete(scope_key, captured)

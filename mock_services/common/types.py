@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StrictInt, StringConstraints
+from starlette.convertors import Convertor, register_url_convertor
 
 from mock_services.common.errors import Problem
 
@@ -17,9 +18,35 @@ UuidStr = Annotated[str, StringConstraints(strict=True, pattern=UUID_PATTERN)]
 Currency = Annotated[str, StringConstraints(strict=True, pattern=CURRENCY_PATTERN)]
 
 
+def _integral_float_to_int(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer, so the contract allows it; "3" and true stay errors.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_integral_float_to_int)]
+
+
+class IdConvertor(Convertor[str]):
+    """`{name:id}` matches only canonical UUIDs (lower-cased), so `/users/search` is its own
+    resource and a malformed id is a 404 like any path that names nothing."""
+
+    regex = UUID_PATTERN[1:-1]
+
+    def convert(self, value: str) -> str:
+        return value.lower()
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", IdConvertor())
+
+
 def id_path(description: str) -> Any:
-    """A UUID path parameter: a malformed id is a 422, not a 404."""
-    return Path(pattern=UUID_PATTERN, description=description)
+    """A UUID path parameter; routes spell it `{name:id}`."""
+    return Path(description=description)
 
 
 # Statuses every operation can answer (auth, rate limiting, server errors).

@@ -36,7 +36,7 @@ def create_product(body: ProductCreate, store: StoreDep, response: Response) -> 
     return product
 
 
-@router.get("/products/{product_id}", operation_id="getProduct", responses=problems(404, 422))
+@router.get("/products/{product_id:id}", operation_id="getProduct", responses=problems(404, 422))
 def get_product(product_id: ProductId, store: StoreDep) -> Product:
     return store.get_product(product_id)
 
@@ -55,14 +55,14 @@ def create_reservation(body: ReservationCreate, store: StoreDep, response: Respo
 
 
 @router.get(
-    "/reservations/{reservation_id}", operation_id="getReservation", responses=problems(404, 422)
+    "/reservations/{reservation_id:id}", operation_id="getReservation", responses=problems(404, 422)
 )
 def get_reservation(reservation_id: ReservationId, store: StoreDep) -> Reservation:
     return store.get_reservation(reservation_id)
 
 
 @router.post(
-    "/reservations/{reservation_id}/release",
+    "/reservations/{reservation_id:id}/release",
     operation_id="releaseReservation",
     dependencies=[IdempotencyKeyHeader],
     responses=problems(404, 409, 422),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import UuidStr
+from mock_services.common.types import JsonInt, UuidStr
 
 MAX_UNITS = 1_000_000
 Sku = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
@@ -20,7 +20,7 @@ class ProductCreate(BaseModel):
 
     sku: Sku
     name: ProductName
-    on_hand: Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)]
+    on_hand: Annotated[JsonInt, Field(ge=0, le=MAX_UNITS)]
 
 
 class Product(BaseModel):
@@ -38,7 +38,7 @@ class ReservationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: UuidStr
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
+    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_UNITS)]
     order_reference: OrderReference | None = None
 
 

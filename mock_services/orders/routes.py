@@ -42,12 +42,14 @@ def create_order(body: OrderCreate, store: StoreDep, response: Response) -> Orde
     return order
 
 
-@router.get("/orders/{order_id}", operation_id="getOrder", responses=problems(404, 422))
+@router.get("/orders/{order_id:id}", operation_id="getOrder", responses=problems(404, 422))
 def get_order(order_id: OrderId, store: StoreDep) -> Order:
     return store.get(order_id)
 
 
-@router.get("/users/{user_id}/orders", operation_id="listUserOrders", responses=problems(422))
+@router.get(
+    "/users/{user_id:id}/orders", operation_id="listUserOrders", responses=problems(404, 422)
+)
 def list_user_orders(
     user_id: UserId,
     store: StoreDep,
@@ -58,7 +60,7 @@ def list_user_orders(
 
 
 @router.put(
-    "/orders/{order_id}/status",
+    "/orders/{order_id:id}/status",
     operation_id="updateOrderStatus",
     responses=problems(400, 404, 409, 422),
 )
@@ -67,7 +69,7 @@ def update_order_status(order_id: OrderId, body: OrderStatusUpdate, store: Store
 
 
 @router.post(
-    "/orders/{order_id}/cancel",
+    "/orders/{order_id:id}/cancel",
     operation_id="cancelOrder",
     dependencies=[IdempotencyKeyHeader],
     responses=problems(400, 404, 409, 422),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import Currency, UuidStr
+from mock_services.common.types import Currency, JsonInt, UuidStr
 
 OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]
 MAX_QUANTITY = 1_000
@@ -21,8 +21,8 @@ class OrderItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: UuidStr
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
-    unit_price: Annotated[StrictInt, Field(ge=0, le=MAX_UNIT_PRICE)]
+    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
+    unit_price: Annotated[JsonInt, Field(ge=0, le=MAX_UNIT_PRICE)]
 
 
 class OrderCreate(BaseModel):

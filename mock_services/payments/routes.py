@@ -35,13 +35,13 @@ def create_payment(body: PaymentCreate, store: StoreDep, response: Response) -> 
     return payment
 
 
-@router.get("/payments/{payment_id}", operation_id="getPayment", responses=problems(404, 422))
+@router.get("/payments/{payment_id:id}", operation_id="getPayment", responses=problems(404, 422))
 def get_payment(payment_id: PaymentId, store: StoreDep) -> Payment:
     return store.get(payment_id)
 
 
 @router.post(
-    "/payments/{payment_id}/refund",
+    "/payments/{payment_id:id}/refund",
     status_code=201,
     operation_id="refundPayment",
     dependencies=[IdempotencyKeyHeader],

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import Currency, UuidStr
+from mock_services.common.types import Currency, JsonInt, UuidStr
 
 MAX_AMOUNT = 10_000_000_000
 PaymentStatus = Literal["captured", "partially_refunded", "refunded"]
 CardToken = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
 OrderReference = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
-Amount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
+Amount = Annotated[JsonInt, Field(ge=1, le=MAX_AMOUNT)]
 
 
 class PaymentMethod(BaseModel):

@@ -45,11 +45,13 @@ def search_users(
     return UserList(items=users, count=len(users))
 
 
-@router.get("/users/{user_id}", operation_id="getUser", responses=problems(404, 422))
+@router.get("/users/{user_id:id}", operation_id="getUser", responses=problems(404, 422))
 def get_user(user_id: UserId, store: StoreDep) -> User:
     return store.get(user_id)
 
 
-@router.put("/users/{user_id}", operation_id="updateUser", responses=problems(400, 404, 409, 422))
+@router.put(
+    "/users/{user_id:id}", operation_id="updateUser", responses=problems(400, 404, 409, 422)
+)
 def update_user(user_id: UserId, body: UserUpdate, store: StoreDep) -> User:
     return store.update(user_id, body)
