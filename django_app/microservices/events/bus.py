@@ -83,7 +83,10 @@ class EventBus(ABC):
     # helpers shared by the backends
 
     def _dispatcher(self, registry: HandlerRegistry | None) -> Dispatcher:
-        return Dispatcher(registry if registry is not None else self.registry)
+        return Dispatcher(
+            registry if registry is not None else self.registry,
+            max_deliveries=getattr(self, "max_deliveries", None),
+        )
 
     def _types(
         self, registry: HandlerRegistry | None, event_types: Sequence[str] | None

@@ -1,0 +1,389 @@
+"""RabbitMQ bus (pika): confirmed, mandatory, persistent publishing; quorum queues with a DLQ.
+
+Topology, all durable:
+
+    exchange  <EXCHANGE>            topic, routing key = event type
+    queue     <group>.<event_type>  one per consuming service and binding; quorum (x-delivery-limit
+                                    = MAX_DELIVERIES as the broker's safety net), dead-lettering to
+    exchange  <EXCHANGE>.dlx        direct, and from there to
+    queue     <group>.dead          the service's dead letters, each with an `x-dead-reason` header
+
+A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
+bus per thread (pika connections are not thread-safe). Publishing blocks until the broker
+confirms; an unroutable event (no queue bound) raises `PublishError` instead of vanishing. Both
+publishing and consuming reconnect with capped exponential backoff when the broker goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import pika
+import pika.exceptions as pe
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+
+from ..exceptions import BusUnavailable, PublishError
+from .bus import EventBus
+from .consumer import HandlerRegistry, Outcome
+from .contract import encode_event
+from .envelope import Envelope
+
+logger = logging.getLogger("microservices.events.rabbitmq")
+
+# Errors after which a fresh connection may succeed (broker restarting, network blip).
+RECONNECTABLE: tuple[type[BaseException], ...] = (
+    pe.AMQPConnectionError,
+    pe.ChannelWrongStateError,
+    pe.ConnectionWrongStateError,
+    ConnectionError,
+    OSError,
+)
+
+
+def backoff_delay(attempt: int, cap: float) -> float:
+    return float(min(cap, 0.1 * 2 ** max(0, attempt - 1)))
+
+
+def _where(url: str) -> str:
+    """host:port/vhost of an AMQP URL, for logs (never the credentials)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
+
+
+class RabbitMQBus(EventBus):
+    backend = "rabbitmq"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        exchange: str = "microservices.events",
+        prefetch: int = 50,
+        queue_type: str = "quorum",
+        heartbeat: int = 30,
+        publish_timeout: float = 15.0,
+        reconnect_backoff_max: float = 5.0,
+        max_deliveries: int = 5,
+    ) -> None:
+        super().__init__()
+        if not url:
+            raise ValueError("RabbitMQ bus needs MICROSERVICES['EVENT_BUS']['RABBITMQ_URL']")
+        self.url = url
+        self.exchange = exchange
+        self.dead_letter_exchange = f"{exchange}.dlx"
+        self.prefetch = prefetch
+        self.queue_type = queue_type
+        self.heartbeat = heartbeat
+        self.publish_timeout = publish_timeout
+        self.reconnect_backoff_max = reconnect_backoff_max
+        self.max_deliveries = max_deliveries
+        self._connection: BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RabbitMQBus:
+        return cls(
+            str(config["RABBITMQ_URL"]),
+            exchange=str(config["RABBITMQ_EXCHANGE"]),
+            prefetch=int(config["RABBITMQ_PREFETCH"]),
+            queue_type=str(config.get("RABBITMQ_QUEUE_TYPE", "quorum")),
+            heartbeat=int(config.get("RABBITMQ_HEARTBEAT", 30)),
+            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
+            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
+            max_deliveries=int(config["MAX_DELIVERIES"]),
+        )
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> BlockingConnection:
+        params = pika.URLParameters(self.url)
+        params.heartbeat = self.heartbeat
+        params.blocked_connection_timeout = self.publish_timeout
+        params.connection_attempts = 1
+        params.socket_timeout = 5
+        params.client_properties = {"connection_name": f"microservices-events-{self.exchange}"}
+        return BlockingConnection(params)
+
+    def _publisher(self) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self._drop_publisher()
+            self._connection = self._connect()
+            channel = self._connection.channel()
+            channel.confirm_delivery()
+            channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+            self._channel = channel
+        return self._channel
+
+    def _drop_publisher(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("error while closing a broken publisher connection", exc_info=True)
+
+    def close(self) -> None:
+        self._drop_publisher()
+
+    # -- publishing --------------------------------------------------------------------
+
+    def publish(self, envelope: Envelope) -> None:
+        body = encode_event(envelope)
+        properties = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=envelope.event_id,
+            correlation_id=envelope.correlation_id,
+            type=envelope.event_type,
+            app_id=envelope.producer,
+            headers={"version": envelope.version},
+        )
+        self.publish_raw(envelope.event_type, body, properties)
+
+    def publish_raw(
+        self, routing_key: str, body: bytes, properties: pika.BasicProperties | None = None
+    ) -> None:
+        """Publish bytes unchecked, with confirms, mandatory and reconnects (poison tests)."""
+        properties = properties or pika.BasicProperties(delivery_mode=2)
+        deadline = time.monotonic() + self.publish_timeout
+        attempt = 0
+        while True:
+            try:
+                self._publisher().basic_publish(
+                    self.exchange, routing_key, body, properties, mandatory=True
+                )
+                return
+            except pe.UnroutableError as exc:
+                raise PublishError(
+                    f"{routing_key}: no queue is bound for this event type (returned)"
+                ) from exc
+            except pe.NackError as exc:
+                raise PublishError(f"{routing_key}: the broker nacked the event") from exc
+            except RECONNECTABLE as exc:
+                # The event may or may not have reached the broker: publishing again is
+                # at-least-once, and consumers deduplicate on event_id.
+                self._drop_publisher()
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise BusUnavailable(
+                        f"RabbitMQ at {_where(self.url)} unreachable for "
+                        f"{self.publish_timeout:.0f}s: {type(exc).__name__}"
+                    ) from exc
+                delay = backoff_delay(attempt, self.reconnect_backoff_max)
+                logger.warning(
+                    "publish to %s failed (%s), reconnecting in %.1fs",
+                    _where(self.url),
+                    type(exc).__name__,
+                    delay,
+                )
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+
+    # -- topology ----------------------------------------------------------------------
+
+    def queue_name(self, group: str, event_type: str) -> str:
+        return f"{group}.{event_type}"
+
+    def dead_letter_queue(self, group: str) -> str:
+        return f"{group}.dead"
+
+    def _declare(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
+        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        channel.exchange_declare(self.dead_letter_exchange, exchange_type="direct", durable=True)
+        dead = self.dead_letter_queue(group)
+        channel.queue_declare(dead, durable=True, arguments={"x-queue-type": self.queue_type})
+        channel.queue_bind(dead, self.dead_letter_exchange, routing_key=dead)
+        queues = []
+        for event_type in types:
+            queue = self.queue_name(group, event_type)
+            arguments: dict[str, Any] = {
+                "x-queue-type": self.queue_type,
+                "x-dead-letter-exchange": self.dead_letter_exchange,
+                "x-dead-letter-routing-key": dead,
+            }
+            if self.queue_type == "quorum":
+                # The broker's own bound, for deliveries that never reach our code (a consumer
+                # crashing on the message); our dispatcher dead-letters at the same count.
+                arguments["x-delivery-limit"] = self.max_deliveries
+            channel.queue_declare(queue, durable=True, arguments=arguments)
+            channel.queue_bind(queue, self.exchange, routing_key=event_type)
+            queues.append(queue)
+        return queues
+
+    def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
+        connection = self._connect()
+        try:
+            self._declare(connection.channel(), list(event_types), self._group(group))
+        finally:
+            connection.close()
+
+    def dead_letters(
+        self, group: str | None = None, *, limit: int = 1000
+    ) -> list[tuple[bytes, dict[str, Any]]]:
+        """Take up to `limit` messages off the group's dead-letter queue: (body, headers)."""
+        connection = self._connect()
+        taken: list[tuple[bytes, dict[str, Any]]] = []
+        try:
+            channel = connection.channel()
+            queue = self.dead_letter_queue(self._group(group))
+            while len(taken) < limit:
+                method, properties, body = channel.basic_get(queue, auto_ack=False)
+                if method is None:
+                    break
+                taken.append((body, dict(properties.headers or {})))
+                channel.basic_ack(method.delivery_tag)
+        finally:
+            connection.close()
+        return taken
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def consume(
+        self,
+        *,
+        registry: HandlerRegistry | None = None,
+        event_types: Sequence[str] | None = None,
+        group: str | None = None,
+        stop: threading.Event | None = None,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+    ) -> int:
+        types = self._types(registry, event_types)
+        group = self._group(group)
+        dispatcher = self._dispatcher(registry)
+        stop = stop or threading.Event()
+        state = _ConsumeState()
+        attempt = 0
+        while not stop.is_set() and not state.done:
+            connection: BlockingConnection | None = None
+            try:
+                connection = self._connect()
+                channel = connection.channel()
+                channel.confirm_delivery()  # dead letters we forward are confirmed too
+                channel.basic_qos(prefetch_count=self.prefetch)
+                queues = self._declare(channel, types, group)
+                on_message = self._on_message(dispatcher, group, stop, state, max_messages)
+                for queue in queues:
+                    channel.basic_consume(queue, on_message_callback=on_message)
+                if attempt:
+                    logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
+                attempt = 0
+                logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
+                state.last_activity = time.monotonic()
+                while not stop.is_set() and not state.done:
+                    connection.process_data_events(time_limit=0.5)
+                    idle = time.monotonic() - state.last_activity
+                    if idle_timeout is not None and idle >= idle_timeout:
+                        state.done = True
+            except RECONNECTABLE as exc:
+                attempt += 1
+                delay = backoff_delay(attempt, self.reconnect_backoff_max)
+                logger.warning(
+                    "consumer lost %s (%s), reconnecting in %.1fs",
+                    _where(self.url),
+                    type(exc).__name__,
+                    delay,
+                )
+                stop.wait(delay)
+            finally:
+                if connection is not None and connection.is_open:
+                    try:
+                        # Unacked prefetched messages go back to the queue for someone else.
+                        connection.close()
+                    except Exception:
+                        logger.debug("error closing consumer connection", exc_info=True)
+        return state.settled
+
+    def _on_message(
+        self,
+        dispatcher: Any,
+        group: str,
+        stop: threading.Event,
+        state: _ConsumeState,
+        max_messages: int | None,
+    ) -> Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]:
+        def on_message(
+            channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
+        ) -> None:
+            if stop.is_set() or state.done:
+                # Already prefetched but not started: leave it unacked, it is requeued on close.
+                return
+            state.last_activity = time.monotonic()
+            headers = properties.headers or {}
+            if "x-delivery-count" in headers:
+                delivery = int(headers["x-delivery-count"]) + 1
+            else:
+                delivery = 2 if method.redelivered else 1
+            result = dispatcher.dispatch(body, delivery_count=delivery)
+            if result.outcome is Outcome.ACK:
+                channel.basic_ack(method.delivery_tag)
+            elif result.outcome is Outcome.RETRY:
+                if result.delay:
+                    channel.connection.sleep(result.delay)
+                channel.basic_nack(method.delivery_tag, requeue=True)
+            else:
+                self._dead_letter(channel, method, properties, body, group, result.reason, delivery)
+            if result.outcome is not Outcome.RETRY:
+                state.settled += 1
+                if max_messages is not None and state.settled >= max_messages:
+                    state.done = True
+            state.last_activity = time.monotonic()
+
+        return on_message
+
+    def _dead_letter(
+        self,
+        channel: BlockingChannel,
+        method: Any,
+        properties: pika.BasicProperties,
+        body: bytes,
+        group: str,
+        reason: str,
+        delivery: int,
+    ) -> None:
+        """Forward to the DLQ with the reason (confirmed), then ack; if that fails, reject so
+        the broker dead-letters it through the queue's x-dead-letter-exchange."""
+        headers = dict(properties.headers or {})
+        headers.update(
+            {
+                "x-dead-reason": reason[:1000],
+                "x-original-routing-key": method.routing_key,
+                "x-original-exchange": method.exchange,
+                "x-deliveries": delivery,
+            }
+        )
+        forwarded = pika.BasicProperties(
+            content_type=properties.content_type,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=properties.message_id,
+            correlation_id=properties.correlation_id,
+            type=properties.type,
+            app_id=properties.app_id,
+            headers=headers,
+        )
+        try:
+            channel.basic_publish(
+                self.dead_letter_exchange,
+                self.dead_letter_queue(group),
+                body,
+                forwarded,
+                mandatory=True,
+            )
+        except (pe.UnroutableError, pe.NackError):
+            logger.error("dead-letter queue refused a message; rejecting it to the DLX instead")
+            channel.basic_nack(method.delivery_tag, requeue=False)
+            return
+        channel.basic_ack(method.delivery_tag)
+
+
+class _ConsumeState:
+    __slots__ = ("done", "last_activity", "settled")
+
+    def __init__(self) -> None:
+        self.settled = 0
+        self.done = False
+        self.last_activity = time.monotonic()

@@ -1,0 +1,451 @@
+"""Redis buses: Streams with consumer groups (reliable) and pub/sub (explicitly fire-and-forget).
+
+Streams: one stream per event type, `<prefix>:<event_type>`, entries `{envelope, event_id,
+correlation_id}`; one consumer group per consuming service. A consumer reads new entries with
+XREADGROUP, XACKs what its handlers settled, retries a failed entry after its backoff (XCLAIM to
+itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
+REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
+to `<prefix>:dead:<group>` with its reason (XADD + XACK in one MULTI).
+
+Pub/sub is the seed's mode, kept for notifications that may be lost: nothing is stored, a
+subscriber that is away misses what is published meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.exceptions as rx
+
+from ..exceptions import BusUnavailable, PublishError
+from .bus import EventBus
+from .consumer import Dispatcher, HandlerRegistry, Outcome
+from .contract import encode_event
+from .envelope import Envelope
+
+logger = logging.getLogger("microservices.events.redis")
+
+RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
+
+
+def _backoff(attempt: int, cap: float) -> float:
+    return float(min(cap, 0.1 * 2 ** max(0, attempt - 1)))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _RedisBase(EventBus):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "events",
+        max_deliveries: int = 5,
+        publish_timeout: float = 15.0,
+        reconnect_backoff_max: float = 5.0,
+    ) -> None:
+        super().__init__()
+        if not url:
+            raise ValueError("Redis bus needs MICROSERVICES['EVENT_BUS']['REDIS_URL']")
+        self.url = url
+        self.prefix = prefix
+        self.max_deliveries = max_deliveries
+        self.publish_timeout = publish_timeout
+        self.reconnect_backoff_max = reconnect_backoff_max
+        self.client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _with_reconnect(self, what: str, call: Any) -> Any:
+        """Run `call()`, retrying connection failures with backoff up to PUBLISH_TIMEOUT."""
+        deadline = time.monotonic() + self.publish_timeout
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RECONNECTABLE as exc:
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise BusUnavailable(f"Redis unreachable during {what}: {exc}") from exc
+                time.sleep(_backoff(attempt, self.reconnect_backoff_max))
+
+    def channel(self, event_type: str) -> str:
+        return f"{self.prefix}:{event_type}"
+
+
+class RedisStreamsBus(_RedisBase):
+    backend = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        claim_idle_ms: int = 30_000,
+        block_ms: int = 1000,
+        batch: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(url, **kwargs)
+        self.claim_idle_ms = claim_idle_ms
+        self.block_ms = block_ms
+        self.batch = batch
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RedisStreamsBus:
+        return cls(
+            str(config["REDIS_URL"]),
+            prefix=str(config["REDIS_STREAM_PREFIX"]),
+            max_deliveries=int(config["MAX_DELIVERIES"]),
+            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
+            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
+            claim_idle_ms=int(config.get("REDIS_CLAIM_IDLE_MS", 30_000)),
+            block_ms=int(config.get("REDIS_BLOCK_MS", 1000)),
+            batch=min(10, int(config.get("RABBITMQ_PREFETCH", 10))),
+        )
+
+    def stream(self, event_type: str) -> str:
+        return self.channel(event_type)
+
+    def dead_stream(self, group: str) -> str:
+        return f"{self.prefix}:dead:{group}"
+
+    # -- publishing --------------------------------------------------------------------
+
+    def publish(self, envelope: Envelope) -> None:
+        body = encode_event(envelope)
+        fields = {
+            "envelope": body,
+            "event_id": envelope.event_id,
+            "correlation_id": envelope.correlation_id,
+        }
+        self.publish_raw(envelope.event_type, fields)
+
+    def publish_raw(self, event_type: str, fields: dict[str, Any]) -> str:
+        """XADD fields unchecked (poison tests); returns the entry id once Redis has it."""
+        stream = self.stream(event_type)
+        try:
+            entry_id = self._with_reconnect("XADD", lambda: self.client.xadd(stream, fields))
+        except rx.ResponseError as exc:  # e.g. OOM with maxmemory-policy noeviction
+            raise PublishError(f"Redis refused the event on {stream}: {exc}") from exc
+        return _text(entry_id)
+
+    # -- groups ------------------------------------------------------------------------
+
+    def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
+        group = self._group(group)
+        for event_type in event_types:
+            try:
+                # From the stream's start: what was published before the group existed is not
+                # skipped (the same promise as a RabbitMQ queue declared before publishing).
+                self.client.xgroup_create(self.stream(event_type), group, id="0", mkstream=True)
+            except rx.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def dead_letters(self, group: str | None = None, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The group's dead letters (oldest first), fields decoded except `envelope`."""
+        entries = self.client.xrange(self.dead_stream(self._group(group)), count=limit)
+        return [
+            {_text(k): (v if _text(k) == "envelope" else _text(v)) for k, v in fields.items()}
+            for _, fields in entries
+        ]
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def consume(
+        self,
+        *,
+        registry: HandlerRegistry | None = None,
+        event_types: Sequence[str] | None = None,
+        group: str | None = None,
+        stop: threading.Event | None = None,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+        consumer: str | None = None,
+    ) -> int:
+        types = self._types(registry, event_types)
+        group = self._group(group)
+        dispatcher = self._dispatcher(registry)
+        stop = stop or threading.Event()
+        consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        streams = [self.stream(t) for t in types]
+        run = _StreamRun(self, dispatcher, group, consumer, max_messages)
+        attempt = 0
+        last_activity = time.monotonic()
+        next_claim = 0.0
+        need_groups = True
+        logger.info("consuming %s as %s/%s", ", ".join(types), group, consumer)
+        while not stop.is_set() and not run.done:
+            try:
+                if need_groups:  # at start, and after a reconnect (the server may be new)
+                    self.declare(types, group=group)
+                    need_groups = False
+                attempt = 0
+                worked = run.retry_due(stop)
+                if time.monotonic() >= next_claim:
+                    worked += run.reclaim(streams, stop)
+                    next_claim = time.monotonic() + max(0.1, self.claim_idle_ms / 2000)
+                if not stop.is_set() and not run.done:
+                    block = self.block_ms if not run.retries else min(self.block_ms, 100)
+                    worked += run.read_new(streams, block, stop)
+            except RECONNECTABLE as exc:
+                attempt += 1
+                delay = _backoff(attempt, self.reconnect_backoff_max)
+                logger.warning("Redis consumer lost the server (%s), retry in %.1fs", exc, delay)
+                need_groups = True
+                stop.wait(delay)
+                continue
+            if worked:
+                last_activity = time.monotonic()
+            elif idle_timeout is not None and time.monotonic() - last_activity >= idle_timeout:
+                break
+        run.leave(streams)
+        return run.settled
+
+
+class _StreamRun:
+    """State of one `consume()` call: what it settled, what it will retry and when."""
+
+    def __init__(
+        self,
+        bus: RedisStreamsBus,
+        dispatcher: Dispatcher,
+        group: str,
+        consumer: str,
+        max_messages: int | None,
+    ) -> None:
+        self.bus = bus
+        self.client = bus.client
+        self.dispatcher = dispatcher
+        self.group = group
+        self.consumer = consumer
+        self.max_messages = max_messages
+        self.settled = 0
+        self.done = False
+        # (due time, stream, entry id): our own failed entries, pending on us until then
+        self.retries: list[tuple[float, str, str]] = []
+
+    def read_new(self, streams: list[str], block_ms: int, stop: threading.Event) -> int:
+        response = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            dict.fromkeys(streams, ">"),
+            count=self.bus.batch,
+            block=block_ms,
+        )
+        handled = 0
+        for stream, entries in response or []:
+            for entry_id, fields in entries:
+                if stop.is_set() or self.done:
+                    # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
+                    return handled
+                self.process(_text(stream), _text(entry_id), fields, 1)
+                handled += 1
+        return handled
+
+    def retry_due(self, stop: threading.Event) -> int:
+        now = time.monotonic()
+        due = [r for r in self.retries if r[0] <= now]
+        if not due:
+            return 0
+        self.retries = [r for r in self.retries if r[0] > now]
+        handled = 0
+        for _, stream, entry_id in due:
+            if stop.is_set() or self.done:
+                return handled
+            claimed = self.client.xclaim(stream, self.group, self.consumer, 0, [entry_id])
+            handled += self._process_claimed(stream, claimed)
+        return handled
+
+    def reclaim(self, streams: list[str], stop: threading.Event) -> int:
+        """XAUTOCLAIM entries idle longer than REDIS_CLAIM_IDLE_MS (a dead consumer's)."""
+        handled = 0
+        for stream in streams:
+            cursor = "0-0"
+            while not stop.is_set() and not self.done:
+                response = self.client.xautoclaim(
+                    stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=self.bus.claim_idle_ms,
+                    start_id=cursor,
+                    count=self.bus.batch,
+                )
+                cursor, claimed = _text(response[0]), response[1]
+                if claimed:
+                    logger.info(
+                        "reclaimed %d pending entr%s of %s",
+                        len(claimed),
+                        "y" if len(claimed) == 1 else "ies",
+                        stream,
+                    )
+                handled += self._process_claimed(stream, claimed)
+                if cursor == "0-0":
+                    break
+        return handled
+
+    def _process_claimed(self, stream: str, claimed: list[Any]) -> int:
+        entries = [(e[0], e[1]) for e in claimed if e and e[1] is not None]
+        if not entries:
+            return 0
+        ids = [_text(entry_id) for entry_id, _ in entries]
+        pending = self.client.xpending_range(
+            stream,
+            self.group,
+            min=ids[0],
+            max=ids[-1],
+            count=len(ids) + 100,
+            consumername=self.consumer,
+        )
+        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        handled = 0
+        for entry_id, fields in entries:
+            if self.done:
+                break
+            self.process(stream, _text(entry_id), fields, counts.get(_text(entry_id), 2))
+            handled += 1
+        return handled
+
+    def process(self, stream: str, entry_id: str, fields: dict[Any, Any], delivery: int) -> None:
+        body = fields.get(b"envelope", fields.get("envelope"))
+        if delivery > self.bus.max_deliveries:
+            # Delivered that often without being settled: it keeps killing its consumers.
+            self.dead_letter(
+                stream, entry_id, body, f"delivery limit {delivery - 1} exceeded", delivery
+            )
+            return
+        if body is None:
+            self.dead_letter(stream, entry_id, b"", "entry has no `envelope` field", delivery)
+            return
+        result = self.dispatcher.dispatch(body, delivery_count=delivery)
+        if result.outcome is Outcome.ACK:
+            self.client.xack(stream, self.group, entry_id)
+            self._settled()
+        elif result.outcome is Outcome.RETRY:
+            self.retries.append((time.monotonic() + result.delay, stream, entry_id))
+        else:
+            self.dead_letter(stream, entry_id, body, result.reason, delivery)
+
+    def dead_letter(
+        self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
+    ) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(
+            self.bus.dead_stream(self.group),
+            {
+                "envelope": body or b"",
+                "reason": reason[:1000],
+                "stream": stream,
+                "entry_id": entry_id,
+                "deliveries": delivery,
+                "group": self.group,
+            },
+        )
+        pipe.xack(stream, self.group, entry_id)
+        pipe.execute()
+        self._settled()
+
+    def _settled(self) -> None:
+        self.settled += 1
+        if self.max_messages is not None and self.settled >= self.max_messages:
+            self.done = True
+
+    def leave(self, streams: list[str]) -> None:
+        """Forget this consumer's name in the groups if nothing is pending on it."""
+        try:
+            for stream in streams:
+                info = self.client.xpending_range(
+                    stream, self.group, min="-", max="+", count=1, consumername=self.consumer
+                )
+                if not info:
+                    self.client.xgroup_delconsumer(stream, self.group, self.consumer)
+        except (*RECONNECTABLE, rx.ResponseError):
+            logger.debug("could not remove consumer %s", self.consumer, exc_info=True)
+
+
+class RedisPubSubBus(_RedisBase):
+    """Fire-and-forget: PUBLISH/SUBSCRIBE, no storage, no acks, no redelivery.
+
+    A handler failure is retried in process (bounded, with backoff) and then logged and written
+    to the dead stream; an event published while no subscriber listens is simply gone.
+    """
+
+    backend = "redis_pubsub"
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RedisPubSubBus:
+        return cls(
+            str(config["REDIS_URL"]),
+            prefix=str(config["REDIS_STREAM_PREFIX"]),
+            max_deliveries=int(config["MAX_DELIVERIES"]),
+            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
+            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
+        )
+
+    def publish(self, envelope: Envelope) -> None:
+        body = encode_event(envelope)
+        channel = self.channel(envelope.event_type)
+        receivers = self._with_reconnect("PUBLISH", lambda: self.client.publish(channel, body))
+        if not receivers:
+            logger.debug("%s published with no subscriber listening: lost", envelope.event_type)
+
+    def consume(
+        self,
+        *,
+        registry: HandlerRegistry | None = None,
+        event_types: Sequence[str] | None = None,
+        group: str | None = None,
+        stop: threading.Event | None = None,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+        ready: threading.Event | None = None,
+    ) -> int:
+        types = self._types(registry, event_types)
+        group = self._group(group)
+        dispatcher = self._dispatcher(registry)
+        stop = stop or threading.Event()
+        settled = 0
+        last_activity = time.monotonic()
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(*(self.channel(t) for t in types))
+            if ready is not None:
+                ready.set()
+            while not stop.is_set() and (max_messages is None or settled < max_messages):
+                message = pubsub.get_message(timeout=0.2)
+                if message is None:
+                    if (
+                        idle_timeout is not None
+                        and time.monotonic() - last_activity >= idle_timeout
+                    ):
+                        break
+                    continue
+                last_activity = time.monotonic()
+                body = message["data"]
+                for delivery in range(1, self.max_deliveries + 1):
+                    result = dispatcher.dispatch(body, delivery_count=delivery)
+                    if result.outcome is not Outcome.RETRY:
+                        break
+                    stop.wait(result.delay)
+                if result.outcome is not Outcome.ACK:
+                    logger.error("pub/sub event not handled: %s", result.reason)
+                    self.client.xadd(
+                        f"{self.prefix}:dead:{group}", {"envelope": body, "reason": result.reason}
+                    )
+                settled += 1
+        finally:
+            pubsub.close()
+        return settled
