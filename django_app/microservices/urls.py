@@ -2,4 +2,10 @@
 
 from django.urls import path
 
-urlpatterns: list[object] = []
+from . import views
+
+app_name = "microservices"
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+]

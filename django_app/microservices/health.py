@@ -1,0 +1,171 @@
+"""Health of what this service depends on: database, event broker, Redis, service registry.
+
+`health_report()` checks each component with short timeouts and says "up", "down" or why it
+does not apply; /health/ (views.py) answers 200 when nothing is down, else 503. It is the URL
+the registry's HTTP check calls.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import connections
+
+from .conf import ms_settings
+
+Status = Literal["up", "down", "not_applicable", "not_configured"]
+TIMEOUT = 2.0
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Drop user:password@ from any URL in `text` (error messages may quote one)."""
+    return _CREDENTIALS.sub("***@", text)
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    status: Status
+    detail: str = ""
+    duration_ms: float = 0.0
+
+    @property
+    def is_down(self) -> bool:
+        return self.status == "down"
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    components: dict[str, ComponentHealth]
+
+    @property
+    def healthy(self) -> bool:
+        return not any(c.is_down for c in self.components.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.healthy else "unavailable",
+            "components": {name: asdict(c) for name, c in self.components.items()},
+        }
+
+
+def _timed(probe: Callable[[], str]) -> ComponentHealth:
+    started = time.perf_counter()
+    try:
+        detail = probe()
+    except Exception as exc:
+        return ComponentHealth(
+            "down",
+            redact(f"{type(exc).__name__}: {exc}")[:300],
+            round((time.perf_counter() - started) * 1000, 1),
+        )
+    return ComponentHealth("up", detail, round((time.perf_counter() - started) * 1000, 1))
+
+
+def check_database(alias: str = "default") -> ComponentHealth:
+    def probe() -> str:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return connection.vendor
+
+    return _timed(probe)
+
+
+def ping_rabbitmq(url: str) -> str:
+    import pika
+
+    params = pika.URLParameters(url)
+    params.connection_attempts = 1
+    params.retry_delay = 0
+    params.socket_timeout = TIMEOUT
+    params.stack_timeout = TIMEOUT * 2
+    params.blocked_connection_timeout = TIMEOUT
+    connection = pika.BlockingConnection(params)
+    try:
+        version = connection._impl.server_properties.get("version", b"")
+    finally:
+        connection.close()
+    return f"rabbitmq {version.decode() if isinstance(version, bytes) else version}".strip()
+
+
+def ping_redis(url: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+    try:
+        client.ping()
+        version = client.info("server").get("redis_version", "")
+    finally:
+        client.close()
+    return f"redis {version}".strip()
+
+
+def check_broker() -> ComponentHealth:
+    """The event bus's broker: RabbitMQ or Redis per EVENT_BUS BACKEND (memory has none)."""
+    bus: dict[str, Any] = ms_settings.EVENT_BUS
+    backend = str(bus.get("BACKEND", "memory"))
+    if backend == "rabbitmq":
+        url = str(bus.get("RABBITMQ_URL") or "")
+        if not url:
+            return ComponentHealth("down", "EVENT_BUS BACKEND rabbitmq has no RABBITMQ_URL")
+        return _timed(lambda: ping_rabbitmq(url))
+    if backend == "redis":
+        url = str(bus.get("REDIS_URL") or "")
+        if not url:
+            return ComponentHealth("down", "EVENT_BUS BACKEND redis has no REDIS_URL")
+        return _timed(lambda: ping_redis(url))
+    return ComponentHealth("not_applicable", f"event bus backend {backend!r} has no broker")
+
+
+def redis_urls() -> list[str]:
+    """The Redis servers this service is configured to use (event bus, Django caches)."""
+    urls: list[str] = []
+    bus_url = str(ms_settings.EVENT_BUS.get("REDIS_URL") or "")
+    if bus_url:
+        urls.append(bus_url)
+    for conf in getattr(settings, "CACHES", {}).values():
+        if str(conf.get("BACKEND", "")).endswith("RedisCache"):
+            location = conf.get("LOCATION")
+            urls += [location] if isinstance(location, str) else list(location or [])
+    return list(dict.fromkeys(urls))
+
+
+def check_redis() -> ComponentHealth:
+    urls = redis_urls()
+    if not urls:
+        return ComponentHealth("not_configured", "no Redis in EVENT_BUS REDIS_URL or CACHES")
+
+    def probe() -> str:
+        return ", ".join(ping_redis(url) for url in urls)
+
+    return _timed(probe)
+
+
+def check_registry() -> ComponentHealth:
+    from .registry.base import get_registry
+
+    def probe() -> str:
+        registry = get_registry()
+        registry.ping()
+        return str(ms_settings.REGISTRY["BACKEND"])
+
+    return _timed(probe)
+
+
+def health_report() -> HealthReport:
+    """Check every component now (nothing cached: the registry's check wants the truth)."""
+    return HealthReport(
+        {
+            "database": check_database(),
+            "broker": check_broker(),
+            "redis": check_redis(),
+            "registry": check_registry(),
+        }
+    )

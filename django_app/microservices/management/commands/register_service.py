@@ -1,0 +1,96 @@
+"""Register this service (HTTP check on its /health/), block, deregister on SIGTERM/SIGINT.
+
+As a container entrypoint: `manage.py register_service -- gunicorn project.wsgi` registers,
+runs the server as a child (forwarding SIGTERM/SIGINT to it) and deregisters when it exits.
+Without a command it just blocks until signalled.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from microservices.exceptions import RegistryError
+from microservices.registry.registration import (
+    registration_from_settings,
+    service_deregister,
+    service_register,
+)
+
+
+class Command(BaseCommand):
+    help = __doc__.splitlines()[0] if __doc__ else ""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", help="service name (REGISTRY SERVICE_NAME)")
+        parser.add_argument("--address", help="address others reach it at (SERVICE_ADDRESS)")
+        parser.add_argument("--port", type=int, help="port it listens on (SERVICE_PORT)")
+        parser.add_argument("--health-check-url", help="default http://ADDRESS:PORT/health/")
+        parser.add_argument("--tag", action="append", dest="tags", help="repeatable")
+        parser.add_argument("--meta", action="append", default=[], help="KEY=VALUE, repeatable")
+        parser.add_argument(
+            "--register-timeout",
+            type=float,
+            default=30.0,
+            help="keep retrying while the registry is unreachable (seconds)",
+        )
+        parser.add_argument("command", nargs="*", help="optional command to run (after --)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        meta: dict[str, str] = {}
+        for item in options["meta"]:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise CommandError(f"--meta wants KEY=VALUE, got {item!r}")
+            meta[key] = value
+        registration = registration_from_settings(
+            name=options["name"],
+            address=options["address"],
+            port=options["port"],
+            health_check_url=options["health_check_url"],
+            tags=options["tags"],
+            meta=meta,
+        )
+        try:
+            service_id = service_register(registration, wait=options["register_timeout"])
+        except RegistryError as exc:
+            raise CommandError(f"could not register {registration.name}: {exc}") from exc
+        self.stdout.write(f"registered {service_id} (check {registration.health_check_url})")
+        self.stdout.flush()
+
+        received: list[int] = []  # the handler only records: locks in a signal handler can deadlock
+        child: subprocess.Popen[bytes] | None = None
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            received.append(signum)
+            if child is not None and child.returncode is None:
+                child.send_signal(signum)
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        exit_code = 0
+        try:
+            if options["command"]:
+                child = subprocess.Popen(options["command"])
+                exit_code = child.wait()
+            else:
+                while not received:
+                    time.sleep(0.2)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            try:
+                service_deregister(service_id)
+            except RegistryError as exc:
+                self.stderr.write(f"could not deregister {service_id}: {exc}")
+                exit_code = exit_code or 1
+            else:
+                self.stdout.write(f"deregistered {service_id}")
+            self.stdout.flush()
+        if exit_code:
+            sys.exit(exit_code)
