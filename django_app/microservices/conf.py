@@ -55,6 +55,13 @@ DEFAULTS: dict[str, Any] = {
         "HEALTH_CHECK_INTERVAL": "10s",
         "HEALTH_CHECK_TIMEOUT": "5s",
         "DEREGISTER_CRITICAL_AFTER": "1m",
+        # this service's /health/, the URL Consul's HTTP check calls ("" = built from the above)
+        "HEALTH_CHECK_URL": "",
+        "SERVICE_TAGS": [],
+        "CONSUL_TIMEOUT": 2.0,
+        "CACHE_ALIAS": "default",
+        # static backend: service name -> list of base URLs (else the service's BASE_URL)
+        "INSTANCES": {},
     },
     "EVENT_BUS": {
         "BACKEND": "memory",

@@ -43,9 +43,13 @@ def parse_address(addr: str, default_scheme: str = "http") -> tuple[str, str, in
     """(scheme, host, port) of a CONSUL_HTTP_ADDR ("host:port" or "scheme://host:port")."""
     addr = addr.strip() or "127.0.0.1:8500"  # Consul's own default: the local agent
     parts = urlsplit(addr if "://" in addr else f"{default_scheme}://{addr}")
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        port = parts.port or 8500
+    except ValueError:
+        port = 0
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not port:
         raise RegistryError(f"CONSUL_HTTP_ADDR must be host:port or http(s)://host:port: {addr!r}")
-    return parts.scheme, parts.hostname, parts.port or 8500
+    return parts.scheme, parts.hostname, port
 
 
 class ConsulRegistry(ServiceRegistry):
