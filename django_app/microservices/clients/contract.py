@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import yaml
+from django.core.exceptions import ImproperlyConfigured
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 from jsonschema_path import SchemaPath
@@ -377,7 +378,13 @@ def contract_path(service: str) -> Path:
 
 def contract_for(service: str) -> ServiceContract:
     """The cached contract of `service` from CONTRACTS_DIR."""
-    return load_contract(service, str(contract_path(service)))
+    path = contract_path(service)
+    if not path.is_file():
+        raise ImproperlyConfigured(
+            f"no contract for service {service!r}: {path} does not exist (system check E010); "
+            "add it, fix CONTRACTS_DIR, or set CONTRACT_VALIDATION to 'off'"
+        )
+    return load_contract(service, str(path))
 
 
 def should_validate() -> bool:

@@ -28,7 +28,7 @@ class Reservation(TypedDict):
 
 
 class InventoryServiceClient(ServiceClient):
-    """createProduct, getProduct (stock), reserveItem, getReservation, releaseReservation."""
+    """createProduct, getProduct (stock), createReservation, getReservation, releaseReservation."""
 
     service_name = "inventory"
 
@@ -63,7 +63,7 @@ class InventoryServiceClient(ServiceClient):
             body["order_reference"] = order_reference
         response = self.post(
             "/reservations",
-            operation="reserveItem",
+            operation="createReservation",
             json=body,
             idempotency_key=idempotency_key,
             idempotent=True,

@@ -1,0 +1,219 @@
+"""Retries, Retry-After, idempotent POSTs, timeouts and refused connections, on real sockets.
+
+Faults are injected through the stubs' control plane; what happened is read back from the
+stub (fault hit counts, resulting state) and from the client's call/retry log records.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from microservices.clients.base import ServiceClient
+from microservices.clients.testing import services_settings_for
+from microservices.clients.users import UserServiceClient
+from microservices.exceptions import (
+    ServiceConnectionError,
+    ServiceError,
+    ServiceTimeoutError,
+    ServiceUnavailable,
+)
+
+pytestmark = pytest.mark.usefixtures("reset_stubs")
+
+WIDGET = "00000000-0000-4000-8000-000000000001"  # seeded by the inventory stub
+USER_PATH = "/users/{user_id}"
+
+
+def _email() -> str:
+    return f"r{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _fault(stub, fault_id):
+    return next(f for f in stub.faults.list() if f["id"] == fault_id)
+
+
+def _settings_with(services_settings, **service_overrides):
+    conf = {**services_settings, "SERVICES": {}}
+    for name, entry in services_settings["SERVICES"].items():
+        retry = {**entry["RETRY"], **service_overrides.pop("RETRY", {})}
+        conf["SERVICES"][name] = {**entry, **service_overrides, "RETRY": retry}
+    return conf
+
+
+def test_503_is_retried_then_succeeds(stubs, users_client, client_log):
+    """One 503, then success: the caller gets the user; the stub saw the faulted attempt."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(method="GET", path=USER_PATH, kind="error", status=503)
+    assert users_client.get_user(user_id=user["id"]) == user
+    assert _fault(stubs["users"], fault)["hits"] == 1
+    (call,) = [r for r in client_log() if r.operation == "getUser"]
+    assert (call.status, call.attempts) == (200, 2)
+    assert [r.status for r in client_log("retry")] == [503]
+
+
+def test_retries_run_out_into_service_unavailable(stubs, users_client):
+    """A service that keeps answering 503 yields ServiceUnavailable after TOTAL retries."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(
+        method="GET", path=USER_PATH, kind="error", status=503, times=0
+    )
+    with pytest.raises(ServiceUnavailable) as info:
+        users_client.get_user(user_id=user["id"])
+    assert info.value.status_code == 503
+    assert info.value.problem["status"] == 503
+    assert _fault(stubs["users"], fault)["hits"] == 1 + 3  # first try + RETRY TOTAL
+
+
+def test_retry_after_is_waited_for_then_retried(stubs, users_client, client_log):
+    """A 429 with Retry-After: 1 is retried after waiting the 1 s asked (not the backoff)."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(
+        method="GET", path=USER_PATH, kind="rate_limit", retry_after=1
+    )
+    assert users_client.get_user(user_id=user["id"])["id"] == user["id"]
+    assert _fault(stubs["users"], fault)["hits"] == 1
+    (retry,) = client_log("retry")
+    assert (retry.status, retry.wait_s, retry.retry_after) == (429, 1.0, True)
+
+
+def test_retry_after_beyond_the_cap_is_not_retried(stubs, users_client):
+    """Retry-After longer than RETRY_AFTER_MAX: no early retry, a typed error with retry_after."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(
+        method="GET", path=USER_PATH, kind="rate_limit", retry_after=30, times=2
+    )
+    with pytest.raises(ServiceUnavailable) as info:
+        users_client.get_user(user_id=user["id"])
+    assert (info.value.status_code, info.value.retry_after) == (429, 30.0)
+    state = _fault(stubs["users"], fault)
+    assert (state["hits"], state["remaining"]) == (1, 1)
+
+
+def test_post_without_idempotency_key_is_not_retried_on_503(stubs, services_settings):
+    """A POST without Idempotency-Key meets a 503 once and fails: it is never re-sent."""
+    fault = stubs["users"].faults.add(
+        method="POST", path="/users", kind="error", status=503, times=2
+    )
+    email = _email()
+    with ServiceClient("users") as raw, pytest.raises(ServiceUnavailable):
+        raw.post("/users", operation="createUser", json={"email": email, "name": "A"})
+    assert _fault(stubs["users"], fault)["hits"] == 1
+
+
+def test_post_without_idempotency_key_is_not_retried_after_a_drop(stubs, services_settings):
+    """A dropped connection on a key-less POST is a ServiceConnectionError, not a retry."""
+    fault = stubs["users"].faults.add(method="POST", path="/users", kind="drop", times=2)
+    with ServiceClient("users") as raw, pytest.raises(ServiceConnectionError) as info:
+        raw.post("/users", operation="createUser", json={"email": _email(), "name": "A"})
+    assert isinstance(info.value, ConnectionError)
+    assert _fault(stubs["users"], fault)["hits"] == 1
+
+
+def test_lost_response_on_a_keyless_post_leaves_the_outcome_unknown(
+    stubs, services_settings, users_client
+):
+    """Without a key the lost response is an error although the user was created."""
+    stubs["users"].faults.add(method="POST", path="/users", kind="lost_response")
+    email = _email()
+    with ServiceClient("users") as raw, pytest.raises(ServiceConnectionError):
+        raw.post("/users", operation="createUser", json={"email": email, "name": "A"})
+    assert users_client.search_users(q=email)["count"] == 1
+
+
+def test_post_with_key_is_retried_after_lost_response_and_applies_once(stubs, users_client):
+    """Response lost after the user was created: the keyed retry replays it; one user exists."""
+    fault = stubs["users"].faults.add(method="POST", path="/users", kind="lost_response")
+    email = _email()
+    with ServiceClient("users") as raw:
+        response = raw.post(
+            "/users",
+            operation="createUser",
+            json={"email": email, "name": "A"},
+            idempotency_key=str(uuid.uuid4()),
+        )
+    assert (response.status_code, response.attempts, response.replayed) == (201, 2, True)
+    assert _fault(stubs["users"], fault)["hits"] == 1
+    assert users_client.search_users(q=email)["items"] == [response.data]
+
+
+def test_reservation_retried_after_lost_response_reserves_once(stubs, inventory_client):
+    """reserve_item (keyed by default) survives a lost response and holds the units once."""
+    stubs["inventory"].faults.add(method="POST", path="/reservations", kind="lost_response")
+    before = inventory_client.get_stock(product_id=WIDGET)
+    reservation = inventory_client.reserve_item(product_id=WIDGET, quantity=3)
+    after = inventory_client.get_stock(product_id=WIDGET)
+    assert reservation["quantity"] == 3
+    assert after["reserved"] - before["reserved"] == 3
+    assert inventory_client.get_reservation(reservation_id=reservation["id"]) == reservation
+
+
+def test_slow_service_is_a_timeout_error(stubs, services_settings):
+    """Responses slower than TIMEOUT raise ServiceTimeoutError (a TimeoutError), after retries."""
+    with override_settings(
+        MICROSERVICES=_settings_with(services_settings, TIMEOUT=0.2, RETRY={"TOTAL": 1})
+    ):
+        client = UserServiceClient()
+    user = client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(
+        method="GET", path=USER_PATH, kind="latency", delay=1.0, times=0
+    )
+    with pytest.raises(ServiceTimeoutError) as info:
+        client.get_user(user_id=user["id"])
+    client.close()
+    assert isinstance(info.value, TimeoutError)
+    assert (info.value.service, info.value.operation) == ("users", "getUser")
+    assert _fault(stubs["users"], fault)["hits"] == 2  # first try + one retry
+
+
+def test_slow_keyless_post_times_out_without_retry(stubs, services_settings):
+    """A key-less POST that times out is not re-sent."""
+    fault = stubs["users"].faults.add(
+        method="POST", path="/users", kind="latency", delay=1.0, times=0
+    )
+    with override_settings(MICROSERVICES=_settings_with(services_settings, TIMEOUT=0.2)):
+        raw = ServiceClient("users")
+    with raw, pytest.raises(ServiceTimeoutError):
+        raw.post("/users", operation="createUser", json={"email": _email(), "name": "A"})
+    assert _fault(stubs["users"], fault)["hits"] == 1
+
+
+def test_connection_refused_is_a_connection_error(stub_token):
+    """Nobody listening: ServiceConnectionError (a ConnectionError), raised from the cause."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = services_settings_for({"users": f"http://127.0.0.1:{port}"}, stub_token)
+    with (
+        override_settings(MICROSERVICES=conf),
+        UserServiceClient() as client,
+        pytest.raises(ServiceConnectionError) as info,
+    ):
+        client.get_user(user_id=str(uuid.uuid4()))
+    assert isinstance(info.value, ConnectionError)
+    assert isinstance(info.value, ServiceError)
+    assert info.value.__cause__ is not None
+
+
+def test_every_call_is_logged_once_without_the_token(
+    stubs, stub_token, users_client, client_log, caplog
+):
+    """One record per call with service, operation, method, path, status, duration, request id;
+    the bearer token appears in no log output."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    (record,) = client_log()
+    assert (record.service, record.operation, record.method, record.path, record.status) == (
+        "users",
+        "createUser",
+        "POST",
+        "/users",
+        201,
+    )
+    assert record.duration_ms > 0
+    assert record.request_id
+    assert user["id"]
+    assert stub_token not in caplog.text
+    assert all(stub_token not in str(vars(r)) for r in caplog.records)
