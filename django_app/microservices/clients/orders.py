@@ -35,7 +35,7 @@ class OrderList(TypedDict):
 
 
 class OrderServiceClient(ServiceClient):
-    """createOrder, getOrder, getUserOrders, updateOrderStatus, cancelOrder."""
+    """createOrder, getOrder, listUserOrders, updateOrderStatus, cancelOrder."""
 
     service_name = "orders"
 
@@ -71,7 +71,7 @@ class OrderServiceClient(ServiceClient):
     def get_user_orders(self, *, user_id: str, limit: int | None = None) -> OrderList:
         """A user's orders, newest first as the service returns them."""
         response = self.get(
-            f"/users/{quote(user_id)}/orders", operation="getUserOrders", params={"limit": limit}
+            f"/users/{quote(user_id)}/orders", operation="listUserOrders", params={"limit": limit}
         )
         return cast(OrderList, response.data)
 

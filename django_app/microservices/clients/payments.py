@@ -29,7 +29,7 @@ class Refund(TypedDict):
 
 
 class PaymentServiceClient(ServiceClient):
-    """processPayment, getPayment, refundPayment."""
+    """createPayment, getPayment, refundPayment."""
 
     service_name = "payments"
 
@@ -58,7 +58,7 @@ class PaymentServiceClient(ServiceClient):
             body["order_reference"] = order_reference
         response = self.post(
             "/payments",
-            operation="processPayment",
+            operation="createPayment",
             json=body,
             idempotency_key=idempotency_key,
             idempotent=True,
