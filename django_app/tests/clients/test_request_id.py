@@ -66,3 +66,30 @@ def test_without_middleware_no_id_is_bound():
     response = Client().get("/whoami/")
     assert response.json() == {"bound": None}
     assert "X-Request-ID" not in response.headers
+
+
+def test_inbound_request_id_reaches_the_stub(services_settings):
+    """A view's outgoing call carries the inbound X-Request-ID; the stub echoes that same id."""
+    response = Client().get("/search/", headers={"X-Request-ID": "inbound-7f3a"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "bound": "inbound-7f3a",
+        "echoed_by_stub": "inbound-7f3a",
+        "request_id": "inbound-7f3a",
+    }
+    assert response.headers["X-Request-ID"] == "inbound-7f3a"
+
+
+def test_generated_request_id_is_the_one_sent_to_the_stub(services_settings):
+    """Without an incoming id, the id made by the middleware is the one the stub receives."""
+    response = Client().get("/search/")
+    body = response.json()
+    assert body["echoed_by_stub"] == response.headers["X-Request-ID"] == body["bound"]
+
+
+def test_client_call_outside_a_request_sends_its_own_id(services_settings, users_client):
+    """Outside a request each call sends a fresh id, which the stub echoes."""
+    first = users_client.get("/users/search", operation="searchUsers", params={"q": "x"})
+    second = users_client.get("/users/search", operation="searchUsers", params={"q": "x"})
+    assert is_well_formed(first.request_id)
+    assert first.request_id != second.request_id
