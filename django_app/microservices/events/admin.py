@@ -1,1 +1,56 @@
-"""Placeholder: filled in by its area."""
+"""Admin for the event tables: the outbox (with a "publish again" action), the inbox, and the
+handlers' effects. Read-mostly: rows change through the services, not by hand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from ..models.events import InboxEvent, OrderStatistics, OutboxEvent, OutboxStatus, UserProfile
+
+if TYPE_CHECKING:
+    _OutboxAdmin = admin.ModelAdmin[OutboxEvent]
+    _InboxAdmin = admin.ModelAdmin[InboxEvent]
+    _ProfileAdmin = admin.ModelAdmin[UserProfile]
+    _StatsAdmin = admin.ModelAdmin[OrderStatistics]
+else:  # the admin classes are not subscriptable at runtime
+    _OutboxAdmin = _InboxAdmin = _ProfileAdmin = _StatsAdmin = admin.ModelAdmin
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(_OutboxAdmin):
+    list_display = ("id", "event_type", "event_id", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "event_type")
+    search_fields = ("event_id", "correlation_id")
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+    actions = ["publish_again"]
+
+    @admin.action(description="Publish again (back to pending, due now)")
+    def publish_again(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        count = queryset.exclude(status=OutboxStatus.SENT).update(
+            status=OutboxStatus.PENDING, next_attempt_at=None
+        )
+        self.message_user(request, f"{count} event(s) queued for the relay", messages.SUCCESS)
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(_InboxAdmin):
+    list_display = ("event_id", "handler", "event_type", "correlation_id", "processed_at")
+    list_filter = ("handler", "event_type")
+    search_fields = ("event_id", "correlation_id")
+    readonly_fields = [f.name for f in InboxEvent._meta.fields]
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(_ProfileAdmin):
+    list_display = ("user_id", "email", "name", "welcome_email_sent_at", "created_at")
+    search_fields = ("user_id", "email", "name")
+
+
+@admin.register(OrderStatistics)
+class OrderStatisticsAdmin(_StatsAdmin):
+    list_display = ("user_id", "currency", "order_count", "total_amount", "last_order_at")
+    search_fields = ("user_id",)

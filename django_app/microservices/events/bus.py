@@ -117,13 +117,15 @@ def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def build_bus(backend: str | None = None, **overrides: Any) -> EventBus:
-    """A new bus of `backend` (default: the configured one); the caller owns and closes it."""
+    """A new bus of `backend` (default: the configured one); the caller owns and closes it.
+
+    The in-memory bus is the exception: there is one per process (see `get_bus`).
+    """
     config = {**ms_settings.EVENT_BUS, **{k.upper(): v for k, v in overrides.items()}}
     backend = backend or str(config["BACKEND"])
     if backend == "memory":
-        from .memory import MemoryBus
-
-        return MemoryBus()
+        # One per process even here: a consumer must see what the rest of the process publishes.
+        return get_bus("memory")
     if backend == "rabbitmq":
         from .rabbitmq import RabbitMQBus
 
@@ -151,7 +153,9 @@ def get_bus(backend: str | None = None) -> EventBus:
         with _shared_lock:
             bus = _shared.get(key)
             if bus is None:
-                bus = _shared[key] = build_bus(backend)
+                from .memory import MemoryBus
+
+                bus = _shared[key] = MemoryBus()
             return bus
     buses: dict[tuple[Any, ...], EventBus] = _local.__dict__.setdefault("buses", {})
     bus = buses.get(key)

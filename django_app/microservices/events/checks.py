@@ -1,1 +1,122 @@
-"""Placeholder: filled in by its area."""
+"""System checks of MICROSERVICES['EVENT_BUS'] (ids microservices.E040-E059 / W040-W059)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from ..conf import ms_settings
+
+WHERE = "MICROSERVICES['EVENT_BUS']"
+BACKENDS = ("memory", "rabbitmq", "redis", "redis_pubsub")
+
+
+def _scheme(url: Any) -> str:
+    return urlsplit(url).scheme if isinstance(url, str) and url else ""
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@register()
+def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf: dict[str, Any] = ms_settings.EVENT_BUS
+    errors: list[CheckMessage] = []
+    backend = conf.get("BACKEND")
+    if backend not in BACKENDS:
+        errors.append(
+            Error(
+                f"{WHERE}['BACKEND'] is {backend!r}",
+                hint=f"Use one of: {', '.join(BACKENDS)}.",
+                id="microservices.E040",
+            )
+        )
+    if backend == "rabbitmq" and _scheme(conf.get("RABBITMQ_URL")) not in {"amqp", "amqps"}:
+        errors.append(
+            Error(
+                f"{WHERE}['RABBITMQ_URL'] is missing or not an amqp:// URL",
+                hint="Set RABBITMQ_URL, e.g. amqp://user:password@rabbitmq:5672/%2F.",
+                id="microservices.E041",
+            )
+        )
+    if backend in {"redis", "redis_pubsub"} and _scheme(conf.get("REDIS_URL")) not in {
+        "redis",
+        "rediss",
+        "unix",
+    }:
+        errors.append(
+            Error(
+                f"{WHERE}['REDIS_URL'] is missing or not a redis:// URL",
+                hint="Set REDIS_URL, e.g. redis://redis:6379/0.",
+                id="microservices.E042",
+            )
+        )
+    for key in ("MAX_DELIVERIES", "OUTBOX_BATCH_SIZE", "RABBITMQ_PREFETCH", "MAX_EVENT_BYTES"):
+        if not _positive_int(conf.get(key)):
+            errors.append(
+                Error(
+                    f"{WHERE}['{key}'] must be an integer >= 1, not {conf.get(key)!r}",
+                    hint="Remove it to use the default.",
+                    id="microservices.E043",
+                )
+            )
+    if conf.get("RABBITMQ_QUEUE_TYPE") not in {"quorum", "classic"}:
+        errors.append(
+            Error(
+                f"{WHERE}['RABBITMQ_QUEUE_TYPE'] is {conf.get('RABBITMQ_QUEUE_TYPE')!r}",
+                hint='Use "quorum" (RabbitMQ >= 3.8) or "classic".',
+                id="microservices.E044",
+            )
+        )
+    errors.extend(_check_contract_and_handlers())
+    if backend == "memory" and not settings.DEBUG:
+        errors.append(
+            Warning(
+                f"{WHERE}['BACKEND'] is 'memory' with DEBUG off",
+                hint="Events never leave this process; use rabbitmq or redis in production.",
+                id="microservices.W040",
+            )
+        )
+    return errors
+
+
+def _check_contract_and_handlers() -> list[CheckMessage]:
+    from .consumer import load_registry
+    from .contract import get_contract
+
+    try:
+        contract = get_contract()
+    except Exception as exc:  # any load failure is the same misconfiguration to report
+        return [
+            Error(
+                f"the event contracts in {ms_settings.contracts_dir / 'events'} cannot be loaded: "
+                f"{exc}",
+                hint="Check CONTRACTS_DIR and contracts/events/asyncapi.yaml with its schemas.",
+                id="microservices.E045",
+            )
+        ]
+    try:
+        registry = load_registry()
+    except ImportError as exc:
+        return [
+            Error(
+                f"{WHERE}['HANDLER_MODULES'] cannot be loaded: {exc}",
+                hint="Each module must define `registry = HandlerRegistry()`.",
+                id="microservices.E046",
+            )
+        ]
+    unknown = sorted(set(registry.event_types) - set(contract.event_types))
+    if unknown:
+        return [
+            Error(
+                f"handlers are registered for event types the contract does not describe: "
+                f"{', '.join(unknown)}",
+                hint="Add them to contracts/events/asyncapi.yaml or remove the handlers.",
+                id="microservices.E047",
+            )
+        ]
+    return []

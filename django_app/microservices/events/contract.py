@@ -16,14 +16,15 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from ..conf import ms_settings
+from ..exceptions import EventContractViolation
+from .envelope import Envelope
+
+jsonschema_rs: Any
 try:  # optional accelerator, same Draft 2020-12 semantics; the pure-Python path stays the reference
     import jsonschema_rs
 except ImportError:  # pragma: no cover - depends on the environment
     jsonschema_rs = None
-
-from ..conf import ms_settings
-from ..exceptions import EventContractViolation
-from .envelope import Envelope
 
 # Beyond this an event is refused on publish and dead-lettered on receipt: events announce
 # facts, they do not carry documents (a 1 MB payload is a bug or an attack).
@@ -97,11 +98,11 @@ class EventContract:
 
     def validate(self, payload: dict[str, Any]) -> None:
         """Raise `EventContractViolation` unless `payload` is a described event, valid."""
-        key = (payload.get("event_type"), payload.get("version"))
-        validator = self._validators.get(key)  # type: ignore[arg-type]
+        key: Any = (payload.get("event_type"), payload.get("version"))
+        validator = self._validators.get(key)
         if validator is None:
             raise EventContractViolation(f"no contract for event {key[0]!r} version {key[1]!r}")
-        fast = self._fast.get(key)  # type: ignore[call-overload]
+        fast = self._fast.get(key)
         if fast is not None and fast.is_valid(payload):
             return
         # The reference validator decides and words the error (paths as in the contract).

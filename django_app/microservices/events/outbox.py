@@ -17,6 +17,7 @@ consumers deduplicate (inbox.py).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -165,3 +166,34 @@ def outbox_relay(
 
 def outbox_pending_count() -> int:
     return OutboxEvent.objects.filter(status=OutboxStatus.PENDING).count()
+
+
+def outbox_relay_loop(
+    *,
+    bus: EventBus,
+    stop: threading.Event,
+    interval: float | None = None,
+    batch_size: int | None = None,
+) -> RelayResult:
+    """Relay until `stop` is set: publish what is due, sleep `interval` when idle.
+
+    A broker outage is logged and waited out (the relay's bus reconnects); a stop request
+    lets the current batch finish and commit.
+    """
+    pause = float(
+        interval if interval is not None else ms_settings.EVENT_BUS["OUTBOX_POLL_INTERVAL"]
+    )
+    total = RelayResult()
+    while not stop.is_set():
+        try:
+            result = outbox_relay(bus=bus, batch_size=batch_size, max_batches=10)
+        except BusUnavailable as exc:
+            logger.warning("outbox relay: broker unavailable (%s); retrying in %.1fs", exc, pause)
+            stop.wait(pause)
+            continue
+        total.sent += result.sent
+        total.refused += result.refused
+        total.batches += result.batches
+        if result.batches < 10:
+            stop.wait(pause)
+    return total

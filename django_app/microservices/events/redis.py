@@ -34,6 +34,7 @@ from .envelope import Envelope
 logger = logging.getLogger("microservices.events.redis")
 
 RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
+LEAVE_ERRORS: tuple[type[BaseException], ...] = (*RECONNECTABLE, rx.ResponseError)
 
 
 def _backoff(attempt: int, cap: float) -> float:
@@ -62,7 +63,9 @@ class _RedisBase(EventBus):
         self.max_deliveries = max_deliveries
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
-        self.client: redis.Redis = redis.Redis.from_url(
+        # Any: redis-py annotates replies as unions over RESP2/RESP3 and sync/async that do not
+        # narrow; the code below decodes each reply explicitly instead.
+        self.client: Any = redis.Redis.from_url(
             url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         )
 
@@ -372,7 +375,7 @@ class _StreamRun:
                 )
                 if not info:
                     self.client.xgroup_delconsumer(stream, self.group, self.consumer)
-        except (*RECONNECTABLE, rx.ResponseError):
+        except LEAVE_ERRORS:
             logger.debug("could not remove consumer %s", self.consumer, exc_info=True)
 
 

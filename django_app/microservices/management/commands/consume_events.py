@@ -1,0 +1,86 @@
+"""Consume events from the configured bus and run their handlers until SIGTERM.
+
+    manage.py consume_events                               # every handled type, configured bus
+    manage.py consume_events user.created order.created --bus rabbitmq --group billing
+
+SIGTERM or SIGINT: the message in hand is finished and acknowledged, then the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from microservices.events.bus import BACKENDS, build_bus
+from microservices.events.consumer import load_registry
+
+logger = logging.getLogger("microservices.events.consume")
+
+
+class Command(BaseCommand):
+    help = "Consume events (some types or all) and run their handlers; graceful on SIGTERM."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("event_types", nargs="*", help="event types (default: all handled)")
+        parser.add_argument("--bus", choices=BACKENDS, help="backend (default: EVENT_BUS)")
+        parser.add_argument("--group", help="consuming service: queue/consumer-group name")
+        parser.add_argument(
+            "--handler-module",
+            action="append",
+            dest="handler_modules",
+            help="module with `registry = HandlerRegistry()` (repeatable; default: settings)",
+        )
+        parser.add_argument("--exchange", help="RabbitMQ exchange (default: settings)")
+        parser.add_argument("--stream-prefix", help="Redis stream/channel prefix")
+        parser.add_argument("--max-messages", type=int, help="exit after settling this many")
+        parser.add_argument("--idle-timeout", type=float, help="exit after this long idle (s)")
+        parser.add_argument(
+            "--declare-only", action="store_true", help="create queues/groups, then exit"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        registry = load_registry(options["handler_modules"])
+        types: list[str] = options["event_types"] or registry.event_types
+        unhandled = sorted(set(types) - set(registry.event_types))
+        if unhandled:
+            raise CommandError(f"no handler for: {', '.join(unhandled)}")
+        if not types:
+            raise CommandError("no event types to consume")
+        overrides = {
+            key: value
+            for key, value in {
+                "RABBITMQ_EXCHANGE": options["exchange"],
+                "REDIS_STREAM_PREFIX": options["stream_prefix"],
+            }.items()
+            if value
+        }
+        bus = build_bus(options["bus"], **overrides)
+        try:
+            if options["declare_only"]:
+                bus.declare(types, group=options["group"])
+                self.stdout.write(f"declared {', '.join(types)}")
+                return
+            stop = threading.Event()
+
+            def request_stop(signum: int, frame: Any) -> None:
+                logger.info("signal %d: finishing the current message, then exiting", signum)
+                stop.set()
+
+            signal.signal(signal.SIGTERM, request_stop)
+            signal.signal(signal.SIGINT, request_stop)
+            settled = bus.consume(
+                registry=registry.only(types),
+                event_types=types,
+                group=options["group"],
+                stop=stop,
+                max_messages=options["max_messages"],
+                idle_timeout=options["idle_timeout"],
+            )
+        finally:
+            bus.close()
+        logger.info("consumer exiting after settling %d message(s)", settled)
+        self.stdout.write(f"settled {settled}")

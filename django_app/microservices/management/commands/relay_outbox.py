@@ -1,0 +1,67 @@
+"""Publish the outbox: pending events in order, with confirms, until SIGTERM (or once).
+
+manage.py relay_outbox            # loop; several relays may run at once (SKIP LOCKED)
+manage.py relay_outbox --once     # publish what is due and exit (cron, tests)
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from microservices.events.bus import BACKENDS, build_bus
+from microservices.events.outbox import outbox_relay, outbox_relay_loop
+from microservices.exceptions import BusUnavailable
+
+logger = logging.getLogger("microservices.events.relay")
+
+
+class Command(BaseCommand):
+    help = "Publish pending outbox events in order with broker confirms and mark them sent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bus", choices=BACKENDS, help="backend (default: EVENT_BUS)")
+        parser.add_argument("--once", action="store_true", help="relay what is due, then exit")
+        parser.add_argument("--interval", type=float, help="idle poll interval in seconds")
+        parser.add_argument("--batch-size", type=int, help="rows locked per transaction")
+        parser.add_argument("--exchange", help="RabbitMQ exchange (default: settings)")
+        parser.add_argument("--stream-prefix", help="Redis stream/channel prefix")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        overrides = {
+            key: value
+            for key, value in {
+                "RABBITMQ_EXCHANGE": options["exchange"],
+                "REDIS_STREAM_PREFIX": options["stream_prefix"],
+            }.items()
+            if value
+        }
+        bus = build_bus(options["bus"], **overrides)
+        try:
+            if options["once"]:
+                try:
+                    result = outbox_relay(bus=bus, batch_size=options["batch_size"])
+                except BusUnavailable as exc:
+                    raise CommandError(f"broker unavailable: {exc}") from exc
+            else:
+                stop = threading.Event()
+
+                def request_stop(signum: int, frame: Any) -> None:
+                    logger.info("signal %d: finishing the current batch, then exiting", signum)
+                    stop.set()
+
+                signal.signal(signal.SIGTERM, request_stop)
+                signal.signal(signal.SIGINT, request_stop)
+                result = outbox_relay_loop(
+                    bus=bus,
+                    stop=stop,
+                    interval=options["interval"],
+                    batch_size=options["batch_size"],
+                )
+        finally:
+            bus.close()
+        self.stdout.write(f"sent {result.sent}, refused {result.refused}")

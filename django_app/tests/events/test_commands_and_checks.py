@@ -1,0 +1,71 @@
+"""consume_events and relay_outbox on the in-memory bus, and the EVENT_BUS system checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from microservices.conf import _merge, ms_settings
+from microservices.events.checks import check_event_bus
+from microservices.events.outbox import publish_event
+from microservices.events.samples import sample_data
+from microservices.models import OutboxEvent, OutboxStatus, UserProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_relay_then_consume_delivers_user_created_to_its_handler(memory_bus, capsys):
+    """Outbox -> relay_outbox -> bus -> consume_events -> profile and welcome email."""
+    memory_bus.declare(["user.created"])
+    publish_event("user.created", sample_data("user.created"))
+    call_command("relay_outbox", "--once", "--bus", "memory")
+    assert OutboxEvent.objects.get().status == OutboxStatus.SENT
+    call_command(
+        "consume_events",
+        "user.created",
+        "--bus",
+        "memory",
+        "--max-messages",
+        "1",
+        "--idle-timeout",
+        "5",
+    )
+    assert UserProfile.objects.count() == 1
+    assert len(mail.outbox) == 1
+    assert "settled 1" in capsys.readouterr().out
+
+
+def test_consume_events_refuses_types_without_a_handler(memory_bus):
+    """Asking for a type no handler module handles is an error, not a silent idle consumer."""
+    with pytest.raises(CommandError, match=r"inventory\.low"):
+        call_command("consume_events", "inventory.low", "--bus", "memory", "--max-messages", "1")
+
+
+def events_settings(**event_bus):
+    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
+
+
+@pytest.mark.parametrize(
+    ("event_bus", "check_id"),
+    [
+        ({"BACKEND": "kafka"}, "microservices.E040"),
+        ({"BACKEND": "rabbitmq", "RABBITMQ_URL": ""}, "microservices.E041"),
+        ({"BACKEND": "redis", "REDIS_URL": "http://redis"}, "microservices.E042"),
+        ({"MAX_DELIVERIES": 0}, "microservices.E043"),
+        ({"RABBITMQ_QUEUE_TYPE": "stream"}, "microservices.E044"),
+        ({"HANDLER_MODULES": ["microservices.conf"]}, "microservices.E046"),
+    ],
+)
+def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
+    """Each misconfiguration yields its own check id."""
+    with events_settings(**event_bus):
+        ids = {message.id for message in check_event_bus()}
+    assert check_id in ids
+
+
+def test_valid_rabbitmq_configuration_passes_the_checks():
+    """A complete RabbitMQ configuration has no errors."""
+    with events_settings(BACKEND="rabbitmq", RABBITMQ_URL="amqp://u:p@mq:5672/%2F"):
+        assert [m.id for m in check_event_bus()] == []
