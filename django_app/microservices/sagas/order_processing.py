@@ -11,11 +11,10 @@ compensation undoes it), so nothing is charged, held or ordered twice or left be
 
 from __future__ import annotations
 
-import importlib
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,10 +22,12 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..clients.base import ServiceClient
+from ..clients.discovery import DiscoveryServiceClient
 from ..clients.inventory import InventoryServiceClient, Reservation
 from ..clients.orders import Order, OrderItem, OrderServiceClient
 from ..clients.payments import Payment, PaymentServiceClient
 from ..clients.users import UserServiceClient
+from ..conf import ms_settings
 from ..exceptions import (
     ContractViolation,
     PaymentDeclined,
@@ -64,13 +65,11 @@ def _client(cls: type[C]) -> C:
 
 
 def _build_client(cls: type[C]) -> C:
-    """A client of the service, through service discovery when the clients offer it."""
-    try:
-        discovery = importlib.import_module("microservices.clients.discovery")
-    except ImportError:
+    """A client of the service; found through the registry when its DISCOVERY setting is on."""
+    if not ms_settings.service(cls.service_name)["DISCOVERY"]:
         return cls()
-    factory = getattr(discovery, "discovered_client", None)
-    return factory(cls) if callable(factory) else cls()
+    discovered = type(f"Discovery{cls.__name__}", (DiscoveryServiceClient, cls), {})
+    return cast(C, discovered())
 
 
 @receiver(setting_changed, dispatch_uid="microservices.sagas.order_processing.clients")

@@ -10,7 +10,7 @@ from microservices.sagas.mermaid import saga_to_mermaid
 from microservices.sagas.order_processing import ORDER_PROCESSING, process_order_request
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 
-from .conftest import GADGET_PRICE, WIDGET_PRICE, two_items
+from .support import GADGET_PRICE, WIDGET_PRICE, two_items
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +103,30 @@ def test_definition_renders_as_mermaid():
     assert "a4 -. fails .-> c3" in source
     assert "c1 --> compensated" in source
     assert "c2 -. keeps failing .-> needs_attention" in source
+
+
+def test_discovery_routes_calls_through_the_registry_past_a_dead_instance(shop, saga_settings):
+    """With DISCOVERY on, the saga's clients find the services in the registry and fail over
+    from an instance that refuses connections to a live one."""
+    import socket
+
+    from django.test import override_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    conf = dict(saga_settings)
+    conf["REGISTRY"] = {
+        "BACKEND": "static",
+        "STRATEGY": "round_robin",
+        "INSTANCES": {n: [dead, c["BASE_URL"]] for n, c in conf["SERVICES"].items()},
+    }
+    # BASE_URL is dead too: only the registry knows where the services are.
+    conf["SERVICES"] = {
+        n: {**c, "DISCOVERY": True, "BASE_URL": dead} for n, c in conf["SERVICES"].items()
+    }
+    user_id = shop.user()
+    with override_settings(MICROSERVICES=conf):
+        result = process_order_request(user_id, two_items(), "tok_visa")
+    assert result.status == "completed"
+    assert shop.orders.get_order(order_id=result.context["order_id"])["status"] == "pending"

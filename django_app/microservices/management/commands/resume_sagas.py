@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from microservices.sagas.orchestrator import saga_resume_stale, worker_id
+from microservices.sagas.orchestrator import saga_resume, saga_resume_stale, worker_id
 
 
 class Command(BaseCommand):
@@ -25,6 +25,9 @@ class Command(BaseCommand):
             action="store_true",
             help="keep claiming until no saga is claimable, then exit",
         )
+        parser.add_argument(
+            "--saga-id", help="resume this one saga (if its lease is free), then exit"
+        )
         parser.add_argument("--batch", type=int, default=10, help="sagas per pass (default 10)")
         parser.add_argument(
             "--poll-interval", type=float, default=1.0, help="seconds between idle passes"
@@ -38,6 +41,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         owner = worker_id()
+        if options["saga_id"]:
+            one = saga_resume(
+                saga_id=options["saga_id"], owner=owner, lease_seconds=options["lease_seconds"]
+            )
+            self.stdout.write(f"{one.saga_id} {one.status}")
+            return
         total = 0
         while True:
             results = saga_resume_stale(

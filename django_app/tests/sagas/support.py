@@ -1,0 +1,141 @@
+"""Helpers shared by the saga suites: the shop seen through the clients, and the stubs' ledger.
+
+`Ledger` reads the stubs' own stores (the ground truth, including rows no API lists, such as
+every payment) so the invariants are checked on what the services really hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from microservices.clients.inventory import InventoryServiceClient
+from microservices.clients.orders import OrderServiceClient
+from microservices.clients.payments import PaymentServiceClient
+from microservices.clients.users import UserServiceClient
+from mock_services.inventory.store import GADGET_ID, WIDGET_ID
+
+WIDGET_PRICE = 1250
+GADGET_PRICE = 4999
+
+
+def two_items(
+    widgets: int = 2, gadgets: int = 1, *, widget_id: str = WIDGET_ID, gadget_id=GADGET_ID
+):
+    return [
+        {"product_id": widget_id, "quantity": widgets, "unit_price": WIDGET_PRICE},
+        {"product_id": gadget_id, "quantity": gadgets, "unit_price": GADGET_PRICE},
+    ]
+
+
+class Shop:
+    """The stubs seen through the Django clients, for arranging and for checking results."""
+
+    def __init__(self, stubs: dict[str, Any]) -> None:
+        self.stubs = stubs
+        self.users = UserServiceClient()
+        self.orders = OrderServiceClient()
+        self.payments = PaymentServiceClient()
+        self.inventory = InventoryServiceClient()
+
+    def user(self, *, active: bool = True, email: str = "ada@example.com") -> str:
+        return self.users.create_user(email=email, name="Ada", is_active=active)["id"]
+
+    def product(self, on_hand: int, sku: str = "BULK-1") -> str:
+        return self.inventory.create_product(sku=sku, name=sku, on_hand=on_hand)["id"]
+
+    def stock(self) -> dict[str, tuple[int, int]]:
+        """product id -> (on_hand, reserved) of the two seeded products used by two_items()."""
+        out = {}
+        for pid in (WIDGET_ID, GADGET_ID):
+            p = self.inventory.get_stock(product_id=pid)
+            out[pid] = (p["on_hand"], p["reserved"])
+        return out
+
+    def faults(self, service: str):
+        return self.stubs[service].faults
+
+    def ledger(self) -> Ledger:
+        return Ledger.read(self.stubs)
+
+    def close(self) -> None:
+        for c in (self.users, self.orders, self.payments, self.inventory):
+            c.close()
+
+
+@dataclass
+class Ledger:
+    products: dict[str, dict[str, Any]]
+    reservations: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, stubs: dict[str, Any]) -> Ledger:
+        def store(name: str) -> Any:
+            return stubs[name].app.state.runtime.store
+
+        inv, pay, ords = store("inventory"), store("payments"), store("orders")
+        with inv._lock, pay._lock, ords._lock:
+            return cls(
+                products={k: v.model_dump() for k, v in inv._products.items()},
+                reservations=[r.model_dump() for r in inv._reservations.values()],
+                payments=[p.model_dump() for p in pay._payments.values()],
+                orders=[o.model_dump() for o in ords._orders.values()],
+            )
+
+    def for_saga(self, saga_id: str) -> tuple[list, list, list]:
+        """(reservations, payments, orders) a saga made: linked by order_reference / payment_id."""
+        reservations = [r for r in self.reservations if r["order_reference"] == saga_id]
+        payments = [p for p in self.payments if p["order_reference"] == saga_id]
+        pids = {p["id"] for p in payments}
+        orders = [o for o in self.orders if o["payment_id"] in pids]
+        return reservations, payments, orders
+
+
+def check_saga(ledger: Ledger, saga_id: str, status: str, context: dict[str, Any]) -> None:
+    """The per-saga invariants of a finished OrderProcessingSaga."""
+    reservations, payments, orders = ledger.for_saga(saga_id)
+    items = context["items"]
+    assert len(payments) <= 1, f"{saga_id}: charged {len(payments)} times"
+    assert len(reservations) <= len(items), f"{saga_id}: {len(reservations)} reservations"
+    assert len(orders) <= 1, f"{saga_id}: {len(orders)} orders"
+    if status == "completed":
+        assert sorted(
+            (r["product_id"], r["quantity"], r["status"]) for r in reservations
+        ) == sorted((i["product_id"], i["quantity"], "active") for i in items)
+        assert [(p["amount"], p["status"]) for p in payments] == [
+            (context["total_amount"], "captured")
+        ]
+        assert [o["status"] for o in orders] == ["pending"]
+        assert orders[0]["reservation_ids"] == [
+            context["reservations"][str(i)]["id"] for i in range(len(items))
+        ]
+    else:
+        assert status in {"compensated", "failed"}, f"{saga_id}: {status}"
+        assert {r["status"] for r in reservations} <= {"released"}
+        assert {p["status"] for p in payments} <= {"refunded"}
+        assert {o["status"] for o in orders} <= {"cancelled"}
+
+
+def check_global(ledger: Ledger, on_hand_before: dict[str, int]) -> None:
+    """Across all sagas: stock conserved, every payment backs a live order or was refunded."""
+    for pid, on_hand in on_hand_before.items():
+        product = ledger.products[pid]
+        active = sum(
+            r["quantity"]
+            for r in ledger.reservations
+            if r["product_id"] == pid and r["status"] == "active"
+        )
+        assert (product["on_hand"], product["reserved"]) == (on_hand, active), pid
+    live_orders_by_payment: dict[str, int] = {}
+    for order in ledger.orders:
+        if order["status"] != "cancelled":
+            live_orders_by_payment[order["payment_id"]] = (
+                live_orders_by_payment.get(order["payment_id"], 0) + 1
+            )
+    assert all(n == 1 for n in live_orders_by_payment.values()), "two live orders, one payment"
+    for payment in ledger.payments:
+        backed = live_orders_by_payment.get(payment["id"], 0) == 1
+        refunded = payment["status"] == "refunded"
+        assert backed != refunded, f"payment {payment['id']}: order={backed} refunded={refunded}"

@@ -1,0 +1,249 @@
+"""OrderProcessingSaga on PostgreSQL against the four stubs: every failure undone correctly.
+
+Each test checks the saga's outcome, the order of its compensations, and the invariants on the
+stubs' own ledgers: stock on hand constant and reserved matching live reservations, at most one
+charge per saga, every payment backing a live order or refunded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from tests.sagas.support import Shop, check_global, check_saga, two_items
+
+from microservices.models import OutboxEvent, SagaStepLog
+from microservices.sagas.order_processing import process_order_request
+from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
+
+pytestmark = pytest.mark.django_db
+
+VISA = {"type": "card", "token": "tok_visa"}
+
+
+def saga_conf(services_settings: dict[str, Any], **saga: Any) -> dict[str, Any]:
+    conf = dict(services_settings)
+    conf["SAGA"] = {
+        "LEASE_SECONDS": 30,
+        "STEP_TIMEOUT": 5.0,
+        "COMPENSATION_ATTEMPTS": 6,
+        "COMPENSATION_BACKOFF": 0.1,
+        **saga,
+    }
+    return conf
+
+
+@pytest.fixture
+def shop(postgres, services_settings, reset_stubs):
+    with override_settings(MICROSERVICES=saga_conf(services_settings)):
+        s = Shop(reset_stubs)
+        yield s
+        s.close()
+
+
+def on_hand(shop: Shop) -> dict[str, int]:
+    return {pid: p["on_hand"] for pid, p in shop.ledger().products.items()}
+
+
+def trail(saga_id: str) -> list[tuple[str, str, str]]:
+    """(step, direction, status) of every attempt, in order."""
+    return list(
+        SagaStepLog.objects.filter(execution__saga_id=saga_id)
+        .order_by("started_at", "id")
+        .values_list("step_name", "direction", "status")
+    )
+
+
+def undo_order(saga_id: str) -> list[str]:
+    return [s for s, d, st in trail(saga_id) if d == "compensation" and st == "succeeded"]
+
+
+def test_happy_path_completes_with_one_charge_one_order_and_an_email(shop):
+    """Everything succeeds: COMPLETED, stock held, one captured payment, one order, events."""
+    before = on_hand(shop)
+    result = process_order_request(shop.user(), two_items(), VISA, saga_id="happy")
+    assert result.status == "completed"
+    ledger = shop.ledger()
+    check_saga(ledger, "happy", result.status, result.context)
+    check_global(ledger, before)
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert set(OutboxEvent.objects.values_list("event_type", flat=True)) == {
+        "payment.processed",
+        "order.created",
+    }
+
+
+def test_inactive_user_fails_at_the_first_step_with_nothing_to_undo(shop):
+    """An inactive user: FAILED after one attempt, no reservation, no payment."""
+    before = on_hand(shop)
+    result = process_order_request(shop.user(active=False), two_items(), VISA, saga_id="inactive")
+    assert result.status == "failed"
+    assert trail("inactive") == [("validate_user", "action", "rejected")]
+    ledger = shop.ledger()
+    assert ledger.for_saga("inactive") == ([], [], [])
+    check_global(ledger, before)
+
+
+def test_out_of_stock_after_a_partial_reservation_releases_what_was_held(shop):
+    """The second item is sold out: the first item's reservation is released; no charge."""
+    before = on_hand(shop)
+    items = [
+        {"product_id": WIDGET_ID, "quantity": 3, "unit_price": 100},
+        {"product_id": SOLD_OUT_ID, "quantity": 1, "unit_price": 100},
+    ]
+    result = process_order_request(shop.user(), items, VISA, saga_id="partial")
+    assert result.status == "compensated"
+    assert trail("partial")[-2:] == [
+        ("reserve_inventory", "action", "rejected"),
+        ("reserve_inventory", "compensation", "succeeded"),
+    ]
+    ledger = shop.ledger()
+    reservations, payments, _ = ledger.for_saga("partial")
+    assert [(r["product_id"], r["status"]) for r in reservations] == [(WIDGET_ID, "released")]
+    assert payments == []
+    check_global(ledger, before)
+
+
+def test_declined_payment_releases_stock_in_reverse_and_charges_nothing(shop):
+    """A 402 is not retried; the payment undo is a no-op, then both reservations go back."""
+    before = on_hand(shop)
+    result = process_order_request(shop.user(), two_items(), "tok_declined", saga_id="declined")
+    assert result.status == "compensated"
+    assert [s for s, d, st in trail("declined") if s == "process_payment"] == [
+        "process_payment",
+        "process_payment",
+    ]
+    assert undo_order("declined") == ["process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    check_saga(ledger, "declined", result.status, result.context)
+    assert ledger.for_saga("declined")[1] == []
+    check_global(ledger, before)
+
+
+def test_order_service_500s_refund_the_payment_and_release_the_stock(shop):
+    """POST /orders keeps failing with 500: retried, then refund and release, in that order."""
+    before = on_hand(shop)
+    shop.faults("orders").add(method="POST", path="/orders", kind="error", status=500, times=0)
+    result = process_order_request(shop.user(), two_items(), VISA, saga_id="orders500")
+    assert result.status == "compensated"
+    attempts = [st for s, d, st in trail("orders500") if s == "create_order" and d == "action"]
+    assert attempts == ["failed"] * 5
+    assert undo_order("orders500") == ["create_order", "process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    check_saga(ledger, "orders500", result.status, result.context)
+    _, payments, orders = ledger.for_saga("orders500")
+    assert [p["status"] for p in payments] == ["refunded"]
+    assert orders == []
+    check_global(ledger, before)
+    assert "payment.refunded" in set(OutboxEvent.objects.values_list("event_type", flat=True))
+
+
+def test_failed_confirmation_cancels_the_order_refunds_and_releases(shop):
+    """The e-mail cannot be sent: the order is cancelled, the payment refunded, stock back."""
+    before = on_hand(shop)
+    with override_settings(EMAIL_BACKEND="tests.sagas.failing_email.EmailBackend"):
+        result = process_order_request(shop.user(), two_items(), VISA, saga_id="nomail")
+    assert result.status == "compensated"
+    assert undo_order("nomail") == ["create_order", "process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    check_saga(ledger, "nomail", result.status, result.context)
+    _, payments, orders = ledger.for_saga("nomail")
+    assert [o["status"] for o in orders] == ["cancelled"]
+    assert [p["status"] for p in payments] == ["refunded"]
+    check_global(ledger, before)
+
+
+def test_payment_applied_but_response_lost_is_charged_once(shop):
+    """The payment is made but its response is lost: the retry replays it, one charge."""
+    before = on_hand(shop)
+    shop.faults("payments").add(method="POST", path="/payments", kind="lost_response", times=1)
+    result = process_order_request(shop.user(), two_items(), VISA, saga_id="lost")
+    assert result.status == "completed"
+    assert [f["hits"] for f in shop.faults("payments").list()] in ([], [1])
+    ledger = shop.ledger()
+    check_saga(ledger, "lost", result.status, result.context)
+    assert len(ledger.payments) == 1
+    check_global(ledger, before)
+
+
+def test_slow_payment_times_out_then_is_replayed_not_charged_twice(shop, services_settings):
+    """The first payment call times out while the service still charges: later attempts meet
+    "in flight" then the replay; the saga completes with exactly one charge."""
+    conf = saga_conf(services_settings)
+    conf["SERVICES"] = {
+        name: {**svc, "TIMEOUT": 0.3, "RETRY": {**svc["RETRY"], "TOTAL": 0}}
+        for name, svc in conf["SERVICES"].items()
+    }
+    user_id = shop.user()
+    before = on_hand(shop)
+    shop.faults("payments").add(method="POST", path="/payments", kind="latency", delay=1.0)
+    with override_settings(MICROSERVICES=conf):
+        result = process_order_request(user_id, two_items(), VISA, saga_id="slowpay")
+    assert result.status == "completed"
+    statuses = [st for s, d, st in trail("slowpay") if s == "process_payment"]
+    assert statuses[0] == "failed"
+    assert statuses[-1] == "succeeded"
+    ledger = shop.ledger()
+    check_saga(ledger, "slowpay", result.status, result.context)
+    assert len(ledger.payments) == 1
+    check_global(ledger, before)
+
+
+def test_order_step_out_of_time_cancels_the_late_order_and_refunds(shop, services_settings):
+    """POST /orders answers after the step's time budget: the saga compensates, and the order
+    the service created late is found by replaying its key and cancelled."""
+    conf = saga_conf(services_settings, STEP_TIMEOUT=0.5)
+    conf["SERVICES"] = {
+        name: {**svc, "TIMEOUT": 0.2, "RETRY": {**svc["RETRY"], "TOTAL": 0}}
+        for name, svc in conf["SERVICES"].items()
+    }
+    user_id = shop.user()
+    before = on_hand(shop)
+    shop.faults("orders").add(method="POST", path="/orders", kind="latency", delay=1.5)
+    with override_settings(MICROSERVICES=conf):
+        result = process_order_request(user_id, two_items(), VISA, saga_id="slow-order")
+    assert result.status == "compensated"
+    assert "step timeout" in result.error
+    assert undo_order("slow-order") == ["create_order", "process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    check_saga(ledger, "slow-order", result.status, result.context)
+    _, payments, orders = ledger.for_saga("slow-order")
+    assert [o["status"] for o in orders] == ["cancelled"]
+    assert [p["status"] for p in payments] == ["refunded"]
+    check_global(ledger, before)
+
+
+def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
+    shop, services_settings
+):
+    """Refunds fail until fixed: NEEDS_ATTENTION (never COMPENSATED); a retry then completes."""
+    from microservices.sagas.orchestrator import saga_retry_compensation
+
+    before = on_hand(shop)
+    payments = shop.faults("payments")
+    payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)
+    conf = saga_conf(services_settings, COMPENSATION_ATTEMPTS=3)
+    with (
+        override_settings(MICROSERVICES=conf),
+        override_settings(EMAIL_BACKEND="tests.sagas.failing_email.EmailBackend"),
+    ):
+        result = process_order_request(shop.user(), two_items(), VISA, saga_id="stuck")
+    assert result.status == "needs_attention"
+    assert "compensation of process_payment failed" in result.error
+    _, pays, _ = shop.ledger().for_saga("stuck")
+    assert [p["status"] for p in pays] == ["captured"]
+    assert (
+        SagaStepLog.objects.filter(
+            execution__saga_id="stuck", step_name="process_payment", direction="compensation"
+        ).count()
+        == 3
+    )
+    payments.clear()
+    again = saga_retry_compensation(saga_id="stuck")
+    assert again.status == "compensated"
+    assert undo_order("stuck") == ["create_order", "process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    check_saga(ledger, "stuck", again.status, again.context)
+    check_global(ledger, before)
