@@ -51,7 +51,7 @@ from ..exceptions import (
 )
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
-from .contract import Call, contract_for, should_validate
+from .contract import OPERATIONAL_STATUSES, Call, contract_for, should_validate
 
 logger = logging.getLogger("microservices.clients")
 
@@ -463,23 +463,42 @@ class ServiceClient:
             "status_code": status,
             "response": response,
         }
+        violation: ContractViolation | None = None
         if validate:
-            contract_for(self.service).check_response(
-                call,
-                status=status,
-                headers=response.headers,
-                body=response.content,
-                operation=operation,
-                response=response,
-            )
+            try:
+                contract_for(self.service).check_response(
+                    call,
+                    status=status,
+                    headers=response.headers,
+                    body=response.content,
+                    operation=operation,
+                    response=response,
+                )
+            except ContractViolation as exc:
+                if status not in OPERATIONAL_STATUSES:
+                    raise
+                # A 429/5xx may come from a proxy or gateway in front of the service (an HTML
+                # 502 page): the caller needs "unavailable, retry later", not a contract error.
+                violation = exc
+                logger.warning(
+                    "%s.%s: %d response does not match the contract: %s",
+                    self.service,
+                    operation,
+                    status,
+                    exc.message,
+                    extra={"event": "contract", "service": self.service, "operation": operation},
+                )
         try:
             data = _parse_body(response)
         except ValueError as exc:
-            raise ContractViolation(
-                f"{self.service}.{operation} response {status}: <body>: not valid JSON",
-                field="<body>",
-                **context,
-            ) from exc
+            if status in OPERATIONAL_STATUSES:
+                data = response.text
+            else:
+                raise ContractViolation(
+                    f"{self.service}.{operation} response {status}: <body>: not valid JSON",
+                    field="<body>",
+                    **context,
+                ) from exc
         if status >= 400:
             problem = data if isinstance(data, dict) else {}
             title = problem.get("title") or response.reason or ""
@@ -487,7 +506,7 @@ class ServiceClient:
             message = f"{self.service}.{operation} -> {status} {title}" + (
                 f": {detail}" if detail else ""
             )
-            raise error_class_for(status)(message, payload=data, **context)
+            raise error_class_for(status)(message, payload=data, **context) from violation
         return ServiceResponse(
             status_code=status,
             data=data,
