@@ -85,6 +85,11 @@ class ServiceRegistry(abc.ABC):
 
     # -- what a backend implements ---------------------------------------------------------
 
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls) -> ServiceRegistry:
+        """An instance configured from MICROSERVICES['REGISTRY']."""
+
     @abc.abstractmethod
     def register_service(
         self,
@@ -145,11 +150,13 @@ _registry_lock = threading.Lock()
 def build_registry() -> ServiceRegistry:
     """A new registry of the configured backend (a name in BACKENDS or a dotted class path)."""
     backend = str(ms_settings.REGISTRY["BACKEND"])
-    cls = import_string(BACKENDS.get(backend, backend))
-    registry = cls.from_settings()
-    if not isinstance(registry, ServiceRegistry):
+    try:
+        cls = import_string(BACKENDS.get(backend, backend))
+    except ImportError as exc:
+        raise RegistryError(f"REGISTRY BACKEND {backend!r} can't be imported: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, ServiceRegistry)):
         raise RegistryError(f"REGISTRY BACKEND {backend!r} is not a ServiceRegistry")
-    return registry
+    return cls.from_settings()
 
 
 def get_registry() -> ServiceRegistry:

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from microservices.exceptions import RegistryError
 from microservices.registry.registration import (
+    Registration,
     registration_from_settings,
     service_deregister,
     service_register,
@@ -57,14 +58,9 @@ class Command(BaseCommand):
             tags=options["tags"],
             meta=meta,
         )
-        try:
-            service_id = service_register(registration, wait=options["register_timeout"])
-        except RegistryError as exc:
-            raise CommandError(f"could not register {registration.name}: {exc}") from exc
-        self.stdout.write(f"registered {service_id} (check {registration.health_check_url})")
-        self.stdout.flush()
-
-        received: list[int] = []  # the handler only records: locks in a signal handler can deadlock
+        # Handlers first: a SIGTERM right after registering must still deregister. They only
+        # record the signal (and pass it on to the child): taking locks in a handler can deadlock.
+        received: list[int] = []
         child: subprocess.Popen[bytes] | None = None
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -73,24 +69,44 @@ class Command(BaseCommand):
                 child.send_signal(signum)
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        exit_code = 0
         try:
-            if options["command"]:
-                child = subprocess.Popen(options["command"])
-                exit_code = child.wait()
-            else:
-                while not received:
-                    time.sleep(0.2)
+            service_id = self._register(registration, options["register_timeout"])
+            exit_code = 0
+            try:
+                if options["command"] and not received:
+                    child = subprocess.Popen(options["command"])
+                    exit_code = child.wait()
+                    if exit_code < 0:  # killed by a signal: report it the way a shell does
+                        exit_code = 128 - exit_code
+                else:
+                    while not received:
+                        time.sleep(0.2)
+            finally:
+                exit_code = self._deregister(service_id) or exit_code
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-            try:
-                service_deregister(service_id)
-            except RegistryError as exc:
-                self.stderr.write(f"could not deregister {service_id}: {exc}")
-                exit_code = exit_code or 1
-            else:
-                self.stdout.write(f"deregistered {service_id}")
-            self.stdout.flush()
         if exit_code:
             sys.exit(exit_code)
+
+    def _register(self, registration: Registration, wait: float) -> str:
+        try:
+            service_id = service_register(registration, wait=wait)
+        except RegistryError as exc:
+            raise CommandError(f"could not register {registration.name}: {exc}") from exc
+        self.stdout.write(f"registered {service_id} (check {registration.health_check_url})")
+        self.stdout.flush()
+        return service_id
+
+    def _deregister(self, service_id: str) -> int:
+        """Deregister; returns an exit code (1 when the registry could not be told)."""
+        try:
+            service_deregister(service_id)
+        except RegistryError as exc:
+            self.stderr.write(f"could not deregister {service_id}: {exc}")
+            return 1
+        finally:
+            self.stdout.flush()
+        self.stdout.write(f"deregistered {service_id}")
+        self.stdout.flush()
+        return 0

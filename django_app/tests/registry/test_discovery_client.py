@@ -1,0 +1,83 @@
+"""DiscoveryServiceClient against real stubs: base URL from the registry, failover per call."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from microservices.clients.discovery import DiscoveryServiceClient
+from microservices.exceptions import ServiceConnectionError, ServiceNotFound
+
+
+@pytest.fixture
+def users_instances(services_settings, registry_settings):
+    """`users_instances(url, ...)`: the static registry lists these users instances, in order."""
+
+    def apply(*urls):
+        registry_settings(services_settings, BACKEND="static", INSTANCES={"users": list(urls)})
+
+    return apply
+
+
+@pytest.fixture
+def failover_log(caplog):
+    caplog.set_level(logging.WARNING, logger="microservices.clients")
+    return lambda: [r for r in caplog.records if getattr(r, "event", None) == "failover"]
+
+
+def test_call_goes_to_the_instance_the_registry_returns(users_instances, reset_stubs):
+    """With one registered instance, the client's calls reach it."""
+    users_instances(reset_stubs["users"].url)
+    with DiscoveryServiceClient("users") as client:
+        response = client.get("/users/search", operation="searchUsers", params={"q": "x"})
+    assert response.status_code == 200
+
+
+def test_unreachable_instance_fails_over_to_a_healthy_one(
+    users_instances, reset_stubs, dead_url, failover_log
+):
+    """A GET whose chosen instance refuses connections is answered by the other instance."""
+    users_instances(dead_url, reset_stubs["users"].url)
+    with DiscoveryServiceClient("users") as client:
+        response = client.get("/users/search", operation="searchUsers", params={"q": "x"})
+    assert response.status_code == 200
+    assert len(failover_log()) == 1
+
+
+def test_post_without_idempotency_key_fails_over_when_never_connected(
+    users_instances, reset_stubs, dead_url
+):
+    """A refused connection means nothing was sent, so even a plain POST may go elsewhere."""
+    users_instances(dead_url, reset_stubs["users"].url)
+    body = {"email": "ada@example.com", "name": "Ada"}
+    with DiscoveryServiceClient("users") as client:
+        created = client.post("/users", operation="createUser", json=body)
+        found = client.get("/users/search", operation="searchUsers", params={"q": "ada@"})
+    assert created.status_code == 201
+    assert found.data["count"] == 1
+
+
+def test_every_instance_unreachable_raises_service_connection_error(
+    users_instances, services_settings, dead_url
+):
+    """Each instance is tried once; then ServiceConnectionError names the ones tried."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        other_dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    users_instances(dead_url, other_dead)
+    with DiscoveryServiceClient("users") as client, pytest.raises(ServiceConnectionError) as caught:
+        client.get("/users/search", operation="searchUsers", params={"q": "x"})
+    message = str(caught.value)
+    assert dead_url.removeprefix("http://") in message
+    assert other_dead.removeprefix("http://") in message
+    assert caught.value.service == "users"
+
+
+def test_no_instance_at_all_raises_service_not_found(users_instances):
+    """A service the registry knows no instance of fails before any request."""
+    users_instances()
+    with DiscoveryServiceClient("users") as client, pytest.raises(ServiceNotFound):
+        client.get("/users/search", operation="searchUsers", params={"q": "x"})
