@@ -128,7 +128,7 @@ class ServiceRetry(Retry):
         wait: float | None = None
         if response is not None and self.respect_retry_after_header:
             raw = response.headers.get("Retry-After")
-            if raw is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
+            if raw is not None:  # sleep() honours it whatever the status, so the cap does too
                 wait = retry_after_seconds(raw)
                 if wait is not None and wait > self.retry_after_max:
                     reason = ResponseError(
@@ -314,6 +314,13 @@ class ServiceClient:
         context: dict[str, Any] = {"service": self.service, "operation": operation}
         try:
             return self.session.send(prepared, timeout=timeout, allow_redirects=False)
+        except requests.ConnectTimeout as exc:
+            # Never connected, so never sent: a connection failure (safe to try elsewhere).
+            raise ServiceConnectionError(
+                f"{self.service}.{operation}: connecting to "
+                f"{urlsplit(prepared.url or '').netloc} timed out",
+                **context,
+            ) from exc
         except requests.Timeout as exc:
             raise ServiceTimeoutError(f"{self.service}.{operation} timed out", **context) from exc
         except requests.ConnectionError as exc:

@@ -46,9 +46,12 @@ class DiscoveryServiceClient(ServiceClient):
         service: str | None = None,
         *,
         registry: ServiceRegistry | None = None,
+        discovery_name: str | None = None,
     ) -> None:
         super().__init__(service)
         self._registry = registry
+        #: the name instances are registered under (default: the service's settings key)
+        self.discovery_name = discovery_name or self.service
         self._local = threading.local()  # the instance the current call on this thread uses
 
     @property
@@ -56,7 +59,7 @@ class DiscoveryServiceClient(ServiceClient):
         return self._registry if self._registry is not None else get_registry()
 
     def resolve_base_url(self) -> str:
-        instance = self.registry.get_instance(self.service)
+        instance = self.registry.get_instance(self.discovery_name)
         self._local.instance = instance
         return instance.url
 
@@ -101,7 +104,7 @@ class DiscoveryServiceClient(ServiceClient):
 
     def _next_instance(self, tried: list[str]) -> ServiceInstance | None:
         try:
-            return self.registry.get_instance(self.service, exclude=tried, refresh=True)
+            return self.registry.get_instance(self.discovery_name, exclude=tried, refresh=True)
         except ServiceNotFound:
             return None
 

@@ -6,6 +6,7 @@ stub (fault hit counts, resulting state) and from the client's call/retry log re
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 
@@ -217,3 +218,37 @@ def test_every_call_is_logged_once_without_the_token(
     assert user["id"]
     assert stub_token not in caplog.text
     assert all(stub_token not in str(vars(r)) for r in caplog.records)
+
+
+@pytest.fixture
+def unanswered_port():
+    """A listening socket whose accept queue is full: connects to it time out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(server.getsockname())
+        fillers.append(filler)
+    yield server.getsockname()[1]
+    for sock in [*fillers, server]:
+        sock.close()
+
+
+def test_connect_timeout_is_a_connection_error(unanswered_port, stub_token):
+    """A connect that times out never sent the request: ServiceConnectionError, not a timeout."""
+    conf = services_settings_for(
+        {"users": f"http://127.0.0.1:{unanswered_port}"}, stub_token, retry={"TOTAL": 1}
+    )
+    conf["SERVICES"]["users"]["CONNECT_TIMEOUT"] = 0.2
+    with (
+        override_settings(MICROSERVICES=conf),
+        UserServiceClient() as client,
+        pytest.raises(ServiceConnectionError) as info,
+    ):
+        client.get_user(user_id=str(uuid.uuid4()))
+    assert not isinstance(info.value, ServiceTimeoutError)
+    assert "timed out" in str(info.value)
