@@ -136,7 +136,7 @@ class ServiceRetry(Retry):
                     )
                     raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
         new: ServiceRetry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if wait is None:
+        if not wait:  # like Retry.sleep(): no (or a zero) Retry-After means the backoff
             wait = new.get_backoff_time()
         call = _current_call.get()
         cause = f"status {response.status}" if response is not None else type(error).__name__
@@ -285,6 +285,10 @@ class ServiceClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def __repr__(self) -> str:  # never the API key
+        base = self._base_url if isinstance(self._base_url, str) else self.config["BASE_URL"]
+        return f"<{type(self).__name__} {self.service} {base or '(resolved per call)'}>"
 
     def __enter__(self) -> Self:
         return self

@@ -14,13 +14,12 @@ import json
 import random
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import yaml
 from django.core.exceptions import ImproperlyConfigured
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
@@ -57,8 +56,7 @@ BODY = "<body>"
 # lists them: after the retries, the client reports them as ServiceUnavailable, not as a breach.
 OPERATIONAL_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-# The contracts' `servers` name deployment hosts; calls are matched on the path relative to
-# the service's base URL, so the host a stub or instance happens to run on does not matter.
+# The host part of the URLs handed to openapi-core (see _AnyServer).
 _HOST = "http://service.invalid"
 
 
@@ -118,12 +116,30 @@ class _CachedSchemaValidators(DialectSchemaValidatorsFactory):
         return built
 
 
+class _AnyServer:
+    """Matches an operation whatever the host: calls are checked on the path relative to the
+    service's base URL, since the contract's `servers` name deployment hosts, not the stub or
+    instance the call actually went to."""
+
+    def __call__(
+        self,
+        name: str,
+        operations_iter: Iterable[Any],
+        spec: SchemaPath,
+        base_url: str | None = None,
+    ) -> Iterator[PathOperationServer]:
+        for path, operation, path_result in operations_iter:
+            yield PathOperationServer(path, operation, None, path_result, TemplateResult("", {}))
+
+
 class _CachedPathFinder(APICallPathFinder):
     """Finds each (method, path template) once; later calls only match a precompiled regex.
 
     openapi-core walks every path of the document per lookup, twice per call (request and
     response); the match for a template never changes, only the path variables do.
     """
+
+    servers_iterator = _AnyServer()
 
     def __init__(self, spec: SchemaPath, base_url: str | None = None) -> None:
         super().__init__(spec, base_url=base_url)
@@ -258,7 +274,10 @@ def _locate(exc: BaseException) -> tuple[str | None, str]:
     errors = _schema_errors(exc)
     if errors:
         best = best_match(errors)
-        return _field_of(best if best is not None else errors[0])
+        field, reason = _field_of(best if best is not None else errors[0])
+        if len(errors) > 1:
+            reason += f" (and {len(errors) - 1} more error(s))"
+        return field, reason
     cause = exc.__cause__
     detail = f"{exc}: {cause}" if cause is not None and str(cause) not in str(exc) else str(exc)
     return BODY, detail
@@ -270,21 +289,13 @@ class ServiceContract:
     def __init__(self, service: str, path: Path) -> None:
         self.service = service
         self.path = path
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        data["servers"] = [{"url": "/"}]
-        for item in (data.get("paths") or {}).values():
-            if isinstance(item, dict):
-                item.pop("servers", None)
-                for op in item.values():
-                    if isinstance(op, dict):
-                        op.pop("servers", None)
         validators = _CachedSchemaValidators()
         config = dataclasses.replace(
             _CONFIG,
             schema_validators_factory=validators,
             schema_casters_factory=SchemaCastersFactory(validators, oas31_types_caster),
         )
-        self.openapi = OpenAPI.from_dict(data, config=config, base_uri=path.as_uri())
+        self.openapi = OpenAPI.from_file_path(str(path), config=config)
         # Touch the validators once so their construction is not charged to the first call.
         _ = self.openapi.request_validator, self.openapi.response_validator
 

@@ -2,7 +2,8 @@
 
 Each call goes to an instance the registry chooses. When an instance can't be reached, the call
 asks the registry again (bypassing its cache) and is sent to another healthy instance, once per
-instance, before ServiceConnectionError is raised. A POST without Idempotency-Key moves on only
+instance, before ServiceConnectionError is raised (connect errors are not retried on the same
+instance: the next instance is the retry). A POST without Idempotency-Key moves on only
 when the connection was never made, since otherwise the first instance may have applied it.
 """
 
@@ -13,6 +14,7 @@ import threading
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.retry import Retry
 
 from ..exceptions import ServiceConnectionError, ServiceNotFound
 from ..registry.base import ServiceInstance, ServiceRegistry, get_registry
@@ -53,6 +55,11 @@ class DiscoveryServiceClient(ServiceClient):
         #: the name instances are registered under (default: the service's settings key)
         self.discovery_name = discovery_name or self.service
         self._local = threading.local()  # the instance the current call on this thread uses
+
+    def build_retry(self) -> Retry:
+        # A refused or timed-out connect moves the call to the next instance at once instead of
+        # backing off on the dead one; read errors and 429/5xx keep the base policy.
+        return super().build_retry().new(connect=0)
 
     @property
     def registry(self) -> ServiceRegistry:
