@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from microservices.clients.checks import check_clients_settings, check_contracts_parse
+from microservices.clients.checks import (
+    check_clients_settings,
+    check_contracts_parse,
+    check_validation_cost,
+)
 
 
 def _ids(messages):
@@ -165,3 +169,14 @@ def test_deploy_check_reports_an_unparsable_contract(contracts):
     with override_settings(MICROSERVICES=_good(contracts)):
         messages = check_contracts_parse()
     assert _ids(messages) == ["microservices.E017"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "debug", "expected"),
+    [("on", False, ["microservices.W002"]), ("sampled", False, []), ("on", True, [])],
+)
+def test_deploy_check_warns_about_validating_every_call(contracts, mode, debug, expected):
+    """`check --deploy` suggests 'sampled' when every call is validated outside DEBUG."""
+    conf = {**_good(contracts), "CONTRACT_VALIDATION": mode}
+    with override_settings(MICROSERVICES=conf, DEBUG=debug):
+        assert _ids(check_validation_cost()) == expected
