@@ -150,7 +150,9 @@ def _restore_default_database(old_settings: dict[str, Any], old_connection: Any)
             del connections["default"]
 
 
-@pytest.fixture(scope="session")
+# Package scope: when one session also runs the SQLite suites, Django gets its SQLite database
+# back once the integration tests are done, whichever ran first.
+@pytest.fixture(scope="package")
 def django_db_modify_db_settings(
     request: pytest.FixtureRequest, postgres: Endpoint
 ) -> Iterator[None]:
@@ -180,7 +182,7 @@ def django_db_modify_db_settings(
     _restore_default_database(*saved)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def django_db_setup(
     request: pytest.FixtureRequest,
     django_test_environment: None,
@@ -189,7 +191,7 @@ def django_db_setup(
     django_db_createdb: bool,
     django_db_modify_db_settings: None,
 ) -> Iterator[None]:
-    """pytest-django's django_db_setup, as its own fixture for this directory.
+    """pytest-django's django_db_setup, as this package's own fixture.
 
     When one session runs the unit tests (SQLite) before these, pytest-django's fixture is
     already cached on SQLite; this one creates the PostgreSQL test database regardless.

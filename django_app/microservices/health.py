@@ -70,9 +70,16 @@ def _timed(probe: Callable[[], str]) -> ComponentHealth:
 def check_database(alias: str = "default") -> ComponentHealth:
     def probe() -> str:
         connection = connections[alias]
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception:
+            # A connection broken by a database restart stays broken until closed: close it so
+            # the next check (and request) reconnects instead of reporting "down" forever.
+            if not connection.in_atomic_block:
+                connection.close()
+            raise
         return connection.vendor
 
     return _timed(probe)

@@ -8,10 +8,9 @@ and `ping`; this base class adds the choice among instances (round robin or rand
 from __future__ import annotations
 
 import abc
-import itertools
 import random
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +79,7 @@ class ServiceRegistry(abc.ABC):
         if strategy not in STRATEGIES:
             raise RegistryError(f"unknown registry STRATEGY {strategy!r}; one of {STRATEGIES}")
         self.strategy = strategy
-        self._counters: dict[str, Iterator[int]] = {}
+        self._turns: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- what a backend implements ---------------------------------------------------------
@@ -129,8 +128,9 @@ class ServiceRegistry(abc.ABC):
         if self.strategy == "random":
             return random.choice(candidates)
         with self._lock:
-            counter = self._counters.setdefault(name, itertools.count())
-            turn = next(counter)
+            turn = self._turns.get(name, 0)
+            if not exclude:  # a failover pick does not take the next caller's turn
+                self._turns[name] = turn + 1
         return candidates[turn % len(candidates)]
 
     def get_instance(
