@@ -1,0 +1,203 @@
+"""Helpers of the event integration tests: bus settings per test, an effect that shows double
+application, and consumer sub-processes.
+
+Also a handler module for `consume_events --handler-module integration_tests.event_helpers`, and
+a script (`python -m integration_tests.event_helpers commit-and-die ...`) for the outbox test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db.models import F, Sum
+
+from integration_tests.helpers import django_subprocess_env, manage_py_argv
+from microservices.events.consumer import HandlerRegistry
+from microservices.events.envelope import Envelope
+
+# --- handlers run by consumer sub-processes -----------------------------------------------------
+
+registry = HandlerRegistry()
+
+
+@registry.handler("order.created", name="it.count_order")
+def count_order(envelope: Envelope) -> None:
+    """Count the order on its (unique per event) user: order_count > 1 means applied twice."""
+    from microservices.models import OrderStatistics
+
+    data = envelope.data
+    stats, _ = OrderStatistics.objects.get_or_create(user_id=data["user_id"], currency="EUR")
+    OrderStatistics.objects.filter(pk=stats.pk).update(order_count=F("order_count") + 1)
+    delay = float(data.get("handler_sleep", 0))
+    if delay:
+        time.sleep(delay)
+
+
+def order_event(index: int = 0, **extra: Any) -> Envelope:
+    """An order.created event with a fresh user id (one OrderStatistics row per event)."""
+    product = "00000000-0000-4000-8000-000000000001"
+    return Envelope.new(
+        "order.created",
+        {
+            "order_id": str(uuid.uuid4()),
+            "user_id": str(uuid.uuid4()),
+            "items": [{"product_id": product, "quantity": 1, "unit_price": 100}],
+            "currency": "EUR",
+            "total_amount": 100,
+            "index": index,
+            **extra,
+        },
+        correlation_id=f"it-{index}",
+    )
+
+
+def applied_counts() -> tuple[int, int, int]:
+    """(events applied at least once, total applications, events applied more than once)."""
+    from microservices.models import OrderStatistics
+
+    rows = OrderStatistics.objects.filter(currency="EUR")
+    total = rows.aggregate(total=Sum("order_count"))["total"] or 0
+    return rows.count(), total, rows.filter(order_count__gt=1).count()
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def event_bus_settings(backend: str, url: str, name: str, **extra: Any) -> dict[str, Any]:
+    """EVENT_BUS for one test: its own exchange/stream prefix and consumer group."""
+    conf: dict[str, Any] = {
+        "BACKEND": backend,
+        "RABBITMQ_EXCHANGE": name,
+        "REDIS_STREAM_PREFIX": name,
+        "CONSUMER_GROUP": name,
+        "RETRY_BACKOFF": 0.05,
+        "MAX_DELIVERIES": 3,
+        "REDIS_CLAIM_IDLE_MS": 1000,
+        "REDIS_BLOCK_MS": 200,
+        "PUBLISH_TIMEOUT": 60.0,
+        "RECONNECT_BACKOFF_MAX": 1.0,
+    }
+    conf["RABBITMQ_URL" if backend == "rabbitmq" else "REDIS_URL"] = url
+    conf.update(extra)
+    return conf
+
+
+@contextmanager
+def configured_bus(backend: str, url: str, name: str, **extra: Any) -> Iterator[Any]:
+    """override_settings for the bus of one test; yields a bus built from them (closed after)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from microservices.conf import _merge
+    from microservices.events.bus import build_bus, reset_buses
+
+    conf = _merge(
+        getattr(settings, "MICROSERVICES", {}),
+        {"EVENT_BUS": event_bus_settings(backend, url, name, **extra)},
+    )
+    with override_settings(MICROSERVICES=conf):
+        bus = build_bus()
+        try:
+            yield bus
+        finally:
+            bus.close()
+            reset_buses()
+
+
+# --- consumer sub-processes ----------------------------------------------------------------------
+
+
+def start_consumer(
+    backend: str, url: str, name: str, *types: str, extra_args: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """`manage.py consume_events` in its own process, on this test's database and bus names."""
+    env = django_subprocess_env(
+        EVENT_BUS_BACKEND=backend,
+        **({"RABBITMQ_URL": url} if backend == "rabbitmq" else {"REDIS_URL": url}),
+        LOG_LEVEL="WARNING",
+    )
+    argv = manage_py_argv(
+        "consume_events",
+        *types,
+        "--bus",
+        backend,
+        "--group",
+        name,
+        "--exchange",
+        name,
+        "--stream-prefix",
+        name,
+        "--handler-module",
+        "integration_tests.event_helpers",
+        *extra_args,
+    )
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
+    """Signal the process (if alive), wait for it, and return its output."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return (output or b"").decode(errors="replace")
+
+
+# --- the outbox test's process that dies right after its commit ----------------------------------
+
+
+def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
+    """Commit a state change whose event goes out via `mode`, then die before anything else."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    from microservices.events.bus import build_bus
+    from microservices.events.outbox import publish_event
+    from microservices.events.samples import sample_data
+    from microservices.models import UserProfile
+
+    data = sample_data("user.created", user_id=user_id)
+    bus = build_bus("rabbitmq", RABBITMQ_EXCHANGE=exchange)
+
+    def die() -> None:  # the process is killed right after the commit (OOM killer, deploy, ...)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with transaction.atomic():
+        UserProfile.objects.create(user_id=user_id, email=data["email"], name=data["name"])
+        if mode == "outbox":
+            publish_event("user.created", data)
+        transaction.on_commit(die)
+        if mode == "on_commit":
+            transaction.on_commit(lambda: bus.publish(Envelope.new("user.created", data)))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["commit-and-die"])
+    parser.add_argument("--mode", choices=["on_commit", "outbox"], required=True)
+    parser.add_argument("--exchange", required=True)
+    parser.add_argument("--user-id", required=True)
+    args = parser.parse_args()
+    commit_and_die(args.mode, args.exchange, args.user_id)

@@ -1,0 +1,243 @@
+"""Events on a real RabbitMQ: round trips, poison messages, retries, restarts and crashes.
+
+Every test has its own exchange, queues and consumer group (`unique_name`); Django's database is
+the PostgreSQL server, so inbox rows and handler effects are real transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import pika
+import pytest
+
+from integration_tests.event_helpers import (
+    applied_counts,
+    configured_bus,
+    order_event,
+    start_consumer,
+    stop_process,
+    wait_until,
+)
+from microservices.events.consumer import HandlerRegistry
+from microservices.events.contract import get_contract
+from microservices.events.samples import sample_envelope
+from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
+from microservices.models import InboxEvent
+
+EVENT_TYPES = get_contract().event_types
+# The consumer sub-processes run with the project's defaults; queues must be declared alike.
+SUBPROCESS_BUS = {"MAX_DELIVERIES": 5}
+
+
+def recording_registry(*types: str) -> tuple[HandlerRegistry, list]:
+    received: list = []
+    registry = HandlerRegistry()
+    for event_type in types:
+        registry.add(event_type, received.append, name=f"it.record.{event_type}")
+    return registry, received
+
+
+def queue_depth(url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_event_type_round_trips_through_rabbitmq(rabbitmq, unique_name, event_type):
+    """What is published is what the handler gets, with its id and correlation id, once."""
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        registry, received = recording_registry(event_type)
+        bus.declare([event_type])
+        sent = sample_envelope(event_type)
+        bus.publish(sent)
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
+    assert received == [sent]
+    assert InboxEvent.objects.filter(event_id=sent.event_id).count() == 1
+
+
+def _poison(kind: str) -> bytes:
+    valid = sample_envelope("user.created").to_dict()
+    if kind == "invalid-json":
+        return b'{"event_id": "unterminated'
+    if kind == "schema-violation":
+        valid["data"]["email"] = 42
+        return json.dumps(valid).encode()
+    if kind == "unknown-type":
+        return json.dumps({**valid, "event_type": "user.exploded"}).encode()
+    valid["data"]["bio"] = "x" * (1024 * 1024)  # 1 MB
+    return json.dumps(valid).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "kind", ["invalid-json", "schema-violation", "unknown-type", "1mb-payload"]
+)
+def test_poison_message_is_dead_lettered_and_the_consumer_keeps_running(
+    rabbitmq, unique_name, kind
+):
+    """The poison message lands in the DLQ with its reason; the next good event is handled."""
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        bus.publish_raw("user.created", _poison(kind))
+        good = sample_envelope("user.created")
+        bus.publish(good)
+        assert bus.consume(registry=registry, max_messages=2, idle_timeout=10) == 2
+        dead = bus.dead_letters()
+    assert received == [good]
+    assert len(dead) == 1
+    body, headers = dead[0]
+    assert body == _poison(kind) if kind == "invalid-json" else len(body) > 0
+    assert headers["x-dead-reason"].startswith("contract:")
+    assert headers["x-original-routing-key"] == "user.created"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_handler_is_retried_then_dead_lettered_never_acked(rabbitmq, unique_name):
+    """A handler that keeps failing runs MAX_DELIVERIES (3) times, then the event is in the DLQ."""
+    calls = []
+    registry = HandlerRegistry()
+
+    @registry.handler("order.cancelled", name="it.always_fails")
+    def always_fails(envelope):
+        calls.append(envelope.event_id)
+        raise RetryableHandlerError("downstream is down")
+
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["order.cancelled"])
+        sent = sample_envelope("order.cancelled")
+        bus.publish(sent)
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
+        dead = bus.dead_letters()
+    assert calls == [sent.event_id] * 3
+    assert [json.loads(body)["event_id"] for body, _ in dead] == [sent.event_id]
+    assert dead[0][1]["x-deliveries"] == 3
+    assert "downstream is down" in dead[0][1]["x-dead-reason"]
+    assert InboxEvent.objects.count() == 0
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_permanent_handler_error_dead_letters_on_the_first_delivery(rabbitmq, unique_name):
+    """PermanentHandlerError goes straight to the DLQ: one call, no retries."""
+    calls = []
+    registry = HandlerRegistry()
+
+    @registry.handler("payment.refunded", name="it.rejects")
+    def rejects(envelope):
+        calls.append(envelope.event_id)
+        raise PermanentHandlerError("refund for an unknown payment")
+
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["payment.refunded"])
+        bus.publish(sample_envelope("payment.refunded"))
+        bus.consume(registry=registry, max_messages=1, idle_timeout=10)
+        dead = bus.dead_letters()
+    assert len(calls) == 1
+    assert "unknown payment" in dead[0][1]["x-dead-reason"]
+
+
+def test_publishing_an_event_no_queue_is_bound_to_raises_publish_error(rabbitmq, unique_name):
+    """Mandatory publishing: an unroutable event is returned and raised, not silently dropped."""
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        with pytest.raises(PublishError, match="no queue"):
+            bus.publish(sample_envelope("inventory.low"))
+        # the channel survives the return: the next routable publish goes through
+        bus.declare(["inventory.low"])
+        bus.publish(sample_envelope("inventory.low"))
+    assert queue_depth(rabbitmq.url, f"{unique_name}.inventory.low") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice(
+    rabbitmq, unique_name
+):
+    """Publisher and consumer both reconnect after a restart; every event applied exactly once."""
+    if rabbitmq.controller is None:
+        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+    total = 5000
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
+        bus.declare(["order.created"])
+        consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
+        published = []
+        failures = []
+
+        def publish_all():
+            try:
+                for i in range(total):
+                    bus.publish(order_event(i))
+                    published.append(i)
+            except Exception as exc:  # reported below; the test must not hang on it
+                failures.append(exc)
+
+        publisher = threading.Thread(target=publish_all)
+        publisher.start()
+        try:
+            assert wait_until(lambda: len(published) >= total // 3, timeout=60)
+            assert wait_until(lambda: applied_counts()[0] > 0, timeout=60)
+            rabbitmq.controller.restart()
+            publisher.join(timeout=180)
+            assert failures == []
+            assert len(published) == total
+            wait_until(lambda: applied_counts()[1] >= total, timeout=180, interval=0.5)
+        finally:
+            output = stop_process(consumer)
+    applied, applications, twice = applied_counts()
+    assert (applied, applications, twice) == (total, total, 0), output[-3000:]
+    assert InboxEvent.objects.filter(handler="it.count_order").count() == total
+    assert "reconnected" in output or "consumer lost" in output
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sigkilled_consumer_messages_are_redelivered_and_applied_once(rabbitmq, unique_name):
+    """Unacked messages of a consumer killed mid-stream go to the next one; none twice."""
+    total = 1500
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
+        bus.declare(["order.created"])
+        for i in range(total):
+            bus.publish(order_event(i))
+        first = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
+        try:
+            started = wait_until(
+                lambda: first.poll() is not None or applied_counts()[0] >= total // 5, timeout=60
+            )
+        finally:
+            first_output = stop_process(first, signal.SIGKILL)
+        assert started, first_output[-3000:]
+        assert first.returncode == -signal.SIGKILL, first_output[-3000:]
+        killed_at = applied_counts()[0]
+        second = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
+        try:
+            wait_until(lambda: applied_counts()[1] >= total, timeout=120, interval=0.5)
+        finally:
+            output = stop_process(second)
+    assert killed_at < total
+    assert applied_counts() == (total, total, 0), output[-3000:]
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_finishes_the_message_in_hand_acks_it_and_exits(rabbitmq, unique_name):
+    """After SIGTERM nothing is half done: applied + still queued == published, exit code 0."""
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
+        bus.declare(["order.created"])
+        for i in range(5):
+            bus.publish(order_event(i, handler_sleep=0.5))
+        consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
+        try:
+            assert wait_until(lambda: applied_counts()[0] >= 1, timeout=60)
+        finally:
+            output = stop_process(consumer, signal.SIGTERM)
+    assert consumer.returncode == 0, output[-2000:]
+    applied = applied_counts()[0]
+    assert applied < 5
+    assert applied + queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 5
