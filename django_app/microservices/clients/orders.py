@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, cast
 
+from ..exceptions import ResourceConflict
 from .base import ServiceClient, quote
 
+INVALID_TRANSITION = "https://errors.example.com/invalid-transition"
 OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]
 
 
@@ -76,12 +78,25 @@ class OrderServiceClient(ServiceClient):
         return cast(OrderList, response.data)
 
     def update_order_status(self, *, order_id: str, status: OrderStatus) -> Order:
-        """Move the order to `status`; 409 (ResourceConflict) for an invalid transition."""
-        response = self.put(
-            f"/orders/{quote(order_id)}/status",
-            operation="updateOrderStatus",
-            json={"status": status},
-        )
+        """Move the order to `status`; 409 (ResourceConflict) for an invalid transition.
+
+        The service answers 409 to a move to the status the order already has, so a PUT retried
+        after its first attempt was applied (response lost) would fail although it succeeded:
+        when the order turns out to be in the requested status, that order is returned.
+        """
+        try:
+            response = self.put(
+                f"/orders/{quote(order_id)}/status",
+                operation="updateOrderStatus",
+                json={"status": status},
+            )
+        except ResourceConflict as exc:
+            if exc.problem.get("type") != INVALID_TRANSITION:
+                raise
+            current = self.get_order(order_id=order_id)
+            if current["status"] != status:
+                raise
+            return current
         return cast(Order, response.data)
 
     def cancel_order(

@@ -67,6 +67,24 @@ def test_invalid_transition_is_a_conflict(orders_client):
     assert info.value.problem["type"] == "https://errors.example.com/invalid-transition"
 
 
+def test_status_update_retried_after_lost_response_still_succeeds(stubs, orders_client, client_log):
+    """PUT applied, response lost, retry meets 409 'already there': the client returns the order."""
+    order = _order(orders_client)
+    stubs["orders"].faults.add(method="PUT", path="/orders/{order_id}/status", kind="lost_response")
+    updated = orders_client.update_order_status(order_id=order["id"], status="confirmed")
+    assert updated["status"] == "confirmed"
+    put = [r for r in client_log() if r.operation == "updateOrderStatus"]
+    assert [(r.status, r.attempts) for r in put] == [(409, 2)]
+
+
+def test_repeating_a_real_invalid_transition_still_fails(orders_client):
+    """The 409 shim only applies when the order is in the requested status."""
+    order = _order(orders_client)
+    orders_client.cancel_order(order_id=order["id"])
+    with pytest.raises(ResourceConflict):
+        orders_client.update_order_status(order_id=order["id"], status="confirmed")
+
+
 def test_cancel_order_records_the_reason(orders_client):
     """cancelOrder moves the order to cancelled with its reason."""
     order = _order(orders_client)

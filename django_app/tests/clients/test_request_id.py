@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import Client, override_settings
 
 from microservices.request_id import (
+    RequestIDLogFilter,
     bind_request_id,
     current_request_id,
     is_well_formed,
@@ -93,3 +96,14 @@ def test_client_call_outside_a_request_sends_its_own_id(services_settings, users
     second = users_client.get("/users/search", operation="searchUsers", params={"q": "x"})
     assert is_well_formed(first.request_id)
     assert first.request_id != second.request_id
+
+
+def test_log_filter_stamps_the_bound_request_id():
+    """RequestIDLogFilter gives every record the bound id (or '-'), for %(request_id)s."""
+    log_filter = RequestIDLogFilter()
+    outside = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+    log_filter.filter(outside)
+    with bind_request_id("req-9"):
+        inside = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+        log_filter.filter(inside)
+    assert (outside.request_id, inside.request_id) == ("-", "req-9")
