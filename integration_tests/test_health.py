@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 
-def _settings_with_bus(**bus):
-    conf = dict(settings.MICROSERVICES)
+def _settings_with_bus(**bus: str) -> override_settings:
+    conf: dict[str, Any] = dict(settings.MICROSERVICES)
     conf["EVENT_BUS"] = {**conf.get("EVENT_BUS", {}), **bus}
     conf["REGISTRY"] = {**conf.get("REGISTRY", {}), "BACKEND": "static"}
     return override_settings(MICROSERVICES=conf)
@@ -31,7 +33,7 @@ def redis_bus(redis_server):
         yield
 
 
-def _health(client):
+def _health(client: Client) -> tuple[int, dict[str, str], dict[str, Any]]:
     response = client.get(reverse("microservices:health"))
     body = response.json()
     return response.status_code, {k: v["status"] for k, v in body["components"].items()}, body

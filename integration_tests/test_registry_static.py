@@ -40,9 +40,10 @@ def static_instances(two_users_stubs, stub_token):
         yield first, second
 
 
-def _count(client, q):
+def _count(client: DiscoveryServiceClient, q: str) -> int:
     response = client.get("/users/search", operation="searchUsers", params={"q": q})
-    return response.data["count"]
+    count: int = response.data["count"]
+    return count
 
 
 def test_round_robin_alternates_between_the_two_stub_processes(static_instances, unique_name):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.core.checks import CheckMessage
 
 from microservices.registry.checks import check_registry_settings, duration_seconds
 
 
-def _ids(messages):
-    return sorted({m.id for m in messages})
+def _ids(messages: list[CheckMessage]) -> list[str]:
+    return sorted({str(m.id) for m in messages})
 
 
 def test_default_settings_pass_every_registry_check(registry_settings):

@@ -64,6 +64,7 @@ def test_settings_token_wins_over_the_environment(registry_settings, monkeypatch
     monkeypatch.setenv("CONSUL_HTTP_TOKEN", "from-env")
     registry_settings(BACKEND="consul", CONSUL_HTTP_TOKEN="from-settings")
     registry = get_registry()
+    assert isinstance(registry, ConsulRegistry)
     assert registry.client.token == "from-settings"
     assert "from-settings" not in repr(registry)
 

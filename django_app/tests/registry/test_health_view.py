@@ -5,6 +5,8 @@ The same endpoint against real RabbitMQ, Redis and PostgreSQL: integration_tests
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import override_settings
 from django.urls import reverse
@@ -17,7 +19,7 @@ def bus_settings(registry_settings):
     def apply(**bus):
         from django.conf import settings
 
-        conf = dict(settings.MICROSERVICES)
+        conf: dict[str, Any] = dict(settings.MICROSERVICES)
         conf["EVENT_BUS"] = {**conf.get("EVENT_BUS", {}), **bus}
         registry_settings(conf)
 
@@ -63,7 +65,7 @@ def test_unreachable_redis_and_registry_are_reported_down(client, bus_settings, 
     bus_settings(BACKEND="redis", REDIS_URL=f"redis://127.0.0.1:{port}/0")
     from django.conf import settings
 
-    conf = dict(settings.MICROSERVICES)
+    conf: dict[str, Any] = dict(settings.MICROSERVICES)
     conf["REGISTRY"] = {**conf["REGISTRY"], "BACKEND": "consul", "CONSUL_HTTP_ADDR": dead_url}
     with override_settings(MICROSERVICES=conf):
         response = client.get(reverse("microservices:health"))
