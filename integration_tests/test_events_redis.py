@@ -1,0 +1,186 @@
+"""Events on a real Redis: Streams with consumer groups (reliable) and pub/sub (fire-and-forget).
+
+Every test has its own stream prefix and consumer group (`unique_name`).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import pytest
+
+from integration_tests.event_helpers import (
+    applied_counts,
+    configured_bus,
+    order_event,
+    start_consumer,
+    stop_process,
+    wait_until,
+)
+from integration_tests.event_helpers import (
+    registry as helper_registry,
+)
+from microservices.events.consumer import HandlerRegistry
+from microservices.events.contract import get_contract
+from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
+from microservices.events.samples import sample_envelope
+from microservices.exceptions import RetryableHandlerError
+from microservices.models import InboxEvent
+
+EVENT_TYPES = get_contract().event_types
+
+
+def recording_registry(*types: str) -> tuple[HandlerRegistry, list]:
+    received: list = []
+    registry = HandlerRegistry()
+    for event_type in types:
+        registry.add(event_type, received.append, name=f"it.record.{event_type}")
+    return registry, received
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_event_type_round_trips_through_redis_streams(redis_server, unique_name, event_type):
+    """What is XADDed is what the handler gets, once, and the entry is acknowledged."""
+    with configured_bus("redis", redis_server.url, unique_name) as bus:
+        registry, received = recording_registry(event_type)
+        bus.declare([event_type])
+        sent = sample_envelope(event_type)
+        bus.publish(sent)
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
+        pending = bus.client.xpending(bus.stream(event_type), unique_name)["pending"]
+    assert received == [sent]
+    assert pending == 0
+    assert InboxEvent.objects.filter(event_id=sent.event_id).count() == 1
+
+
+def _poison(kind: str) -> dict:
+    valid = sample_envelope("user.created").to_dict()
+    if kind == "invalid-json":
+        return {"envelope": b'{"event_id": "unterminated'}
+    if kind == "schema-violation":
+        valid["data"]["email"] = 42
+    elif kind == "unknown-type":
+        valid["event_type"] = "user.exploded"
+    elif kind == "1mb-payload":
+        valid["data"]["bio"] = "x" * (1024 * 1024)
+    else:  # an entry some other producer wrote without our field
+        return {"payload": b"{}"}
+    return {"envelope": json.dumps(valid).encode()}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "kind", ["invalid-json", "schema-violation", "unknown-type", "1mb-payload", "no-envelope"]
+)
+def test_poison_entry_goes_to_the_dead_stream_and_the_consumer_keeps_running(
+    redis_server, unique_name, kind
+):
+    """The poison entry is acked into the dead stream with its reason; the next one is handled."""
+    with configured_bus("redis", redis_server.url, unique_name) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        poison_id = bus.publish_raw("user.created", _poison(kind))
+        good = sample_envelope("user.created")
+        bus.publish(good)
+        assert bus.consume(registry=registry, max_messages=2, idle_timeout=10) == 2
+        dead = bus.dead_letters()
+        pending = bus.client.xpending(bus.stream("user.created"), unique_name)["pending"]
+    assert received == [good]
+    assert [(d["entry_id"], d["stream"]) for d in dead] == [
+        (poison_id, f"{unique_name}:user.created")
+    ]
+    expected = "entry has no" if kind == "no-envelope" else "contract:"
+    assert dead[0]["reason"].startswith(expected)
+    assert pending == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_handler_is_retried_then_dead_lettered_after_max_deliveries(
+    redis_server, unique_name
+):
+    """Three deliveries (XCLAIM after each backoff), then the dead stream; nothing pending."""
+    calls = []
+    registry = HandlerRegistry()
+
+    @registry.handler("inventory.reserved", name="it.always_fails")
+    def always_fails(envelope):
+        calls.append(envelope.event_id)
+        raise RetryableHandlerError("warehouse API down")
+
+    with configured_bus("redis", redis_server.url, unique_name) as bus:
+        bus.declare(["inventory.reserved"])
+        sent = sample_envelope("inventory.reserved")
+        bus.publish(sent)
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
+        dead = bus.dead_letters()
+        pending = bus.client.xpending(bus.stream("inventory.reserved"), unique_name)["pending"]
+    assert calls == [sent.event_id] * 3
+    assert [(json.loads(d["envelope"])["event_id"], d["deliveries"]) for d in dead] == [
+        (sent.event_id, "3")
+    ]
+    assert "warehouse API down" in dead[0]["reason"]
+    assert pending == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pubsub_loses_an_event_published_while_the_subscriber_is_down_streams_keep_it(
+    redis_server, unique_name
+):
+    """The same event published with no consumer running: pub/sub drops it, Streams deliver it."""
+    with configured_bus("redis_pubsub", redis_server.url, unique_name) as pubsub:
+        assert isinstance(pubsub, RedisPubSubBus)
+        registry, via_pubsub = recording_registry("user.updated")
+        missed = sample_envelope("user.updated")
+        pubsub.publish(missed)  # nobody subscribed right now
+        ready = threading.Event()
+        later = sample_envelope("user.updated")
+        listener = threading.Thread(
+            target=pubsub.consume,
+            kwargs={"registry": registry, "max_messages": 1, "idle_timeout": 10, "ready": ready},
+        )
+        listener.start()
+        assert ready.wait(10)
+        pubsub.publish(later)
+        listener.join(15)
+    with configured_bus("redis", redis_server.url, unique_name) as streams:
+        assert isinstance(streams, RedisStreamsBus)
+        registry, via_streams = recording_registry("user.updated")
+        streams.declare(["user.updated"])
+        kept = sample_envelope("user.updated")
+        streams.publish(kept)  # nobody consuming right now either
+        streams.consume(registry=registry, max_messages=1, idle_timeout=10)
+    assert via_pubsub == [later]
+    assert via_streams == [kept]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sigkilled_consumer_entries_are_reclaimed_and_applied_once(redis_server, unique_name):
+    """A consumer killed mid-stream leaves entries pending; XAUTOCLAIM hands them on, none twice."""
+    total = 1500
+    with configured_bus("redis", redis_server.url, unique_name, MAX_DELIVERIES=5) as bus:
+        bus.declare(["order.created"])
+        for i in range(total):
+            bus.publish(order_event(i))
+        first = start_consumer("redis", redis_server.url, unique_name, "order.created")
+        try:
+            started = wait_until(
+                lambda: first.poll() is not None or applied_counts()[0] >= total // 5, timeout=60
+            )
+        finally:
+            first_output = stop_process(first, signal.SIGKILL)
+        assert started, first_output[-3000:]
+        assert first.returncode == -signal.SIGKILL, first_output[-3000:]
+        stream = bus.stream("order.created")
+        left_pending = bus.client.xpending(stream, unique_name)["pending"]
+        applied_before = applied_counts()[0]
+        # this process takes over, reclaiming entries idle for more than 1 s
+        done = bus.consume(registry=helper_registry, idle_timeout=5)
+        pending_after = bus.client.xpending(stream, unique_name)["pending"]
+    assert left_pending >= 1  # the killed consumer had read entries it never acknowledged
+    assert done >= total - applied_before
+    assert applied_counts() == (total, total, 0)
+    assert pending_after == 0
