@@ -177,6 +177,9 @@ class ConsulRegistry(ServiceRegistry):
     def deregister_service(self, service_id: str) -> None:
         try:
             self.client.agent.service.deregister(service_id)
+        except consul.NotFound:
+            logger.info("%s was not registered (already gone)", service_id)
+            return
         except consul.ACLPermissionDenied as exc:
             raise RegistryError(f"Consul ACL token may not deregister {service_id}: {exc}") from exc
         except (consul.ConsulException, requests.RequestException) as exc:
