@@ -1,0 +1,137 @@
+"""The transactional outbox on PostgreSQL and RabbitMQ: what on_commit loses, the outbox keeps;
+several relays at once publish every row exactly once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+
+import pika
+import pytest
+from django.db import connection
+
+from integration_tests.event_helpers import configured_bus
+from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
+from microservices.events.outbox import outbox_relay, publish_event
+from microservices.events.rabbitmq import RabbitMQBus
+from microservices.events.samples import sample_data
+from microservices.models import OutboxEvent, OutboxStatus, UserProfile
+
+
+def drain(url: str, queue: str) -> list[bytes]:
+    """Every message currently in `queue` (acknowledged, so the queue ends empty)."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    bodies = []
+    try:
+        channel = conn.channel()
+        while True:
+            method, _, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return bodies
+            bodies.append(body)
+    finally:
+        conn.close()
+
+
+def commit_and_die(rabbitmq, exchange: str, mode: str, user_id: str) -> subprocess.CompletedProcess:
+    argv = [
+        sys.executable,
+        "-m",
+        "integration_tests.event_helpers",
+        "commit-and-die",
+        "--mode",
+        mode,
+        "--exchange",
+        exchange,
+        "--user-id",
+        user_id,
+    ]
+    env = django_subprocess_env(RABBITMQ_URL=rabbitmq.url, EVENT_BUS_BACKEND="rabbitmq")
+    return subprocess.run(argv, env=env, cwd=REPO_DIR, capture_output=True, timeout=60)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("mode", "delivered"), [("on_commit", 0), ("outbox", 1)])
+def test_process_dying_right_after_commit_loses_the_on_commit_event_not_the_outbox_one(
+    rabbitmq, unique_name, mode, delivered
+):
+    """Both commit the profile; only the outbox still has its event to publish afterwards."""
+    user_id = str(uuid.uuid4())
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["user.created"])
+        result = commit_and_die(rabbitmq, unique_name, mode, user_id)
+        assert result.returncode == -9, result.stdout.decode() + result.stderr.decode()
+        assert UserProfile.objects.filter(user_id=user_id).count() == 1  # the commit happened
+        outbox_relay(bus=bus)  # whatever survived in the outbox goes out now
+    bodies = drain(rabbitmq.url, f"{unique_name}.user.created")
+    assert len(bodies) == delivered
+    assert all(user_id.encode() in body for body in bodies)
+
+
+class RecordingRabbitMQBus(RabbitMQBus):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent: list[int] = []
+
+    def publish(self, envelope):
+        super().publish(envelope)
+        self.sent.append(envelope.data["index"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_relays_at_once_publish_every_row_exactly_once_each_in_order(rabbitmq, unique_name):
+    """SKIP LOCKED splits the rows between relays: no row twice, none missed, each relay ordered."""
+    total = 600
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["order.cancelled"])
+        for index in range(total):
+            publish_event("order.cancelled", sample_data("order.cancelled", index=index))
+    relays = [RecordingRabbitMQBus(rabbitmq.url, exchange=unique_name) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def relay(bus: RecordingRabbitMQBus) -> None:
+        try:
+            outbox_relay(bus=bus, batch_size=25)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            bus.close()
+            connection.close()
+
+    threads = [threading.Thread(target=relay, args=(bus,)) for bus in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    sent = [index for bus in relays for index in bus.sent]
+    assert sorted(sent) == list(range(total))
+    assert sum(1 for bus in relays if bus.sent) >= 2  # the work really was shared
+    for bus in relays:
+        assert bus.sent == sorted(bus.sent)
+    assert len(drain(rabbitmq.url, f"{unique_name}.order.cancelled")) == total
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_outbox_command_publishes_pending_rows_and_marks_them_sent(rabbitmq, unique_name):
+    """`manage.py relay_outbox --once` on the real database and broker."""
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["payment.processed"])
+    written = [
+        publish_event("payment.processed", sample_data("payment.processed")) for _ in range(3)
+    ]
+    result = subprocess.run(
+        manage_py_argv("relay_outbox", "--once", "--bus", "rabbitmq", "--exchange", unique_name),
+        env=django_subprocess_env(RABBITMQ_URL=rabbitmq.url),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert b"sent 3" in result.stdout
+    bodies = drain(rabbitmq.url, f"{unique_name}.payment.processed")
+    assert [b for b in bodies if any(e.event_id.encode() in b for e in written)] == bodies
+    assert len(bodies) == 3
+    assert OutboxEvent.objects.filter(status=OutboxStatus.SENT).count() == 3
