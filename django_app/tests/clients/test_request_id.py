@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.test import Client, override_settings
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client, override_settings
 
 from microservices.request_id import (
     RequestIDLogFilter,
@@ -42,6 +43,15 @@ def test_middleware_replaces_a_malformed_incoming_id(incoming):
     assert echoed != incoming
     assert is_well_formed(echoed)
     assert response.json() == {"bound": echoed}
+
+
+def test_async_views_get_the_id_too():
+    """Under an async view (async middleware path) the incoming id is bound and echoed."""
+    response = async_to_sync(AsyncClient().get)(
+        "/async-whoami/", headers={"X-Request-ID": "async-1"}
+    )
+    assert response.headers["X-Request-ID"] == "async-1"
+    assert response.json() == {"bound": "async-1"}
 
 
 def test_id_is_unbound_after_the_request():

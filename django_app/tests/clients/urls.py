@@ -26,7 +26,12 @@ def whoami_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"bound": current_request_id()})
 
 
+async def async_whoami_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"bound": current_request_id()})
+
+
 urlpatterns = [
     path("search/", search_view),
     path("whoami/", whoami_view),
+    path("async-whoami/", async_whoami_view),
 ]
