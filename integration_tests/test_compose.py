@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from integration_tests.servers import consul, postgres, rabbitmq, redis
+from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -123,9 +124,11 @@ def test_exported_addresses_use_the_fixture_variables_and_published_ports(compos
 
 
 def test_stubs_listen_on_the_ports_django_settings_default_to(compose):
-    """Each stub publishes the default port of its service, on its own port variable."""
+    """Each stub runs `python -m mock_services --only <name>` and publishes its default port."""
     for name, port in DEFAULT_PORTS.items():
         service = compose["services"][name]
+        assert service["command"][:3] == ["python", "-m", "mock_services"]
+        assert _stub_parser().parse_args(service["command"][3:]).only == [name]
         assert _published(service) == {port}
         assert service["environment"][f"MOCK_SERVICES_{name.upper()}_PORT"] == str(port)
         assert service["environment"]["STUB_PORT"] == str(port)
