@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
@@ -42,8 +43,9 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    # Omitted rather than null on the wire, so the schema does not offer null.
+    instance: str | SkipJsonSchema[None] = None
+    errors: list[FieldError] | SkipJsonSchema[None] = None
 
 
 class ProblemError(Exception):

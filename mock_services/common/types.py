@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BeforeValidator, StrictInt, StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 from starlette.convertors import Convertor, register_url_convertor
 
 from mock_services.common.errors import Problem
@@ -25,7 +25,9 @@ def _integral_float_to_int(value: object) -> object:
     return value
 
 
-JsonInt = Annotated[StrictInt, BeforeValidator(_integral_float_to_int)]
+# Put after the constraints: Annotated[int, Field(strict=True, ge=.., le=..), INTEGRAL]
+# (after, so the JSON Schema keeps minimum/maximum). Strict: "3" and true are refused.
+INTEGRAL = BeforeValidator(_integral_float_to_int)
 
 
 class IdConvertor(Convertor[str]):
@@ -45,8 +47,8 @@ register_url_convertor("id", IdConvertor())
 
 
 def id_path(description: str) -> Any:
-    """A UUID path parameter; routes spell it `{name:id}`."""
-    return Path(description=description)
+    """A UUID path parameter; routes spell it `{name:id}` (the pattern documents the convertor)."""
+    return Path(pattern=UUID_PATTERN, description=description)
 
 
 # Statuses every operation can answer (auth, rate limiting, server errors).

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import JsonInt, UuidStr
+from mock_services.common.types import INTEGRAL, UuidStr
 
 MAX_UNITS = 1_000_000
 Sku = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
@@ -20,7 +20,7 @@ class ProductCreate(BaseModel):
 
     sku: Sku
     name: ProductName
-    on_hand: Annotated[JsonInt, Field(ge=0, le=MAX_UNITS)]
+    on_hand: Annotated[int, Field(strict=True, ge=0, le=MAX_UNITS), INTEGRAL]
 
 
 class Product(BaseModel):
@@ -38,7 +38,7 @@ class ReservationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: UuidStr
-    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_UNITS)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_UNITS), INTEGRAL]
     order_reference: OrderReference | None = None
 
 

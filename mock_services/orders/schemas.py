@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import Currency, JsonInt, UuidStr
+from mock_services.common.types import INTEGRAL, Currency, UuidStr
 
 OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]
 MAX_QUANTITY = 1_000
@@ -21,8 +21,8 @@ class OrderItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: UuidStr
-    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
-    unit_price: Annotated[JsonInt, Field(ge=0, le=MAX_UNIT_PRICE)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY), INTEGRAL]
+    unit_price: Annotated[int, Field(strict=True, ge=0, le=MAX_UNIT_PRICE), INTEGRAL]
 
 
 class OrderCreate(BaseModel):

@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mock_services.common.types import Currency, JsonInt, UuidStr
+from mock_services.common.types import INTEGRAL, Currency, UuidStr
 
 MAX_AMOUNT = 10_000_000_000
 PaymentStatus = Literal["captured", "partially_refunded", "refunded"]
 CardToken = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
 OrderReference = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
-Amount = Annotated[JsonInt, Field(ge=1, le=MAX_AMOUNT)]
+Amount = Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT), INTEGRAL]
 
 
 class PaymentMethod(BaseModel):
