@@ -12,6 +12,8 @@ direction, so repeating the interrupted call never applies it twice.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -162,11 +165,19 @@ class _Attempt:
     events: list[tuple[str, dict[str, Any]]]
 
 
+@dataclass
+class _Carry:
+    """A finished step whose result is written with the next step's start."""
+
+    attempt: _Attempt
+    message: str | None
+
+
 class _Runner:
     """Runs one claimed execution to a terminal state (or until its lease is lost).
 
-    Two commits per step: "attempt n of step i starts" (log row + state + lease), then
-    "it ended, the saga is now in state s" (log row closed, next state, events to the outbox).
+    One write per step: "step i ended (log row closed, its events into the outbox), the saga
+    is now at step j, whose attempt 1 starts (log row opened, lease renewed)".
     """
 
     def __init__(
@@ -180,7 +191,8 @@ class _Runner:
         self.execution = execution
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
-        self.first_step = True
+        # A PENDING saga has never started a step (the first start also leaves PENDING).
+        self.first_step = execution.status != SagaStatus.PENDING
 
     def _save(self, *, release: bool = False, **fields: Any) -> None:
         """Write fields of the execution if we still own it; renew (or release) the lease."""
@@ -202,29 +214,36 @@ class _Runner:
         self._save()
 
     def _begin_attempt(
-        self, state: SagaState, step: SagaStep, direction: str, attempt: int, key: str
+        self,
+        state: SagaState,
+        step: SagaStep,
+        direction: str,
+        attempt: int,
+        key: str,
+        carry: _Carry | None = None,
     ) -> SagaStepLog:
-        with transaction.atomic():
-            self._save(
-                status=state.status, current_step=state.step, compensating=state.compensating
-            )
-            return SagaStepLog.objects.create(
-                execution=self.execution,
-                step_index=state.step,
-                step_name=step.name,
-                direction=direction,
-                attempt=attempt,
-                status=StepLogStatus.RUNNING,
-                idempotency_key=key,
-                worker=self.owner,
-                started_at=timezone.now(),
-            )
-
-    @staticmethod
-    def _close_log(log: SagaStepLog, status: str, error: str = "") -> None:
-        SagaStepLog.objects.filter(pk=log.pk).update(
-            status=status, error=error[:2000], finished_at=timezone.now()
+        """Record "attempt n of this step starts" (and, in the same commit, how the previous
+        step ended, so "after step i" and "before step i+1" are one write)."""
+        fields: dict[str, Any] = {
+            "status": state.status,
+            "current_step": state.step,
+            "compensating": state.compensating,
+        }
+        if carry is not None and carry.message is not None:
+            fields["error_message"] = carry.message[:4000]
+        log = SagaStepLog(
+            execution=self.execution,
+            step_index=state.step,
+            step_name=step.name,
+            direction=direction,
+            attempt=attempt,
+            status=StepLogStatus.RUNNING,
+            idempotency_key=key,
+            worker=self.owner,
+            started_at=timezone.now(),
         )
+        self._write(fields, close=carry.attempt if carry else None, open_log=log)
+        return log
 
     def _finish_step(self, attempt: _Attempt, state: SagaState, error: str | None) -> None:
         fields: dict[str, Any] = {
@@ -237,25 +256,131 @@ class _Runner:
         terminal = state.status in TERMINAL_STATUSES
         if terminal:
             fields["completed_at"] = timezone.now()
+        self._write(fields, close=attempt, release=terminal)
+
+    def _write(
+        self,
+        fields: dict[str, Any],
+        *,
+        close: _Attempt | None = None,
+        open_log: SagaStepLog | None = None,
+        release: bool = False,
+    ) -> None:
+        """One atomic move: execution fields (lease-guarded), a log row closed, one opened,
+        the closed attempt's events put in the outbox."""
+        if connection.vendor == "postgresql" and not (close and close.events):
+            self._write_one_statement(fields, close=close, open_log=open_log, release=release)
+            return
         with transaction.atomic():
-            self._save(release=terminal, **fields)
-            self._close_log(attempt.log, attempt.log_status, attempt.error)
-            if attempt.events:
-                _publish(
-                    attempt.events,
-                    saga_id=self.execution.saga_id,
-                    step=attempt.log.step_name,
-                    direction=attempt.log.direction,
-                )
+            self._save(release=release, **fields)
+            if close is not None:
+                self._close_attempt(close)
+            if open_log is not None:
+                open_log.save(force_insert=True)
+
+    def _write_one_statement(
+        self,
+        fields: dict[str, Any],
+        *,
+        close: _Attempt | None,
+        open_log: SagaStepLog | None,
+        release: bool,
+    ) -> None:
+        """The same move as one PostgreSQL statement (data-modifying CTEs: atomic on its own,
+        one round trip instead of five; the hot path of every step)."""
+        now = timezone.now()
+        fields = {
+            "context_data": self.execution.context_data,
+            **fields,
+            "lease_expires_at": None if release else now + self.lease,
+            "updated_at": now,
+        }
+        if release:
+            fields["lease_owner"] = ""
+        ex_meta, log_meta = SagaExecution._meta, SagaStepLog._meta
+        sets: list[str] = []
+        params: list[Any] = []
+        for name, value in fields.items():
+            column = ex_meta.get_field(name).column  # type: ignore[union-attr]
+            if name == "context_data":
+                sets.append(f'"{column}" = %s::jsonb')
+                params.append(json.dumps(value, cls=DjangoJSONEncoder))
+            else:
+                sets.append(f'"{column}" = %s')
+                params.append(value)
+        params += [self.execution.pk, self.owner]
+        log_table = log_meta.db_table
+        close_id = close.log.pk if close is not None else None
+        if close is not None:
+            params += [close.log_status, close.error[:2000], now, close_id]
+        else:
+            params += ["", "", now, None]
+        insert_columns = (
+            "step_index",
+            "step_name",
+            "direction",
+            "attempt",
+            "status",
+            "idempotency_key",
+            "worker",
+            "started_at",
+            "error",
+        )
+        if open_log is not None:
+            params += [getattr(open_log, c) for c in insert_columns[:-1]] + ["", True]
+        else:
+            params += [0, "", "", 0, "", "", "", now, "", False]
+        columns = ", ".join(f'"{c}"' for c in insert_columns)
+        sql = f"""
+            WITH ex AS (
+                UPDATE "{ex_meta.db_table}" SET {", ".join(sets)}
+                WHERE "id" = %s AND "lease_owner" = %s RETURNING "id"
+            ), closed AS (
+                UPDATE "{log_table}" SET "status" = %s, "error" = %s, "finished_at" = %s
+                WHERE "id" = %s AND EXISTS (SELECT 1 FROM ex)
+            ), opened AS (
+                INSERT INTO "{log_table}" ("execution_id", {columns})
+                SELECT ex."id", %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ex WHERE %s
+                RETURNING "id"
+            )
+            SELECT (SELECT count(*) FROM ex), (SELECT "id" FROM opened)
+        """  # noqa: S608  (identifiers come from model metadata, values are parameters)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None or row[0] != 1:
+            raise SagaLeaseLost(operation=self.execution.saga_id)
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+        if open_log is not None:
+            open_log.pk = row[1]
+            open_log._state.adding = False
+
+    def _close_attempt(self, attempt: _Attempt) -> None:
+        self._close_log(attempt.log, attempt.log_status, attempt.error)
+        if attempt.events:
+            _publish(
+                attempt.events,
+                saga_id=self.execution.saga_id,
+                step=attempt.log.step_name,
+                direction=attempt.log.direction,
+            )
+
+    @staticmethod
+    def _close_log(log: SagaStepLog, status: str, error: str = "") -> None:
+        SagaStepLog.objects.filter(pk=log.pk).update(
+            status=status, error=error[:2000], finished_at=timezone.now()
+        )
 
     def run(self) -> SagaResult:
         ex = self.execution
         state = SagaState(ex.current_step, ex.compensating, ex.status)
         if state.status == SagaStatus.PENDING:
             state = SagaState(0, False, SagaStatus.RUNNING)
+        carry: _Carry | None = None
         while state.status not in TERMINAL_STATUSES:
             step = self.definition.steps[state.step]
-            attempt = self._run_step(state, step)
+            attempt = self._run_step(state, step, carry)
             nxt = transition(self.definition, state, attempt.ok)
             message: str | None = None
             if not attempt.ok and not state.compensating:
@@ -270,7 +395,12 @@ class _Runner:
                 "ok" if attempt.ok else f"failed ({attempt.error})",
                 nxt.status,
             )
-            self._finish_step(attempt, nxt, message)
+            if nxt.status in TERMINAL_STATUSES:
+                self._finish_step(attempt, nxt, message)
+                carry = None
+            else:
+                # Saved together with the start of the next step, in one commit.
+                carry = _Carry(attempt, message)
             state = nxt
         return SagaResult.from_execution(ex)
 
@@ -298,7 +428,7 @@ class _Runner:
             execution=self.execution, step_index=state.step, direction=direction
         ).count()
 
-    def _run_step(self, state: SagaState, step: SagaStep) -> _Attempt:
+    def _run_step(self, state: SagaState, step: SagaStep, carry: _Carry | None) -> _Attempt:
         """Run the action (or compensation) of one step with its retry policy and time budget."""
         compensating = state.compensating
         direction = str(StepDirection.COMPENSATION if compensating else StepDirection.ACTION)
@@ -324,7 +454,10 @@ class _Runner:
                 _checkpoint=self.checkpoint,
                 _crash_point=crash_point,
             )
-            log = self._begin_attempt(state, step, direction, ctx.attempt, ctx.idempotency_key())
+            log = self._begin_attempt(
+                state, step, direction, ctx.attempt, ctx.idempotency_key(), carry
+            )
+            carry = None
             crash_point(f"before_{direction}:{step.name}")
             try:
                 fn(ctx)
@@ -417,8 +550,11 @@ def saga_create(
     Without an owner the saga waits for a `resume_sagas` worker to pick it up.
     """
     expires = timezone.now() + timedelta(seconds=_lease_seconds(lease_seconds)) if owner else None
+    # Alone, the INSERT is atomic; inside a caller's transaction a savepoint keeps a duplicate
+    # saga_id from breaking it.
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():
+        with guard:
             return SagaExecution.objects.create(
                 saga_id=saga_id,
                 saga_type=definition.saga_type,

@@ -1,0 +1,293 @@
+"""What does the saga cost? One OrderProcessingSaga end to end against the same calls made
+directly (target: at most 1.5x), and sagas per second with 1, 2 and 4 worker processes.
+
+Not a test. Needs PostgreSQL (DATABASE_URL, else a local server like the integration tests) and
+starts the four stubs in this process. Prints the figures and writes bench/results/saga.json.
+
+    .venv/bin/python bench/bench_saga.py [--iterations 200] [--sagas 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
+
+RESULTS = REPO / "bench" / "results" / "saga.json"
+
+
+def _fresh_database(server_url: str) -> str:
+    """Create an empty database on the server; returns its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"bench_saga_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _drop_database(server_url: str, db_url: str) -> None:
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[-1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _nodelay_stub_sockets() -> bool:
+    """Give the stubs' listening socket proto IPPROTO_TCP if it lacks it; True if patched.
+
+    asyncio turns TCP_NODELAY on only for sockets whose proto is IPPROTO_TCP; a socket made as
+    socket(AF_INET, SOCK_STREAM) has proto 0, so its connections keep Nagle's algorithm and
+    every response written in two pieces waits ~40 ms for the client's delayed ACK. That delay
+    would swamp what this benchmark measures.
+    """
+    import socket
+
+    import mock_services.testing as stub_testing
+
+    probe = stub_testing.bind_socket("127.0.0.1", 0)
+    fine = probe.proto == socket.IPPROTO_TCP
+    probe.close()
+    if fine:
+        return False
+
+    def bind_socket(host: str, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+
+    stub_testing.bind_socket = bind_socket  # type: ignore[assignment]
+    return True
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def _summary(ms: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(ms), 2),
+        "p90_ms": round(_pct(ms, 0.9), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--sagas", type=int, default=200, help="sagas per throughput run")
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+
+    from integration_tests.servers import provide
+    from mock_services.common.app import SERVICE_NAMES
+    from mock_services.testing import StubServer
+
+    patched = _nodelay_stub_sockets()
+    if patched:
+        print("note: stub sockets patched to IPPROTO_TCP (TCP_NODELAY); see _nodelay_stub_sockets")
+    server = provide("postgres")
+    db_url = _fresh_database(server.endpoint.url)
+    token = secrets.token_urlsafe(16)
+    stubs = {name: StubServer(name, token).start() for name in SERVICE_NAMES}
+    env = {
+        "DATABASE_URL": db_url,
+        "DJANGO_SETTINGS_MODULE": "project.settings.base",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "SERVICES_API_KEY": token,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(REPO / "django_app"), str(REPO)]),
+        **{f"{name.upper()}_SERVICE_URL": s.url for name, s in stubs.items()},
+    }
+    os.environ.update(env)
+    try:
+        results = run(args, env)
+        results["stub_sockets_patched_for_nodelay"] = patched
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        for stub in stubs.values():
+            stub.stop()
+        _drop_database(server.endpoint.url, db_url)
+        server.close()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten {RESULTS.relative_to(REPO)}")
+
+
+def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.core.management import call_command
+
+    from microservices.clients.inventory import InventoryServiceClient
+    from microservices.clients.orders import OrderServiceClient
+    from microservices.clients.payments import PaymentServiceClient
+    from microservices.clients.users import UserServiceClient
+    from microservices.conf import ms_settings
+    from microservices.models import SagaExecution, SagaStepLog
+    from microservices.sagas.order_processing import (
+        ORDER_PROCESSING,
+        build_order_context,
+        process_order_request,
+    )
+    from microservices.sagas.orchestrator import saga_create
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    users, inv = UserServiceClient(), InventoryServiceClient()
+    pay, orders = PaymentServiceClient(), OrderServiceClient()
+    user_id = users.create_user(email="bench@example.com", name="Bench")["id"]
+    a = inv.create_product(sku="BENCH-A", name="A", on_hand=1_000_000)["id"]
+    b = inv.create_product(sku="BENCH-B", name="B", on_hand=1_000_000)["id"]
+    items = [
+        {"product_id": a, "quantity": 2, "unit_price": 1250},
+        {"product_id": b, "quantity": 1, "unit_price": 4999},
+    ]
+    context = build_order_context(user_id=user_id, items=items, payment_method="tok_visa")
+
+    def direct(n: int) -> None:
+        """The saga's five calls and its e-mail, made in a row with the same clients and keys."""
+        key = f"direct-{n}"
+        user = users.get_user(user_id=user_id, use_cache=False)
+        reservations = [
+            inv.reserve_item(
+                product_id=item["product_id"],
+                quantity=item["quantity"],
+                order_reference=key,
+                idempotency_key=f"{key}:reserve:{i}",
+            )["id"]
+            for i, item in enumerate(items)
+        ]
+        payment = pay.process_payment(
+            user_id=user_id,
+            amount=context["total_amount"],
+            currency="USD",
+            card_token="tok_visa",
+            order_reference=key,
+            idempotency_key=f"{key}:pay",
+        )
+        order = orders.create_order(
+            user_id=user_id,
+            items=items,  # type: ignore[arg-type]
+            currency="USD",
+            payment_id=payment["id"],
+            reservation_ids=reservations,
+            idempotency_key=f"{key}:order",
+        )
+        send_mail(
+            f"Order {order['id']} confirmed",
+            f"Hello {user['name']}",
+            settings.DEFAULT_FROM_EMAIL,
+            [user["email"]],
+        )
+
+    def saga(n: int) -> None:
+        result = process_order_request(user_id, items, "tok_visa", saga_id=f"bench-{n}")
+        if result.status != "completed":
+            raise RuntimeError(f"saga bench-{n} ended {result.status}: {result.error}")
+
+    for n in range(args.warmup):
+        direct(-n - 1)
+        saga(-n - 1)
+    direct_ms: list[float] = []
+    saga_ms: list[float] = []
+    for n in range(args.iterations):  # interleaved, so drift hits both sides alike
+        t0 = time.perf_counter()
+        direct(n)
+        t1 = time.perf_counter()
+        saga(n)
+        t2 = time.perf_counter()
+        direct_ms.append((t1 - t0) * 1000)
+        saga_ms.append((t2 - t1) * 1000)
+    ratio = statistics.median(saga_ms) / statistics.median(direct_ms)
+    print(f"contract validation: {ms_settings.CONTRACT_VALIDATION}; database: PostgreSQL")
+    print(f"direct calls : {_summary(direct_ms)}")
+    print(f"saga         : {_summary(saga_ms)}")
+    print(f"saga / direct (median): {ratio:.2f}x  (target <= 1.5x)")
+
+    throughput = []
+    manage = [sys.executable, str(REPO / "django_app" / "manage.py"), "resume_sagas"]
+    for k in (int(w) for w in args.workers.split(",")):
+        prefix = f"tp{k}-"
+        for n in range(args.sagas):
+            saga_create(definition=ORDER_PROCESSING, saga_id=f"{prefix}{n}", context=context)
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [*manage, "--until-idle", "--batch", str(args.sagas)],
+                env={**os.environ, **env},
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(k)
+        ]
+        for p in procs:
+            if p.wait(timeout=600) != 0:
+                raise RuntimeError("a worker failed")
+        wall = time.perf_counter() - started
+        mine = SagaExecution.objects.filter(saga_id__startswith=prefix)
+        done = mine.filter(status="completed").count()
+        first = SagaStepLog.objects.filter(execution__in=mine).order_by("started_at").first()
+        last = mine.order_by("-completed_at").first()
+        assert first is not None and last is not None and last.completed_at is not None
+        window = (last.completed_at - first.started_at).total_seconds()
+        row = {
+            "workers": k,
+            "sagas": args.sagas,
+            "completed": done,
+            "sagas_per_s": round(args.sagas / window, 1),
+            "sagas_per_s_incl_startup": round(args.sagas / wall, 1),
+        }
+        throughput.append(row)
+        print(
+            f"{k} worker(s): {row['sagas_per_s']} sagas/s "
+            f"({row['sagas_per_s_incl_startup']} incl. process start), {done}/{args.sagas} completed"
+        )
+    base = throughput[0]["sagas_per_s"]
+    for row in throughput:
+        row["speedup_vs_1"] = round(row["sagas_per_s"] / base, 2)
+    print(
+        "speed-up vs 1 worker: "
+        + ", ".join(f"{r['workers']}: {r['speedup_vs_1']}x" for r in throughput)
+    )
+
+    return {
+        "question": "saga overhead vs direct calls; sagas/s by worker processes",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "contract_validation": ms_settings.CONTRACT_VALIDATION,
+        "iterations": args.iterations,
+        "direct": _summary(direct_ms),
+        "saga": _summary(saga_ms),
+        "ratio_median": round(ratio, 2),
+        "target_ratio": 1.5,
+        "throughput": throughput,
+    }
+
+
+if __name__ == "__main__":
+    main()
