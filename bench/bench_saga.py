@@ -152,12 +152,12 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     from microservices.clients.users import UserServiceClient
     from microservices.conf import ms_settings
     from microservices.models import SagaExecution, SagaStepLog
+    from microservices.sagas.orchestrator import saga_create
     from microservices.sagas.order_processing import (
         ORDER_PROCESSING,
         build_order_context,
         process_order_request,
     )
-    from microservices.sagas.orchestrator import saga_create
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     users, inv = UserServiceClient(), InventoryServiceClient()
@@ -266,7 +266,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         throughput.append(row)
         print(
             f"{k} worker(s): {row['sagas_per_s']} sagas/s "
-            f"({row['sagas_per_s_incl_startup']} incl. process start), {done}/{args.sagas} completed"
+            f"({row['sagas_per_s_incl_startup']} incl. process start), "
+            f"{done}/{args.sagas} completed"
         )
     base = throughput[0]["sagas_per_s"]
     for row in throughput:
