@@ -1,0 +1,84 @@
+"""The SAGA settings checks and the resume_sagas command (SQLite, plain Python steps)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from microservices.models import SagaExecution
+from microservices.sagas.checks import check_saga_settings
+from microservices.sagas.definition import SagaDefinition, SagaStep, register
+
+
+def _ids(conf):
+    with override_settings(MICROSERVICES={"SAGA": conf}):
+        return [m.id for m in check_saga_settings()]
+
+
+def test_default_saga_settings_pass_the_checks():
+    """The shipped defaults raise nothing."""
+    assert _ids({}) == []
+
+
+def test_step_timeout_not_below_lease_is_an_error():
+    """A step allowed to outlive its lease would let a second worker run the saga: E061."""
+    assert _ids({"LEASE_SECONDS": 5, "STEP_TIMEOUT": 5}) == ["microservices.E061"]
+
+
+def test_non_numeric_or_too_small_values_are_errors():
+    """Each bad number is reported with E060."""
+    assert _ids({"LEASE_SECONDS": "30", "COMPENSATION_ATTEMPTS": 0}) == [
+        "microservices.E060",
+        "microservices.E060",
+    ]
+
+
+def _noop(ctx) -> None:
+    return None
+
+
+@pytest.mark.django_db
+def test_resume_sagas_once_finishes_stale_and_unclaimed_sagas_only():
+    """One pass resumes expired and unleased sagas and leaves a live-leased one alone."""
+    register(SagaDefinition("cmd_saga", [SagaStep("a", _noop), SagaStep("b", _noop)]))
+    past = timezone.now() - timedelta(seconds=1)
+    future = timezone.now() + timedelta(seconds=60)
+    SagaExecution.objects.create(
+        saga_id="stale",
+        saga_type="cmd_saga",
+        status="running",
+        current_step=1,
+        lease_owner="dead",
+        lease_expires_at=past,
+    )
+    SagaExecution.objects.create(saga_id="new", saga_type="cmd_saga")
+    SagaExecution.objects.create(
+        saga_id="busy",
+        saga_type="cmd_saga",
+        status="running",
+        lease_owner="alive",
+        lease_expires_at=future,
+    )
+    out = StringIO()
+    call_command("resume_sagas", "--once", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert sorted(lines[:-1]) == ["new completed", "stale completed"]
+    assert lines[-1] == "resumed 2 saga(s)"
+    assert SagaExecution.objects.get(saga_id="busy").status == "running"
+
+
+@pytest.mark.django_db
+def test_resume_sagas_with_a_saga_id_runs_just_that_one():
+    """--saga-id resumes the named saga and reports its outcome."""
+    register(SagaDefinition("cmd_saga", [SagaStep("a", _noop)]))
+    SagaExecution.objects.create(saga_id="one", saga_type="cmd_saga")
+    SagaExecution.objects.create(saga_id="other", saga_type="cmd_saga")
+    out = StringIO()
+    call_command("resume_sagas", "--saga-id", "one", stdout=out)
+    assert out.getvalue().strip() == "one completed"
+    assert SagaExecution.objects.get(saga_id="other").status == "pending"
