@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -90,6 +91,11 @@ def test_detail_page_draws_the_timeline_with_escaped_errors(admin_client_, needs
     assert "card &lt;declined&gt;" in body
     assert "card <declined>" not in body
     assert "flowchart TD" in body
+    start = body.index('<svg xmlns="http://www.w3.org/2000/svg" class="saga-timeline"')
+    fragment = body[start : body.index("</svg>", start) + len("</svg>")]
+    svg = ElementTree.fromstring(fragment)  # noqa: S314  (our own page)
+    bars = svg.findall("{http://www.w3.org/2000/svg}g")
+    assert len(bars) == 4
 
 
 def test_retry_compensation_action_finishes_the_undo(admin_client_, needs_attention):
