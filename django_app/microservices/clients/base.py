@@ -429,7 +429,8 @@ class ServiceClient:
         retries = getattr(response.raw, "retries", None)
         attempts = len(retries.history) + 1 if retries is not None else 1
         status = response.status_code
-        logger.info(
+        logger.log(
+            logging.WARNING if status >= 500 else logging.INFO,
             "%s.%s %s %s -> %d in %.1f ms (attempts=%d) request_id=%s",
             self.service,
             operation,

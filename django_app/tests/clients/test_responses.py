@@ -43,6 +43,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_DELETE(self) -> None:
+        _Handler.hits[self.path] = _Handler.hits.get(self.path, 0) + 1
+        self.send_response(204)
+        self.end_headers()
+
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
 
@@ -78,6 +83,12 @@ def test_empty_body_is_none(plain_client):
     """A 204 without body comes back as None."""
     response = plain_client.get("/empty", operation="empty")
     assert (response.status_code, response.data) == (204, None)
+
+
+def test_delete_is_sent_and_its_empty_answer_is_none(plain_client):
+    """delete() issues a DELETE; a 204 answer has no data."""
+    response = plain_client.delete("/things/1", operation="deleteThing")
+    assert (response.status_code, response.data, _Handler.hits["/things/1"]) == (204, None, 1)
 
 
 def test_unparsable_json_is_a_contract_violation_even_unvalidated(plain_client):
