@@ -148,6 +148,9 @@ class SagaDefinition:
         raise KeyError(name)
 
 
+# The seed's name for a definition.
+Saga = SagaDefinition
+
 # Definitions by saga_type, so a worker can resume a saga from its stored type.
 _REGISTRY: dict[str, SagaDefinition] = {}
 

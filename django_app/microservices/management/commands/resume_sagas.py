@@ -1,8 +1,14 @@
-"""Worker: claim stale or unclaimed sagas (lease expired) and run each to a terminal state."""
+"""Worker: claim stale or unclaimed sagas (lease expired) and run each to a terminal state.
+
+manage.py resume_sagas               # loop until SIGTERM/SIGINT (finishes the saga in hand)
+manage.py resume_sagas --until-idle  # until nothing is claimable (tests, benchmarks)
+manage.py resume_sagas --saga-id ID  # one saga (operators)
+"""
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -47,16 +53,34 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"{one.saga_id} {one.status}")
             return
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: object) -> None:
+            # Finish the saga in hand, then exit; a kill instead only costs a lease expiry.
+            stop.set()
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
         total = 0
-        while True:
-            results = saga_resume_stale(
-                owner=owner, limit=options["batch"], lease_seconds=options["lease_seconds"]
-            )
-            for result in results:
-                self.stdout.write(f"{result.saga_id} {result.status}")
-            total += len(results)
-            if options["once"] or (options["until_idle"] and not results):
-                break
-            if not results:
-                time.sleep(options["poll_interval"])
+        try:
+            while not stop.is_set():
+                done = 0
+                while done < options["batch"] and not stop.is_set():
+                    results = saga_resume_stale(
+                        owner=owner, limit=1, lease_seconds=options["lease_seconds"]
+                    )
+                    if not results:
+                        break
+                    for result in results:
+                        self.stdout.write(f"{result.saga_id} {result.status}")
+                    done += 1
+                total += done
+                if options["once"] or (options["until_idle"] and not done):
+                    break
+                if not done:
+                    stop.wait(options["poll_interval"])
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.stdout.write(f"resumed {total} saga(s)")
