@@ -45,7 +45,7 @@ class CallPrinter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         fields = record.__dict__
         if fields.get("event") == "retry":
-            reason = f"status {fields['status']}" if fields.get("status") else "connection error"
+            reason = fields.get("cause") or "an error"
             how = "Retry-After" if fields.get("retry_after") else "backoff"
             print(
                 f"    ↻ {fields['service']}.{fields['operation']} retrying after {reason},"
@@ -162,11 +162,24 @@ def malformed_response(demo: Demo) -> None:
         raise AssertionError("the malformed body was accepted")
 
 
+def lost_response(demo: Demo) -> None:
+    """The reservation is made but its response is lost: the keyed retry replays it, once."""
+    product = demo.state["product"]
+    before = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    demo.stubs["inventory"].faults.add(method="POST", path="/reservations", kind="lost_response")
+    demo.inventory.reserve_item(product_id=product["id"], quantity=1)
+    after = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    if after - before != 1:
+        raise AssertionError(f"reserved moved by {after - before}, not 1")
+    demo.say(f"reserved {before} -> {after}: applied once despite the retry")
+
+
 SCENES: list[Scene] = [
     Scene("Place an order: user, stock, payment, order", order_flow),
     Scene("A 503, retried, then success", retried_503),
     Scene("A declined card as a typed error", declined_card),
     Scene("A malformed response caught by the contract", malformed_response),
+    Scene("A lost response, retried with its Idempotency-Key, applied once", lost_response),
 ]
 
 

@@ -155,6 +155,7 @@ class ServiceRetry(Retry):
                 "operation": call.operation if call else None,
                 "request_id": call.request_id if call else None,
                 "event": "retry",
+                "cause": cause,
                 "status": response.status if response is not None else None,
                 "wait_s": wait,
                 "retry_after": "Retry-After" in response.headers if response is not None else False,

@@ -39,5 +39,6 @@ def test_demo_runs_every_scene_and_exits_zero():
         "(2 attempts)",
         "PaymentDeclined: status 402",
         "ContractViolation in getOrder",
+        "applied once despite the retry",
     ):
         assert expected in out
