@@ -28,7 +28,7 @@ def _wait_for_hit(server, fault_id: str) -> None:
 
 
 def test_same_key_and_body_replays_the_first_response(api):
-    """The retry gets the stored 201 (same id) with Idempotent-Replayed: true; one payment exists."""
+    """The retry gets the stored 201 (same id) with Idempotent-Replayed: true."""
     headers = {"Idempotency-Key": "pay-1"}
     first = api["payments"].post("/payments", json=PAYMENT, headers=headers)
     again = api["payments"].post("/payments", json=PAYMENT, headers=headers)
