@@ -123,3 +123,30 @@ def test_killed_during_any_compensation_resumes_backward_to_compensated(shop, st
         _, payments, orders = shop.ledger().for_saga(saga_id)
         assert [p["status"] for p in payments] == ["refunded"]
         assert [o["status"] for o in orders] == ["cancelled"]
+
+
+def test_sigterm_lets_a_looping_worker_finish_and_exit_cleanly(shop, stubs, stub_token):
+    """A worker in its polling loop exits 0 on SIGTERM, after the sagas it had work for."""
+    context = build_order_context(
+        user_id=shop.user(), items=two_items(1, 1), payment_method="tok_visa"
+    )
+    saga_create(definition=ORDER_PROCESSING, saga_id="term-1", context=context)
+    worker = subprocess.Popen(
+        manage_py_argv("resume_sagas", "--poll-interval", "0.1"),
+        env=child_env(stubs, stub_token, EMAIL_BACKEND=LOCMEM_MAIL),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while SagaExecution.objects.get(saga_id="term-1").status != "completed":
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err[-2000:]
+    assert out.splitlines() == ["term-1 completed", "resumed 1 saga(s)"]

@@ -153,6 +153,8 @@ def test_failed_confirmation_cancels_the_order_refunds_and_releases(shop):
     assert [o["status"] for o in orders] == ["cancelled"]
     assert [p["status"] for p in payments] == ["refunded"]
     check_global(ledger, before)
+    events = list(OutboxEvent.objects.order_by("id").values_list("event_type", flat=True))
+    assert events == ["payment.processed", "order.created", "order.cancelled", "payment.refunded"]
 
 
 def test_payment_applied_but_response_lost_is_charged_once(shop):

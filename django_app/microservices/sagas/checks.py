@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from ..conf import ms_settings
 
@@ -47,4 +47,30 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="microservices.E061",
             )
         )
+    if lease is not None:
+        errors.extend(_slow_services(lease))
     return errors
+
+
+def _slow_services(lease: float) -> list[CheckMessage]:
+    """Services whose slowest single call (all client retries) could outlive a saga's lease."""
+    warnings: list[CheckMessage] = []
+    services: dict[str, Any] = ms_settings.SERVICES
+    for name in services:
+        conf = ms_settings.service(name)
+        try:
+            per_try = float(conf["CONNECT_TIMEOUT"]) + float(conf["TIMEOUT"])
+            worst = per_try * (int(conf["RETRY"]["TOTAL"]) + 1)
+        except (KeyError, TypeError, ValueError):
+            continue  # the clients' own checks report malformed service settings
+        if worst >= lease:
+            warnings.append(
+                Warning(
+                    f"A call to service {name!r} may take up to {worst:g}s with its retries, "
+                    f"not less than MICROSERVICES['SAGA']['LEASE_SECONDS'] ({lease:g}s): "
+                    "another worker could take over a saga waiting on it.",
+                    hint="Raise LEASE_SECONDS or lower the service's TIMEOUT / RETRY TOTAL.",
+                    id="microservices.W060",
+                )
+            )
+    return warnings

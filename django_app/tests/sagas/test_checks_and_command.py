@@ -38,6 +38,13 @@ def test_non_numeric_or_too_small_values_are_errors():
     ]
 
 
+def test_service_slower_than_the_lease_is_a_warning():
+    """A call that can outlast the lease (timeouts x retries) is flagged W060."""
+    services = {"payments": {"BASE_URL": "http://p", "TIMEOUT": 10, "CONNECT_TIMEOUT": 2}}
+    with override_settings(MICROSERVICES={"SERVICES": services, "SAGA": {"LEASE_SECONDS": 30}}):
+        assert [m.id for m in check_saga_settings()] == ["microservices.W060"]
+
+
 def _noop(ctx) -> None:
     return None
 
