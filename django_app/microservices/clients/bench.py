@@ -1,0 +1,175 @@
+"""What contract validation costs per call: `python -m microservices.clients.bench [N]`.
+
+For every operation of every contract that documents an example request and 2xx response,
+validates that request and response N times, with openapi-core as shipped and with this app's
+cached validators, and prints milliseconds per call (request + response) and the ratio.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.templating.paths.finders import APICallPathFinder
+
+from ..conf import DEFAULT_CONTRACTS_DIR
+from .contract import (
+    Call,
+    ServiceContract,
+    _AnyServer,
+    _json_loads,
+    _OpenAPIRequest,
+    _OpenAPIResponse,
+)
+
+SERVICES = ("users", "orders", "payments", "inventory")
+
+
+class _PlainFinder(APICallPathFinder):
+    """openapi-core's own path finder, only made host-agnostic like the app's."""
+
+    servers_iterator = _AnyServer()
+
+
+EXAMPLE_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def _example(document: dict[str, Any], media: dict[str, Any] | None) -> Any:
+    if not media:
+        return None
+    if "example" in media:
+        return media["example"]
+    for example in (media.get("examples") or {}).values():
+        return _resolve(document, example).get("value")
+    return None
+
+
+def _calls(document: dict[str, Any]) -> list[tuple[str, Call, int, dict[str, str], bytes]]:
+    """(operationId, request, status, response headers, response body) from the examples."""
+    found = []
+    for template, item in (document.get("paths") or {}).items():
+        for method, op in item.items():
+            if method not in {"get", "post", "put", "delete", "patch"}:
+                continue
+            op = _resolve(document, op)
+            body = _resolve(document, op.get("requestBody") or {})
+            request_example = _example(
+                document, (body.get("content") or {}).get("application/json")
+            )
+            if body.get("required") and request_example is None:
+                continue
+            status, response = next(
+                (
+                    (s, _resolve(document, r))
+                    for s, r in op["responses"].items()
+                    if str(s)[0] == "2"
+                ),
+                (None, None),
+            )
+            if response is None:
+                continue
+            response_example = _example(
+                document, (response.get("content") or {}).get("application/json")
+            )
+            if response.get("content") and response_example is None:
+                continue
+            path = re.sub(r"\{[^}]+\}", EXAMPLE_ID, template)
+            headers = {"Authorization": "Bearer bench", "X-Request-ID": "bench-1"}
+            raw = None
+            if request_example is not None:
+                raw = json.dumps(request_example).encode()
+                headers["Content-Type"] = "application/json"
+            query = "q=ada" if method == "get" and "search" in template else ""
+            call = Call(method.upper(), path, query, headers, raw, headers.get("Content-Type", ""))
+            response_headers = {
+                "Content-Type": "application/json",
+                "X-Request-ID": "bench-1",
+                "Location": path,
+            }
+            body_bytes = json.dumps(response_example).encode() if response_example else b""
+            found.append(
+                (str(op["operationId"]), call, int(str(status)), response_headers, body_bytes)
+            )
+    return found
+
+
+def _openapi_core_as_shipped(
+    app: OpenAPI, call: Call, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    app.validate_request(_OpenAPIRequest(call))
+    app.validate_response(_OpenAPIRequest(call), _OpenAPIResponse(status, headers, body))
+
+
+def _cached(
+    contract: ServiceContract, call: Call, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    contract.check_request(call)
+    contract.check_response(call, status=status, headers=headers, body=body)
+
+
+def _per_call_ms(fn: Callable[[], None], n: int) -> float:
+    for _ in range(min(20, n)):
+        fn()
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - started) / n * 1000)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    n = int(args[0]) if args else 200
+    print(f"{'operation':<28} {'openapi-core':>13} {'cached':>9} {'ratio':>6}")
+    totals = [0.0, 0.0]
+    count = 0
+    for service in SERVICES:
+        path = Path(DEFAULT_CONTRACTS_DIR) / f"{service}.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        cached = ServiceContract(service, path)
+
+        plain = OpenAPI.from_file_path(
+            str(path),
+            config=Config(
+                extra_media_type_deserializers={"application/problem+json": _json_loads},
+                path_finder_cls=_PlainFinder,
+            ),
+        )
+
+        for operation, call, status, headers, body in _calls(document):
+            exchange = (call, status, headers, body)
+            uncached = functools.partial(_openapi_core_as_shipped, plain, *exchange)
+            with_cache = functools.partial(_cached, cached, *exchange)
+            a, b = _per_call_ms(uncached, n), _per_call_ms(with_cache, n)
+            totals[0] += a
+            totals[1] += b
+            count += 1
+            print(f"{service + '.' + operation:<28} {a:>10.2f} ms {b:>6.2f} ms {a / b:>5.1f}x")
+    if count:
+        a, b = totals[0] / count, totals[1] / count
+        label = f"mean of {count} operations"
+        print(f"{label:<28} {a:>10.2f} ms {b:>6.2f} ms {a / b:>5.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
