@@ -252,3 +252,23 @@ def test_connect_timeout_is_a_connection_error(unanswered_port, stub_token):
         client.get_user(user_id=str(uuid.uuid4()))
     assert not isinstance(info.value, ServiceTimeoutError)
     assert "timed out" in str(info.value)
+
+
+def test_get_survives_a_dropped_connection(stubs, users_client, client_log):
+    """A GET whose connection is dropped without an answer is safe to resend, and is."""
+    user = users_client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(method="GET", path=USER_PATH, kind="drop")
+    assert users_client.get_user(user_id=user["id"]) == user
+    assert _fault(stubs["users"], fault)["hits"] == 1
+    assert [r.attempts for r in client_log() if r.operation == "getUser"] == [2]
+
+
+def test_put_is_retried_on_503(stubs, users_client):
+    """PUT is idempotent: a 503 is retried and the update lands."""
+    user = users_client.create_user(email=_email(), name="Old")
+    fault = stubs["users"].faults.add(method="PUT", path=USER_PATH, kind="error", status=503)
+    updated = users_client.update_user(
+        user_id=user["id"], email=user["email"], name="New", is_active=True
+    )
+    assert updated["name"] == "New"
+    assert _fault(stubs["users"], fault)["hits"] == 1
