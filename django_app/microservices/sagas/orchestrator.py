@@ -1,9 +1,10 @@
 """The saga engine: a small state machine over a `SagaDefinition`, persisted after every move.
 
 The whole state is `(current step, compensating?)` and one function, `transition`, advances it
-(as in Eventuate Tram's SagaExecutionState). `_run` loops: save "about to run step i", run it
-with retries, save the result and the next state. The undo of step i is thereby recorded before
-step i runs, so a step that failed half-way is compensated too, then the earlier ones in reverse.
+(as in Eventuate Tram's SagaExecutionState). `_Runner.run` loops: save "step i starts" (state,
+log row, lease), run it with its retries, then save its result with the next state in the same
+write as the next step's start. The undo of step i is thereby recorded before step i runs, so a
+step that failed half-way is compensated too, then the earlier ones in reverse.
 A process that dies anywhere leaves a row whose lease expires; `saga_resume_stale` (the
 `resume_sagas` command) claims it with SELECT ... FOR UPDATE SKIP LOCKED and continues in the
 stored direction; every service call carries an Idempotency-Key derived from saga_id, step and
@@ -49,6 +50,8 @@ CRASH_ENV = "SAGA_CRASH_AT"
 __all__ = [
     "SagaResult",
     "SagaState",
+    "saga_claim_stale",
+    "saga_create",
     "saga_execute",
     "saga_resume",
     "saga_resume_stale",
@@ -624,19 +627,28 @@ def saga_claim_stale(*, owner: str, limit: int, lease_seconds: float | None = No
     """
     now = timezone.now()
     expires = now + timedelta(seconds=_lease_seconds(lease_seconds))
+    claimable = Q(status__in=ACTIVE_STATUSES) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
     with transaction.atomic():
         pks = list(
             SagaExecution.objects.select_for_update(skip_locked=True)
-            .filter(status__in=ACTIVE_STATUSES)
-            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .filter(claimable)
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
-        if pks:
-            SagaExecution.objects.filter(pk__in=pks).update(
-                lease_owner=owner, lease_expires_at=expires
-            )
-    return pks
+        if not pks:
+            return []
+        # The condition again: a backend without row locks (SQLite) then still hands each
+        # saga to one claimer only.
+        SagaExecution.objects.filter(claimable, pk__in=pks).update(
+            lease_owner=owner, lease_expires_at=expires
+        )
+        return list(
+            SagaExecution.objects.filter(pk__in=pks, lease_owner=owner, lease_expires_at=expires)
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def saga_resume_stale(
