@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from integration_tests.test_registry_consul import wait_for
+from integration_tests.helpers import django_subprocess_env, manage_py_argv, wait_for
 from microservices.registry.consul import ConsulRegistry
 
 

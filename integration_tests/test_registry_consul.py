@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Callable
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
+from integration_tests.helpers import wait_for
 from microservices.clients.discovery import DiscoveryServiceClient
 from microservices.clients.testing import services_settings_for
 from microservices.exceptions import RegistryError
@@ -25,15 +24,6 @@ from microservices.registry.consul import ConsulRegistry
 from mock_services.testing import StubServer
 
 CHECK_INTERVAL = "1s"
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll until `predicate()` holds (Consul's checks run on their own schedule)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
