@@ -1,4 +1,4 @@
-"""What contract validation costs per call: `python -m microservices.clients.bench [N]`.
+"""Contract validation cost per call: `python -m microservices.clients.bench [N] [--json F]`.
 
 For every operation of every contract that documents an example request and 2xx response,
 validates that request and response N times, with openapi-core as shipped and with this app's
@@ -7,6 +7,7 @@ cached validators, and prints milliseconds per call (request + response) and the
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import re
@@ -137,16 +138,17 @@ def _per_call_ms(fn: Callable[[], None], n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    n = int(args[0]) if args else 200
+    parser = argparse.ArgumentParser(prog="python -m microservices.clients.bench")
+    parser.add_argument("calls", nargs="?", type=int, default=200, help="calls per measurement")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    n = args.calls
     print(f"{'operation':<28} {'openapi-core':>13} {'cached':>9} {'ratio':>6}")
-    totals = [0.0, 0.0]
-    count = 0
+    rows: list[dict[str, Any]] = []
     for service in SERVICES:
         path = Path(DEFAULT_CONTRACTS_DIR) / f"{service}.yaml"
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         cached = ServiceContract(service, path)
-
         plain = OpenAPI.from_file_path(
             str(path),
             config=Config(
@@ -154,20 +156,24 @@ def main(argv: list[str] | None = None) -> int:
                 path_finder_cls=_PlainFinder,
             ),
         )
-
         for operation, call, status, headers, body in _calls(document):
             exchange = (call, status, headers, body)
-            uncached = functools.partial(_openapi_core_as_shipped, plain, *exchange)
-            with_cache = functools.partial(_cached, cached, *exchange)
-            a, b = _per_call_ms(uncached, n), _per_call_ms(with_cache, n)
-            totals[0] += a
-            totals[1] += b
-            count += 1
+            a = _per_call_ms(functools.partial(_openapi_core_as_shipped, plain, *exchange), n)
+            b = _per_call_ms(functools.partial(_cached, cached, *exchange), n)
+            rows.append(
+                {"operation": f"{service}.{operation}", "openapi_core_ms": a, "cached_ms": b}
+            )
             print(f"{service + '.' + operation:<28} {a:>10.2f} ms {b:>6.2f} ms {a / b:>5.1f}x")
-    if count:
-        a, b = totals[0] / count, totals[1] / count
-        label = f"mean of {count} operations"
-        print(f"{label:<28} {a:>10.2f} ms {b:>6.2f} ms {a / b:>5.1f}x")
+    if not rows:
+        return 1
+    a = sum(r["openapi_core_ms"] for r in rows) / len(rows)
+    b = sum(r["cached_ms"] for r in rows) / len(rows)
+    label = f"mean of {len(rows)} operations"
+    print(f"{label:<28} {a:>10.2f} ms {b:>6.2f} ms {a / b:>5.1f}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"calls": n, "mean_openapi_core_ms": a, "mean_cached_ms": b, "ratio": a / b}
+        args.json.write_text(json.dumps({**summary, "operations": rows}, indent=2) + "\n")
     return 0
 
 
