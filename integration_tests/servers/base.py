@@ -133,6 +133,13 @@ def remove_workdir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    """Prefix `setpriv --pdeathsig SIGTERM` (Linux util-linux) so the server gets SIGTERM when
+    pytest dies without tearing down (SIGKILL, a CI timeout); otherwise run argv as it is."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "SIGTERM", "--", *argv] if setpriv else argv
+
+
 class ManagedProcess:
     """A foreground server process in its own session, its output appended to a log file."""
 
@@ -146,7 +153,7 @@ class ManagedProcess:
     def spawn(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.argv,
+                _with_parent_death_signal(self.argv),
                 env=self.env,
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
