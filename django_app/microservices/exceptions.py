@@ -157,7 +157,7 @@ class SagaError(ServiceError):
 
 
 class StepRejected(SagaError):
-    """A business rejection (declined card, out of stock, inactive user): compensate, don't retry."""
+    """A business rejection (declined card, out of stock, inactive user): compensate, no retry."""
 
     default_message = "step rejected by the service"
 

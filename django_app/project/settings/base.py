@@ -1,4 +1,4 @@
-"""Settings for the example Django service: embedded defaults (SQLite, in-memory bus, static registry).
+"""Settings of the example Django service: embedded defaults (SQLite, memory bus, static registry).
 
 Everything that points outside the process is read from the environment, so the same settings
 serve `make demo` on a bare machine and a deployment with real brokers.
@@ -15,7 +15,9 @@ REPO_DIR = BASE_DIR.parent
 # No default secret outside tests: `make demo` exports one, deployments must set their own.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

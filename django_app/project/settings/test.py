@@ -1,4 +1,4 @@
-"""Settings for the test suites: a fixed secret, SQLite by default, contracts validated on every call.
+"""Settings of the test suites: a fixed secret, SQLite by default, every call contract-validated.
 
 integration_tests/conftest.py swaps the database for a real PostgreSQL server.
 """
