@@ -271,8 +271,13 @@ class _Runner:
     ) -> None:
         """One atomic move: execution fields (lease-guarded), a log row closed, one opened,
         the closed attempt's events put in the outbox."""
-        if connection.vendor == "postgresql" and not (close and close.events):
-            self._write_one_statement(fields, close=close, open_log=open_log, release=release)
+        if connection.vendor == "postgresql":
+            if close is None or not close.events:
+                self._write_one_statement(fields, close=close, open_log=open_log, release=release)
+                return
+            with transaction.atomic():  # the events commit with the state, or neither does
+                self._write_one_statement(fields, close=close, open_log=open_log, release=release)
+                self._publish_events(close)
             return
         with transaction.atomic():
             self._save(release=release, **fields)
@@ -361,6 +366,9 @@ class _Runner:
 
     def _close_attempt(self, attempt: _Attempt) -> None:
         self._close_log(attempt.log, attempt.log_status, attempt.error)
+        self._publish_events(attempt)
+
+    def _publish_events(self, attempt: _Attempt) -> None:
         if attempt.events:
             _publish(
                 attempt.events,
