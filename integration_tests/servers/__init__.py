@@ -20,6 +20,7 @@ from .base import (
     ServerUnavailable,
     docker_available,
     required_servers,
+    sweep_stale_workdirs,
 )
 
 __all__ = [
@@ -41,8 +42,15 @@ PROVIDERS: dict[str, ModuleType] = {
 }
 
 
+_swept = False
+
+
 def provide(name: str) -> Provisioned:
     """Get server `name` (env address -> Docker -> local process)."""
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_stale_workdirs()
     module = PROVIDERS[name]
     from_env: Callable[[], Provisioned | None] = module.from_env
     found = from_env()

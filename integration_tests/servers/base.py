@@ -121,12 +121,50 @@ def tail_file(path: Path, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+WORKDIR_PREFIX = "it-"
+OWNER_FILE = "pytest.pid"
+
+
 def make_workdir(prefix: str, owner: str | None = None) -> Path:
-    """A short temp dir (Unix socket paths must stay under 107 chars), owned by `owner` if given."""
-    path = Path(tempfile.mkdtemp(prefix=f"it-{prefix}-"))
+    """A short temp dir (Unix socket paths must stay under 107 chars), owned by `owner` if given.
+
+    It records the pytest process's pid, so a later session can clean up after one that was
+    killed before its teardown (see sweep_stale_workdirs).
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{prefix}-"))
+    (path / OWNER_FILE).write_text(str(os.getpid()))
     if owner is not None:
         shutil.chown(path, user=owner, group=None)
     return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_workdirs() -> list[Path]:
+    """Remove server dirs left by pytest sessions that died (their pid is gone); stop any
+    PostgreSQL still running from one (pg_ctl daemonizes it, so it outlives its session)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        try:
+            pid = int((path / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = int((path / "data" / "postmaster.pid").read_text().split()[0])
+            os.kill(postmaster, signal.SIGQUIT)  # immediate shutdown: nobody is using it
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def remove_workdir(path: Path) -> None:
