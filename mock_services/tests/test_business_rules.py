@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import requests
 
 from mock_services.inventory.store import GADGET_ID, SEED_PRODUCTS, SOLD_OUT_ID, WIDGET_ID
+from mock_services.tests.conftest import Api
 
 USER_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
 MISSING_ID = "9b2f6a0e-5d43-4a4b-9d0e-3c3f1f2b7a11"
 
 
-def _order(api, **overrides):
+def _order(api: dict[str, Api], **overrides: Any) -> dict[str, Any]:
     body = {
         "user_id": USER_ID,
         "items": [
@@ -22,10 +26,11 @@ def _order(api, **overrides):
     }
     response = api["orders"].post("/orders", json=body)
     assert response.status_code == 201
-    return response.json()
+    order: dict[str, Any] = response.json()
+    return order
 
 
-def _payment(api, amount=1000, card="tok_visa"):
+def _payment(api: dict[str, Api], amount: int = 1000, card: str = "tok_visa") -> requests.Response:
     return api["payments"].post(
         "/payments",
         json={

@@ -84,7 +84,7 @@ def test_concurrent_distinct_creations_are_all_kept(api, stub_token):
         body = {"email": f"user{index}@example.com", "name": f"Parallel {index}"}
         response = requests.post(url, json=body, headers=headers, timeout=10)
         assert response.status_code == 201
-        return response.json()["id"]
+        return str(response.json()["id"])
 
     with ThreadPoolExecutor(THREADS) as pool:
         ids = list(pool.map(create, range(50)))

@@ -13,7 +13,7 @@ USER = {"email": "ada@example.com", "name": "Ada"}
 
 
 def _users_named_ada(api) -> int:
-    return api["users"].get("/users/search", params={"q": "ada@example.com"}).json()["count"]
+    return int(api["users"].get("/users/search", params={"q": "ada@example.com"}).json()["count"])
 
 
 def test_drop_closes_the_connection_without_a_response_and_does_nothing(api):

@@ -1,0 +1,111 @@
+"""The contracts themselves: valid OpenAPI 3.1, the operations the brief names, house rules."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from mock_services.contract_rules import contract_paths, load, operations, violations
+from mock_services.verify import main as verify_main
+
+EXPECTED_OPERATIONS = {
+    "users.yaml": {
+        ("post", "/users"): "createUser",
+        ("get", "/users/{user_id}"): "getUser",
+        ("put", "/users/{user_id}"): "updateUser",
+        ("get", "/users/search"): "searchUsers",
+    },
+    "orders.yaml": {
+        ("post", "/orders"): "createOrder",
+        ("get", "/orders/{order_id}"): "getOrder",
+        ("get", "/users/{user_id}/orders"): "listUserOrders",
+        ("put", "/orders/{order_id}/status"): "updateOrderStatus",
+        ("post", "/orders/{order_id}/cancel"): "cancelOrder",
+    },
+    "payments.yaml": {
+        ("post", "/payments"): "createPayment",
+        ("get", "/payments/{payment_id}"): "getPayment",
+        ("post", "/payments/{payment_id}/refund"): "refundPayment",
+    },
+    "inventory.yaml": {
+        ("post", "/products"): "createProduct",
+        ("get", "/products/{product_id}"): "getProduct",
+        ("post", "/reservations"): "createReservation",
+        ("get", "/reservations/{reservation_id}"): "getReservation",
+        ("post", "/reservations/{reservation_id}/release"): "releaseReservation",
+    },
+}
+CREATE_LINKS = {
+    "createUser": {"getUser", "updateUser"},
+    "createOrder": {"getOrder", "updateOrderStatus", "cancelOrder"},
+    "createPayment": {"getPayment", "refundPayment"},
+    "createProduct": {"getProduct"},
+    "createReservation": {"getReservation", "releaseReservation"},
+}
+CONTRACTS = [path.name for path in contract_paths()]
+
+
+def test_every_service_has_a_contract():
+    """contracts/ holds exactly the four service contracts."""
+    assert sorted(CONTRACTS) == sorted(EXPECTED_OPERATIONS)
+
+
+@pytest.mark.parametrize("name", CONTRACTS)
+def test_contract_is_valid_openapi_3_1(name):
+    """openapi-spec-validator accepts it and openapi-core (the clients' validator) loads it."""
+    path = next(p for p in contract_paths() if p.name == name)
+    spec, base_uri = read_from_filename(str(path))
+    validate(spec, base_uri=base_uri)
+    assert spec["openapi"] == "3.1.0"
+    assert OpenAPI.from_file_path(str(path)) is not None
+
+
+@pytest.mark.parametrize("name", CONTRACTS)
+def test_contract_has_exactly_the_briefs_operations(name):
+    """Each contract offers the operations (and camelCase operationIds) of the brief, no more."""
+    document = load(next(p for p in contract_paths() if p.name == name))
+    found = {(method, path): op["operationId"] for path, method, op in operations(document)}
+    assert found == EXPECTED_OPERATIONS[name]
+
+
+@pytest.mark.parametrize("name", CONTRACTS)
+def test_contract_follows_the_house_rules(name):
+    """Closed schemas, bearerAuth, Idempotency-Key on POSTs, X-Request-ID, problem+json errors."""
+    assert violations(load(next(p for p in contract_paths() if p.name == name))) == []
+
+
+def test_contract_create_operations_link_to_their_follow_ups():
+    """Each create operation links to read/update/cancel/refund/release (stateful testing)."""
+    for path in contract_paths():
+        document = load(path)
+        for _, _, operation in operations(document):
+            wanted = CREATE_LINKS.get(operation["operationId"])
+            if wanted is None:
+                continue
+            created = next(r for s, r in operation["responses"].items() if s == "201")
+            targets = {link["operationId"] for link in created["links"].values()}
+            assert wanted <= targets, operation["operationId"]
+
+
+def test_contract_rules_catch_violations():
+    """The rule checker reports an open schema, a missing 429 and a POST without Idempotency-Key."""
+    document = copy.deepcopy(load(next(p for p in contract_paths() if p.name == "users.yaml")))
+    document["components"]["schemas"]["User"].pop("additionalProperties")
+    del document["paths"]["/users/search"]["get"]["responses"]["429"]
+    post = document["paths"]["/users"]["post"]
+    post["parameters"] = [p for p in post["parameters"] if "IdempotencyKey" not in p["$ref"]]
+    found = violations(document)
+    assert any("schemas/User: not closed" in v for v in found)
+    assert any(v.startswith("GET /users/search: no 429") for v in found)
+    assert any(v.startswith("POST /users: POST without an Idempotency-Key") for v in found)
+
+
+def test_contract_validation_command_succeeds(capsys):
+    """`python -m mock_services.verify --validate-only` exits 0 and lists every contract."""
+    assert verify_main(["--validate-only"]) == 0
+    output = capsys.readouterr().out
+    assert all(f"ok   contracts/{name}" in output for name in CONTRACTS)

@@ -1,0 +1,85 @@
+"""`python -m mock_services`: starts the stubs on the configured ports, never shows the token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SERVICES_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def test_refuses_to_start_without_a_token():
+    """No MOCK_SERVICES_TOKEN: exit status 2 and a message saying so."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_services"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "MOCK_SERVICES_TOKEN" in result.stderr
+
+
+def test_serves_the_stubs_and_prints_urls_but_not_the_token():
+    """With a token and ports 0, it prints one URL per service, each answering with auth."""
+    token = "main-test-token-0123456789"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mock_services",
+            "--users-port",
+            "0",
+            "--inventory-port",
+            "0",
+            "--only",
+            "users",
+            "inventory",
+        ],
+        env=_env(MOCK_SERVICES_TOKEN=token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        urls = dict(line.split() for line in lines[:2])
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                users = requests.get(
+                    urls["users"] + "/users/search?q=a", headers=headers, timeout=2
+                )
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        product = requests.get(
+            urls["inventory"] + "/products/00000000-0000-4000-8000-000000000001",
+            headers=headers,
+            timeout=5,
+        )
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert set(urls) == {"users", "inventory"}
+    assert (users.status_code, product.status_code) == (200, 200)
+    assert token not in "".join(lines) + output
+    assert process.returncode == 0
