@@ -75,9 +75,12 @@ class RecordingRabbitMQBus(RabbitMQBus):
         super().__init__(*args, **kwargs)
         self.sent: list[int] = []
 
-    def publish(self, envelope):
-        super().publish(envelope)
-        self.sent.append(envelope.data["index"])
+    def publish_results(self, envelopes):
+        outcomes, unavailable = super().publish_results(envelopes)
+        self.sent += [
+            e.data["index"] for e, o in zip(envelopes, outcomes, strict=False) if o is None
+        ]
+        return outcomes, unavailable
 
 
 @pytest.mark.django_db(transaction=True)

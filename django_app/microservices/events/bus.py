@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..conf import ms_settings
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .consumer import Dispatcher, Handler, HandlerRegistry
 from .envelope import Envelope
 
@@ -41,11 +42,36 @@ class EventBus(ABC):
         """
 
     def publish_many(self, envelopes: Iterable[Envelope]) -> int:
-        count = 0
+        """Publish several events; raises on the first one refused (see `publish`)."""
+        batch = list(envelopes)
+        outcomes, unavailable = self.publish_results(batch)
+        for outcome in outcomes:
+            if outcome is not None:
+                raise PublishError(outcome)
+        if unavailable is not None:
+            raise unavailable
+        return len(batch)
+
+    def publish_results(
+        self, envelopes: Sequence[Envelope]
+    ) -> tuple[list[str | None], BusUnavailable | None]:
+        """Publish a batch and say what became of each event, in order: None if the broker has
+        it, otherwise why it was refused (contract, unroutable, nacked).
+
+        If the broker became unreachable, the outcomes cover only the events before that point
+        and the error is returned alongside (the rest were not published).
+        """
+        outcomes: list[str | None] = []
         for envelope in envelopes:
-            self.publish(envelope)
-            count += 1
-        return count
+            try:
+                self.publish(envelope)
+            except BusUnavailable as exc:
+                return outcomes, exc
+            except (PublishError, EventContractViolation) as exc:
+                outcomes.append(str(exc))
+            else:
+                outcomes.append(None)
+        return outcomes, None
 
     def subscribe(self, event_type: str, handler: Handler, *, name: str | None = None) -> None:
         """Add a handler to this bus's own registry (what `consume()` uses by default)."""

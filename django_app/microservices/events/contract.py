@@ -113,18 +113,20 @@ class EventContract:
 
 
 _lock = threading.Lock()
-_cache: dict[Path, EventContract] = {}
+_cache: dict[str, EventContract] = {}
 
 
 def get_contract() -> EventContract:
     """The contract of `CONTRACTS_DIR/events`, loaded and compiled once per process."""
-    directory = (ms_settings.contracts_dir / "events").resolve()
-    contract = _cache.get(directory)
+    # Keyed by the configured string: resolving the path costs more than validating an event.
+    key = str(ms_settings.CONTRACTS_DIR)
+    contract = _cache.get(key)
     if contract is None:
         with _lock:
-            contract = _cache.get(directory)
+            contract = _cache.get(key)
             if contract is None:
-                contract = _cache[directory] = EventContract(directory)
+                directory = (ms_settings.contracts_dir / "events").resolve()
+                contract = _cache[key] = EventContract(directory)
     return contract
 
 

@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..conf import ms_settings
-from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from ..exceptions import BusUnavailable
 from ..models import OutboxEvent, OutboxStatus
 from .bus import EventBus, get_bus
 from .contract import encode_event
@@ -91,7 +91,6 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
     """Publish one locked batch; returns how many rows it took (0 when nothing is due)."""
     now = timezone.now()
     max_attempts = int(ms_settings.EVENT_BUS["OUTBOX_MAX_ATTEMPTS"])
-    unavailable: BusUnavailable | None = None
     with transaction.atomic():
         rows = list(
             OutboxEvent.objects.select_for_update(skip_locked=True)
@@ -99,34 +98,33 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("id")[:batch_size]
         )
+        if not rows:
+            return 0
         sent_ids: list[int] = []
-        for row in rows:
-            try:
-                bus.publish(Envelope.from_dict(row.payload))
-            except BusUnavailable as exc:
-                # Nothing after this row can be published either; keep the order, stop here.
-                unavailable = exc
-                break
-            except (PublishError, EventContractViolation) as exc:
-                # This event was refused (unroutable, nacked, or the contract changed under it):
-                # back off on it alone so it does not block the events behind it.
-                row.attempts += 1
-                row.last_error = str(exc)[:2000]
-                row.next_attempt_at = now + _refusal_backoff(row.attempts)
-                if row.attempts >= max_attempts:
-                    row.status = OutboxStatus.FAILED
-                row.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
-                result.refused += 1
-                logger.error(
-                    "outbox event %s (%s) refused, attempt %d: %s",
-                    row.event_id,
-                    row.event_type,
-                    row.attempts,
-                    exc,
-                    extra={"event_id": str(row.event_id), "correlation_id": row.correlation_id},
-                )
+        envelopes = [Envelope.from_dict(row.payload) for row in rows]
+        # One batch, confirmed together: the broker has every row marked sent below.
+        outcomes, unavailable = bus.publish_results(envelopes)
+        for row, outcome in zip(rows, outcomes, strict=False):
+            if outcome is None:
+                sent_ids.append(row.id)
                 continue
-            sent_ids.append(row.id)
+            # This event was refused (unroutable, nacked, or the contract changed under it):
+            # back off on it alone so it does not block the events behind it.
+            row.attempts += 1
+            row.last_error = outcome[:2000]
+            row.next_attempt_at = now + _refusal_backoff(row.attempts)
+            if row.attempts >= max_attempts:
+                row.status = OutboxStatus.FAILED
+            row.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+            result.refused += 1
+            logger.error(
+                "outbox event %s (%s) refused, attempt %d: %s",
+                row.event_id,
+                row.event_type,
+                row.attempts,
+                outcome,
+                extra={"event_id": str(row.event_id), "correlation_id": row.correlation_id},
+            )
         if sent_ids:
             OutboxEvent.objects.filter(id__in=sent_ids).update(
                 status=OutboxStatus.SENT,

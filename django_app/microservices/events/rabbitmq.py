@@ -9,9 +9,11 @@ Topology, all durable:
     queue     <group>.dead          the service's dead letters, each with an `x-dead-reason` header
 
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
-bus per thread (pika connections are not thread-safe). Publishing blocks until the broker
-confirms; an unroutable event (no queue bound) raises `PublishError` instead of vanishing. Both
-publishing and consuming reconnect with capped exponential backoff when the broker goes away.
+bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
+confirmed; a batch (`publish_many`, the outbox relay) is sent at once and its confirms awaited
+together (_amqp_publisher.py). An unroutable event (no queue bound) raises `PublishError`
+instead of vanishing. Both publishing and consuming reconnect with capped exponential backoff
+when the broker goes away.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from ..exceptions import BusUnavailable, PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .bus import EventBus
 from .consumer import HandlerRegistry, Outcome
 from .contract import encode_event
@@ -43,6 +46,8 @@ RECONNECTABLE: tuple[type[BaseException], ...] = (
     ConnectionError,
     OSError,
 )
+
+PUBLISH_RETRYABLE: tuple[type[BaseException], ...] = (PublisherLost, *RECONNECTABLE)
 
 
 def backoff_delay(attempt: int, cap: float) -> float:
@@ -82,8 +87,7 @@ class RabbitMQBus(EventBus):
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
         self.max_deliveries = max_deliveries
-        self._connection: BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
+        self._confirming: ConfirmingPublisher | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RabbitMQBus:
@@ -109,32 +113,30 @@ class RabbitMQBus(EventBus):
         params.client_properties = {"connection_name": f"microservices-events-{self.exchange}"}
         return BlockingConnection(params)
 
-    def _publisher(self) -> BlockingChannel:
-        if self._channel is None or not self._channel.is_open:
-            self._drop_publisher()
-            self._connection = self._connect()
-            channel = self._connection.channel()
-            channel.confirm_delivery()
-            channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-            self._channel = channel
-        return self._channel
-
-    def _drop_publisher(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except Exception:
-                logger.debug("error while closing a broken publisher connection", exc_info=True)
+    def _publisher(self) -> ConfirmingPublisher:
+        if self._confirming is None:
+            params = pika.URLParameters(self.url)
+            params.heartbeat = self.heartbeat
+            params.blocked_connection_timeout = self.publish_timeout
+            params.connection_attempts = 1
+            params.socket_timeout = 5
+            params.client_properties = {
+                "connection_name": f"microservices-publisher-{self.exchange}"
+            }
+            self._confirming = ConfirmingPublisher(
+                params, self.exchange, timeout=min(self.publish_timeout, 30.0)
+            )
+        return self._confirming
 
     def close(self) -> None:
-        self._drop_publisher()
+        if self._confirming is not None:
+            self._confirming.close()
 
     # -- publishing --------------------------------------------------------------------
 
-    def publish(self, envelope: Envelope) -> None:
-        body = encode_event(envelope)
-        properties = pika.BasicProperties(
+    @staticmethod
+    def _properties(envelope: Envelope) -> pika.BasicProperties:
+        return pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent,
             message_id=envelope.event_id,
@@ -143,43 +145,62 @@ class RabbitMQBus(EventBus):
             app_id=envelope.producer,
             headers={"version": envelope.version},
         )
-        self.publish_raw(envelope.event_type, body, properties)
+
+    def publish(self, envelope: Envelope) -> None:
+        self.publish_many([envelope])
+
+    def publish_results(
+        self, envelopes: Sequence[Envelope]
+    ) -> tuple[list[str | None], BusUnavailable | None]:
+        """Publish the batch at once and wait for all its confirms together (pipelined)."""
+        outcomes: list[str | None] = [None] * len(envelopes)
+        batch: list[Outgoing] = []
+        positions: list[int] = []
+        for index, envelope in enumerate(envelopes):
+            try:
+                body = encode_event(envelope)
+            except EventContractViolation as exc:
+                outcomes[index] = str(exc)
+                continue
+            batch.append(Outgoing(envelope.event_type, body, self._properties(envelope)))
+            positions.append(index)
+        if batch:
+            try:
+                sent = self._send(batch)
+            except BusUnavailable as exc:
+                return [], exc
+            for index, outcome in zip(positions, sent, strict=True):
+                outcomes[index] = outcome
+        return outcomes, None
 
     def publish_raw(
         self, routing_key: str, body: bytes, properties: pika.BasicProperties | None = None
     ) -> None:
         """Publish bytes unchecked, with confirms, mandatory and reconnects (poison tests)."""
         properties = properties or pika.BasicProperties(delivery_mode=2)
+        (outcome,) = self._send([Outgoing(routing_key, body, properties)])
+        if outcome is not None:
+            raise PublishError(outcome)
+
+    def _send(self, batch: list[Outgoing]) -> list[str | None]:
         deadline = time.monotonic() + self.publish_timeout
         attempt = 0
         while True:
             try:
-                self._publisher().basic_publish(
-                    self.exchange, routing_key, body, properties, mandatory=True
-                )
-                return
-            except pe.UnroutableError as exc:
-                raise PublishError(
-                    f"{routing_key}: no queue is bound for this event type (returned)"
-                ) from exc
-            except pe.NackError as exc:
-                raise PublishError(f"{routing_key}: the broker nacked the event") from exc
-            except RECONNECTABLE as exc:
-                # The event may or may not have reached the broker: publishing again is
+                return self._publisher().publish(batch)
+            except PUBLISH_RETRYABLE as exc:
+                # Part of the batch may have reached the broker: sending it again is
                 # at-least-once, and consumers deduplicate on event_id.
-                self._drop_publisher()
+                self._publisher().close()
                 attempt += 1
                 if time.monotonic() >= deadline:
                     raise BusUnavailable(
                         f"RabbitMQ at {_where(self.url)} unreachable for "
-                        f"{self.publish_timeout:.0f}s: {type(exc).__name__}"
+                        f"{self.publish_timeout:.0f}s: {exc}"
                     ) from exc
                 delay = backoff_delay(attempt, self.reconnect_backoff_max)
                 logger.warning(
-                    "publish to %s failed (%s), reconnecting in %.1fs",
-                    _where(self.url),
-                    type(exc).__name__,
-                    delay,
+                    "publish to %s failed (%s), reconnecting in %.1fs", _where(self.url), exc, delay
                 )
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
 

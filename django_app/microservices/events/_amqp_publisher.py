@@ -1,0 +1,222 @@
+"""A confirming AMQP publisher that pipelines: send a batch, then wait once for its confirms.
+
+pika's BlockingChannel in confirm mode waits for each confirm before the next publish, so a
+batch costs one broker round trip per event. This drives pika's public asynchronous adapter
+(SelectConnection) synchronously instead: every message of a batch goes out at once, mandatory,
+and the call returns when the broker has confirmed (or returned, or nacked) each of them.
+The result is per message, so the outbox relay can mark exactly the confirmed rows as sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+from pika.adapters.select_connection import SelectConnection
+from pika.channel import Channel
+
+logger = logging.getLogger("microservices.events.rabbitmq")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+
+class PublisherLost(Exception):
+    """The connection or channel went away (or timed out) before every confirm arrived."""
+
+
+class ConfirmingPublisher:
+    """One connection and channel, kept open between batches; not thread-safe (one per thread)."""
+
+    def __init__(self, parameters: pika.URLParameters, exchange: str, timeout: float) -> None:
+        self.parameters = parameters
+        self.exchange = exchange
+        self.timeout = timeout
+        self._connection: SelectConnection | None = None
+        self._channel: Channel | None = None
+        self._ready = False
+        self._error: str | None = None
+        self._next_tag = 0
+        # delivery tag -> index in the batch being confirmed
+        self._unconfirmed: dict[int, int] = {}
+        self._nacked: set[int] = set()
+        self._returned_ids: set[str] = set()
+
+    # -- driving the ioloop ------------------------------------------------------------
+
+    def _run_until(self, done: Callable[[], bool], what: str) -> None:
+        """Run the ioloop until `done()` is true, the connection fails, or the timeout."""
+        assert self._connection is not None
+        ioloop = self._connection.ioloop
+        timed_out: list[bool] = []
+
+        def on_timeout() -> None:
+            timed_out.append(True)
+            ioloop.stop()
+
+        timer = ioloop.call_later(self.timeout, on_timeout)
+        try:
+            while not done() and self._error is None and not timed_out:
+                ioloop.start()
+        finally:
+            ioloop.remove_timeout(timer)
+        if self._error is not None:
+            raise PublisherLost(f"{what}: {self._error}")
+        if timed_out and not done():
+            self._error = f"no answer from the broker within {self.timeout:.0f}s"
+            raise PublisherLost(f"{what}: {self._error}")
+
+    def _stop_loop(self) -> None:
+        if self._connection is not None:
+            self._connection.ioloop.stop()
+
+    # -- connection lifecycle -----------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self._ready
+            and self._error is None
+            and self._channel is not None
+            and self._channel.is_open
+            and self._connection is not None
+            and self._connection.is_open
+        )
+
+    def open(self) -> None:
+        self.close()
+        self._error = None
+        self._ready = False
+        self._next_tag = 0
+        self._connection = SelectConnection(
+            self.parameters,
+            on_open_callback=self._on_connection_open,
+            on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_connection_closed,
+        )
+        try:
+            self._run_until(lambda: self._ready, "connecting")
+        except PublisherLost:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._ready = False
+        if connection is None:
+            return
+        if connection.is_open:
+            try:
+                connection.close()
+                # let the close handshake finish so the broker sees a clean close
+                deadline_timer = connection.ioloop.call_later(2, connection.ioloop.stop)
+                if not connection.is_closed:
+                    connection.ioloop.start()
+                connection.ioloop.remove_timeout(deadline_timer)
+            except Exception:
+                logger.debug("error while closing the publisher connection", exc_info=True)
+        try:
+            connection.ioloop.close()
+        except Exception:
+            logger.debug("error while closing the publisher ioloop", exc_info=True)
+
+    def _on_connection_open(self, connection: SelectConnection) -> None:
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_open_error(self, connection: SelectConnection, error: BaseException | str) -> None:
+        self._error = f"cannot connect: {error if isinstance(error, str) else type(error).__name__}"
+        self._stop_loop()
+
+    def _on_connection_closed(self, connection: SelectConnection, reason: BaseException) -> None:
+        self._error = f"connection closed: {reason!r}"
+        self._channel = None
+        self._stop_loop()
+
+    def _on_channel_open(self, channel: Channel) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=self._on_select_ok)
+
+    def _on_select_ok(self, frame: object) -> None:
+        assert self._channel is not None
+        self._channel.exchange_declare(
+            self.exchange, exchange_type="topic", durable=True, callback=self._on_declared
+        )
+
+    def _on_declared(self, frame: object) -> None:
+        self._ready = True
+        self._stop_loop()
+
+    def _on_channel_closed(self, channel: Channel, reason: BaseException) -> None:
+        self._error = f"channel closed: {reason!r}"
+        self._stop_loop()
+
+    # -- confirms and returns -----------------------------------------------------------
+
+    def _on_return(
+        self,
+        channel: Channel,
+        method: object,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        # RabbitMQ sends basic.return before the basic.ack of the same message.
+        if properties.message_id:
+            self._returned_ids.add(properties.message_id)
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tag = int(method.delivery_tag)
+        nack = isinstance(method, pika.spec.Basic.Nack)
+        tags = [t for t in self._unconfirmed if t <= tag] if method.multiple else [tag]
+        for t in tags:
+            index = self._unconfirmed.pop(t, None)
+            if index is not None and nack:
+                self._nacked.add(index)
+        if not self._unconfirmed:
+            self._stop_loop()
+
+    # -- publishing --------------------------------------------------------------------
+
+    def publish(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        """Publish every message; per message None (confirmed) or why it was refused.
+
+        Raises `PublisherLost` if the connection failed before all confirms arrived (then any
+        message of the batch may or may not have been stored by the broker).
+        """
+        if not self.is_open:
+            self.open()
+        assert self._channel is not None
+        self._unconfirmed.clear()
+        self._nacked.clear()
+        self._returned_ids.clear()
+        message_ids: list[str] = []
+        for index, message in enumerate(batch):
+            properties = message.properties
+            if not properties.message_id:
+                properties.message_id = str(uuid.uuid4())
+            message_ids.append(properties.message_id)
+            self._channel.basic_publish(
+                self.exchange, message.routing_key, message.body, properties, mandatory=True
+            )
+            self._next_tag += 1
+            self._unconfirmed[self._next_tag] = index
+        self._run_until(lambda: not self._unconfirmed, "waiting for confirms")
+        outcomes: list[str | None] = []
+        for index, message in enumerate(batch):
+            if message_ids[index] in self._returned_ids:
+                outcomes.append(f"{message.routing_key}: no queue is bound for this event type")
+            elif index in self._nacked:
+                outcomes.append(f"{message.routing_key}: the broker nacked the event")
+            else:
+                outcomes.append(None)
+        return outcomes
