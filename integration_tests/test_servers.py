@@ -149,3 +149,29 @@ def test_consul_agent_reports_a_leader(consul):
     response = requests.get(f"{consul.url}/v1/status/leader", timeout=5)
     assert response.status_code == 200
     assert response.json() != ""
+
+
+def test_an_address_in_the_environment_wins_over_starting_a_server(monkeypatch, redis_server):
+    """With REDIS_URL set, the provider uses that server as it is: source env, no controller."""
+    from integration_tests.servers import provide
+
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    provisioned = provide("redis")
+    provisioned.close()
+    assert provisioned.endpoint.source == "env"
+    assert provisioned.endpoint.port == redis_server.port
+    assert provisioned.endpoint.controller is None
+
+
+def test_an_unreachable_address_in_the_environment_is_an_error_not_a_skip(monkeypatch):
+    """A set but dead REDIS_URL fails loudly instead of silently starting another server."""
+    import socket
+
+    from integration_tests.servers import ServerStartError, provide
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    with pytest.raises(ServerStartError, match="REDIS_URL is set but no Redis answers"):
+        provide("redis")
