@@ -51,7 +51,10 @@ class FaultSpec(BaseModel):
     @field_validator("method")
     @classmethod
     def _upper(cls, value: str) -> str:
-        return value.upper()
+        value = value.upper()
+        if value != "*" and not value.isalpha():
+            raise ValueError('an HTTP method such as "POST", or "*" for any')
+        return value
 
     @model_validator(mode="after")
     def _status_fits_kind(self) -> FaultSpec:
