@@ -50,36 +50,6 @@ def _drop_database(server_url: str, db_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _nodelay_stub_sockets() -> bool:
-    """Give the stubs' listening socket proto IPPROTO_TCP if it lacks it; True if patched.
-
-    asyncio turns TCP_NODELAY on only for sockets whose proto is IPPROTO_TCP; a socket made as
-    socket(AF_INET, SOCK_STREAM) has proto 0, so its connections keep Nagle's algorithm and
-    every response written in two pieces waits ~40 ms for the client's delayed ACK. That delay
-    would swamp what this benchmark measures.
-    """
-    import socket
-
-    import mock_services.testing as stub_testing
-
-    probe = stub_testing.bind_socket("127.0.0.1", 0)
-    fine = probe.proto == socket.IPPROTO_TCP
-    probe.close()
-    if fine:
-        return False
-
-    def bind_socket(host: str, port: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-        sock.setblocking(False)
-        return sock
-
-    stub_testing.bind_socket = bind_socket  # type: ignore[assignment]
-    return True
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
@@ -105,9 +75,6 @@ def main() -> None:
     from mock_services.common.app import SERVICE_NAMES
     from mock_services.testing import StubServer
 
-    patched = _nodelay_stub_sockets()
-    if patched:
-        print("note: stub sockets patched to IPPROTO_TCP (TCP_NODELAY); see _nodelay_stub_sockets")
     server = provide("postgres")
     db_url = _fresh_database(server.endpoint.url)
     token = secrets.token_urlsafe(16)
@@ -125,7 +92,6 @@ def main() -> None:
     os.environ.update(env)
     try:
         results = run(args, env)
-        results["stub_sockets_patched_for_nodelay"] = patched
     finally:
         from django.db import connections
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from django.utils import timezone
 from tests.sagas.support import Shop, check_global, check_saga, two_items
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.models import SagaExecution, SagaStepLog
+from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.orchestrator import saga_create
 from microservices.sagas.order_processing import ORDER_PROCESSING, build_order_context
 
@@ -105,6 +106,22 @@ def recover_and_check(shop, stubs, token, sagas: dict[str, str], expected: str) 
         interrupted = SagaStepLog.objects.filter(execution=execution, finished_at__isnull=True)
         assert interrupted.count() == 1, point  # the attempt the kill cut short, kept visible
     check_global(ledger, on_hand)
+    expected_events = (
+        {"payment.processed": 1, "order.created": 1}
+        if expected == "completed"
+        else {
+            "payment.processed": 1,
+            "order.created": 1,
+            "order.cancelled": 1,
+            "payment.refunded": 1,
+        }
+    )
+    for saga_id, point in sagas.items():
+        # Each step's events commit with its result: a resumed step never emits twice.
+        events = Counter(
+            OutboxEvent.objects.filter(correlation_id=saga_id).values_list("event_type", flat=True)
+        )
+        assert (point, dict(events)) == (point, expected_events)
 
 
 def test_killed_during_any_action_resumes_forward_to_completed(shop, stubs, stub_token):
