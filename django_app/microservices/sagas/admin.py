@@ -115,7 +115,13 @@ class SagaExecutionAdmin(_AdminBase):
             return format_html("<em>{}</em>", "no definition registered for this type")
         return format_html('<pre class="mermaid">{}</pre>', source)
 
-    @admin.action(description="Resume selected stale sagas (lease expired)")
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        # The actions move sagas: they need the change permission even though the form is
+        # read-only for everybody.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Resume selected stale sagas (lease expired)", permissions=["resume"])
     def resume_sagas(self, request: HttpRequest, queryset: QuerySet[SagaExecution]) -> None:
         for saga_id in queryset.values_list("saga_id", flat=True):
             result = saga_resume(saga_id=saga_id)
@@ -125,7 +131,9 @@ class SagaExecutionAdmin(_AdminBase):
                 messages.SUCCESS if result.finished else messages.WARNING,
             )
 
-    @admin.action(description="Retry the compensation of needs-attention sagas")
+    @admin.action(
+        description="Retry the compensation of needs-attention sagas", permissions=["resume"]
+    )
     def retry_compensation(self, request: HttpRequest, queryset: QuerySet[SagaExecution]) -> None:
         chosen = queryset.filter(status=SagaStatus.NEEDS_ATTENTION)
         skipped = queryset.count() - chosen.count()

@@ -87,10 +87,6 @@ class StepContext:
             parts.append(str(item))
         return ":".join(parts)
 
-    def remaining(self) -> float:
-        """Seconds left of the step's timeout budget (never below a small floor)."""
-        return max(self.timeout - (time.monotonic() - self.started), 0.05)
-
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish an event in the same transaction that records this step's success."""
         self.events.append((event_type, data))

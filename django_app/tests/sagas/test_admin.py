@@ -143,3 +143,21 @@ def test_empty_timeline_says_nothing_ran(admin_client_):
     url = reverse("admin:microservices_sagaexecution_change", args=[execution.pk])
     body = admin_client_.get(url).content.decode()
     assert "No step has run yet." in body
+
+
+def test_view_only_staff_sees_sagas_but_not_the_actions(needs_attention):
+    """A staff user with only the view permission can list sagas but cannot resume them."""
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("viewer", "v@example.com", "pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_sagaexecution"))
+    client = Client()
+    client.force_login(user)
+    url = reverse("admin:microservices_sagaexecution_changelist")
+    body = client.get(url).content.decode()
+    assert "na-1" in body
+    assert "retry_compensation" not in body
+    execution = SagaExecution.objects.get(saga_id="na-1")
+    client.post(url, {"action": "retry_compensation", "_selected_action": [execution.pk]})
+    execution.refresh_from_db()
+    assert execution.status == SagaStatus.NEEDS_ATTENTION
