@@ -55,7 +55,7 @@ def load_settings(args: argparse.Namespace) -> StubSettings:
         for key, value in vars(args).items()
         if value is not None and (key == "host" or key.endswith("_port"))
     }
-    return StubSettings(**overrides)  # type: ignore[arg-type]
+    return StubSettings(**overrides)
 
 
 async def _serve(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None:

@@ -61,7 +61,7 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
     """A fresh app with its own state; the token defaults to MOCK_SERVICES_TOKEN."""
     definition = load_service(service)
     if token is None:
-        token = StubSettings().token.get_secret_value()  # type: ignore[call-arg]
+        token = StubSettings().token.get_secret_value()
     if not token:
         raise ValueError("the stub token must not be empty")
     runtime = StubRuntime(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,7 +64,9 @@ class CapturedResponse:
         headers.append((b"content-length", str(len(body)).encode("ascii")))
         return CapturedResponse(self.status, headers, body)
 
-    async def send_to(self, send: Send, *, extra_headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    async def send_to(
+        self, send: Send, *, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
         await send(
             {
                 "type": "http.response.start",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_services.common.asgi import CapturedResponse, header, read_body, replay_receive
 from mock_services.common.auth import bearer_token
@@ -144,20 +144,20 @@ class IdempotencyMiddleware:
         captured = CapturedResponse()
         chunks: list[bytes] = []
 
-        async def _send(message: dict[str, object]) -> None:
+        async def _send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                captured.status = int(message["status"])  # type: ignore[call-overload]
+                captured.status = int(message["status"])
                 captured.headers = [
                     (bytes(k), bytes(v))
-                    for k, v in message.get("headers", ())  # type: ignore[attr-defined]
+                    for k, v in message.get("headers", ())
                     if bytes(k).lower() not in _FRESH_HEADERS
                 ]
             elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))  # type: ignore[arg-type]
-            await send(message)  # type: ignore[arg-type]
+                chunks.append(message.get("body", b""))
+            await send(message)
 
         try:
-            await self.app(scope, replay_receive(body, receive), _send)  # type: ignore[arg-type]
+            await self.app(scope, replay_receive(body, receive), _send)
         except BaseException:
             store.release(scope_key)
             raise
