@@ -96,7 +96,7 @@ def test_three_relays_at_once_publish_every_row_exactly_once_each_in_order(rabbi
 
     def relay(bus: RecordingRabbitMQBus) -> None:
         try:
-            outbox_relay(bus=bus, batch_size=25)
+            outbox_relay(bus=bus, batch_size=10)
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
         finally:

@@ -127,3 +127,53 @@ def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(memory_b
     dead = memory_bus.dead_letters["django-orders"]
     assert [d.reason.split(":")[0] for d in dead] == ["contract"] * 4
     assert calls == [good.event_id]
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "user.created",
+        "user.updated",
+        "order.created",
+        "order.cancelled",
+        "payment.processed",
+        "payment.refunded",
+        "inventory.reserved",
+        "inventory.released",
+        "inventory.low",
+    ],
+)
+def test_each_event_type_round_trips_through_the_memory_bus(memory_bus, event_type):
+    """The in-memory bus delivers each event type unchanged to its handler."""
+    received = []
+    registry = HandlerRegistry()
+    registry.add(event_type, received.append, name="test.record")
+    memory_bus.declare([event_type])
+    sent = sample_envelope(event_type)
+    memory_bus.publish(sent)
+    assert memory_bus.consume(registry=registry, max_messages=1, idle_timeout=2) == 1
+    assert received == [sent]
+
+
+def test_failure_logs_carry_the_event_id_and_correlation_id(memory_bus, caplog):
+    """A failed delivery is logged with the event's id and correlation id, as text and fields."""
+    registry, _ = counting_registry(fail_times=1)
+    envelope = sample_envelope("user.created")
+    with caplog.at_level("WARNING", logger="microservices.events"):
+        Dispatcher(registry).dispatch(envelope.to_bytes())
+    (record,) = [r for r in caplog.records if r.name == "microservices.events.consumer"]
+    assert (record.event_id, record.correlation_id) == (envelope.event_id, envelope.correlation_id)
+    assert envelope.event_id in record.getMessage()
+    assert envelope.correlation_id in record.getMessage()
+
+
+def test_handler_runs_with_the_event_correlation_id_as_request_id(memory_bus):
+    """Calls a handler makes (HTTP clients, new events) carry the event's correlation id."""
+    from microservices.request_id import current_request_id
+
+    seen = []
+    registry = HandlerRegistry()
+    registry.add("user.created", lambda e: seen.append(current_request_id()), name="test.rid")
+    envelope = sample_envelope("user.created")
+    Dispatcher(registry).dispatch(envelope.to_bytes())
+    assert seen == [envelope.correlation_id]
