@@ -215,6 +215,32 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
 
     latency = [compare("on"), compare("off")]
 
+    # Where the saga's extra time goes: its database statements (state, step log, outbox).
+    from django.db import connection
+
+    db = {"statements": 0, "seconds": 0.0}
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            db["statements"] += 1
+            db["seconds"] += time.perf_counter() - t
+
+    runs = 50
+    with connection.execute_wrapper(timed):
+        for _ in range(runs):
+            saga(next(serial))
+    db_cost = {
+        "statements_per_saga": round(db["statements"] / runs, 1),
+        "db_ms_per_saga": round(db["seconds"] * 1000 / runs, 2),
+    }
+    print(
+        f"-- saga database work: {db_cost['statements_per_saga']} statements, "
+        f"{db_cost['db_ms_per_saga']} ms per saga (BEGIN/COMMIT not counted)"
+    )
+
     throughput = []
     manage = [sys.executable, str(REPO / "django_app" / "manage.py"), "resume_sagas"]
     for k in (int(w) for w in args.workers.split(",")):
@@ -267,6 +293,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "iterations": args.iterations,
         "end_to_end": latency,
+        "saga_database_work": db_cost,
         "target_ratio": 1.5,
         "throughput": throughput,
     }
