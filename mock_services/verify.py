@@ -44,13 +44,16 @@ def validate_contracts(out: TextIO | None = None) -> int:
             problems.append(f"invalid OpenAPI: {exc}".splitlines()[0])
         else:
             problems.extend(violations(load(path)))
+        shown = (
+            path.relative_to(CONTRACTS_DIR.parent) if path.is_relative_to(CONTRACTS_DIR) else path
+        )
         if problems:
             failed += 1
-            print(f"FAIL {path.relative_to(CONTRACTS_DIR.parent)}", file=out)
+            print(f"FAIL {shown}", file=out)
             for problem in problems:
                 print(f"     - {problem}", file=out)
         else:
-            print(f"ok   {path.relative_to(CONTRACTS_DIR.parent)}", file=out)
+            print(f"ok   {shown}", file=out)
     return failed
 
 

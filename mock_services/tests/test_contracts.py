@@ -9,8 +9,8 @@ from openapi_core import OpenAPI
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
+from mock_services import verify
 from mock_services.contract_rules import contract_paths, load, operations, violations
-from mock_services.verify import main as verify_main
 
 EXPECTED_OPERATIONS = {
     "users.yaml": {
@@ -106,6 +106,15 @@ def test_contract_rules_catch_violations():
 
 def test_contract_validation_command_succeeds(capsys):
     """`python -m mock_services.verify --validate-only` exits 0 and lists every contract."""
-    assert verify_main(["--validate-only"]) == 0
+    assert verify.main(["--validate-only"]) == 0
     output = capsys.readouterr().out
     assert all(f"ok   contracts/{name}" in output for name in CONTRACTS)
+
+
+def test_contract_validation_command_fails_on_an_invalid_contract(tmp_path, monkeypatch, capsys):
+    """An OpenAPI error in any contract makes `verify --validate-only` exit non-zero."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")
+    monkeypatch.setattr(verify, "contract_paths", lambda: [*contract_paths(), broken])
+    assert verify.main(["--validate-only"]) == 1
+    assert f"FAIL {broken}" in capsys.readouterr().out
