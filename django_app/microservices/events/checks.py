@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from ..conf import ms_settings
+from .bus import BACKENDS
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
-BACKENDS = ("memory", "rabbitmq", "redis", "redis_pubsub")
 
 
 def _scheme(url: Any) -> str:

@@ -98,7 +98,7 @@ class RedisStreamsBus(_RedisBase):
         *,
         claim_idle_ms: int = 30_000,
         block_ms: int = 1000,
-        batch: int = 10,
+        batch: int = 10,  # small: on SIGTERM, what was read but not started stays pending
         **kwargs: Any,
     ) -> None:
         super().__init__(url, **kwargs)
@@ -116,7 +116,6 @@ class RedisStreamsBus(_RedisBase):
             reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
             claim_idle_ms=int(config.get("REDIS_CLAIM_IDLE_MS", 30_000)),
             block_ms=int(config.get("REDIS_BLOCK_MS", 1000)),
-            batch=min(10, int(config.get("RABBITMQ_PREFETCH", 10))),
         )
 
     def stream(self, event_type: str) -> str:

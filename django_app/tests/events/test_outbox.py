@@ -118,3 +118,36 @@ def test_broker_going_away_mid_batch_keeps_what_was_confirmed_and_the_order():
     assert [e.event_id for e in flaky.published + healthy.published] == [
         e.event_id for e in envelopes
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memory_bus):
+    """The relay command's loop keeps polling, relays new rows, and exits when asked."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from microservices.events.outbox import outbox_relay_loop
+
+    def run_relay():
+        try:
+            outcome.append(outbox_relay_loop(bus=memory_bus, stop=stop, interval=0.05))
+        finally:
+            connection.close()
+
+    memory_bus.declare(["user.created"])
+    stop = threading.Event()
+    outcome = []
+    relay = threading.Thread(target=run_relay)
+    relay.start()
+    try:
+        envelope = publish_event("user.created", sample_data("user.created"))
+        deadline = time.monotonic() + 10
+        while not memory_bus.published and time.monotonic() < deadline:
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        relay.join(10)
+    assert [e.event_id for e in memory_bus.published] == [envelope.event_id]
+    assert outcome[0].sent == 1
