@@ -242,3 +242,18 @@ def test_sigterm_finishes_the_message_in_hand_acks_it_and_exits(rabbitmq, unique
     applied = applied_counts()[0]
     assert applied < 8
     assert applied + queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 8
+
+
+def test_redeclaring_a_queue_with_another_delivery_limit_fails_with_a_clear_error(
+    rabbitmq, unique_name
+):
+    """Changing MAX_DELIVERIES under existing queues is refused with an explanation, not a loop."""
+    from microservices.exceptions import EventError
+
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name, MAX_DELIVERIES=3) as bus:
+        bus.declare(["user.created"])
+    with (
+        configured_bus("rabbitmq", rabbitmq.url, unique_name, MAX_DELIVERIES=7) as bus,
+        pytest.raises(EventError, match="MAX_DELIVERIES"),
+    ):
+        bus.consume(registry=recording_registry("user.created")[0], idle_timeout=1)

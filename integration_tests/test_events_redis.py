@@ -216,3 +216,26 @@ def test_sigkilled_consumer_entries_are_reclaimed_and_applied_once(redis_server,
     assert done >= total - applied_before
     assert applied_counts() == (total, total, 0)
     assert pending_after == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entry_that_keeps_killing_its_consumers_is_dead_lettered_without_running_again(
+    redis_server, unique_name
+):
+    """Past MAX_DELIVERIES deliveries (consumers that died holding it), a reclaimed entry goes
+    to the dead stream untouched: the Redis counterpart of RabbitMQ's x-delivery-limit."""
+    with configured_bus("redis", redis_server.url, unique_name, REDIS_CLAIM_IDLE_MS=200) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        entry_id = bus.publish_raw(
+            "user.created", {"envelope": sample_envelope("user.created").to_bytes()}
+        )
+        stream = bus.stream("user.created")
+        bus.client.xreadgroup(unique_name, "crashed-1", {stream: ">"}, count=1)
+        for n in range(2, 4):  # two more consumers took it over and died too
+            bus.client.xclaim(stream, unique_name, f"crashed-{n}", 0, [entry_id])
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
+        dead = bus.dead_letters()
+    assert received == []
+    assert [(d["entry_id"], d["deliveries"]) for d in dead] == [(entry_id, "4")]
+    assert dead[0]["reason"].startswith("delivery limit")

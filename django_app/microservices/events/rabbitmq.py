@@ -29,7 +29,7 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
 from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .bus import EventBus
 from .consumer import HandlerRegistry, Outcome
@@ -213,6 +213,19 @@ class RabbitMQBus(EventBus):
         return f"{group}.dead"
 
     def _declare(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
+        try:
+            return self._declare_all(channel, types, group)
+        except pe.ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:
+                raise
+            # Queue arguments cannot change in place (RabbitMQ refuses the redeclaration).
+            raise EventError(
+                f"RabbitMQ refused the topology of {group}: {exc.reply_text}. A queue exists with "
+                "other arguments: keep MAX_DELIVERIES / RABBITMQ_QUEUE_TYPE as they were when it "
+                "was declared, or drain and delete it (or set the limit by policy)."
+            ) from exc
+
+    def _declare_all(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
         channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, exchange_type="direct", durable=True)
         dead = self.dead_letter_queue(group)
