@@ -249,3 +249,19 @@ def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
     ledger = shop.ledger()
     check_saga(ledger, "stuck", again.status, again.context)
     check_global(ledger, before)
+
+
+def test_malformed_payment_response_is_not_trusted_and_the_charge_is_refunded(shop):
+    """A 2xx that breaks the contract is not retried: the undo replays the call under its key,
+    learns the payment the service really made, and refunds it."""
+    before = on_hand(shop)
+    shop.faults("payments").add(method="POST", path="/payments", kind="malformed", times=1)
+    result = process_order_request(shop.user(), two_items(), VISA, saga_id="malformed")
+    assert result.status == "compensated"
+    assert "ContractViolation" in result.error
+    assert undo_order("malformed") == ["process_payment", "reserve_inventory"]
+    ledger = shop.ledger()
+    _, payments, orders = ledger.for_saga("malformed")
+    assert [p["status"] for p in payments] == ["refunded"]
+    assert orders == []
+    check_global(ledger, before)
