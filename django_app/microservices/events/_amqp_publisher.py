@@ -10,6 +10,7 @@ The result is per message, so the outbox relay can mark exactly the confirmed ro
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 
 logger = logging.getLogger("microservices.events.rabbitmq")
+
+
+# Heartbeats only flow while the ioloop runs (during a publish), so this connection is opened
+# without them (the broker would drop an idle publisher otherwise); instead a connection that
+# has been idle this long is replaced before use.
+MAX_IDLE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,7 @@ class ConfirmingPublisher:
     """One connection and channel, kept open between batches; not thread-safe (one per thread)."""
 
     def __init__(self, parameters: pika.URLParameters, exchange: str, timeout: float) -> None:
+        parameters.heartbeat = 0
         self.parameters = parameters
         self.exchange = exchange
         self.timeout = timeout
@@ -49,6 +57,8 @@ class ConfirmingPublisher:
         self._unconfirmed: dict[int, int] = {}
         self._nacked: set[int] = set()
         self._returned_ids: set[str] = set()
+        self._last_used = time.monotonic()
+        self.max_idle = MAX_IDLE_SECONDS
 
     # -- driving the ioloop ------------------------------------------------------------
 
@@ -138,7 +148,7 @@ class ConfirmingPublisher:
     def _on_connection_closed(self, connection: SelectConnection, reason: BaseException) -> None:
         self._error = f"connection closed: {reason!r}"
         self._channel = None
-        self._stop_loop()
+        connection.ioloop.stop()  # also when close() already let go of self._connection
 
     def _on_channel_open(self, channel: Channel) -> None:
         self._channel = channel
@@ -193,7 +203,10 @@ class ConfirmingPublisher:
         Raises `PublisherLost` if the connection failed before all confirms arrived (then any
         message of the batch may or may not have been stored by the broker).
         """
-        if not self.is_open:
+        # A connection silent for long may have been dropped by something in between (NAT,
+        # load balancer) without a word: start afresh rather than wait for a confirm timeout.
+        idle = time.monotonic() - self._last_used
+        if not self.is_open or idle > self.max_idle:
             self.open()
         assert self._channel is not None
         self._unconfirmed.clear()
@@ -211,6 +224,7 @@ class ConfirmingPublisher:
             self._next_tag += 1
             self._unconfirmed[self._next_tag] = index
         self._run_until(lambda: not self._unconfirmed, "waiting for confirms")
+        self._last_used = time.monotonic()
         outcomes: list[str | None] = []
         for index, message in enumerate(batch):
             if message_ids[index] in self._returned_ids:

@@ -116,7 +116,6 @@ class RabbitMQBus(EventBus):
     def _publisher(self) -> ConfirmingPublisher:
         if self._confirming is None:
             params = pika.URLParameters(self.url)
-            params.heartbeat = self.heartbeat
             params.blocked_connection_timeout = self.publish_timeout
             params.connection_attempts = 1
             params.socket_timeout = 5
