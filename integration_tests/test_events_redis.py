@@ -239,3 +239,23 @@ def test_entry_that_keeps_killing_its_consumers_is_dead_lettered_without_running
     assert received == []
     assert [(d["entry_id"], d["deliveries"]) for d in dead] == [(entry_id, "4")]
     assert dead[0]["reason"].startswith("delivery limit")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_finishes_the_entry_in_hand_acks_it_and_exits(redis_server, unique_name):
+    """After SIGTERM, exit code 0 and exactly the applied entries are acknowledged."""
+    with configured_bus("redis", redis_server.url, unique_name, MAX_DELIVERIES=5) as bus:
+        bus.declare(["order.created"])
+        for i in range(8):
+            bus.publish(order_event(i, handler_sleep=0.5))
+        consumer = start_consumer("redis", redis_server.url, unique_name, "order.created")
+        try:
+            assert wait_until(lambda: applied_counts()[0] >= 1, timeout=60)
+        finally:
+            output = stop_process(consumer, signal.SIGTERM)
+        (group,) = bus.client.xinfo_groups(bus.stream("order.created"))
+    assert consumer.returncode == 0, output[-2000:]
+    applied = applied_counts()[0]
+    acknowledged = group["entries-read"] - group["pending"]
+    assert 1 <= applied < 8
+    assert acknowledged == applied
