@@ -1,0 +1,107 @@
+"""`python -m project.demo` (make demo): every scene runs on embedded defaults and says what held.
+
+The demo is run as `make demo` runs it, in a child process: it sets Django up with its own
+settings and SQLite file, which the test process (already set up for pytest) cannot do twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SERVICES_API_KEY"}
+    }
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "django_app"), str(REPO)])
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_demo_runs_every_scene_and_prints_each_outcome():
+    """Exit 0, every scene headed, no scene failed, and each scene's outcome lines are printed."""
+    result = run_demo("-m", "project.demo")
+    if result.returncode != 0:
+        pytest.fail(f"demo exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    out = result.stdout
+    assert re.search(r"Demo finished: OK, \d+ service calls", out)
+    assert "    FAILED: " not in out
+    headers = re.findall(r"^\[(\d+)\] ", out, re.MULTILINE)
+    assert headers == [str(n) for n in range(1, 12)]
+    expected = [
+        # clients: one line per call, retries, typed errors, the contract, idempotent replay
+        "users      createUser",
+        "payments   createPayment",
+        "orders     createOrder",
+        "(2 attempts)",
+        "PaymentDeclined: status 402",
+        "ContractViolation in getOrder",
+        "applied once despite the retry",
+        # the saga's definition, read back from its Mermaid source
+        "create_order             ok -> send_confirmation        fails -> undo create_order",
+        "undo reserve_inventory   ok -> COMPENSATED              keeps failing -> NEEDS_ATTENTION",
+        "✓ every step with an undo has an undo node",
+        # a saga that succeeds
+        "send_confirmation  action       #1  succeeded",
+        "✓ saga completed",
+        "e-mail 'Order ",
+        "✓ stub: one captured payment of the order's total",
+        # declined card: compensations in reverse, stock restored
+        "process_payment    action       #1  rejected",
+        "✓ compensations in reverse: the failed step, then the one before",
+        "✓ stub: nothing charged",
+        "✓ stub: stock back to on_hand/reserved/available (10, 0, 10)",
+        # partial reservation undone
+        "reserve_inventory  compensation #1  succeeded",
+        "✓ stub: the first item's reservation released",
+        # crash and resume
+        "worker A killed at after_action:process_payment",
+        "✓ a live lease keeps worker B off",
+        "process_payment    action       #1  interrupted",
+        "✓ saga completed after the resume",
+        "✓ stub: charged exactly once",
+        # events: outbox, relay, inbox, dead letters
+        "✓ rolled-back sign-up: neither the user nor its event kept",
+        "welcome e-mail 'Welcome aboard, Ada'",
+        "✓ redelivery skipped by the inbox",
+        "dead-lettered after 1 delivery: contract: event body is not valid JSON",
+        "✓ the consumer lived on: the next event was handled",
+    ]
+    missing = [line for line in expected if line not in out]
+    assert missing == []
+    resumed = re.search(r"process_payment +action +#2 +succeeded .* worker B", out)
+    assert resumed is not None
+
+
+def test_demo_exits_non_zero_when_a_scene_invariant_fails():
+    """A scene whose check fails is reported, the run goes on, and main() returns 1."""
+    script = (
+        "import sys\n"
+        "from project import demo\n"
+        "demo.SCENES[:] = [\n"
+        "    demo.Scene('broken', lambda d: d.check('two is one', 2, 1)),\n"
+        "    demo.Scene('fine', lambda d: d.say('still ran')),\n"
+        "]\n"
+        "sys.exit(demo.main())\n"
+    )
+    result = run_demo("-c", script)
+    assert result.returncode == 1
+    assert "FAILED: AssertionError: two is one: expected 1, got 2" in result.stdout
+    assert "still ran" in result.stdout
+    assert "Demo finished: FAILED (1 scene(s))" in result.stdout
