@@ -199,8 +199,10 @@ def lost_response(demo: Demo) -> None:
 
 NOTEBOOK_PRICE = 1250
 PEN_PRICE = 250
-# Short, so the crash scene waits well under a second for the dead worker's lease to lapse.
-CRASH_LEASE_SECONDS = 0.5
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Short, so the crash scene waits about a second for the dead worker's lease to lapse; long
+# enough that it is still live when worker B first looks, milliseconds after the "kill".
+CRASH_LEASE_SECONDS = 1.0
 
 
 def _customer(demo: Demo) -> str:
@@ -232,6 +234,11 @@ def _stub_payments(demo: Demo, saga_id: str) -> list[dict[str, Any]]:
         return [p.model_dump() for p in store._payments.values() if p.order_reference == saga_id]
 
 
+def _short_ids(text: str) -> str:
+    """UUIDs cut to their first 8 digits, so a line fits on a terminal."""
+    return UUID_RE.sub(lambda m: m.group(0)[:8] + "…", text)
+
+
 def _saga_id(label: str) -> str:
     return f"demo-{label}-{secrets.token_hex(3)}"
 
@@ -254,7 +261,7 @@ def _print_step_log(
         if workers is not None:
             line += f"  worker {workers.get(log.worker, '?')}"
         if log.error:
-            line += f"  {log.error[:64]}"
+            line += f"  {_short_ids(log.error)[:70]}"
         demo.say(line)
 
 
@@ -273,10 +280,14 @@ def saga_mermaid(demo: Demo) -> None:
         edges.setdefault(src, {})[label or "ok"] = labels[dst]
     actions = [n for n in labels if re.fullmatch(r"a\d+", n)]
     undos = sorted((n for n in labels if re.fullmatch(r"c\d+", n)), reverse=True)
+    payment = f"a{ORDER_PROCESSING.index('process_payment')}"
+    sample = [line.strip() for line in source.splitlines() if line.strip().startswith(payment)]
     demo.say(
         f"flowchart LR, {len(source.splitlines())} lines (`python -m project.demo --mermaid`"
-        " prints it); its edges:"
+        " prints them); process_payment's:"
     )
+    demo.say("  " + "    ".join(sample))
+    demo.say("every node's edges, read back from the source:")
     for node in actions + undos:
         out = edges[node]
         failure = next(k for k in out if k != "ok")
@@ -338,7 +349,7 @@ def saga_payment_declined(demo: Demo) -> None:
     )
     logs = _step_log(result.saga_id)
     _print_step_log(demo, logs)
-    demo.say(f"saga {result.saga_id}: {result.status} ({result.error})")
+    demo.say(f"saga {result.saga_id}: {result.status} ({_short_ids(result.error)})")
     demo.check("saga compensated", result.status, "compensated")
     undone = [log.step_name for log in logs if log.direction == "compensation"]
     demo.check(
@@ -378,8 +389,8 @@ def saga_partial_reservation(demo: Demo) -> None:
     records = result.context["reservations"]
     first = demo.inventory.get_reservation(reservation_id=records["0"]["id"])
     demo.say(
-        f"saga {result.status}: item 1 reservation {first['id'][:8]}… {first['status']},"
-        f" item 2 {records['1']['state']} (the service refused it: nothing to release)"
+        f"saga {result.status}: item 1 reservation {first['id'][:8]}… {first['status']};"
+        f" item 2 refused by the service ({records['1']['state']}: nothing to release)"
     )
     demo.check("saga compensated", result.status, "compensated")
     demo.check("stub: the first item's reservation released", first["status"], "released")
@@ -439,10 +450,8 @@ def saga_crash_and_resume(demo: Demo) -> None:
         raise AssertionError(f"the saga never reached {point}")
     left = SagaExecution.objects.get(saga_id=saga_id)
     step = ORDER_PROCESSING.steps[left.current_step].name
-    demo.say(
-        f"worker A killed at {point}: card charged, result unsaved; the row says"
-        f" {left.status} at {step}, leased to A"
-    )
+    demo.say(f"worker A killed at {point} (an in-process stand-in for SIGKILL):")
+    demo.say(f"card charged, nothing saved: the row says {left.status} at {step}, leased to A")
     demo.check("a live lease keeps worker B off", saga_claim_stale(owner=worker_b, limit=1), [])
     while SagaExecution.objects.filter(pk=left.pk, lease_expires_at__gt=timezone.now()).exists():
         time.sleep(0.05)
@@ -586,10 +595,8 @@ def events_outbox_inbox(demo: Demo) -> None:
     with captured_logs("microservices.events.consumer") as records:
         bus.consume(registry=registry, group=CONSUMER_GROUP, max_messages=1, idle_timeout=2.0)
     skipped = [r for r in records if "already handled" in r.getMessage()]
-    demo.say(
-        f"relay died before marking the row sent: {redelivered} re-published, and the inbox"
-        f" says {handler_name} already handled {event_id[:8]}…"
-    )
+    demo.say(f"relay died before marking the row sent: the next relay re-published {redelivered};")
+    demo.say(f"the inbox says {handler_name} already handled {event_id[:8]}…")
     demo.check(
         "redelivery skipped by the inbox: skips, inbox rows, profiles, e-mails",
         (
