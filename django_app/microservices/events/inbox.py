@@ -6,6 +6,7 @@ the same event serialise on the unique index, and the loser sees the winner's ro
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -69,3 +70,14 @@ def inbox_run(*, envelope: Envelope, handler: RegisteredHandler) -> bool:
         return False
     handler.func(envelope)
     return True
+
+
+def inbox_purge(*, older_than: timedelta) -> int:
+    """Forget handled events older than `older_than`.
+
+    Keep them longer than any redelivery can take (broker retention, dead-letter replays):
+    an event redelivered after its row is gone would be applied again.
+    """
+    cutoff = timezone.now() - older_than
+    deleted, _ = InboxEvent.objects.filter(processed_at__lt=cutoff).delete()
+    return deleted

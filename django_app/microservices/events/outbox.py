@@ -195,3 +195,10 @@ def outbox_relay_loop(
         if result.batches < 10:
             stop.wait(pause)
     return total
+
+
+def outbox_purge_sent(*, older_than: timedelta) -> int:
+    """Delete rows sent longer ago than `older_than` (pending and failed rows are kept)."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = OutboxEvent.objects.filter(status=OutboxStatus.SENT, sent_at__lt=cutoff).delete()
+    return deleted

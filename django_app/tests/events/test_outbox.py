@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import transaction
 
@@ -151,3 +153,28 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
         relay.join(10)
     assert [e.event_id for e in memory_bus.published] == [envelope.event_id]
     assert outcome[0].sent == 1
+
+
+def test_purges_forget_old_sent_rows_and_old_inbox_rows_only(memory_bus):
+    """Sent outbox rows and inbox rows past the cutoff go; pending outbox rows always stay."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from microservices.events.inbox import inbox_purge
+    from microservices.events.outbox import outbox_purge_sent
+    from microservices.models import InboxEvent
+
+    memory_bus.declare(["user.created"])
+    publish_event("user.created", sample_data("user.created"))
+    outbox_relay()
+    publish_event("user.created", sample_data("user.created"))  # still pending
+    long_ago = timezone.now() - timedelta(days=30)
+    OutboxEvent.objects.filter(status=OutboxStatus.SENT).update(sent_at=long_ago)
+    InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")
+    InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")
+    InboxEvent.objects.filter(pk=InboxEvent.objects.first().pk).update(processed_at=long_ago)
+    assert outbox_purge_sent(older_than=timedelta(days=7)) == 1
+    assert inbox_purge(older_than=timedelta(days=7)) == 1
+    assert list(OutboxEvent.objects.values_list("status", flat=True)) == [OutboxStatus.PENDING]
+    assert InboxEvent.objects.count() == 1

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from microservices.events.bus import BACKENDS, build_bus
-from microservices.events.outbox import outbox_relay, outbox_relay_loop
+from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
 
 logger = logging.getLogger("microservices.events.relay")
@@ -30,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, help="rows locked per transaction")
         parser.add_argument("--exchange", help="RabbitMQ exchange (default: settings)")
         parser.add_argument("--stream-prefix", help="Redis stream/channel prefix")
+        parser.add_argument(
+            "--purge-sent-days",
+            type=float,
+            help="first delete rows sent more than this many days ago",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         overrides = {
@@ -40,6 +46,9 @@ class Command(BaseCommand):
             }.items()
             if value
         }
+        if options["purge_sent_days"] is not None:
+            purged = outbox_purge_sent(older_than=timedelta(days=options["purge_sent_days"]))
+            self.stdout.write(f"purged {purged} sent row(s)")
         bus = build_bus(options["bus"], **overrides)
         try:
             if options["once"]:
