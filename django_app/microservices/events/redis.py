@@ -421,14 +421,22 @@ class RedisPubSubBus(_RedisBase):
         stop = stop or threading.Event()
         settled = 0
         last_activity = time.monotonic()
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.client.pubsub()
         try:
-            pubsub.subscribe(*(self.channel(t) for t in types))
+            channels = {self.channel(t) for t in types}
+            pubsub.subscribe(*channels)
+            # Listening only once Redis confirmed every subscription (PUBLISH from another
+            # connection could otherwise overtake our SUBSCRIBE).
+            deadline = time.monotonic() + 10
+            while channels and time.monotonic() < deadline:
+                confirmation = pubsub.get_message(timeout=0.2)
+                if confirmation and confirmation["type"] == "subscribe":
+                    channels.discard(_text(confirmation["channel"]))
             if ready is not None:
                 ready.set()
             while not stop.is_set() and (max_messages is None or settled < max_messages):
-                message = pubsub.get_message(timeout=0.2)
-                if message is None:
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+                if message is None or message["type"] != "message":
                     if (
                         idle_timeout is not None
                         and time.monotonic() - last_activity >= idle_timeout
