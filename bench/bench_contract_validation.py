@@ -1,4 +1,4 @@
-"""Contract validation cost per call: `python -m microservices.clients.bench [N] [--json F]`.
+"""Contract validation cost per call: `python bench/bench_contract_validation.py [N] [--json F]`.
 
 For every operation of every contract that documents an example request and 2xx response,
 validates that request and response N times, with openapi-core as shipped and with this app's
@@ -17,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-from openapi_core import Config, OpenAPI
-from openapi_core.templating.paths.finders import APICallPathFinder
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 
-from ..conf import DEFAULT_CONTRACTS_DIR
-from .contract import (
+import yaml  # noqa: E402
+from openapi_core import Config, OpenAPI  # noqa: E402
+from openapi_core.templating.paths.finders import APICallPathFinder  # noqa: E402
+
+from microservices.clients.contract import (  # noqa: E402
     Call,
     ServiceContract,
     _AnyServer,
@@ -30,6 +32,9 @@ from .contract import (
     _OpenAPIRequest,
     _OpenAPIResponse,
 )
+from microservices.conf import DEFAULT_CONTRACTS_DIR  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "contract_validation.json"
 
 SERVICES = ("users", "orders", "payments", "inventory")
 
@@ -138,9 +143,9 @@ def _per_call_ms(fn: Callable[[], None], n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m microservices.clients.bench")
+    parser = argparse.ArgumentParser(prog="bench/bench_contract_validation.py")
     parser.add_argument("calls", nargs="?", type=int, default=200, help="calls per measurement")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
     args = parser.parse_args(argv)
     n = args.calls
     print(f"{'operation':<28} {'openapi-core':>13} {'cached':>9} {'ratio':>6}")
