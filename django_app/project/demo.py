@@ -200,9 +200,9 @@ def lost_response(demo: Demo) -> None:
 NOTEBOOK_PRICE = 1250
 PEN_PRICE = 250
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# Short, so the crash scene waits about a second for the dead worker's lease to lapse; long
+# Short, so the crash scene waits about two seconds for the dead worker's lease to lapse; long
 # enough that it is still live when worker B first looks, milliseconds after the "kill".
-CRASH_LEASE_SECONDS = 1.0
+CRASH_LEASE_SECONDS = 2.0
 
 
 def _customer(demo: Demo) -> str:
