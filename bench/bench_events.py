@@ -36,26 +36,6 @@ sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 RESULTS = REPO / "bench" / "results" / "events.json"
 
 
-def _fresh_database(server_url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"bench_events_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
-def _drop_database(server_url: str, db_url: str) -> None:
-    import psycopg
-
-    name = db_url.rsplit("/", 1)[-1]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=3000, help="events per (b)/(c)/(d)/(e) run")
@@ -64,10 +44,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from integration_tests.servers import provide
+    from integration_tests.servers.postgres import drop_database, fresh_database
 
     rabbit = provide("rabbitmq")
     postgres = provide("postgres")
-    db_url = _fresh_database(postgres.endpoint.url)
+    db_url = fresh_database(postgres.endpoint.url, f"bench_events_{os.getpid()}")
     os.environ.update(
         {
             "DATABASE_URL": db_url,
@@ -86,7 +67,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        _drop_database(postgres.endpoint.url, db_url)
+        drop_database(postgres.endpoint.url, db_url)
         postgres.close()
         rabbit.close()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

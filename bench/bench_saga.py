@@ -28,28 +28,6 @@ sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 RESULTS = REPO / "bench" / "results" / "saga.json"
 
 
-def _fresh_database(server_url: str) -> str:
-    """Create an empty database on the server; returns its URL."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"bench_saga_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop_database(server_url: str, db_url: str) -> None:
-    import psycopg
-
-    name = db_url.rsplit("/", 1)[-1]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
@@ -72,11 +50,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from integration_tests.servers import provide
+    from integration_tests.servers.postgres import drop_database, fresh_database
     from mock_services.common.app import SERVICE_NAMES
     from mock_services.testing import StubServer
 
     server = provide("postgres")
-    db_url = _fresh_database(server.endpoint.url)
+    db_url = fresh_database(server.endpoint.url, f"bench_saga_{os.getpid()}")
     token = secrets.token_urlsafe(16)
     stubs = {name: StubServer(name, token).start() for name in SERVICE_NAMES}
     env = {
@@ -98,7 +77,7 @@ def main() -> None:
         connections.close_all()
         for stub in stubs.values():
             stub.stop()
-        _drop_database(server.endpoint.url, db_url)
+        drop_database(server.endpoint.url, db_url)
         server.close()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

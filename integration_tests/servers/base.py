@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import unquote, urlsplit
 
 Source = Literal["env", "docker", "process"]
 
@@ -296,3 +297,172 @@ def timed(func: Callable[[], Any]) -> float:
     started = time.monotonic()
     func()
     return time.monotonic() - started
+
+
+# --- The three ways to get a server, their shared shapes -----------------------------------------
+
+
+def from_env_url(
+    name: str,
+    env: str,
+    *,
+    default_port: int,
+    ready: Callable[[str], bool],
+    unreachable: str,
+    default_username: str = "",
+    default_password: str = "",
+    normalize: Callable[[str], str] = str,
+) -> Provisioned | None:
+    """The server at the address in env var `env` (None when it is unset), as we don't own it.
+
+    `normalize` turns the address into the endpoint's URL; `ready(url)` must answer, else
+    ServerStartError "<env> is set but <unreachable>", `unreachable` formatted with host, port, url.
+    """
+    address = os.environ.get(env)
+    if not address:
+        return None
+    url = normalize(address)
+    parts = urlsplit(url)
+    endpoint = Endpoint(
+        name=name,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or default_port,
+        url=url,
+        username=unquote(parts.username) if parts.username else default_username,
+        password=unquote(parts.password) if parts.password else default_password,
+        source="env",
+    )
+    if not ready(url):
+        where = {"host": endpoint.host, "port": endpoint.port, "url": url}
+        raise ServerStartError(f"{env} is set but {unreachable.format(**where)}")
+    return Provisioned(endpoint)
+
+
+def run_container(
+    name: str,
+    container: Any,
+    *,
+    port: int,
+    url: Callable[[str], str],
+    ready: Callable[[str], bool],
+    container_port: int | None = None,
+    host: str | None = None,
+    wait_ready: bool = False,
+    username: str = "",
+    password: str = "",
+) -> Provisioned:
+    """Start a testcontainers `container` and describe it; `url(host)` is its address.
+
+    `container_port` is bound to `port` on the host (a fixed host port: a restart keeps the
+    address); without it the container shares the host's network and `host` is given.
+    `wait_ready`: poll `ready(url)` after start (for a container with no wait strategy of its own).
+    """
+    if container_port is not None:
+        container.with_bind_ports(container_port, port)
+    what = f"{name} container"
+    started = time.monotonic()
+    container.start()
+    startup = time.monotonic() - started
+    where: str = host or container.get_container_host_ip()
+    address = url(where)
+    if wait_ready:
+        try:
+            wait_until(lambda: ready(address), timeout=120, interval=0.25, what=what)
+        except ServerStartError:
+            container.stop()
+            raise
+        startup = time.monotonic() - started
+    endpoint = Endpoint(
+        name=name,
+        host=where,
+        port=port,
+        url=address,
+        username=username,
+        password=password,
+        source="docker",
+        controller=container_controller(container, lambda: ready(address), what),
+        startup_seconds=startup,
+        log_tail=container_log_tail(container),
+    )
+    return Provisioned(endpoint, close=container.stop)
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """A server process's whole environment: PATH plus `extra`."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **extra}
+
+
+def start_local_server(
+    name: str,
+    *,
+    port: int,
+    url: str,
+    log: Path,
+    start: Callable[[], None],
+    stop: Callable[[], None],
+    close: Callable[[], None],
+    first_start: Callable[[], None] | None = None,
+    username: str = "",
+    password: str = "",
+) -> Provisioned:
+    """Start a server we run on 127.0.0.1 and describe it; `stop`/`start` become its controller.
+
+    `first_start` (default `start`) runs once, timed; when it fails, `close()` cleans up and the
+    ServerStartError carries the tail of `log`.
+    """
+    started = time.monotonic()
+    try:
+        (first_start or start)()
+    except Exception as exc:
+        text = tail_file(log, 40)
+        close()
+        raise ServerStartError(f"{exc}\n--- {name} log ---\n{text}") from exc
+    endpoint = Endpoint(
+        name=name,
+        host="127.0.0.1",
+        port=port,
+        url=url,
+        username=username,
+        password=password,
+        source="process",
+        controller=CallbackController(stop, start),
+        startup_seconds=time.monotonic() - started,
+        log_tail=lambda lines: tail_file(log, lines),
+    )
+    return Provisioned(endpoint, close=close)
+
+
+def start_one_process(
+    name: str,
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    env: dict[str, str],
+    port: int,
+    url: str,
+    ready: Callable[[str], bool],
+    what: str,
+    timeout: float,
+    interval: float = 0.05,
+) -> Provisioned:
+    """A server that is one foreground process (log in workdir/server.log), ready when `ready(url)`;
+    stopped with SIGTERM, its workdir removed at close."""
+    log = workdir / "server.log"
+    process = ManagedProcess(argv, env=env, log=log, cwd=workdir)
+
+    def start() -> None:
+        process.spawn()
+        wait_until(
+            lambda: ready(url), timeout=timeout, interval=interval, what=what, alive=process.alive
+        )
+
+    def stop() -> None:
+        process.terminate(timeout=10)
+
+    def close() -> None:
+        stop()
+        remove_workdir(workdir)
+
+    return start_local_server(
+        name, port=port, url=url, log=log, start=start, stop=stop, close=close
+    )

@@ -5,24 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import urllib.request
 from urllib.parse import urlsplit
 
 from .base import (
-    CallbackController,
-    Endpoint,
-    ManagedProcess,
     Provisioned,
-    ServerStartError,
     ServerUnavailable,
-    container_controller,
-    container_log_tail,
     free_ports,
+    from_env_url,
     make_workdir,
-    remove_workdir,
-    tail_file,
-    wait_until,
+    process_env,
+    run_container,
+    start_one_process,
 )
 
 ENV = "CONSUL_HTTP_ADDR"
@@ -44,23 +38,22 @@ def has_leader(url: str) -> bool:
         return False
 
 
+def _http_url(addr: str) -> str:
+    """CONSUL_HTTP_ADDR is host:port or a URL; the endpoint's URL is scheme://host:port."""
+    parts = urlsplit(addr if "://" in addr else f"http://{addr}")
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 8500}"
+
+
 def from_env() -> Provisioned | None:
-    addr = os.environ.get(ENV)
-    if not addr:
-        return None
-    url = addr if "://" in addr else f"http://{addr}"
-    parts = urlsplit(url)
-    endpoint = Endpoint(
-        name="consul",
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 8500,
-        url=f"{parts.scheme}://{parts.hostname}:{parts.port or 8500}",
-        password=os.environ.get("CONSUL_HTTP_TOKEN", ""),
-        source="env",
+    return from_env_url(
+        "consul",
+        ENV,
+        default_port=8500,
+        ready=has_leader,
+        unreachable="no Consul leader answers at {url}",
+        default_password=os.environ.get("CONSUL_HTTP_TOKEN", ""),
+        normalize=_http_url,
     )
-    if not has_leader(endpoint.url):
-        raise ServerStartError(f"{ENV} is set but no Consul leader answers at {endpoint.url}")
-    return Provisioned(endpoint)
 
 
 def _agent_args(http: int, server: int, serf_lan: int, serf_wan: int) -> list[str]:
@@ -82,28 +75,18 @@ def in_docker() -> Provisioned:
     from testcontainers.core.container import DockerContainer
 
     ports = free_ports(4)
-    url = f"http://127.0.0.1:{ports[0]}"
     # The host's network: the agent's HTTP checks must reach services tests run on 127.0.0.1.
     container = DockerContainer(IMAGE).with_kwargs(network_mode="host")
     container.with_command(_agent_args(*ports))
-    started = time.monotonic()
-    container.start()
-    try:
-        wait_until(lambda: has_leader(url), timeout=120, interval=0.25, what="consul container")
-    except ServerStartError:
-        container.stop()
-        raise
-    endpoint = Endpoint(
-        name="consul",
-        host="127.0.0.1",
+    return run_container(
+        "consul",
+        container,
         port=ports[0],
-        url=url,
-        source="docker",
-        controller=container_controller(container, lambda: has_leader(url), "consul container"),
-        startup_seconds=time.monotonic() - started,
-        log_tail=container_log_tail(container),
+        host="127.0.0.1",
+        url=lambda host: f"http://{host}:{ports[0]}",
+        ready=has_leader,
+        wait_ready=True,
     )
-    return Provisioned(endpoint, close=container.stop)
 
 
 def as_process() -> Provisioned:
@@ -114,48 +97,15 @@ def as_process() -> Provisioned:
         )
     workdir = make_workdir("consul")
     http, server, serf_lan, serf_wan = free_ports(4)
-    url = f"http://127.0.0.1:{http}"
-    log = workdir / "server.log"
-    process = ManagedProcess(
-        [
-            binary,
-            *_agent_args(http, server, serf_lan, serf_wan),
-            f"-data-dir={workdir / 'data'}",
-        ],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)},
-        log=log,
-        cwd=workdir,
-    )
-
-    def start() -> None:
-        process.spawn()
-        wait_until(
-            lambda: has_leader(url),
-            timeout=60,
-            interval=0.1,
-            what="consul agent",
-            alive=process.alive,
-        )
-
-    def close() -> None:
-        process.terminate(timeout=10)
-        remove_workdir(workdir)
-
-    started = time.monotonic()
-    try:
-        start()
-    except Exception as exc:
-        text = tail_file(log, 40)
-        close()
-        raise ServerStartError(f"{exc}\n--- consul log ---\n{text}") from exc
-    endpoint = Endpoint(
-        name="consul",
-        host="127.0.0.1",
+    return start_one_process(
+        "consul",
+        [binary, *_agent_args(http, server, serf_lan, serf_wan), f"-data-dir={workdir / 'data'}"],
+        workdir=workdir,
+        env=process_env(HOME=str(workdir)),
         port=http,
-        url=url,
-        source="process",
-        controller=CallbackController(lambda: process.terminate(timeout=10), start),
-        startup_seconds=time.monotonic() - started,
-        log_tail=lambda lines: tail_file(log, lines),
+        url=f"http://127.0.0.1:{http}",
+        ready=has_leader,
+        what="consul agent",
+        timeout=60,
+        interval=0.1,
     )
-    return Provisioned(endpoint, close=close)

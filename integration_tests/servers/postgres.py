@@ -12,20 +12,19 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .base import (
-    CallbackController,
-    Endpoint,
     Provisioned,
     ServerStartError,
     ServerUnavailable,
-    container_controller,
-    container_log_tail,
     free_ports,
+    from_env_url,
     make_workdir,
+    process_env,
     remove_workdir,
-    tail_file,
+    run_container,
+    start_local_server,
 )
 
 ENV = "DATABASE_URL"
@@ -52,57 +51,58 @@ def can_query(url: str) -> bool:
     return True
 
 
+def fresh_database(server_url: str, name: str) -> str:
+    """Create an empty database `name` on the server (replacing one left by an earlier run);
+    returns its URL."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def drop_database(server_url: str, db_url: str) -> None:
+    """Drop the database of `db_url` (made by fresh_database), closing its connections."""
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[-1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def from_env() -> Provisioned | None:
     url = os.environ.get(ENV)
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"}:
-        raise ServerStartError(f"{ENV} must be a postgresql:// URL, got scheme {parts.scheme!r}")
-    endpoint = Endpoint(
-        name="postgres",
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        url=url,
-        username=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        source="env",
+    if url and (scheme := urlsplit(url).scheme) not in {"postgres", "postgresql"}:
+        raise ServerStartError(f"{ENV} must be a postgresql:// URL, got scheme {scheme!r}")
+    return from_env_url(
+        "postgres",
+        ENV,
+        default_port=5432,
+        ready=can_query,
+        unreachable="no PostgreSQL answers at {host}:{port}",
     )
-    if not can_query(url):
-        raise ServerStartError(
-            f"{ENV} is set but no PostgreSQL answers at {endpoint.host}:{endpoint.port}"
-        )
-    return Provisioned(endpoint)
 
 
 def in_docker() -> Provisioned:
     from testcontainers.community.postgres import PostgresContainer
 
-    (host_port,) = free_ports(1)
+    (port,) = free_ports(1)
     password = secrets.token_hex(8)
     container = PostgresContainer(
         IMAGE, username="test", password=password, dbname="test", driver=None
     )
-    container.with_bind_ports(5432, host_port)
     container.with_command("postgres -c fsync=off -c full_page_writes=off")
-    started = time.monotonic()
-    container.start()
-    startup = time.monotonic() - started
-    host = container.get_container_host_ip()
-    url = url_for(host, host_port, "test", password, "test")
-    endpoint = Endpoint(
-        name="postgres",
-        host=host,
-        port=host_port,
-        url=url,
+    return run_container(
+        "postgres",
+        container,
+        port=port,
+        container_port=5432,
+        url=lambda host: url_for(host, port, "test", password, "test"),
+        ready=can_query,
         username="test",
         password=password,
-        source="docker",
-        controller=container_controller(container, lambda: can_query(url), "postgres container"),
-        startup_seconds=startup,
-        log_tail=container_log_tail(container),
     )
-    return Provisioned(endpoint, close=container.stop)
 
 
 def _bindir() -> Path | None:
@@ -144,7 +144,7 @@ def as_process() -> Provisioned:
     pwfile.write_text(password + "\n")
     if owner:
         shutil.chown(pwfile, user=owner, group=None)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    env = process_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
 
     def run(*argv: str, timeout: float = 120) -> None:
         result = subprocess.run(
@@ -167,23 +167,13 @@ def as_process() -> Provisioned:
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
 
+    pg_ctl = str(bindir / "pg_ctl")
+
     def start() -> None:
-        run(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        run(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
 
     def stop() -> None:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop")
+        run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop")
 
     def close() -> None:
         try:
@@ -195,8 +185,7 @@ def as_process() -> Provisioned:
                 time.sleep(0.5)
         remove_workdir(workdir)
 
-    started = time.monotonic()
-    try:
+    def first_start() -> None:
         run(
             str(bindir / "initdb"),
             "-D",
@@ -212,20 +201,16 @@ def as_process() -> Provisioned:
             "--locale=C.UTF-8",
         )
         start()
-    except Exception as exc:
-        text = tail_file(log, 40)
-        close()
-        raise ServerStartError(f"{exc}\n--- postgres log ---\n{text}") from exc
-    endpoint = Endpoint(
-        name="postgres",
-        host="127.0.0.1",
+
+    return start_local_server(
+        "postgres",
         port=port,
         url=url_for("127.0.0.1", port, "postgres", password, "postgres"),
+        log=log,
+        start=start,
+        stop=stop,
+        close=close,
+        first_start=first_start,
         username="postgres",
         password=password,
-        source="process",
-        controller=CallbackController(stop, start),
-        startup_seconds=time.monotonic() - started,
-        log_tail=lambda lines: tail_file(log, lines),
     )
-    return Provisioned(endpoint, close=close)

@@ -6,24 +6,22 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from .base import (
-    CallbackController,
-    Endpoint,
     ManagedProcess,
     Provisioned,
     ServerStartError,
     ServerUnavailable,
-    container_controller,
-    container_log_tail,
     free_ports,
+    from_env_url,
     make_workdir,
     port_open,
+    process_env,
     remove_workdir,
-    tail_file,
+    run_container,
+    start_local_server,
     wait_until,
 )
 
@@ -55,24 +53,15 @@ def can_connect(url: str) -> bool:
 
 
 def from_env() -> Provisioned | None:
-    url = os.environ.get(ENV)
-    if not url:
-        return None
-    parts = urlsplit(url)
-    endpoint = Endpoint(
-        name="rabbitmq",
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5672,
-        url=url,
-        username=unquote(parts.username or "guest"),
-        password=unquote(parts.password or "guest"),
-        source="env",
+    return from_env_url(
+        "rabbitmq",
+        ENV,
+        default_port=5672,
+        ready=can_connect,
+        unreachable="no broker answers at {host}:{port}",
+        default_username="guest",
+        default_password="guest",
     )
-    if not can_connect(url):
-        raise ServerStartError(
-            f"{ENV} is set but no broker answers at {endpoint.host}:{endpoint.port}"
-        )
-    return Provisioned(endpoint)
 
 
 def in_docker() -> Provisioned:
@@ -82,28 +71,18 @@ def in_docker() -> Provisioned:
         warnings.simplefilter("ignore", DeprecationWarning)
         from testcontainers.community.rabbitmq import RabbitMqContainer
 
-    (host_port,) = free_ports(1)
+    (port,) = free_ports(1)
     password = secrets.token_hex(8)
-    container = RabbitMqContainer(IMAGE, username="test", password=password)
-    container.with_bind_ports(5672, host_port)  # fixed host port: a restart keeps the address
-    started = time.monotonic()
-    container.start()
-    startup = time.monotonic() - started
-    host = container.get_container_host_ip()
-    url = url_for(host, host_port, "test", password)
-    endpoint = Endpoint(
-        name="rabbitmq",
-        host=host,
-        port=host_port,
-        url=url,
+    return run_container(
+        "rabbitmq",
+        RabbitMqContainer(IMAGE, username="test", password=password),
+        port=port,
+        container_port=5672,
+        url=lambda host: url_for(host, port, "test", password),
+        ready=can_connect,
         username="test",
         password=password,
-        source="docker",
-        controller=container_controller(container, lambda: can_connect(url), "rabbitmq container"),
-        startup_seconds=startup,
-        log_tail=container_log_tail(container),
     )
-    return Provisioned(endpoint, close=container.stop)
 
 
 def _binaries() -> tuple[Path, Path] | None:
@@ -136,20 +115,19 @@ class _RabbitNode:
             f"default_user = test\ndefault_pass = {self.password}\n"
             "disk_free_limit.absolute = 1MB\nloopback_users = none\n"
         )
-        self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-            "HOME": str(workdir / "home"),  # the Erlang cookie lives here, shared with rabbitmqctl
-            "ERL_EPMD_PORT": str(self.epmd_port),
-            "RABBITMQ_NODENAME": self.nodename,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.amqp_port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(workdir / "log"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": str(workdir / "rabbitmq.conf"),
-        }
+        self.env = process_env(
+            LANG="C.UTF-8",
+            HOME=str(workdir / "home"),  # the Erlang cookie lives here, shared with rabbitmqctl
+            ERL_EPMD_PORT=str(self.epmd_port),
+            RABBITMQ_NODENAME=self.nodename,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.amqp_port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=str(workdir / "mnesia"),
+            RABBITMQ_LOG_BASE=str(workdir / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(workdir / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(workdir / "rabbitmq.conf"),
+        )
         # our own epmd, as a child we own: an epmd started by the node would outlive it
         self.epmd = ManagedProcess(
             [epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
@@ -210,23 +188,14 @@ def as_process() -> Provisioned:
         node.close()
         remove_workdir(workdir)
 
-    started = time.monotonic()
-    try:
-        node.start()
-    except Exception as exc:
-        log = tail_file(node.log, 40)
-        close()
-        raise ServerStartError(f"{exc}\n--- rabbitmq log ---\n{log}") from exc
-    endpoint = Endpoint(
-        name="rabbitmq",
-        host="127.0.0.1",
+    return start_local_server(
+        "rabbitmq",
         port=node.amqp_port,
         url=node.url,
+        log=node.log,
+        start=node.start,
+        stop=node.stop,
+        close=close,
         username="test",
         password=node.password,
-        source="process",
-        controller=CallbackController(node.stop, node.start),
-        startup_seconds=time.monotonic() - started,
-        log_tail=lambda lines: tail_file(node.log, lines),
     )
-    return Provisioned(endpoint, close=close)

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from urllib.parse import unquote, urlsplit
 
 from .base import (
-    CallbackController,
-    Endpoint,
-    ManagedProcess,
     Provisioned,
-    ServerStartError,
     ServerUnavailable,
-    container_controller,
-    container_log_tail,
     free_ports,
+    from_env_url,
     make_workdir,
-    remove_workdir,
-    tail_file,
-    wait_until,
+    process_env,
+    run_container,
+    start_one_process,
 )
 
 ENV = "REDIS_URL"
@@ -45,48 +38,27 @@ def can_ping(url: str) -> bool:
 
 
 def from_env() -> Provisioned | None:
-    url = os.environ.get(ENV)
-    if not url:
-        return None
-    parts = urlsplit(url)
-    endpoint = Endpoint(
-        name="redis",
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        url=url,
-        username=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        source="env",
+    return from_env_url(
+        "redis",
+        ENV,
+        default_port=6379,
+        ready=can_ping,
+        unreachable="no Redis answers at {host}:{port}",
     )
-    if not can_ping(url):
-        raise ServerStartError(
-            f"{ENV} is set but no Redis answers at {endpoint.host}:{endpoint.port}"
-        )
-    return Provisioned(endpoint)
 
 
 def in_docker() -> Provisioned:
     from testcontainers.community.redis import RedisContainer
 
-    (host_port,) = free_ports(1)
-    container = RedisContainer(IMAGE)
-    container.with_bind_ports(6379, host_port)
-    started = time.monotonic()
-    container.start()
-    startup = time.monotonic() - started
-    host = container.get_container_host_ip()
-    url = f"redis://{host}:{host_port}/0"
-    endpoint = Endpoint(
-        name="redis",
-        host=host,
-        port=host_port,
-        url=url,
-        source="docker",
-        controller=container_controller(container, lambda: can_ping(url), "redis container"),
-        startup_seconds=startup,
-        log_tail=container_log_tail(container),
+    (port,) = free_ports(1)
+    return run_container(
+        "redis",
+        RedisContainer(IMAGE),
+        port=port,
+        container_port=6379,
+        url=lambda host: f"redis://{host}:{port}/0",
+        ready=can_ping,
     )
-    return Provisioned(endpoint, close=container.stop)
 
 
 def as_process() -> Provisioned:
@@ -95,52 +67,16 @@ def as_process() -> Provisioned:
         raise ServerUnavailable(f"Redis unavailable (no redis-server binary): {HOW_TO}")
     workdir = make_workdir("redis")
     (port,) = free_ports(1)
-    url = f"redis://127.0.0.1:{port}/0"
-    log = workdir / "server.log"
-    process = ManagedProcess(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        log=log,
-        cwd=workdir,
-    )
-
-    def start() -> None:
-        process.spawn()
-        wait_until(lambda: can_ping(url), timeout=30, what="redis-server", alive=process.alive)
-
-    def close() -> None:
-        process.terminate(timeout=10)
-        remove_workdir(workdir)
-
-    started = time.monotonic()
-    try:
-        start()
-    except Exception as exc:
-        text = tail_file(log, 40)
-        close()
-        raise ServerStartError(f"{exc}\n--- redis log ---\n{text}") from exc
-    endpoint = Endpoint(
-        name="redis",
-        host="127.0.0.1",
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
+    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    return start_one_process(
+        "redis",
+        argv,
+        workdir=workdir,
+        env=process_env(),
         port=port,
-        url=url,
-        source="process",
-        controller=CallbackController(lambda: process.terminate(timeout=10), start),
-        startup_seconds=time.monotonic() - started,
-        log_tail=lambda lines: tail_file(log, lines),
+        url=f"redis://127.0.0.1:{port}/0",
+        ready=can_ping,
+        what="redis-server",
+        timeout=30,
     )
-    return Provisioned(endpoint, close=close)
