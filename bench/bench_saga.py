@@ -221,7 +221,12 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     )
 
     throughput = []
-    manage = [sys.executable, str(REPO / "django_app" / "manage.py"), "resume_sagas", "--skip-checks"]
+    manage = [
+        sys.executable,
+        str(REPO / "django_app" / "manage.py"),
+        "resume_sagas",
+        "--skip-checks",
+    ]
     for k in (int(w) for w in args.workers.split(",")):
         prefix = f"tp{k}-"
         for n in range(args.sagas):
