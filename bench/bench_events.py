@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     runs: dict[str, list[float]] = {
         k: [] for k in ("a_seed", "b_ours", "b1_ours_single", "c_raw", "d_raw", "e_ours")
     }
-    publishers = {
+    publishers: dict[str, Callable[[int], float]] = {
         "b_ours": our_publish,
         "b1_ours_single": our_publish_single,
         "c_raw": raw_confirm_publish,

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     user_id = users.create_user(email="bench@example.com", name="Bench")["id"]
     a = inv.create_product(sku="BENCH-A", name="A", on_hand=1_000_000)["id"]
     b = inv.create_product(sku="BENCH-B", name="B", on_hand=1_000_000)["id"]
-    items = [
+    items: list[dict[str, Any]] = [
         {"product_id": a, "quantity": 2, "unit_price": 1250},
         {"product_id": b, "quantity": 1, "unit_price": 4999},
     ]

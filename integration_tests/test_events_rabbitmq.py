@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from typing import Any
 
 import pika
 import pytest
@@ -167,7 +168,7 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
     with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
         bus.declare(["order.created"])
         consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
-        published = []
+        published: list[Any] = []
         failures = []
 
         def publish_all():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from typing import Any
 
 import pika
 import pytest
@@ -23,7 +24,7 @@ from microservices.models import OutboxEvent, OutboxStatus, UserProfile
 def drain(url: str, queue: str) -> list[bytes]:
     """Every message currently in `queue` (acknowledged, so the queue ends empty)."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
-    bodies = []
+    bodies: list[Any] = []
     try:
         channel = conn.channel()
         while True:

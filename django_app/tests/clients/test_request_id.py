@@ -116,4 +116,4 @@ def test_log_filter_stamps_the_bound_request_id():
     with bind_request_id("req-9"):
         inside = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
         log_filter.filter(inside)
-    assert (outside.request_id, inside.request_id) == ("-", "req-9")
+    assert (outside.__dict__["request_id"], inside.__dict__["request_id"]) == ("-", "req-9")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from microservices.events.consumer import Dispatcher, HandlerRegistry, Outcome
@@ -145,7 +147,7 @@ def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(memory_b
 )
 def test_each_event_type_round_trips_through_the_memory_bus(memory_bus, event_type):
     """The in-memory bus delivers each event type unchanged to its handler."""
-    received = []
+    received: list[Any] = []
     registry = HandlerRegistry()
     registry.add(event_type, received.append, name="test.record")
     memory_bus.declare([event_type])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -20,7 +21,12 @@ pytestmark = pytest.mark.django_db
 class RefusingBus(EventBus):
     """A bus that refuses some event types and can go away after N publishes (relay paths)."""
 
-    def __init__(self, *, refuse: set[str] = frozenset(), unavailable_after: int | None = None):
+    def __init__(
+        self,
+        *,
+        refuse: set[str] | frozenset[str] = frozenset(),
+        unavailable_after: int | None = None,
+    ):
         super().__init__()
         self.refuse = refuse
         self.unavailable_after = unavailable_after
@@ -140,7 +146,7 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
 
     memory_bus.declare(["user.created"])
     stop = threading.Event()
-    outcome = []
+    outcome: list[Any] = []
     relay = threading.Thread(target=run_relay)
     relay.start()
     try:
@@ -171,9 +177,9 @@ def test_purges_forget_old_sent_rows_and_old_inbox_rows_only(memory_bus):
     publish_event("user.created", sample_data("user.created"))  # still pending
     long_ago = timezone.now() - timedelta(days=30)
     OutboxEvent.objects.filter(status=OutboxStatus.SENT).update(sent_at=long_ago)
+    old = InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")
     InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")
-    InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")
-    InboxEvent.objects.filter(pk=InboxEvent.objects.first().pk).update(processed_at=long_ago)
+    InboxEvent.objects.filter(pk=old.pk).update(processed_at=long_ago)
     assert outbox_purge_sent(older_than=timedelta(days=7)) == 1
     assert inbox_purge(older_than=timedelta(days=7)) == 1
     assert list(OutboxEvent.objects.values_list("status", flat=True)) == [OutboxStatus.PENDING]

@@ -1,0 +1,1 @@
+"""Benchmarks: one script per measured question (`make bench`)."""
