@@ -63,13 +63,14 @@ def _low_stock_event_id(envelope: Envelope, product_id: str) -> uuid.UUID:
 @registry.handler("order.created", name="orders.statistics_and_stock_check")
 def on_order_created(envelope: Envelope) -> None:
     """Count the order in the user's statistics; raise inventory.low for products running out."""
+    from ..clients.discovery import build_client
     from ..clients.inventory import InventoryServiceClient
 
     data = envelope.data
     threshold = int(ms_settings.EVENT_BUS["INVENTORY_LOW_THRESHOLD"])
     product_ids = list(dict.fromkeys(item["product_id"] for item in data["items"]))
     low: list[dict[str, object]] = []
-    with InventoryServiceClient() as inventory:
+    with build_client(InventoryServiceClient) as inventory:
         for product_id in product_ids:
             try:
                 product = inventory.get_stock(product_id=product_id)

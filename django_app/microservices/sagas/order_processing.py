@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -22,12 +22,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..clients.base import ServiceClient
-from ..clients.discovery import DiscoveryServiceClient
+from ..clients.discovery import build_client
 from ..clients.inventory import InventoryServiceClient, Reservation
 from ..clients.orders import Order, OrderItem, OrderServiceClient
 from ..clients.payments import Payment, PaymentServiceClient
 from ..clients.users import UserServiceClient
-from ..conf import ms_settings
 from ..exceptions import (
     ContractViolation,
     PaymentDeclined,
@@ -60,16 +59,8 @@ def _client(cls: type[C]) -> C:
     cache: dict[type[ServiceClient], ServiceClient] = _local.__dict__.setdefault("clients", {})
     client = cache.get(cls)
     if client is None:
-        client = cache[cls] = _build_client(cls)
+        client = cache[cls] = build_client(cls)
     return client  # type: ignore[return-value]
-
-
-def _build_client(cls: type[C]) -> C:
-    """A client of the service; found through the registry when its DISCOVERY setting is on."""
-    if not ms_settings.service(cls.service_name)["DISCOVERY"]:
-        return cls()
-    discovered = type(f"Discovery{cls.__name__}", (DiscoveryServiceClient, cls), {})
-    return cast(C, discovered())
 
 
 @receiver(setting_changed, dispatch_uid="microservices.sagas.order_processing.clients")

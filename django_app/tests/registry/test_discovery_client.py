@@ -81,3 +81,34 @@ def test_no_instance_at_all_raises_service_not_found(users_instances):
     users_instances()
     with DiscoveryServiceClient("users") as client, pytest.raises(ServiceNotFound):
         client.get("/users/search", operation="searchUsers", params={"q": "x"})
+
+
+def test_build_client_with_discovery_on_sends_typed_calls_through_the_registry(
+    services_settings, registry_settings, reset_stubs, dead_url, failover_log
+):
+    """A service whose DISCOVERY is on gets a typed client that resolves and fails over."""
+    from microservices.clients.discovery import build_client
+    from microservices.clients.users import UserServiceClient
+
+    conf = dict(services_settings)
+    conf["SERVICES"] = {
+        **conf["SERVICES"],
+        "users": {**conf["SERVICES"]["users"], "DISCOVERY": True},
+    }
+    registry_settings(
+        conf, BACKEND="static", INSTANCES={"users": [dead_url, reset_stubs["users"].url]}
+    )
+    with build_client(UserServiceClient) as client:
+        created = client.create_user(email="grace@example.com", name="Grace")
+        assert isinstance(client, DiscoveryServiceClient)
+        assert client.get_user(user_id=created["id"], use_cache=False)["email"] == created["email"]
+    assert len(failover_log()) >= 1
+
+
+def test_build_client_with_discovery_off_uses_the_configured_base_url(services_settings):
+    """DISCOVERY off (the default): a plain typed client on the SERVICES BASE_URL."""
+    from microservices.clients.discovery import build_client
+    from microservices.clients.users import UserServiceClient
+
+    with build_client(UserServiceClient) as client:
+        assert type(client) is UserServiceClient
