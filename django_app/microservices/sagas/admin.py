@@ -5,19 +5,22 @@ The admin only reads and calls the orchestrator's services; it never edits saga 
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..models.sagas import SagaExecution, SagaStatus, SagaStepLog
-from .definition import get_definition
+from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepLog, StepDirection
+from .definition import SagaDefinition, get_definition
 from .mermaid import saga_to_mermaid
 from .orchestrator import saga_resume, saga_retry_compensation
-from .timeline import timeline_svg
+from .timeline import format_duration, timeline_svg
 
 if TYPE_CHECKING:
     _InlineBase = admin.TabularInline[SagaStepLog, SagaExecution]
@@ -26,19 +29,72 @@ else:  # the admin classes are not subscriptable at runtime
     _InlineBase = admin.TabularInline
     _AdminBase = admin.ModelAdmin
 
+STATUS_COLOURS = {
+    SagaStatus.COMPLETED: "#2e8b57",
+    SagaStatus.COMPENSATED: "#2874a6",
+    SagaStatus.FAILED: "#7f8c8d",
+    SagaStatus.NEEDS_ATTENTION: "#c0392b",
+}
+ACTIVE_COLOUR = "#d35400"
+ERROR_PREVIEW = 64
+
+
+def _when(value: datetime | None) -> str:
+    """A timestamp to the millisecond, in the current time zone (steps take milliseconds)."""
+    if value is None:
+        return "-"
+    local = timezone.localtime(value)
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local:%Z}"
+
+
+def _definition(saga_type: str) -> SagaDefinition | None:
+    try:
+        return get_definition(saga_type)
+    except LookupError:
+        return None
+
+
+def lease_lapsed(obj: SagaExecution, now: datetime | None = None) -> bool:
+    """An active saga whose worker's lease ran out: nobody is running it; resume it."""
+    return (
+        obj.status in ACTIVE_STATUSES
+        and obj.lease_expires_at is not None
+        and obj.lease_expires_at <= (now or timezone.now())
+    )
+
+
+def position(obj: SagaExecution) -> str:
+    """Where the saga is, by step name: "3/5 process_payment", "undoing 3/5 ...", "done"."""
+    definition = _definition(obj.saga_type)
+    total = len(definition) if definition is not None else None
+    if obj.status == SagaStatus.COMPLETED:
+        return f"all {total} steps done" if total else "all steps done"
+    name = "?"
+    if definition is not None and 0 <= obj.current_step < len(definition):
+        name = definition.steps[obj.current_step].name
+    where = f"{obj.current_step + 1}/{total or '?'} {name}"
+    if obj.status == SagaStatus.COMPENSATED:
+        return "all undone"
+    if obj.status == SagaStatus.FAILED:
+        return f"stopped at {where}"
+    if obj.status == SagaStatus.NEEDS_ATTENTION:
+        return f"undo failed at {where}"
+    if obj.compensating:
+        return f"undoing {where}"
+    return where
+
 
 class SagaStepLogInline(_InlineBase):
     model = SagaStepLog
     extra = 0
     can_delete = False
+    verbose_name = "attempt"
+    verbose_name_plural = "attempts (step log)"
     fields = (
-        "step_index",
-        "step_name",
-        "direction",
-        "attempt",
-        "status",
-        "started_at",
-        "finished_at",
+        "step",
+        "outcome",
+        "started",
+        "duration",
         "error",
         "idempotency_key",
         "worker",
@@ -48,41 +104,82 @@ class SagaStepLogInline(_InlineBase):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="attempt")
+    def step(self, log: SagaStepLog) -> str:
+        # The timeline's label, so a row and its bar are found by the same words.
+        kind = "undo" if log.direction == StepDirection.COMPENSATION else "do"
+        return f"{log.step_index + 1}. {log.step_name} · {kind} #{log.attempt}"
+
+    @admin.display(description="outcome")
+    def outcome(self, log: SagaStepLog) -> str:
+        if log.finished_at is not None:
+            return str(log.status)
+        execution = log.execution
+        later = execution.step_logs.filter(started_at__gt=log.started_at).exists()
+        if not later and execution.status in ACTIVE_STATUSES and not lease_lapsed(execution):
+            return "running"
+        return "interrupted (process died)"
+
+    @admin.display(description="started")
+    def started(self, log: SagaStepLog) -> str:
+        # The saga's own page gives the date: the time alone, unless the attempt ran on
+        # another day than the saga began (a resume days later).
+        text = _when(log.started_at)
+        if (
+            timezone.localtime(log.started_at).date()
+            == timezone.localtime(log.execution.created_at).date()
+        ):
+            return text.split(" ", 1)[1]
+        return text
+
+    @admin.display(description="duration")
+    def duration(self, log: SagaStepLog) -> str:
+        return "-" if log.duration_ms is None else format_duration(log.duration_ms)
+
 
 @admin.register(SagaExecution)
 class SagaExecutionAdmin(_AdminBase):
+    change_list_template = "microservices/sagas/change_list.html"
+    change_form_template = "microservices/sagas/change_form.html"
     list_display = (
-        "saga_id",
-        "saga_type",
+        "saga",
         "status_badge",
-        "current_step",
-        "compensating",
-        "created_at",
-        "updated_at",
+        "position",
+        "error_preview",
+        "created_short",
     )
+    list_display_links = ("saga",)
     list_filter = ("saga_type", "status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("saga_id", "error_message")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     inlines = (SagaStepLogInline,)
     actions = ("resume_sagas", "retry_compensation")
-    fields = (
+    fieldsets = (
+        (None, {"fields": ("saga_id", "saga_type", "status_badge", "position", "error")}),
+        ("Step timeline", {"fields": ("timeline",)}),
+        ("Context", {"fields": ("context",)}),
+        (
+            "Lease and times",
+            {"fields": ("lease_owner", "lease", "created", "updated", "completed")},
+        ),
+        ("Definition", {"fields": ("diagram",)}),
+    )
+    readonly_fields = (
         "saga_id",
         "saga_type",
-        "status",
-        "current_step",
-        "compensating",
-        "error_message",
+        "status_badge",
+        "position",
+        "error",
         "timeline",
-        "context_data",
+        "context",
         "lease_owner",
-        "lease_expires_at",
-        "created_at",
-        "updated_at",
-        "completed_at",
+        "lease",
+        "created",
+        "updated",
+        "completed",
         "diagram",
     )
-    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -91,29 +188,104 @@ class SagaExecutionAdmin(_AdminBase):
         # Saga state changes only through the orchestrator (the actions), never by hand.
         return False
 
+    @admin.display(description="saga", ordering="saga_id")
+    def saga(self, obj: SagaExecution) -> SafeString:
+        # The id with its type under it: one column, so the list fits beside the filters.
+        return format_html(
+            '<span class="saga-id">{}</span><br><span class="saga-type">{}</span>',
+            obj.saga_id,
+            obj.saga_type,
+        )
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: SagaExecution) -> SafeString:
-        colour = {
-            SagaStatus.COMPLETED: "#2e8b57",
-            SagaStatus.COMPENSATED: "#2874a6",
-            SagaStatus.FAILED: "#7f8c8d",
-            SagaStatus.NEEDS_ATTENTION: "#c0392b",
-        }.get(SagaStatus(obj.status), "#e67e22")
+        colour = STATUS_COLOURS.get(SagaStatus(obj.status), ACTIVE_COLOUR)
+        stale = " · lease expired" if lease_lapsed(obj) else ""
         return format_html(
-            '<span style="color:{};font-weight:bold">{}</span>', colour, obj.get_status_display()
+            '<span class="saga-status saga-status-{}" style="color:{};font-weight:bold">'
+            "{}{}</span>",
+            obj.status,
+            colour,
+            obj.get_status_display(),
+            stale,
         )
+
+    @admin.display(description="position", ordering="current_step")
+    def position(self, obj: SagaExecution) -> str:
+        return position(obj)
+
+    @admin.display(description="error")
+    def error_preview(self, obj: SagaExecution) -> SafeString | str:
+        text = " ".join(obj.error_message.split())
+        if not text:
+            return "-"
+        short = text if len(text) <= ERROR_PREVIEW else text[: ERROR_PREVIEW - 1] + "…"
+        return format_html('<span class="saga-error" title="{}">{}</span>', text, short)
+
+    @admin.display(description="error message")
+    def error(self, obj: SagaExecution) -> SafeString | str:
+        if not obj.error_message:
+            return "-"
+        # One cause per line: the engine joins the action's and the undo's errors with "; ".
+        return format_html(
+            '<pre class="saga-error-full">{}</pre>', obj.error_message.replace("; ", ";\n")
+        )
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: SagaExecution) -> str:
+        return _when(obj.created_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_short(self, obj: SagaExecution) -> str:
+        # The list's column: to the second, so sagas started the same minute are told apart.
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: SagaExecution) -> str:
+        return _when(obj.updated_at)
+
+    @admin.display(description="completed", ordering="completed_at")
+    def completed(self, obj: SagaExecution) -> str:
+        return _when(obj.completed_at)
+
+    @admin.display(description="lease expires")
+    def lease(self, obj: SagaExecution) -> str:
+        text = _when(obj.lease_expires_at)
+        return text + " (lapsed: resume it)" if lease_lapsed(obj) else text
+
+    @admin.display(description="context data")
+    def context(self, obj: SagaExecution) -> SafeString:
+        text = json.dumps(obj.context_data, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre class="saga-context">{}</pre>', text)
 
     @admin.display(description="step timeline")
     def timeline(self, obj: SagaExecution) -> SafeString:
-        return timeline_svg(list(obj.step_logs.all()))
+        lease = obj.lease_expires_at if obj.status in ACTIVE_STATUSES else None
+        return timeline_svg(list(obj.step_logs.all()), lease_expires_at=lease)
 
     @admin.display(description="definition (Mermaid)")
     def diagram(self, obj: SagaExecution) -> SafeString:
-        try:
-            source = saga_to_mermaid(get_definition(obj.saga_type))
-        except LookupError:
+        definition = _definition(obj.saga_type)
+        if definition is None:
             return format_html("<em>{}</em>", "no definition registered for this type")
-        return format_html('<pre class="mermaid">{}</pre>', source)
+        source = saga_to_mermaid(definition)
+        node = _current_node(obj)
+        here = "-"
+        if node is not None and f"\n    {node}" in source:
+            here = _node_label(definition, node)
+            source += f"    classDef here stroke:#000,stroke-width:4px\n    class {node} here\n"
+        steps = " → ".join(step.name for step in definition.steps)
+        return format_html(
+            '<p class="saga-steps">{} steps: {}</p>'
+            '<details class="saga-mermaid"><summary>Mermaid source of the flowchart (paste'
+            " it into any Mermaid renderer; where this saga is, {}, has a thick border)"
+            "</summary>"
+            '<pre class="mermaid">{}</pre></details>',
+            len(definition),
+            steps,
+            here,
+            source,
+        )
 
     def has_resume_permission(self, request: HttpRequest) -> bool:
         # The actions move sagas: they need the change permission even though the form is
@@ -145,3 +317,18 @@ class SagaExecutionAdmin(_AdminBase):
             self.message_user(
                 request, f"{skipped} saga(s) skipped: not in needs attention", messages.WARNING
             )
+
+
+def _current_node(obj: SagaExecution) -> str | None:
+    """The Mermaid node (as `saga_to_mermaid` names them) where this saga is or ended."""
+    if obj.status in STATUS_COLOURS:  # terminal
+        return str(obj.status)
+    return f"c{obj.current_step}" if obj.compensating else f"a{obj.current_step}"
+
+
+def _node_label(definition: SagaDefinition, node: str) -> str:
+    """A Mermaid node id as a person reads it: "undo process_payment", "needs attention"."""
+    if node[0] in "ac" and node[1:].isdigit() and int(node[1:]) < len(definition):
+        name = definition.steps[int(node[1:])].name
+        return f"undo {name}" if node[0] == "c" else name
+    return node.replace("_", " ")

@@ -1,13 +1,20 @@
 """Draw a saga's step log as an inline SVG timeline: one bar per attempt, on a shared time axis.
 
-Actions and compensations get different colours, failures and interrupted attempts stand out,
-and each bar carries its duration and error (also as a hover title). Rendered server-side so the
-admin needs no JavaScript.
+Actions and compensations get different colours (and undo rows a tinted band), failures and
+interrupted attempts stand out, and each bar has a line under it with its duration, outcome and
+error (the full text is the hover title). Rendered server-side so the admin needs no JavaScript.
+
+An attempt with no `finished_at` is one of two things: the attempt a live worker is running
+now (the saga's lease has not expired), or one whose process died. A dead attempt's end is
+unknown; it is drawn hatched up to the moment the death was noticed: the next attempt's start
+(another worker resumed the saga), else the lapse of the saga's lease, else `now`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
@@ -16,29 +23,71 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..models.sagas import SagaStepLog, StepDirection, StepLogStatus
 
-ROW = 26
-BAR = 16
-LABEL_W = 250
-PLOT_W = 520
-NOTE_W = 330
-TOP = 30
+WIDTH = 860  # the drawing's own units; the SVG scales down to narrower columns
+LABEL_W = 200  # step names, right-aligned, left of the plot
+PLOT_W = WIDTH - LABEL_W - 16
+ROW = 34  # a bar and, under it, its note line
+BAR = 14
+TOP = 34
+MIN_BAR = 3.0
+LABEL_CHARS = 30  # longer step names are cut (the title keeps the whole name)
+NOTE_CHARS = 105
 
 COLOURS: dict[tuple[str, str], str] = {
     (StepDirection.ACTION, StepLogStatus.SUCCEEDED): "#2e8b57",
     (StepDirection.ACTION, StepLogStatus.FAILED): "#e67e22",
     (StepDirection.ACTION, StepLogStatus.REJECTED): "#c0392b",
     (StepDirection.COMPENSATION, StepLogStatus.SUCCEEDED): "#2874a6",
-    (StepDirection.COMPENSATION, StepLogStatus.FAILED): "#922b21",
+    (StepDirection.COMPENSATION, StepLogStatus.FAILED): "#6c3483",
 }
 INTERRUPTED = "#95a5a6"
+RUNNING = "#f1c40f"
+UNDO_BAND = "#fbeee6"
+ERROR_TEXT = "#a93226"
 
 
 def _ms(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() * 1000
 
 
+def format_duration(ms: float) -> str:
+    """7.4 ms, 1.21 s, 2 min 05 s: a duration a person reads at a glance."""
+    if ms < 1000:
+        return f"{ms:.1f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _tick_step(span: float) -> float:
+    """A 1-2-5 step giving four to eight ticks over `span` milliseconds."""
+    raw = span / 5
+    base = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if base * factor >= raw:
+            return float(base * factor)
+    return float(base * 10)  # pragma: no cover - the loop always returns
+
+
+def _tick_label(ms: float, step: float) -> str:
+    if ms == 0:
+        return "0"
+    if step >= 1000:
+        return f"{ms / 1000:g} s"
+    return f"{ms:g} ms"
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())  # one line: tracebacks and messages may hold newlines
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _text(
-    x: float, y: float, body: str, *, size: int = 11, anchor: str = "start", **kw: str
+    x: float, y: float, body: str, *, size: int = 12, anchor: str = "start", **kw: str
 ) -> str:
     extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in kw.items())
     return (
@@ -47,73 +96,162 @@ def _text(
     )
 
 
-def timeline_svg(logs: Sequence[SagaStepLog], *, now: datetime | None = None) -> SafeString:
+@dataclass(frozen=True)
+class Attempt:
+    """One step-log row as the timeline reads it."""
+
+    log: SagaStepLog
+    end: datetime  # finished_at, or where the drawing stops for an unfinished attempt
+    state: str  # the log status, or "running" (live worker) or "interrupted" (dead one)
+    note: str  # what happened to the end of an unfinished attempt ("" when it finished)
+
+
+def read_attempts(
+    logs: Sequence[SagaStepLog], *, now: datetime, lease_expires_at: datetime | None = None
+) -> list[Attempt]:
+    """Each attempt with its drawn end and state; see the module docstring for unfinished ones.
+
+    `lease_expires_at` is the saga's lease (None when no worker holds it): a live lease makes
+    the last unfinished attempt "running", a lapsed one dates its worker's death.
+    """
+    out: list[Attempt] = []
+    for i, log in enumerate(logs):
+        if log.finished_at is not None:
+            out.append(Attempt(log, log.finished_at, str(log.status), ""))
+            continue
+        later = [other.started_at for other in logs[i + 1 :]]
+        if later:
+            end = max(min(later), log.started_at)
+            note = f"no end recorded; resumed {format_duration(_ms(log.started_at, end))} later"
+            out.append(Attempt(log, end, "interrupted", note))
+        elif lease_expires_at is not None and lease_expires_at > now:
+            out.append(Attempt(log, now, "running", "in progress"))
+        elif lease_expires_at is not None:
+            end = max(lease_expires_at, log.started_at)
+            note = (
+                "no end recorded; the worker's lease lapsed"
+                f" {format_duration(_ms(log.started_at, end))} in, not resumed yet"
+            )
+            out.append(Attempt(log, end, "interrupted", note))
+        else:
+            out.append(Attempt(log, max(now, log.started_at), "interrupted", "no end recorded"))
+    return out
+
+
+def timeline_svg(
+    logs: Sequence[SagaStepLog],
+    *,
+    now: datetime | None = None,
+    lease_expires_at: datetime | None = None,
+) -> SafeString:
     """The attempts as an SVG document fragment (safe to embed in HTML: all text is escaped)."""
     if not logs:
         return mark_safe('<p class="saga-timeline-empty">No step has run yet.</p>')
     now = now or timezone.now()
-    start = min(log.started_at for log in logs)
-    ends = [log.finished_at or now for log in logs]
-    span = max(_ms(start, max(ends)), 1.0)
-    height = TOP + ROW * len(logs) + 34
-    width = LABEL_W + PLOT_W + NOTE_W
+    attempts = read_attempts(logs, now=now, lease_expires_at=lease_expires_at)
+    start = min(a.log.started_at for a in attempts)
+    span = max(max(_ms(start, a.end) for a in attempts), 1.0)
+    plot_bottom = TOP + ROW * len(attempts)
+    height = plot_bottom + 30
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="saga-timeline" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="saga step timeline" font-family="sans-serif">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="saga-timeline" width="{WIDTH}" '
+        f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="saga step timeline" font-family="sans-serif" '
+        f'style="width:100%;max-width:{WIDTH}px;height:auto">',
         '<pattern id="interrupted" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="3" height="6" fill="#95a5a6"/></pattern>',
-        _text(LABEL_W, 14, "0 ms", size=10, fill="#555"),
-        _text(LABEL_W + PLOT_W, 14, f"{span:.0f} ms", size=10, anchor="end", fill="#555"),
-        f'<line x1="{LABEL_W}" y1="{TOP - 8}" x2="{LABEL_W + PLOT_W}" y2="{TOP - 8}" '
-        'stroke="#bbb"/>',
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eceff0"/>'
+        f'<rect width="3" height="6" fill="{INTERRUPTED}"/></pattern>',
     ]
-    for row, (log, end) in enumerate(zip(logs, ends, strict=True)):
+    # Undo rows first, so the axis grid is drawn over their bands.
+    for row, a in enumerate(attempts):
+        if a.log.direction == StepDirection.COMPENSATION:
+            y = TOP + row * ROW
+            parts.append(
+                f'<rect class="undo-band" x="0" y="{y - 5}" width="{WIDTH}" height="{ROW}" '
+                f'fill="{UNDO_BAND}"/>'
+            )
+    step = _tick_step(span)
+    tick = 0.0
+    while tick <= span + step * 1e-6:
+        x = LABEL_W + PLOT_W * tick / span
+        anchor = "start" if tick == 0 else "middle"
+        if x > LABEL_W + PLOT_W - 30 and tick > 0:
+            anchor = "end"
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{TOP - 10}" x2="{x:.1f}" y2="{plot_bottom - 8}" '
+            'stroke="#d5d8dc" stroke-width="1"/>'
+            + _text(x, TOP - 16, _tick_label(tick, step), size=11, anchor=anchor, fill="#555")
+        )
+        tick += step
+    parts.append(
+        f'<line x1="{LABEL_W}" y1="{TOP - 10}" x2="{LABEL_W + PLOT_W}" y2="{TOP - 10}" '
+        'stroke="#999"/>'
+    )
+    for row, a in enumerate(attempts):
+        log = a.log
         y = TOP + row * ROW
         x = LABEL_W + PLOT_W * _ms(start, log.started_at) / span
-        w = max(PLOT_W * _ms(log.started_at, end) / span, 2.0)
-        interrupted = log.finished_at is None
-        fill = (
-            "url(#interrupted)"
-            if interrupted
-            else COLOURS.get((log.direction, log.status), INTERRUPTED)
+        w = max(PLOT_W * _ms(log.started_at, a.end) / span, MIN_BAR)
+        x = min(x, LABEL_W + PLOT_W - w)
+        undo = log.direction == StepDirection.COMPENSATION
+        if a.state == "interrupted":
+            fill = "url(#interrupted)"
+        elif a.state == "running":
+            fill = RUNNING
+        else:
+            fill = COLOURS.get((log.direction, log.status), INTERRUPTED)
+        kind = "undo" if undo else "do"
+        label = f"{_cut(log.step_name, LABEL_CHARS)} · {kind} #{log.attempt}"
+        duration = "" if a.note else format_duration(_ms(log.started_at, a.end))
+        state = "interrupted (process died)" if a.state == "interrupted" else a.state
+        note = " · ".join(part for part in (duration, state, a.note, log.error) if part)
+        title = (
+            f"{log.step_name} · {kind} #{log.attempt}: "
+            + " · ".join(p for p in (duration, state, a.note) if p)
+            + (f"\n{log.error}" if log.error else "")
         )
-        kind = "undo" if log.direction == StepDirection.COMPENSATION else "do"
-        label = f"{log.step_name} · {kind} #{log.attempt}"
-        duration = f"{_ms(log.started_at, end):.1f} ms"
-        state = "interrupted (process died)" if interrupted else str(log.status)
-        note = f"{duration} · {state}"
-        if log.error:
-            note += f" · {log.error[:60]}"
-        title = f"{label}: {state}, {duration}" + (f"\n{log.error}" if log.error else "")
-        if log.direction == StepDirection.COMPENSATION:
-            parts.append(
-                f'<rect x="0" y="{y - 3}" width="{width}" height="{ROW - 2}" fill="#fbeee6" />'
-            )
+        open_end = a.state in ("interrupted", "running")
         parts.append(
-            f'<g class="attempt {escape(log.direction)} {escape(log.status)}">'
+            f'<g class="attempt {escape(log.direction)} {escape(a.state)}">'
             f"<title>{escape(title)}</title>"
-            + _text(LABEL_W - 8, y + BAR - 4, label, anchor="end")
-            + f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR}" rx="3" '
-            f'fill="{fill}" stroke="#333" stroke-width="0.5"/>'
-            + _text(LABEL_W + PLOT_W + 8, y + BAR - 4, note, size=10, fill="#333")
+            + _text(
+                LABEL_W - 10,
+                y + BAR - 2,
+                label,
+                anchor="end",
+                fill="#1f3a5f" if undo else "#222",
+                font_style="italic" if undo else "normal",
+            )
+            + f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR}" '
+            f'rx="{min(3.0, w / 2):.1f}" fill="{fill}" stroke="#333" stroke-width="0.6"'
+            + (' stroke-dasharray="4 2"' if open_end else "")
+            + "/>"
+            + _text(
+                LABEL_W,
+                y + BAR + 12,
+                _cut(note, NOTE_CHARS),
+                size=11,
+                fill=ERROR_TEXT if log.error or a.state == "interrupted" else "#444",
+            )
             + "</g>"
         )
-    legend_y = TOP + ROW * len(logs) + 16
+    legend_y = plot_bottom + 14
     legend = [
         ("action ok", COLOURS[(StepDirection.ACTION, StepLogStatus.SUCCEEDED)]),
         ("action failed", COLOURS[(StepDirection.ACTION, StepLogStatus.FAILED)]),
         ("rejected", COLOURS[(StepDirection.ACTION, StepLogStatus.REJECTED)]),
         ("undo ok", COLOURS[(StepDirection.COMPENSATION, StepLogStatus.SUCCEEDED)]),
         ("undo failed", COLOURS[(StepDirection.COMPENSATION, StepLogStatus.FAILED)]),
-        ("interrupted", INTERRUPTED),
+        ("interrupted", "url(#interrupted)"),
+        ("running", RUNNING),
     ]
-    for i, (name, colour) in enumerate(legend):
-        lx = LABEL_W + i * 110
+    lx = 10.0
+    for name, colour in legend:
         parts.append(
-            f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
-            + _text(lx + 14, legend_y, name, size=10)
+            f'<rect x="{lx:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{colour}" '
+            'stroke="#333" stroke-width="0.5"/>' + _text(lx + 14, legend_y, name, size=11)
         )
+        lx += 14 + 7 * len(name) + 18
     parts.append("</svg>")
     # Every interpolated string above went through escape(); numbers are formatted floats.
     return mark_safe("".join(parts))  # noqa: S308

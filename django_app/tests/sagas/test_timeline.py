@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.timeline import timeline_svg
+from microservices.sagas.timeline import LABEL_W, PLOT_W, ROW, TOP, timeline_svg
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,10 @@ def test_bars_are_placed_on_a_shared_axis_and_interrupted_attempts_are_hatched()
     ]
     now = execution.created_at + timedelta(milliseconds=200)
     svg = str(timeline_svg(logs, now=now))
-    # plot is 520px wide from x=250 over 200 ms: reserve spans 0-100 ms, pay 100-200 ms
-    assert '<rect x="250.0" y="30" width="260.0"' in svg
-    assert '<rect x="510.0" y="56" width="260.0"' in svg
+    # the plot spans 200 ms: reserve covers its first half, pay its second
+    half = PLOT_W / 2
+    assert f'<rect x="{LABEL_W:.1f}" y="{TOP}" width="{half:.1f}"' in svg
+    assert f'<rect x="{LABEL_W + half:.1f}" y="{TOP + ROW}" width="{half:.1f}"' in svg
     assert 'fill="url(#interrupted)"' in svg
     assert "interrupted (process died)" in svg
     assert "200 ms" in svg
