@@ -54,6 +54,32 @@ def _definition(saga_type: str) -> SagaDefinition | None:
         return None
 
 
+SECRET_KEY_PARTS = ("token", "secret", "password", "api_key", "authorization")
+
+
+def masked(value: Any) -> Any:
+    """The context with secrets cut to a 4-character hint ("tok_…"): the admin shows what a
+    saga holds to people who must not copy a customer's card token or a key from it."""
+    if isinstance(value, dict):
+        return {
+            key: (
+                _hint(item)
+                if isinstance(key, str) and any(p in key.lower() for p in SECRET_KEY_PARTS)
+                else masked(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
+
+
+def _hint(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        return value[:4] + "…"
+    return value if value is None else "…"
+
+
 def lease_lapsed(obj: SagaExecution, now: datetime | None = None) -> bool:
     """An active saga whose worker's lease ran out: nobody is running it; resume it."""
     return (
@@ -255,7 +281,7 @@ class SagaExecutionAdmin(_AdminBase):
 
     @admin.display(description="context data")
     def context(self, obj: SagaExecution) -> SafeString:
-        text = json.dumps(obj.context_data, indent=2, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(masked(obj.context_data), indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="saga-context">{}</pre>', text)
 
     @admin.display(description="step timeline")

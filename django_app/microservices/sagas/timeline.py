@@ -32,6 +32,7 @@ TOP = 34
 MIN_BAR = 3.0
 LABEL_CHARS = 30  # longer step names are cut (the title keeps the whole name)
 NOTE_CHARS = 105
+NOTE_CHAR_W = 6.2  # a generous average advance of an 11px sans-serif character
 
 COLOURS: dict[tuple[str, str], str] = {
     (StepDirection.ACTION, StepLogStatus.SUCCEEDED): "#2e8b57",
@@ -96,6 +97,19 @@ def _text(
     )
 
 
+def _note(x: float, w: float, y: float, body: str, *, error: bool) -> str:
+    """The line under a bar, kept near it: from the bar's start, or ending at the bar's end
+    when it would run past the plot, or from the plot's left edge when neither fits."""
+    width = NOTE_CHAR_W * len(body)
+    if x + width <= LABEL_W + PLOT_W:
+        nx, anchor = x, "start"
+    elif x + w - width >= LABEL_W:
+        nx, anchor = x + w, "end"
+    else:
+        nx, anchor = float(LABEL_W), "start"
+    return _text(nx, y, body, size=11, anchor=anchor, fill=ERROR_TEXT if error else "#444")
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One step-log row as the timeline reads it."""
@@ -158,6 +172,8 @@ def timeline_svg(
         f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="saga step timeline" font-family="sans-serif" '
         f'style="width:100%;max-width:{WIDTH}px;height:auto">',
+        # Its own light card: the dark text stays readable under the admin's dark theme.
+        f'<rect class="background" width="{WIDTH}" height="{height}" fill="#fff"/>',
         '<pattern id="interrupted" width="6" height="6" patternUnits="userSpaceOnUse" '
         f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eceff0"/>'
         f'<rect width="3" height="6" fill="{INTERRUPTED}"/></pattern>',
@@ -211,6 +227,7 @@ def timeline_svg(
             + (f"\n{log.error}" if log.error else "")
         )
         open_end = a.state in ("interrupted", "running")
+        error = bool(log.error) or a.state == "interrupted"
         parts.append(
             f'<g class="attempt {escape(log.direction)} {escape(a.state)}">'
             f"<title>{escape(title)}</title>"
@@ -226,13 +243,7 @@ def timeline_svg(
             f'rx="{min(3.0, w / 2):.1f}" fill="{fill}" stroke="#333" stroke-width="0.6"'
             + (' stroke-dasharray="4 2"' if open_end else "")
             + "/>"
-            + _text(
-                LABEL_W,
-                y + BAR + 12,
-                _cut(note, NOTE_CHARS),
-                size=11,
-                fill=ERROR_TEXT if log.error or a.state == "interrupted" else "#444",
-            )
+            + _note(x, w, y + BAR + 12, _cut(note, NOTE_CHARS), error=error)
             + "</g>"
         )
     legend_y = plot_bottom + 14

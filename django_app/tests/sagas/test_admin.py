@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -161,3 +162,95 @@ def test_view_only_staff_sees_sagas_but_not_the_actions(needs_attention):
     client.post(url, {"action": "retry_compensation", "_selected_action": [execution.pk]})
     execution.refresh_from_db()
     assert execution.status == SagaStatus.NEEDS_ATTENTION
+
+
+def _change_page(client, saga_id: str) -> str:
+    execution = SagaExecution.objects.get(saga_id=saga_id)
+    url = reverse("admin:microservices_sagaexecution_change", args=[execution.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_changelist_names_the_step_and_shows_the_error_escaped(admin_client_, needs_attention):
+    """Each row says where the saga stopped by step name and previews its error, escaped."""
+    body = admin_client_.get(reverse("admin:microservices_sagaexecution_changelist")).content
+    text = body.decode()
+    assert "undo failed at 1/2 charge" in text
+    assert "card &lt;declined&gt;" in text
+    assert "card <declined>" not in text
+
+
+def test_active_saga_whose_lease_lapsed_is_flagged_in_list_and_page(admin_client_):
+    """A running saga nobody holds any more says so: "lease expired", "lapsed: resume it"."""
+    register(SagaDefinition("admin_stale", [SagaStep("a", _noop), SagaStep("b", _noop)]))
+    SagaExecution.objects.create(
+        saga_id="stale-2",
+        saga_type="admin_stale",
+        status=SagaStatus.RUNNING,
+        current_step=1,
+        lease_owner="dead",
+        lease_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+    listing = admin_client_.get(reverse("admin:microservices_sagaexecution_changelist"))
+    assert "Running · lease expired" in listing.content.decode()
+    assert "2/2 b" in listing.content.decode()
+    assert "(lapsed: resume it)" in _change_page(admin_client_, "stale-2")
+
+
+def test_dead_attempt_of_a_resumed_saga_reads_interrupted_not_running(admin_client_):
+    """An attempt whose worker died (no finish, a later attempt resumed) is "interrupted" in
+    the step log and the timeline, though its row still says RUNNING."""
+    register(SagaDefinition("admin_crash", [SagaStep("pay", _noop)]))
+    execution = SagaExecution.objects.create(
+        saga_id="crashed", saga_type="admin_crash", status=SagaStatus.COMPLETED
+    )
+    t0 = execution.created_at
+    SagaStepLog.objects.create(
+        execution=execution,
+        step_index=0,
+        step_name="pay",
+        direction="action",
+        attempt=1,
+        status="running",
+        started_at=t0,
+    )
+    SagaStepLog.objects.create(
+        execution=execution,
+        step_index=0,
+        step_name="pay",
+        direction="action",
+        attempt=2,
+        status="succeeded",
+        started_at=t0 + timedelta(seconds=2),
+        finished_at=t0 + timedelta(seconds=2, milliseconds=5),
+    )
+    body = _change_page(admin_client_, "crashed")
+    outcomes = re.findall(r'class="field-outcome">\s*<p>(.*?)</p>', body)
+    assert outcomes == ["interrupted (process died)", "succeeded"]
+    assert '<g class="attempt action interrupted">' in body
+    assert "resumed 2.00 s later" in body
+
+
+def test_context_is_pretty_printed_with_secrets_cut_to_a_hint(admin_client_):
+    """The context JSON is indented, and a card token or key shows only its first characters."""
+    register(SagaDefinition("admin_ctx", [SagaStep("a", _noop)]))
+    SagaExecution.objects.create(
+        saga_id="ctx",
+        saga_type="admin_ctx",
+        context_data={"card_token": "tok_live_abcdef", "payment_method": {"token": "tok_9z"}},
+    )
+    body = _change_page(admin_client_, "ctx")
+    assert "tok_live_abcdef" not in body
+    assert "tok_9z" not in body
+    assert "&quot;card_token&quot;: &quot;tok_…&quot;" in body
+    assert '<pre class="saga-context">{\n  &quot;card_token&quot;' in body
+
+
+def test_mermaid_source_is_folded_and_marks_where_the_saga_ended(admin_client_, needs_attention):
+    """The definition reads as a step list; its Mermaid source is folded away and highlights
+    the saga's node."""
+    body = _change_page(admin_client_, "na-1")
+    assert "2 steps: charge → ship" in body
+    assert '<details class="saga-mermaid">' in body
+    assert "class needs_attention here" in body

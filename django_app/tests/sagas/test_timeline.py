@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.utils import timezone
 
 from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.timeline import LABEL_W, PLOT_W, ROW, TOP, timeline_svg
+from microservices.sagas.timeline import (
+    LABEL_W,
+    PLOT_W,
+    ROW,
+    TOP,
+    WIDTH,
+    format_duration,
+    timeline_svg,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +66,95 @@ def test_compensation_rows_and_errors_are_shown_escaped():
     assert 'fill="#fbeee6"' in svg
     assert "&lt;script&gt;" in svg
     assert "<script>" not in svg
+
+
+def _bar(svg: str, row: int) -> tuple[float, float]:
+    """(x, width) of the bar in `row` (0-based)."""
+    root = ElementTree.fromstring(svg)  # noqa: S314  (our own output)
+    group = root.findall(f"{SVG}g")[row]
+    rect = group.find(f"{SVG}rect")
+    assert rect is not None
+    return float(rect.get("x", "nan")), float(rect.get("width", "nan"))
+
+
+def _ticks(svg: str) -> list[str]:
+    """The axis labels, left to right."""
+    root = ElementTree.fromstring(svg)  # noqa: S314
+    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("y") == f"{TOP - 16:.1f}"]
+
+
+def test_dead_attempt_ends_where_the_next_attempt_resumed_not_now():
+    """A crashed attempt followed by a resumed one is drawn up to the resume: an hour later,
+    the axis still spans the saga's 300 ms, not the hour since."""
+    execution = SagaExecution.objects.create(saga_id="r", saga_type="x")
+    logs = [
+        _log(execution, "pay", "action", "running", 0, None),
+        _log(execution, "pay", "action", "succeeded", 200, 300),
+    ]
+    now = execution.created_at + timedelta(hours=1)
+    svg = str(timeline_svg(logs, now=now))
+    x, width = _bar(svg, 0)
+    assert (x, width) == pytest.approx((LABEL_W, PLOT_W * 200 / 300), abs=0.1)
+    assert "resumed 200.0 ms later" in svg
+    assert "interrupted (process died)" in svg
+    assert _ticks(svg)[-1] == "300 ms"  # the axis spans the saga, not the hour since
+
+
+def test_last_unfinished_attempt_is_running_under_a_live_lease_and_dead_after_it_lapsed():
+    """Live lease: the attempt is "running" (not called dead); lapsed lease: interrupted, and
+    drawn only up to the lapse."""
+    execution = SagaExecution.objects.create(saga_id="l", saga_type="x")
+    logs = [
+        _log(execution, "reserve", "action", "succeeded", 0, 100),
+        _log(execution, "pay", "action", "running", 100, None),
+    ]
+    t0 = execution.created_at
+    live = str(
+        timeline_svg(
+            logs, now=t0 + timedelta(seconds=1), lease_expires_at=t0 + timedelta(seconds=5)
+        )
+    )
+    assert '<g class="attempt action running">' in live
+    assert "interrupted (process died)" not in live
+    lapsed = str(
+        timeline_svg(
+            logs, now=t0 + timedelta(days=2), lease_expires_at=t0 + timedelta(milliseconds=400)
+        )
+    )
+    assert '<g class="attempt action interrupted">' in lapsed
+    assert "lease lapsed 300.0 ms in, not resumed yet" in lapsed
+    x, width = _bar(lapsed, 1)
+    assert (x, width) == pytest.approx((LABEL_W + PLOT_W / 4, PLOT_W * 3 / 4), abs=0.1)
+
+
+def test_drawing_scales_to_its_column_and_keeps_every_text_inside_it():
+    """The SVG scales to the column (width 100%) and no label or note starts outside it."""
+    execution = SagaExecution.objects.create(saga_id="w", saga_type="x")
+    long_error = "ServiceUnavailable 500: payments.refundPayment -> 500 " * 5
+    logs = [
+        _log(execution, "reserve_inventory", "action", "succeeded", 0, 10, error=long_error),
+        _log(execution, "process_payment", "compensation", "failed", 990, 1000, error="HTTP 503"),
+    ]
+    svg = str(timeline_svg(logs, now=timezone.now()))
+    root = ElementTree.fromstring(svg)  # noqa: S314
+    assert "width:100%" in root.get("style", "")
+    assert root.get("viewBox") == f"0 0 {WIDTH} {root.get('height')}"
+    for text in root.iter(f"{SVG}text"):
+        assert 0 <= float(text.get("x", "nan")) <= WIDTH
+    notes = {t.text: t for t in root.iter(f"{SVG}text") if t.get("font-size") == "11"}
+    # a long note is cut with an ellipsis and starts at the plot's left edge
+    (cut,) = [t for text, t in notes.items() if text and "ServiceUnavailable" in text]
+    assert (cut.text or "").endswith("…")
+    assert (cut.get("x"), cut.get("text-anchor")) == (f"{LABEL_W:.1f}", "start")
+    # the late bar's note ends where the bar ends, instead of running off the right edge
+    late = notes["10.0 ms · failed · HTTP 503"]
+    assert (late.get("x"), late.get("text-anchor")) == (f"{LABEL_W + PLOT_W:.1f}", "end")
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [(7.44, "7.4 ms"), (1210.0, "1.21 s"), (125_000.0, "2 min 05 s"), (7_380_000.0, "2 h 03 min")],
+)
+def test_durations_read_in_the_unit_that_fits(ms, text):
+    """Milliseconds below a second, then seconds, minutes, hours."""
+    assert format_duration(ms) == text
