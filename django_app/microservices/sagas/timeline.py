@@ -64,22 +64,33 @@ def format_duration(ms: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+SECOND, MINUTE, HOUR, DAY = 1000.0, 60_000.0, 3_600_000.0, 86_400_000.0
+# Tick steps a clock reads well: 1-2-5 below a second, then whole seconds, minutes, hours, days.
+TICK_STEPS = [
+    *(f * 10.0**e for e in range(-1, 3) for f in (1, 2, 5)),
+    *(n * SECOND for n in (1, 2, 5, 10, 15, 30)),
+    *(n * MINUTE for n in (1, 2, 5, 10, 15, 30)),
+    *(n * HOUR for n in (1, 2, 3, 6, 12)),
+    *(n * DAY for n in (1, 2, 7, 14, 30)),
+]
+
+
 def _tick_step(span: float) -> float:
-    """A 1-2-5 step giving four to eight ticks over `span` milliseconds."""
-    raw = span / 5
-    base = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if base * factor >= raw:
-            return float(base * factor)
-    return float(base * 10)  # pragma: no cover - the loop always returns
+    """The smallest clock-friendly step giving at most about six ticks over `span` ms."""
+    for step in TICK_STEPS:
+        if step >= span / 5:
+            return step
+    return math.ceil(span / 5 / DAY) * DAY
 
 
-def _tick_label(ms: float, step: float) -> str:
+def _tick_label(ms: float, step: float, span: float) -> str:
+    """In the largest unit the axis spans twice (2.5 s reads "0.5 s, 1 s, ...")."""
     if ms == 0:
         return "0"
-    if step >= 1000:
-        return f"{ms / 1000:g} s"
-    return f"{ms:g} ms"
+    for unit, name in ((DAY, "d"), (HOUR, "h"), (MINUTE, "min"), (SECOND, "s")):
+        if span >= 2 * unit and step >= unit / 2:
+            return f"{round(ms / unit, 3):g} {name}"
+    return f"{round(ms, 3):g} ms"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -196,7 +207,7 @@ def timeline_svg(
         parts.append(
             f'<line x1="{x:.1f}" y1="{TOP - 10}" x2="{x:.1f}" y2="{plot_bottom - 8}" '
             'stroke="#d5d8dc" stroke-width="1"/>'
-            + _text(x, TOP - 16, _tick_label(tick, step), size=11, anchor=anchor, fill="#555")
+            + _text(x, TOP - 16, _tick_label(tick, step, span), size=11, anchor=anchor, fill="#555")
         )
         tick += step
     parts.append(

@@ -158,3 +158,20 @@ def test_drawing_scales_to_its_column_and_keeps_every_text_inside_it():
 def test_durations_read_in_the_unit_that_fits(ms, text):
     """Milliseconds below a second, then seconds, minutes, hours."""
     assert format_duration(ms) == text
+
+
+@pytest.mark.parametrize(
+    ("span_ms", "ticks"),
+    [
+        (200.0, ["0", "50 ms", "100 ms", "150 ms", "200 ms"]),
+        (1_005.0, ["0", "500 ms", "1000 ms"]),
+        (2_500.0, ["0", "0.5 s", "1 s", "1.5 s", "2 s", "2.5 s"]),
+        (95_000.0, ["0", "30 s", "60 s", "90 s"]),
+        (3 * 3_600_000.0, ["0", "1 h", "2 h", "3 h"]),
+    ],
+)
+def test_axis_ticks_use_steps_a_clock_reads(span_ms, ticks):
+    """A saga resumed hours later gets an axis in hours, not in thousands of seconds."""
+    execution = SagaExecution.objects.create(saga_id=f"a{span_ms}", saga_type="x")
+    logs = [_log(execution, "pay", "action", "succeeded", 0, span_ms)]
+    assert _ticks(str(timeline_svg(logs, now=timezone.now()))) == ticks
