@@ -150,7 +150,8 @@ def read_attempts(
             note = f"no end recorded; resumed {format_duration(_ms(log.started_at, end))} later"
             out.append(Attempt(log, end, "interrupted", note))
         elif lease_expires_at is not None and lease_expires_at > now:
-            out.append(Attempt(log, now, "running", "in progress"))
+            so_far = format_duration(_ms(log.started_at, now))
+            out.append(Attempt(log, now, "running", f"{so_far} so far"))
         elif lease_expires_at is not None:
             end = max(lease_expires_at, log.started_at)
             note = (

@@ -115,6 +115,7 @@ def test_last_unfinished_attempt_is_running_under_a_live_lease_and_dead_after_it
         )
     )
     assert '<g class="attempt action running">' in live
+    assert "running · 900.0 ms so far" in live
     assert "interrupted (process died)" not in live
     lapsed = str(
         timeline_svg(
