@@ -8,6 +8,7 @@ a script (`python -m integration_tests.event_helpers commit-and-die ...`) for th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,38 @@ from django.db.models import F, Sum
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.events.consumer import HandlerRegistry
 from microservices.events.envelope import Envelope
+
+# --- what both buses' tests use ----------------------------------------------------------------
+
+POISON_KINDS = ["invalid-json", "schema-violation", "unknown-type", "1mb-payload"]
+
+
+def recording_registry(*types: str) -> tuple[HandlerRegistry, list[Envelope]]:
+    """A registry whose handlers append each envelope they get to the returned list."""
+    received: list[Envelope] = []
+    registry = HandlerRegistry()
+    for event_type in types:
+        registry.add(event_type, received.append, name=f"it.record.{event_type}")
+    return registry, received
+
+
+def poison_body(kind: str) -> bytes:
+    """An event body a consumer must dead-letter (one of POISON_KINDS)."""
+    from microservices.events.samples import sample_envelope
+
+    valid = sample_envelope("user.created").to_dict()
+    if kind == "invalid-json":
+        return b'{"event_id": "unterminated'
+    if kind == "schema-violation":
+        valid["data"]["email"] = 42
+    elif kind == "unknown-type":
+        valid["event_type"] = "user.exploded"
+    elif kind == "1mb-payload":
+        valid["data"]["bio"] = "x" * (1024 * 1024)
+    else:
+        raise ValueError(f"unknown poison kind {kind!r}")
+    return json.dumps(valid).encode()
+
 
 # --- handlers run by consumer sub-processes -----------------------------------------------------
 

@@ -12,9 +12,12 @@ import threading
 import pytest
 
 from integration_tests.event_helpers import (
+    POISON_KINDS,
     applied_counts,
     configured_bus,
     order_event,
+    poison_body,
+    recording_registry,
     start_consumer,
     stop_process,
     wait_until,
@@ -30,14 +33,6 @@ from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
 
 EVENT_TYPES = get_contract().event_types
-
-
-def recording_registry(*types: str) -> tuple[HandlerRegistry, list]:
-    received: list = []
-    registry = HandlerRegistry()
-    for event_type in types:
-        registry.add(event_type, received.append, name=f"it.record.{event_type}")
-    return registry, received
 
 
 @pytest.mark.django_db(transaction=True)
@@ -57,24 +52,13 @@ def test_each_event_type_round_trips_through_redis_streams(redis_server, unique_
 
 
 def _poison(kind: str) -> dict:
-    valid = sample_envelope("user.created").to_dict()
-    if kind == "invalid-json":
-        return {"envelope": b'{"event_id": "unterminated'}
-    if kind == "schema-violation":
-        valid["data"]["email"] = 42
-    elif kind == "unknown-type":
-        valid["event_type"] = "user.exploded"
-    elif kind == "1mb-payload":
-        valid["data"]["bio"] = "x" * (1024 * 1024)
-    else:  # an entry some other producer wrote without our field
+    if kind == "no-envelope":  # an entry some other producer wrote without our field
         return {"payload": b"{}"}
-    return {"envelope": json.dumps(valid).encode()}
+    return {"envelope": poison_body(kind)}
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    "kind", ["invalid-json", "schema-violation", "unknown-type", "1mb-payload", "no-envelope"]
-)
+@pytest.mark.parametrize("kind", [*POISON_KINDS, "no-envelope"])
 def test_poison_entry_goes_to_the_dead_stream_and_the_consumer_keeps_running(
     redis_server, unique_name, kind
 ):
