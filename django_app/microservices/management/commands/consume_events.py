@@ -9,14 +9,13 @@ SIGTERM or SIGINT: the message in hand is finished and acknowledged, then the pr
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from microservices.events.bus import BACKENDS, build_bus
 from microservices.events.consumer import load_registry
+from microservices.management.shutdown import stop_on_signals
 
 logger = logging.getLogger("microservices.events.consume")
 
@@ -64,22 +63,15 @@ class Command(BaseCommand):
                 bus.declare(types, group=options["group"])
                 self.stdout.write(f"declared {', '.join(types)}")
                 return
-            stop = threading.Event()
-
-            def request_stop(signum: int, frame: Any) -> None:
-                logger.info("signal %d: finishing the current message, then exiting", signum)
-                stop.set()
-
-            signal.signal(signal.SIGTERM, request_stop)
-            signal.signal(signal.SIGINT, request_stop)
-            settled = bus.consume(
-                registry=registry.only(types),
-                event_types=types,
-                group=options["group"],
-                stop=stop,
-                max_messages=options["max_messages"],
-                idle_timeout=options["idle_timeout"],
-            )
+            with stop_on_signals(logger, "the current message") as stop:
+                settled = bus.consume(
+                    registry=registry.only(types),
+                    event_types=types,
+                    group=options["group"],
+                    stop=stop,
+                    max_messages=options["max_messages"],
+                    idle_timeout=options["idle_timeout"],
+                )
         finally:
             bus.close()
         logger.info("consumer exiting after settling %d message(s)", settled)

@@ -7,8 +7,6 @@ manage.py relay_outbox --once     # publish what is due and exit (cron, tests)
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from microservices.events.bus import BACKENDS, build_bus
 from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
+from microservices.management.shutdown import stop_on_signals
 
 logger = logging.getLogger("microservices.events.relay")
 
@@ -57,20 +56,13 @@ class Command(BaseCommand):
                 except BusUnavailable as exc:
                     raise CommandError(f"broker unavailable: {exc}") from exc
             else:
-                stop = threading.Event()
-
-                def request_stop(signum: int, frame: Any) -> None:
-                    logger.info("signal %d: finishing the current batch, then exiting", signum)
-                    stop.set()
-
-                signal.signal(signal.SIGTERM, request_stop)
-                signal.signal(signal.SIGINT, request_stop)
-                result = outbox_relay_loop(
-                    bus=bus,
-                    stop=stop,
-                    interval=options["interval"],
-                    batch_size=options["batch_size"],
-                )
+                with stop_on_signals(logger, "the current batch") as stop:
+                    result = outbox_relay_loop(
+                        bus=bus,
+                        stop=stop,
+                        interval=options["interval"],
+                        batch_size=options["batch_size"],
+                    )
         finally:
             bus.close()
         self.stdout.write(f"sent {result.sent}, refused {result.refused}")

@@ -7,13 +7,15 @@ manage.py resume_sagas --saga-id ID  # one saga (operators)
 
 from __future__ import annotations
 
-import signal
-import threading
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from microservices.management.shutdown import stop_on_signals
 from microservices.sagas.orchestrator import saga_resume, saga_resume_stale, worker_id
+
+logger = logging.getLogger("microservices.sagas.resume")
 
 
 class Command(BaseCommand):
@@ -53,17 +55,9 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"{one.saga_id} {one.status}")
             return
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: object) -> None:
-            # Finish the saga in hand, then exit; a kill instead only costs a lease expiry.
-            stop.set()
-
-        previous = {
-            sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
         total = 0
-        try:
+        # Finish the saga in hand, then exit; a kill instead only costs a lease expiry.
+        with stop_on_signals(logger, "the saga in hand") as stop:
             while not stop.is_set():
                 done = 0
                 while done < options["batch"] and not stop.is_set():
@@ -80,7 +74,4 @@ class Command(BaseCommand):
                     break
                 if not done:
                     stop.wait(options["poll_interval"])
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.stdout.write(f"resumed {total} saga(s)")
