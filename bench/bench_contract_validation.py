@@ -20,7 +20,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 
-import yaml  # noqa: E402
 from openapi_core import Config, OpenAPI  # noqa: E402
 from openapi_core.templating.paths.finders import APICallPathFinder  # noqa: E402
 
@@ -33,6 +32,7 @@ from microservices.clients.contract import (  # noqa: E402
     _OpenAPIResponse,
 )
 from microservices.conf import DEFAULT_CONTRACTS_DIR  # noqa: E402
+from mock_services.contract_rules import load, resolve  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "contract_validation.json"
 
@@ -48,22 +48,13 @@ class _PlainFinder(APICallPathFinder):
 EXAMPLE_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
 
 
-def _resolve(document: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
-
-
 def _example(document: dict[str, Any], media: dict[str, Any] | None) -> Any:
     if not media:
         return None
     if "example" in media:
         return media["example"]
     for example in (media.get("examples") or {}).values():
-        return _resolve(document, example).get("value")
+        return resolve(document, example).get("value")
     return None
 
 
@@ -74,19 +65,15 @@ def _calls(document: dict[str, Any]) -> list[tuple[str, Call, int, dict[str, str
         for method, op in item.items():
             if method not in {"get", "post", "put", "delete", "patch"}:
                 continue
-            op = _resolve(document, op)
-            body = _resolve(document, op.get("requestBody") or {})
+            op = resolve(document, op)
+            body = resolve(document, op.get("requestBody") or {})
             request_example = _example(
                 document, (body.get("content") or {}).get("application/json")
             )
             if body.get("required") and request_example is None:
                 continue
             status, response = next(
-                (
-                    (s, _resolve(document, r))
-                    for s, r in op["responses"].items()
-                    if str(s)[0] == "2"
-                ),
+                ((s, resolve(document, r)) for s, r in op["responses"].items() if str(s)[0] == "2"),
                 (None, None),
             )
             if response is None:
@@ -152,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for service in SERVICES:
         path = Path(DEFAULT_CONTRACTS_DIR) / f"{service}.yaml"
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load(path)
         cached = ServiceContract(service, path)
         plain = OpenAPI.from_file_path(
             str(path),
