@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TypeVar, cast
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from ..conf import ms_settings
 from ..exceptions import ServiceConnectionError, ServiceNotFound
 from ..registry.base import ServiceInstance, ServiceRegistry, get_registry
 from .base import IdempotencyAwareAdapter, ServiceClient
 
 logger = logging.getLogger("microservices.clients")
-
-C = TypeVar("C", bound=ServiceClient)
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -127,12 +123,3 @@ class DiscoveryServiceClient(ServiceClient):
         url = prepared.url or ""
         copy.url = new.url + url[len(old.url) :] if url.startswith(old.url) else url
         return copy
-
-
-def build_client(cls: type[C]) -> C:
-    """A typed client of its service, found through the registry when the service's DISCOVERY
-    setting is on (the typed methods of `cls` over DiscoveryServiceClient's send path)."""
-    if not ms_settings.service(cls.service_name)["DISCOVERY"]:
-        return cls()
-    discovered = type(f"Discovery{cls.__name__}", (DiscoveryServiceClient, cls), {})
-    return cast(C, discovered())

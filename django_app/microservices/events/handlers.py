@@ -63,35 +63,35 @@ def _low_stock_event_id(envelope: Envelope, product_id: str) -> uuid.UUID:
 @registry.handler("order.created", name="orders.statistics_and_stock_check")
 def on_order_created(envelope: Envelope) -> None:
     """Count the order in the user's statistics; raise inventory.low for products running out."""
-    from ..clients.discovery import build_client
+    from ..clients.factory import client_for
     from ..clients.inventory import InventoryServiceClient
 
     data = envelope.data
     threshold = int(ms_settings.EVENT_BUS["INVENTORY_LOW_THRESHOLD"])
     product_ids = list(dict.fromkeys(item["product_id"] for item in data["items"]))
     low: list[dict[str, object]] = []
-    with build_client(InventoryServiceClient) as inventory:
-        for product_id in product_ids:
-            try:
-                product = inventory.get_stock(product_id=product_id)
-            except ResourceNotFound:
-                logger.warning(
-                    "order %s names unknown product %s; stock not checked",
-                    data["order_id"],
-                    product_id,
-                    extra=envelope.log_context,
-                )
-                continue
-            if product["available"] < threshold:
-                low.append(
-                    {
-                        "product_id": product_id,
-                        "sku": product["sku"],
-                        "available": product["available"],
-                        "threshold": threshold,
-                        "order_id": data["order_id"],
-                    }
-                )
+    inventory = client_for(InventoryServiceClient)
+    for product_id in product_ids:
+        try:
+            product = inventory.get_stock(product_id=product_id)
+        except ResourceNotFound:
+            logger.warning(
+                "order %s names unknown product %s; stock not checked",
+                data["order_id"],
+                product_id,
+                extra=envelope.log_context,
+            )
+            continue
+        if product["available"] < threshold:
+            low.append(
+                {
+                    "product_id": product_id,
+                    "sku": product["sku"],
+                    "available": product["available"],
+                    "threshold": threshold,
+                    "order_id": data["order_id"],
+                }
+            )
 
     stats, _ = OrderStatistics.objects.get_or_create(
         user_id=data["user_id"], currency=data["currency"]

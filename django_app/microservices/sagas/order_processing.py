@@ -11,18 +11,14 @@ compensation undoes it), so nothing is charged, held or ordered twice or left be
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-from ..clients.base import ServiceClient
-from ..clients.discovery import build_client
+from ..clients.factory import client_for
 from ..clients.inventory import InventoryServiceClient, Reservation
 from ..clients.orders import Order, OrderItem, OrderServiceClient
 from ..clients.payments import Payment, PaymentServiceClient
@@ -46,30 +42,7 @@ SAGA_TYPE = "order_processing"
 APPLIED, ABSENT, UNKNOWN = "applied", "absent", "unknown"
 CANCEL_REASON = "order processing failed; undone by the saga"
 
-C = TypeVar("C", bound=ServiceClient)
 T = TypeVar("T")
-
-# ---------------------------------------------------------------------------------------------
-# Clients: one per service and thread, rebuilt when MICROSERVICES changes (override_settings).
-
-_local = threading.local()
-
-
-def _client(cls: type[C]) -> C:
-    cache: dict[type[ServiceClient], ServiceClient] = _local.__dict__.setdefault("clients", {})
-    client = cache.get(cls)
-    if client is None:
-        client = cache[cls] = build_client(cls)
-    return client  # type: ignore[return-value]
-
-
-@receiver(setting_changed, dispatch_uid="microservices.sagas.order_processing.clients")
-def _reset_clients(*, setting: str, **kwargs: Any) -> None:
-    if setting == "MICROSERVICES":
-        # Only this thread's cache can be reached; tests change settings on the same thread.
-        for client in _local.__dict__.pop("clients", {}).values():
-            client.close()
-
 
 # ---------------------------------------------------------------------------------------------
 # Outcome tracking
@@ -133,7 +106,7 @@ def _card_token(data: dict[str, Any]) -> str:
 
 def validate_user(ctx: StepContext) -> None:
     try:
-        user = _client(UserServiceClient).get_user(user_id=ctx.data["user_id"], use_cache=False)
+        user = client_for(UserServiceClient).get_user(user_id=ctx.data["user_id"], use_cache=False)
     except ResourceNotFound as exc:
         raise StepRejected(f"user {ctx.data['user_id']} does not exist") from exc
     if not user["is_active"]:
@@ -143,7 +116,7 @@ def validate_user(ctx: StepContext) -> None:
 
 def _reserve_call(ctx: StepContext, index: int) -> Callable[[], Reservation]:
     item = ctx.data["items"][index]
-    return lambda: _client(InventoryServiceClient).reserve_item(
+    return lambda: client_for(InventoryServiceClient).reserve_item(
         product_id=item["product_id"],
         quantity=item["quantity"],
         order_reference=ctx.saga_id,
@@ -182,7 +155,7 @@ def release_inventory(ctx: StepContext) -> None:
         reservation_id = _resolve(record, _reserve_call(ctx, index))  # type: ignore[arg-type]
         if reservation_id is not None:
             try:
-                _client(InventoryServiceClient).release_reservation(
+                client_for(InventoryServiceClient).release_reservation(
                     reservation_id=reservation_id, idempotency_key=ctx.idempotency_key(index)
                 )
             except ResourceConflict as exc:  # already released: what we wanted
@@ -194,7 +167,7 @@ def release_inventory(ctx: StepContext) -> None:
 
 def _payment_call(ctx: StepContext) -> Callable[[], Payment]:
     data = ctx.data
-    return lambda: _client(PaymentServiceClient).process_payment(
+    return lambda: client_for(PaymentServiceClient).process_payment(
         user_id=data["user_id"],
         amount=data["total_amount"],
         currency=data["currency"],
@@ -232,7 +205,7 @@ def refund_payment(ctx: StepContext) -> None:
     payment_id = _resolve(record, _payment_call(ctx))  # type: ignore[arg-type]
     if payment_id is None:
         return
-    client = _client(PaymentServiceClient)
+    client = client_for(PaymentServiceClient)
     refund = client.refund_payment(payment_id=payment_id, idempotency_key=ctx.idempotency_key())
     record["refund_id"] = refund["id"]
     order_id = ctx.data.get("order", {}).get("id")
@@ -260,7 +233,7 @@ def _order_call(ctx: StepContext) -> Callable[[], Order]:
     ]
     reservations = data.get("reservations", {})
     reservation_ids = [str(reservations[str(i)]["id"]) for i in range(len(items))]
-    return lambda: _client(OrderServiceClient).create_order(
+    return lambda: client_for(OrderServiceClient).create_order(
         user_id=data["user_id"],
         items=items,
         currency=data["currency"],
@@ -298,7 +271,7 @@ def cancel_order(ctx: StepContext) -> None:
     if order_id is None:
         return
     try:
-        _client(OrderServiceClient).cancel_order(
+        client_for(OrderServiceClient).cancel_order(
             order_id=order_id, reason=CANCEL_REASON, idempotency_key=ctx.idempotency_key()
         )
     except ResourceConflict as exc:  # already cancelled
