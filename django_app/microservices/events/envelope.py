@@ -1,8 +1,9 @@
 """The event envelope: what every event on every bus looks like, and its JSON encoding.
 
 `Envelope.new(...)` fills in the id, the time, the producer and the correlation id (the request
-id of the work in progress); `Envelope.from_bytes(...)` is the consumer's way in and raises
-`EventContractViolation` for anything that is not an envelope at all.
+id of the work in progress). Consumers decode and validate a body with
+`events.contract.validate_body`, which raises `EventContractViolation` for anything that is not a
+valid envelope.
 """
 
 from __future__ import annotations
@@ -76,15 +77,6 @@ class Envelope:
         if missing:
             raise EventContractViolation(f"event lacks envelope fields: {', '.join(missing)}")
         return cls(**{name: payload[name] for name in ENVELOPE_FIELDS})
-
-    @classmethod
-    def from_bytes(cls, body: bytes | str) -> Envelope:
-        """Decode a message body; invalid JSON or a non-envelope is a contract violation."""
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EventContractViolation(f"event body is not valid JSON: {exc}") from exc
-        return cls.from_dict(payload)
 
     def to_dict(self) -> dict[str, Any]:
         return {

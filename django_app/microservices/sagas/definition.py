@@ -144,9 +144,6 @@ class SagaDefinition:
         raise KeyError(name)
 
 
-# The seed's name for a definition.
-Saga = SagaDefinition
-
 # Definitions by saga_type, so a worker can resume a saga from its stored type.
 _REGISTRY: dict[str, SagaDefinition] = {}
 
@@ -165,7 +162,3 @@ def get_definition(saga_type: str) -> SagaDefinition:
         return _REGISTRY[saga_type]
     except KeyError:
         raise LookupError(f"no saga definition registered for type {saga_type!r}") from None
-
-
-def registered_types() -> list[str]:
-    return sorted(_REGISTRY)
