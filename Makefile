@@ -28,7 +28,7 @@ stubs: install ## Start the four stub services in the foreground
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy django_app/microservices django_app/project django_app/tests mock_services integration_tests bench
+	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "mock_services.pytest_plugin",
     "microservices.pytest_plugin",
+    "shop.pytest_plugin",
 ]

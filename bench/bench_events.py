@@ -86,8 +86,8 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     from microservices.events.consumer import HandlerRegistry
     from microservices.events.envelope import Envelope
     from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.samples import sample_data
     from microservices.models import InboxEvent
+    from shop.event_samples import sample_data
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     name = f"bench{uuid.uuid4().hex[:6]}"

@@ -92,13 +92,13 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     from django.core.mail import send_mail
     from django.core.management import call_command
 
-    from microservices.clients.inventory import InventoryServiceClient
-    from microservices.clients.orders import OrderServiceClient
-    from microservices.clients.payments import PaymentServiceClient
-    from microservices.clients.users import UserServiceClient
     from microservices.models import SagaExecution, SagaStepLog
     from microservices.sagas.orchestrator import saga_create
-    from microservices.sagas.order_processing import (
+    from shop.clients.inventory import InventoryServiceClient
+    from shop.clients.orders import OrderServiceClient
+    from shop.clients.payments import PaymentServiceClient
+    from shop.clients.users import UserServiceClient
+    from shop.order_processing import (
         ORDER_PROCESSING,
         build_order_context,
         process_order_request,

@@ -40,7 +40,7 @@ def recording_registry(*types: str) -> tuple[HandlerRegistry, list[Envelope]]:
 
 def poison_body(kind: str) -> bytes:
     """An event body a consumer must dead-letter (one of POISON_KINDS)."""
-    from microservices.events.samples import sample_envelope
+    from shop.event_samples import sample_envelope
 
     valid = sample_envelope("user.created").to_dict()
     if kind == "invalid-json":
@@ -64,7 +64,7 @@ registry = HandlerRegistry()
 @registry.handler("order.created", name="it.count_order")
 def count_order(envelope: Envelope) -> None:
     """Count the order on its (unique per event) user: order_count > 1 means applied twice."""
-    from microservices.models import OrderStatistics
+    from shop.models import OrderStatistics
 
     data = envelope.data
     stats, _ = OrderStatistics.objects.get_or_create(user_id=data["user_id"], currency="EUR")
@@ -94,7 +94,7 @@ def order_event(index: int = 0, **extra: Any) -> Envelope:
 
 def applied_counts() -> tuple[int, int, int]:
     """(events applied at least once, total applications, events applied more than once)."""
-    from microservices.models import OrderStatistics
+    from shop.models import OrderStatistics
 
     rows = OrderStatistics.objects.filter(currency="EUR")
     total = rows.aggregate(total=Sum("order_count"))["total"] or 0
@@ -208,8 +208,8 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
 
     from microservices.events.bus import build_bus
     from microservices.events.outbox import publish_event
-    from microservices.events.samples import sample_data
-    from microservices.models import UserProfile
+    from shop.event_samples import sample_data
+    from shop.models import UserProfile
 
     data = sample_data("user.created", user_id=user_id)
     bus = build_bus("rabbitmq", RABBITMQ_EXCHANGE=exchange)

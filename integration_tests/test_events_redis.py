@@ -28,9 +28,9 @@ from integration_tests.event_helpers import (
 from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
 from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
-from microservices.events.samples import sample_envelope
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
+from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
 

@@ -17,8 +17,9 @@ from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
 from microservices.events.outbox import outbox_relay, publish_event
 from microservices.events.rabbitmq import RabbitMQBus
-from microservices.events.samples import sample_data
-from microservices.models import OutboxEvent, OutboxStatus, UserProfile
+from microservices.models import OutboxEvent, OutboxStatus
+from shop.event_samples import sample_data
+from shop.models import UserProfile
 
 
 def drain(url: str, queue: str) -> list[bytes]:

@@ -11,12 +11,12 @@ from collections import Counter
 
 import pytest
 from django.test import override_settings
-from tests.sagas.support import Shop, check_global, check_saga, two_items
+from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import SagaExecution, SagaStepLog
 from microservices.sagas.orchestrator import saga_create
-from microservices.sagas.order_processing import ORDER_PROCESSING, build_order_context
+from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

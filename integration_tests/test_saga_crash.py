@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from django.utils import timezone
-from tests.sagas.support import Shop, check_global, check_saga, two_items
+from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.orchestrator import saga_create
-from microservices.sagas.order_processing import ORDER_PROCESSING, build_order_context
+from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -34,7 +34,7 @@ FORWARD_POINTS = [f"{when}_action:{step}" for step in STEPS for when in ("before
 BACKWARD_POINTS = [
     f"{when}_compensation:{step}" for step in reversed(UNDONE) for when in ("before", "after")
 ] + ["compensation:reserve_inventory:item-1"]
-FAILING_MAIL = "tests.sagas.failing_email.EmailBackend"
+FAILING_MAIL = "tests.shop.failing_email.EmailBackend"
 LOCMEM_MAIL = "django.core.mail.backends.locmem.EmailBackend"
 
 

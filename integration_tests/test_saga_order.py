@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import override_settings
-from tests.sagas.support import Shop, check_global, check_saga, two_items
+from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from microservices.models import OutboxEvent, SagaStepLog
-from microservices.sagas.order_processing import process_order_request
 from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
+from shop.order_processing import process_order_request
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,7 @@ VISA = {"type": "card", "token": "tok_visa"}
 def saga_conf(services_settings: dict[str, Any], **saga: Any) -> dict[str, Any]:
     conf = dict(services_settings)
     conf["SAGA"] = {
+        **conf.get("SAGA", {}),
         "LEASE_SECONDS": 30,
         "STEP_TIMEOUT": 5.0,
         "COMPENSATION_ATTEMPTS": 6,
@@ -143,7 +144,7 @@ def test_order_service_500s_refund_the_payment_and_release_the_stock(shop):
 def test_failed_confirmation_cancels_the_order_refunds_and_releases(shop):
     """The e-mail cannot be sent: the order is cancelled, the payment refunded, stock back."""
     before = on_hand(shop)
-    with override_settings(EMAIL_BACKEND="tests.sagas.failing_email.EmailBackend"):
+    with override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"):
         result = process_order_request(shop.user(), two_items(), VISA, saga_id="nomail")
     assert result.status == "compensated"
     assert undo_order("nomail") == ["create_order", "process_payment", "reserve_inventory"]
@@ -229,7 +230,7 @@ def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
     conf = saga_conf(services_settings, COMPENSATION_ATTEMPTS=3)
     with (
         override_settings(MICROSERVICES=conf),
-        override_settings(EMAIL_BACKEND="tests.sagas.failing_email.EmailBackend"),
+        override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"),
     ):
         result = process_order_request(shop.user(), two_items(), VISA, saga_id="stuck")
     assert result.status == "needs_attention"

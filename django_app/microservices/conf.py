@@ -41,7 +41,6 @@ DEFAULTS: dict[str, Any] = {
     # "on": every request and response; "sampled": a fraction of them; "off"
     "CONTRACT_VALIDATION": "on",
     "CONTRACT_SAMPLE_RATE": 0.05,
-    "USER_CACHE_TTL": 300,
     "REGISTRY": {
         "BACKEND": "static",
         "CACHE_TTL": 30,
@@ -75,9 +74,8 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_BACKOFF": 0.2,
         "CONSUMER_GROUP": "django-orders",
         "OUTBOX_BATCH_SIZE": 100,
-        "INVENTORY_LOW_THRESHOLD": 5,
         # modules exposing `registry = HandlerRegistry()`; consume_events runs their handlers
-        "HANDLER_MODULES": ["microservices.events.handlers"],
+        "HANDLER_MODULES": [],
         "MAX_EVENT_BYTES": 256 * 1024,
         "RABBITMQ_QUEUE_TYPE": "quorum",  # "classic" for brokers without quorum queues
         "RABBITMQ_HEARTBEAT": 30,
@@ -95,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
         "STEP_TIMEOUT": 10.0,
         "COMPENSATION_ATTEMPTS": 5,
         "COMPENSATION_BACKOFF": 0.2,
+        "COMPENSATION_BACKOFF_MAX": 5.0,
+        # dotted paths of SagaDefinition objects a worker can resume (as INSTALLED_APPS names apps)
+        "DEFINITIONS": [],
     },
 }
 
@@ -110,17 +111,26 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-class MicroservicesSettings:
-    """Lazy view of `settings.MICROSERVICES` merged over `DEFAULTS`."""
+class AppSettings:
+    """Lazy view of one settings dict (`settings.<name>`) merged over its defaults table.
 
-    def __init__(self) -> None:
+    Reloaded when `override_settings` changes it; another app can keep its own dict the same way
+    (the example shop does, for its `SHOP` settings).
+    """
+
+    _instances: list[AppSettings] = []
+
+    def __init__(self, name: str, defaults: dict[str, Any]) -> None:
+        self.setting_name = name
+        self.defaults = defaults
         self._cached: dict[str, Any] | None = None
+        AppSettings._instances.append(self)
 
     @property
     def data(self) -> dict[str, Any]:
         if self._cached is None:
-            user = getattr(settings, "MICROSERVICES", {}) or {}
-            self._cached = _merge(DEFAULTS, user)
+            user = getattr(settings, self.setting_name, {}) or {}
+            self._cached = _merge(self.defaults, user)
         return self._cached
 
     def __getattr__(self, name: str) -> Any:
@@ -129,7 +139,17 @@ class MicroservicesSettings:
         try:
             return self.data[name]
         except KeyError:
-            raise AttributeError(f"Invalid MICROSERVICES setting: {name!r}") from None
+            raise AttributeError(f"Invalid {self.setting_name} setting: {name!r}") from None
+
+    def reload(self) -> None:
+        self._cached = None
+
+
+class MicroservicesSettings(AppSettings):
+    """`settings.MICROSERVICES` merged over `DEFAULTS`, with per-service lookups."""
+
+    def __init__(self) -> None:
+        super().__init__("MICROSERVICES", DEFAULTS)
 
     def service(self, name: str) -> dict[str, Any]:
         """The settings of one service, defaults filled in; KeyError if it is not configured."""
@@ -142,14 +162,12 @@ class MicroservicesSettings:
     def contracts_dir(self) -> Path:
         return Path(self.data["CONTRACTS_DIR"])
 
-    def reload(self) -> None:
-        self._cached = None
-
 
 ms_settings = MicroservicesSettings()
 
 
 @receiver(setting_changed, dispatch_uid="microservices.conf.reload")
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
-    if setting == "MICROSERVICES":
-        ms_settings.reload()
+    for app_settings in AppSettings._instances:
+        if app_settings.setting_name == setting:
+            app_settings.reload()

@@ -1,8 +1,8 @@
-"""Django-side pytest fixtures: the service clients pointed at the running stubs.
+"""Django-side pytest fixtures: MICROSERVICES['SERVICES'] pointed at the running stubs.
 
 Registered by the root conftest.py. Builds on mock_services.pytest_plugin (`stubs`, `stub_token`).
 
-    def test_reserve(services_settings, inventory_client, reset_stubs): ...
+    def test_call(services_settings, reset_stubs): ...
 """
 
 from __future__ import annotations
@@ -15,11 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from microservices.clients.inventory import InventoryServiceClient
-from microservices.clients.orders import OrderServiceClient
-from microservices.clients.payments import PaymentServiceClient
 from microservices.clients.testing import services_settings_for
-from microservices.clients.users import UserServiceClient
 
 
 @pytest.fixture
@@ -36,27 +32,3 @@ def services_settings(stubs: dict[str, Any], stub_token: str) -> Iterator[dict[s
     with override_settings(MICROSERVICES=conf):
         yield conf
     cache.clear()
-
-
-@pytest.fixture
-def users_client(services_settings: dict[str, Any]) -> Iterator[UserServiceClient]:
-    with UserServiceClient() as client:
-        yield client
-
-
-@pytest.fixture
-def orders_client(services_settings: dict[str, Any]) -> Iterator[OrderServiceClient]:
-    with OrderServiceClient() as client:
-        yield client
-
-
-@pytest.fixture
-def payments_client(services_settings: dict[str, Any]) -> Iterator[PaymentServiceClient]:
-    with PaymentServiceClient() as client:
-        yield client
-
-
-@pytest.fixture
-def inventory_client(services_settings: dict[str, Any]) -> Iterator[InventoryServiceClient]:
-    with InventoryServiceClient() as client:
-        yield client

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from unittest import mock
 
 if TYPE_CHECKING:
-    from microservices.clients.inventory import InventoryServiceClient
-    from microservices.clients.orders import OrderServiceClient
-    from microservices.clients.payments import PaymentServiceClient
-    from microservices.clients.users import UserServiceClient
     from microservices.models import SagaStepLog
     from mock_services.testing import StubServer
+    from shop.clients.inventory import InventoryServiceClient
+    from shop.clients.orders import OrderServiceClient
+    from shop.clients.payments import PaymentServiceClient
+    from shop.clients.users import UserServiceClient
 
 SERVICES = ("users", "orders", "payments", "inventory")
 # The payments stub's test cards (documented in contracts/payments.yaml), not secrets.
@@ -268,7 +268,7 @@ def _print_step_log(
 def saga_mermaid(demo: Demo) -> None:
     """The order saga is data: its Mermaid flowchart, drawn from the engine's transitions."""
     from microservices.sagas.mermaid import saga_to_mermaid
-    from microservices.sagas.order_processing import ORDER_PROCESSING
+    from shop.order_processing import ORDER_PROCESSING
 
     source = saga_to_mermaid(ORDER_PROCESSING, direction="LR")
     labels = dict(re.findall(r"^\s+(\w+)\[\"([^\"]+)\"\]", source, re.MULTILINE))
@@ -304,7 +304,7 @@ def saga_succeeds(demo: Demo) -> None:
     """process_order_request through the four stubs: each step once, COMPLETED."""
     from django.core import mail
 
-    from microservices.sagas.order_processing import process_order_request
+    from shop.order_processing import process_order_request
 
     notebook, pen = _product(demo, "Notebook", 10), _product(demo, "Pen", 50)
     items = [
@@ -339,7 +339,7 @@ def saga_succeeds(demo: Demo) -> None:
 
 def saga_payment_declined(demo: Demo) -> None:
     """tok_declined at process_payment: the steps before it are undone, newest first."""
-    from microservices.sagas.order_processing import process_order_request
+    from shop.order_processing import process_order_request
 
     notebook = _product(demo, "Notebook", 10)
     before = _stock(demo, notebook)
@@ -374,7 +374,7 @@ def saga_payment_declined(demo: Demo) -> None:
 
 def saga_partial_reservation(demo: Demo) -> None:
     """Item 1 is reserved, item 2 is out of stock: the half-done step undoes its own half."""
-    from microservices.sagas.order_processing import process_order_request
+    from shop.order_processing import process_order_request
 
     notebook, scarce = _product(demo, "Notebook", 10), _product(demo, "Lamp", 1)
     before = (_stock(demo, notebook), _stock(demo, scarce))
@@ -426,7 +426,7 @@ def saga_crash_and_resume(demo: Demo) -> None:
 
     from microservices.models import SagaExecution
     from microservices.sagas.orchestrator import saga_claim_stale, saga_execute, worker_id
-    from microservices.sagas.order_processing import ORDER_PROCESSING, build_order_context
+    from shop.order_processing import ORDER_PROCESSING, build_order_context
 
     notebook = _product(demo, "Notebook", 10)
     items = [{"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE}]
@@ -536,12 +536,13 @@ def events_outbox_inbox(demo: Demo) -> None:
     from microservices.events.envelope import Envelope
     from microservices.events.memory import MemoryBus
     from microservices.events.outbox import outbox_relay
-    from microservices.models import InboxEvent, OutboxEvent, OutboxStatus, UserProfile
+    from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
+    from shop.models import UserProfile
 
     bus = get_bus("memory")
     if not isinstance(bus, MemoryBus):
         raise AssertionError(f"expected the in-memory bus, got {type(bus).__name__}")
-    registry = load_registry(["microservices.events.handlers"]).only(["user.created"])
+    registry = load_registry(["shop.handlers"]).only(["user.created"])
     handler_name = registry.handlers_for("user.created")[0].name
     bus.declare(["user.created"], group=CONSUMER_GROUP)  # the queue exists before the relay runs
 
@@ -707,7 +708,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         with tempfile.TemporaryDirectory(prefix="microservices-demo-") as tmp:
             _setup_django(Path(tmp), migrate=False)
             from microservices.sagas.mermaid import saga_to_mermaid
-            from microservices.sagas.order_processing import ORDER_PROCESSING
+            from shop.order_processing import ORDER_PROCESSING
 
             print(saga_to_mermaid(ORDER_PROCESSING, direction="LR"), end="", file=out)
         return 0
@@ -718,12 +719,12 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         from django.conf import settings
         from django.test import override_settings
 
-        from microservices.clients.inventory import InventoryServiceClient
-        from microservices.clients.orders import OrderServiceClient
-        from microservices.clients.payments import PaymentServiceClient
         from microservices.clients.testing import services_settings_for
-        from microservices.clients.users import UserServiceClient
         from microservices.request_id import bind_request_id
+        from shop.clients.inventory import InventoryServiceClient
+        from shop.clients.orders import OrderServiceClient
+        from shop.clients.payments import PaymentServiceClient
+        from shop.clients.users import UserServiceClient
 
         token = secrets.token_urlsafe(24)  # lives only in this process
         printer = CallPrinter(out)

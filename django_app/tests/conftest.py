@@ -1,4 +1,4 @@
-"""Fixtures shared by the Django-side suites (clients, events, sagas).
+"""Fixtures shared by the Django-side suites (clients, events, sagas, shop).
 
 The stub fixtures come from mock_services.pytest_plugin and the client fixtures from
 microservices.pytest_plugin (both registered by the root conftest.py).
@@ -7,9 +7,15 @@ microservices.pytest_plugin (both registered by the root conftest.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from microservices.conf import _merge
+from microservices.events.bus import get_bus, reset_buses
+from microservices.events.memory import MemoryBus
 
 ClientLog = Callable[..., list[logging.LogRecord]]
 
@@ -31,3 +37,18 @@ def client_log(caplog: pytest.LogCaptureFixture) -> ClientLog:
         ]
 
     return records
+
+
+@pytest.fixture
+def memory_bus() -> Iterator[MemoryBus]:
+    """The configured bus is a fresh MemoryBus, with fast retries (backoff 0)."""
+    conf = _merge(
+        getattr(settings, "MICROSERVICES", {}),
+        {"EVENT_BUS": {"BACKEND": "memory", "RETRY_BACKOFF": 0.0, "MAX_DELIVERIES": 3}},
+    )
+    reset_buses()
+    with override_settings(MICROSERVICES=conf):
+        bus = get_bus()
+        assert isinstance(bus, MemoryBus)
+        yield bus
+    reset_buses()

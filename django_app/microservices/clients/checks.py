@@ -193,15 +193,6 @@ def check_clients_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
                 "The fraction of calls validated when CONTRACT_VALIDATION is 'sampled'.",
             )
         )
-    ttl = ms_settings.USER_CACHE_TTL
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
-        out.append(
-            _error(
-                "E015",
-                f"MICROSERVICES['USER_CACHE_TTL'] = {ttl!r} must be an int >= 0 (seconds).",
-                "0 disables the user cache.",
-            )
-        )
     validating = mode in {"on", "sampled"}
     contracts_dir = ms_settings.contracts_dir
     if validating and services and not contracts_dir.is_dir():

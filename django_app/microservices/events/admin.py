@@ -1,5 +1,5 @@
-"""Admin for the event tables: the outbox (with a "publish again" action), the inbox, and the
-handlers' effects. Read-mostly: rows change through the services, not by hand."""
+"""Admin for the event tables: the outbox (with a "publish again" action) and the inbox.
+Read-mostly: rows change through the services, not by hand."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ..models.events import InboxEvent, OrderStatistics, OutboxEvent, OutboxStatus, UserProfile
+from ..models.events import InboxEvent, OutboxEvent, OutboxStatus
 
 if TYPE_CHECKING:
     _OutboxAdmin = admin.ModelAdmin[OutboxEvent]
     _InboxAdmin = admin.ModelAdmin[InboxEvent]
-    _ProfileAdmin = admin.ModelAdmin[UserProfile]
-    _StatsAdmin = admin.ModelAdmin[OrderStatistics]
 else:  # the admin classes are not subscriptable at runtime
-    _OutboxAdmin = _InboxAdmin = _ProfileAdmin = _StatsAdmin = admin.ModelAdmin
+    _OutboxAdmin = _InboxAdmin = admin.ModelAdmin
 
 
 @admin.register(OutboxEvent)
@@ -42,15 +40,3 @@ class InboxEventAdmin(_InboxAdmin):
     list_filter = ("handler", "event_type")
     search_fields = ("event_id", "correlation_id")
     readonly_fields = [f.name for f in InboxEvent._meta.fields]
-
-
-@admin.register(UserProfile)
-class UserProfileAdmin(_ProfileAdmin):
-    list_display = ("user_id", "email", "name", "welcome_email_sent_at", "created_at")
-    search_fields = ("user_id", "email", "name")
-
-
-@admin.register(OrderStatistics)
-class OrderStatisticsAdmin(_StatsAdmin):
-    list_display = ("user_id", "currency", "order_count", "total_amount", "last_order_at")
-    search_fields = ("user_id",)

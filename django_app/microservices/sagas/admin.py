@@ -17,9 +17,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepLog, StepDirection
-from .definition import SagaDefinition, get_definition
+from .definition import SagaDefinition
 from .mermaid import saga_to_mermaid
 from .orchestrator import saga_resume, saga_retry_compensation
+from .registry import get_definition
 from .timeline import format_duration, timeline_svg
 
 if TYPE_CHECKING:

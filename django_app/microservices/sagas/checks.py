@@ -7,6 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from ..conf import ms_settings
+from .registry import configured_definitions
 
 
 def _number(conf: dict[str, Any], key: str) -> float | None:
@@ -25,6 +26,7 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         ("STEP_TIMEOUT", 0.01),
         ("COMPENSATION_ATTEMPTS", 1.0),
         ("COMPENSATION_BACKOFF", 0.0),
+        ("COMPENSATION_BACKOFF_MAX", 0.0),
     ):
         value = _number(conf, key)
         if value is None or value < minimum:
@@ -49,7 +51,35 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         )
     if lease is not None:
         errors.extend(_slow_services(lease))
+    errors.extend(_definitions())
     return errors
+
+
+def _definitions() -> list[CheckMessage]:
+    """Every SAGA['DEFINITIONS'] entry must name a SagaDefinition, each saga_type once."""
+    try:
+        definitions = configured_definitions()
+    except (ImportError, TypeError) as exc:
+        return [
+            Error(
+                f"MICROSERVICES['SAGA']['DEFINITIONS'] cannot be loaded: {exc}",
+                hint="List dotted paths of SagaDefinition objects; resume_sagas cannot run a "
+                "saga whose definition it cannot find.",
+                id="microservices.E062",
+            )
+        ]
+    types = [d.saga_type for d in definitions]
+    duplicates = sorted({t for t in types if types.count(t) > 1})
+    if duplicates:
+        return [
+            Error(
+                f"MICROSERVICES['SAGA']['DEFINITIONS'] names saga type(s) {duplicates} twice: "
+                "a worker would resume them with whichever it found first.",
+                hint="Give every SagaDefinition its own saga_type.",
+                id="microservices.E063",
+            )
+        ]
+    return []
 
 
 def _slow_services(lease: float) -> list[CheckMessage]:

@@ -142,23 +142,3 @@ class SagaDefinition:
             if step.name == name:
                 return i
         raise KeyError(name)
-
-
-# Definitions by saga_type, so a worker can resume a saga from its stored type.
-_REGISTRY: dict[str, SagaDefinition] = {}
-
-
-def register(definition: SagaDefinition) -> SagaDefinition:
-    _REGISTRY[definition.saga_type] = definition
-    return definition
-
-
-def get_definition(saga_type: str) -> SagaDefinition:
-    if saga_type not in _REGISTRY:
-        # The order saga registers itself on import; importing it here keeps the worker simple.
-        from . import order_processing  # noqa: F401
-
-    try:
-        return _REGISTRY[saga_type]
-    except KeyError:
-        raise LookupError(f"no saga definition registered for type {saga_type!r}") from None

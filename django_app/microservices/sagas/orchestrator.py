@@ -41,7 +41,8 @@ from ..models.sagas import (
     StepDirection,
     StepLogStatus,
 )
-from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, get_definition
+from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from .registry import get_definition
 
 logger = logging.getLogger(__name__)
 
@@ -425,7 +426,7 @@ class _Runner:
         return RetryPolicy(
             attempts=int(conf["COMPENSATION_ATTEMPTS"]),
             backoff=float(conf["COMPENSATION_BACKOFF"]),
-            backoff_max=float(conf.get("COMPENSATION_BACKOFF_MAX", 5.0)),
+            backoff_max=float(conf["COMPENSATION_BACKOFF_MAX"]),
             is_retryable=lambda exc: True,
         )
 

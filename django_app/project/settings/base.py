@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "microservices",
+    "shop",
 ]
 
 MIDDLEWARE = [
@@ -127,13 +128,18 @@ MICROSERVICES: dict[str, object] = {
         "BACKEND": os.environ.get("EVENT_BUS_BACKEND", "memory"),
         "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "HANDLER_MODULES": ["shop.handlers"],
     },
     "REGISTRY": {
         "BACKEND": os.environ.get("REGISTRY_BACKEND", "static"),
         "CONSUL_HTTP_ADDR": os.environ.get("CONSUL_HTTP_ADDR", ""),
         "CONSUL_HTTP_TOKEN": os.environ.get("CONSUL_HTTP_TOKEN", ""),
     },
+    "SAGA": {"DEFINITIONS": ["shop.order_processing.ORDER_PROCESSING"]},
 }
+
+# The example shop's own settings (defaults in shop/conf.py).
+SHOP: dict[str, object] = {}
 
 LOGGING = {
     "version": 1,
@@ -151,5 +157,6 @@ LOGGING = {
     },
     "loggers": {
         "microservices": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        "shop": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }

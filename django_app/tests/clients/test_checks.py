@@ -157,13 +157,6 @@ def test_bad_validation_mode_and_rate_are_reported(contracts):
     assert _ids(_run(conf)) == ["microservices.E013", "microservices.E014"]
 
 
-def test_negative_user_cache_ttl_is_reported(contracts):
-    """USER_CACHE_TTL must be a non-negative int."""
-    conf = _good(contracts)
-    conf["USER_CACHE_TTL"] = -5
-    assert _ids(_run(conf)) == ["microservices.E015"]
-
-
 def test_deploy_check_reports_an_unparsable_contract(contracts):
     """`check --deploy` parses each contract: an invalid OpenAPI document is E017."""
     with override_settings(MICROSERVICES=_good(contracts)):

@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from microservices.clients.base import ServiceClient
 from microservices.clients.contract import Call, contract_for
-from microservices.clients.users import UserServiceClient
 from microservices.exceptions import ContractViolation, ResourceNotFound, ServiceError
+from shop.clients.users import UserServiceClient
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 

@@ -15,13 +15,13 @@ from django.test import override_settings
 
 from microservices.clients.base import ServiceClient
 from microservices.clients.testing import services_settings_for
-from microservices.clients.users import UserServiceClient
 from microservices.exceptions import (
     ServiceConnectionError,
     ServiceError,
     ServiceTimeoutError,
     ServiceUnavailable,
 )
+from shop.clients.users import UserServiceClient
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 

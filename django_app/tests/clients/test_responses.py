@@ -16,8 +16,8 @@ from django.test import override_settings
 
 from microservices.clients.base import ServiceClient
 from microservices.clients.testing import services_settings_for
-from microservices.clients.users import UserServiceClient
 from microservices.exceptions import ContractViolation, ServiceUnavailable
+from shop.clients.users import UserServiceClient
 
 REPLIES: dict[str, tuple[int, str, bytes]] = {
     "/text": (200, "text/plain; charset=utf-8", b"pong"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from microservices.clients.users import UserServiceClient
 from microservices.request_id import current_request_id
+from shop.clients.users import UserServiceClient
 
 
 def search_view(request: HttpRequest) -> JsonResponse:

@@ -10,8 +10,9 @@ from django.test import override_settings
 from microservices.conf import _merge, ms_settings
 from microservices.events.checks import check_event_bus
 from microservices.events.outbox import publish_event
-from microservices.events.samples import sample_data
-from microservices.models import OutboxEvent, OutboxStatus, UserProfile
+from microservices.models import OutboxEvent, OutboxStatus
+from shop.event_samples import sample_data
+from shop.models import UserProfile
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from microservices.events.consumer import Dispatcher, HandlerRegistry, Outcome
-from microservices.events.samples import sample_envelope
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
-from microservices.models import InboxEvent, UserProfile
+from microservices.models import InboxEvent
+from shop.event_samples import sample_envelope
+from shop.models import UserProfile
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import yaml
 from microservices.conf import ms_settings
 from microservices.events.contract import encode_event, get_contract, validate_body
 from microservices.events.envelope import Envelope
-from microservices.events.samples import SAMPLE_DATA, sample_envelope
 from microservices.exceptions import EventContractViolation
+from shop.event_samples import SAMPLE_DATA, sample_envelope
 
 EVENT_TYPES = [
     "user.created",

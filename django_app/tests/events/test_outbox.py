@@ -11,9 +11,9 @@ from django.db import transaction
 from microservices.events.bus import EventBus
 from microservices.events.envelope import Envelope
 from microservices.events.outbox import outbox_pending_count, outbox_relay, publish_event
-from microservices.events.samples import sample_data
 from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
 from microservices.models import OutboxEvent, OutboxStatus
+from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db
 

@@ -88,7 +88,7 @@ def test_build_client_with_discovery_on_sends_typed_calls_through_the_registry(
 ):
     """A service whose DISCOVERY is on gets a typed client that resolves and fails over."""
     from microservices.clients.factory import build_client
-    from microservices.clients.users import UserServiceClient
+    from shop.clients.users import UserServiceClient
 
     conf = dict(services_settings)
     conf["SERVICES"] = {
@@ -108,7 +108,7 @@ def test_build_client_with_discovery_on_sends_typed_calls_through_the_registry(
 def test_build_client_with_discovery_off_uses_the_configured_base_url(services_settings):
     """DISCOVERY off (the default): a plain typed client on the SERVICES BASE_URL."""
     from microservices.clients.factory import build_client
-    from microservices.clients.users import UserServiceClient
+    from shop.clients.users import UserServiceClient
 
     with build_client(UserServiceClient) as client:
         assert type(client) is UserServiceClient

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from microservices.exceptions import ServiceHTTPError, StepRejected
 from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, register
+from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
 from microservices.sagas.orchestrator import saga_execute
+from microservices.sagas.registry import register
 
 pytestmark = pytest.mark.django_db
 

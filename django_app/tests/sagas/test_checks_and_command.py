@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from microservices.models import SagaExecution
 from microservices.sagas.checks import check_saga_settings
-from microservices.sagas.definition import SagaDefinition, SagaStep, register
+from microservices.sagas.definition import SagaDefinition, SagaStep
+from microservices.sagas.registry import get_definition, register
+from shop.order_processing import ORDER_PROCESSING
 
 
 def _ids(conf):
@@ -89,3 +91,27 @@ def test_resume_sagas_with_a_saga_id_runs_just_that_one():
     call_command("resume_sagas", "--saga-id", "one", stdout=out)
     assert out.getvalue().strip() == "one completed"
     assert SagaExecution.objects.get(saga_id="other").status == "pending"
+
+
+def test_a_definition_path_that_does_not_load_is_an_error():
+    """SAGA['DEFINITIONS'] naming a missing object or a non-definition is E062."""
+    for path in ("shop.order_processing.NO_SUCH_SAGA", "shop.order_processing.PATIENT"):
+        with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path]}}):
+            assert [m.id for m in check_saga_settings()] == ["microservices.E062"]
+
+
+def test_a_saga_type_named_twice_is_an_error():
+    """Two DEFINITIONS entries with the same saga_type are E063."""
+    path = "shop.order_processing.ORDER_PROCESSING"
+    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path, path]}}):
+        assert [m.id for m in check_saga_settings()] == ["microservices.E063"]
+
+
+def test_the_configured_definition_is_found_by_its_type():
+    """A worker finds a saga's definition from its stored type through the settings alone."""
+    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": []}}):
+        with pytest.raises(LookupError):
+            get_definition("order_processing")
+    path = "shop.order_processing.ORDER_PROCESSING"
+    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path]}}):
+        assert get_definition("order_processing") is ORDER_PROCESSING

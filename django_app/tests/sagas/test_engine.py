@@ -16,7 +16,6 @@ from microservices.sagas.definition import (
     SagaDefinition,
     SagaStep,
     StepContext,
-    register,
 )
 from microservices.sagas.orchestrator import (
     SagaState,
@@ -28,6 +27,7 @@ from microservices.sagas.orchestrator import (
     saga_retry_compensation,
     transition,
 )
+from microservices.sagas.registry import register
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from microservices.clients.inventory import InventoryServiceClient
-from microservices.clients.orders import OrderServiceClient
-from microservices.clients.payments import PaymentServiceClient
-from microservices.clients.users import UserServiceClient
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
+from shop.clients.inventory import InventoryServiceClient
+from shop.clients.orders import OrderServiceClient
+from shop.clients.payments import PaymentServiceClient
+from shop.clients.users import UserServiceClient
 
 WIDGET_PRICE = 1250
 GADGET_PRICE = 4999

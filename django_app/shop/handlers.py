@@ -1,4 +1,4 @@
-"""The app's event handlers (the seed's, with real effects), registered in `registry`.
+"""The shop's event handlers, registered in `registry` (named in EVENT_BUS["HANDLER_MODULES"]).
 
 Each runs inside the inbox transaction (inbox.py): its database writes and the inbox row commit
 together, so a redelivered event changes nothing. HTTP calls come first, writes last, to keep
@@ -16,14 +16,17 @@ from django.core.mail import send_mail
 from django.db.models import F
 from django.utils import timezone
 
-from ..conf import ms_settings
-from ..exceptions import ResourceNotFound, RetryableHandlerError
-from ..models import OrderStatistics, UserProfile
-from .consumer import HandlerRegistry
-from .envelope import Envelope
-from .outbox import publish_event
+from microservices.clients.factory import client_for
+from microservices.events.consumer import HandlerRegistry
+from microservices.events.envelope import Envelope
+from microservices.events.outbox import publish_event
+from microservices.exceptions import ResourceNotFound, RetryableHandlerError
 
-logger = logging.getLogger("microservices.events.handlers")
+from .clients.inventory import InventoryServiceClient
+from .conf import shop_settings
+from .models import OrderStatistics, UserProfile
+
+logger = logging.getLogger("shop.handlers")
 
 registry = HandlerRegistry()
 
@@ -63,11 +66,9 @@ def _low_stock_event_id(envelope: Envelope, product_id: str) -> uuid.UUID:
 @registry.handler("order.created", name="orders.statistics_and_stock_check")
 def on_order_created(envelope: Envelope) -> None:
     """Count the order in the user's statistics; raise inventory.low for products running out."""
-    from ..clients.factory import client_for
-    from ..clients.inventory import InventoryServiceClient
 
     data = envelope.data
-    threshold = int(ms_settings.EVENT_BUS["INVENTORY_LOW_THRESHOLD"])
+    threshold = int(shop_settings.INVENTORY_LOW_THRESHOLD)
     product_ids = list(dict.fromkeys(item["product_id"] for item in data["items"]))
     low: list[dict[str, object]] = []
     inventory = client_for(InventoryServiceClient)

@@ -7,8 +7,8 @@ from django.core import mail
 
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.mermaid import saga_to_mermaid
-from microservices.sagas.order_processing import ORDER_PROCESSING, process_order_request
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
+from shop.order_processing import ORDER_PROCESSING, process_order_request
 
 from .support import GADGET_PRICE, WIDGET_PRICE, two_items
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, cast
 
-from ..exceptions import ResourceConflict
-from .base import ServiceClient, quote
+from microservices.clients.base import ServiceClient, quote
+from microservices.exceptions import ResourceConflict
 
 INVALID_TRANSITION = "https://errors.example.com/invalid-transition"
 OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]

@@ -9,8 +9,8 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from microservices.clients.base import ServiceClient
-from microservices.clients.users import user_cache_key
 from microservices.exceptions import ResourceConflict, ResourceNotFound, UnprocessableEntity
+from shop.clients.users import user_cache_key
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 
@@ -154,7 +154,7 @@ def test_not_found_users_are_not_cached(users_client, client_log):
 def test_user_cache_ttl_zero_disables_the_cache(users_client, services_settings, client_log):
     """USER_CACHE_TTL 0: every get_user is a call."""
     user = users_client.create_user(email=_email(), name="Ada")
-    with override_settings(MICROSERVICES={**services_settings, "USER_CACHE_TTL": 0}):
+    with override_settings(SHOP={"USER_CACHE_TTL": 0}):
         users_client.get_user(user_id=user["id"])
         users_client.get_user(user_id=user["id"])
     assert len([r for r in client_log() if r.operation == "getUser"]) == 2

@@ -7,9 +7,10 @@ import pytest
 from django.core import mail
 
 from microservices.events.consumer import Dispatcher
-from microservices.events.handlers import registry
-from microservices.events.samples import sample_envelope
-from microservices.models import OrderStatistics, OutboxEvent, UserProfile
+from microservices.models import OutboxEvent
+from shop.event_samples import sample_envelope
+from shop.handlers import registry
+from shop.models import OrderStatistics, UserProfile
 
 pytestmark = pytest.mark.django_db
 

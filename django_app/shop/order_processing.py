@@ -18,12 +18,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.mail import send_mail
 
-from ..clients.factory import client_for
-from ..clients.inventory import InventoryServiceClient, Reservation
-from ..clients.orders import Order, OrderItem, OrderServiceClient
-from ..clients.payments import Payment, PaymentServiceClient
-from ..clients.users import UserServiceClient
-from ..exceptions import (
+from microservices.clients.factory import client_for
+from microservices.exceptions import (
     ContractViolation,
     PaymentDeclined,
     ResourceConflict,
@@ -33,8 +29,13 @@ from ..exceptions import (
     ServiceTimeoutError,
     StepRejected,
 )
-from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, register
-from .orchestrator import SagaResult, saga_execute
+from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from microservices.sagas.orchestrator import SagaResult, saga_execute
+
+from .clients.inventory import InventoryServiceClient, Reservation
+from .clients.orders import Order, OrderItem, OrderServiceClient
+from .clients.payments import Payment, PaymentServiceClient
+from .clients.users import UserServiceClient
 
 __all__ = ["ORDER_PROCESSING", "OrderProcessingSaga", "process_order_request"]
 
@@ -314,41 +315,39 @@ def send_confirmation(ctx: StepContext) -> None:
 # Reservations and payments may meet "still in flight" 409s after a timeout: be patient.
 PATIENT = RetryPolicy(attempts=5, backoff=0.1, backoff_max=1.0)
 
-ORDER_PROCESSING = register(
-    SagaDefinition(
-        SAGA_TYPE,
-        [
-            SagaStep("validate_user", validate_user, description="GET /users/{id}: active?"),
-            SagaStep(
-                "reserve_inventory",
-                reserve_inventory,
-                compensation=release_inventory,
-                retry=PATIENT,
-                description="POST /reservations per item",
-            ),
-            SagaStep(
-                "process_payment",
-                process_payment,
-                compensation=refund_payment,
-                retry=PATIENT,
-                description="POST /payments",
-            ),
-            SagaStep(
-                "create_order",
-                create_order,
-                compensation=cancel_order,
-                retry=PATIENT,
-                description="POST /orders",
-            ),
-            SagaStep(
-                "send_confirmation",
-                send_confirmation,
-                retry=RetryPolicy(attempts=3, backoff=0.2, is_retryable=lambda exc: True),
-                description="e-mail through Django",
-            ),
-        ],
-        description="Place an order across users, inventory, payments and orders.",
-    )
+ORDER_PROCESSING = SagaDefinition(
+    SAGA_TYPE,
+    [
+        SagaStep("validate_user", validate_user, description="GET /users/{id}: active?"),
+        SagaStep(
+            "reserve_inventory",
+            reserve_inventory,
+            compensation=release_inventory,
+            retry=PATIENT,
+            description="POST /reservations per item",
+        ),
+        SagaStep(
+            "process_payment",
+            process_payment,
+            compensation=refund_payment,
+            retry=PATIENT,
+            description="POST /payments",
+        ),
+        SagaStep(
+            "create_order",
+            create_order,
+            compensation=cancel_order,
+            retry=PATIENT,
+            description="POST /orders",
+        ),
+        SagaStep(
+            "send_confirmation",
+            send_confirmation,
+            retry=RetryPolicy(attempts=3, backoff=0.2, is_retryable=lambda exc: True),
+            description="e-mail through Django",
+        ),
+    ],
+    description="Place an order across users, inventory, payments and orders.",
 )
 
 

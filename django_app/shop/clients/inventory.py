@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, cast
 
-from .base import ServiceClient, quote
+from microservices.clients.base import ServiceClient, quote
 
 ReservationStatus = Literal["active", "released"]
 

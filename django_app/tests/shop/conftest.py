@@ -15,6 +15,7 @@ def saga_settings(services_settings: dict[str, Any]):
     """services_settings plus quick compensation retries and a short client timeout."""
     conf = dict(services_settings)
     conf["SAGA"] = {
+        **conf.get("SAGA", {}),
         "LEASE_SECONDS": 30,
         "STEP_TIMEOUT": 10.0,
         "COMPENSATION_ATTEMPTS": 3,

@@ -6,8 +6,9 @@ from typing import Any, TypedDict, cast
 
 from django.core.cache import cache
 
-from ..conf import ms_settings
-from .base import ServiceClient, quote
+from microservices.clients.base import ServiceClient, quote
+
+from ..conf import shop_settings
 
 
 class User(TypedDict):
@@ -59,7 +60,7 @@ class UserServiceClient(ServiceClient):
 
         Only found users are cached (a 404 is not), for USER_CACHE_TTL seconds (0 = no cache).
         """
-        ttl = int(ms_settings.USER_CACHE_TTL)
+        ttl = int(shop_settings.USER_CACHE_TTL)
         key = user_cache_key(user_id)
         if use_cache and ttl > 0:
             cached = cache.get(key)

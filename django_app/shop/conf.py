@@ -1,0 +1,16 @@
+"""The `SHOP` settings dict: the example shop's own defaults, read lazily like MICROSERVICES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from microservices.conf import AppSettings
+
+DEFAULTS: dict[str, Any] = {
+    # seconds a found user stays in Django's cache (0 = no cache)
+    "USER_CACHE_TTL": 300,
+    # order.created raises inventory.low for a product with fewer units available
+    "INVENTORY_LOW_THRESHOLD": 5,
+}
+
+shop_settings = AppSettings("SHOP", DEFAULTS)
