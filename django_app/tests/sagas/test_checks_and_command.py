@@ -109,9 +109,11 @@ def test_a_saga_type_named_twice_is_an_error():
 
 def test_the_configured_definition_is_found_by_its_type():
     """A worker finds a saga's definition from its stored type through the settings alone."""
-    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": []}}):
-        with pytest.raises(LookupError):
-            get_definition("order_processing")
+    with (
+        override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": []}}),
+        pytest.raises(LookupError),
+    ):
+        get_definition("order_processing")
     path = "shop.order_processing.ORDER_PROCESSING"
     with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path]}}):
         assert get_definition("order_processing") is ORDER_PROCESSING
