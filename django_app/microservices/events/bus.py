@@ -17,12 +17,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .consumer import Dispatcher, Handler, HandlerRegistry
 from .envelope import Envelope
 
 BACKENDS = ("memory", "rabbitmq", "redis", "redis_pubsub")
+
+# The first wait before reconnecting to a broker; it doubles up to RECONNECT_BACKOFF_MAX.
+RECONNECT_BACKOFF = 0.1
+
+
+def reconnect_delay(attempt: int, cap: float) -> float:
+    """Seconds before reconnect attempt number `attempt` to a broker that went away."""
+    return exponential_backoff(attempt, base=RECONNECT_BACKOFF, cap=cap)
 
 
 class EventBus(ABC):

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import EventContractViolation, PermanentHandlerError, ServiceError
 from ..request_id import bind_request_id
@@ -125,7 +126,7 @@ def load_registry(modules: Sequence[str] | None = None) -> HandlerRegistry:
 
 def retry_delay(delivery_count: int) -> float:
     base = float(ms_settings.EVENT_BUS["RETRY_BACKOFF"])
-    return float(min(MAX_BACKOFF, base * 2 ** max(0, delivery_count - 1)))
+    return exponential_backoff(delivery_count, base=base, cap=MAX_BACKOFF)
 
 
 class Dispatcher:

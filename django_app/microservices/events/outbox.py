@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable
 from ..models import OutboxEvent, OutboxStatus
@@ -84,7 +85,7 @@ class RelayResult:
 
 
 def _refusal_backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(300.0, 0.5 * 2 ** max(0, attempts - 1)))
+    return timedelta(seconds=exponential_backoff(attempts, base=0.5, cap=300.0))
 
 
 def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:

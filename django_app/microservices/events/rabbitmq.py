@@ -31,7 +31,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
 from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from .bus import EventBus
+from .bus import EventBus, reconnect_delay
 from .consumer import HandlerRegistry, Outcome
 from .contract import encode_event
 from .envelope import Envelope
@@ -48,10 +48,6 @@ RECONNECTABLE: tuple[type[BaseException], ...] = (
 )
 
 PUBLISH_RETRYABLE: tuple[type[BaseException], ...] = (PublisherLost, *RECONNECTABLE)
-
-
-def backoff_delay(attempt: int, cap: float) -> float:
-    return float(min(cap, 0.1 * 2 ** max(0, attempt - 1)))
 
 
 def _where(url: str) -> str:
@@ -197,7 +193,7 @@ class RabbitMQBus(EventBus):
                         f"RabbitMQ at {_where(self.url)} unreachable for "
                         f"{self.publish_timeout:.0f}s: {exc}"
                     ) from exc
-                delay = backoff_delay(attempt, self.reconnect_backoff_max)
+                delay = reconnect_delay(attempt, self.reconnect_backoff_max)
                 logger.warning(
                     "publish to %s failed (%s), reconnecting in %.1fs", _where(self.url), exc, delay
                 )
@@ -314,7 +310,7 @@ class RabbitMQBus(EventBus):
                         state.done = True
             except RECONNECTABLE as exc:
                 attempt += 1
-                delay = backoff_delay(attempt, self.reconnect_backoff_max)
+                delay = reconnect_delay(attempt, self.reconnect_backoff_max)
                 logger.warning(
                     "consumer lost %s (%s), reconnecting in %.1fs",
                     _where(self.url),

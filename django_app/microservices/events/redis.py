@@ -26,7 +26,7 @@ import redis
 import redis.exceptions as rx
 
 from ..exceptions import BusUnavailable, PublishError
-from .bus import EventBus
+from .bus import EventBus, reconnect_delay
 from .consumer import Dispatcher, HandlerRegistry, Outcome
 from .contract import encode_event
 from .envelope import Envelope
@@ -35,10 +35,6 @@ logger = logging.getLogger("microservices.events.redis")
 
 RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
 LEAVE_ERRORS: tuple[type[BaseException], ...] = (*RECONNECTABLE, rx.ResponseError)
-
-
-def _backoff(attempt: int, cap: float) -> float:
-    return float(min(cap, 0.1 * 2 ** max(0, attempt - 1)))
 
 
 def _text(value: Any) -> str:
@@ -83,7 +79,7 @@ class _RedisBase(EventBus):
                 attempt += 1
                 if time.monotonic() >= deadline:
                     raise BusUnavailable(f"Redis unreachable during {what}: {exc}") from exc
-                time.sleep(_backoff(attempt, self.reconnect_backoff_max))
+                time.sleep(reconnect_delay(attempt, self.reconnect_backoff_max))
 
     def channel(self, event_type: str) -> str:
         return f"{self.prefix}:{event_type}"
@@ -205,7 +201,7 @@ class RedisStreamsBus(_RedisBase):
                     worked += run.read_new(streams, block, stop)
             except RECONNECTABLE as exc:
                 attempt += 1
-                delay = _backoff(attempt, self.reconnect_backoff_max)
+                delay = reconnect_delay(attempt, self.reconnect_backoff_max)
                 logger.warning("Redis consumer lost the server (%s), retry in %.1fs", exc, delay)
                 need_groups = True
                 stop.wait(delay)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backoff import exponential_backoff
 from ..exceptions import (
     ServiceConnectionError,
     ServiceError,
@@ -49,7 +50,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based): exponential, capped."""
-        return float(min(self.backoff * (2 ** (attempt - 1)), self.backoff_max))
+        return exponential_backoff(attempt, base=self.backoff, cap=self.backoff_max)
 
 
 @dataclass
