@@ -13,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import pika
+import redis
 from django.conf import settings
 from django.db import connections
 
 from .conf import ms_settings
+from .registry.base import get_registry
 
 Status = Literal["up", "down", "not_applicable", "not_configured"]
 TIMEOUT = 2.0
@@ -86,8 +89,6 @@ def check_database(alias: str = "default") -> ComponentHealth:
 
 
 def ping_rabbitmq(url: str) -> str:
-    import pika
-
     params = pika.URLParameters(url)
     params.connection_attempts = 1
     params.retry_delay = 0
@@ -103,8 +104,6 @@ def ping_rabbitmq(url: str) -> str:
 
 
 def ping_redis(url: str) -> str:
-    import redis
-
     client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
     try:
         client.ping()
@@ -156,8 +155,6 @@ def check_redis() -> ComponentHealth:
 
 
 def check_registry() -> ComponentHealth:
-    from .registry.base import get_registry
-
     def probe() -> str:
         registry = get_registry()
         registry.ping()

@@ -13,6 +13,8 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 from ..conf import ms_settings
+from .base import BACKENDS, STRATEGIES, ServiceRegistry
+from .consul import parse_address
 
 ID = "microservices.{}"
 WHERE = "MICROSERVICES['REGISTRY']"
@@ -43,8 +45,6 @@ def _http_url(value: Any) -> bool:
 
 
 def _backend(conf: dict[str, Any]) -> list[CheckMessage]:
-    from .base import BACKENDS, ServiceRegistry
-
     backend = conf.get("BACKEND")
     path = BACKENDS.get(str(backend), str(backend))
     try:
@@ -66,8 +66,6 @@ def _backend(conf: dict[str, Any]) -> list[CheckMessage]:
 
 
 def _consul(conf: dict[str, Any]) -> list[CheckMessage]:
-    from .consul import parse_address
-
     out: list[CheckMessage] = []
     scheme = conf.get("CONSUL_SCHEME")
     if scheme not in {"http", "https"}:
@@ -198,8 +196,6 @@ def check_registry_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """Report a misconfigured REGISTRY before the first discovery or registration."""
-    from .base import STRATEGIES
-
     conf: Any = ms_settings.REGISTRY
     if not isinstance(conf, dict):
         return [Error(f"{WHERE} must be a dict.", hint="See conf.DEFAULTS.", id=ID.format("E039"))]

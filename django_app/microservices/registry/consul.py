@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import consul
 import requests
 from consul.std import HTTPClient
+from django.core.cache import caches
 
 from ..conf import ms_settings
 from ..exceptions import RegistryError, RegistryUnavailable
@@ -103,8 +104,6 @@ class ConsulRegistry(ServiceRegistry):
 
     @property
     def cache(self) -> Any:
-        from django.core.cache import caches
-
         return caches[self.cache_alias]
 
     def _key(self, kind: str, name: str) -> str:
