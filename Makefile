@@ -25,9 +25,10 @@ demo: install ## Start the stubs and run the order flow through the Django clien
 stubs: install ## Start the four stub services in the foreground
 	$(PY) -m mock_services
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench
 
 format: install ## Apply ruff's fixes and formatting
