@@ -1,100 +1,40 @@
-"""OrderProcessingSaga: validate the user, reserve stock item by item, charge, place the order,
-send the confirmation e-mail; undo in reverse when a step fails.
+"""The order-processing saga: validate the user, reserve stock item by item, charge, place the
+order, send the confirmation e-mail; undo in reverse when a step fails.
 
-Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and every
-call's outcome is written into the saga context as APPLIED (with the id), ABSENT (the service
-answered that it did not do it) or left UNKNOWN (timeout, lost response, crash). A compensation
-undoes what is APPLIED, skips what is ABSENT and, for UNKNOWN, replays the action's own call
-under its own key: the service answers with what it did the first time (or does it now, and the
-compensation undoes it), so nothing is charged, held or ordered twice or left behind.
+Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and its
+outcome is recorded with `microservices.sagas.outcomes` (applied, absent, unknown), so a
+compensation undoes exactly what happened, even when a response was lost.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 
 from microservices.clients.factory import client_for
 from microservices.exceptions import (
-    ContractViolation,
     PaymentDeclined,
     ResourceConflict,
     ResourceNotFound,
-    ServiceConnectionError,
-    ServiceHTTPError,
-    ServiceTimeoutError,
     StepRejected,
 )
 from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
 from microservices.sagas.orchestrator import SagaResult, saga_execute
+from microservices.sagas.outcomes import ABSENT, APPLIED, in_flight, resolve, tracked
 
 from .clients.inventory import InventoryServiceClient, Reservation
 from .clients.orders import Order, OrderItem, OrderServiceClient
 from .clients.payments import Payment, PaymentServiceClient
 from .clients.users import UserServiceClient
 
-__all__ = ["ORDER_PROCESSING", "OrderProcessingSaga", "process_order_request"]
+__all__ = ["ORDER_PROCESSING", "build_order_context", "process_order_request"]
 
 SAGA_TYPE = "order_processing"
-APPLIED, ABSENT, UNKNOWN = "applied", "absent", "unknown"
 CANCEL_REASON = "order processing failed; undone by the saga"
-
-T = TypeVar("T")
-
-# ---------------------------------------------------------------------------------------------
-# Outcome tracking
-
-
-def _in_flight(exc: ServiceHTTPError) -> bool:
-    problem_type = str(exc.problem.get("type", ""))
-    return exc.status_code == 409 and problem_type.endswith("idempotency-key-in-use")
-
-
-def _tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
-    """Run one service call and record whether it was applied, not applied, or unknown."""
-    try:
-        result = call()
-    except ServiceHTTPError as exc:
-        status = exc.status_code or 0
-        if _in_flight(exc):
-            record["state"] = UNKNOWN
-        elif status >= 500 or status in (408, 429):
-            # Not stored by the service and not done, unless an earlier attempt under the
-            # same key is still unaccounted for.
-            if record.get("state") != UNKNOWN:
-                record["state"] = ABSENT
-        else:
-            record["state"] = ABSENT  # a stored 4xx: final for this key
-        raise
-    except (ServiceTimeoutError, ServiceConnectionError, ContractViolation):
-        record["state"] = UNKNOWN
-        raise
-    record["state"] = APPLIED
-    record["id"] = result["id"] if isinstance(result, dict) else None
-    return result
-
-
-def _resolve(record: dict[str, Any], replay: Callable[[], dict[str, Any]]) -> str | None:
-    """The id of what the action did, replaying its call under its key when unknown."""
-    state = record.get("state")
-    if state == APPLIED:
-        return str(record["id"])
-    if state == ABSENT:
-        return None
-    try:
-        result = replay()
-    except ServiceHTTPError as exc:
-        status = exc.status_code or 0
-        if _in_flight(exc) or status >= 500 or status in (408, 429):
-            raise  # still unknown: the compensation is retried
-        record["state"] = ABSENT
-        return None
-    record.update(state=APPLIED, id=result["id"])
-    return str(result["id"])
 
 
 def _card_token(data: dict[str, Any]) -> str:
@@ -134,9 +74,9 @@ def reserve_inventory(ctx: StepContext) -> None:
         if record.get("state") == APPLIED:
             continue
         try:
-            _tracked(record, _reserve_call(ctx, index))
+            tracked(record, _reserve_call(ctx, index))
         except (ResourceConflict, ResourceNotFound) as exc:
-            if isinstance(exc, ResourceConflict) and _in_flight(exc):
+            if isinstance(exc, ResourceConflict) and in_flight(exc):
                 raise
             # Definitive: later items were never sent, so their undo needs no replay.
             for later in range(index + 1, len(items)):
@@ -153,14 +93,14 @@ def release_inventory(ctx: StepContext) -> None:
         record = records.setdefault(str(index), {})
         if record.get("released"):
             continue
-        reservation_id = _resolve(record, _reserve_call(ctx, index))  # type: ignore[arg-type]
+        reservation_id = resolve(record, _reserve_call(ctx, index))  # type: ignore[arg-type]
         if reservation_id is not None:
             try:
                 client_for(InventoryServiceClient).release_reservation(
                     reservation_id=reservation_id, idempotency_key=ctx.idempotency_key(index)
                 )
             except ResourceConflict as exc:  # already released: what we wanted
-                if _in_flight(exc):
+                if in_flight(exc):
                     raise
             ctx.crash_point(f"item-{index}")
         record["released"] = True
@@ -183,7 +123,7 @@ def process_payment(ctx: StepContext) -> None:
     if record.get("state") == APPLIED:
         return
     try:
-        payment = _tracked(record, _payment_call(ctx))
+        payment = tracked(record, _payment_call(ctx))
     except PaymentDeclined as exc:
         reason = str(exc.problem.get("type", "")).rsplit("/", 1)[-1] or "declined"
         raise StepRejected(f"payment declined ({reason})") from exc
@@ -203,7 +143,7 @@ def refund_payment(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("payment", {})
     if record.get("refund_id"):
         return
-    payment_id = _resolve(record, _payment_call(ctx))  # type: ignore[arg-type]
+    payment_id = resolve(record, _payment_call(ctx))  # type: ignore[arg-type]
     if payment_id is None:
         return
     client = client_for(PaymentServiceClient)
@@ -248,7 +188,7 @@ def create_order(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("order", {})
     if record.get("state") == APPLIED:
         return
-    order = _tracked(record, _order_call(ctx))
+    order = tracked(record, _order_call(ctx))
     ctx.data["order_id"] = order["id"]
     ctx.emit(
         "order.created",
@@ -268,7 +208,7 @@ def cancel_order(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("order", {})
     if record.get("cancelled"):
         return
-    order_id = _resolve(record, _order_call(ctx))  # type: ignore[arg-type]
+    order_id = resolve(record, _order_call(ctx))  # type: ignore[arg-type]
     if order_id is None:
         return
     try:
@@ -276,7 +216,7 @@ def cancel_order(ctx: StepContext) -> None:
             order_id=order_id, reason=CANCEL_REASON, idempotency_key=ctx.idempotency_key()
         )
     except ResourceConflict as exc:  # already cancelled
-        if _in_flight(exc):
+        if in_flight(exc):
             raise
     record["cancelled"] = True
     ctx.emit(
@@ -377,15 +317,6 @@ def build_order_context(
         "card_token": token,
         "total_amount": sum(int(i["quantity"]) * int(i["unit_price"]) for i in clean),
     }
-
-
-class OrderProcessingSaga:
-    """The seed's entry point, kept: `OrderProcessingSaga().execute(saga_id, context)`."""
-
-    definition = ORDER_PROCESSING
-
-    def execute(self, saga_id: str, context: dict[str, Any]) -> SagaResult:
-        return saga_execute(definition=self.definition, saga_id=saga_id, context=context)
 
 
 def process_order_request(
