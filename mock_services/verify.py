@@ -69,9 +69,11 @@ class _Tee(io.StringIO):
 
 def run_schemathesis(service: str, *, max_examples: int, seed: int | None) -> tuple[int, int]:
     """(exit code, cases run) of schemathesis against a fresh stub of `service`."""
+    # Here, not at the top: the hooks register process-wide on import, and --validate-only
+    # needs neither them nor the CLI.
     import schemathesis.cli
 
-    import mock_services.schemathesis_hooks  # noqa: F401  (registers the hooks)
+    import mock_services.schemathesis_hooks  # noqa: F401
 
     token = secrets.token_urlsafe(24)
     os.environ[AUTH_VARIABLE] = token  # never on a command line; schemathesis filters it in output
