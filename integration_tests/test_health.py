@@ -1,4 +1,7 @@
-"""/health/ against real RabbitMQ, Redis and PostgreSQL: up is 200, a stopped server is 503."""
+"""/health/ready/ against real RabbitMQ, Redis and PostgreSQL: up is 200, a stopped server 503.
+
+Each check is fresh here (CACHE_SECONDS 0): the tests stop and start servers between calls.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import reverse
 
+HEALTH_TOKEN = "integration-health-token"
+
 
 def _settings_with_bus(**bus: str) -> override_settings:
     conf: dict[str, Any] = dict(settings.MICROSERVICES)
     conf["EVENT_BUS"] = {**conf.get("EVENT_BUS", {}), **bus}
     conf["REGISTRY"] = {**conf.get("REGISTRY", {}), "BACKEND": "static"}
+    conf["HEALTH"] = {"CACHE_SECONDS": 0, "TOKEN": HEALTH_TOKEN}
     return override_settings(MICROSERVICES=conf)
 
 
@@ -34,7 +40,9 @@ def redis_bus(redis_server):
 
 
 def _health(client: Client) -> tuple[int, dict[str, str], dict[str, Any]]:
-    response = client.get(reverse("microservices:health"))
+    response = client.get(
+        reverse("microservices:readiness"), headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
+    )
     body = response.json()
     return response.status_code, {k: v["status"] for k, v in body["components"].items()}, body
 

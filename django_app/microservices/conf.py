@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
         "HEALTH_CHECK_INTERVAL": "10s",
         "HEALTH_CHECK_TIMEOUT": "5s",
         "DEREGISTER_CRITICAL_AFTER": "1m",
-        # this service's /health/, the URL Consul's HTTP check calls ("" = built from the above)
+        # this service's /health/ready/, which Consul's HTTP check calls ("" = built from above)
         "HEALTH_CHECK_URL": "",
         "SERVICE_TAGS": [],
         "CONSUL_TIMEOUT": 2.0,
@@ -87,6 +87,12 @@ DEFAULTS: dict[str, Any] = {
         "REDIS_BLOCK_MS": 1000,
         "OUTBOX_MAX_ATTEMPTS": 10,
         "OUTBOX_POLL_INTERVAL": 1.0,
+    },
+    "HEALTH": {
+        # /health/ready/ re-checks the dependencies at most this often (seconds; 0 = every call)
+        "CACHE_SECONDS": 2.0,
+        # a bearer token that may read the per-component details ("" = staff users only)
+        "TOKEN": "",
     },
     "SAGA": {
         "LEASE_SECONDS": 30,

@@ -1,13 +1,15 @@
 """Health of what this service depends on: database, event broker, Redis, service registry.
 
 `health_report()` checks each component with short timeouts and says "up", "down" or why it
-does not apply; /health/ (views.py) answers 200 when nothing is down, else 503. It is the URL
-the registry's HTTP check calls.
+does not apply. `cached_health_report()` answers from a report at most HEALTH["CACHE_SECONDS"]
+old, so a probe that polls readiness does not open fresh connections to every dependency on
+each call; views.py serves it as /health/ready/ (the registry's HTTP check).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,7 +18,9 @@ from typing import Any, Literal
 import pika
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connections
+from django.dispatch import receiver
 
 from .conf import ms_settings
 from .registry.base import get_registry
@@ -173,3 +177,40 @@ def health_report() -> HealthReport:
             "registry": check_registry(),
         }
     )
+
+
+class _ReportCache:
+    """The last report and when it was made, shared by the threads of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._report: HealthReport | None = None
+        self._made_at = 0.0
+
+    def get(self, max_age: float) -> HealthReport:
+        # One thread checks while the others wait for its answer: a burst of probes costs one
+        # round of connections, not one per request.
+        with self._lock:
+            now = time.monotonic()
+            if self._report is None or now - self._made_at >= max_age:
+                self._report = health_report()
+                self._made_at = time.monotonic()
+            return self._report
+
+    def clear(self) -> None:
+        with self._lock:
+            self._report = None
+
+
+_cache = _ReportCache()
+
+
+def cached_health_report() -> HealthReport:
+    """A report at most HEALTH["CACHE_SECONDS"] old (0: always a fresh one)."""
+    return _cache.get(float(ms_settings.HEALTH["CACHE_SECONDS"]))
+
+
+@receiver(setting_changed, dispatch_uid="microservices.health.clear_cache")
+def _clear_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "MICROSERVICES":
+        _cache.clear()

@@ -1,4 +1,4 @@
-"""URLs of the reusable app (the health endpoint)."""
+"""URLs of the reusable app: liveness and readiness."""
 
 from django.urls import path
 
@@ -7,5 +7,6 @@ from . import views
 app_name = "microservices"
 
 urlpatterns = [
-    path("health/", views.health, name="health"),
+    path("health/live/", views.liveness, name="liveness"),
+    path("health/ready/", views.readiness, name="readiness"),
 ]

@@ -134,8 +134,8 @@ def _checks_and_durations(conf: dict[str, Any]) -> list[CheckMessage]:
         out.append(
             Error(
                 f"{WHERE}['HEALTH_CHECK_URL'] = {url!r} is not an http(s) URL.",
-                hint="The URL of this service's /health/ as the registry can reach it, or '' to "
-                "build it from SERVICE_ADDRESS and SERVICE_PORT.",
+                hint="The URL of this service's /health/ready/ as the registry can reach it, or "
+                "'' to build it from SERVICE_ADDRESS and SERVICE_PORT.",
                 id=ID.format("E028"),
             )
         )

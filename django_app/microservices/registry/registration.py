@@ -36,12 +36,12 @@ def registration_from_settings(
     tags: Collection[str] | None = None,
     meta: Mapping[str, str] | None = None,
 ) -> Registration:
-    """REGISTRY's SERVICE_* settings, each overridable; the check URL defaults to /health/."""
+    """REGISTRY's SERVICE_* settings, each overridable; the check URL defaults to /health/ready/."""
     conf: dict[str, Any] = ms_settings.REGISTRY
     address = address or str(conf["SERVICE_ADDRESS"])
     port = int(port or conf["SERVICE_PORT"])
     host = f"[{address}]" if ":" in address else address
-    url = health_check_url or str(conf["HEALTH_CHECK_URL"]) or f"http://{host}:{port}/health/"
+    url = health_check_url or str(conf["HEALTH_CHECK_URL"]) or f"http://{host}:{port}/health/ready/"
     return Registration(
         name=name or str(conf["SERVICE_NAME"]),
         address=address,

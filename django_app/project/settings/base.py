@@ -136,6 +136,8 @@ MICROSERVICES: dict[str, object] = {
         "CONSUL_HTTP_TOKEN": os.environ.get("CONSUL_HTTP_TOKEN", ""),
     },
     "SAGA": {"DEFINITIONS": ["shop.order_processing.ORDER_PROCESSING"]},
+    # who may read /health/ready/'s details besides staff users ("" = nobody else)
+    "HEALTH": {"TOKEN": os.environ.get("HEALTH_TOKEN", "")},
 }
 
 # The example shop's own settings (defaults in shop/conf.py).

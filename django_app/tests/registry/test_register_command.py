@@ -54,7 +54,7 @@ def test_register_service_blocks_until_signalled_then_deregisters(signum):
     finally:
         proc.kill()
     assert registered == (
-        "registered django-orders@10.1.2.3:8080 (check http://10.1.2.3:8080/health/)"
+        "registered django-orders@10.1.2.3:8080 (check http://10.1.2.3:8080/health/ready/)"
     )
     assert out.strip() == "deregistered django-orders@10.1.2.3:8080"
     assert proc.returncode == 0, err

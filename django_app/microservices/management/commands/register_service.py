@@ -1,4 +1,4 @@
-"""Register this service (HTTP check on its /health/), block, deregister on SIGTERM/SIGINT.
+"""Register this service (HTTP check on its /health/ready/), block, deregister on SIGTERM/SIGINT.
 
 As a container entrypoint: `manage.py register_service -- gunicorn project.wsgi` registers,
 runs the server as a child (forwarding SIGTERM/SIGINT to it) and deregisters when it exits.
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="service name (REGISTRY SERVICE_NAME)")
         parser.add_argument("--address", help="address others reach it at (SERVICE_ADDRESS)")
         parser.add_argument("--port", type=int, help="port it listens on (SERVICE_PORT)")
-        parser.add_argument("--health-check-url", help="default http://ADDRESS:PORT/health/")
+        parser.add_argument("--health-check-url", help="default http://ADDRESS:PORT/health/ready/")
         parser.add_argument("--tag", action="append", dest="tags", help="repeatable")
         parser.add_argument("--meta", action="append", default=[], help="KEY=VALUE, repeatable")
         parser.add_argument(
