@@ -1,4 +1,4 @@
-"""`manage.py register_service` on Consul: registered with a check on /health/, gone on exit.
+"""`manage.py register_service` on Consul: registered with a check on /health/ready/, gone on exit.
 
 The Django service under test is pytest-django's live server (PostgreSQL test database); the
 command runs as a real sub-process, as it would as a container entrypoint.
@@ -20,7 +20,7 @@ from microservices.registry.consul import ConsulRegistry
 def test_register_service_registers_a_passing_check_and_deregisters_on_sigterm(
     consul, live_server, unique_name
 ):
-    """The live server is discovered once /health/ passes; SIGTERM removes it from Consul."""
+    """The live server is discovered once /health/ready/ passes; SIGTERM removes it from Consul."""
     port = urlsplit(live_server.url).port
     service_id = f"{unique_name}-127.0.0.1-{port}"
     registry = ConsulRegistry(address=consul.url, token=consul.password, cache_ttl=0)
@@ -32,7 +32,7 @@ def test_register_service_registers_a_passing_check_and_deregisters_on_sigterm(
     argv = manage_py_argv(
         "register_service",
         *("--name", unique_name, "--address", "127.0.0.1", "--port", str(port)),
-        *("--health-check-url", f"{live_server.url}/health/"),
+        *("--health-check-url", f"{live_server.url}/health/ready/"),
     )
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -44,7 +44,7 @@ def test_register_service_registers_a_passing_check_and_deregisters_on_sigterm(
             lambda: (
                 [i.service_id for i in registry.discover(unique_name, refresh=True)] == [service_id]
             ),
-            "the service's /health/ check to pass",
+            "the service's /health/ready/ check to pass",
             timeout=60,
         )
         proc.send_signal(signal.SIGTERM)
