@@ -17,23 +17,18 @@ Subclasses override `resolve_base_url()` (where to send) and `send()` (the singl
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
-from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from ..conf import ms_settings
@@ -52,12 +47,18 @@ from ..exceptions import (
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
 from .contract import OPERATIONAL_STATUSES, Call, contract_for, should_validate
+from .transport import (
+    IDEMPOTENCY_HEADER,
+    UNSAFE_METHODS,
+    IdempotencyAwareAdapter,
+    ServiceRetry,
+    retries_logged_as,
+    send,
+)
 
 logger = logging.getLogger("microservices.clients")
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 ACCEPT = "application/json, application/problem+json;q=0.9"
 
 ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
@@ -81,125 +82,6 @@ def error_class_for(status: int) -> type[ServiceHTTPError]:
     if status in ERRORS_BY_STATUS:
         return ERRORS_BY_STATUS[status]
     return ServiceUnavailable if status >= 500 else ServiceHTTPError
-
-
-@dataclass(frozen=True)
-class _CallInfo:
-    service: str
-    operation: str
-    request_id: str
-
-
-# Lets the retry policy (deep inside urllib3) name the call it is retrying in its log lines.
-_current_call: ContextVar[_CallInfo | None] = ContextVar("microservices_call", default=None)
-
-
-def retry_after_seconds(value: str) -> float | None:
-    """Seconds to wait per a Retry-After value (delay-seconds, decimals tolerated, or HTTP-date)."""
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-class ServiceRetry(Retry):
-    """urllib3 `Retry` that logs each retry and gives up when Retry-After exceeds its cap.
-
-    urllib3 would clamp a long Retry-After and retry early, which mostly earns another 429/503
-    and burns the retry budget; we return the response instead, so the caller gets
-    `ServiceUnavailable` with `retry_after` and can reschedule the work.
-    """
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> ServiceRetry:
-        wait: float | None = None
-        if response is not None and self.respect_retry_after_header:
-            raw = response.headers.get("Retry-After")
-            if raw is not None:  # sleep() honours it whatever the status, so the cap does too
-                wait = retry_after_seconds(raw)
-                if wait is not None and wait > self.retry_after_max:
-                    reason = ResponseError(
-                        f"Retry-After {wait:g}s exceeds RETRY_AFTER_MAX {self.retry_after_max:g}s"
-                    )
-                    raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
-        new: ServiceRetry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if not wait:  # like Retry.sleep(): no (or a zero) Retry-After means the backoff
-            wait = new.get_backoff_time()
-        call = _current_call.get()
-        cause = f"status {response.status}" if response is not None else type(error).__name__
-        logger.info(
-            "retry %s.%s %s %s after %s: attempt %d, waiting %.3fs%s",
-            call.service if call else "?",
-            call.operation if call else "?",
-            method,
-            urlsplit(url or "").path,
-            cause,
-            len(new.history) + 1,
-            wait,
-            " (Retry-After)" if response is not None and "Retry-After" in response.headers else "",
-            extra={
-                "service": call.service if call else None,
-                "operation": call.operation if call else None,
-                "request_id": call.request_id if call else None,
-                "event": "retry",
-                "cause": cause,
-                "status": response.status if response is not None else None,
-                "wait_s": wait,
-                "retry_after": "Retry-After" in response.headers if response is not None else False,
-            },
-        )
-        return new
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        seconds = retry_after_seconds(retry_after)
-        if seconds is None:
-            return 0.0  # unparsable: sleep() falls back to the exponential backoff
-        return min(seconds, float(self.retry_after_max))
-
-
-class IdempotencyAwareAdapter(BaseAdapter):
-    """Routes each request to a retrying or a single-shot urllib3 pool.
-
-    urllib3's retry policy is per adapter and blind to headers, yet whether a POST may be
-    retried depends on its Idempotency-Key: a POST/PATCH without one is sent exactly once
-    (even a connection error may hide a request the service already applied).
-    """
-
-    def __init__(self, retry: Retry, *, pool_maxsize: int = 10) -> None:
-        super().__init__()
-        self.retrying = HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize)
-        self.single_shot = HTTPAdapter(
-            max_retries=Retry(0, read=False, redirect=False, raise_on_status=False),
-            pool_maxsize=pool_maxsize,
-        )
-
-    @staticmethod
-    def may_retry(request: requests.PreparedRequest) -> bool:
-        method = (request.method or "").upper()
-        return method not in UNSAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        adapter = self.retrying if self.may_retry(request) else self.single_shot
-        return adapter.send(request, *args, **kwargs)
-
-    def close(self) -> None:
-        self.retrying.close()
-        self.single_shot.close()
 
 
 @dataclass(frozen=True)
@@ -258,19 +140,7 @@ class ServiceClient:
     # -- construction -------------------------------------------------------------------
 
     def build_retry(self) -> Retry:
-        conf = self.config["RETRY"]
-        return ServiceRetry(
-            total=int(conf["TOTAL"]),
-            backoff_factor=float(conf["BACKOFF_FACTOR"]),
-            backoff_max=float(conf["BACKOFF_MAX"]),
-            status_forcelist=frozenset(int(s) for s in conf["STATUS_FORCELIST"]),
-            # Which POSTs reach this policy is decided by IdempotencyAwareAdapter.
-            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"}),
-            respect_retry_after_header=True,
-            retry_after_max=float(conf["RETRY_AFTER_MAX"]),  # type: ignore[arg-type]
-            raise_on_status=False,
-            redirect=False,
-        )
+        return ServiceRetry.from_settings(self.config["RETRY"])
 
     def build_session(self) -> requests.Session:
         session = requests.Session()
@@ -316,32 +186,9 @@ class ServiceClient:
         self, prepared: requests.PreparedRequest, *, timeout: tuple[float, float], operation: str
     ) -> requests.Response:
         """Send one logical call (urllib3 retries included); transport failures -> typed errors."""
-        context: dict[str, Any] = {"service": self.service, "operation": operation}
-        try:
-            return self.session.send(prepared, timeout=timeout, allow_redirects=False)
-        except requests.ConnectTimeout as exc:
-            # Never connected, so never sent: a connection failure (safe to try elsewhere).
-            raise ServiceConnectionError(
-                f"{self.service}.{operation}: connecting to "
-                f"{urlsplit(prepared.url or '').netloc} timed out",
-                **context,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ServiceTimeoutError(f"{self.service}.{operation} timed out", **context) from exc
-        except requests.ConnectionError as exc:
-            # After the retries run out on read timeouts, requests reports a ConnectionError.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, ReadTimeoutError):
-                raise ServiceTimeoutError(
-                    f"{self.service}.{operation} timed out", **context
-                ) from exc
-            raise ServiceConnectionError(
-                f"{self.service}.{operation}: {type(reason or exc).__name__} "
-                f"talking to {urlsplit(prepared.url or '').netloc}",
-                **context,
-            ) from exc
-        except requests.RequestException as exc:
-            raise ServiceConnectionError(f"{self.service}.{operation}: {exc}", **context) from exc
+        return send(
+            self.session, prepared, timeout=timeout, service=self.service, operation=operation
+        )
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -406,10 +253,10 @@ class ServiceClient:
             "path": relative_path,
             "request_id": request_id,
         }
-        token = _current_call.set(_CallInfo(self.service, operation, request_id))
         started = time.perf_counter()
         try:
-            response = self.send(prepared, timeout=resolved_timeout, operation=operation)
+            with retries_logged_as(self.service, operation, request_id):
+                response = self.send(prepared, timeout=resolved_timeout, operation=operation)
         except (ServiceTimeoutError, ServiceConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
             logger.warning(
@@ -424,8 +271,6 @@ class ServiceClient:
                 extra={**log_fields, "status": None, "duration_ms": duration_ms, "error": exc},
             )
             raise
-        finally:
-            _current_call.reset(token)
         duration_ms = (time.perf_counter() - started) * 1000
         retries = getattr(response.raw, "retries", None)
         attempts = len(retries.history) + 1 if retries is not None else 1

@@ -18,7 +18,8 @@ from urllib3.util.retry import Retry
 
 from ..exceptions import ServiceConnectionError, ServiceNotFound
 from ..registry.base import ServiceInstance, ServiceRegistry, get_registry
-from .base import IdempotencyAwareAdapter, ServiceClient
+from .base import ServiceClient
+from .transport import may_retry
 
 logger = logging.getLogger("microservices.clients")
 
@@ -82,7 +83,7 @@ class DiscoveryServiceClient(ServiceClient):
             try:
                 return super().send(prepared, timeout=timeout, operation=operation)
             except ServiceConnectionError as exc:
-                may_move = IdempotencyAwareAdapter.may_retry(prepared) or _never_connected(exc)
+                may_move = may_retry(prepared) or _never_connected(exc)
                 nxt = self._next_instance(tried) if may_move else None
                 if nxt is None:
                     raise ServiceConnectionError(
