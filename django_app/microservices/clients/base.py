@@ -17,12 +17,10 @@ Subclasses override `resolve_base_url()` (where to send) and `send()` (the singl
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
@@ -32,21 +30,11 @@ from django.core.exceptions import ImproperlyConfigured
 from urllib3.util.retry import Retry
 
 from ..conf import ms_settings
-from ..exceptions import (
-    ContractViolation,
-    PaymentDeclined,
-    ResourceConflict,
-    ResourceNotFound,
-    ServiceAuthError,
-    ServiceConnectionError,
-    ServiceHTTPError,
-    ServiceTimeoutError,
-    ServiceUnavailable,
-    UnprocessableEntity,
-)
+from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
-from .contract import OPERATIONAL_STATUSES, Call, contract_for, should_validate
+from .contract import Call, contract_for, should_validate
+from .responses import ACCEPT, OPERATIONAL_STATUSES, ServiceResponse, read_response
 from .transport import (
     IDEMPOTENCY_HEADER,
     UNSAFE_METHODS,
@@ -58,54 +46,10 @@ from .transport import (
 
 logger = logging.getLogger("microservices.clients")
 
-REPLAYED_HEADER = "Idempotent-Replayed"
-ACCEPT = "application/json, application/problem+json;q=0.9"
-
-ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
-    401: ServiceAuthError,
-    402: PaymentDeclined,
-    403: ServiceAuthError,
-    404: ResourceNotFound,
-    409: ResourceConflict,
-    422: UnprocessableEntity,
-    429: ServiceUnavailable,
-}
-
 
 def quote(segment: str) -> str:
     """A path parameter made safe to splice into a path ("/" and "?" included)."""
     return _urlquote(str(segment), safe="")
-
-
-def error_class_for(status: int) -> type[ServiceHTTPError]:
-    """The typed error for an error status (5xx -> ServiceUnavailable)."""
-    if status in ERRORS_BY_STATUS:
-        return ERRORS_BY_STATUS[status]
-    return ServiceUnavailable if status >= 500 else ServiceHTTPError
-
-
-@dataclass(frozen=True)
-class ServiceResponse:
-    """A successful (2xx/3xx) call: parsed body plus what the caller may want to log or check."""
-
-    status_code: int
-    data: Any
-    headers: Mapping[str, str] = field(repr=False)
-    operation: str
-    request_id: str
-    duration_ms: float
-    attempts: int
-    replayed: bool
-
-
-def _parse_body(response: requests.Response) -> Any:
-    """JSON (incl. problem+json) as Python data, other text as str, no body as None."""
-    if not response.content:
-        return None
-    ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if ctype == "application/json" or ctype.endswith("+json"):
-        return json.loads(response.content)
-    return response.text
 
 
 class ServiceClient:
@@ -293,88 +237,48 @@ class ServiceClient:
                 "attempts": attempts,
             },
         )
-        return self._handle(
+        violation = self._check_response(call, response, operation=operation) if validate else None
+        return read_response(
             response,
-            call=call,
+            service=self.service,
             operation=operation,
             request_id=request_id,
             duration_ms=duration_ms,
             attempts=attempts,
-            validate=validate,
+            cause=violation,
         )
 
-    def _handle(
-        self,
-        response: requests.Response,
-        *,
-        call: Call,
-        operation: str,
-        request_id: str,
-        duration_ms: float,
-        attempts: int,
-        validate: bool,
-    ) -> ServiceResponse:
+    def _check_response(
+        self, call: Call, response: requests.Response, *, operation: str
+    ) -> ContractViolation | None:
+        """Raise if the response breaks the contract; a 429/5xx that does is returned instead.
+
+        A 429/5xx may come from a proxy or gateway in front of the service (an HTML 502 page):
+        the caller needs "unavailable, retry later", not a contract error.
+        """
         status = response.status_code
-        context: dict[str, Any] = {
-            "service": self.service,
-            "operation": operation,
-            "status_code": status,
-            "response": response,
-        }
-        violation: ContractViolation | None = None
-        if validate:
-            try:
-                contract_for(self.service).check_response(
-                    call,
-                    status=status,
-                    headers=response.headers,
-                    body=response.content,
-                    operation=operation,
-                    response=response,
-                )
-            except ContractViolation as exc:
-                if status not in OPERATIONAL_STATUSES:
-                    raise
-                # A 429/5xx may come from a proxy or gateway in front of the service (an HTML
-                # 502 page): the caller needs "unavailable, retry later", not a contract error.
-                violation = exc
-                logger.warning(
-                    "%s.%s: %d response does not match the contract: %s",
-                    self.service,
-                    operation,
-                    status,
-                    exc.message,
-                    extra={"event": "contract", "service": self.service, "operation": operation},
-                )
         try:
-            data = _parse_body(response)
-        except ValueError as exc:
-            if status in OPERATIONAL_STATUSES:
-                data = response.text
-            else:
-                raise ContractViolation(
-                    f"{self.service}.{operation} response {status}: <body>: not valid JSON",
-                    field="<body>",
-                    **context,
-                ) from exc
-        if status >= 400:
-            problem = data if isinstance(data, dict) else {}
-            title = problem.get("title") or response.reason or ""
-            detail = problem.get("detail")
-            message = f"{self.service}.{operation} -> {status} {title}" + (
-                f": {detail}" if detail else ""
+            contract_for(self.service).check_response(
+                call,
+                status=status,
+                headers=response.headers,
+                body=response.content,
+                operation=operation,
+                response=response,
             )
-            raise error_class_for(status)(message, payload=data, **context) from violation
-        return ServiceResponse(
-            status_code=status,
-            data=data,
-            headers=response.headers,
-            operation=operation,
-            request_id=response.headers.get(REQUEST_ID_HEADER, request_id),
-            duration_ms=duration_ms,
-            attempts=attempts,
-            replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
-        )
+        except ContractViolation as exc:
+            if status not in OPERATIONAL_STATUSES:
+                raise
+            logger.warning(
+                "%s.%s: %d response does not match the contract: %s",
+                self.service,
+                operation,
+                status,
+                exc.message,
+                extra={"event": "contract", "service": self.service, "operation": operation},
+            )
+            return exc
+        return None
 
     def get(
         self,

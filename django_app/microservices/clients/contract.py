@@ -48,13 +48,9 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from ..conf import ms_settings
 from ..exceptions import ContractViolation
+from .responses import BODY, OPERATIONAL_STATUSES
 
 MODES = ("on", "sampled", "off")
-BODY = "<body>"
-
-# Statuses a service may answer with when it is overloaded or down, whether or not the contract
-# lists them: after the retries, the client reports them as ServiceUnavailable, not as a breach.
-OPERATIONAL_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # The host part of the URLs handed to openapi-core (see _AnyServer).
 _HOST = "http://service.invalid"
