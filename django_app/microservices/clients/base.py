@@ -1,39 +1,37 @@
-"""`ServiceClient`: the one HTTP path to the services (retries, auth, request ids, contracts).
+"""`ServiceClient`: the one HTTP path to the services.
 
-Every call:
+Anchor idea: every call takes the same road, so every call gets the same guarantees. It
 - carries `X-Request-ID` (the inbound request's id while serving one, else a new one) and the
   service's bearer token;
-- is retried by urllib3 on connection errors and 429/500/502/503/504 with exponential backoff,
-  waiting what `Retry-After` asks up to RETRY_AFTER_MAX (a longer wait is not retried: the
-  caller gets `ServiceUnavailable` with `retry_after`); a POST is retried only when it carries
-  an `Idempotency-Key`, since only then can the service apply it once;
-- is validated against `contracts/<service>.yaml`, request before sending, response after;
+- goes where the client's endpoint strategy says (endpoint.py, discovery.py);
+- is retried only where that is safe (transport.py);
+- is validated against `contracts/<service>.yaml`, request before sending, response after
+  (contract.py);
 - is logged once with service, operation, method, path, status, duration and request id
   (never the token);
-- ends in a parsed body or a typed `ServiceError` (see microservices/exceptions.py).
-
-Subclasses override `resolve_base_url()` (where to send) and `send()` (the single network path).
+- ends in a parsed body or a typed `ServiceError` (responses.py).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
-from urllib3.util.retry import Retry
 
 from ..conf import ms_settings
 from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
 from .contract import Call, contract_for, should_validate
+from .endpoint import Endpoint, Route, StaticEndpoint
 from .responses import ACCEPT, OPERATIONAL_STATUSES, ServiceResponse, read_response
 from .transport import (
     IDEMPOTENCY_HEADER,
@@ -41,7 +39,7 @@ from .transport import (
     IdempotencyAwareAdapter,
     ServiceRetry,
     retries_logged_as,
-    send,
+    transmit,
 )
 
 logger = logging.getLogger("microservices.clients")
@@ -55,18 +53,14 @@ def quote(segment: str) -> str:
 class ServiceClient:
     """HTTP client of one service configured in MICROSERVICES['SERVICES'][<service>].
 
-    `base_url` may be a URL or a zero-argument callable returning one (evaluated per call);
-    by default it is the service's BASE_URL setting. Settings are read when the client is made.
+    `endpoint` decides where calls go; by default a `StaticEndpoint` on the service's BASE_URL
+    (factory.build_client() passes a `RegistryFailover` when DISCOVERY is on). Settings are
+    read when the client is made.
     """
 
     service_name: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        service: str | None = None,
-        *,
-        base_url: str | Callable[[], str] | None = None,
-    ) -> None:
+    def __init__(self, service: str | None = None, *, endpoint: Endpoint | None = None) -> None:
         self.service = service or self.service_name
         if not self.service:
             raise ImproperlyConfigured("ServiceClient needs a service name")
@@ -74,22 +68,22 @@ class ServiceClient:
             self.config: dict[str, Any] = ms_settings.service(self.service)
         except KeyError as exc:
             raise ImproperlyConfigured(str(exc)) from exc
-        self._base_url = base_url
+        self.endpoint: Endpoint = (
+            endpoint
+            if endpoint is not None
+            else StaticEndpoint(self.config["BASE_URL"], service=self.service)
+        )
         self.timeout: tuple[float, float] = (
             float(self.config["CONNECT_TIMEOUT"]),
             float(self.config["TIMEOUT"]),
         )
         self.session = self.build_session()
 
-    # -- construction -------------------------------------------------------------------
-
-    def build_retry(self) -> Retry:
-        return ServiceRetry.from_settings(self.config["RETRY"])
-
     def build_session(self) -> requests.Session:
+        retry = self.endpoint.adapt_retry(ServiceRetry.from_settings(self.config["RETRY"]))
         session = requests.Session()
         session.trust_env = False  # no proxies or .netrc credentials picked up from the machine
-        adapter = IdempotencyAwareAdapter(self.build_retry())
+        adapter = IdempotencyAwareAdapter(retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["Accept"] = ACCEPT
@@ -102,8 +96,7 @@ class ServiceClient:
         self.session.close()
 
     def __repr__(self) -> str:  # never the API key
-        base = self._base_url if isinstance(self._base_url, str) else self.config["BASE_URL"]
-        return f"<{type(self).__name__} {self.service} {base or '(resolved per call)'}>"
+        return f"<{type(self).__name__} {self.service} {self.endpoint}>"
 
     def __enter__(self) -> Self:
         return self
@@ -111,30 +104,7 @@ class ServiceClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- the two extension points --------------------------------------------------------
-
-    def resolve_base_url(self) -> str:
-        """Where this call goes: the `base_url` given, else the BASE_URL setting."""
-        if callable(self._base_url):
-            return self._base_url()
-        if self._base_url:
-            return self._base_url
-        base: str = self.config["BASE_URL"]
-        if not base:
-            raise ImproperlyConfigured(
-                f"MICROSERVICES['SERVICES'][{self.service!r}] has no BASE_URL"
-            )
-        return base
-
-    def send(
-        self, prepared: requests.PreparedRequest, *, timeout: tuple[float, float], operation: str
-    ) -> requests.Response:
-        """Send one logical call (urllib3 retries included); transport failures -> typed errors."""
-        return send(
-            self.session, prepared, timeout=timeout, service=self.service, operation=operation
-        )
-
-    # -- calls ----------------------------------------------------------------------------
+    # -- one call ---------------------------------------------------------------------------
 
     def request(
         self,
@@ -160,55 +130,104 @@ class ServiceClient:
         all_headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}
         if method in UNSAFE_METHODS and (idempotency_key or idempotent):
             all_headers[IDEMPOTENCY_HEADER] = idempotency_key or str(uuid.uuid4())
-        base = self.resolve_base_url().rstrip("/")
+        route = self.endpoint.route()
+        prepared, call = self._prepare(
+            route, method, path, params=params, json_body=json_body, headers=all_headers
+        )
+        validate = should_validate()
+        if validate:
+            contract_for(self.service).check_request(call, operation=operation)
+        response, duration_ms, attempts = self._send(
+            route,
+            prepared,
+            call,
+            operation=operation,
+            request_id=request_id,
+            timeout=self._timeout(timeout),
+        )
+        violation = self._check_response(call, response, operation=operation) if validate else None
+        return read_response(
+            response,
+            service=self.service,
+            operation=operation,
+            request_id=request_id,
+            duration_ms=duration_ms,
+            attempts=attempts,
+            cause=violation,
+        )
+
+    def _prepare(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+    ) -> tuple[requests.PreparedRequest, Call]:
+        """The request as sent (on the route's base URL) and as the contract sees it."""
+        base = route.base_url.rstrip("/")
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
                 base + path,
                 params={k: v for k, v in (params or {}).items() if v is not None},
                 json=json_body,
-                headers=all_headers,
+                headers=headers,
             )
         )
         split = urlsplit(prepared.url or "")
-        relative_path = split.path[len(urlsplit(base).path) :] or "/"
         call = Call(
             method=method,
-            path=relative_path,
+            path=split.path[len(urlsplit(base).path) :] or "/",
             query=split.query,
             headers=dict(prepared.headers),
             body=prepared.body.encode() if isinstance(prepared.body, str) else prepared.body,
             content_type=prepared.headers.get("Content-Type", ""),
         )
-        validate = should_validate()
-        if validate:
-            contract_for(self.service).check_request(call, operation=operation)
+        return prepared, call
 
-        resolved_timeout = (
-            self.timeout
-            if timeout is None
-            else (timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout)))
-        )
+    def _timeout(self, timeout: tuple[float, float] | float | None) -> tuple[float, float]:
+        """(connect, read) seconds: the settings', or a read timeout given for this call."""
+        if timeout is None:
+            return self.timeout
+        return timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout))
+
+    def _send(
+        self,
+        route: Route,
+        prepared: requests.PreparedRequest,
+        call: Call,
+        *,
+        operation: str,
+        request_id: str,
+        timeout: tuple[float, float],
+    ) -> tuple[requests.Response, float, int]:
+        """Send along `route` and log the outcome once; (response, duration in ms, attempts)."""
         log_fields: dict[str, Any] = {
             "event": "call",
             "service": self.service,
             "operation": operation,
-            "method": method,
-            "path": relative_path,
+            "method": call.method,
+            "path": call.path,
             "request_id": request_id,
         }
+        send = functools.partial(
+            transmit, self.session, timeout=timeout, service=self.service, operation=operation
+        )
         started = time.perf_counter()
         try:
             with retries_logged_as(self.service, operation, request_id):
-                response = self.send(prepared, timeout=resolved_timeout, operation=operation)
+                response = route.send(prepared, send, service=self.service, operation=operation)
         except (ServiceTimeoutError, ServiceConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
             logger.warning(
                 "%s.%s %s %s failed: %s after %.1f ms request_id=%s",
                 self.service,
                 operation,
-                method,
-                relative_path,
+                call.method,
+                call.path,
                 type(exc).__name__,
                 duration_ms,
                 request_id,
@@ -224,8 +243,8 @@ class ServiceClient:
             "%s.%s %s %s -> %d in %.1f ms (attempts=%d) request_id=%s",
             self.service,
             operation,
-            method,
-            relative_path,
+            call.method,
+            call.path,
             status,
             duration_ms,
             attempts,
@@ -237,16 +256,7 @@ class ServiceClient:
                 "attempts": attempts,
             },
         )
-        violation = self._check_response(call, response, operation=operation) if validate else None
-        return read_response(
-            response,
-            service=self.service,
-            operation=operation,
-            request_id=request_id,
-            duration_ms=duration_ms,
-            attempts=attempts,
-            cause=violation,
-        )
+        return response, duration_ms, attempts
 
     def _check_response(
         self, call: Call, response: requests.Response, *, operation: str
@@ -279,6 +289,8 @@ class ServiceClient:
             )
             return exc
         return None
+
+    # -- by method ------------------------------------------------------------------------
 
     def get(
         self,

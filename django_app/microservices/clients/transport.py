@@ -178,7 +178,7 @@ class IdempotencyAwareAdapter(BaseAdapter):
         self.single_shot.close()
 
 
-def send(
+def transmit(
     session: requests.Session,
     prepared: requests.PreparedRequest,
     *,
