@@ -25,12 +25,11 @@ from openapi_core.templating.paths.finders import APICallPathFinder  # noqa: E40
 
 from microservices.clients.contract import (  # noqa: E402
     Call,
+    OpenAPIRequest,
+    OpenAPIResponse,
     ServiceContract,
-    _AnyServer,
-    _json_loads,
-    _OpenAPIRequest,
-    _OpenAPIResponse,
 )
+from microservices.clients.openapi import MEDIA_TYPE_DESERIALIZERS, AnyServer  # noqa: E402
 from microservices.conf import DEFAULT_CONTRACTS_DIR  # noqa: E402
 from mock_services.contract_rules import load, resolve  # noqa: E402
 
@@ -42,7 +41,7 @@ SERVICES = ("users", "orders", "payments", "inventory")
 class _PlainFinder(APICallPathFinder):
     """openapi-core's own path finder, only made host-agnostic like the app's."""
 
-    servers_iterator = _AnyServer()
+    servers_iterator = AnyServer()
 
 
 EXAMPLE_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
@@ -106,8 +105,8 @@ def _calls(document: dict[str, Any]) -> list[tuple[str, Call, int, dict[str, str
 def _openapi_core_as_shipped(
     app: OpenAPI, call: Call, status: int, headers: dict[str, str], body: bytes
 ) -> None:
-    app.validate_request(_OpenAPIRequest(call))
-    app.validate_response(_OpenAPIRequest(call), _OpenAPIResponse(status, headers, body))
+    app.validate_request(OpenAPIRequest(call))
+    app.validate_response(OpenAPIRequest(call), OpenAPIResponse(status, headers, body))
 
 
 def _cached(
@@ -144,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         plain = OpenAPI.from_file_path(
             str(path),
             config=Config(
-                extra_media_type_deserializers={"application/problem+json": _json_loads},
+                extra_media_type_deserializers=MEDIA_TYPE_DESERIALIZERS,
                 path_finder_cls=_PlainFinder,
             ),
         )

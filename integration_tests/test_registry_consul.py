@@ -15,7 +15,8 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from integration_tests.helpers import wait_for
-from microservices.clients.discovery import DiscoveryServiceClient
+from microservices.clients.base import ServiceClient
+from microservices.clients.discovery import RegistryFailover
 from microservices.clients.testing import services_settings_for
 from microservices.exceptions import RegistryError
 from microservices.registry.base import get_registry
@@ -127,7 +128,7 @@ def test_client_call_fails_over_to_the_healthy_instance(registry, instances, cap
     registry.discover(name)  # the cache now lists both for 30 s
     registered[0][0].stop()
     caplog.set_level(logging.WARNING, logger="microservices.clients")
-    with DiscoveryServiceClient("users", discovery_name=name) as client:
+    with ServiceClient("users", endpoint=RegistryFailover(name)) as client:
         statuses = [
             client.get("/users/search", operation="searchUsers", params={"q": "x"}).status_code
             for _ in range(4)
@@ -149,7 +150,7 @@ def test_consul_stopped_serves_the_last_known_good_instances(consul, registry, i
     consul.controller.stop()
     try:
         during_outage = sorted(i.service_id for i in registry.discover(name, refresh=True))
-        with DiscoveryServiceClient("users", discovery_name=name) as client:
+        with ServiceClient("users", endpoint=RegistryFailover(name)) as client:
             response = client.get("/users/search", operation="searchUsers", params={"q": "x"})
     finally:
         consul.controller.start()

@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from microservices.clients.discovery import DiscoveryServiceClient
+from microservices.clients.base import ServiceClient
+from microservices.clients.discovery import RegistryFailover
 from microservices.clients.testing import services_settings_for
 from microservices.exceptions import ServiceConnectionError
 from mock_services.testing import StubServer
@@ -40,7 +41,7 @@ def static_instances(two_users_stubs, stub_token):
         yield first, second
 
 
-def _count(client: DiscoveryServiceClient, q: str) -> int:
+def _count(client: ServiceClient, q: str) -> int:
     response = client.get("/users/search", operation="searchUsers", params={"q": q})
     count: int = response.data["count"]
     return count
@@ -49,7 +50,7 @@ def _count(client: DiscoveryServiceClient, q: str) -> int:
 def test_round_robin_alternates_between_the_two_stub_processes(static_instances, unique_name):
     """A user created through one call exists on one instance only: calls alternate instances."""
     email = f"{unique_name}@example.com"
-    with DiscoveryServiceClient("users") as client:
+    with ServiceClient("users", endpoint=RegistryFailover("users")) as client:
         client.post("/users", operation="createUser", json={"email": email, "name": "Ada"})
         counts = [_count(client, email) for _ in range(4)]
     assert counts == [0, 1, 0, 1]
@@ -59,7 +60,7 @@ def test_get_fails_over_when_an_instance_process_is_stopped(static_instances, ca
     """After one stub stops, every GET still succeeds: the failed instance hands over in-call."""
     first, _second = static_instances
     caplog.set_level(logging.WARNING, logger="microservices.clients")
-    with DiscoveryServiceClient("users") as client:
+    with ServiceClient("users", endpoint=RegistryFailover("users")) as client:
         assert _count(client, "nobody") == 0  # warms the connection pool to both instances
         assert _count(client, "nobody") == 0
         first.stop()
@@ -73,5 +74,8 @@ def test_every_instance_stopped_raises_service_connection_error(static_instances
     """With both stub processes stopped the call ends in ServiceConnectionError."""
     for stub in static_instances:
         stub.stop()
-    with DiscoveryServiceClient("users") as client, pytest.raises(ServiceConnectionError):
+    with (
+        ServiceClient("users", endpoint=RegistryFailover("users")) as client,
+        pytest.raises(ServiceConnectionError),
+    ):
         _count(client, "nobody")

@@ -1,8 +1,28 @@
-"""HTTP clients of the four services.
+"""HTTP clients of services described by OpenAPI contracts: mechanisms, no particular service.
 
-base.ServiceClient (retries, Idempotency-Key, X-Request-ID, typed errors, timing logs),
-contract (openapi-core validation against contracts/<service>.yaml), one typed client per service
-(users, orders, payments, inventory), discovery (registry-resolved base URL), checks (E001-E019),
-testing (settings pointing the clients at stubs). Import the module you need: this package
-stays light because the app's system checks import it at start-up.
+The typed clients of the example's four services live in `shop/clients/`, each a subclass of
+`base.ServiceClient`. One idea per module:
+
+    transport   how a call travels: retry policy, Retry-After cap, POST retried only with an
+                Idempotency-Key, transport failures as typed errors
+    responses   what the answer becomes: parsed body, or the typed error for its status
+    openapi     openapi-core set up once per contract (compiled validators, cached path finder)
+    contract    validating a call against contracts/<service>.yaml, both ways
+    endpoint    where a call goes: the Endpoint strategy a client holds; StaticEndpoint
+    base        ServiceClient: the one road every call takes (transport, responses, contract,
+                endpoint)
+    discovery   RegistryFailover: the registry-backed Endpoint, failing over between instances
+    factory     build_client()/client_for(): the typed client with the configured endpoint
+    checks      system checks microservices.E001-E019 of MICROSERVICES['SERVICES']
+    testing     settings pointing the clients at stub services
+
+Layers, highest first; a module imports only from layers below it, and modules sharing a layer
+(separated by "|") do not import each other:
+
+    factory | checks | testing
+    base | discovery
+    contract | endpoint
+    openapi | responses | transport
+
+This file imports nothing: the app's system checks import the package at start-up.
 """

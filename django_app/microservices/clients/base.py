@@ -1,74 +1,48 @@
-"""`ServiceClient`: the one HTTP path to the services (retries, auth, request ids, contracts).
+"""`ServiceClient`: the one HTTP path to the services.
 
-Every call:
+Anchor idea: every call takes the same road, so every call gets the same guarantees. It
 - carries `X-Request-ID` (the inbound request's id while serving one, else a new one) and the
   service's bearer token;
-- is retried by urllib3 on connection errors and 429/500/502/503/504 with exponential backoff,
-  waiting what `Retry-After` asks up to RETRY_AFTER_MAX (a longer wait is not retried: the
-  caller gets `ServiceUnavailable` with `retry_after`); a POST is retried only when it carries
-  an `Idempotency-Key`, since only then can the service apply it once;
-- is validated against `contracts/<service>.yaml`, request before sending, response after;
+- goes where the client's endpoint strategy says (endpoint.py, discovery.py);
+- is retried only where that is safe (transport.py);
+- is validated against `contracts/<service>.yaml`, request before sending, response after
+  (contract.py);
 - is logged once with service, operation, method, path, status, duration and request id
   (never the token);
-- ends in a parsed body or a typed `ServiceError` (see microservices/exceptions.py).
-
-Subclasses override `resolve_base_url()` (where to send) and `send()` (the single network path).
+- ends in a parsed body or a typed `ServiceError` (responses.py).
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
+import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 from urllib.parse import quote as _urlquote
 from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
-from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
-from urllib3.util.retry import Retry
 
 from ..conf import ms_settings
-from ..exceptions import (
-    ContractViolation,
-    PaymentDeclined,
-    ResourceConflict,
-    ResourceNotFound,
-    ServiceAuthError,
-    ServiceConnectionError,
-    ServiceHTTPError,
-    ServiceTimeoutError,
-    ServiceUnavailable,
-    UnprocessableEntity,
-)
+from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
-from .contract import OPERATIONAL_STATUSES, Call, contract_for, should_validate
+from .contract import Call, contract_for, should_validate
+from .endpoint import Endpoint, Route, StaticEndpoint
+from .responses import ACCEPT, OPERATIONAL_STATUSES, ServiceResponse, read_response
+from .transport import (
+    IDEMPOTENCY_HEADER,
+    UNSAFE_METHODS,
+    IdempotencyAwareAdapter,
+    ServiceRetry,
+    retries_logged_as,
+    transmit,
+)
 
 logger = logging.getLogger("microservices.clients")
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-UNSAFE_METHODS = frozenset({"POST", "PATCH"})
-ACCEPT = "application/json, application/problem+json;q=0.9"
-
-ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
-    401: ServiceAuthError,
-    402: PaymentDeclined,
-    403: ServiceAuthError,
-    404: ResourceNotFound,
-    409: ResourceConflict,
-    422: UnprocessableEntity,
-    429: ServiceUnavailable,
-}
 
 
 def quote(segment: str) -> str:
@@ -76,171 +50,17 @@ def quote(segment: str) -> str:
     return _urlquote(str(segment), safe="")
 
 
-def error_class_for(status: int) -> type[ServiceHTTPError]:
-    """The typed error for an error status (5xx -> ServiceUnavailable)."""
-    if status in ERRORS_BY_STATUS:
-        return ERRORS_BY_STATUS[status]
-    return ServiceUnavailable if status >= 500 else ServiceHTTPError
-
-
-@dataclass(frozen=True)
-class _CallInfo:
-    service: str
-    operation: str
-    request_id: str
-
-
-# Lets the retry policy (deep inside urllib3) name the call it is retrying in its log lines.
-_current_call: ContextVar[_CallInfo | None] = ContextVar("microservices_call", default=None)
-
-
-def retry_after_seconds(value: str) -> float | None:
-    """Seconds to wait per a Retry-After value (delay-seconds, decimals tolerated, or HTTP-date)."""
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-class ServiceRetry(Retry):
-    """urllib3 `Retry` that logs each retry and gives up when Retry-After exceeds its cap.
-
-    urllib3 would clamp a long Retry-After and retry early, which mostly earns another 429/503
-    and burns the retry budget; we return the response instead, so the caller gets
-    `ServiceUnavailable` with `retry_after` and can reschedule the work.
-    """
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> ServiceRetry:
-        wait: float | None = None
-        if response is not None and self.respect_retry_after_header:
-            raw = response.headers.get("Retry-After")
-            if raw is not None:  # sleep() honours it whatever the status, so the cap does too
-                wait = retry_after_seconds(raw)
-                if wait is not None and wait > self.retry_after_max:
-                    reason = ResponseError(
-                        f"Retry-After {wait:g}s exceeds RETRY_AFTER_MAX {self.retry_after_max:g}s"
-                    )
-                    raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
-        new: ServiceRetry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if not wait:  # like Retry.sleep(): no (or a zero) Retry-After means the backoff
-            wait = new.get_backoff_time()
-        call = _current_call.get()
-        cause = f"status {response.status}" if response is not None else type(error).__name__
-        logger.info(
-            "retry %s.%s %s %s after %s: attempt %d, waiting %.3fs%s",
-            call.service if call else "?",
-            call.operation if call else "?",
-            method,
-            urlsplit(url or "").path,
-            cause,
-            len(new.history) + 1,
-            wait,
-            " (Retry-After)" if response is not None and "Retry-After" in response.headers else "",
-            extra={
-                "service": call.service if call else None,
-                "operation": call.operation if call else None,
-                "request_id": call.request_id if call else None,
-                "event": "retry",
-                "cause": cause,
-                "status": response.status if response is not None else None,
-                "wait_s": wait,
-                "retry_after": "Retry-After" in response.headers if response is not None else False,
-            },
-        )
-        return new
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        seconds = retry_after_seconds(retry_after)
-        if seconds is None:
-            return 0.0  # unparsable: sleep() falls back to the exponential backoff
-        return min(seconds, float(self.retry_after_max))
-
-
-class IdempotencyAwareAdapter(BaseAdapter):
-    """Routes each request to a retrying or a single-shot urllib3 pool.
-
-    urllib3's retry policy is per adapter and blind to headers, yet whether a POST may be
-    retried depends on its Idempotency-Key: a POST/PATCH without one is sent exactly once
-    (even a connection error may hide a request the service already applied).
-    """
-
-    def __init__(self, retry: Retry, *, pool_maxsize: int = 10) -> None:
-        super().__init__()
-        self.retrying = HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize)
-        self.single_shot = HTTPAdapter(
-            max_retries=Retry(0, read=False, redirect=False, raise_on_status=False),
-            pool_maxsize=pool_maxsize,
-        )
-
-    @staticmethod
-    def may_retry(request: requests.PreparedRequest) -> bool:
-        method = (request.method or "").upper()
-        return method not in UNSAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        adapter = self.retrying if self.may_retry(request) else self.single_shot
-        return adapter.send(request, *args, **kwargs)
-
-    def close(self) -> None:
-        self.retrying.close()
-        self.single_shot.close()
-
-
-@dataclass(frozen=True)
-class ServiceResponse:
-    """A successful (2xx/3xx) call: parsed body plus what the caller may want to log or check."""
-
-    status_code: int
-    data: Any
-    headers: Mapping[str, str] = field(repr=False)
-    operation: str
-    request_id: str
-    duration_ms: float
-    attempts: int
-    replayed: bool
-
-
-def _parse_body(response: requests.Response) -> Any:
-    """JSON (incl. problem+json) as Python data, other text as str, no body as None."""
-    if not response.content:
-        return None
-    ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if ctype == "application/json" or ctype.endswith("+json"):
-        return json.loads(response.content)
-    return response.text
-
-
 class ServiceClient:
     """HTTP client of one service configured in MICROSERVICES['SERVICES'][<service>].
 
-    `base_url` may be a URL or a zero-argument callable returning one (evaluated per call);
-    by default it is the service's BASE_URL setting. Settings are read when the client is made.
+    `endpoint` decides where calls go; by default a `StaticEndpoint` on the service's BASE_URL
+    (factory.build_client() passes a `RegistryFailover` when DISCOVERY is on). Settings are
+    read when the client is made.
     """
 
     service_name: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        service: str | None = None,
-        *,
-        base_url: str | Callable[[], str] | None = None,
-    ) -> None:
+    def __init__(self, service: str | None = None, *, endpoint: Endpoint | None = None) -> None:
         self.service = service or self.service_name
         if not self.service:
             raise ImproperlyConfigured("ServiceClient needs a service name")
@@ -248,34 +68,22 @@ class ServiceClient:
             self.config: dict[str, Any] = ms_settings.service(self.service)
         except KeyError as exc:
             raise ImproperlyConfigured(str(exc)) from exc
-        self._base_url = base_url
+        self.endpoint: Endpoint = (
+            endpoint
+            if endpoint is not None
+            else StaticEndpoint(self.config["BASE_URL"], service=self.service)
+        )
         self.timeout: tuple[float, float] = (
             float(self.config["CONNECT_TIMEOUT"]),
             float(self.config["TIMEOUT"]),
         )
         self.session = self.build_session()
 
-    # -- construction -------------------------------------------------------------------
-
-    def build_retry(self) -> Retry:
-        conf = self.config["RETRY"]
-        return ServiceRetry(
-            total=int(conf["TOTAL"]),
-            backoff_factor=float(conf["BACKOFF_FACTOR"]),
-            backoff_max=float(conf["BACKOFF_MAX"]),
-            status_forcelist=frozenset(int(s) for s in conf["STATUS_FORCELIST"]),
-            # Which POSTs reach this policy is decided by IdempotencyAwareAdapter.
-            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"}),
-            respect_retry_after_header=True,
-            retry_after_max=float(conf["RETRY_AFTER_MAX"]),  # type: ignore[arg-type]
-            raise_on_status=False,
-            redirect=False,
-        )
-
     def build_session(self) -> requests.Session:
+        retry = self.endpoint.adapt_retry(ServiceRetry.from_settings(self.config["RETRY"]))
         session = requests.Session()
         session.trust_env = False  # no proxies or .netrc credentials picked up from the machine
-        adapter = IdempotencyAwareAdapter(self.build_retry())
+        adapter = IdempotencyAwareAdapter(retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["Accept"] = ACCEPT
@@ -288,8 +96,7 @@ class ServiceClient:
         self.session.close()
 
     def __repr__(self) -> str:  # never the API key
-        base = self._base_url if isinstance(self._base_url, str) else self.config["BASE_URL"]
-        return f"<{type(self).__name__} {self.service} {base or '(resolved per call)'}>"
+        return f"<{type(self).__name__} {self.service} {self.endpoint}>"
 
     def __enter__(self) -> Self:
         return self
@@ -297,53 +104,7 @@ class ServiceClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- the two extension points --------------------------------------------------------
-
-    def resolve_base_url(self) -> str:
-        """Where this call goes: the `base_url` given, else the BASE_URL setting."""
-        if callable(self._base_url):
-            return self._base_url()
-        if self._base_url:
-            return self._base_url
-        base: str = self.config["BASE_URL"]
-        if not base:
-            raise ImproperlyConfigured(
-                f"MICROSERVICES['SERVICES'][{self.service!r}] has no BASE_URL"
-            )
-        return base
-
-    def send(
-        self, prepared: requests.PreparedRequest, *, timeout: tuple[float, float], operation: str
-    ) -> requests.Response:
-        """Send one logical call (urllib3 retries included); transport failures -> typed errors."""
-        context: dict[str, Any] = {"service": self.service, "operation": operation}
-        try:
-            return self.session.send(prepared, timeout=timeout, allow_redirects=False)
-        except requests.ConnectTimeout as exc:
-            # Never connected, so never sent: a connection failure (safe to try elsewhere).
-            raise ServiceConnectionError(
-                f"{self.service}.{operation}: connecting to "
-                f"{urlsplit(prepared.url or '').netloc} timed out",
-                **context,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ServiceTimeoutError(f"{self.service}.{operation} timed out", **context) from exc
-        except requests.ConnectionError as exc:
-            # After the retries run out on read timeouts, requests reports a ConnectionError.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, ReadTimeoutError):
-                raise ServiceTimeoutError(
-                    f"{self.service}.{operation} timed out", **context
-                ) from exc
-            raise ServiceConnectionError(
-                f"{self.service}.{operation}: {type(reason or exc).__name__} "
-                f"talking to {urlsplit(prepared.url or '').netloc}",
-                **context,
-            ) from exc
-        except requests.RequestException as exc:
-            raise ServiceConnectionError(f"{self.service}.{operation}: {exc}", **context) from exc
-
-    # -- calls ----------------------------------------------------------------------------
+    # -- one call ---------------------------------------------------------------------------
 
     def request(
         self,
@@ -369,63 +130,110 @@ class ServiceClient:
         all_headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}
         if method in UNSAFE_METHODS and (idempotency_key or idempotent):
             all_headers[IDEMPOTENCY_HEADER] = idempotency_key or str(uuid.uuid4())
-        base = self.resolve_base_url().rstrip("/")
+        route = self.endpoint.route()
+        prepared, call = self._prepare(
+            route, method, path, params=params, json_body=json_body, headers=all_headers
+        )
+        validate = should_validate()
+        if validate:
+            contract_for(self.service).check_request(call, operation=operation)
+        response, duration_ms, attempts = self._send(
+            route,
+            prepared,
+            call,
+            operation=operation,
+            request_id=request_id,
+            timeout=self._timeout(timeout),
+        )
+        violation = self._check_response(call, response, operation=operation) if validate else None
+        return read_response(
+            response,
+            service=self.service,
+            operation=operation,
+            request_id=request_id,
+            duration_ms=duration_ms,
+            attempts=attempts,
+            cause=violation,
+        )
+
+    def _prepare(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+    ) -> tuple[requests.PreparedRequest, Call]:
+        """The request as sent (on the route's base URL) and as the contract sees it."""
+        base = route.base_url.rstrip("/")
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
                 base + path,
                 params={k: v for k, v in (params or {}).items() if v is not None},
                 json=json_body,
-                headers=all_headers,
+                headers=headers,
             )
         )
         split = urlsplit(prepared.url or "")
-        relative_path = split.path[len(urlsplit(base).path) :] or "/"
         call = Call(
             method=method,
-            path=relative_path,
+            path=split.path[len(urlsplit(base).path) :] or "/",
             query=split.query,
             headers=dict(prepared.headers),
             body=prepared.body.encode() if isinstance(prepared.body, str) else prepared.body,
             content_type=prepared.headers.get("Content-Type", ""),
         )
-        validate = should_validate()
-        if validate:
-            contract_for(self.service).check_request(call, operation=operation)
+        return prepared, call
 
-        resolved_timeout = (
-            self.timeout
-            if timeout is None
-            else (timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout)))
-        )
+    def _timeout(self, timeout: tuple[float, float] | float | None) -> tuple[float, float]:
+        """(connect, read) seconds: the settings', or a read timeout given for this call."""
+        if timeout is None:
+            return self.timeout
+        return timeout if isinstance(timeout, tuple) else (self.timeout[0], float(timeout))
+
+    def _send(
+        self,
+        route: Route,
+        prepared: requests.PreparedRequest,
+        call: Call,
+        *,
+        operation: str,
+        request_id: str,
+        timeout: tuple[float, float],
+    ) -> tuple[requests.Response, float, int]:
+        """Send along `route` and log the outcome once; (response, duration in ms, attempts)."""
         log_fields: dict[str, Any] = {
             "event": "call",
             "service": self.service,
             "operation": operation,
-            "method": method,
-            "path": relative_path,
+            "method": call.method,
+            "path": call.path,
             "request_id": request_id,
         }
-        token = _current_call.set(_CallInfo(self.service, operation, request_id))
+        send = functools.partial(
+            transmit, self.session, timeout=timeout, service=self.service, operation=operation
+        )
         started = time.perf_counter()
         try:
-            response = self.send(prepared, timeout=resolved_timeout, operation=operation)
+            with retries_logged_as(self.service, operation, request_id):
+                response = route.send(prepared, send, service=self.service, operation=operation)
         except (ServiceTimeoutError, ServiceConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
             logger.warning(
                 "%s.%s %s %s failed: %s after %.1f ms request_id=%s",
                 self.service,
                 operation,
-                method,
-                relative_path,
+                call.method,
+                call.path,
                 type(exc).__name__,
                 duration_ms,
                 request_id,
                 extra={**log_fields, "status": None, "duration_ms": duration_ms, "error": exc},
             )
             raise
-        finally:
-            _current_call.reset(token)
         duration_ms = (time.perf_counter() - started) * 1000
         retries = getattr(response.raw, "retries", None)
         attempts = len(retries.history) + 1 if retries is not None else 1
@@ -435,8 +243,8 @@ class ServiceClient:
             "%s.%s %s %s -> %d in %.1f ms (attempts=%d) request_id=%s",
             self.service,
             operation,
-            method,
-            relative_path,
+            call.method,
+            call.path,
             status,
             duration_ms,
             attempts,
@@ -448,88 +256,41 @@ class ServiceClient:
                 "attempts": attempts,
             },
         )
-        return self._handle(
-            response,
-            call=call,
-            operation=operation,
-            request_id=request_id,
-            duration_ms=duration_ms,
-            attempts=attempts,
-            validate=validate,
-        )
+        return response, duration_ms, attempts
 
-    def _handle(
-        self,
-        response: requests.Response,
-        *,
-        call: Call,
-        operation: str,
-        request_id: str,
-        duration_ms: float,
-        attempts: int,
-        validate: bool,
-    ) -> ServiceResponse:
+    def _check_response(
+        self, call: Call, response: requests.Response, *, operation: str
+    ) -> ContractViolation | None:
+        """Raise if the response breaks the contract; a 429/5xx that does is returned instead.
+
+        A 429/5xx may come from a proxy or gateway in front of the service (an HTML 502 page):
+        the caller needs "unavailable, retry later", not a contract error.
+        """
         status = response.status_code
-        context: dict[str, Any] = {
-            "service": self.service,
-            "operation": operation,
-            "status_code": status,
-            "response": response,
-        }
-        violation: ContractViolation | None = None
-        if validate:
-            try:
-                contract_for(self.service).check_response(
-                    call,
-                    status=status,
-                    headers=response.headers,
-                    body=response.content,
-                    operation=operation,
-                    response=response,
-                )
-            except ContractViolation as exc:
-                if status not in OPERATIONAL_STATUSES:
-                    raise
-                # A 429/5xx may come from a proxy or gateway in front of the service (an HTML
-                # 502 page): the caller needs "unavailable, retry later", not a contract error.
-                violation = exc
-                logger.warning(
-                    "%s.%s: %d response does not match the contract: %s",
-                    self.service,
-                    operation,
-                    status,
-                    exc.message,
-                    extra={"event": "contract", "service": self.service, "operation": operation},
-                )
         try:
-            data = _parse_body(response)
-        except ValueError as exc:
-            if status in OPERATIONAL_STATUSES:
-                data = response.text
-            else:
-                raise ContractViolation(
-                    f"{self.service}.{operation} response {status}: <body>: not valid JSON",
-                    field="<body>",
-                    **context,
-                ) from exc
-        if status >= 400:
-            problem = data if isinstance(data, dict) else {}
-            title = problem.get("title") or response.reason or ""
-            detail = problem.get("detail")
-            message = f"{self.service}.{operation} -> {status} {title}" + (
-                f": {detail}" if detail else ""
+            contract_for(self.service).check_response(
+                call,
+                status=status,
+                headers=response.headers,
+                body=response.content,
+                operation=operation,
+                response=response,
             )
-            raise error_class_for(status)(message, payload=data, **context) from violation
-        return ServiceResponse(
-            status_code=status,
-            data=data,
-            headers=response.headers,
-            operation=operation,
-            request_id=response.headers.get(REQUEST_ID_HEADER, request_id),
-            duration_ms=duration_ms,
-            attempts=attempts,
-            replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
-        )
+        except ContractViolation as exc:
+            if status not in OPERATIONAL_STATUSES:
+                raise
+            logger.warning(
+                "%s.%s: %d response does not match the contract: %s",
+                self.service,
+                operation,
+                status,
+                exc.message,
+                extra={"event": "contract", "service": self.service, "operation": operation},
+            )
+            return exc
+        return None
+
+    # -- by method ------------------------------------------------------------------------
 
     def get(
         self,

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from ..conf import DEFAULT_RETRY, DEFAULT_SERVICE, DEFAULTS, ms_settings
-from .contract import MODES
+from .contract import MODES, contract_path, load_contract
 
 ID = "microservices.{}"
 
@@ -228,8 +228,6 @@ def check_validation_cost(app_configs: Any = None, **kwargs: Any) -> list[CheckM
 @register(Tags.compatibility, deploy=True)
 def check_contracts_parse(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """`check --deploy`: every configured service's contract is a valid OpenAPI document."""
-    from .contract import contract_path, load_contract
-
     services = getattr(settings, "MICROSERVICES", {}).get("SERVICES", {})
     if ms_settings.CONTRACT_VALIDATION not in {"on", "sampled"} or not isinstance(services, dict):
         return []

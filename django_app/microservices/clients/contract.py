@@ -1,20 +1,18 @@
-"""Contract validation of service calls against `contracts/<service>.yaml` (openapi-core).
+"""Contract validation of service calls against `contracts/<service>.yaml`.
 
-Each contract is parsed once per process and cached with its validators. A request is checked
-before it is sent, its response (success or problem+json error) when it comes back; any mismatch
-raises `ContractViolation` naming the operationId and the offending field, e.g.
-`inventory.reserveItem request: quantity: -1 is less than the minimum of 1`.
+Anchor idea: the contract is checked on both sides of the wire. A request is checked before it
+is sent, its response (success or problem+json error) when it comes back; any mismatch raises
+`ContractViolation` naming the operationId and the offending field, e.g.
+`inventory.createReservation request: quantity: -1 is less than the minimum of 1`.
+Each contract is parsed once per process (openapi.py makes its validators fast).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 import random
 import re
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +21,8 @@ from urllib.parse import parse_qs
 from django.core.exceptions import ImproperlyConfigured
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
-from jsonschema_path import SchemaPath
-from openapi_core import Config, OpenAPI
-from openapi_core.casting.schemas import oas31_types_caster
-from openapi_core.casting.schemas.factories import SchemaCastersFactory
 from openapi_core.datatypes import RequestParameters
-from openapi_core.templating.datatypes import TemplateResult
-from openapi_core.templating.paths.datatypes import PathOperationServer
 from openapi_core.templating.paths.exceptions import PathError
-from openapi_core.templating.paths.finders import APICallPathFinder
-from openapi_core.templating.paths.parsers import PathParser
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.request.exceptions import (
     MissingRequestBodyError,
@@ -40,142 +30,15 @@ from openapi_core.validation.request.exceptions import (
     SecurityValidationError,
 )
 from openapi_core.validation.response.exceptions import HeaderValidationError
-from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
-from openapi_core.validation.schemas.factories import DialectSchemaValidatorsFactory
-from openapi_core.validation.schemas.validators import SchemaValidator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from ..conf import ms_settings
 from ..exceptions import ContractViolation
+from .openapi import HOST, load_openapi
+from .responses import BODY, OPERATIONAL_STATUSES
 
 MODES = ("on", "sampled", "off")
-BODY = "<body>"
-
-# Statuses a service may answer with when it is overloaded or down, whether or not the contract
-# lists them: after the retries, the client reports them as ServiceUnavailable, not as a breach.
-OPERATIONAL_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# The host part of the URLs handed to openapi-core (see _AnyServer).
-_HOST = "http://service.invalid"
-
-
-def _json_loads(value: bytes | str) -> Any:
-    return json.loads(value)
-
-
-class _CachedSchemaValidators(DialectSchemaValidatorsFactory):
-    """Builds each schema's validator once per contract.
-
-    openapi-core resolves the schema, deep-copies a format checker and builds a jsonschema
-    validator for every schema on every call (about half of its per-call cost); a contract does
-    not change while the process runs, so the built validator is kept, keyed by its location.
-    """
-
-    def __init__(self) -> None:
-        base = oas31_schema_validators_factory
-        super().__init__(
-            base.schema_validator_cls, base.default_jsonschema_dialect_id, base.format_checker
-        )
-        self._built: dict[tuple[str, bool, bool], SchemaValidator] = {}
-        self._lock = threading.Lock()
-
-    def create(
-        self,
-        spec: SchemaPath,
-        schema: SchemaPath,
-        format_validators: Any = None,
-        extra_format_validators: Any = None,
-        forbid_unspecified_additional_properties: bool = False,
-        enforce_properties_required: bool = False,
-    ) -> SchemaValidator:
-        if format_validators is not None or extra_format_validators is not None:
-            return super().create(
-                spec,
-                schema,
-                format_validators,
-                extra_format_validators,
-                forbid_unspecified_additional_properties,
-                enforce_properties_required,
-            )
-        key = (
-            schema.as_uri(),
-            forbid_unspecified_additional_properties,
-            enforce_properties_required,
-        )
-        built = self._built.get(key)
-        if built is None:
-            built = super().create(
-                spec,
-                schema,
-                forbid_unspecified_additional_properties=forbid_unspecified_additional_properties,
-                enforce_properties_required=enforce_properties_required,
-            )
-            with self._lock:
-                self._built[key] = built
-        return built
-
-
-class _AnyServer:
-    """Matches an operation whatever the host: calls are checked on the path relative to the
-    service's base URL, since the contract's `servers` name deployment hosts, not the stub or
-    instance the call actually went to."""
-
-    def __call__(
-        self,
-        name: str,
-        operations_iter: Iterable[Any],
-        spec: SchemaPath,
-        base_url: str | None = None,
-    ) -> Iterator[PathOperationServer]:
-        for path, operation, path_result in operations_iter:
-            yield PathOperationServer(path, operation, None, path_result, TemplateResult("", {}))
-
-
-class _CachedPathFinder(APICallPathFinder):
-    """Finds each (method, path template) once; later calls only match a precompiled regex.
-
-    openapi-core walks every path of the document per lookup, twice per call (request and
-    response); the match for a template never changes, only the path variables do.
-    """
-
-    servers_iterator = _AnyServer()
-
-    def __init__(self, spec: SchemaPath, base_url: str | None = None) -> None:
-        super().__init__(spec, base_url=base_url)
-        templates = [str(name) for name in (spec / "paths").keys()]  # noqa: SIM118
-        exact = [t for t in templates if "{" not in t]
-        # Like openapi-core: a literal path wins, then the template with fewer variables.
-        templated = sorted((t for t in templates if "{" in t), key=lambda t: t.count("{"))
-        self._parsers = [(t, PathParser(t, post_expression="$")) for t in templated]
-        self._exact = set(exact)
-        self._found: dict[tuple[str, str], PathOperationServer] = {}
-
-    def find(self, method: str, name: str) -> PathOperationServer:
-        path = name[len(_HOST) :] if name.startswith(_HOST) else name
-        template, variables = None, {}
-        if path in self._exact:
-            template = path
-        else:
-            for candidate, parser in self._parsers:
-                match = parser.parse(path)
-                if match is not None:
-                    template, variables = candidate, match.named
-                    break
-        if template is None:
-            return super().find(method, name)  # raises PathNotFound with openapi-core's message
-        key = (method, template)
-        found = self._found.get(key)
-        if found is None:
-            found = super().find(method, _HOST + template)
-            self._found[key] = found
-        return found._replace(path_result=TemplateResult(template, variables))
-
-
-_CONFIG = Config(
-    extra_media_type_deserializers={"application/problem+json": _json_loads},
-    path_finder_cls=_CachedPathFinder,
-)
 
 
 @dataclass(frozen=True)
@@ -190,10 +53,10 @@ class Call:
     content_type: str = ""
 
 
-class _OpenAPIRequest:
+class OpenAPIRequest:
     """openapi-core's Request protocol over a `Call`."""
 
-    host_url = _HOST
+    host_url = HOST
 
     def __init__(self, call: Call) -> None:
         self.method = call.method.lower()
@@ -207,7 +70,7 @@ class _OpenAPIRequest:
         )
 
 
-class _OpenAPIResponse:
+class OpenAPIResponse:
     """openapi-core's Response protocol."""
 
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
@@ -289,22 +152,14 @@ class ServiceContract:
     def __init__(self, service: str, path: Path) -> None:
         self.service = service
         self.path = path
-        validators = _CachedSchemaValidators()
-        config = dataclasses.replace(
-            _CONFIG,
-            schema_validators_factory=validators,
-            schema_casters_factory=SchemaCastersFactory(validators, oas31_types_caster),
-        )
-        self.openapi = OpenAPI.from_file_path(str(path), config=config)
-        # Touch the validators once so their construction is not charged to the first call.
-        _ = self.openapi.request_validator, self.openapi.response_validator
+        self.openapi = load_openapi(path)
 
     @functools.lru_cache(maxsize=512)  # noqa: B019  (one contract object per process)
     def operation_id(self, method: str, path: str) -> str | None:
         """The operationId that serves `method path`, or None if the contract has no such route."""
         finder = self.openapi.request_validator.path_finder  # type: ignore[attr-defined]
         try:
-            found = finder.find(method.lower(), _HOST + path)
+            found = finder.find(method.lower(), HOST + path)
         except PathError:
             return None
         operation = found.operation
@@ -339,7 +194,7 @@ class ServiceContract:
                 operation=operation,
             )
         try:
-            self.openapi.validate_request(_OpenAPIRequest(call))
+            self.openapi.validate_request(OpenAPIRequest(call))
         except Exception as exc:
             raise self._violation(found, "request", exc) from exc
         return found
@@ -358,7 +213,7 @@ class ServiceContract:
         op = operation or self.operation_id(call.method, call.path) or f"{call.method} {call.path}"
         try:
             self.openapi.validate_response(
-                _OpenAPIRequest(call), _OpenAPIResponse(status, headers, body)
+                OpenAPIRequest(call), OpenAPIResponse(status, headers, body)
             )
         except ResponseNotFound as exc:
             if status in OPERATIONAL_STATUSES:

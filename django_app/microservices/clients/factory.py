@@ -1,9 +1,10 @@
 """Typed clients as the app's own code gets them: discovery-aware when configured, one per thread.
 
-`build_client(cls)` makes a client of `cls`'s service, found through the registry when the
-service's DISCOVERY setting is on. `client_for(cls)` keeps one per class and thread, so a saga
-step or an event handler reuses its keep-alive connections instead of opening new ones per call;
-the cache is dropped when MICROSERVICES changes (override_settings).
+Anchor idea: configuration picks the strategy, not the class. `build_client(cls)` makes a
+`cls` whose endpoint is a `RegistryFailover` when the service's DISCOVERY setting is on, the
+static BASE_URL otherwise. `client_for(cls)` keeps one per class and thread, so a saga step or
+an event handler reuses its keep-alive connections instead of opening new ones per call; the
+cache is dropped when MICROSERVICES changes (override_settings).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.dispatch import receiver
 
 from ..conf import ms_settings
 from .base import ServiceClient
-from .discovery import DiscoveryServiceClient
+from .discovery import RegistryFailover
 
 C = TypeVar("C", bound=ServiceClient)
 
@@ -24,12 +25,11 @@ _local = threading.local()
 
 
 def build_client(cls: type[C]) -> C:
-    """A new client of `cls`'s service (the typed methods of `cls` over DiscoveryServiceClient's
-    send path when the service's DISCOVERY setting is on); the caller closes it."""
+    """A new client of `cls`'s service, through the registry when its DISCOVERY setting is on;
+    the caller closes it."""
     if not ms_settings.service(cls.service_name)["DISCOVERY"]:
         return cls()
-    discovered = type(f"Discovery{cls.__name__}", (DiscoveryServiceClient, cls), {})
-    return cast(C, discovered())
+    return cls(endpoint=RegistryFailover(cls.service_name))
 
 
 def client_for(cls: type[C]) -> C:

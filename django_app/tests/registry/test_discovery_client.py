@@ -1,13 +1,22 @@
-"""DiscoveryServiceClient against real stubs: base URL from the registry, failover per call."""
+"""RegistryFailover against real stubs: base URL from the registry, failover per call."""
 
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
-from microservices.clients.discovery import DiscoveryServiceClient
+from microservices.clients.base import ServiceClient
+from microservices.clients.discovery import RegistryFailover
+from microservices.clients.endpoint import StaticEndpoint
+from microservices.clients.factory import build_client
 from microservices.exceptions import ServiceConnectionError, ServiceNotFound
+from shop.clients.users import UserServiceClient
+
+
+def _users_through_registry() -> ServiceClient:
+    return ServiceClient("users", endpoint=RegistryFailover("users"))
 
 
 @pytest.fixture
@@ -29,7 +38,7 @@ def failover_log(caplog):
 def test_call_goes_to_the_instance_the_registry_returns(users_instances, reset_stubs):
     """With one registered instance, the client's calls reach it."""
     users_instances(reset_stubs["users"].url)
-    with DiscoveryServiceClient("users") as client:
+    with _users_through_registry() as client:
         response = client.get("/users/search", operation="searchUsers", params={"q": "x"})
     assert response.status_code == 200
 
@@ -39,7 +48,7 @@ def test_unreachable_instance_fails_over_to_a_healthy_one(
 ):
     """A GET whose chosen instance refuses connections is answered by the other instance."""
     users_instances(dead_url, reset_stubs["users"].url)
-    with DiscoveryServiceClient("users") as client:
+    with _users_through_registry() as client:
         response = client.get("/users/search", operation="searchUsers", params={"q": "x"})
     assert response.status_code == 200
     assert len(failover_log()) == 1
@@ -51,7 +60,7 @@ def test_post_without_idempotency_key_fails_over_when_never_connected(
     """A refused connection means nothing was sent, so even a plain POST may go elsewhere."""
     users_instances(dead_url, reset_stubs["users"].url)
     body = {"email": "ada@example.com", "name": "Ada"}
-    with DiscoveryServiceClient("users") as client:
+    with _users_through_registry() as client:
         created = client.post("/users", operation="createUser", json=body)
         found = client.get("/users/search", operation="searchUsers", params={"q": "ada@"})
     assert created.status_code == 201
@@ -62,13 +71,11 @@ def test_every_instance_unreachable_raises_service_connection_error(
     users_instances, services_settings, dead_url
 ):
     """Each instance is tried once; then ServiceConnectionError names the ones tried."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         other_dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
     users_instances(dead_url, other_dead)
-    with DiscoveryServiceClient("users") as client, pytest.raises(ServiceConnectionError) as caught:
+    with _users_through_registry() as client, pytest.raises(ServiceConnectionError) as caught:
         client.get("/users/search", operation="searchUsers", params={"q": "x"})
     message = str(caught.value)
     assert dead_url.removeprefix("http://") in message
@@ -79,7 +86,7 @@ def test_every_instance_unreachable_raises_service_connection_error(
 def test_no_instance_at_all_raises_service_not_found(users_instances):
     """A service the registry knows no instance of fails before any request."""
     users_instances()
-    with DiscoveryServiceClient("users") as client, pytest.raises(ServiceNotFound):
+    with _users_through_registry() as client, pytest.raises(ServiceNotFound):
         client.get("/users/search", operation="searchUsers", params={"q": "x"})
 
 
@@ -87,9 +94,6 @@ def test_build_client_with_discovery_on_sends_typed_calls_through_the_registry(
     services_settings, registry_settings, reset_stubs, dead_url, failover_log
 ):
     """A service whose DISCOVERY is on gets a typed client that resolves and fails over."""
-    from microservices.clients.factory import build_client
-    from shop.clients.users import UserServiceClient
-
     conf = dict(services_settings)
     conf["SERVICES"] = {
         **conf["SERVICES"],
@@ -100,15 +104,16 @@ def test_build_client_with_discovery_on_sends_typed_calls_through_the_registry(
     )
     with build_client(UserServiceClient) as client:
         created = client.create_user(email="grace@example.com", name="Grace")
-        assert isinstance(client, DiscoveryServiceClient)
+        assert isinstance(client, UserServiceClient)
+        assert isinstance(client.endpoint, RegistryFailover)
         assert client.get_user(user_id=created["id"], use_cache=False)["email"] == created["email"]
     assert len(failover_log()) >= 1
 
 
 def test_build_client_with_discovery_off_uses_the_configured_base_url(services_settings):
     """DISCOVERY off (the default): a plain typed client on the SERVICES BASE_URL."""
-    from microservices.clients.factory import build_client
-    from shop.clients.users import UserServiceClient
-
     with build_client(UserServiceClient) as client:
         assert type(client) is UserServiceClient
+        assert client.endpoint == StaticEndpoint(
+            services_settings["SERVICES"]["users"]["BASE_URL"], service="users"
+        )
