@@ -43,6 +43,7 @@ from ..models.sagas import (
 )
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
 from .registry import get_definition
+from .state import SagaState, transition
 
 logger = logging.getLogger(__name__)
 
@@ -50,56 +51,14 @@ CRASH_ENV = "SAGA_CRASH_AT"
 
 __all__ = [
     "SagaResult",
-    "SagaState",
     "saga_claim_stale",
     "saga_create",
     "saga_execute",
     "saga_resume",
     "saga_resume_stale",
     "saga_retry_compensation",
-    "transition",
     "worker_id",
 ]
-
-
-# ---------------------------------------------------------------------------------------------
-# The state machine
-
-
-@dataclass(frozen=True)
-class SagaState:
-    step: int
-    compensating: bool
-    status: str
-
-
-def _last_compensable(definition: SagaDefinition, start: int) -> int | None:
-    """The highest step index <= start that has a compensation, or None."""
-    for i in range(start, -1, -1):
-        if definition.steps[i].compensation is not None:
-            return i
-    return None
-
-
-def transition(definition: SagaDefinition, state: SagaState, succeeded: bool) -> SagaState:
-    """The next state after the current step's action or compensation succeeded or gave up."""
-    i = state.step
-    if not state.compensating:
-        if succeeded:
-            if i + 1 < len(definition):
-                return SagaState(i + 1, False, SagaStatus.RUNNING)
-            return SagaState(i, False, SagaStatus.COMPLETED)
-        # The failed step itself comes first: it may have applied part of its effect.
-        j = _last_compensable(definition, i)
-        if j is None:
-            return SagaState(i, False, SagaStatus.FAILED)
-        return SagaState(j, True, SagaStatus.COMPENSATING)
-    if not succeeded:
-        return SagaState(i, True, SagaStatus.NEEDS_ATTENTION)
-    j = _last_compensable(definition, i - 1) if i > 0 else None
-    if j is None:
-        return SagaState(i, True, SagaStatus.COMPENSATED)
-    return SagaState(j, True, SagaStatus.COMPENSATING)
 
 
 # ---------------------------------------------------------------------------------------------

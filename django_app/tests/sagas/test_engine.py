@@ -18,16 +18,15 @@ from microservices.sagas.definition import (
     StepContext,
 )
 from microservices.sagas.orchestrator import (
-    SagaState,
     saga_claim_stale,
     saga_create,
     saga_execute,
     saga_resume,
     saga_resume_stale,
     saga_retry_compensation,
-    transition,
 )
 from microservices.sagas.registry import register
+from microservices.sagas.state import SagaState, transition
 
 pytestmark = pytest.mark.django_db
 
