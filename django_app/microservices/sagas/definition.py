@@ -97,7 +97,7 @@ class StepContext:
             self._checkpoint()
 
     def crash_point(self, name: str) -> None:
-        """A named point inside a step where a test may make the process die (see orchestrator)."""
+        """A named point inside a step where a test may make the process die (see crash.py)."""
         if self._crash_point is not None:
             self._crash_point(f"{self.direction}:{self.step}:{name}")
 

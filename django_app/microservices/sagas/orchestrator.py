@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -41,13 +40,12 @@ from ..models.sagas import (
     StepDirection,
     StepLogStatus,
 )
+from .crash import crash_point
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
 from .registry import get_definition
 from .state import SagaState, transition
 
 logger = logging.getLogger(__name__)
-
-CRASH_ENV = "SAGA_CRASH_AT"
 
 __all__ = [
     "SagaResult",
@@ -62,7 +60,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Results, identities, test hook
+# Results, identities
 
 
 @dataclass(frozen=True)
@@ -95,18 +93,6 @@ class SagaResult:
 def worker_id() -> str:
     """A name for this process as a lease owner: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def crash_point(name: str) -> None:
-    """Test-only: SIGKILL this process at the named point when SAGA_CRASH_AT names it.
-
-    Points are `before_action:<step>`, `after_action:<step>` (the call returned, nothing saved),
-    the same with `compensation`, and `<direction>:<step>:<name>` inside a step.
-    """
-    wanted = os.environ.get(CRASH_ENV)
-    if wanted and wanted == name:
-        logger.warning("saga crash point %s reached: killing pid %s", name, os.getpid())
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _lease_seconds(lease_seconds: float | None) -> float:
