@@ -14,7 +14,6 @@ direction, so repeating the interrupted call never applies it twice.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -24,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -36,7 +34,6 @@ from ..models.sagas import (
     TERMINAL_STATUSES,
     SagaExecution,
     SagaStatus,
-    SagaStepLog,
     StepDirection,
     StepLogStatus,
 )
@@ -44,6 +41,7 @@ from .crash import crash_point
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
 from .registry import get_definition
 from .state import SagaState, transition
+from .store import Attempt, ExecutionStore, StepEnd
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +57,148 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Results, identities
+class Runner:
+    """Runs one claimed execution to a terminal state, or until its lease is lost.
+
+    `execution` is updated in place as the store writes it; SagaLeaseLost means another worker
+    has taken the saga over, and this one wrote nothing after that.
+    """
+
+    def __init__(
+        self,
+        definition: SagaDefinition,
+        execution: SagaExecution,
+        owner: str,
+        lease_seconds: float,
+    ) -> None:
+        self.definition = definition
+        self.execution = execution
+        self.store = ExecutionStore(execution, owner, lease_seconds)
+        # A PENDING saga has never started a step; any other may have logged attempts of the
+        # step it stopped on (it crashed, or its compensation is being retried).
+        self.resuming = execution.status != SagaStatus.PENDING
+
+    def run(self) -> None:
+        ex = self.execution
+        state = SagaState(ex.current_step, ex.compensating, ex.status)
+        if state.status == SagaStatus.PENDING:
+            state = SagaState(0, False, SagaStatus.RUNNING)
+        # How the previous step ended is written in one move with the next step's start.
+        ended: StepEnd | None = None
+        while state.status not in TERMINAL_STATUSES:
+            step = self.definition.steps[state.step]
+            attempt = self._run_step(state, step, ended)
+            nxt = transition(self.definition, state, attempt.ok)
+            logger.info(
+                "saga %s %s of %s %s -> %s",
+                ex.saga_id,
+                "compensation" if state.compensating else "action",
+                step.name,
+                "ok" if attempt.ok else f"failed ({attempt.error})",
+                nxt.status,
+            )
+            ended = StepEnd(attempt, self._saga_error(state, step, attempt))
+            if nxt.status in TERMINAL_STATUSES:
+                self.store.finish(nxt, ended)
+            state = nxt
+
+    def _run_step(self, state: SagaState, step: SagaStep, ended: StepEnd | None) -> Attempt:
+        """Try the action (or compensation) of one step until it succeeds or gives up."""
+        compensating = state.compensating
+        direction = str(StepDirection.COMPENSATION if compensating else StepDirection.ACTION)
+        fn = step.compensation if compensating else step.action
+        assert fn is not None  # transition() only lands on steps with a compensation
+        policy = _retry_policy(step, compensating)
+        timeout = float(
+            step.timeout if step.timeout is not None else ms_settings.SAGA["STEP_TIMEOUT"]
+        )
+        previous = self._previous_attempts(state, direction)
+        started = time.monotonic()
+        n = 0
+        while True:
+            n += 1
+            ctx = StepContext(
+                saga_id=self.execution.saga_id,
+                step=step.name,
+                direction=direction,
+                attempt=previous + n,
+                data=self.execution.context_data,
+                timeout=timeout,
+                started=started,
+                _checkpoint=self.store.checkpoint,
+                _crash_point=crash_point,
+            )
+            # Written before fn runs: from here on a failure or a crash undoes this step too.
+            log = self.store.begin_attempt(state, ctx, ended)
+            ended = None
+            crash_point(f"before_{direction}:{step.name}")
+            try:
+                fn(ctx)
+            except SagaLeaseLost:
+                raise
+            except Exception as exc:
+                crash_point(f"after_{direction}:{step.name}")
+                rejected = isinstance(exc, StepRejected) and not compensating
+                status = StepLogStatus.REJECTED if rejected else StepLogStatus.FAILED
+                failed = Attempt(log, status, _describe(exc))
+                if rejected or not policy.is_retryable(exc) or n >= policy.attempts:
+                    return failed
+                delay = policy.delay(n)
+                # The time budget bounds actions only: an undo gets every try its policy allows.
+                if not compensating and time.monotonic() - started + delay > timeout:
+                    failed.error += f" (step timeout of {timeout:g}s spent)"
+                    return failed
+                self.store.retry_later(failed)
+                time.sleep(delay)
+                continue
+            crash_point(f"after_{direction}:{step.name}")
+            return Attempt(log, StepLogStatus.SUCCEEDED, events=ctx.events)
+
+    def _previous_attempts(self, state: SagaState, direction: str) -> int:
+        # Within one run a (step, direction) is visited once, so only the first step of a
+        # resumed run needs counting: its attempt numbers carry on from the earlier run's.
+        if not self.resuming:
+            return 0
+        self.resuming = False
+        return self.store.attempts_logged(state.step, direction)
+
+    def _saga_error(self, state: SagaState, step: SagaStep, attempt: Attempt) -> str | None:
+        """The saga's error message once this step has ended; None keeps the stored one."""
+        if attempt.ok:
+            return None
+        if not state.compensating:
+            return f"{step.name}: {attempt.error}"
+        return (
+            f"{self.execution.error_message}; compensation of {step.name} failed: {attempt.error}"
+        )
+
+
+def _retry_policy(step: SagaStep, compensating: bool) -> RetryPolicy:
+    if not compensating:
+        return step.retry
+    if step.compensation_retry is not None:
+        return step.compensation_retry
+    conf = ms_settings.SAGA
+    # An undo must happen eventually: every error is worth another try.
+    return RetryPolicy(
+        attempts=int(conf["COMPENSATION_ATTEMPTS"]),
+        backoff=float(conf["COMPENSATION_BACKOFF"]),
+        backoff_max=float(conf["COMPENSATION_BACKOFF_MAX"]),
+        is_retryable=lambda exc: True,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    status = getattr(exc, "status_code", None)
+    prefix = exc.__class__.__name__ + (f" {status}" if status else "")
+    return f"{prefix}: {text}"
 
 
 @dataclass(frozen=True)
 class SagaResult:
+    """What a service returns: the saga's stored outcome, whether it ran now or earlier."""
+
     saga_id: str
     saga_type: str
     status: str
@@ -99,371 +233,6 @@ def _lease_seconds(lease_seconds: float | None) -> float:
     return float(lease_seconds if lease_seconds is not None else ms_settings.SAGA["LEASE_SECONDS"])
 
 
-# ---------------------------------------------------------------------------------------------
-# Persistence
-
-
-@dataclass
-class _Attempt:
-    """The last attempt of a step, whose log row is closed together with the next state."""
-
-    ok: bool
-    error: str
-    log: SagaStepLog
-    log_status: str
-    events: list[tuple[str, dict[str, Any]]]
-
-
-@dataclass
-class _Carry:
-    """A finished step whose result is written with the next step's start."""
-
-    attempt: _Attempt
-    message: str | None
-
-
-class _Runner:
-    """Runs one claimed execution to a terminal state (or until its lease is lost).
-
-    One write per step: "step i ended (log row closed, its events into the outbox), the saga
-    is now at step j, whose attempt 1 starts (log row opened, lease renewed)".
-    """
-
-    def __init__(
-        self,
-        definition: SagaDefinition,
-        execution: SagaExecution,
-        owner: str,
-        lease_seconds: float,
-    ) -> None:
-        self.definition = definition
-        self.execution = execution
-        self.owner = owner
-        self.lease = timedelta(seconds=lease_seconds)
-        # A PENDING saga has never started a step (the first start also leaves PENDING).
-        self.first_step = execution.status != SagaStatus.PENDING
-
-    def _save(self, *, release: bool = False, **fields: Any) -> None:
-        """Write fields of the execution if we still own it; renew (or release) the lease."""
-        now = timezone.now()
-        fields.setdefault("context_data", self.execution.context_data)
-        fields["lease_expires_at"] = None if release else now + self.lease
-        if release:
-            fields["lease_owner"] = ""
-        fields["updated_at"] = now
-        updated = SagaExecution.objects.filter(pk=self.execution.pk, lease_owner=self.owner).update(
-            **fields
-        )
-        if updated != 1:
-            raise SagaLeaseLost(operation=self.execution.saga_id)
-        for name, value in fields.items():
-            setattr(self.execution, name, value)
-
-    def checkpoint(self) -> None:
-        self._save()
-
-    def _begin_attempt(
-        self,
-        state: SagaState,
-        step: SagaStep,
-        direction: str,
-        attempt: int,
-        key: str,
-        carry: _Carry | None = None,
-    ) -> SagaStepLog:
-        """Record "attempt n of this step starts" (and, in the same commit, how the previous
-        step ended, so "after step i" and "before step i+1" are one write)."""
-        fields: dict[str, Any] = {
-            "status": state.status,
-            "current_step": state.step,
-            "compensating": state.compensating,
-        }
-        if carry is not None and carry.message is not None:
-            fields["error_message"] = carry.message[:4000]
-        log = SagaStepLog(
-            execution=self.execution,
-            step_index=state.step,
-            step_name=step.name,
-            direction=direction,
-            attempt=attempt,
-            status=StepLogStatus.RUNNING,
-            idempotency_key=key,
-            worker=self.owner,
-            started_at=timezone.now(),
-        )
-        self._write(fields, close=carry.attempt if carry else None, open_log=log)
-        return log
-
-    def _finish_step(self, attempt: _Attempt, state: SagaState, error: str | None) -> None:
-        fields: dict[str, Any] = {
-            "status": state.status,
-            "current_step": state.step,
-            "compensating": state.compensating,
-        }
-        if error is not None:
-            fields["error_message"] = error[:4000]
-        terminal = state.status in TERMINAL_STATUSES
-        if terminal:
-            fields["completed_at"] = timezone.now()
-        self._write(fields, close=attempt, release=terminal)
-
-    def _write(
-        self,
-        fields: dict[str, Any],
-        *,
-        close: _Attempt | None = None,
-        open_log: SagaStepLog | None = None,
-        release: bool = False,
-    ) -> None:
-        """One atomic move: execution fields (lease-guarded), a log row closed, one opened,
-        the closed attempt's events put in the outbox."""
-        if connection.vendor == "postgresql":
-            if close is None or not close.events:
-                self._write_one_statement(fields, close=close, open_log=open_log, release=release)
-                return
-            with transaction.atomic():  # the events commit with the state, or neither does
-                self._write_one_statement(fields, close=close, open_log=open_log, release=release)
-                self._publish_events(close)
-            return
-        with transaction.atomic():
-            self._save(release=release, **fields)
-            if close is not None:
-                self._close_attempt(close)
-            if open_log is not None:
-                open_log.save(force_insert=True)
-
-    def _write_one_statement(
-        self,
-        fields: dict[str, Any],
-        *,
-        close: _Attempt | None,
-        open_log: SagaStepLog | None,
-        release: bool,
-    ) -> None:
-        """The same move as one PostgreSQL statement (data-modifying CTEs: atomic on its own,
-        one round trip instead of five; the hot path of every step)."""
-        now = timezone.now()
-        fields = {
-            "context_data": self.execution.context_data,
-            **fields,
-            "lease_expires_at": None if release else now + self.lease,
-            "updated_at": now,
-        }
-        if release:
-            fields["lease_owner"] = ""
-        ex_meta, log_meta = SagaExecution._meta, SagaStepLog._meta
-        sets: list[str] = []
-        params: list[Any] = []
-        for name, value in fields.items():
-            column = ex_meta.get_field(name).column  # type: ignore[union-attr]
-            if name == "context_data":
-                sets.append(f'"{column}" = %s::jsonb')
-                params.append(json.dumps(value, cls=DjangoJSONEncoder))
-            else:
-                sets.append(f'"{column}" = %s')
-                params.append(value)
-        params += [self.execution.pk, self.owner]
-        log_table = log_meta.db_table
-        close_id = close.log.pk if close is not None else None
-        if close is not None:
-            params += [close.log_status, close.error[:2000], now, close_id]
-        else:
-            params += ["", "", now, None]
-        insert_columns = (
-            "step_index",
-            "step_name",
-            "direction",
-            "attempt",
-            "status",
-            "idempotency_key",
-            "worker",
-            "started_at",
-            "error",
-        )
-        if open_log is not None:
-            params += [getattr(open_log, c) for c in insert_columns[:-1]] + ["", True]
-        else:
-            params += [0, "", "", 0, "", "", "", now, "", False]
-        columns = ", ".join(f'"{c}"' for c in insert_columns)
-        sql = f"""
-            WITH ex AS (
-                UPDATE "{ex_meta.db_table}" SET {", ".join(sets)}
-                WHERE "id" = %s AND "lease_owner" = %s RETURNING "id"
-            ), closed AS (
-                UPDATE "{log_table}" SET "status" = %s, "error" = %s, "finished_at" = %s
-                WHERE "id" = %s AND EXISTS (SELECT 1 FROM ex)
-            ), opened AS (
-                INSERT INTO "{log_table}" ("execution_id", {columns})
-                SELECT ex."id", %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ex WHERE %s
-                RETURNING "id"
-            )
-            SELECT (SELECT count(*) FROM ex), (SELECT "id" FROM opened)
-        """  # noqa: S608  (identifiers come from model metadata, values are parameters)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None or row[0] != 1:
-            raise SagaLeaseLost(operation=self.execution.saga_id)
-        for name, value in fields.items():
-            setattr(self.execution, name, value)
-        if open_log is not None:
-            open_log.pk = row[1]
-            open_log._state.adding = False
-
-    def _close_attempt(self, attempt: _Attempt) -> None:
-        self._close_log(attempt.log, attempt.log_status, attempt.error)
-        self._publish_events(attempt)
-
-    def _publish_events(self, attempt: _Attempt) -> None:
-        if attempt.events:
-            _publish(
-                attempt.events,
-                saga_id=self.execution.saga_id,
-                step=attempt.log.step_name,
-                direction=attempt.log.direction,
-            )
-
-    @staticmethod
-    def _close_log(log: SagaStepLog, status: str, error: str = "") -> None:
-        SagaStepLog.objects.filter(pk=log.pk).update(
-            status=status, error=error[:2000], finished_at=timezone.now()
-        )
-
-    def run(self) -> SagaResult:
-        ex = self.execution
-        state = SagaState(ex.current_step, ex.compensating, ex.status)
-        if state.status == SagaStatus.PENDING:
-            state = SagaState(0, False, SagaStatus.RUNNING)
-        carry: _Carry | None = None
-        while state.status not in TERMINAL_STATUSES:
-            step = self.definition.steps[state.step]
-            attempt = self._run_step(state, step, carry)
-            nxt = transition(self.definition, state, attempt.ok)
-            message: str | None = None
-            if not attempt.ok and not state.compensating:
-                message = f"{step.name}: {attempt.error}"
-            elif not attempt.ok:
-                message = f"{ex.error_message}; compensation of {step.name} failed: {attempt.error}"
-            logger.info(
-                "saga %s %s of %s %s -> %s",
-                ex.saga_id,
-                "compensation" if state.compensating else "action",
-                step.name,
-                "ok" if attempt.ok else f"failed ({attempt.error})",
-                nxt.status,
-            )
-            if nxt.status in TERMINAL_STATUSES:
-                self._finish_step(attempt, nxt, message)
-                carry = None
-            else:
-                # Saved together with the start of the next step, in one commit.
-                carry = _Carry(attempt, message)
-            state = nxt
-        return SagaResult.from_execution(ex)
-
-    def _policy(self, step: SagaStep, compensating: bool) -> RetryPolicy:
-        if not compensating:
-            return step.retry
-        if step.compensation_retry is not None:
-            return step.compensation_retry
-        conf = ms_settings.SAGA
-        # An undo must happen eventually: every error is worth another try.
-        return RetryPolicy(
-            attempts=int(conf["COMPENSATION_ATTEMPTS"]),
-            backoff=float(conf["COMPENSATION_BACKOFF"]),
-            backoff_max=float(conf["COMPENSATION_BACKOFF_MAX"]),
-            is_retryable=lambda exc: True,
-        )
-
-    def _previous_attempts(self, state: SagaState, direction: str) -> int:
-        # Within one run a (step, direction) is visited once; only the step a run starts on
-        # (after a crash or a retried compensation) can have attempts from an earlier run.
-        if not self.first_step:
-            return 0
-        self.first_step = False
-        return SagaStepLog.objects.filter(
-            execution=self.execution, step_index=state.step, direction=direction
-        ).count()
-
-    def _run_step(self, state: SagaState, step: SagaStep, carry: _Carry | None) -> _Attempt:
-        """Run the action (or compensation) of one step with its retry policy and time budget."""
-        compensating = state.compensating
-        direction = str(StepDirection.COMPENSATION if compensating else StepDirection.ACTION)
-        fn = step.compensation if compensating else step.action
-        assert fn is not None  # transition() only lands on steps with a compensation
-        policy = self._policy(step, compensating)
-        timeout = float(
-            step.timeout if step.timeout is not None else ms_settings.SAGA["STEP_TIMEOUT"]
-        )
-        previous = self._previous_attempts(state, direction)
-        started = time.monotonic()
-        n = 0
-        while True:
-            n += 1
-            ctx = StepContext(
-                saga_id=self.execution.saga_id,
-                step=step.name,
-                direction=direction,
-                attempt=previous + n,
-                data=self.execution.context_data,
-                timeout=timeout,
-                started=started,
-                _checkpoint=self.checkpoint,
-                _crash_point=crash_point,
-            )
-            log = self._begin_attempt(
-                state, step, direction, ctx.attempt, ctx.idempotency_key(), carry
-            )
-            carry = None
-            crash_point(f"before_{direction}:{step.name}")
-            try:
-                fn(ctx)
-            except SagaLeaseLost:
-                raise
-            except Exception as exc:
-                crash_point(f"after_{direction}:{step.name}")
-                error = _describe(exc)
-                rejected = isinstance(exc, StepRejected) and not compensating
-                status = StepLogStatus.REJECTED if rejected else StepLogStatus.FAILED
-                last = _Attempt(False, error, log, status, [])
-                if rejected or not policy.is_retryable(exc) or n >= policy.attempts:
-                    return last
-                delay = policy.delay(n)
-                if not compensating and time.monotonic() - started + delay > timeout:
-                    last.error = f"{error} (step timeout of {timeout:g}s spent)"
-                    return last
-                with transaction.atomic():
-                    self._save()
-                    self._close_log(log, status, error)
-                time.sleep(delay)
-                continue
-            crash_point(f"after_{direction}:{step.name}")
-            return _Attempt(True, "", log, StepLogStatus.SUCCEEDED, ctx.events)
-
-
-def _publish(
-    events: list[tuple[str, dict[str, Any]]], *, saga_id: str, step: str, direction: str
-) -> None:
-    """Hand a step's events to the transactional outbox (inside the caller's transaction)."""
-    from ..events.outbox import publish_event
-
-    for n, (event_type, data) in enumerate(events):
-        # A stable id: the same step outcome always names its events the same way.
-        event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
-        publish_event(event_type, data, correlation_id=saga_id, event_id=event_id)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    status = getattr(exc, "status_code", None)
-    prefix = exc.__class__.__name__ + (f" {status}" if status else "")
-    return f"{prefix}: {text}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Services: start, resume, claim
-
-
 def saga_execute(
     *,
     definition: SagaDefinition,
@@ -491,7 +260,8 @@ def saga_execute(
         if existing.is_terminal or not _claim(existing.pk, owner, seconds):
             return SagaResult.from_execution(existing)
         execution = SagaExecution.objects.get(pk=existing.pk)
-    return _Runner(definition, execution, owner, seconds).run()
+    Runner(definition, execution, owner, seconds).run()
+    return SagaResult.from_execution(execution)
 
 
 def saga_create(
@@ -541,10 +311,11 @@ def _run_claimed(pk: int, owner: str, lease_seconds: float) -> SagaResult | None
     execution = SagaExecution.objects.get(pk=pk)
     definition = get_definition(execution.saga_type)
     try:
-        return _Runner(definition, execution, owner, lease_seconds).run()
+        Runner(definition, execution, owner, lease_seconds).run()
     except SagaLeaseLost:
         logger.warning("saga %s: lease lost to another worker, stopping", execution.saga_id)
         return None
+    return SagaResult.from_execution(execution)
 
 
 def saga_resume(
