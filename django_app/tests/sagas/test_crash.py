@@ -7,7 +7,7 @@ import pytest
 from microservices.models import SagaExecution, SagaStatus, SagaStepLog
 from microservices.sagas import crash
 from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.orchestrator import saga_execute
+from microservices.sagas.services import saga_execute
 
 pytestmark = pytest.mark.django_db
 
