@@ -6,8 +6,8 @@ path of every step (the order saga makes six moves). Data-modifying CTEs make it
 atomic on its own, each part conditional on the lease-guarded UPDATE having matched, so a lost
 lease writes nothing. `bench/bench_saga.py --workers 1` (the order saga against the same calls
 made directly, median of 100, contract validation on) gives about 1.4x with this statement and
-1.7x with the ORM path, against a target of 1.5x (1.7x and 2.2x with validation off; four runs
-of each on a shared 2-CPU machine). The ORM path stays for the other backends and the tests.
+1.7x with the ORM path, against a target of 1.5x (1.7x and 2.2x with validation off; medians of
+six runs of each on a shared 2-CPU machine). The ORM path stays for the other backends.
 """
 
 from __future__ import annotations
