@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     from django.core.management import call_command
 
     from microservices.models import SagaExecution, SagaStepLog
-    from microservices.sagas.orchestrator import saga_create
+    from microservices.sagas.services import saga_create
     from shop.clients.inventory import InventoryServiceClient
     from shop.clients.orders import OrderServiceClient
     from shop.clients.payments import PaymentServiceClient

@@ -1,8 +1,8 @@
-"""Crash safety: the orchestrator process is SIGKILLed at every step and every compensation,
+"""Crash safety: the saga's process is SIGKILLed at every step and every compensation,
 then `manage.py resume_sagas` brings every saga to its end with the invariants holding.
 
 Each saga is stored PENDING, then run by `resume_sagas --saga-id` in a child process whose env
-SAGA_CRASH_AT names the point where it kills itself (test-only hook in the orchestrator). The
+SAGA_CRASH_AT names the point where it kills itself (the default hook of sagas/crash.py). The
 stubs live in this test process, so they outlive the child; so does PostgreSQL.
 """
 
@@ -21,7 +21,7 @@ from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.orchestrator import saga_create
+from microservices.sagas.services import saga_create
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -15,6 +15,7 @@ from django.test import override_settings
 from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from microservices.models import OutboxEvent, SagaStepLog
+from microservices.sagas.services import saga_retry_compensation
 from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import process_order_request
 
@@ -222,8 +223,6 @@ def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
     shop, services_settings
 ):
     """Refunds fail until fixed: NEEDS_ATTENTION (never COMPENSATED); a retry then completes."""
-    from microservices.sagas.orchestrator import saga_retry_compensation
-
     before = on_hand(shop)
     payments = shop.faults("payments")
     payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)

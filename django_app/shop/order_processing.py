@@ -23,8 +23,8 @@ from microservices.exceptions import (
     StepRejected,
 )
 from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
-from microservices.sagas.orchestrator import SagaResult, saga_execute
 from microservices.sagas.outcomes import ABSENT, APPLIED, in_flight, resolve, tracked
+from microservices.sagas.services import SagaResult, saga_execute
 
 from .clients.inventory import InventoryServiceClient, Reservation
 from .clients.orders import Order, OrderItem, OrderServiceClient

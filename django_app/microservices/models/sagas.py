@@ -1,6 +1,6 @@
 """Durable saga state: one `SagaExecution` per saga run, one `SagaStepLog` row per attempt.
 
-The execution row is the orchestrator's whole state, `(current_step, compensating)` plus the
+The execution row is the saga engine's whole state, `(current_step, compensating)` plus the
 context the steps share; the lease columns let one worker at a time own a running saga.
 """
 

@@ -1,0 +1,15 @@
+"""Sagas: a definition is data (definition.py), the engine a small state machine over it.
+
+Layers, highest first; a module imports only from layers below its own (`|`: independent):
+
+    admin | checks
+    services                      saga_execute, saga_resume, ...: the only entry points
+    runner                        one saga to its end: attempts, retries, time budget
+    store                         lease-guarded writes, one atomic move per step
+    store_postgres                that move as one PostgreSQL statement
+    registry | mermaid | timeline
+    state | crash                 transition() (pure); crash points behind a hook
+    definition                    steps, retry policy, step context: data only
+
+Below them all: microservices.models, .conf, .exceptions, .backoff, .events.outbox.
+"""

@@ -1,6 +1,6 @@
 """Admin for saga executions: filters, a drawn step timeline, and resume / retry-undo actions.
 
-The admin only reads and calls the orchestrator's services; it never edits saga state by hand.
+The admin only reads and calls the saga services; it never edits saga state by hand.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.utils.safestring import SafeString
 from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepLog, StepDirection
 from .definition import SagaDefinition
 from .mermaid import saga_to_mermaid
-from .orchestrator import saga_resume, saga_retry_compensation
 from .registry import get_definition
+from .services import saga_resume, saga_retry_compensation
 from .timeline import format_duration, timeline_svg
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ class SagaExecutionAdmin(_AdminBase):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Saga state changes only through the orchestrator (the actions), never by hand.
+        # Saga state changes only through the services (the actions), never by hand.
         return False
 
     @admin.display(description="saga", ordering="saga_id")

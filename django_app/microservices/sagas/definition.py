@@ -1,5 +1,5 @@
 """A saga declared as data: ordered steps, each an action, an optional compensation, a retry
-policy and a timeout. The engine that runs a definition lives in `orchestrator.py`.
+policy and a timeout. `runner.py` runs a definition; callers start one through `services.py`.
 
     ORDER = SagaDefinition("order_processing", [
         SagaStep("validate_user", validate_user),
@@ -58,7 +58,7 @@ class StepContext:
     """What a step's action or compensation receives: the shared data and its own identity.
 
     `data` is the saga's context; a step reads its inputs from it and writes its results into it
-    (reservation ids, payment id); the orchestrator saves it after every attempt. `checkpoint()`
+    (reservation ids, payment id); the runner saves it after every attempt. `checkpoint()`
     saves it mid-step, so a step made of several calls (one reservation per item) keeps what it
     learnt if the process dies half-way.
     """
@@ -97,7 +97,7 @@ class StepContext:
             self._checkpoint()
 
     def crash_point(self, name: str) -> None:
-        """A named point inside a step where a test may make the process die (see orchestrator)."""
+        """A named point inside a step where a test may make the process die (see crash.py)."""
         if self._crash_point is not None:
             self._crash_point(f"{self.direction}:{self.step}:{name}")
 
@@ -122,7 +122,7 @@ class SagaStep:
 
 @dataclass(frozen=True)
 class SagaDefinition:
-    """A named, ordered list of steps; the orchestrator runs it, `mermaid.py` draws it."""
+    """A named, ordered list of steps; the runner runs it, `mermaid.py` draws it."""
 
     saga_type: str
     steps: Sequence[SagaStep]

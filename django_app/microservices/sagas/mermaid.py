@@ -1,6 +1,6 @@
 """Draw a saga definition as a Mermaid flowchart, for the docs, the admin and the demo.
 
-The edges come from the orchestrator's own `transition` function, so the picture cannot drift
+The edges come from the engine's own `transition` function, so the picture cannot drift
 from what the engine does.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..models.sagas import SagaStatus
 from .definition import SagaDefinition
-from .orchestrator import SagaState, transition
+from .state import SagaState, transition
 
 _TERMINAL_LABELS = {
     SagaStatus.COMPLETED: "COMPLETED",

@@ -15,8 +15,8 @@ from django.utils import timezone
 from microservices.exceptions import ServiceHTTPError, StepRejected
 from microservices.models import SagaExecution, SagaStatus, SagaStepLog
 from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
-from microservices.sagas.orchestrator import saga_execute
 from microservices.sagas.registry import register
+from microservices.sagas.services import saga_execute
 
 pytestmark = pytest.mark.django_db
 

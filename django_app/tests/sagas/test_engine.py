@@ -9,7 +9,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from microservices.exceptions import ServiceHTTPError, ServiceTimeoutError, StepRejected
+from microservices.exceptions import (
+    SagaLeaseLost,
+    ServiceHTTPError,
+    ServiceTimeoutError,
+    StepRejected,
+)
 from microservices.models import SagaExecution, SagaStatus, SagaStepLog
 from microservices.sagas.definition import (
     RetryPolicy,
@@ -17,17 +22,16 @@ from microservices.sagas.definition import (
     SagaStep,
     StepContext,
 )
-from microservices.sagas.orchestrator import (
-    SagaState,
+from microservices.sagas.registry import register
+from microservices.sagas.services import (
     saga_claim_stale,
     saga_create,
     saga_execute,
     saga_resume,
     saga_resume_stale,
     saga_retry_compensation,
-    transition,
 )
-from microservices.sagas.registry import register
+from microservices.sagas.state import SagaState, transition
 
 pytestmark = pytest.mark.django_db
 
@@ -313,8 +317,6 @@ def test_worker_that_lost_its_lease_stops_without_writing():
         SagaExecution.objects.filter(saga_id=ctx.saga_id).update(lease_owner="thief")
 
     definition = SagaDefinition("test_saga", [SagaStep("a", steal), SagaStep("b", r.step("b"))])
-    from microservices.exceptions import SagaLeaseLost
-
     with pytest.raises(SagaLeaseLost):
         saga_execute(definition=definition, saga_id="stolen", context={})
     assert r.calls == ["steal"]

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from microservices.management.shutdown import stop_on_signals
-from microservices.sagas.orchestrator import saga_resume, saga_resume_stale, worker_id
+from microservices.sagas.services import saga_resume, saga_resume_stale, worker_id
 
 logger = logging.getLogger("microservices.sagas.resume")
 

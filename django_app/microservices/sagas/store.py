@@ -1,0 +1,193 @@
+"""Saga persistence: lease-guarded writes, and one atomic move per step.
+
+Every write of the execution row names the lease owner in its WHERE clause, so a worker whose
+saga was taken over writes nothing and gets SagaLeaseLost. A step's end and the next step's
+start are one move: the execution's new state and lease, the ended attempt's log row closed,
+the next attempt's row opened, the ended attempt's events put in the outbox. No crash can leave
+"step i ended" without "step j starts", or a state without its events. On PostgreSQL the move
+is one statement (store_postgres.py); elsewhere, a transaction of ORM writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..events.outbox import publish_event
+from ..exceptions import SagaLeaseLost
+from ..models.sagas import SagaExecution, SagaStepLog, StepLogStatus
+from .definition import StepContext
+from .state import SagaState
+from .store_postgres import move_in_one_statement
+
+__all__ = ["Attempt", "ExecutionStore", "StepEnd"]
+
+
+@dataclass
+class Attempt:
+    """One try of an action or compensation: its log row, and how the try ended."""
+
+    log: SagaStepLog
+    status: str  # a StepLogStatus
+    error: str = ""
+    # (event_type, data) for the outbox, written when this attempt is.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == StepLogStatus.SUCCEEDED
+
+
+@dataclass
+class StepEnd:
+    """A step's last attempt and the saga's error message after it (None: unchanged)."""
+
+    attempt: Attempt
+    error_message: str | None
+
+
+class ExecutionStore:
+    """The writes of the worker that holds the lease of one execution (updated in place)."""
+
+    def __init__(self, execution: SagaExecution, owner: str, lease_seconds: float) -> None:
+        self.execution = execution
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def checkpoint(self) -> None:
+        """Save the context as a step has left it so far, and renew the lease."""
+        self._update(self._with_lease({}, release=False, now=timezone.now()))
+
+    def attempts_logged(self, step: int, direction: str) -> int:
+        return SagaStepLog.objects.filter(
+            execution=self.execution, step_index=step, direction=direction
+        ).count()
+
+    def begin_attempt(
+        self, state: SagaState, ctx: StepContext, ended: StepEnd | None
+    ) -> SagaStepLog:
+        """Record "the saga is at `state`, attempt n of this step starts", with how the
+        previous step ended in the same move; returns the attempt's open log row."""
+        log = SagaStepLog(
+            execution=self.execution,
+            step_index=state.step,
+            step_name=ctx.step,
+            direction=ctx.direction,
+            attempt=ctx.attempt,
+            status=StepLogStatus.RUNNING,
+            idempotency_key=ctx.idempotency_key(),
+            worker=self.owner,
+            started_at=timezone.now(),
+        )
+        fields = _state_fields(state, ended)
+        self._move(fields, close=ended.attempt if ended else None, open_log=log, release=False)
+        return log
+
+    def retry_later(self, attempt: Attempt) -> None:
+        """Close a failed attempt that will be tried again; the lease is renewed for the wait."""
+        now = timezone.now()
+        with transaction.atomic():
+            self._update(self._with_lease({}, release=False, now=now))
+            _close_log(attempt, now)
+
+    def finish(self, state: SagaState, ended: StepEnd) -> None:
+        """Record the terminal `state` with how its last step ended, and release the lease."""
+        fields = _state_fields(state, ended)
+        fields["completed_at"] = timezone.now()
+        self._move(fields, close=ended.attempt, open_log=None, release=True)
+
+    def _move(
+        self,
+        fields: dict[str, Any],
+        *,
+        close: Attempt | None,
+        open_log: SagaStepLog | None,
+        release: bool,
+    ) -> None:
+        now = timezone.now()
+        fields = self._with_lease(fields, release=release, now=now)
+        if connection.vendor != "postgresql":
+            with transaction.atomic():
+                self._update(fields)
+                if close is not None:
+                    _close_log(close, now)
+                    self._publish(close)
+                if open_log is not None:
+                    open_log.save(force_insert=True)
+            return
+        # The statement is atomic on its own; the events need a transaction around it.
+        events = close is not None and bool(close.events)
+        with transaction.atomic() if events else contextlib.nullcontext():
+            updated, opened_id = move_in_one_statement(
+                self.execution,
+                self.owner,
+                fields,
+                close_id=close.log.pk if close is not None else None,
+                close_status=close.status if close is not None else "",
+                close_error=close.error[:2000] if close is not None else "",
+                open_log=open_log,
+                now=now,
+            )
+            self._applied(updated, fields)
+            if close is not None:
+                self._publish(close)
+        if open_log is not None:
+            open_log.pk = opened_id
+            open_log._state.adding = False
+
+    def _with_lease(
+        self, fields: dict[str, Any], *, release: bool, now: datetime
+    ) -> dict[str, Any]:
+        """`fields` plus the context (saved with every write) and the lease, renewed or released."""
+        fields = {
+            "context_data": self.execution.context_data,
+            **fields,
+            "lease_expires_at": None if release else now + self.lease,
+            "updated_at": now,
+        }
+        if release:
+            fields["lease_owner"] = ""
+        return fields
+
+    def _update(self, fields: dict[str, Any]) -> None:
+        updated = SagaExecution.objects.filter(pk=self.execution.pk, lease_owner=self.owner).update(
+            **fields
+        )
+        self._applied(updated, fields)
+
+    def _applied(self, updated: int, fields: dict[str, Any]) -> None:
+        if updated != 1:
+            raise SagaLeaseLost(operation=self.execution.saga_id)
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+
+    def _publish(self, attempt: Attempt) -> None:
+        saga_id = self.execution.saga_id
+        step, direction = attempt.log.step_name, attempt.log.direction
+        for n, (event_type, data) in enumerate(attempt.events):
+            # A stable id: the same step outcome always names its events the same way.
+            event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
+            publish_event(event_type, data, correlation_id=saga_id, event_id=event_id)
+
+
+def _state_fields(state: SagaState, ended: StepEnd | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": state.status,
+        "current_step": state.step,
+        "compensating": state.compensating,
+    }
+    if ended is not None and ended.error_message is not None:
+        fields["error_message"] = ended.error_message[:4000]
+    return fields
+
+
+def _close_log(attempt: Attempt, now: datetime) -> None:
+    SagaStepLog.objects.filter(pk=attempt.log.pk).update(
+        status=attempt.status, error=attempt.error[:2000], finished_at=now
+    )

@@ -1,0 +1,92 @@
+"""The store's per-step move as one PostgreSQL statement: a speed-up, not a second design.
+
+Why it exists: through the ORM the move is BEGIN, the lease-guarded UPDATE of the execution,
+the UPDATE closing one log row, the INSERT opening the next, COMMIT: five round trips on the hot
+path of every step (the order saga makes six moves). Data-modifying CTEs make it one statement,
+atomic on its own, each part conditional on the lease-guarded UPDATE having matched, so a lost
+lease writes nothing. `bench/bench_saga.py --workers 1` (the order saga against the same calls
+made directly, median of 100, contract validation on) gives about 1.4x with this statement and
+1.7x with the ORM path, against a target of 1.5x (1.7x and 2.2x with validation off; medians of
+six runs of each on a shared 2-CPU machine). The ORM path stays for the other backends.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+
+from ..models.sagas import SagaExecution, SagaStepLog
+
+__all__ = ["move_in_one_statement"]
+
+_INSERT_COLUMNS = (
+    "step_index",
+    "step_name",
+    "direction",
+    "attempt",
+    "status",
+    "idempotency_key",
+    "worker",
+    "started_at",
+    "error",
+)
+
+
+def move_in_one_statement(
+    execution: SagaExecution,
+    owner: str,
+    fields: dict[str, Any],
+    *,
+    close_id: int | None,
+    close_status: str,
+    close_error: str,
+    open_log: SagaStepLog | None,
+    now: datetime,
+) -> tuple[int, int | None]:
+    """Update `fields` of the execution if `owner` holds its lease, close log row `close_id`,
+    insert `open_log`; returns (executions updated: 1, or 0 when the lease was lost, the
+    inserted row's id). The caller checks the count: nothing else is written when it is 0."""
+    ex_meta, log_meta = SagaExecution._meta, SagaStepLog._meta
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, value in fields.items():
+        column = ex_meta.get_field(name).column  # type: ignore[union-attr]
+        if name == "context_data":
+            sets.append(f'"{column}" = %s::jsonb')
+            params.append(json.dumps(value, cls=DjangoJSONEncoder))
+        else:
+            sets.append(f'"{column}" = %s')
+            params.append(value)
+    params += [execution.pk, owner]
+    params += [close_status, close_error, now, close_id]
+    if open_log is not None:
+        params += [getattr(open_log, c) for c in _INSERT_COLUMNS[:-1]] + ["", True]
+    else:
+        # Placeholders for the INSERT's parameters; the final False makes it insert nothing.
+        params += [0, "", "", 0, "", "", "", now, "", False]
+    log_table = log_meta.db_table
+    columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    sql = f"""
+        WITH ex AS (
+            UPDATE "{ex_meta.db_table}" SET {", ".join(sets)}
+            WHERE "id" = %s AND "lease_owner" = %s RETURNING "id"
+        ), closed AS (
+            UPDATE "{log_table}" SET "status" = %s, "error" = %s, "finished_at" = %s
+            WHERE "id" = %s AND EXISTS (SELECT 1 FROM ex)
+        ), opened AS (
+            INSERT INTO "{log_table}" ("execution_id", {columns})
+            SELECT ex."id", %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ex WHERE %s
+            RETURNING "id"
+        )
+        SELECT (SELECT count(*) FROM ex), (SELECT "id" FROM opened)
+    """  # noqa: S608  (identifiers come from model metadata, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return 0, None
+    return int(row[0]), row[1]
