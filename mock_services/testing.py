@@ -141,6 +141,18 @@ class StubServer:
         response.raise_for_status()
         return response
 
+    def requests(
+        self, *, method: str | None = None, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What the stub received (oldest first): method, path, received_at (wall clock), request
+        id and Idempotency-Key; optionally only one method and concrete path."""
+        params = {key: value for key, value in (("method", method), ("path", path)) if value}
+        items: list[dict[str, Any]] = self.control(
+            "GET", "/__control/requests", params=params
+        ).json()["items"]
+        return items
+
     def reset(self) -> None:
-        """Back to the seeded start state; idempotency records and faults are forgotten."""
+        """Back to the seeded start state; idempotency records, faults and the request log are
+        forgotten."""
         self.control("POST", "/__control/reset")

@@ -15,6 +15,7 @@ from mock_services.common.errors import install_error_handlers, logger
 from mock_services.common.faults import DelayMiddleware, FaultMiddleware, FaultStore, control_router
 from mock_services.common.idempotency import IdempotencyMiddleware, IdempotencyStore
 from mock_services.common.request_id import RequestIdHeader, RequestIdMiddleware
+from mock_services.common.request_log import RequestLog, RequestLogMiddleware, request_log_router
 from mock_services.common.settings import StubSettings
 from mock_services.common.store import LockedStore
 
@@ -40,6 +41,8 @@ class StubRuntime:
     store: LockedStore
     idempotency: IdempotencyStore
     faults: FaultStore
+    # What arrived and when (GET /__control/requests).
+    requests: RequestLog
     # The service's own routes (no control plane), matched by the fault middleware.
     routes: tuple[APIRoute, ...]
 
@@ -47,6 +50,7 @@ class StubRuntime:
         self.store.reset()
         self.idempotency.clear()
         self.faults.clear()
+        self.requests.clear()
 
 
 def load_service(service: str) -> ServiceDefinition:
@@ -70,6 +74,7 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
         store=definition.store_factory(),
         idempotency=IdempotencyStore(),
         faults=FaultStore(),
+        requests=RequestLog(),
         routes=tuple(route for route in definition.router.routes if isinstance(route, APIRoute)),
     )
 
@@ -94,10 +99,12 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(definition.router)
     app.include_router(control_router)
+    app.include_router(request_log_router)
     # add_middleware prepends: the last added runs first.
     app.add_middleware(DelayMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(FaultMiddleware)
     app.add_middleware(AuthMiddleware)
+    app.add_middleware(RequestLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -79,6 +79,9 @@ def test_retry_after_is_waited_for_then_retried(stubs, users_client, client_log)
     assert _fault(stubs["users"], fault)["hits"] == 1
     (retry,) = client_log("retry")
     assert (retry.status, retry.wait_s, retry.retry_after) == (429, 1.0, True)
+    # What the stub saw, not what the client says it did: the retry came 1 s after the 429.
+    first, second = stubs["users"].requests(method="GET", path=f"/users/{user['id']}")
+    assert second["received_at"] - first["received_at"] >= 1.0
 
 
 def test_retry_after_beyond_the_cap_is_not_retried(stubs, users_client):

@@ -1,0 +1,31 @@
+"""The stub's request log: every service request with its receive time, never the control plane."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from mock_services.testing import StubServer
+
+
+def test_every_service_request_is_logged_in_arrival_order(stub_token):
+    """Requests refused by auth are logged too; control-plane calls are not; reset forgets."""
+    with StubServer("users", stub_token) as users:
+        before = time.time()
+        headers = {"Authorization": f"Bearer {stub_token}", "X-Request-ID": "req-1"}
+        requests.get(
+            f"{users.url}/users/00000000-0000-4000-8000-000000000009", headers=headers, timeout=5
+        )
+        requests.get(f"{users.url}/users", timeout=5)  # no credentials: 401, still received
+        users.faults.list()
+        logged = users.requests()
+        assert [(r["method"], r["path"]) for r in logged] == [
+            ("GET", "/users/00000000-0000-4000-8000-000000000009"),
+            ("GET", "/users"),
+        ]
+        assert logged[0]["request_id"] == "req-1"
+        assert before <= logged[0]["received_at"] <= logged[1]["received_at"] <= time.time()
+        assert users.requests(method="GET", path="/users") == [logged[1]]
+        users.reset()
+        assert users.requests() == []
