@@ -9,21 +9,18 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from .base import (
+from .containers import run_container
+from .endpoint import Provisioned, ServerStartError, ServerUnavailable
+from .environment import from_env_url
+from .process import (
     ManagedProcess,
-    Provisioned,
-    ServerStartError,
-    ServerUnavailable,
     free_ports,
-    from_env_url,
     make_workdir,
-    port_open,
     process_env,
     remove_workdir,
-    run_container,
     start_local_server,
-    wait_until,
 )
+from .readiness import port_open, wait_until
 
 ENV = "RABBITMQ_URL"
 IMAGE = os.environ.get("RABBITMQ_IMAGE", "rabbitmq:4.1-management")
