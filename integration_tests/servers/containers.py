@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
-from .readiness import wait_until
+from .readiness import wait_until_ready
 
 _docker_answer: bool | None = None
 
@@ -40,7 +40,7 @@ def container_controller(
 
     def start() -> None:
         container.get_wrapped_container().start()
-        wait_until(ready, timeout=120, interval=0.25, what=what)
+        wait_until_ready(ready, timeout=120, interval=0.25, what=what)
 
     return CallbackController(stop, start)
 
@@ -85,7 +85,7 @@ def run_container(
     address = url(where)
     if wait_ready:
         try:
-            wait_until(lambda: ready(address), timeout=120, interval=0.25, what=what)
+            wait_until_ready(lambda: ready(address), timeout=120, interval=0.25, what=what)
         except ServerStartError:
             container.stop()
             raise

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
-from .readiness import wait_until
+from .readiness import wait_until_ready
 
 
 def free_ports(count: int) -> list[int]:
@@ -204,7 +204,7 @@ def start_one_process(
 
     def start() -> None:
         process.spawn()
-        wait_until(
+        wait_until_ready(
             lambda: ready(url), timeout=timeout, interval=interval, what=what, alive=process.alive
         )
 

@@ -20,7 +20,7 @@ from .process import (
     remove_workdir,
     start_local_server,
 )
-from .readiness import port_open, wait_until
+from .readiness import port_open, wait_until_ready
 
 ENV = "RABBITMQ_URL"
 IMAGE = os.environ.get("RABBITMQ_IMAGE", "rabbitmq:4.1-management")
@@ -138,14 +138,14 @@ class _RabbitNode:
     def start(self) -> None:
         if not self.epmd.alive():
             self.epmd.spawn()
-            wait_until(
+            wait_until_ready(
                 lambda: port_open("127.0.0.1", self.epmd_port),
                 timeout=10,
                 what="epmd",
                 alive=self.epmd.alive,
             )
         self.server.spawn()
-        wait_until(
+        wait_until_ready(
             lambda: port_open("127.0.0.1", self.amqp_port),
             timeout=90,
             interval=0.1,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
 from collections.abc import Callable
+
+from mock_services.waiting import WaitTimeout, wait_until
 
 from .endpoint import ServerStartError
 
@@ -18,21 +19,29 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_until(
-    predicate: Callable[[], bool],
+def wait_until_ready(
+    ready: Callable[[], bool],
     *,
     timeout: float,
     interval: float = 0.05,
     what: str,
     alive: Callable[[], bool] | None = None,
 ) -> None:
-    """Poll `predicate` until true; ServerStartError on timeout or when `alive()` turns false."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll `ready()` until true; ServerStartError on timeout or as soon as `alive()` is false.
+
+    A probe that raises counts as "not yet": a server half-way up fails in all sorts of ways.
+    A process that died will not come up, so that ends the wait at once.
+    """
+
+    def answered() -> bool:
         with contextlib.suppress(Exception):
-            if predicate():
-                return
+            if ready():
+                return True
         if alive is not None and not alive():
             raise ServerStartError(f"{what}: the process exited while starting")
-        time.sleep(interval)
-    raise ServerStartError(f"{what}: not ready after {timeout:.0f} s")
+        return False
+
+    try:
+        wait_until(answered, timeout=timeout, interval=interval, what=what)
+    except WaitTimeout as exc:
+        raise ServerStartError(f"{what}: not ready after {timeout:.0f} s") from exc
