@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from microservices.sagas.orchestrator import (
     saga_resume_stale,
     worker_id,
 )
+from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
 
@@ -262,8 +262,16 @@ def saga_crash_and_resume(demo: Demo) -> None:
     demo.say(f"worker A killed at {point} (an in-process stand-in for SIGKILL):")
     demo.say(f"card charged, nothing saved: the row says {left.status} at {step}, leased to A")
     demo.check("a live lease keeps worker B off", saga_claim_stale(owner=worker_b, limit=1), [])
-    while SagaExecution.objects.filter(pk=left.pk, lease_expires_at__gt=timezone.now()).exists():
-        time.sleep(0.05)
+    wait_until(
+        lambda: (
+            not SagaExecution.objects.filter(
+                pk=left.pk, lease_expires_at__gt=timezone.now()
+            ).exists()
+        ),
+        timeout=10 * CRASH_LEASE_SECONDS,
+        interval=0.05,
+        what="worker A's lease to lapse",
+    )
     results = _resume_stale(worker_b)
     demo.say(f"lease lapsed; worker B ran saga_resume_stale (resume_sagas): {results}")
     logs = _step_log(saga_id)
