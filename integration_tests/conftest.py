@@ -25,7 +25,7 @@ from integration_tests.servers import (
     provide,
     required_servers,
 )
-from integration_tests.servers.base import CallbackController
+from integration_tests.servers.endpoint import CallbackController
 
 #: fixture name -> server name (also the marker name)
 SERVER_FIXTURES = {

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,15 +99,6 @@ def applied_counts() -> tuple[int, int, int]:
     rows = OrderStatistics.objects.filter(currency="EUR")
     total = rows.aggregate(total=Sum("order_count"))["total"] or 0
     return rows.count(), total, rows.filter(order_count__gt=1).count()
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # --- settings ------------------------------------------------------------------------------------

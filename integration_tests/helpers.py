@@ -1,11 +1,9 @@
-"""Helpers for integration tests: Django sub-processes (manage.py commands), polling."""
+"""Helpers for integration tests: Django sub-processes (manage.py commands)."""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,13 +54,3 @@ def django_subprocess_env(**extra: str) -> dict[str, str]:
 def manage_py_argv(*args: str) -> list[str]:
     """argv running `manage.py <args>` with this interpreter."""
     return [sys.executable, str(MANAGE_PY), *args]
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll until `predicate()` holds, for things that happen on a server's own schedule
-    (a Consul check turning critical); AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)

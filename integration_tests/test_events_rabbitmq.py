@@ -6,6 +6,7 @@ the PostgreSQL server, so inbox rows and handler effects are real transactions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -23,12 +24,12 @@ from integration_tests.event_helpers import (
     recording_registry,
     start_consumer,
     stop_process,
-    wait_until,
 )
 from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
+from mock_services.waiting import WaitTimeout, wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
@@ -164,13 +165,20 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
         publisher = threading.Thread(target=publish_all)
         publisher.start()
         try:
-            assert wait_until(lambda: len(published) >= total // 3, timeout=60)
-            assert wait_until(lambda: applied_counts()[0] > 0, timeout=60)
+            wait_until(lambda: len(published) >= total // 3, timeout=60, what="a third published")
+            wait_until(lambda: applied_counts()[0] > 0, timeout=60, what="a first event applied")
             rabbitmq.controller.restart()
             publisher.join(timeout=180)
             assert failures == []
             assert len(published) == total
-            wait_until(lambda: applied_counts()[1] >= total, timeout=180, interval=0.5)
+            # On a timeout the assertion below fails instead, with the counts and the log.
+            with contextlib.suppress(WaitTimeout):
+                wait_until(
+                    lambda: applied_counts()[1] >= total,
+                    timeout=180,
+                    interval=0.5,
+                    what="every event applied",
+                )
         finally:
             output = stop_process(consumer)
     applied, applications, twice = applied_counts()
@@ -190,17 +198,25 @@ def test_sigkilled_consumer_messages_are_redelivered_and_applied_once(rabbitmq, 
             bus.publish(order_event(i))
         first = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         try:
-            started = wait_until(
-                lambda: first.poll() is not None or applied_counts()[0] >= total // 5, timeout=60
+            wait_until(
+                lambda: first.poll() is not None or applied_counts()[0] >= total // 5,
+                timeout=60,
+                what="the first consumer to apply a fifth of the events",
             )
         finally:
             first_output = stop_process(first, signal.SIGKILL)
-        assert started, first_output[-3000:]
         assert first.returncode == -signal.SIGKILL, first_output[-3000:]
         killed_at = applied_counts()[0]
         second = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         try:
-            wait_until(lambda: applied_counts()[1] >= total, timeout=120, interval=0.5)
+            # On a timeout the assertion below fails instead, with the counts and the log.
+            with contextlib.suppress(WaitTimeout):
+                wait_until(
+                    lambda: applied_counts()[1] >= total,
+                    timeout=120,
+                    interval=0.5,
+                    what="every event applied",
+                )
         finally:
             output = stop_process(second)
     assert killed_at < total
@@ -217,7 +233,7 @@ def test_sigterm_finishes_the_message_in_hand_acks_it_and_exits(rabbitmq, unique
             bus.publish(order_event(i, handler_sleep=0.5))
         consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         try:
-            assert wait_until(lambda: applied_counts()[0] >= 1, timeout=60)
+            wait_until(lambda: applied_counts()[0] >= 1, timeout=60, what="a first event applied")
         finally:
             output = stop_process(consumer, signal.SIGTERM)
     assert consumer.returncode == 0, output[-2000:]

@@ -20,7 +20,6 @@ from integration_tests.event_helpers import (
     recording_registry,
     start_consumer,
     stop_process,
-    wait_until,
 )
 from integration_tests.event_helpers import (
     registry as helper_registry,
@@ -30,6 +29,7 @@ from microservices.events.contract import get_contract
 from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
+from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
@@ -186,10 +186,9 @@ def test_sigkilled_consumer_entries_are_reclaimed_and_applied_once(redis_server,
                     and bus.client.xpending(stream, unique_name)["pending"] > 0
                 )
 
-            started = wait_until(mid_stream, timeout=60, interval=0.05)
+            wait_until(mid_stream, timeout=60, interval=0.05, what="the first consumer mid-stream")
         finally:
             first_output = stop_process(first, signal.SIGKILL)
-        assert started, first_output[-3000:]
         assert first.returncode == -signal.SIGKILL, first_output[-3000:]
         left_pending = bus.client.xpending(stream, unique_name)["pending"]
         applied_before = applied_counts()[0]
@@ -234,7 +233,7 @@ def test_sigterm_finishes_the_entry_in_hand_acks_it_and_exits(redis_server, uniq
             bus.publish(order_event(i, handler_sleep=0.5))
         consumer = start_consumer("redis", redis_server.url, unique_name, "order.created")
         try:
-            assert wait_until(lambda: applied_counts()[0] >= 1, timeout=60)
+            wait_until(lambda: applied_counts()[0] >= 1, timeout=60, what="a first event applied")
         finally:
             output = stop_process(consumer, signal.SIGTERM)
         (group,) = bus.client.xinfo_groups(bus.stream("order.created"))

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from integration_tests.helpers import django_subprocess_env, manage_py_argv, wait_for
+from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.registry.consul import ConsulRegistry
+from mock_services.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,12 +41,12 @@ def test_register_service_registers_a_passing_check_and_deregisters_on_sigterm(
     try:
         assert proc.stdout is not None
         registered = proc.stdout.readline().strip()
-        wait_for(
+        wait_until(
             lambda: (
                 [i.service_id for i in registry.discover(unique_name, refresh=True)] == [service_id]
             ),
-            "the service's /health/ready/ check to pass",
             timeout=60,
+            what="the service's /health/ready/ check to pass",
         )
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

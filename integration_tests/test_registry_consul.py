@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from integration_tests.helpers import wait_for
 from microservices.clients.base import ServiceClient
 from microservices.clients.discovery import RegistryFailover
 from microservices.clients.testing import services_settings_for
@@ -23,6 +22,7 @@ from microservices.registry.base import get_registry
 from microservices.registry.checks import duration_seconds
 from microservices.registry.consul import ConsulRegistry
 from mock_services.testing import StubServer
+from mock_services.waiting import wait_until
 
 CHECK_INTERVAL = "1s"
 
@@ -87,9 +87,10 @@ def _ids(registry: ConsulRegistry, name: str) -> list[str]:
 def _all_passing(
     registry: ConsulRegistry, name: str, registered: list[tuple[StubServer, str]]
 ) -> None:
-    wait_for(
+    wait_until(
         lambda: _ids(registry, name) == sorted(sid for _, sid in registered),
-        "both instances passing their checks",
+        timeout=30,
+        what="both instances passing their checks",
     )
 
 
@@ -115,7 +116,11 @@ def test_stopped_instance_turns_critical_and_is_no_longer_discovered(registry, i
     _all_passing(registry, name, registered)
     (stopped, stopped_id), (_alive, alive_id) = registered
     stopped.stop()
-    wait_for(lambda: _ids(registry, name) == [alive_id], "the stopped instance to turn critical")
+    wait_until(
+        lambda: _ids(registry, name) == [alive_id],
+        timeout=30,
+        what="the stopped instance to turn critical",
+    )
     statuses = {c["ServiceID"]: c["Status"] for c in registry.client.agent.checks().values()}
     assert statuses[stopped_id] == "critical"
     assert statuses[alive_id] == "passing"
@@ -166,5 +171,9 @@ def test_deregistered_instance_disappears_from_discovery(registry, instances):
     _all_passing(registry, name, registered)
     (_first, first_id), (_second, second_id) = registered
     registry.deregister_service(first_id)
-    wait_for(lambda: _ids(registry, name) == [second_id], "the deregistered instance to go")
+    wait_until(
+        lambda: _ids(registry, name) == [second_id],
+        timeout=30,
+        what="the deregistered instance to go",
+    )
     assert first_id not in registry.client.agent.services()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections import Counter
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.shop.support import Shop, check_global, check_saga, two_items
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.services import saga_create
+from mock_services.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -62,14 +62,6 @@ def resume(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.
     )
 
 
-def wait_for_leases_to_expire(deadline_s: float = 15.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while SagaExecution.objects.filter(lease_expires_at__gt=timezone.now()).exists():
-        if time.monotonic() > deadline:
-            raise AssertionError("leases of the killed workers did not expire")
-        time.sleep(0.1)
-
-
 def crash_each(shop, stubs, token, points: list[str], *, mail_backend: str) -> dict[str, str]:
     """One saga per point, each run by a child killed at that point; returns saga_id -> point."""
     products = [shop.product(1000, sku="CRASH-A"), shop.product(1000, sku="CRASH-B")]
@@ -95,7 +87,11 @@ def crash_each(shop, stubs, token, points: list[str], *, mail_backend: str) -> d
 
 def recover_and_check(shop, stubs, token, sagas: dict[str, str], expected: str) -> None:
     on_hand = {pid: p["on_hand"] for pid, p in shop.ledger().products.items()}
-    wait_for_leases_to_expire()
+    wait_until(
+        lambda: not SagaExecution.objects.filter(lease_expires_at__gt=timezone.now()).exists(),
+        timeout=15,
+        what="the leases of the killed workers to expire",
+    )
     proc = resume(child_env(stubs, token, EMAIL_BACKEND=LOCMEM_MAIL), "--until-idle")
     assert proc.returncode == 0, proc.stderr[-3000:]
     ledger = shop.ledger()
@@ -155,11 +151,15 @@ def test_sigterm_lets_a_looping_worker_finish_and_exit_cleanly(shop, stubs, stub
         stderr=subprocess.PIPE,
         text=True,
     )
+
+    def completed() -> bool:
+        if SagaExecution.objects.get(saga_id="term-1").status == "completed":
+            return True
+        assert worker.poll() is None  # the worker is still looping
+        return False
+
     try:
-        deadline = time.monotonic() + 60
-        while SagaExecution.objects.get(saga_id="term-1").status != "completed":
-            assert worker.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until(completed, timeout=60, what="the worker to complete term-1")
         worker.send_signal(signal.SIGTERM)
         out, err = worker.communicate(timeout=30)
     finally:

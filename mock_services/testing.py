@@ -7,8 +7,8 @@ with StubServer("payments", token) as payments:
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from mock_services.common import create_app
 from mock_services.common.server import bind_socket, uvicorn_config
+from mock_services.waiting import WaitTimeout, wait_until
 
 _START_TIMEOUT = 10.0
 _CONTROL_TIMEOUT = 10.0
@@ -100,16 +101,22 @@ class StubServer:
         self.port = sock.getsockname()[1]
         server = uvicorn.Server(uvicorn_config(self.app, host=self.host, port=self.port))
         self._server = server
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"stub-{self.service}", daemon=True
         )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError(f"the {self.service} stub did not start")
-            time.sleep(0.01)
+        self._thread = thread
+        thread.start()
+        # A thread that died ends the wait too; it and a timeout are the same failure, below.
+        with contextlib.suppress(WaitTimeout):
+            wait_until(
+                lambda: server.started or not thread.is_alive(),
+                timeout=_START_TIMEOUT,
+                interval=0.01,
+                what=f"the {self.service} stub to start",
+            )
+        if not server.started:
+            sock.close()
+            raise RuntimeError(f"the {self.service} stub did not start")
         return self
 
     def stop(self) -> None:

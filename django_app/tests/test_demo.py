@@ -93,7 +93,7 @@ def test_demo_exits_non_zero_when_a_scene_invariant_fails():
     """A scene whose check fails is reported, the run goes on, and main() returns 1."""
     script = (
         "import sys\n"
-        "from project import demo\n"
+        "from project.demo import __main__ as demo\n"
         "demo.SCENES[:] = [\n"
         "    demo.Scene('broken', lambda d: d.check('two is one', 2, 1)),\n"
         "    demo.Scene('fine', lambda d: d.say('still ran')),\n"

@@ -12,16 +12,10 @@ from collections.abc import Callable
 from types import ModuleType
 
 from . import consul, postgres, rabbitmq, redis
-from .base import (
-    Controller,
-    Endpoint,
-    Provisioned,
-    ServerStartError,
-    ServerUnavailable,
-    docker_available,
-    required_servers,
-    sweep_stale_workdirs,
-)
+from .containers import docker_available
+from .endpoint import Controller, Endpoint, Provisioned, ServerStartError, ServerUnavailable
+from .environment import required_servers
+from .process import sweep_stale_workdirs
 
 __all__ = [
     "PROVIDERS",

@@ -8,16 +8,10 @@ import shutil
 import urllib.request
 from urllib.parse import urlsplit
 
-from .base import (
-    Provisioned,
-    ServerUnavailable,
-    free_ports,
-    from_env_url,
-    make_workdir,
-    process_env,
-    run_container,
-    start_one_process,
-)
+from .containers import run_container
+from .endpoint import Provisioned, ServerUnavailable
+from .environment import from_env_url
+from .process import free_ports, make_workdir, process_env, start_one_process
 
 ENV = "CONSUL_HTTP_ADDR"
 IMAGE = os.environ.get("CONSUL_IMAGE", "hashicorp/consul:1.21")

@@ -14,18 +14,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .base import (
-    Provisioned,
-    ServerStartError,
-    ServerUnavailable,
-    free_ports,
-    from_env_url,
-    make_workdir,
-    process_env,
-    remove_workdir,
-    run_container,
-    start_local_server,
-)
+from .containers import run_container
+from .endpoint import Provisioned, ServerStartError, ServerUnavailable
+from .environment import from_env_url
+from .process import free_ports, make_workdir, process_env, remove_workdir, start_local_server
 
 ENV = "DATABASE_URL"
 IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:15-alpine")

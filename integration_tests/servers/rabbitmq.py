@@ -9,21 +9,18 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from .base import (
+from .containers import run_container
+from .endpoint import Provisioned, ServerStartError, ServerUnavailable
+from .environment import from_env_url
+from .process import (
     ManagedProcess,
-    Provisioned,
-    ServerStartError,
-    ServerUnavailable,
     free_ports,
-    from_env_url,
     make_workdir,
-    port_open,
     process_env,
     remove_workdir,
-    run_container,
     start_local_server,
-    wait_until,
 )
+from .readiness import port_open, wait_until_ready
 
 ENV = "RABBITMQ_URL"
 IMAGE = os.environ.get("RABBITMQ_IMAGE", "rabbitmq:4.1-management")
@@ -141,14 +138,14 @@ class _RabbitNode:
     def start(self) -> None:
         if not self.epmd.alive():
             self.epmd.spawn()
-            wait_until(
+            wait_until_ready(
                 lambda: port_open("127.0.0.1", self.epmd_port),
                 timeout=10,
                 what="epmd",
                 alive=self.epmd.alive,
             )
         self.server.spawn()
-        wait_until(
+        wait_until_ready(
             lambda: port_open("127.0.0.1", self.amqp_port),
             timeout=90,
             interval=0.1,

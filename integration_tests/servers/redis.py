@@ -5,16 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from .base import (
-    Provisioned,
-    ServerUnavailable,
-    free_ports,
-    from_env_url,
-    make_workdir,
-    process_env,
-    run_container,
-    start_one_process,
-)
+from .containers import run_container
+from .endpoint import Provisioned, ServerUnavailable
+from .environment import from_env_url
+from .process import free_ports, make_workdir, process_env, start_one_process
 
 ENV = "REDIS_URL"
 IMAGE = os.environ.get("REDIS_IMAGE", "redis:7.4-alpine")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import requests
+
+from mock_services.waiting import wait_until
 
 USER_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
 PAYMENT = {
@@ -15,16 +16,6 @@ PAYMENT = {
     "currency": "EUR",
     "payment_method": {"type": "card", "token": "tok_visa"},
 }
-
-
-def _wait_for_hit(server, fault_id: str) -> None:
-    """Poll the control plane until the fault has been applied once."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if any(f["id"] == fault_id and f["hits"] == 1 for f in server.faults.list()):
-            return
-        time.sleep(0.01)
-    raise AssertionError("the fault was never applied")
 
 
 def test_same_key_and_body_replays_the_first_response(api):
@@ -90,7 +81,12 @@ def test_same_key_while_the_first_is_in_flight_is_409(api):
         )
     )
     thread.start()
-    _wait_for_hit(server, fault_id)
+    wait_until(
+        lambda: any(f["id"] == fault_id and f["hits"] == 1 for f in server.faults.list()),
+        timeout=10,
+        interval=0.01,
+        what="the first request to reach its latency fault",
+    )
     concurrent = api["payments"].post("/payments", json=PAYMENT, headers=headers)
     thread.join()
     assert concurrent.status_code == 409

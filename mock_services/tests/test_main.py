@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
+
+from mock_services.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,17 +61,17 @@ def test_serves_the_stubs_and_prints_urls_but_not_the_token():
         lines = [process.stdout.readline() for _ in range(3)]
         urls = dict(line.split() for line in lines[:2])
         headers = {"Authorization": f"Bearer {token}"}
-        deadline = time.monotonic() + 20
-        while True:
+        search = urls["users"] + "/users/search?q=a"
+
+        def accepting() -> bool:
             try:
-                users = requests.get(
-                    urls["users"] + "/users/search?q=a", headers=headers, timeout=2
-                )
-                break
+                requests.get(search, headers=headers, timeout=2)
             except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+                return False
+            return True
+
+        wait_until(accepting, timeout=20, interval=0.05, what="the users stub to accept")
+        users = requests.get(search, headers=headers, timeout=2)
         product = requests.get(
             urls["inventory"] + "/products/00000000-0000-4000-8000-000000000001",
             headers=headers,

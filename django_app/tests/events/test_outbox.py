@@ -13,6 +13,7 @@ from microservices.events.envelope import Envelope
 from microservices.events.outbox import outbox_pending_count, outbox_relay, publish_event
 from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
 from microservices.models import OutboxEvent, OutboxStatus
+from mock_services.waiting import wait_until
 from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,6 @@ def test_broker_going_away_mid_batch_keeps_what_was_confirmed_and_the_order():
 def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memory_bus):
     """The relay command's loop keeps polling, relays new rows, and exits when asked."""
     import threading
-    import time
 
     from django.db import connection
 
@@ -151,9 +151,9 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
     relay.start()
     try:
         envelope = publish_event("user.created", sample_data("user.created"))
-        deadline = time.monotonic() + 10
-        while not memory_bus.published and time.monotonic() < deadline:
-            stop.wait(0.02)
+        wait_until(
+            lambda: memory_bus.published, timeout=10, interval=0.02, what="the relay to publish"
+        )
     finally:
         stop.set()
         relay.join(10)

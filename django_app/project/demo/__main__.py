@@ -1,0 +1,55 @@
+"""`python -m project.demo`: set Django up, then import the scenes and run them in this order."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from project.demo.bootstrap import setup_django
+
+setup_django()
+
+# The scene modules import models and the shop's clients at their top: Django must be set up.
+from project.demo import scenes_clients, scenes_events, scenes_sagas  # noqa: E402
+from project.demo.harness import Scene, run  # noqa: E402
+
+SCENES: list[Scene] = [
+    Scene("Place an order: user, stock, payment, order", scenes_clients.order_flow),
+    Scene("A 503, retried, then success", scenes_clients.retried_503),
+    Scene("A declined card as a typed error", scenes_clients.declined_card),
+    Scene("A malformed response caught by the contract", scenes_clients.malformed_response),
+    Scene(
+        "A lost response, retried with its Idempotency-Key, applied once",
+        scenes_clients.lost_response,
+    ),
+    Scene("The order saga as data: its Mermaid flowchart", scenes_sagas.saga_mermaid),
+    Scene("Order saga, happy path: the step log", scenes_sagas.saga_succeeds, show_calls=False),
+    Scene(
+        "Order saga, card declined: compensations in reverse",
+        scenes_sagas.saga_payment_declined,
+        show_calls=False,
+    ),
+    Scene(
+        "Order saga, second item out of stock: the first released",
+        scenes_sagas.saga_partial_reservation,
+        show_calls=False,
+    ),
+    Scene(
+        "Order saga, worker killed after the charge, resumed by another",
+        scenes_sagas.saga_crash_and_resume,
+        show_calls=False,
+    ),
+    Scene(
+        "Events: outbox, relay, inbox dedupe, dead letters",
+        scenes_events.events_outbox_inbox,
+        show_calls=False,
+    ),
+]
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    return run(SCENES, argv, out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

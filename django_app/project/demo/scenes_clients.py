@@ -1,0 +1,88 @@
+"""Scenes of the typed clients: one order through the four services, then one failure each
+(a 503 retried, a declined card, a body that breaks the contract, a response lost on the way)."""
+
+from __future__ import annotations
+
+import secrets
+
+from microservices.exceptions import ContractViolation, PaymentDeclined
+from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
+
+
+def order_flow(demo: Demo) -> None:
+    """A user, a product, a reservation, a payment and an order: the happy path."""
+    user = demo.users.create_user(email=f"ada+{secrets.token_hex(3)}@example.com", name="Ada")
+    product = demo.inventory.create_product(
+        sku=f"BOOK-{secrets.token_hex(3).upper()}", name="Notebook", on_hand=10
+    )
+    reservation = demo.inventory.reserve_item(
+        product_id=product["id"], quantity=2, order_reference="demo-order-1"
+    )
+    payment = demo.payments.process_payment(
+        user_id=user["id"],
+        amount=2 * 1250,
+        currency="EUR",
+        card_token=CARD_OK,
+        order_reference="demo-order-1",
+        idempotency_key=f"demo-order-1-payment-{user['id']}",
+    )
+    order = demo.orders.create_order(
+        user_id=user["id"],
+        items=[{"product_id": product["id"], "quantity": 2, "unit_price": 1250}],
+        currency="EUR",
+        payment_id=payment["id"],
+        reservation_ids=[reservation["id"]],
+    )
+    order = demo.orders.update_order_status(order_id=order["id"], status="confirmed")
+    stock = demo.inventory.get_stock(product_id=product["id"])
+    demo.state.update(user=user, product=product, payment=payment, order=order)
+    demo.say(
+        f"order {order['id'][:8]}… {order['status']}, total {order['total_amount'] / 100:.2f}"
+        f" {order['currency']}; stock on_hand={stock['on_hand']} reserved={stock['reserved']}"
+        f" available={stock['available']}"
+    )
+
+
+def retried_503(demo: Demo) -> None:
+    """The inventory answers 503 once: urllib3 retries with backoff and the call succeeds."""
+    product = demo.state["product"]
+    demo.stubs["inventory"].faults.add(
+        method="GET", path="/products/{product_id}", kind="error", status=503, times=1
+    )
+    stock = demo.inventory.get_stock(product_id=product["id"])
+    demo.say(f"got the stock anyway: available={stock['available']}")
+
+
+def declined_card(demo: Demo) -> None:
+    """tok_declined: the payments service answers 402, raised as a typed PaymentDeclined."""
+    try:
+        demo.payments.process_payment(
+            user_id=demo.state["user"]["id"], amount=999, currency="EUR", card_token=CARD_DECLINED
+        )
+    except PaymentDeclined as exc:
+        demo.say(f"PaymentDeclined: status {exc.status_code}, type {exc.problem.get('type')}")
+    else:
+        raise AssertionError("the declined card was accepted")
+
+
+def malformed_response(demo: Demo) -> None:
+    """The orders service returns a body that breaks its contract: caught as ContractViolation."""
+    demo.stubs["orders"].faults.add(method="GET", path="/orders/{order_id}", kind="malformed")
+    try:
+        demo.orders.get_order(order_id=demo.state["order"]["id"])
+    except ContractViolation as exc:
+        demo.say(f"ContractViolation in {exc.operation}, field {exc.field!r}: {exc.message}")
+    else:
+        raise AssertionError("the malformed body was accepted")
+
+
+def lost_response(demo: Demo) -> None:
+    """The reservation is made but its response is lost: the keyed retry replays it, once."""
+    product = demo.state["product"]
+    before = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    demo.stubs["inventory"].faults.add(method="POST", path="/reservations", kind="lost_response")
+    demo.inventory.reserve_item(product_id=product["id"], quantity=1)
+    after = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    if after - before != 1:
+        raise AssertionError(f"reserved moved by {after - before}, not 1")
+    demo.say(f"reserved {before} -> {after}: applied once despite the retry")

@@ -1,0 +1,290 @@
+"""Scenes of the order saga: its definition drawn as Mermaid, then run on the stubs to success,
+to compensation (a declined card, a half-done reservation) and through a worker's crash."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core import mail
+from django.utils import timezone
+
+from microservices.models import SagaExecution, SagaStepLog
+from microservices.sagas import crash
+from microservices.sagas.mermaid import saga_to_mermaid
+from microservices.sagas.services import (
+    saga_claim_stale,
+    saga_execute,
+    saga_resume_stale,
+    worker_id,
+)
+from mock_services.waiting import wait_until
+from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
+from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
+
+NOTEBOOK_PRICE = 1250
+PEN_PRICE = 250
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Short, so the crash scene waits about two seconds for the dead worker's lease to lapse; long
+# enough that it is still live when worker B first looks, milliseconds after the "kill".
+CRASH_LEASE_SECONDS = 2.0
+
+
+def _customer(demo: Demo) -> str:
+    """The active user the saga scenes order for (made once, so any scene can run alone)."""
+    if "customer_id" not in demo.state:
+        user = demo.users.create_user(
+            email=f"grace+{secrets.token_hex(3)}@example.com", name="Grace"
+        )
+        demo.state["customer_id"] = user["id"]
+    return str(demo.state["customer_id"])
+
+
+def _product(demo: Demo, name: str, on_hand: int) -> str:
+    sku = f"{name.upper()}-{secrets.token_hex(3).upper()}"
+    return str(demo.inventory.create_product(sku=sku, name=name, on_hand=on_hand)["id"])
+
+
+def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
+    """(on_hand, reserved, available) as the inventory stub reports them."""
+    product = demo.inventory.get_stock(product_id=product_id)
+    return product["on_hand"], product["reserved"], product["available"]
+
+
+def _stub_payments(demo: Demo, saga_id: str) -> list[dict[str, Any]]:
+    """Every payment the payments stub holds for a saga. The API has no listing endpoint, so
+    read the stub's own store, as the saga tests' ledger does: the ground truth."""
+    store = demo.stubs["payments"].app.state.runtime.store
+    with store._lock:
+        return [p.model_dump() for p in store._payments.values() if p.order_reference == saga_id]
+
+
+def _short_ids(text: str) -> str:
+    """UUIDs cut to their first 8 digits, so a line fits on a terminal."""
+    return UUID_RE.sub(lambda m: m.group(0)[:8] + "…", text)
+
+
+def _saga_id(label: str) -> str:
+    return f"demo-{label}-{secrets.token_hex(3)}"
+
+
+def _step_log(saga_id: str) -> list[SagaStepLog]:
+    return list(SagaStepLog.objects.filter(execution__saga_id=saga_id).order_by("started_at", "id"))
+
+
+def _print_step_log(
+    demo: Demo, logs: list[SagaStepLog], *, workers: dict[str, str] | None = None
+) -> None:
+    """One line per attempt: step, direction, attempt number, status, duration (and error)."""
+    for log in logs:
+        duration = "—" if log.duration_ms is None else f"{log.duration_ms:6.1f} ms"
+        status = "interrupted" if log.finished_at is None else str(log.status)
+        line = f"  {log.step_name:<18} {log.direction:<12} #{log.attempt}  {status:<11}"
+        line += f" {duration:>9}"
+        if workers is not None:
+            line += f"  worker {workers.get(log.worker, '?')}"
+        if log.error:
+            line += f"  {_short_ids(log.error)[:70]}"
+        demo.say(line)
+
+
+def saga_mermaid(demo: Demo) -> None:
+    """The order saga is data: its Mermaid flowchart, drawn from the engine's transitions."""
+    source = saga_to_mermaid(ORDER_PROCESSING, direction="LR")
+    labels = dict(re.findall(r"^\s+(\w+)\[\"([^\"]+)\"\]", source, re.MULTILINE))
+    labels.update(re.findall(r"^\s+(\w+)\(\(([^)]+)\)\)", source, re.MULTILINE))
+    edges: dict[str, dict[str, str]] = {}
+    for src, label, dst in re.findall(
+        r"^\s+(\w+) (?:-->|-\. (.+?) \.->) (\w+)$", source, re.MULTILINE
+    ):
+        edges.setdefault(src, {})[label or "ok"] = labels[dst]
+    actions = [n for n in labels if re.fullmatch(r"a\d+", n)]
+    undos = sorted((n for n in labels if re.fullmatch(r"c\d+", n)), reverse=True)
+    payment = f"a{ORDER_PROCESSING.index('process_payment')}"
+    sample = [line.strip() for line in source.splitlines() if line.strip().startswith(payment)]
+    demo.say(
+        f"flowchart LR, {len(source.splitlines())} lines (`python -m project.demo --mermaid`"
+        " prints them); process_payment's:"
+    )
+    demo.say("  " + "    ".join(sample))
+    demo.say("every node's edges, read back from the source:")
+    for node in actions + undos:
+        out = edges[node]
+        failure = next(k for k in out if k != "ok")
+        demo.say(f"  {labels[node]:<24} ok -> {out['ok']:<24} {failure} -> {out[failure]}")
+    compensable = [s.name for s in ORDER_PROCESSING.steps if s.compensation is not None]
+    demo.check(
+        "every step with an undo has an undo node",
+        sorted(labels[n] for n in undos),
+        sorted(f"undo {name}" for name in compensable),
+    )
+
+
+def saga_succeeds(demo: Demo) -> None:
+    """process_order_request through the four stubs: each step once, COMPLETED."""
+    notebook, pen = _product(demo, "Notebook", 10), _product(demo, "Pen", 50)
+    items = [
+        {"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE},
+        {"product_id": pen, "quantity": 3, "unit_price": PEN_PRICE},
+    ]
+    result = process_order_request(
+        _customer(demo), items, CARD_OK, currency="EUR", saga_id=_saga_id("ok")
+    )
+    _print_step_log(demo, _step_log(result.saga_id))
+    demo.say(f"saga {result.saga_id}: {result.status}")
+    demo.check("saga completed", result.status, "completed")
+    order = demo.orders.get_order(order_id=result.context["order_id"])
+    payment = demo.payments.get_payment(payment_id=result.context["payment"]["id"])
+    subject = mail.outbox[-1].subject.replace(order["id"], order["id"][:8] + "…")
+    demo.say(
+        f"order {order['id'][:8]}… {order['status']}, payment {payment['id'][:8]}…"
+        f" {payment['status']} {payment['amount'] / 100:.2f} {payment['currency']},"
+        f" e-mail {subject!r}"
+    )
+    demo.check(
+        "stub: one captured payment of the order's total",
+        [(p["amount"], p["status"]) for p in _stub_payments(demo, result.saga_id)],
+        [(order["total_amount"], "captured")],
+    )
+    demo.check(
+        "stub: stock reserved for the order (notebook, pen)",
+        (_stock(demo, notebook), _stock(demo, pen)),
+        ((10, 2, 8), (50, 3, 47)),
+    )
+
+
+def saga_payment_declined(demo: Demo) -> None:
+    """tok_declined at process_payment: the steps before it are undone, newest first."""
+    notebook = _product(demo, "Notebook", 10)
+    before = _stock(demo, notebook)
+    items = [{"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE}]
+    result = process_order_request(
+        _customer(demo), items, CARD_DECLINED, currency="EUR", saga_id=_saga_id("declined")
+    )
+    logs = _step_log(result.saga_id)
+    _print_step_log(demo, logs)
+    demo.say(f"saga {result.saga_id}: {result.status} ({_short_ids(result.error)})")
+    demo.check("saga compensated", result.status, "compensated")
+    undone = [log.step_name for log in logs if log.direction == "compensation"]
+    demo.check(
+        "compensations in reverse: the failed step, then the one before",
+        undone,
+        ["process_payment", "reserve_inventory"],
+    )
+    reservation_id = result.context["reservations"]["0"]["id"]
+    reservation = demo.inventory.get_reservation(reservation_id=reservation_id)
+    demo.say(
+        f"payment {result.context['payment']['state']} (nothing to refund);"
+        f" reservation {reservation_id[:8]}… {reservation['status']}"
+    )
+    demo.check("stub: reservation released", reservation["status"], "released")
+    demo.check("stub: nothing charged", _stub_payments(demo, result.saga_id), [])
+    demo.check(
+        f"stub: stock back to on_hand/reserved/available {before}",
+        _stock(demo, notebook),
+        before,
+    )
+
+
+def saga_partial_reservation(demo: Demo) -> None:
+    """Item 1 is reserved, item 2 is out of stock: the half-done step undoes its own half."""
+    notebook, scarce = _product(demo, "Notebook", 10), _product(demo, "Lamp", 1)
+    before = (_stock(demo, notebook), _stock(demo, scarce))
+    items = [
+        {"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE},
+        {"product_id": scarce, "quantity": 3, "unit_price": 4999},
+    ]
+    result = process_order_request(
+        _customer(demo), items, CARD_OK, currency="EUR", saga_id=_saga_id("partial")
+    )
+    _print_step_log(demo, _step_log(result.saga_id))
+    records = result.context["reservations"]
+    first = demo.inventory.get_reservation(reservation_id=records["0"]["id"])
+    demo.say(
+        f"saga {result.status}: item 1 reservation {first['id'][:8]}… {first['status']};"
+        f" item 2 refused by the service ({records['1']['state']}: nothing to release)"
+    )
+    demo.check("saga compensated", result.status, "compensated")
+    demo.check("stub: the first item's reservation released", first["status"], "released")
+    demo.check(
+        "stub: stock of both products as before",
+        (_stock(demo, notebook), _stock(demo, scarce)),
+        before,
+    )
+
+
+class ProcessKilled(BaseException):
+    """Stands in for SIGKILL inside this process: a BaseException, so no `except Exception` in
+    the engine catches it and nothing it would have saved after that point is saved."""
+
+
+@contextmanager
+def killed_at(point: str) -> Iterator[None]:
+    """The engine's crash points (`SAGA_CRASH_AT` kills the process with SIGKILL) made to raise
+    ProcessKilled instead, so the demo can carry on after the "crash"."""
+
+    def kill_here(name: str) -> None:
+        if name == point:
+            raise ProcessKilled(name)
+
+    with crash.installed(kill_here):
+        yield
+
+
+def saga_crash_and_resume(demo: Demo) -> None:
+    """Worker A dies right after the charge, before saving it; worker B resumes the saga."""
+    notebook = _product(demo, "Notebook", 10)
+    items = [{"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE}]
+    context = build_order_context(
+        user_id=_customer(demo), items=items, payment_method=CARD_OK, currency="EUR"
+    )
+    saga_id, point = _saga_id("crash"), "after_action:process_payment"
+    worker_a, worker_b = worker_id(), worker_id()
+    try:
+        with killed_at(point):
+            saga_execute(
+                definition=ORDER_PROCESSING,
+                saga_id=saga_id,
+                context=context,
+                owner=worker_a,
+                lease_seconds=CRASH_LEASE_SECONDS,
+            )
+    except ProcessKilled:
+        pass
+    else:
+        raise AssertionError(f"the saga never reached {point}")
+    left = SagaExecution.objects.get(saga_id=saga_id)
+    step = ORDER_PROCESSING.steps[left.current_step].name
+    demo.say(f"worker A killed at {point} (an in-process stand-in for SIGKILL):")
+    demo.say(f"card charged, nothing saved: the row says {left.status} at {step}, leased to A")
+    demo.check("a live lease keeps worker B off", saga_claim_stale(owner=worker_b, limit=1), [])
+    wait_until(
+        lambda: (
+            not SagaExecution.objects.filter(
+                pk=left.pk, lease_expires_at__gt=timezone.now()
+            ).exists()
+        ),
+        timeout=10 * CRASH_LEASE_SECONDS,
+        interval=0.05,
+        what="worker A's lease to lapse",
+    )
+    results = _resume_stale(worker_b)
+    demo.say(f"lease lapsed; worker B ran saga_resume_stale (resume_sagas): {results}")
+    logs = _step_log(saga_id)
+    _print_step_log(demo, logs, workers={worker_a: "A", worker_b: "B"})
+    keys = {log.idempotency_key for log in logs if log.step_name == "process_payment"}
+    demo.say(f"both payment attempts sent Idempotency-Key {', '.join(sorted(keys))}")
+    demo.check("saga completed after the resume", results, {saga_id: "completed"})
+    demo.check(
+        "stub: charged exactly once",
+        [(p["amount"], p["status"]) for p in _stub_payments(demo, saga_id)],
+        [(context["total_amount"], "captured")],
+    )
+    demo.check("stub: reserved exactly once", _stock(demo, notebook), (10, 2, 8))
+
+
+def _resume_stale(owner: str) -> dict[str, str]:
+    return {r.saga_id: str(r.status) for r in saga_resume_stale(owner=owner)}
