@@ -6,14 +6,15 @@ service, bearer token and request path. 5xx, 401, 403, 408 and 429 answers are n
 retry after them runs the operation again, and neither are refusals before the operation ran
 (malformed body, failed validation).
 
-A replay first goes through the request's own route, so a retry the route would refuse under a
-fresh key (bad header, content type, body or parameter) gets that same refusal, and the stored
-record is left as it was. Every service route is a `ReplayableRoute`: its endpoint is wrapped so
-that, while `_VALIDATE_ONLY` is set, it raises `RequestValidated` instead of running. FastAPI
-calls the endpoint only once all validation passed, so the signal means "valid" and any response
-is the route's refusal. The wrapper keeps the endpoint's signature (`functools.wraps`) and its
-sync/async kind, which FastAPI reads when it builds the route. The flag is a contextvar: per
-request, and seen by sync endpoints too, as the threadpool runs them in a copy of the context.
+A request with a known key first goes through its own route, so a retry the route would refuse
+under a fresh key (bad header, content type, body or parameter) gets that same refusal instead of
+a replay, 409 or key-reused 422, and the stored record is left as it was. Every service route is
+a `ReplayableRoute`: its endpoint is wrapped so that, while `_VALIDATE_ONLY` is set, it raises
+`RequestValidated` instead of running. FastAPI calls the endpoint only once all validation
+passed, so the signal means "valid" and any response is the route's refusal. The wrapper keeps
+the endpoint's signature (`functools.wraps`) and its sync/async kind, which FastAPI reads when it
+builds the route. The flag is a contextvar: per request, and seen by sync endpoints too, as the
+threadpool runs them in a copy of the context.
 """
 
 from __future__ import annotations
@@ -167,7 +168,9 @@ class IdempotencyMiddleware:
         if disconnected:
             return
         outcome, stored = store.claim(scope_key, body_fingerprint(body))
-        if outcome == "replay" and not await self._route_accepts(
+        # Only a request its route accepts is answered by the key (replay, 409 or 422); a new one
+        # is validated as it runs.
+        if outcome != "new" and not await self._route_accepts(
             scope, replay_receive(body, receive), send
         ):
             return

@@ -246,3 +246,44 @@ def test_replay_on_a_path_with_an_id_is_validated(api):
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert api["payments"].get(f"/payments/{payment['id']}").json()["refunded_amount"] == 100
+
+
+def test_reused_key_with_an_invalid_body_gets_the_validation_error(api):
+    """The body's own fault is reported first: a refused body is not a key reuse."""
+    headers = {"Idempotency-Key": "reused"}
+    api["users"].post("/users", json=USER, headers=headers)
+    invalid = api["users"].post("/users", json={**USER, "email": "not-an-address"}, headers=headers)
+    valid = api["users"].post("/users", json={**USER, "name": "B"}, headers=headers)
+    assert (invalid.status_code, invalid.json()["type"]) == (
+        422,
+        "https://errors.example.com/validation-error",
+    )
+    assert [error["field"] for error in invalid.json()["errors"]] == ["email"]
+    assert (valid.status_code, valid.json()["type"]) == (
+        422,
+        "https://errors.example.com/idempotency-key-reused",
+    )
+
+
+def test_retry_while_in_flight_is_validated_first(api):
+    """A retry its route refuses gets that refusal, not 409, while the first request still runs."""
+    server = api["payments"].server
+    fault_id = server.faults.add(method="POST", path="/payments", kind="latency", delay=1.0)
+    headers = {"Idempotency-Key": "in-flight"}
+    first: list[requests.Response] = []
+    thread = threading.Thread(
+        target=lambda: first.append(
+            api["payments"].post("/payments", json=PAYMENT, headers=headers)
+        )
+    )
+    thread.start()
+    _wait_for_hit(server, fault_id)
+    refused = api["payments"].post(
+        "/payments", json=PAYMENT, headers={**headers, "X-Request-ID": "bad id"}
+    )
+    thread.join()
+    assert (refused.status_code, refused.json()["type"]) == (
+        422,
+        "https://errors.example.com/validation-error",
+    )
+    assert first[0].status_code == 201
