@@ -13,7 +13,11 @@ from fastapi.routing import APIRoute
 from mock_services.common.auth import AuthDep, AuthMiddleware
 from mock_services.common.errors import install_error_handlers, logger
 from mock_services.common.faults import DelayMiddleware, FaultMiddleware, FaultStore, control_router
-from mock_services.common.idempotency import IdempotencyMiddleware, IdempotencyStore
+from mock_services.common.idempotency import (
+    IdempotencyMiddleware,
+    IdempotencyStore,
+    ReplayableRoute,
+)
 from mock_services.common.request_id import RequestIdHeader, RequestIdMiddleware
 from mock_services.common.request_log import RequestLog, RequestLogMiddleware, request_log_router
 from mock_services.common.settings import StubSettings
@@ -58,6 +62,16 @@ def load_service(service: str) -> ServiceDefinition:
         raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"mock_services.{service}")
     definition: ServiceDefinition = module.SERVICE
+    # A replay is validated by its route's endpoint wrapper: without it, the operation would run.
+    plain = [
+        route.path
+        for route in definition.router.routes
+        if isinstance(route, APIRoute) and not isinstance(route, ReplayableRoute)
+    ]
+    if plain:
+        raise ValueError(
+            f"the {service} router must use route_class=ReplayableRoute; plain: {', '.join(plain)}"
+        )
     return definition
 
 

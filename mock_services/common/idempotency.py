@@ -5,17 +5,32 @@ different body is 422; same key while the first request still runs is 409. Keys 
 service, bearer token and request path. 5xx, 401, 403, 408 and 429 answers are not stored, so a
 retry after them runs the operation again, and neither are refusals before the operation ran
 (malformed body, failed validation).
+
+A request with a known key first goes through its own route, so a retry the route would refuse
+under a fresh key (bad header, content type, body or parameter) gets that same refusal instead of
+a replay, 409 or key-reused 422, and the stored record is left as it was. Every service route is
+a `ReplayableRoute`: its endpoint is wrapped so that, while `_VALIDATE_ONLY` is set, it raises
+`RequestValidated` instead of running. FastAPI calls the endpoint only once all validation
+passed, so the signal means "valid" and any response is the route's refusal. The wrapper keeps
+the endpoint's signature (`functools.wraps`) and its sync/async kind, which FastAPI reads when it
+builds the route. The flag is a contextvar: per request, and seen by sync endpoints too, as the
+threadpool runs them in a copy of the context.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import threading
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_services.common.asgi import CapturedResponse, header, read_body, replay_receive
@@ -28,6 +43,41 @@ REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 _NOT_STORED = frozenset({401, 403, 408, 429})
 # Per-response headers that must come from the replaying request, not the stored one.
 _FRESH_HEADERS = frozenset({b"x-request-id", b"date", b"server"})
+# Set while a request goes through its route only to be validated.
+_VALIDATE_ONLY: ContextVar[bool] = ContextVar("mock_services.validate_only", default=False)
+
+
+class RequestValidated(Exception):
+    """Raised instead of the endpoint: the request passed its route's validation."""
+
+
+def _skipped_when_validating(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(endpoint) or inspect.isasyncgenfunction(endpoint):
+        raise TypeError(f"{endpoint.__qualname__}: streaming endpoints cannot be replayed")
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
+            if _VALIDATE_ONLY.get():
+                raise RequestValidated
+            return await endpoint(*args, **kwargs)
+
+        return async_endpoint
+
+    @functools.wraps(endpoint)
+    def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
+        if _VALIDATE_ONLY.get():
+            raise RequestValidated
+        return endpoint(*args, **kwargs)
+
+    return sync_endpoint
+
+
+class ReplayableRoute(APIRoute):
+    """An APIRoute whose request validation can run without its endpoint (`route_class=`)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _skipped_when_validating(endpoint), **kwargs)
 
 
 @dataclass
@@ -118,6 +168,12 @@ class IdempotencyMiddleware:
         if disconnected:
             return
         outcome, stored = store.claim(scope_key, body_fingerprint(body))
+        # Only a request its route accepts is answered by the key (replay, 409 or 422); a new one
+        # is validated as it runs.
+        if outcome != "new" and not await self._route_accepts(
+            scope, replay_receive(body, receive), send
+        ):
+            return
         if outcome == "mismatch":
             response = problem_response(
                 422,
@@ -171,6 +227,17 @@ class IdempotencyMiddleware:
             store.release(scope_key)
         else:
             store.complete(scope_key, captured)
+
+    async def _route_accepts(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Validate the request as its route does, without running it; else send the refusal."""
+        token = _VALIDATE_ONLY.set(True)
+        try:
+            await self.app(scope, receive, send)
+        except RequestValidated:
+            return True
+        finally:
+            _VALIDATE_ONLY.reset(token)
+        return False
 
 
 def _idempotency_key_header(

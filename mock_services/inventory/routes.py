@@ -6,12 +6,12 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from mock_services.common.idempotency import IdempotencyKeyHeader
+from mock_services.common.idempotency import IdempotencyKeyHeader, ReplayableRoute
 from mock_services.common.types import id_path, problems
 from mock_services.inventory.schemas import Product, ProductCreate, Reservation, ReservationCreate
 from mock_services.inventory.store import InventoryStore
 
-router = APIRouter(tags=["inventory"])
+router = APIRouter(tags=["inventory"], route_class=ReplayableRoute)
 
 
 def _store(request: Request) -> InventoryStore:

@@ -6,7 +6,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from mock_services.common.idempotency import IdempotencyKeyHeader
+from mock_services.common.idempotency import IdempotencyKeyHeader, ReplayableRoute
 from mock_services.common.types import id_path, problems
 from mock_services.orders.schemas import (
     Order,
@@ -17,7 +17,7 @@ from mock_services.orders.schemas import (
 )
 from mock_services.orders.store import OrdersStore
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], route_class=ReplayableRoute)
 
 
 def _store(request: Request) -> OrdersStore:

@@ -6,12 +6,12 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from mock_services.common.idempotency import IdempotencyKeyHeader
+from mock_services.common.idempotency import IdempotencyKeyHeader, ReplayableRoute
 from mock_services.common.types import id_path, problems
 from mock_services.payments.schemas import Payment, PaymentCreate, Refund, RefundCreate
 from mock_services.payments.store import PaymentsStore
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], route_class=ReplayableRoute)
 
 
 def _store(request: Request) -> PaymentsStore:

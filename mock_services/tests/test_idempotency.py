@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -16,6 +17,25 @@ PAYMENT = {
     "currency": "EUR",
     "payment_method": {"type": "card", "token": "tok_visa"},
 }
+
+
+USER = {"email": "a@example.com", "name": "A"}
+JSON = {"Content-Type": "application/json"}
+
+
+def _wait_for_hit(server, fault_id: str) -> None:
+    wait_until(
+        lambda: any(f["id"] == fault_id and f["hits"] == 1 for f in server.faults.list()),
+        timeout=10,
+        interval=0.01,
+        what="the first request to reach its latency fault",
+    )
+
+
+REFUSED_RETRIES = [
+    pytest.param({"X-Request-ID": "bad id"}, "X-Request-ID", id="x-request-id-with-a-space"),
+    pytest.param({"Content-Type": "text/plain"}, "body", id="json-sent-as-text-plain"),
+]
 
 
 def test_same_key_and_body_replays_the_first_response(api):
@@ -81,12 +101,7 @@ def test_same_key_while_the_first_is_in_flight_is_409(api):
         )
     )
     thread.start()
-    wait_until(
-        lambda: any(f["id"] == fault_id and f["hits"] == 1 for f in server.faults.list()),
-        timeout=10,
-        interval=0.01,
-        what="the first request to reach its latency fault",
-    )
+    _wait_for_hit(server, fault_id)
     concurrent = api["payments"].post("/payments", json=PAYMENT, headers=headers)
     thread.join()
     assert concurrent.status_code == 409
@@ -189,3 +204,88 @@ def test_reset_forgets_keys(api):
     after = api["payments"].post("/payments", json=PAYMENT, headers=headers)
     assert after.status_code == 201
     assert after.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize(("bad_headers", "field"), REFUSED_RETRIES)
+@pytest.mark.parametrize(
+    ("service", "path", "body"),
+    [("users", "/users", USER), ("payments", "/payments", PAYMENT)],
+    ids=["create-user", "create-payment"],
+)
+def test_replay_is_validated_like_a_fresh_request(api, service, path, body, bad_headers, field):
+    """A retry the route refuses under a fresh key gets that same 422; the key still replays."""
+    client, data = api[service], json.dumps(body)
+    first = client.post(path, data=data, headers={**JSON, "Idempotency-Key": "used"})
+    fresh = client.post(path, data=data, headers={**JSON, "Idempotency-Key": "new", **bad_headers})
+    refused = client.post(
+        path, data=data, headers={**JSON, "Idempotency-Key": "used", **bad_headers}
+    )
+    again = client.post(path, data=data, headers={**JSON, "Idempotency-Key": "used"})
+    assert (fresh.status_code, fresh.json()["type"]) == (
+        422,
+        "https://errors.example.com/validation-error",
+    )
+    assert [error["field"] for error in fresh.json()["errors"]] == [field]
+    assert (refused.status_code, refused.json()) == (fresh.status_code, fresh.json())
+    assert "Idempotent-Replayed" not in refused.headers
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_replay_on_a_path_with_an_id_is_validated(api):
+    """A refund retried with a bad X-Request-ID is refused like a fresh one; the refund replays."""
+    payment = api["payments"].post("/payments", json=PAYMENT).json()
+    path = f"/payments/{payment['id']}/refund"
+    headers = {"Idempotency-Key": "refund-1"}
+    first = api["payments"].post(path, json={"amount": 100}, headers=headers)
+    refused = api["payments"].post(
+        path, json={"amount": 100}, headers={**headers, "X-Request-ID": "bad id"}
+    )
+    again = api["payments"].post(path, json={"amount": 100}, headers=headers)
+    assert refused.status_code == 422
+    assert [error["field"] for error in refused.json()["errors"]] == ["X-Request-ID"]
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert api["payments"].get(f"/payments/{payment['id']}").json()["refunded_amount"] == 100
+
+
+def test_reused_key_with_an_invalid_body_gets_the_validation_error(api):
+    """The body's own fault is reported first: a refused body is not a key reuse."""
+    headers = {"Idempotency-Key": "reused"}
+    api["users"].post("/users", json=USER, headers=headers)
+    invalid = api["users"].post("/users", json={**USER, "email": "not-an-address"}, headers=headers)
+    valid = api["users"].post("/users", json={**USER, "name": "B"}, headers=headers)
+    assert (invalid.status_code, invalid.json()["type"]) == (
+        422,
+        "https://errors.example.com/validation-error",
+    )
+    assert [error["field"] for error in invalid.json()["errors"]] == ["email"]
+    assert (valid.status_code, valid.json()["type"]) == (
+        422,
+        "https://errors.example.com/idempotency-key-reused",
+    )
+
+
+def test_retry_while_in_flight_is_validated_first(api):
+    """A retry its route refuses gets that refusal, not 409, while the first request still runs."""
+    server = api["payments"].server
+    fault_id = server.faults.add(method="POST", path="/payments", kind="latency", delay=1.0)
+    headers = {"Idempotency-Key": "in-flight"}
+    first: list[requests.Response] = []
+    thread = threading.Thread(
+        target=lambda: first.append(
+            api["payments"].post("/payments", json=PAYMENT, headers=headers)
+        )
+    )
+    thread.start()
+    _wait_for_hit(server, fault_id)
+    refused = api["payments"].post(
+        "/payments", json=PAYMENT, headers={**headers, "X-Request-ID": "bad id"}
+    )
+    thread.join()
+    assert (refused.status_code, refused.json()["type"]) == (
+        422,
+        "https://errors.example.com/validation-error",
+    )
+    assert first[0].status_code == 201

@@ -6,12 +6,12 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from mock_services.common.idempotency import IdempotencyKeyHeader
+from mock_services.common.idempotency import IdempotencyKeyHeader, ReplayableRoute
 from mock_services.common.types import id_path, problems
 from mock_services.users.schemas import User, UserCreate, UserList, UserUpdate
 from mock_services.users.store import UsersStore
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=ReplayableRoute)
 
 
 def _store(request: Request) -> UsersStore:
