@@ -139,7 +139,7 @@ def configured_bus(backend: str, url: str, name: str, **extra: Any) -> Iterator[
     from django.test import override_settings
 
     from microservices.conf import _merge
-    from microservices.events.bus import build_bus, reset_buses
+    from microservices.events.backends import build_bus, reset_buses
 
     conf = _merge(
         getattr(settings, "MICROSERVICES", {}),
@@ -206,7 +206,7 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     django.setup()
     from django.db import transaction
 
-    from microservices.events.bus import build_bus
+    from microservices.events.backends import build_bus
     from microservices.events.outbox import publish_event
     from shop.event_samples import sample_data
     from shop.models import UserProfile

@@ -15,7 +15,7 @@ _EXPORTS = {
     "outbox_relay": ".outbox",
     "Envelope": ".envelope",
     "EventBus": ".bus",
-    "get_bus": ".bus",
+    "get_bus": ".backends",
     "HandlerRegistry": ".consumer",
 }
 

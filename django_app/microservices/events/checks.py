@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from ..conf import ms_settings
-from .bus import BACKENDS
+from .backends import BACKENDS
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
 

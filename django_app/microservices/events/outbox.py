@@ -31,7 +31,8 @@ from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable
 from ..models import OutboxEvent, OutboxStatus
-from .bus import EventBus, get_bus
+from .backends import get_bus
+from .bus import EventBus
 from .contract import encode_event
 from .envelope import Envelope
 
