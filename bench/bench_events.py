@@ -83,8 +83,8 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     import pika
     from django.core.management import call_command
 
-    from microservices.events.consumer import HandlerRegistry
     from microservices.events.envelope import Envelope
+    from microservices.events.handlers import HandlerRegistry
     from microservices.events.rabbitmq import RabbitMQBus
     from microservices.models import InboxEvent
     from shop.event_samples import sample_data

@@ -21,8 +21,8 @@ from typing import Any
 from django.db.models import F, Sum
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.envelope import Envelope
+from microservices.events.handlers import HandlerRegistry
 
 # --- what both buses' tests use ----------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from integration_tests.event_helpers import (
     stop_process,
     wait_until,
 )
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
+from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
 from shop.event_samples import sample_envelope

@@ -25,8 +25,8 @@ from integration_tests.event_helpers import (
 from integration_tests.event_helpers import (
     registry as helper_registry,
 )
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
+from microservices.events.handlers import HandlerRegistry
 from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent

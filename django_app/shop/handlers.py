@@ -17,8 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from microservices.clients.factory import client_for
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.envelope import Envelope
+from microservices.events.handlers import HandlerRegistry
 from microservices.events.outbox import publish_event
 from microservices.exceptions import ResourceNotFound, RetryableHandlerError
 

@@ -16,7 +16,7 @@ _EXPORTS = {
     "Envelope": ".envelope",
     "EventBus": ".bus",
     "get_bus": ".backends",
-    "HandlerRegistry": ".consumer",
+    "HandlerRegistry": ".handlers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
-from .consumer import Dispatcher, Handler, HandlerRegistry
+from .consumer import Dispatcher
 from .envelope import Envelope
+from .handlers import Handler, HandlerRegistry
 
 # The first wait before reconnecting to a broker; it doubles up to RECONNECT_BACKOFF_MAX.
 RECONNECT_BACKOFF = 0.1

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .bus import EventBus
-from .consumer import HandlerRegistry, Outcome
+from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
 
 
 @dataclass

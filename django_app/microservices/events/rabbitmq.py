@@ -32,9 +32,10 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
 from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .bus import EventBus, reconnect_delay
-from .consumer import HandlerRegistry, Outcome
+from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 

@@ -27,9 +27,10 @@ import redis.exceptions as rx
 
 from ..exceptions import BusUnavailable, PublishError
 from .bus import EventBus, reconnect_delay
-from .consumer import Dispatcher, HandlerRegistry, Outcome
+from .consumer import Dispatcher, Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
 
 logger = logging.getLogger("microservices.events.redis")
 

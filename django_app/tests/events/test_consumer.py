@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from microservices.events.consumer import Dispatcher, HandlerRegistry, Outcome
+from microservices.events.consumer import Dispatcher, Outcome
+from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
 from microservices.models import InboxEvent
 from shop.event_samples import sample_envelope
