@@ -27,7 +27,8 @@ from integration_tests.event_helpers import (
 )
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
-from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
+from microservices.events.redis_pubsub import RedisPubSubBus
+from microservices.events.redis_streams import RedisStreamsBus
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
 from shop.event_samples import sample_envelope

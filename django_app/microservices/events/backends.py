@@ -18,7 +18,8 @@ from .bus import EventBus
 from .envelope import Envelope
 from .memory import MemoryBus
 from .rabbitmq import RabbitMQBus
-from .redis import RedisPubSubBus, RedisStreamsBus
+from .redis_pubsub import RedisPubSubBus
+from .redis_streams import RedisStreamsBus
 
 # Buses that talk to a broker, built from the EVENT_BUS settings.
 BROKER_BUSES: dict[str, Callable[[dict[str, Any]], EventBus]] = {

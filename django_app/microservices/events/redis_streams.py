@@ -1,14 +1,11 @@
-"""Redis buses: Streams with consumer groups (reliable) and pub/sub (explicitly fire-and-forget).
+"""Redis Streams bus: consumer groups, acknowledgements, retries and dead letters.
 
-Streams: one stream per event type, `<prefix>:<event_type>`, entries `{envelope, event_id,
+One stream per event type, `<prefix>:<event_type>`, entries `{envelope, event_id,
 correlation_id}`; one consumer group per consuming service. A consumer reads new entries with
 XREADGROUP, XACKs what its handlers settled, retries a failed entry after its backoff (XCLAIM to
 itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
 REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
 to `<prefix>:dead:<group>` with its reason (XADD + XACK in one MULTI).
-
-Pub/sub is the seed's mode, kept for notifications that may be lost: nothing is stored, a
-subscriber that is away misses what is published meanwhile.
 """
 
 from __future__ import annotations
@@ -22,71 +19,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import redis
 import redis.exceptions as rx
 
-from ..exceptions import BusUnavailable, PublishError
-from .bus import EventBus, reconnect_delay
+from ..exceptions import PublishError
+from .bus import reconnect_delay
 from .consumer import Dispatcher, Outcome
 from .contract import encode_event
 from .envelope import Envelope
 from .handlers import HandlerRegistry
+from .redis_base import RECONNECTABLE, RedisBus, text
 
 logger = logging.getLogger("microservices.events.redis")
 
-RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
 LEAVE_ERRORS: tuple[type[BaseException], ...] = (*RECONNECTABLE, rx.ResponseError)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class _RedisBase(EventBus):
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = "events",
-        max_deliveries: int = 5,
-        publish_timeout: float = 15.0,
-        reconnect_backoff_max: float = 5.0,
-    ) -> None:
-        super().__init__()
-        if not url:
-            raise ValueError("Redis bus needs MICROSERVICES['EVENT_BUS']['REDIS_URL']")
-        self.url = url
-        self.prefix = prefix
-        self.max_deliveries = max_deliveries
-        self.publish_timeout = publish_timeout
-        self.reconnect_backoff_max = reconnect_backoff_max
-        # Any: redis-py annotates replies as unions over RESP2/RESP3 and sync/async that do not
-        # narrow; the code below decodes each reply explicitly instead.
-        self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-    def _with_reconnect(self, what: str, call: Any) -> Any:
-        """Run `call()`, retrying connection failures with backoff up to PUBLISH_TIMEOUT."""
-        deadline = time.monotonic() + self.publish_timeout
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except RECONNECTABLE as exc:
-                attempt += 1
-                if time.monotonic() >= deadline:
-                    raise BusUnavailable(f"Redis unreachable during {what}: {exc}") from exc
-                time.sleep(reconnect_delay(attempt, self.reconnect_backoff_max))
-
-    def channel(self, event_type: str) -> str:
-        return f"{self.prefix}:{event_type}"
-
-
-class RedisStreamsBus(_RedisBase):
+class RedisStreamsBus(RedisBus):
     backend = "redis"
 
     def __init__(
@@ -118,9 +66,6 @@ class RedisStreamsBus(_RedisBase):
     def stream(self, event_type: str) -> str:
         return self.channel(event_type)
 
-    def dead_stream(self, group: str) -> str:
-        return f"{self.prefix}:dead:{group}"
-
     # -- publishing --------------------------------------------------------------------
 
     def publish(self, envelope: Envelope) -> None:
@@ -139,7 +84,7 @@ class RedisStreamsBus(_RedisBase):
             entry_id = self._with_reconnect("XADD", lambda: self.client.xadd(stream, fields))
         except rx.ResponseError as exc:  # e.g. OOM with maxmemory-policy noeviction
             raise PublishError(f"Redis refused the event on {stream}: {exc}") from exc
-        return _text(entry_id)
+        return text(entry_id)
 
     # -- groups ------------------------------------------------------------------------
 
@@ -158,7 +103,7 @@ class RedisStreamsBus(_RedisBase):
         """The group's dead letters (oldest first), fields decoded except `envelope`."""
         entries = self.client.xrange(self.dead_stream(self._group(group)), count=limit)
         return [
-            {_text(k): (v if _text(k) == "envelope" else _text(v)) for k, v in fields.items()}
+            {text(k): (v if text(k) == "envelope" else text(v)) for k, v in fields.items()}
             for _, fields in entries
         ]
 
@@ -251,7 +196,7 @@ class _StreamRun:
                 if stop.is_set() or self.done:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
                     return handled
-                self.process(_text(stream), _text(entry_id), fields, 1)
+                self.process(text(stream), text(entry_id), fields, 1)
                 handled += 1
         return handled
 
@@ -283,7 +228,7 @@ class _StreamRun:
                     start_id=cursor,
                     count=self.bus.batch,
                 )
-                cursor, claimed = _text(response[0]), response[1]
+                cursor, claimed = text(response[0]), response[1]
                 if claimed:
                     logger.info(
                         "reclaimed %d pending entr%s of %s",
@@ -300,7 +245,7 @@ class _StreamRun:
         entries = [(e[0], e[1]) for e in claimed if e and e[1] is not None]
         if not entries:
             return 0
-        ids = [_text(entry_id) for entry_id, _ in entries]
+        ids = [text(entry_id) for entry_id, _ in entries]
         pending = self.client.xpending_range(
             stream,
             self.group,
@@ -309,12 +254,12 @@ class _StreamRun:
             count=len(ids) + 100,
             consumername=self.consumer,
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         handled = 0
         for entry_id, fields in entries:
             if self.done:
                 break
-            self.process(stream, _text(entry_id), fields, counts.get(_text(entry_id), 2))
+            self.process(stream, text(entry_id), fields, counts.get(text(entry_id), 2))
             handled += 1
         return handled
 
@@ -373,86 +318,3 @@ class _StreamRun:
                     self.client.xgroup_delconsumer(stream, self.group, self.consumer)
         except LEAVE_ERRORS:
             logger.debug("could not remove consumer %s", self.consumer, exc_info=True)
-
-
-class RedisPubSubBus(_RedisBase):
-    """Fire-and-forget: PUBLISH/SUBSCRIBE, no storage, no acks, no redelivery.
-
-    A handler failure is retried in process (bounded, with backoff) and then logged and written
-    to the dead stream; an event published while no subscriber listens is simply gone.
-    """
-
-    backend = "redis_pubsub"
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RedisPubSubBus:
-        return cls(
-            str(config["REDIS_URL"]),
-            prefix=str(config["REDIS_STREAM_PREFIX"]),
-            max_deliveries=int(config["MAX_DELIVERIES"]),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
-        )
-
-    def publish(self, envelope: Envelope) -> None:
-        body = encode_event(envelope)
-        channel = self.channel(envelope.event_type)
-        receivers = self._with_reconnect("PUBLISH", lambda: self.client.publish(channel, body))
-        if not receivers:
-            logger.debug("%s published with no subscriber listening: lost", envelope.event_type)
-
-    def consume(
-        self,
-        *,
-        registry: HandlerRegistry | None = None,
-        event_types: Sequence[str] | None = None,
-        group: str | None = None,
-        stop: threading.Event | None = None,
-        max_messages: int | None = None,
-        idle_timeout: float | None = None,
-        ready: threading.Event | None = None,
-    ) -> int:
-        types = self._types(registry, event_types)
-        group = self._group(group)
-        dispatcher = self._dispatcher(registry)
-        stop = stop or threading.Event()
-        settled = 0
-        last_activity = time.monotonic()
-        pubsub = self.client.pubsub()
-        try:
-            channels = {self.channel(t) for t in types}
-            pubsub.subscribe(*channels)
-            # Listening only once Redis confirmed every subscription (PUBLISH from another
-            # connection could otherwise overtake our SUBSCRIBE).
-            deadline = time.monotonic() + 10
-            while channels and time.monotonic() < deadline:
-                confirmation = pubsub.get_message(timeout=0.2)
-                if confirmation and confirmation["type"] == "subscribe":
-                    channels.discard(_text(confirmation["channel"]))
-            if ready is not None:
-                ready.set()
-            while not stop.is_set() and (max_messages is None or settled < max_messages):
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-                if message is None or message["type"] != "message":
-                    if (
-                        idle_timeout is not None
-                        and time.monotonic() - last_activity >= idle_timeout
-                    ):
-                        break
-                    continue
-                last_activity = time.monotonic()
-                body = message["data"]
-                for delivery in range(1, self.max_deliveries + 1):
-                    result = dispatcher.dispatch(body, delivery_count=delivery)
-                    if result.outcome is not Outcome.RETRY:
-                        break
-                    stop.wait(result.delay)
-                if result.outcome is not Outcome.ACK:
-                    logger.error("pub/sub event not handled: %s", result.reason)
-                    self.client.xadd(
-                        f"{self.prefix}:dead:{group}", {"envelope": body, "reason": result.reason}
-                    )
-                settled += 1
-        finally:
-            pubsub.close()
-        return settled
