@@ -11,7 +11,7 @@ Topology, all durable:
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
 bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
 confirmed; a batch (`publish_many`, the outbox relay) is sent at once and its confirms awaited
-together (_amqp_publisher.py). An unroutable event (no queue bound) raises `PublishError`
+together (rabbitmq_publisher.py). An unroutable event (no queue bound) raises `PublishError`
 instead of vanishing. Both publishing and consuming reconnect with capped exponential backoff
 when the broker goes away.
 """
@@ -30,12 +30,12 @@ import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
 from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
-from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .bus import EventBus, reconnect_delay
 from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
 from .handlers import HandlerRegistry
+from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 
