@@ -30,6 +30,7 @@ import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
 from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
+from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
 from .consumer import Outcome
 from .contract import encode_event
@@ -286,9 +287,9 @@ class RabbitMQBus(EventBus):
         group = self._group(group)
         dispatcher = self._dispatcher(registry)
         stop = stop or threading.Event()
-        state = _ConsumeState()
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
         attempt = 0
-        while not stop.is_set() and not state.done:
+        while not stop.is_set() and not budget.exhausted:
             connection: BlockingConnection | None = None
             try:
                 connection = self._connect()
@@ -296,19 +297,18 @@ class RabbitMQBus(EventBus):
                 channel.confirm_delivery()  # dead letters we forward are confirmed too
                 channel.basic_qos(prefetch_count=self.prefetch)
                 queues = self._declare(channel, types, group)
-                on_message = self._on_message(dispatcher, group, stop, state, max_messages)
+                on_message = self._on_message(dispatcher, group, stop, budget)
                 for queue in queues:
                     channel.basic_consume(queue, on_message_callback=on_message)
                 if attempt:
                     logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
                 attempt = 0
                 logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
-                state.last_activity = time.monotonic()
-                while not stop.is_set() and not state.done:
+                budget.mark_active()
+                while not stop.is_set() and not budget.exhausted:
                     connection.process_data_events(time_limit=0.5)
-                    idle = time.monotonic() - state.last_activity
-                    if idle_timeout is not None and idle >= idle_timeout:
-                        state.done = True
+                    if budget.idle_expired():
+                        break
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -326,23 +326,22 @@ class RabbitMQBus(EventBus):
                         connection.close()
                     except Exception:
                         logger.debug("error closing consumer connection", exc_info=True)
-        return state.settled
+        return budget.settled
 
     def _on_message(
         self,
         dispatcher: Any,
         group: str,
         stop: threading.Event,
-        state: _ConsumeState,
-        max_messages: int | None,
+        budget: ConsumeBudget,
     ) -> Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]:
         def on_message(
             channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
         ) -> None:
-            if stop.is_set() or state.done:
+            if stop.is_set() or budget.exhausted:
                 # Already prefetched but not started: leave it unacked, it is requeued on close.
                 return
-            state.last_activity = time.monotonic()
+            budget.mark_active()
             headers = properties.headers or {}
             if "x-delivery-count" in headers:
                 delivery = int(headers["x-delivery-count"]) + 1
@@ -358,10 +357,8 @@ class RabbitMQBus(EventBus):
             else:
                 self._dead_letter(channel, method, properties, body, group, result.reason, delivery)
             if result.outcome is not Outcome.RETRY:
-                state.settled += 1
-                if max_messages is not None and state.settled >= max_messages:
-                    state.done = True
-            state.last_activity = time.monotonic()
+                budget.settled_one()
+            budget.mark_active()
 
         return on_message
 
@@ -408,12 +405,3 @@ class RabbitMQBus(EventBus):
             channel.basic_nack(method.delivery_tag, requeue=False)
             return
         channel.basic_ack(method.delivery_tag)
-
-
-class _ConsumeState:
-    __slots__ = ("done", "last_activity", "settled")
-
-    def __init__(self) -> None:
-        self.settled = 0
-        self.done = False
-        self.last_activity = time.monotonic()

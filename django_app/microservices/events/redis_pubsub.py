@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .budget import ConsumeBudget
 from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
@@ -62,8 +63,7 @@ class RedisPubSubBus(RedisBus):
         group = self._group(group)
         dispatcher = self._dispatcher(registry)
         stop = stop or threading.Event()
-        settled = 0
-        last_activity = time.monotonic()
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
         pubsub = self.client.pubsub()
         try:
             channels = {self.channel(t) for t in types}
@@ -77,16 +77,13 @@ class RedisPubSubBus(RedisBus):
                     channels.discard(text(confirmation["channel"]))
             if ready is not None:
                 ready.set()
-            while not stop.is_set() and (max_messages is None or settled < max_messages):
+            while not stop.is_set() and not budget.exhausted:
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
                 if message is None or message["type"] != "message":
-                    if (
-                        idle_timeout is not None
-                        and time.monotonic() - last_activity >= idle_timeout
-                    ):
+                    if budget.idle_expired():
                         break
                     continue
-                last_activity = time.monotonic()
+                budget.mark_active()
                 body = message["data"]
                 for delivery in range(1, self.max_deliveries + 1):
                     result = dispatcher.dispatch(body, delivery_count=delivery)
@@ -98,7 +95,7 @@ class RedisPubSubBus(RedisBus):
                     self.client.xadd(
                         self.dead_stream(group), {"envelope": body, "reason": result.reason}
                     )
-                settled += 1
+                budget.settled_one()
         finally:
             pubsub.close()
-        return settled
+        return budget.settled

@@ -22,6 +22,7 @@ from typing import Any
 import redis.exceptions as rx
 
 from ..exceptions import PublishError
+from .budget import ConsumeBudget
 from .bus import reconnect_delay
 from .consumer import Dispatcher, Outcome
 from .contract import encode_event
@@ -126,13 +127,13 @@ class RedisStreamsBus(RedisBus):
         stop = stop or threading.Event()
         consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         streams = [self.stream(t) for t in types]
-        run = _StreamRun(self, dispatcher, group, consumer, max_messages)
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
+        run = _StreamRun(self, dispatcher, group, consumer, budget)
         attempt = 0
-        last_activity = time.monotonic()
         next_claim = 0.0
         need_groups = True
         logger.info("consuming %s as %s/%s", ", ".join(types), group, consumer)
-        while not stop.is_set() and not run.done:
+        while not stop.is_set() and not budget.exhausted:
             try:
                 if need_groups:  # at start, and after a reconnect (the server may be new)
                     self.declare(types, group=group)
@@ -142,7 +143,7 @@ class RedisStreamsBus(RedisBus):
                 if time.monotonic() >= next_claim:
                     worked += run.reclaim(streams, stop)
                     next_claim = time.monotonic() + max(0.1, self.claim_idle_ms / 2000)
-                if not stop.is_set() and not run.done:
+                if not stop.is_set() and not budget.exhausted:
                     block = self.block_ms if not run.retries else min(self.block_ms, 100)
                     worked += run.read_new(streams, block, stop)
             except RECONNECTABLE as exc:
@@ -153,15 +154,15 @@ class RedisStreamsBus(RedisBus):
                 stop.wait(delay)
                 continue
             if worked:
-                last_activity = time.monotonic()
-            elif idle_timeout is not None and time.monotonic() - last_activity >= idle_timeout:
+                budget.mark_active()
+            elif budget.idle_expired():
                 break
         run.leave(streams)
-        return run.settled
+        return budget.settled
 
 
 class _StreamRun:
-    """State of one `consume()` call: what it settled, what it will retry and when."""
+    """State of one `consume()` call: its budget, what it will retry and when."""
 
     def __init__(
         self,
@@ -169,16 +170,14 @@ class _StreamRun:
         dispatcher: Dispatcher,
         group: str,
         consumer: str,
-        max_messages: int | None,
+        budget: ConsumeBudget,
     ) -> None:
         self.bus = bus
         self.client = bus.client
         self.dispatcher = dispatcher
         self.group = group
         self.consumer = consumer
-        self.max_messages = max_messages
-        self.settled = 0
-        self.done = False
+        self.budget = budget
         # (due time, stream, entry id): our own failed entries, pending on us until then
         self.retries: list[tuple[float, str, str]] = []
 
@@ -193,7 +192,7 @@ class _StreamRun:
         handled = 0
         for stream, entries in response or []:
             for entry_id, fields in entries:
-                if stop.is_set() or self.done:
+                if stop.is_set() or self.budget.exhausted:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
                     return handled
                 self.process(text(stream), text(entry_id), fields, 1)
@@ -208,7 +207,7 @@ class _StreamRun:
         self.retries = [r for r in self.retries if r[0] > now]
         handled = 0
         for _, stream, entry_id in due:
-            if stop.is_set() or self.done:
+            if stop.is_set() or self.budget.exhausted:
                 return handled
             claimed = self.client.xclaim(stream, self.group, self.consumer, 0, [entry_id])
             handled += self._process_claimed(stream, claimed)
@@ -219,7 +218,7 @@ class _StreamRun:
         handled = 0
         for stream in streams:
             cursor = "0-0"
-            while not stop.is_set() and not self.done:
+            while not stop.is_set() and not self.budget.exhausted:
                 response = self.client.xautoclaim(
                     stream,
                     self.group,
@@ -257,7 +256,7 @@ class _StreamRun:
         counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         handled = 0
         for entry_id, fields in entries:
-            if self.done:
+            if self.budget.exhausted:
                 break
             self.process(stream, text(entry_id), fields, counts.get(text(entry_id), 2))
             handled += 1
@@ -277,7 +276,7 @@ class _StreamRun:
         result = self.dispatcher.dispatch(body, delivery_count=delivery)
         if result.outcome is Outcome.ACK:
             self.client.xack(stream, self.group, entry_id)
-            self._settled()
+            self.budget.settled_one()
         elif result.outcome is Outcome.RETRY:
             self.retries.append((time.monotonic() + result.delay, stream, entry_id))
         else:
@@ -300,12 +299,7 @@ class _StreamRun:
         )
         pipe.xack(stream, self.group, entry_id)
         pipe.execute()
-        self._settled()
-
-    def _settled(self) -> None:
-        self.settled += 1
-        if self.max_messages is not None and self.settled >= self.max_messages:
-            self.done = True
+        self.budget.settled_one()
 
     def leave(self, streams: list[str]) -> None:
         """Forget this consumer's name in the groups if nothing is pending on it."""

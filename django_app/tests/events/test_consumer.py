@@ -113,6 +113,22 @@ def test_memory_bus_retries_then_succeeds(memory_bus):
     assert memory_bus.dead_letters == {}
 
 
+def test_memory_bus_consume_stops_at_max_messages_then_at_idle_timeout(memory_bus):
+    """Three queued, max two: two settled and one left; the next call takes it, then idles out."""
+    received: list[Any] = []
+    registry = HandlerRegistry()
+    registry.add("user.created", received.append, name="test.record")
+    memory_bus.declare(["user.created"])
+    sent = [sample_envelope("user.created") for _ in range(3)]
+    for envelope in sent:
+        memory_bus.publish(envelope)
+    first = memory_bus.consume(registry=registry, max_messages=2, idle_timeout=2)
+    left = memory_bus.pending()
+    second = memory_bus.consume(registry=registry, idle_timeout=0.2)
+    assert (first, left, second) == (2, 1, 1)
+    assert received == sent
+
+
 def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(memory_bus):
     """Invalid JSON, a schema violation, an unknown type and 1 MB end dead; the good one runs."""
     registry, calls = counting_registry()
