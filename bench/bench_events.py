@@ -83,6 +83,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     import pika
     from django.core.management import call_command
 
+    from microservices.events.backends import bus_settings
     from microservices.events.envelope import Envelope
     from microservices.events.handlers import HandlerRegistry
     from microservices.events.rabbitmq import RabbitMQBus
@@ -91,7 +92,9 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     name = f"bench{uuid.uuid4().hex[:6]}"
-    bus = RabbitMQBus(amqp_url, exchange=name, prefetch=50)
+    bus = RabbitMQBus.from_config(
+        bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=50)
+    )
     group = name
     event_type = "order.created"
     bus.declare([event_type], group=group)

@@ -15,6 +15,7 @@ from django.db import connection
 
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
+from microservices.events.backends import bus_settings
 from microservices.events.outbox import outbox_relay, publish_event
 from microservices.events.rabbitmq import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
@@ -93,7 +94,8 @@ def test_three_relays_at_once_publish_every_row_exactly_once_each_in_order(rabbi
         bus.declare(["order.cancelled"])
         for index in range(total):
             publish_event("order.cancelled", sample_data("order.cancelled", index=index))
-    relays = [RecordingRabbitMQBus(rabbitmq.url, exchange=unique_name) for _ in range(3)]
+    settings = bus_settings(rabbitmq_url=rabbitmq.url, rabbitmq_exchange=unique_name)
+    relays = [RecordingRabbitMQBus.from_config(settings) for _ in range(3)]
     errors: list[BaseException] = []
 
     def relay(bus: RecordingRabbitMQBus) -> None:

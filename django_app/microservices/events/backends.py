@@ -10,7 +10,7 @@ bus is one per process, because a consumer must see what the other threads publi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..conf import ms_settings
@@ -22,7 +22,7 @@ from .redis_pubsub import RedisPubSubBus
 from .redis_streams import RedisStreamsBus
 
 # Buses that talk to a broker, built from the EVENT_BUS settings.
-BROKER_BUSES: dict[str, Callable[[dict[str, Any]], EventBus]] = {
+BROKER_BUSES: dict[str, Callable[[Mapping[str, Any]], EventBus]] = {
     "rabbitmq": RabbitMQBus.from_config,
     "redis": RedisStreamsBus.from_config,
     "redis_pubsub": RedisPubSubBus.from_config,
@@ -34,13 +34,22 @@ _shared_lock = threading.Lock()
 _shared: dict[tuple[Any, ...], EventBus] = {}
 
 
+def bus_settings(**overrides: Any) -> dict[str, Any]:
+    """EVENT_BUS as configured, every default filled in, with some keys overridden.
+
+    The one place a bus's settings are put together: the buses read each key without a
+    fallback, so every default lives in conf.DEFAULTS only.
+    """
+    return {**ms_settings.EVENT_BUS, **{k.upper(): v for k, v in overrides.items()}}
+
+
 def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
     return (
         backend,
-        config.get("RABBITMQ_URL"),
-        config.get("RABBITMQ_EXCHANGE"),
-        config.get("REDIS_URL"),
-        config.get("REDIS_STREAM_PREFIX"),
+        config["RABBITMQ_URL"],
+        config["RABBITMQ_EXCHANGE"],
+        config["REDIS_URL"],
+        config["REDIS_STREAM_PREFIX"],
     )
 
 
@@ -49,7 +58,7 @@ def build_bus(backend: str | None = None, **overrides: Any) -> EventBus:
 
     The in-memory bus is the exception: there is one per process (see `get_bus`).
     """
-    config = {**ms_settings.EVENT_BUS, **{k.upper(): v for k, v in overrides.items()}}
+    config = bus_settings(**overrides)
     backend = backend or str(config["BACKEND"])
     if backend == "memory":
         # One per process even here: a consumer must see what the rest of the process publishes.

@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import pika
@@ -65,13 +65,13 @@ class RabbitMQBus(EventBus):
         self,
         url: str,
         *,
-        exchange: str = "microservices.events",
-        prefetch: int = 50,
-        queue_type: str = "quorum",
-        heartbeat: int = 30,
-        publish_timeout: float = 15.0,
-        reconnect_backoff_max: float = 5.0,
-        max_deliveries: int = 5,
+        exchange: str,
+        prefetch: int,
+        queue_type: str,
+        heartbeat: int,
+        publish_timeout: float,
+        reconnect_backoff_max: float,
+        max_deliveries: int,
     ) -> None:
         super().__init__()
         if not url:
@@ -88,15 +88,16 @@ class RabbitMQBus(EventBus):
         self._confirming: ConfirmingPublisher | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RabbitMQBus:
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """A bus from the EVENT_BUS settings, every key present (backends.bus_settings())."""
         return cls(
             str(config["RABBITMQ_URL"]),
             exchange=str(config["RABBITMQ_EXCHANGE"]),
             prefetch=int(config["RABBITMQ_PREFETCH"]),
-            queue_type=str(config.get("RABBITMQ_QUEUE_TYPE", "quorum")),
-            heartbeat=int(config.get("RABBITMQ_HEARTBEAT", 30)),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
+            queue_type=str(config["RABBITMQ_QUEUE_TYPE"]),
+            heartbeat=int(config["RABBITMQ_HEARTBEAT"]),
+            publish_timeout=float(config["PUBLISH_TIMEOUT"]),
+            reconnect_backoff_max=float(config["RECONNECT_BACKOFF_MAX"]),
             max_deliveries=int(config["MAX_DELIVERIES"]),
         )
 

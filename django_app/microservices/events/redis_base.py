@@ -7,7 +7,8 @@ their handlers could not settle to the stream `<prefix>:dead:<group>`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 import redis
 import redis.exceptions as rx
@@ -30,10 +31,10 @@ class RedisBus(EventBus):
         self,
         url: str,
         *,
-        prefix: str = "events",
-        max_deliveries: int = 5,
-        publish_timeout: float = 15.0,
-        reconnect_backoff_max: float = 5.0,
+        prefix: str,
+        max_deliveries: int,
+        publish_timeout: float,
+        reconnect_backoff_max: float,
     ) -> None:
         super().__init__()
         if not url:
@@ -48,6 +49,21 @@ class RedisBus(EventBus):
         self.client: Any = redis.Redis.from_url(
             url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """A bus from the EVENT_BUS settings, every key present (backends.bus_settings())."""
+        return cls(str(config["REDIS_URL"]), **cls.options(config))
+
+    @classmethod
+    def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor's keyword arguments, from the EVENT_BUS settings."""
+        return {
+            "prefix": str(config["REDIS_STREAM_PREFIX"]),
+            "max_deliveries": int(config["MAX_DELIVERIES"]),
+            "publish_timeout": float(config["PUBLISH_TIMEOUT"]),
+            "reconnect_backoff_max": float(config["RECONNECT_BACKOFF_MAX"]),
+        }
 
     def close(self) -> None:
         self.client.close()

@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from .budget import ConsumeBudget
 from .consumer import Outcome
@@ -30,16 +29,6 @@ class RedisPubSubBus(RedisBus):
     """
 
     backend = "redis_pubsub"
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RedisPubSubBus:
-        return cls(
-            str(config["REDIS_URL"]),
-            prefix=str(config["REDIS_STREAM_PREFIX"]),
-            max_deliveries=int(config["MAX_DELIVERIES"]),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
-        )
 
     def publish(self, envelope: Envelope) -> None:
         body = encode_event(envelope)

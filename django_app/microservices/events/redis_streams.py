@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.exceptions as rx
@@ -37,32 +37,21 @@ LEAVE_ERRORS: tuple[type[BaseException], ...] = (*RECONNECTABLE, rx.ResponseErro
 
 class RedisStreamsBus(RedisBus):
     backend = "redis"
+    # Entries per read. Small: on SIGTERM, what was read but not started stays pending.
+    batch = 10
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        claim_idle_ms: int = 30_000,
-        block_ms: int = 1000,
-        batch: int = 10,  # small: on SIGTERM, what was read but not started stays pending
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, url: str, *, claim_idle_ms: int, block_ms: int, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
-        self.batch = batch
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RedisStreamsBus:
-        return cls(
-            str(config["REDIS_URL"]),
-            prefix=str(config["REDIS_STREAM_PREFIX"]),
-            max_deliveries=int(config["MAX_DELIVERIES"]),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
-            claim_idle_ms=int(config.get("REDIS_CLAIM_IDLE_MS", 30_000)),
-            block_ms=int(config.get("REDIS_BLOCK_MS", 1000)),
-        )
+    def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super().options(config),
+            "claim_idle_ms": int(config["REDIS_CLAIM_IDLE_MS"]),
+            "block_ms": int(config["REDIS_BLOCK_MS"]),
+        }
 
     def stream(self, event_type: str) -> str:
         return self.channel(event_type)
