@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     group = name
     event_type = "order.created"
     bus.declare([event_type], group=group)
-    queue = bus.queue_name(group, event_type)
+    queue = bus.topology.queue_name(group, event_type)
     admin = pika.BlockingConnection(pika.URLParameters(amqp_url))
     admin_channel = admin.channel()
 

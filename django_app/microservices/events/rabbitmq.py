@@ -1,12 +1,7 @@
 """RabbitMQ bus (pika): confirmed, mandatory, persistent publishing; quorum queues with a DLQ.
 
-Topology, all durable:
-
-    exchange  <EXCHANGE>            topic, routing key = event type
-    queue     <group>.<event_type>  one per consuming service and binding; quorum (x-delivery-limit
-                                    = MAX_DELIVERIES as the broker's safety net), dead-lettering to
-    exchange  <EXCHANGE>.dlx        direct, and from there to
-    queue     <group>.dead          the service's dead letters, each with an `x-dead-reason` header
+The exchanges and queues it declares are drawn in rabbitmq_topology.py: one durable queue per
+consuming service and event type, and one dead-letter queue per service.
 
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
 bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
@@ -29,7 +24,7 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
 from .consumer import Outcome
@@ -37,6 +32,7 @@ from .contract import encode_event
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from .rabbitmq_topology import Topology
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 
@@ -78,9 +74,8 @@ class RabbitMQBus(EventBus):
             raise ValueError("RabbitMQ bus needs MICROSERVICES['EVENT_BUS']['RABBITMQ_URL']")
         self.url = url
         self.exchange = exchange
-        self.dead_letter_exchange = f"{exchange}.dlx"
+        self.topology = Topology(exchange, queue_type, max_deliveries)
         self.prefetch = prefetch
-        self.queue_type = queue_type
         self.heartbeat = heartbeat
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
@@ -103,26 +98,26 @@ class RabbitMQBus(EventBus):
 
     # -- connections -------------------------------------------------------------------
 
-    def _connect(self) -> BlockingConnection:
+    def _parameters(self, role: str) -> pika.URLParameters:
+        """Connection parameters; `role` names the connection in the management UI."""
         params = pika.URLParameters(self.url)
-        params.heartbeat = self.heartbeat
         params.blocked_connection_timeout = self.publish_timeout
         params.connection_attempts = 1
         params.socket_timeout = 5
-        params.client_properties = {"connection_name": f"microservices-events-{self.exchange}"}
+        params.client_properties = {"connection_name": f"microservices-{role}-{self.exchange}"}
+        return params
+
+    def _connect(self) -> BlockingConnection:
+        params = self._parameters("events")
+        params.heartbeat = self.heartbeat
         return BlockingConnection(params)
 
     def _publisher(self) -> ConfirmingPublisher:
         if self._confirming is None:
-            params = pika.URLParameters(self.url)
-            params.blocked_connection_timeout = self.publish_timeout
-            params.connection_attempts = 1
-            params.socket_timeout = 5
-            params.client_properties = {
-                "connection_name": f"microservices-publisher-{self.exchange}"
-            }
             self._confirming = ConfirmingPublisher(
-                params, self.exchange, timeout=min(self.publish_timeout, 30.0)
+                self._parameters("publisher"),
+                self.exchange,
+                timeout=min(self.publish_timeout, 30.0),
             )
         return self._confirming
 
@@ -202,54 +197,12 @@ class RabbitMQBus(EventBus):
                 )
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
 
-    # -- topology ----------------------------------------------------------------------
-
-    def queue_name(self, group: str, event_type: str) -> str:
-        return f"{group}.{event_type}"
-
-    def dead_letter_queue(self, group: str) -> str:
-        return f"{group}.dead"
-
-    def _declare(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
-        try:
-            return self._declare_all(channel, types, group)
-        except pe.ChannelClosedByBroker as exc:
-            if exc.reply_code != 406:
-                raise
-            # Queue arguments cannot change in place (RabbitMQ refuses the redeclaration).
-            raise EventError(
-                f"RabbitMQ refused the topology of {group}: {exc.reply_text}. A queue exists with "
-                "other arguments: keep MAX_DELIVERIES / RABBITMQ_QUEUE_TYPE as they were when it "
-                "was declared, or drain and delete it (or set the limit by policy)."
-            ) from exc
-
-    def _declare_all(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
-        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-        channel.exchange_declare(self.dead_letter_exchange, exchange_type="direct", durable=True)
-        dead = self.dead_letter_queue(group)
-        channel.queue_declare(dead, durable=True, arguments={"x-queue-type": self.queue_type})
-        channel.queue_bind(dead, self.dead_letter_exchange, routing_key=dead)
-        queues = []
-        for event_type in types:
-            queue = self.queue_name(group, event_type)
-            arguments: dict[str, Any] = {
-                "x-queue-type": self.queue_type,
-                "x-dead-letter-exchange": self.dead_letter_exchange,
-                "x-dead-letter-routing-key": dead,
-            }
-            if self.queue_type == "quorum":
-                # The broker's own bound, for deliveries that never reach our code (a consumer
-                # crashing on the message); our dispatcher dead-letters at the same count.
-                arguments["x-delivery-limit"] = self.max_deliveries
-            channel.queue_declare(queue, durable=True, arguments=arguments)
-            channel.queue_bind(queue, self.exchange, routing_key=event_type)
-            queues.append(queue)
-        return queues
+    # -- topology (rabbitmq_topology.py) and dead letters ----------------------------
 
     def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
         connection = self._connect()
         try:
-            self._declare(connection.channel(), list(event_types), self._group(group))
+            self.topology.declare(connection.channel(), list(event_types), self._group(group))
         finally:
             connection.close()
 
@@ -261,7 +214,7 @@ class RabbitMQBus(EventBus):
         taken: list[tuple[bytes, dict[str, Any]]] = []
         try:
             channel = connection.channel()
-            queue = self.dead_letter_queue(self._group(group))
+            queue = self.topology.dead_letter_queue(self._group(group))
             while len(taken) < limit:
                 method, properties, body = channel.basic_get(queue, auto_ack=False)
                 if method is None:
@@ -297,7 +250,7 @@ class RabbitMQBus(EventBus):
                 channel = connection.channel()
                 channel.confirm_delivery()  # dead letters we forward are confirmed too
                 channel.basic_qos(prefetch_count=self.prefetch)
-                queues = self._declare(channel, types, group)
+                queues = self.topology.declare(channel, types, group)
                 on_message = self._on_message(dispatcher, group, stop, budget)
                 for queue in queues:
                     channel.basic_consume(queue, on_message_callback=on_message)
@@ -395,8 +348,8 @@ class RabbitMQBus(EventBus):
         )
         try:
             channel.basic_publish(
-                self.dead_letter_exchange,
-                self.dead_letter_queue(group),
+                self.topology.dead_letter_exchange,
+                self.topology.dead_letter_queue(group),
                 body,
                 forwarded,
                 mandatory=True,
