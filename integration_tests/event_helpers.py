@@ -207,7 +207,7 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     from django.db import transaction
 
     from microservices.events.backends import build_bus
-    from microservices.events.outbox import publish_event
+    from microservices.events.outbox import outbox_enqueue
     from shop.event_samples import sample_data
     from shop.models import UserProfile
 
@@ -220,7 +220,7 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     with transaction.atomic():
         UserProfile.objects.create(user_id=user_id, email=data["email"], name=data["name"])
         if mode == "outbox":
-            publish_event("user.created", data)
+            outbox_enqueue("user.created", data)
         transaction.on_commit(die)
         if mode == "on_commit":
             transaction.on_commit(lambda: bus.publish(Envelope.new("user.created", data)))

@@ -1,6 +1,6 @@
 """Events: contracts, buses (memory, RabbitMQ, Redis), the transactional outbox and the inbox.
 
-Producers call `publish_event(event_type, data, correlation_id=...)` inside their transaction;
+Producers call `outbox_enqueue(event_type, data, correlation_id=...)` inside their transaction;
 `outbox_relay()` publishes; consumers run `manage.py consume_events`.
 """
 
@@ -10,7 +10,6 @@ from typing import Any
 
 # Lazy, so importing the package (system checks do, while apps load) does not import models.
 _EXPORTS = {
-    "publish_event": ".outbox",
     "outbox_enqueue": ".outbox",
     "outbox_relay": ".outbox",
     "Envelope": ".envelope",

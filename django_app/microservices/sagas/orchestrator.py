@@ -500,12 +500,12 @@ def _publish(
     events: list[tuple[str, dict[str, Any]]], *, saga_id: str, step: str, direction: str
 ) -> None:
     """Hand a step's events to the transactional outbox (inside the caller's transaction)."""
-    from ..events.outbox import publish_event
+    from ..events.outbox import outbox_enqueue
 
     for n, (event_type, data) in enumerate(events):
         # A stable id: the same step outcome always names its events the same way.
         event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
-        publish_event(event_type, data, correlation_id=saga_id, event_id=event_id)
+        outbox_enqueue(event_type, data, correlation_id=saga_id, event_id=event_id)
 
 
 def _describe(exc: BaseException) -> str:
