@@ -7,7 +7,8 @@
 
 Publishing validates against the contract and returns only once the broker has the event
 (confirms on RabbitMQ, XADD's reply on Redis). Consuming hands each message to a `Dispatcher`
-whose `Outcome` (ack, retry later, dead-letter) the backend carries out.
+whose `Outcome` (ack, retry later, dead-letter) the backend carries out. Both broker buses wait
+`reconnect_delay()` between attempts to reach a broker that went away.
 """
 
 from __future__ import annotations
