@@ -83,19 +83,22 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     import pika
     from django.core.management import call_command
 
-    from microservices.events.consumer import HandlerRegistry
+    from microservices.events.backends import bus_settings
     from microservices.events.envelope import Envelope
+    from microservices.events.handlers import HandlerRegistry
     from microservices.events.rabbitmq import RabbitMQBus
     from microservices.models import InboxEvent
     from shop.event_samples import sample_data
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     name = f"bench{uuid.uuid4().hex[:6]}"
-    bus = RabbitMQBus(amqp_url, exchange=name, prefetch=50)
+    bus = RabbitMQBus.from_config(
+        bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=50)
+    )
     group = name
     event_type = "order.created"
     bus.declare([event_type], group=group)
-    queue = bus.queue_name(group, event_type)
+    queue = bus.topology.queue_name(group, event_type)
     admin = pika.BlockingConnection(pika.URLParameters(amqp_url))
     admin_channel = admin.channel()
 

@@ -21,8 +21,8 @@ from typing import Any
 from django.db.models import F, Sum
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.envelope import Envelope
+from microservices.events.handlers import HandlerRegistry
 
 # --- what both buses' tests use ----------------------------------------------------------------
 
@@ -130,7 +130,7 @@ def configured_bus(backend: str, url: str, name: str, **extra: Any) -> Iterator[
     from django.test import override_settings
 
     from microservices.conf import _merge
-    from microservices.events.bus import build_bus, reset_buses
+    from microservices.events.backends import build_bus, reset_buses
 
     conf = _merge(
         getattr(settings, "MICROSERVICES", {}),
@@ -197,8 +197,8 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     django.setup()
     from django.db import transaction
 
-    from microservices.events.bus import build_bus
-    from microservices.events.outbox import publish_event
+    from microservices.events.backends import build_bus
+    from microservices.events.outbox import outbox_enqueue
     from shop.event_samples import sample_data
     from shop.models import UserProfile
 
@@ -211,7 +211,7 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     with transaction.atomic():
         UserProfile.objects.create(user_id=user_id, email=data["email"], name=data["name"])
         if mode == "outbox":
-            publish_event("user.created", data)
+            outbox_enqueue("user.created", data)
         transaction.on_commit(die)
         if mode == "on_commit":
             transaction.on_commit(lambda: bus.publish(Envelope.new("user.created", data)))

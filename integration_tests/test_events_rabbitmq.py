@@ -25,8 +25,8 @@ from integration_tests.event_helpers import (
     start_consumer,
     stop_process,
 )
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
+from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.waiting import WaitTimeout, wait_until

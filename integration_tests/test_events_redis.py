@@ -24,9 +24,10 @@ from integration_tests.event_helpers import (
 from integration_tests.event_helpers import (
     registry as helper_registry,
 )
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.contract import get_contract
-from microservices.events.redis import RedisPubSubBus, RedisStreamsBus
+from microservices.events.handlers import HandlerRegistry
+from microservices.events.redis_pubsub import RedisPubSubBus
+from microservices.events.redis_streams import RedisStreamsBus
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.waiting import wait_until

@@ -10,6 +10,7 @@ from django.db import connection
 from integration_tests.event_helpers import applied_counts, order_event
 from integration_tests.event_helpers import registry as helper_registry
 from microservices.events.consumer import Dispatcher, Outcome
+from microservices.events.handlers import HandlerRegistry
 from microservices.models import InboxEvent
 
 
@@ -42,9 +43,6 @@ def test_failed_handler_leaves_no_inbox_row_so_the_retry_applies_it(postgres):
     """A failure after the effect rolls both back; the redelivery applies the event once."""
     envelope = order_event(0)
     calls = []
-
-    from microservices.events.consumer import HandlerRegistry
-
     registry = HandlerRegistry()
 
     @registry.handler("order.created", name="it.fails_once")

@@ -15,7 +15,8 @@ from django.db import connection
 
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
-from microservices.events.outbox import outbox_relay, publish_event
+from microservices.events.backends import bus_settings
+from microservices.events.outbox import outbox_enqueue, outbox_relay
 from microservices.events.rabbitmq import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
 from shop.event_samples import sample_data
@@ -92,8 +93,9 @@ def test_three_relays_at_once_publish_every_row_exactly_once_each_in_order(rabbi
     with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
         bus.declare(["order.cancelled"])
         for index in range(total):
-            publish_event("order.cancelled", sample_data("order.cancelled", index=index))
-    relays = [RecordingRabbitMQBus(rabbitmq.url, exchange=unique_name) for _ in range(3)]
+            outbox_enqueue("order.cancelled", sample_data("order.cancelled", index=index))
+    settings = bus_settings(rabbitmq_url=rabbitmq.url, rabbitmq_exchange=unique_name)
+    relays = [RecordingRabbitMQBus.from_config(settings) for _ in range(3)]
     errors: list[BaseException] = []
 
     def relay(bus: RecordingRabbitMQBus) -> None:
@@ -126,7 +128,7 @@ def test_relay_outbox_command_publishes_pending_rows_and_marks_them_sent(rabbitm
     with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
         bus.declare(["payment.processed"])
     written = [
-        publish_event("payment.processed", sample_data("payment.processed")) for _ in range(3)
+        outbox_enqueue("payment.processed", sample_data("payment.processed")) for _ in range(3)
     ]
     result = subprocess.run(
         manage_py_argv("relay_outbox", "--once", "--bus", "rabbitmq", "--exchange", unique_name),

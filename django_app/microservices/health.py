@@ -120,14 +120,14 @@ def ping_redis(url: str) -> str:
 def check_broker() -> ComponentHealth:
     """The event bus's broker: RabbitMQ or Redis per EVENT_BUS BACKEND (memory has none)."""
     bus: dict[str, Any] = ms_settings.EVENT_BUS
-    backend = str(bus.get("BACKEND", "memory"))
+    backend = str(bus["BACKEND"])
     if backend == "rabbitmq":
-        url = str(bus.get("RABBITMQ_URL") or "")
+        url = str(bus["RABBITMQ_URL"] or "")
         if not url:
             return ComponentHealth("down", "EVENT_BUS BACKEND rabbitmq has no RABBITMQ_URL")
         return _timed(lambda: ping_rabbitmq(url))
     if backend == "redis":
-        url = str(bus.get("REDIS_URL") or "")
+        url = str(bus["REDIS_URL"] or "")
         if not url:
             return ComponentHealth("down", "EVENT_BUS BACKEND redis has no REDIS_URL")
         return _timed(lambda: ping_redis(url))
@@ -137,7 +137,7 @@ def check_broker() -> ComponentHealth:
 def redis_urls() -> list[str]:
     """The Redis servers this service is configured to use (event bus, Django caches)."""
     urls: list[str] = []
-    bus_url = str(ms_settings.EVENT_BUS.get("REDIS_URL") or "")
+    bus_url = str(ms_settings.EVENT_BUS["REDIS_URL"] or "")
     if bus_url:
         urls.append(bus_url)
     for conf in getattr(settings, "CACHES", {}).values():

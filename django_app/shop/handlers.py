@@ -17,9 +17,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from microservices.clients.factory import client_for
-from microservices.events.consumer import HandlerRegistry
 from microservices.events.envelope import Envelope
-from microservices.events.outbox import publish_event
+from microservices.events.handlers import HandlerRegistry
+from microservices.events.outbox import outbox_enqueue
 from microservices.exceptions import ResourceNotFound, RetryableHandlerError
 
 from .clients.inventory import InventoryServiceClient
@@ -104,7 +104,7 @@ def on_order_created(envelope: Envelope) -> None:
         last_order_at=timezone.now(),
     )
     for payload in low:
-        publish_event(
+        outbox_enqueue(
             "inventory.low",
             payload,
             correlation_id=envelope.correlation_id,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from microservices.conf import _merge
-from microservices.events.bus import get_bus, reset_buses
+from microservices.events.backends import get_bus, reset_buses
 from microservices.events.memory import MemoryBus
 
 ClientLog = Callable[..., list[logging.LogRecord]]

@@ -1,30 +1,24 @@
 """Events: contracts, buses (memory, RabbitMQ, Redis), the transactional outbox and the inbox.
 
-Producers call `publish_event(event_type, data, correlation_id=...)` inside their transaction;
-`outbox_relay()` publishes; consumers run `manage.py consume_events`.
+Producers call `outbox.outbox_enqueue(event_type, data, correlation_id=...)` inside their
+transaction; `outbox.outbox_relay()` publishes; consumers run `manage.py consume_events`.
+Import what you need from its module: this package exports nothing, so importing it (system
+checks do, from AppConfig.ready()) costs nothing.
+
+Layers, each importing only from the layers below it (`|`: independent of each other):
+
+    checks | admin                       system checks; the outbox and inbox in the admin
+    outbox                               the transactional outbox and its relay
+    backends                             which bus: the backend table, get_bus(), build_bus()
+    memory | rabbitmq | redis_streams | redis_pubsub
+                                         the buses
+    rabbitmq_publisher | rabbitmq_topology | redis_base
+                                         what one broker's bus is built from
+    bus | budget                         the EventBus interface; when a consume loop stops
+    consumer                             a message's fate: the exception steers the outcome
+    inbox                                a handler's effect and its record, in one transaction
+    handlers | contract                  handlers by event type; the event contracts
+    envelope                             what every event looks like
+
+The modules from inbox upwards use the ORM; handlers, contract and envelope load no models.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-# Lazy, so importing the package (system checks do, while apps load) does not import models.
-_EXPORTS = {
-    "publish_event": ".outbox",
-    "outbox_enqueue": ".outbox",
-    "outbox_relay": ".outbox",
-    "Envelope": ".envelope",
-    "EventBus": ".bus",
-    "get_bus": ".bus",
-    "HandlerRegistry": ".consumer",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

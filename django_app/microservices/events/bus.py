@@ -1,13 +1,14 @@
-"""The `EventBus` interface every backend implements, and `get_bus()` choosing one from settings.
+"""The `EventBus` interface every backend implements (memory, RabbitMQ, Redis).
 
-    bus = get_bus()                      # MICROSERVICES["EVENT_BUS"]["BACKEND"]
+    bus = get_bus()                      # backends.py: the configured bus of this thread
     bus.publish(Envelope.new("user.created", {...}))
     bus.subscribe("user.created", on_user_created)
     bus.consume(stop=stop_event)         # until `stop` is set
 
 Publishing validates against the contract and returns only once the broker has the event
 (confirms on RabbitMQ, XADD's reply on Redis). Consuming hands each message to a `Dispatcher`
-whose `Outcome` (ack, retry later, dead-letter) the backend carries out.
+whose `Outcome` (ack, retry later, dead-letter) the backend carries out. Both broker buses wait
+`reconnect_delay()` between attempts to reach a broker that went away.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
-from .consumer import Dispatcher, Handler, HandlerRegistry
+from .consumer import Dispatcher
 from .envelope import Envelope
-
-BACKENDS = ("memory", "rabbitmq", "redis", "redis_pubsub")
+from .handlers import Handler, HandlerRegistry
 
 # The first wait before reconnecting to a broker; it doubles up to RECONNECT_BACKOFF_MAX.
 RECONNECT_BACKOFF = 0.1
@@ -134,90 +133,3 @@ class EventBus(ABC):
     @staticmethod
     def _group(group: str | None) -> str:
         return group or str(ms_settings.EVENT_BUS["CONSUMER_GROUP"])
-
-
-_local = threading.local()
-_shared_lock = threading.Lock()
-_shared: dict[tuple[Any, ...], EventBus] = {}
-
-
-def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        backend,
-        config.get("RABBITMQ_URL"),
-        config.get("RABBITMQ_EXCHANGE"),
-        config.get("REDIS_URL"),
-        config.get("REDIS_STREAM_PREFIX"),
-    )
-
-
-def build_bus(backend: str | None = None, **overrides: Any) -> EventBus:
-    """A new bus of `backend` (default: the configured one); the caller owns and closes it.
-
-    The in-memory bus is the exception: there is one per process (see `get_bus`).
-    """
-    config = {**ms_settings.EVENT_BUS, **{k.upper(): v for k, v in overrides.items()}}
-    backend = backend or str(config["BACKEND"])
-    if backend == "memory":
-        # One per process even here: a consumer must see what the rest of the process publishes.
-        return get_bus("memory")
-    if backend == "rabbitmq":
-        from .rabbitmq import RabbitMQBus
-
-        return RabbitMQBus.from_config(config)
-    if backend == "redis":
-        from .redis import RedisStreamsBus
-
-        return RedisStreamsBus.from_config(config)
-    if backend == "redis_pubsub":
-        from .redis import RedisPubSubBus
-
-        return RedisPubSubBus.from_config(config)
-    raise ValueError(f"unknown EVENT_BUS backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def get_bus(backend: str | None = None) -> EventBus:
-    """The configured bus for this thread: one long-lived connection per thread, reused.
-
-    The in-memory bus is one per process (threads must see each other's events).
-    """
-    config = ms_settings.EVENT_BUS
-    backend = backend or str(config["BACKEND"])
-    key = _bus_key(backend, config)
-    if backend == "memory":
-        with _shared_lock:
-            bus = _shared.get(key)
-            if bus is None:
-                from .memory import MemoryBus
-
-                bus = _shared[key] = MemoryBus()
-            return bus
-    buses: dict[tuple[Any, ...], EventBus] = _local.__dict__.setdefault("buses", {})
-    bus = buses.get(key)
-    if bus is None:
-        bus = buses[key] = build_bus(backend)
-    return bus
-
-
-def reset_buses() -> None:
-    """Close this thread's buses and forget the shared in-memory bus (tests, after fork)."""
-    for bus in list(_local.__dict__.get("buses", {}).values()):
-        bus.close()
-    _local.__dict__["buses"] = {}
-    with _shared_lock:
-        _shared.clear()
-
-
-def publish(envelope: Envelope) -> None:
-    """Publish directly (no outbox) on this thread's configured bus."""
-    get_bus().publish(envelope)
-
-
-__all__ = [
-    "BACKENDS",
-    "EventBus",
-    "build_bus",
-    "get_bus",
-    "publish",
-    "reset_buses",
-]

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from ..conf import ms_settings
-from .bus import BACKENDS
+from .backends import BACKENDS
+from .contract import get_contract
+from .handlers import load_registry
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
 
@@ -85,9 +87,6 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
 
 def _check_contract_and_handlers() -> list[CheckMessage]:
-    from .consumer import load_registry
-    from .contract import get_contract
-
     try:
         contract = get_contract()
     except Exception as exc:  # any load failure is the same misconfiguration to report

@@ -26,10 +26,6 @@ try:  # optional accelerator, same Draft 2020-12 semantics; the pure-Python path
 except ImportError:  # pragma: no cover - depends on the environment
     jsonschema_rs = None
 
-# Beyond this an event is refused on publish and dead-lettered on receipt: events announce
-# facts, they do not carry documents (a 1 MB payload is a bug or an attack).
-DEFAULT_MAX_EVENT_BYTES = 256 * 1024
-
 
 @dataclass(frozen=True)
 class EventType:
@@ -131,7 +127,9 @@ def get_contract() -> EventContract:
 
 
 def max_event_bytes() -> int:
-    return int(ms_settings.EVENT_BUS.get("MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES))
+    """The largest event body: larger is refused on publish and dead-lettered on receipt.
+    Events announce facts, they do not carry documents (a 1 MB payload is a bug or an attack)."""
+    return int(ms_settings.EVENT_BUS["MAX_EVENT_BYTES"])
 
 
 def validate_event(envelope: Envelope) -> None:

@@ -7,16 +7,13 @@ the same event serialise on the unique index, and the loser sees the winner's ro
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import InboxEvent
 from .envelope import Envelope
-
-if TYPE_CHECKING:
-    from .consumer import RegisteredHandler
+from .handlers import RegisteredHandler
 
 
 def inbox_seen(*, event_id: str, handler_name: str) -> bool:

@@ -14,10 +14,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .budget import ConsumeBudget
 from .bus import EventBus
-from .consumer import HandlerRegistry, Outcome
+from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
 
 
 @dataclass
@@ -95,15 +97,12 @@ class MemoryBus(EventBus):
         group = self._group(group)
         dispatcher = self._dispatcher(registry)
         self.declare(types, group=group)
-        settled = 0
-        idle_since = time.monotonic()
-        while not (stop is not None and stop.is_set()):
-            if max_messages is not None and settled >= max_messages:
-                break
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
+        while not (stop is not None and stop.is_set()) and not budget.exhausted:
             with self._cond:
                 message = self._next(group, types)
                 if message is None:
-                    if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+                    if budget.idle_expired():
                         break
                     self._cond.wait(0.05)
                     continue
@@ -117,6 +116,7 @@ class MemoryBus(EventBus):
                     self.dead_letters.setdefault(group, []).append(
                         DeadLetter(message.body, result.reason, message.deliveries)
                     )
-            settled += result.outcome is not Outcome.RETRY
-            idle_since = time.monotonic()
-        return settled
+            if result.outcome is not Outcome.RETRY:
+                budget.settled_one()
+            budget.mark_active()
+        return budget.settled

@@ -1,10 +1,10 @@
 """The transactional outbox: write events with the state change, publish them afterwards.
 
-Producers call `publish_event(...)` inside the transaction that changes their state:
+Producers call `outbox_enqueue(...)` inside the transaction that changes their state:
 
     with transaction.atomic():
         order = ...save()
-        publish_event("order.created", {"order_id": ..., ...}, correlation_id=request_id)
+        outbox_enqueue("order.created", {"order_id": ..., ...}, correlation_id=request_id)
 
 The row commits or rolls back with the state change, so a committed change always has its
 event. `outbox_relay()` (and `manage.py relay_outbox`) publishes pending rows in id order,
@@ -31,14 +31,15 @@ from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable
 from ..models import OutboxEvent, OutboxStatus
-from .bus import EventBus, get_bus
+from .backends import get_bus
+from .bus import EventBus
 from .contract import encode_event
 from .envelope import Envelope
 
 logger = logging.getLogger("microservices.events.outbox")
 
 
-def publish_event(
+def outbox_enqueue(
     event_type: str,
     data: dict[str, Any],
     *,
@@ -70,10 +71,6 @@ def publish_event(
         payload=envelope.to_dict(),
     )
     return envelope
-
-
-# The name the style guide's `<entity>_<action>` convention gives it.
-outbox_enqueue = publish_event
 
 
 @dataclass

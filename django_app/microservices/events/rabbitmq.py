@@ -1,17 +1,12 @@
 """RabbitMQ bus (pika): confirmed, mandatory, persistent publishing; quorum queues with a DLQ.
 
-Topology, all durable:
-
-    exchange  <EXCHANGE>            topic, routing key = event type
-    queue     <group>.<event_type>  one per consuming service and binding; quorum (x-delivery-limit
-                                    = MAX_DELIVERIES as the broker's safety net), dead-lettering to
-    exchange  <EXCHANGE>.dlx        direct, and from there to
-    queue     <group>.dead          the service's dead letters, each with an `x-dead-reason` header
+The exchanges and queues it declares are drawn in rabbitmq_topology.py: one durable queue per
+consuming service and event type, and one dead-letter queue per service.
 
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
 bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
 confirmed; a batch (`publish_many`, the outbox relay) is sent at once and its confirms awaited
-together (_amqp_publisher.py). An unroutable event (no queue bound) raises `PublishError`
+together (rabbitmq_publisher.py). An unroutable event (no queue bound) raises `PublishError`
 instead of vanishing. Both publishing and consuming reconnect with capped exponential backoff
 when the broker goes away.
 """
@@ -21,20 +16,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from ..exceptions import BusUnavailable, EventContractViolation, EventError, PublishError
-from ._amqp_publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
-from .consumer import HandlerRegistry, Outcome
+from .consumer import Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
+from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from .rabbitmq_topology import Topology
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 
@@ -63,22 +61,21 @@ class RabbitMQBus(EventBus):
         self,
         url: str,
         *,
-        exchange: str = "microservices.events",
-        prefetch: int = 50,
-        queue_type: str = "quorum",
-        heartbeat: int = 30,
-        publish_timeout: float = 15.0,
-        reconnect_backoff_max: float = 5.0,
-        max_deliveries: int = 5,
+        exchange: str,
+        prefetch: int,
+        queue_type: str,
+        heartbeat: int,
+        publish_timeout: float,
+        reconnect_backoff_max: float,
+        max_deliveries: int,
     ) -> None:
         super().__init__()
         if not url:
             raise ValueError("RabbitMQ bus needs MICROSERVICES['EVENT_BUS']['RABBITMQ_URL']")
         self.url = url
         self.exchange = exchange
-        self.dead_letter_exchange = f"{exchange}.dlx"
+        self.topology = Topology(exchange, queue_type, max_deliveries)
         self.prefetch = prefetch
-        self.queue_type = queue_type
         self.heartbeat = heartbeat
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
@@ -86,40 +83,41 @@ class RabbitMQBus(EventBus):
         self._confirming: ConfirmingPublisher | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RabbitMQBus:
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """A bus from the EVENT_BUS settings, every key present (backends.bus_settings())."""
         return cls(
             str(config["RABBITMQ_URL"]),
             exchange=str(config["RABBITMQ_EXCHANGE"]),
             prefetch=int(config["RABBITMQ_PREFETCH"]),
-            queue_type=str(config.get("RABBITMQ_QUEUE_TYPE", "quorum")),
-            heartbeat=int(config.get("RABBITMQ_HEARTBEAT", 30)),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
+            queue_type=str(config["RABBITMQ_QUEUE_TYPE"]),
+            heartbeat=int(config["RABBITMQ_HEARTBEAT"]),
+            publish_timeout=float(config["PUBLISH_TIMEOUT"]),
+            reconnect_backoff_max=float(config["RECONNECT_BACKOFF_MAX"]),
             max_deliveries=int(config["MAX_DELIVERIES"]),
         )
 
     # -- connections -------------------------------------------------------------------
 
-    def _connect(self) -> BlockingConnection:
+    def _parameters(self, role: str) -> pika.URLParameters:
+        """Connection parameters; `role` names the connection in the management UI."""
         params = pika.URLParameters(self.url)
-        params.heartbeat = self.heartbeat
         params.blocked_connection_timeout = self.publish_timeout
         params.connection_attempts = 1
         params.socket_timeout = 5
-        params.client_properties = {"connection_name": f"microservices-events-{self.exchange}"}
+        params.client_properties = {"connection_name": f"microservices-{role}-{self.exchange}"}
+        return params
+
+    def _connect(self) -> BlockingConnection:
+        params = self._parameters("events")
+        params.heartbeat = self.heartbeat
         return BlockingConnection(params)
 
     def _publisher(self) -> ConfirmingPublisher:
         if self._confirming is None:
-            params = pika.URLParameters(self.url)
-            params.blocked_connection_timeout = self.publish_timeout
-            params.connection_attempts = 1
-            params.socket_timeout = 5
-            params.client_properties = {
-                "connection_name": f"microservices-publisher-{self.exchange}"
-            }
             self._confirming = ConfirmingPublisher(
-                params, self.exchange, timeout=min(self.publish_timeout, 30.0)
+                self._parameters("publisher"),
+                self.exchange,
+                timeout=min(self.publish_timeout, 30.0),
             )
         return self._confirming
 
@@ -199,54 +197,12 @@ class RabbitMQBus(EventBus):
                 )
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
 
-    # -- topology ----------------------------------------------------------------------
-
-    def queue_name(self, group: str, event_type: str) -> str:
-        return f"{group}.{event_type}"
-
-    def dead_letter_queue(self, group: str) -> str:
-        return f"{group}.dead"
-
-    def _declare(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
-        try:
-            return self._declare_all(channel, types, group)
-        except pe.ChannelClosedByBroker as exc:
-            if exc.reply_code != 406:
-                raise
-            # Queue arguments cannot change in place (RabbitMQ refuses the redeclaration).
-            raise EventError(
-                f"RabbitMQ refused the topology of {group}: {exc.reply_text}. A queue exists with "
-                "other arguments: keep MAX_DELIVERIES / RABBITMQ_QUEUE_TYPE as they were when it "
-                "was declared, or drain and delete it (or set the limit by policy)."
-            ) from exc
-
-    def _declare_all(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
-        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-        channel.exchange_declare(self.dead_letter_exchange, exchange_type="direct", durable=True)
-        dead = self.dead_letter_queue(group)
-        channel.queue_declare(dead, durable=True, arguments={"x-queue-type": self.queue_type})
-        channel.queue_bind(dead, self.dead_letter_exchange, routing_key=dead)
-        queues = []
-        for event_type in types:
-            queue = self.queue_name(group, event_type)
-            arguments: dict[str, Any] = {
-                "x-queue-type": self.queue_type,
-                "x-dead-letter-exchange": self.dead_letter_exchange,
-                "x-dead-letter-routing-key": dead,
-            }
-            if self.queue_type == "quorum":
-                # The broker's own bound, for deliveries that never reach our code (a consumer
-                # crashing on the message); our dispatcher dead-letters at the same count.
-                arguments["x-delivery-limit"] = self.max_deliveries
-            channel.queue_declare(queue, durable=True, arguments=arguments)
-            channel.queue_bind(queue, self.exchange, routing_key=event_type)
-            queues.append(queue)
-        return queues
+    # -- topology (rabbitmq_topology.py) and dead letters ----------------------------
 
     def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
         connection = self._connect()
         try:
-            self._declare(connection.channel(), list(event_types), self._group(group))
+            self.topology.declare(connection.channel(), list(event_types), self._group(group))
         finally:
             connection.close()
 
@@ -258,7 +214,7 @@ class RabbitMQBus(EventBus):
         taken: list[tuple[bytes, dict[str, Any]]] = []
         try:
             channel = connection.channel()
-            queue = self.dead_letter_queue(self._group(group))
+            queue = self.topology.dead_letter_queue(self._group(group))
             while len(taken) < limit:
                 method, properties, body = channel.basic_get(queue, auto_ack=False)
                 if method is None:
@@ -285,29 +241,28 @@ class RabbitMQBus(EventBus):
         group = self._group(group)
         dispatcher = self._dispatcher(registry)
         stop = stop or threading.Event()
-        state = _ConsumeState()
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
         attempt = 0
-        while not stop.is_set() and not state.done:
+        while not stop.is_set() and not budget.exhausted:
             connection: BlockingConnection | None = None
             try:
                 connection = self._connect()
                 channel = connection.channel()
                 channel.confirm_delivery()  # dead letters we forward are confirmed too
                 channel.basic_qos(prefetch_count=self.prefetch)
-                queues = self._declare(channel, types, group)
-                on_message = self._on_message(dispatcher, group, stop, state, max_messages)
+                queues = self.topology.declare(channel, types, group)
+                on_message = self._on_message(dispatcher, group, stop, budget)
                 for queue in queues:
                     channel.basic_consume(queue, on_message_callback=on_message)
                 if attempt:
                     logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
                 attempt = 0
                 logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
-                state.last_activity = time.monotonic()
-                while not stop.is_set() and not state.done:
+                budget.mark_active()
+                while not stop.is_set() and not budget.exhausted:
                     connection.process_data_events(time_limit=0.5)
-                    idle = time.monotonic() - state.last_activity
-                    if idle_timeout is not None and idle >= idle_timeout:
-                        state.done = True
+                    if budget.idle_expired():
+                        break
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -325,23 +280,22 @@ class RabbitMQBus(EventBus):
                         connection.close()
                     except Exception:
                         logger.debug("error closing consumer connection", exc_info=True)
-        return state.settled
+        return budget.settled
 
     def _on_message(
         self,
         dispatcher: Any,
         group: str,
         stop: threading.Event,
-        state: _ConsumeState,
-        max_messages: int | None,
+        budget: ConsumeBudget,
     ) -> Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]:
         def on_message(
             channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
         ) -> None:
-            if stop.is_set() or state.done:
+            if stop.is_set() or budget.exhausted:
                 # Already prefetched but not started: leave it unacked, it is requeued on close.
                 return
-            state.last_activity = time.monotonic()
+            budget.mark_active()
             headers = properties.headers or {}
             if "x-delivery-count" in headers:
                 delivery = int(headers["x-delivery-count"]) + 1
@@ -357,10 +311,8 @@ class RabbitMQBus(EventBus):
             else:
                 self._dead_letter(channel, method, properties, body, group, result.reason, delivery)
             if result.outcome is not Outcome.RETRY:
-                state.settled += 1
-                if max_messages is not None and state.settled >= max_messages:
-                    state.done = True
-            state.last_activity = time.monotonic()
+                budget.settled_one()
+            budget.mark_active()
 
         return on_message
 
@@ -396,8 +348,8 @@ class RabbitMQBus(EventBus):
         )
         try:
             channel.basic_publish(
-                self.dead_letter_exchange,
-                self.dead_letter_queue(group),
+                self.topology.dead_letter_exchange,
+                self.topology.dead_letter_queue(group),
                 body,
                 forwarded,
                 mandatory=True,
@@ -407,12 +359,3 @@ class RabbitMQBus(EventBus):
             channel.basic_nack(method.delivery_tag, requeue=False)
             return
         channel.basic_ack(method.delivery_tag)
-
-
-class _ConsumeState:
-    __slots__ = ("done", "last_activity", "settled")
-
-    def __init__(self) -> None:
-        self.settled = 0
-        self.done = False
-        self.last_activity = time.monotonic()

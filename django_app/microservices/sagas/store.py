@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..events.outbox import publish_event
+from ..events.outbox import outbox_enqueue
 from ..exceptions import SagaLeaseLost
 from ..models.sagas import SagaExecution, SagaStepLog, StepLogStatus
 from .definition import StepContext
@@ -173,7 +173,7 @@ class ExecutionStore:
         for n, (event_type, data) in enumerate(attempt.events):
             # A stable id: the same step outcome always names its events the same way.
             event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
-            publish_event(event_type, data, correlation_id=saga_id, event_id=event_id)
+            outbox_enqueue(event_type, data, correlation_id=saga_id, event_id=event_id)
 
 
 def _state_fields(state: SagaState, ended: StepEnd | None) -> dict[str, Any]:

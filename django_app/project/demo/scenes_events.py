@@ -14,11 +14,11 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import transaction
 
-from microservices.events.bus import get_bus
-from microservices.events.consumer import load_registry
+from microservices.events.backends import get_bus
 from microservices.events.envelope import Envelope
+from microservices.events.handlers import load_registry
 from microservices.events.memory import MemoryBus
-from microservices.events.outbox import outbox_relay, publish_event
+from microservices.events.outbox import outbox_enqueue, outbox_relay
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 from project.demo.harness import Demo
 from shop.models import UserProfile
@@ -57,7 +57,7 @@ def _sign_up(name: str, *, fail: bool = False) -> str:
     email = f"{name.lower()}+{secrets.token_hex(3)}@example.com"
     with transaction.atomic():
         get_user_model().objects.create_user(username=email, email=email, first_name=name)
-        envelope = publish_event(
+        envelope = outbox_enqueue(
             "user.created", {"user_id": str(uuid.uuid4()), "email": email, "name": name}
         )
         if fail:

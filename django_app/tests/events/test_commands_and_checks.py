@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from microservices.conf import _merge, ms_settings
 from microservices.events.checks import check_event_bus
-from microservices.events.outbox import publish_event
+from microservices.events.outbox import outbox_enqueue
 from microservices.models import OutboxEvent, OutboxStatus
 from shop.event_samples import sample_data
 from shop.models import UserProfile
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_relay_then_consume_delivers_user_created_to_its_handler(memory_bus, capsys):
     """Outbox -> relay_outbox -> bus -> consume_events -> profile and welcome email."""
     memory_bus.declare(["user.created"])
-    publish_event("user.created", sample_data("user.created"))
+    outbox_enqueue("user.created", sample_data("user.created"))
     call_command("relay_outbox", "--once", "--bus", "memory")
     assert OutboxEvent.objects.get().status == OutboxStatus.SENT
     call_command(

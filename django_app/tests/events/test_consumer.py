@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from microservices.events.consumer import Dispatcher, HandlerRegistry, Outcome
+from microservices.events.consumer import Dispatcher, Outcome
+from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
 from microservices.models import InboxEvent
 from shop.event_samples import sample_envelope
@@ -110,6 +111,22 @@ def test_memory_bus_retries_then_succeeds(memory_bus):
     assert calls == [envelope.event_id] * 3
     assert UserProfile.objects.count() == 1
     assert memory_bus.dead_letters == {}
+
+
+def test_memory_bus_consume_stops_at_max_messages_then_at_idle_timeout(memory_bus):
+    """Three queued, max two: two settled and one left; the next call takes it, then idles out."""
+    received: list[Any] = []
+    registry = HandlerRegistry()
+    registry.add("user.created", received.append, name="test.record")
+    memory_bus.declare(["user.created"])
+    sent = [sample_envelope("user.created") for _ in range(3)]
+    for envelope in sent:
+        memory_bus.publish(envelope)
+    first = memory_bus.consume(registry=registry, max_messages=2, idle_timeout=2)
+    left = memory_bus.pending()
+    second = memory_bus.consume(registry=registry, idle_timeout=0.2)
+    assert (first, left, second) == (2, 1, 1)
+    assert received == sent
 
 
 def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(memory_bus):

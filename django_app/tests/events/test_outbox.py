@@ -10,7 +10,7 @@ from django.db import transaction
 
 from microservices.events.bus import EventBus
 from microservices.events.envelope import Envelope
-from microservices.events.outbox import outbox_pending_count, outbox_relay, publish_event
+from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
 from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
 from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
@@ -47,21 +47,21 @@ class RefusingBus(EventBus):
 def test_event_rolls_back_with_the_transaction_that_wrote_it():
     """An outbox row written in a transaction that rolls back is gone with it."""
     with pytest.raises(RuntimeError), transaction.atomic():
-        publish_event("user.created", sample_data("user.created"))
+        outbox_enqueue("user.created", sample_data("user.created"))
         raise RuntimeError("the state change failed")
     assert OutboxEvent.objects.count() == 0
 
 
 def test_invalid_event_is_refused_before_anything_is_written():
-    """publish_event validates against the contract at once, in the producer's transaction."""
+    """outbox_enqueue validates against the contract at once, in the producer's transaction."""
     with pytest.raises(EventContractViolation):
-        publish_event("order.created", {"order_id": "nope"})
+        outbox_enqueue("order.created", {"order_id": "nope"})
     assert OutboxEvent.objects.count() == 0
 
 
-def test_publish_event_records_the_envelope_with_the_given_correlation_id():
+def test_outbox_enqueue_records_the_envelope_with_the_given_correlation_id():
     """The stored payload is the full envelope, pending, with the caller's correlation id."""
-    envelope = publish_event(
+    envelope = outbox_enqueue(
         "payment.processed", sample_data("payment.processed"), correlation_id="saga-42"
     )
     row = OutboxEvent.objects.get()
@@ -74,9 +74,9 @@ def test_relay_publishes_pending_rows_in_order_and_marks_them_sent(memory_bus):
     """Rows go out oldest first, once: a second relay finds nothing to send."""
     memory_bus.declare(["user.created", "order.created"])
     written = [
-        publish_event("user.created", sample_data("user.created", name=f"user {i}"))
+        outbox_enqueue("user.created", sample_data("user.created", name=f"user {i}"))
         for i in range(5)
-    ] + [publish_event("order.created", sample_data("order.created"))]
+    ] + [outbox_enqueue("order.created", sample_data("order.created"))]
     result = outbox_relay(batch_size=2)
     assert (result.sent, result.batches) == (6, 3)
     assert [e.event_id for e in memory_bus.published] == [e.event_id for e in written]
@@ -88,9 +88,9 @@ def test_relay_publishes_pending_rows_in_order_and_marks_them_sent(memory_bus):
 def test_refused_event_backs_off_without_blocking_the_events_behind_it():
     """An event the broker refuses stays pending with its error; the others are sent."""
     bus = RefusingBus(refuse={"inventory.low"})
-    publish_event("user.created", sample_data("user.created"))
-    refused = publish_event("inventory.low", sample_data("inventory.low"))
-    publish_event("order.cancelled", sample_data("order.cancelled"))
+    outbox_enqueue("user.created", sample_data("user.created"))
+    refused = outbox_enqueue("inventory.low", sample_data("inventory.low"))
+    outbox_enqueue("order.cancelled", sample_data("order.cancelled"))
     result = outbox_relay(bus=bus)
     assert (result.sent, result.refused) == (2, 1)
     row = OutboxEvent.objects.get(event_id=refused.event_id)
@@ -108,7 +108,7 @@ def test_event_refused_too_often_is_kept_as_failed_not_dropped(settings):
     settings.MICROSERVICES = _merge(
         settings.MICROSERVICES, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}}
     )
-    publish_event("inventory.low", sample_data("inventory.low"))
+    outbox_enqueue("inventory.low", sample_data("inventory.low"))
     outbox_relay(bus=RefusingBus(refuse={"inventory.low"}))
     assert OutboxEvent.objects.get().status == OutboxStatus.FAILED
 
@@ -116,7 +116,7 @@ def test_event_refused_too_often_is_kept_as_failed_not_dropped(settings):
 def test_broker_going_away_mid_batch_keeps_what_was_confirmed_and_the_order():
     """Confirmed rows are marked sent; the rest stay pending and go out later in order."""
     envelopes = [
-        publish_event("user.created", sample_data("user.created", name=f"u{i}")) for i in range(4)
+        outbox_enqueue("user.created", sample_data("user.created", name=f"u{i}")) for i in range(4)
     ]
     flaky = RefusingBus(unavailable_after=2)
     with pytest.raises(BusUnavailable):
@@ -150,7 +150,7 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
     relay = threading.Thread(target=run_relay)
     relay.start()
     try:
-        envelope = publish_event("user.created", sample_data("user.created"))
+        envelope = outbox_enqueue("user.created", sample_data("user.created"))
         wait_until(
             lambda: memory_bus.published, timeout=10, interval=0.02, what="the relay to publish"
         )
@@ -172,9 +172,9 @@ def test_purges_forget_old_sent_rows_and_old_inbox_rows_only(memory_bus):
     from microservices.models import InboxEvent
 
     memory_bus.declare(["user.created"])
-    publish_event("user.created", sample_data("user.created"))
+    outbox_enqueue("user.created", sample_data("user.created"))
     outbox_relay()
-    publish_event("user.created", sample_data("user.created"))  # still pending
+    outbox_enqueue("user.created", sample_data("user.created"))  # still pending
     long_ago = timezone.now() - timedelta(days=30)
     OutboxEvent.objects.filter(status=OutboxStatus.SENT).update(sent_at=long_ago)
     old = InboxEvent.objects.create(event_id=uuid.uuid4(), handler="h", event_type="user.created")

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from microservices.events.bus import BACKENDS, build_bus
-from microservices.events.consumer import load_registry
+from microservices.events.backends import BACKENDS, build_bus
+from microservices.events.handlers import load_registry
 from microservices.management.shutdown import stop_on_signals
 
 logger = logging.getLogger("microservices.events.consume")

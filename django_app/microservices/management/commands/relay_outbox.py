@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from microservices.events.bus import BACKENDS, build_bus
+from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
 from microservices.management.shutdown import stop_on_signals

@@ -1,14 +1,11 @@
-"""Redis buses: Streams with consumer groups (reliable) and pub/sub (explicitly fire-and-forget).
+"""Redis Streams bus: consumer groups, acknowledgements, retries and dead letters.
 
-Streams: one stream per event type, `<prefix>:<event_type>`, entries `{envelope, event_id,
+One stream per event type, `<prefix>:<event_type>`, entries `{envelope, event_id,
 correlation_id}`; one consumer group per consuming service. A consumer reads new entries with
 XREADGROUP, XACKs what its handlers settled, retries a failed entry after its backoff (XCLAIM to
 itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
 REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
 to `<prefix>:dead:<group>` with its reason (XADD + XACK in one MULTI).
-
-Pub/sub is the seed's mode, kept for notifications that may be lost: nothing is stored, a
-subscriber that is away misses what is published meanwhile.
 """
 
 from __future__ import annotations
@@ -19,106 +16,45 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import redis
 import redis.exceptions as rx
 
-from ..exceptions import BusUnavailable, PublishError
-from .bus import EventBus, reconnect_delay
-from .consumer import Dispatcher, HandlerRegistry, Outcome
+from ..exceptions import PublishError
+from .budget import ConsumeBudget
+from .bus import reconnect_delay
+from .consumer import Dispatcher, Outcome
 from .contract import encode_event
 from .envelope import Envelope
+from .handlers import HandlerRegistry
+from .redis_base import RECONNECTABLE, RedisBus, text
 
 logger = logging.getLogger("microservices.events.redis")
 
-RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
 LEAVE_ERRORS: tuple[type[BaseException], ...] = (*RECONNECTABLE, rx.ResponseError)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class _RedisBase(EventBus):
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = "events",
-        max_deliveries: int = 5,
-        publish_timeout: float = 15.0,
-        reconnect_backoff_max: float = 5.0,
-    ) -> None:
-        super().__init__()
-        if not url:
-            raise ValueError("Redis bus needs MICROSERVICES['EVENT_BUS']['REDIS_URL']")
-        self.url = url
-        self.prefix = prefix
-        self.max_deliveries = max_deliveries
-        self.publish_timeout = publish_timeout
-        self.reconnect_backoff_max = reconnect_backoff_max
-        # Any: redis-py annotates replies as unions over RESP2/RESP3 and sync/async that do not
-        # narrow; the code below decodes each reply explicitly instead.
-        self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-    def _with_reconnect(self, what: str, call: Any) -> Any:
-        """Run `call()`, retrying connection failures with backoff up to PUBLISH_TIMEOUT."""
-        deadline = time.monotonic() + self.publish_timeout
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except RECONNECTABLE as exc:
-                attempt += 1
-                if time.monotonic() >= deadline:
-                    raise BusUnavailable(f"Redis unreachable during {what}: {exc}") from exc
-                time.sleep(reconnect_delay(attempt, self.reconnect_backoff_max))
-
-    def channel(self, event_type: str) -> str:
-        return f"{self.prefix}:{event_type}"
-
-
-class RedisStreamsBus(_RedisBase):
+class RedisStreamsBus(RedisBus):
     backend = "redis"
+    # Entries per read. Small: on SIGTERM, what was read but not started stays pending.
+    batch = 10
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        claim_idle_ms: int = 30_000,
-        block_ms: int = 1000,
-        batch: int = 10,  # small: on SIGTERM, what was read but not started stays pending
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, url: str, *, claim_idle_ms: int, block_ms: int, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
-        self.batch = batch
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RedisStreamsBus:
-        return cls(
-            str(config["REDIS_URL"]),
-            prefix=str(config["REDIS_STREAM_PREFIX"]),
-            max_deliveries=int(config["MAX_DELIVERIES"]),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
-            claim_idle_ms=int(config.get("REDIS_CLAIM_IDLE_MS", 30_000)),
-            block_ms=int(config.get("REDIS_BLOCK_MS", 1000)),
-        )
+    def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super().options(config),
+            "claim_idle_ms": int(config["REDIS_CLAIM_IDLE_MS"]),
+            "block_ms": int(config["REDIS_BLOCK_MS"]),
+        }
 
     def stream(self, event_type: str) -> str:
         return self.channel(event_type)
-
-    def dead_stream(self, group: str) -> str:
-        return f"{self.prefix}:dead:{group}"
 
     # -- publishing --------------------------------------------------------------------
 
@@ -138,7 +74,7 @@ class RedisStreamsBus(_RedisBase):
             entry_id = self._with_reconnect("XADD", lambda: self.client.xadd(stream, fields))
         except rx.ResponseError as exc:  # e.g. OOM with maxmemory-policy noeviction
             raise PublishError(f"Redis refused the event on {stream}: {exc}") from exc
-        return _text(entry_id)
+        return text(entry_id)
 
     # -- groups ------------------------------------------------------------------------
 
@@ -157,7 +93,7 @@ class RedisStreamsBus(_RedisBase):
         """The group's dead letters (oldest first), fields decoded except `envelope`."""
         entries = self.client.xrange(self.dead_stream(self._group(group)), count=limit)
         return [
-            {_text(k): (v if _text(k) == "envelope" else _text(v)) for k, v in fields.items()}
+            {text(k): (v if text(k) == "envelope" else text(v)) for k, v in fields.items()}
             for _, fields in entries
         ]
 
@@ -180,13 +116,13 @@ class RedisStreamsBus(_RedisBase):
         stop = stop or threading.Event()
         consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         streams = [self.stream(t) for t in types]
-        run = _StreamRun(self, dispatcher, group, consumer, max_messages)
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
+        run = _StreamRun(self, dispatcher, group, consumer, budget)
         attempt = 0
-        last_activity = time.monotonic()
         next_claim = 0.0
         need_groups = True
         logger.info("consuming %s as %s/%s", ", ".join(types), group, consumer)
-        while not stop.is_set() and not run.done:
+        while not stop.is_set() and not budget.exhausted:
             try:
                 if need_groups:  # at start, and after a reconnect (the server may be new)
                     self.declare(types, group=group)
@@ -196,7 +132,7 @@ class RedisStreamsBus(_RedisBase):
                 if time.monotonic() >= next_claim:
                     worked += run.reclaim(streams, stop)
                     next_claim = time.monotonic() + max(0.1, self.claim_idle_ms / 2000)
-                if not stop.is_set() and not run.done:
+                if not stop.is_set() and not budget.exhausted:
                     block = self.block_ms if not run.retries else min(self.block_ms, 100)
                     worked += run.read_new(streams, block, stop)
             except RECONNECTABLE as exc:
@@ -207,15 +143,15 @@ class RedisStreamsBus(_RedisBase):
                 stop.wait(delay)
                 continue
             if worked:
-                last_activity = time.monotonic()
-            elif idle_timeout is not None and time.monotonic() - last_activity >= idle_timeout:
+                budget.mark_active()
+            elif budget.idle_expired():
                 break
         run.leave(streams)
-        return run.settled
+        return budget.settled
 
 
 class _StreamRun:
-    """State of one `consume()` call: what it settled, what it will retry and when."""
+    """State of one `consume()` call: its budget, what it will retry and when."""
 
     def __init__(
         self,
@@ -223,16 +159,14 @@ class _StreamRun:
         dispatcher: Dispatcher,
         group: str,
         consumer: str,
-        max_messages: int | None,
+        budget: ConsumeBudget,
     ) -> None:
         self.bus = bus
         self.client = bus.client
         self.dispatcher = dispatcher
         self.group = group
         self.consumer = consumer
-        self.max_messages = max_messages
-        self.settled = 0
-        self.done = False
+        self.budget = budget
         # (due time, stream, entry id): our own failed entries, pending on us until then
         self.retries: list[tuple[float, str, str]] = []
 
@@ -247,10 +181,10 @@ class _StreamRun:
         handled = 0
         for stream, entries in response or []:
             for entry_id, fields in entries:
-                if stop.is_set() or self.done:
+                if stop.is_set() or self.budget.exhausted:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
                     return handled
-                self.process(_text(stream), _text(entry_id), fields, 1)
+                self.process(text(stream), text(entry_id), fields, 1)
                 handled += 1
         return handled
 
@@ -262,7 +196,7 @@ class _StreamRun:
         self.retries = [r for r in self.retries if r[0] > now]
         handled = 0
         for _, stream, entry_id in due:
-            if stop.is_set() or self.done:
+            if stop.is_set() or self.budget.exhausted:
                 return handled
             claimed = self.client.xclaim(stream, self.group, self.consumer, 0, [entry_id])
             handled += self._process_claimed(stream, claimed)
@@ -273,7 +207,7 @@ class _StreamRun:
         handled = 0
         for stream in streams:
             cursor = "0-0"
-            while not stop.is_set() and not self.done:
+            while not stop.is_set() and not self.budget.exhausted:
                 response = self.client.xautoclaim(
                     stream,
                     self.group,
@@ -282,7 +216,7 @@ class _StreamRun:
                     start_id=cursor,
                     count=self.bus.batch,
                 )
-                cursor, claimed = _text(response[0]), response[1]
+                cursor, claimed = text(response[0]), response[1]
                 if claimed:
                     logger.info(
                         "reclaimed %d pending entr%s of %s",
@@ -299,7 +233,7 @@ class _StreamRun:
         entries = [(e[0], e[1]) for e in claimed if e and e[1] is not None]
         if not entries:
             return 0
-        ids = [_text(entry_id) for entry_id, _ in entries]
+        ids = [text(entry_id) for entry_id, _ in entries]
         pending = self.client.xpending_range(
             stream,
             self.group,
@@ -308,12 +242,12 @@ class _StreamRun:
             count=len(ids) + 100,
             consumername=self.consumer,
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         handled = 0
         for entry_id, fields in entries:
-            if self.done:
+            if self.budget.exhausted:
                 break
-            self.process(stream, _text(entry_id), fields, counts.get(_text(entry_id), 2))
+            self.process(stream, text(entry_id), fields, counts.get(text(entry_id), 2))
             handled += 1
         return handled
 
@@ -331,7 +265,7 @@ class _StreamRun:
         result = self.dispatcher.dispatch(body, delivery_count=delivery)
         if result.outcome is Outcome.ACK:
             self.client.xack(stream, self.group, entry_id)
-            self._settled()
+            self.budget.settled_one()
         elif result.outcome is Outcome.RETRY:
             self.retries.append((time.monotonic() + result.delay, stream, entry_id))
         else:
@@ -354,12 +288,7 @@ class _StreamRun:
         )
         pipe.xack(stream, self.group, entry_id)
         pipe.execute()
-        self._settled()
-
-    def _settled(self) -> None:
-        self.settled += 1
-        if self.max_messages is not None and self.settled >= self.max_messages:
-            self.done = True
+        self.budget.settled_one()
 
     def leave(self, streams: list[str]) -> None:
         """Forget this consumer's name in the groups if nothing is pending on it."""
@@ -372,86 +301,3 @@ class _StreamRun:
                     self.client.xgroup_delconsumer(stream, self.group, self.consumer)
         except LEAVE_ERRORS:
             logger.debug("could not remove consumer %s", self.consumer, exc_info=True)
-
-
-class RedisPubSubBus(_RedisBase):
-    """Fire-and-forget: PUBLISH/SUBSCRIBE, no storage, no acks, no redelivery.
-
-    A handler failure is retried in process (bounded, with backoff) and then logged and written
-    to the dead stream; an event published while no subscriber listens is simply gone.
-    """
-
-    backend = "redis_pubsub"
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RedisPubSubBus:
-        return cls(
-            str(config["REDIS_URL"]),
-            prefix=str(config["REDIS_STREAM_PREFIX"]),
-            max_deliveries=int(config["MAX_DELIVERIES"]),
-            publish_timeout=float(config.get("PUBLISH_TIMEOUT", 15.0)),
-            reconnect_backoff_max=float(config.get("RECONNECT_BACKOFF_MAX", 5.0)),
-        )
-
-    def publish(self, envelope: Envelope) -> None:
-        body = encode_event(envelope)
-        channel = self.channel(envelope.event_type)
-        receivers = self._with_reconnect("PUBLISH", lambda: self.client.publish(channel, body))
-        if not receivers:
-            logger.debug("%s published with no subscriber listening: lost", envelope.event_type)
-
-    def consume(
-        self,
-        *,
-        registry: HandlerRegistry | None = None,
-        event_types: Sequence[str] | None = None,
-        group: str | None = None,
-        stop: threading.Event | None = None,
-        max_messages: int | None = None,
-        idle_timeout: float | None = None,
-        ready: threading.Event | None = None,
-    ) -> int:
-        types = self._types(registry, event_types)
-        group = self._group(group)
-        dispatcher = self._dispatcher(registry)
-        stop = stop or threading.Event()
-        settled = 0
-        last_activity = time.monotonic()
-        pubsub = self.client.pubsub()
-        try:
-            channels = {self.channel(t) for t in types}
-            pubsub.subscribe(*channels)
-            # Listening only once Redis confirmed every subscription (PUBLISH from another
-            # connection could otherwise overtake our SUBSCRIBE).
-            deadline = time.monotonic() + 10
-            while channels and time.monotonic() < deadline:
-                confirmation = pubsub.get_message(timeout=0.2)
-                if confirmation and confirmation["type"] == "subscribe":
-                    channels.discard(_text(confirmation["channel"]))
-            if ready is not None:
-                ready.set()
-            while not stop.is_set() and (max_messages is None or settled < max_messages):
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-                if message is None or message["type"] != "message":
-                    if (
-                        idle_timeout is not None
-                        and time.monotonic() - last_activity >= idle_timeout
-                    ):
-                        break
-                    continue
-                last_activity = time.monotonic()
-                body = message["data"]
-                for delivery in range(1, self.max_deliveries + 1):
-                    result = dispatcher.dispatch(body, delivery_count=delivery)
-                    if result.outcome is not Outcome.RETRY:
-                        break
-                    stop.wait(result.delay)
-                if result.outcome is not Outcome.ACK:
-                    logger.error("pub/sub event not handled: %s", result.reason)
-                    self.client.xadd(
-                        f"{self.prefix}:dead:{group}", {"envelope": body, "reason": result.reason}
-                    )
-                settled += 1
-        finally:
-            pubsub.close()
-        return settled
