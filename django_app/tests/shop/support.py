@@ -158,7 +158,9 @@ UNDOES = {"payment.refunded": "payment.processed", "order.cancelled": "order.cre
 
 
 def step_event_id(saga_id: str, step: str, direction: str, n: int = 0) -> str:
-    """The stable id of a step's n-th event in one direction: uuid5 of saga:step:direction:n."""
+    """The stable id of a step's n-th event in one direction: uuid5 of saga:step:direction:n.
+
+    Restated here, not imported from the engine: the ids must not change between versions."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}"))
 
 
