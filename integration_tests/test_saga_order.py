@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import override_settings
-from tests.shop.support import Shop, check_global, check_saga, two_items
+from tests.shop.support import Shop, check_events, check_global, check_saga, lifted_at, two_items
 
 from microservices.models import OutboxEvent, SagaStepLog
 from microservices.sagas.services import saga_retry_compensation
@@ -264,4 +264,31 @@ def test_malformed_payment_response_is_not_trusted_and_the_charge_is_refunded(sh
     _, payments, orders = ledger.for_saga("malformed")
     assert [p["status"] for p in payments] == ["refunded"]
     assert orders == []
+    check_global(ledger, before)
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "step"),
+    [("payments", "/payments", "process_payment"), ("orders", "/orders", "create_order")],
+    ids=["payments", "orders"],
+)
+@pytest.mark.parametrize("kind", ["lost_response", "malformed"])
+def test_an_effect_found_by_replay_is_announced_before_its_undo(shop, kind, service, path, step):
+    """POST /payments or /orders is applied but its answer is lost or malformed on every try of
+    the action: the undo finds the effect by replaying the call, and the outbox announces it,
+    once and under the action's event id, before announcing its undo."""
+    before = on_hand(shop)
+    saga_id = f"{kind}-{service}"
+    faults = shop.faults(service)
+    faults.add(method="POST", path=path, kind=kind, times=0)
+    with lifted_at(f"before_compensation:{step}", faults):
+        result = process_order_request(shop.user(), two_items(), VISA, saga_id=saga_id)
+    assert result.status == "compensated"
+    assert undo_order(saga_id)[0] == step
+    ledger = shop.ledger()
+    check_saga(ledger, saga_id, result.status, result.context)
+    _, payments, orders = ledger.for_saga(saga_id)
+    assert [p["status"] for p in payments] == ["refunded"]
+    assert [o["status"] for o in orders] == (["cancelled"] if service == "orders" else [])
+    check_events(ledger, saga_id)
     check_global(ledger, before)

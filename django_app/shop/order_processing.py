@@ -3,7 +3,9 @@ order, send the confirmation e-mail; undo in reverse when a step fails.
 
 Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and its
 outcome is recorded with `microservices.sagas.outcomes` (applied, absent, unknown), so a
-compensation undoes exactly what happened, even when a response was lost.
+compensation undoes exactly what happened, even when a response was lost. Each step's event is
+described once, from the service's answer: the action emits it, and so does its compensation
+when only its replay saw that answer, before the undo's own event.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = ["ORDER_PROCESSING", "build_order_context", "process_order_request"]
 
 SAGA_TYPE = "order_processing"
 CANCEL_REASON = "order processing failed; undone by the saga"
+
+Event = tuple[str, dict[str, Any]]  # (event_type, data), for StepContext.emit
 
 
 def _card_token(data: dict[str, Any]) -> str:
@@ -93,7 +97,7 @@ def release_inventory(ctx: StepContext) -> None:
         record = records.setdefault(str(index), {})
         if record.get("released"):
             continue
-        reservation_id = resolve(record, _reserve_call(ctx, index))  # type: ignore[arg-type]
+        reservation_id = resolve(record, _reserve_call(ctx, index))
         if reservation_id is not None:
             try:
                 client_for(InventoryServiceClient).release_reservation(
@@ -118,6 +122,16 @@ def _payment_call(ctx: StepContext) -> Callable[[], Payment]:
     )
 
 
+def _payment_processed(payment: Payment) -> Event:
+    return "payment.processed", {
+        "payment_id": payment["id"],
+        "user_id": payment["user_id"],
+        "order_id": None,
+        "amount": payment["amount"],
+        "currency": payment["currency"],
+    }
+
+
 def process_payment(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("payment", {})
     if record.get("state") == APPLIED:
@@ -127,23 +141,18 @@ def process_payment(ctx: StepContext) -> None:
     except PaymentDeclined as exc:
         reason = str(exc.problem.get("type", "")).rsplit("/", 1)[-1] or "declined"
         raise StepRejected(f"payment declined ({reason})") from exc
-    ctx.emit(
-        "payment.processed",
-        {
-            "payment_id": payment["id"],
-            "user_id": payment["user_id"],
-            "order_id": None,
-            "amount": payment["amount"],
-            "currency": payment["currency"],
-        },
-    )
+    ctx.emit(*_payment_processed(payment))
 
 
 def refund_payment(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("payment", {})
     if record.get("refund_id"):
         return
-    payment_id = resolve(record, _payment_call(ctx))  # type: ignore[arg-type]
+    payment_id = resolve(
+        record,
+        _payment_call(ctx),
+        on_applied=lambda payment: ctx.emit_forward(*_payment_processed(payment)),
+    )
     if payment_id is None:
         return
     client = client_for(PaymentServiceClient)
@@ -184,31 +193,36 @@ def _order_call(ctx: StepContext) -> Callable[[], Order]:
     )
 
 
+def _order_created(order: Order) -> Event:
+    return "order.created", {
+        "order_id": order["id"],
+        "user_id": order["user_id"],
+        "items": order["items"],
+        "currency": order["currency"],
+        "total_amount": order["total_amount"],
+        "payment_id": order["payment_id"],
+        "reservation_ids": order["reservation_ids"],
+    }
+
+
 def create_order(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("order", {})
     if record.get("state") == APPLIED:
         return
     order = tracked(record, _order_call(ctx))
     ctx.data["order_id"] = order["id"]
-    ctx.emit(
-        "order.created",
-        {
-            "order_id": order["id"],
-            "user_id": order["user_id"],
-            "items": order["items"],
-            "currency": order["currency"],
-            "total_amount": order["total_amount"],
-            "payment_id": order["payment_id"],
-            "reservation_ids": order["reservation_ids"],
-        },
-    )
+    ctx.emit(*_order_created(order))
 
 
 def cancel_order(ctx: StepContext) -> None:
     record: dict[str, Any] = ctx.data.setdefault("order", {})
     if record.get("cancelled"):
         return
-    order_id = resolve(record, _order_call(ctx))  # type: ignore[arg-type]
+    order_id = resolve(
+        record,
+        _order_call(ctx),
+        on_applied=lambda order: ctx.emit_forward(*_order_created(order)),
+    )
     if order_id is None:
         return
     try:

@@ -52,8 +52,8 @@ def outbox_enqueue(
 
     Validated against the contract now (`EventContractViolation` rolls back with the caller),
     published by the relay once the transaction has committed. `correlation_id` defaults to
-    the current request id. Pass `event_id` to make a retried producer step idempotent: the
-    same id is recorded once (an IntegrityError on the unique event_id otherwise).
+    the current request id. Pass `event_id` to make a retried producer step idempotent: an id
+    already in the outbox is a no-op (the first row stays; the caller's transaction goes on).
     """
     envelope = Envelope.new(
         event_type,
@@ -64,12 +64,15 @@ def outbox_enqueue(
         event_id=event_id,
     )
     encode_event(envelope)  # the contract and size check, before anything is written
-    OutboxEvent.objects.create(
+    # ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite): one statement, no savepoint, and no
+    # aborted transaction on PostgreSQL when the id is a duplicate.
+    row = OutboxEvent(
         event_id=envelope.event_id,
         event_type=envelope.event_type,
         correlation_id=envelope.correlation_id[:128],
         payload=envelope.to_dict(),
     )
+    OutboxEvent.objects.bulk_create([row], ignore_conflicts=True)
     return envelope
 
 

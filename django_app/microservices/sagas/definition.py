@@ -10,6 +10,7 @@ policy and a timeout. `runner.py` runs a definition; callers start one through `
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,20 @@ class RetryPolicy:
         return exponential_backoff(attempt, base=self.backoff, cap=self.backoff_max)
 
 
+def step_event_id(saga_id: str, step: str, direction: str, n: int) -> uuid.UUID:
+    """The id of the n-th event of a step's action or compensation: the same on every try."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """An event a step publishes through the outbox, under its stable id."""
+
+    event_type: str
+    data: dict[str, Any]
+    event_id: uuid.UUID
+
+
 @dataclass
 class StepContext:
     """What a step's action or compensation receives: the shared data and its own identity.
@@ -70,10 +85,13 @@ class StepContext:
     data: dict[str, Any]
     timeout: float
     started: float = field(default_factory=time.monotonic)
-    # (event_type, data) to publish through the outbox when this attempt's result is saved.
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    _checkpoint: Callable[[], None] | None = None
+    # To publish through the outbox when this attempt's result is saved.
+    events: list[StepEvent] = field(default_factory=list)
+    # Saves the context now, publishing the given events with it.
+    _checkpoint: Callable[[Sequence[StepEvent]], None] | None = None
     _crash_point: Callable[[str], None] | None = None
+    # Events emitted so far per direction: the n of the next one's id.
+    _emitted: dict[str, int] = field(default_factory=dict)
 
     def idempotency_key(
         self, item: str | int | None = None, *, direction: str | None = None
@@ -90,11 +108,31 @@ class StepContext:
 
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish an event in the same transaction that records this step's success."""
-        self.events.append((event_type, data))
+        self.events.append(self._event(event_type, data, self.direction))
+
+    def emit_forward(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish at once, with the context saved, the event the action would have published.
+
+        For a compensation whose replay found the action applied: the effect is announced
+        before its undo, under the action's own event id (emit in the action's order), so a
+        copy already in the outbox stays one. At once, because this attempt may still fail and
+        the next one, finding the outcome settled, would not announce it.
+        """
+        event = self._event(event_type, data, "action")
+        if self._checkpoint is None:
+            self.events.append(event)
+        else:
+            self._checkpoint([event])
+
+    def _event(self, event_type: str, data: dict[str, Any], direction: str) -> StepEvent:
+        n = self._emitted.get(direction, 0)
+        self._emitted[direction] = n + 1
+        event_id = step_event_id(self.saga_id, self.step, direction, n)
+        return StepEvent(event_type, data, event_id)
 
     def checkpoint(self) -> None:
         if self._checkpoint is not None:
-            self._checkpoint()
+            self._checkpoint(())
 
     def crash_point(self, name: str) -> None:
         """A named point inside a step where a test may make the process die (see crash.py)."""

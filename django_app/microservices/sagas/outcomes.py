@@ -4,12 +4,14 @@ A step records each call's outcome in the saga context before and after it runs.
 lost or malformed response, or a crash leaves it UNKNOWN; the compensation then replays the
 action's own call under its own Idempotency-Key, and the service answers with what it did the
 first time (or does it now, to be undone), so nothing is charged, held or ordered twice or left
-behind.
+behind. What only the replay saw, the action never announced: `resolve` hands its answer to
+`on_applied`, where the compensation publishes the action's event (`StepContext.emit_forward`)
+before its undo's, so the event stream never undoes what it never announced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ..exceptions import (
@@ -22,6 +24,7 @@ from ..exceptions import (
 APPLIED, ABSENT, UNKNOWN = "applied", "absent", "unknown"
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def in_flight(exc: ServiceHTTPError) -> bool:
@@ -54,8 +57,16 @@ def tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
     return result
 
 
-def resolve(record: dict[str, Any], replay: Callable[[], dict[str, Any]]) -> str | None:
-    """The id of what the action did, replaying its call under its key when unknown."""
+def resolve(
+    record: dict[str, Any],
+    replay: Callable[[], R],
+    on_applied: Callable[[R], None] | None = None,
+) -> str | None:
+    """The id of what the action did, replaying its call under its key when unknown.
+
+    `on_applied(answer)` runs when the replay finds the call applied, after the record says so
+    (a checkpoint there saves both); never for an outcome the action itself saw.
+    """
     state = record.get("state")
     if state == APPLIED:
         return str(record["id"])
@@ -70,4 +81,6 @@ def resolve(record: dict[str, Any], replay: Callable[[], dict[str, Any]]) -> str
         record["state"] = ABSENT
         return None
     record.update(state=APPLIED, id=result["id"])
+    if on_applied is not None:
+        on_applied(result)
     return str(result["id"])

@@ -11,7 +11,7 @@ is one statement (store_postgres.py); elsewhere, a transaction of ORM writes.
 from __future__ import annotations
 
 import contextlib
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from django.utils import timezone
 from ..events.outbox import outbox_enqueue
 from ..exceptions import SagaLeaseLost
 from ..models.sagas import SagaExecution, SagaStepLog, StepLogStatus
-from .definition import StepContext
+from .definition import StepContext, StepEvent
 from .state import SagaState
 from .store_postgres import move_in_one_statement
 
@@ -36,8 +36,8 @@ class Attempt:
     log: SagaStepLog
     status: str  # a StepLogStatus
     error: str = ""
-    # (event_type, data) for the outbox, written when this attempt is.
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # For the outbox, written when this attempt is.
+    events: list[StepEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,9 +60,12 @@ class ExecutionStore:
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
 
-    def checkpoint(self) -> None:
-        """Save the context as a step has left it so far, and renew the lease."""
-        self._update(self._with_lease({}, release=False, now=timezone.now()))
+    def checkpoint(self, events: Sequence[StepEvent] = ()) -> None:
+        """Save the context as a step has left it so far, with `events` in the outbox, and
+        renew the lease."""
+        with transaction.atomic() if events else contextlib.nullcontext():
+            self._update(self._with_lease({}, release=False, now=timezone.now()))
+            self._publish(events)
 
     def attempts_logged(self, step: int, direction: str) -> int:
         return SagaStepLog.objects.filter(
@@ -117,7 +120,7 @@ class ExecutionStore:
                 self._update(fields)
                 if close is not None:
                     _close_log(close, now)
-                    self._publish(close)
+                    self._publish(close.events)
                 if open_log is not None:
                     open_log.save(force_insert=True)
             return
@@ -136,7 +139,7 @@ class ExecutionStore:
             )
             self._applied(updated, fields)
             if close is not None:
-                self._publish(close)
+                self._publish(close.events)
         if open_log is not None:
             open_log.pk = opened_id
             open_log._state.adding = False
@@ -167,13 +170,14 @@ class ExecutionStore:
         for name, value in fields.items():
             setattr(self.execution, name, value)
 
-    def _publish(self, attempt: Attempt) -> None:
-        saga_id = self.execution.saga_id
-        step, direction = attempt.log.step_name, attempt.log.direction
-        for n, (event_type, data) in enumerate(attempt.events):
-            # A stable id: the same step outcome always names its events the same way.
-            event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}")
-            outbox_enqueue(event_type, data, correlation_id=saga_id, event_id=event_id)
+    def _publish(self, events: Sequence[StepEvent]) -> None:
+        for event in events:
+            outbox_enqueue(
+                event.event_type,
+                event.data,
+                correlation_id=self.execution.saga_id,
+                event_id=event.event_id,
+            )
 
 
 def _state_fields(state: SagaState, ended: StepEnd | None) -> dict[str, Any]:

@@ -52,6 +52,20 @@ def test_event_rolls_back_with_the_transaction_that_wrote_it():
     assert OutboxEvent.objects.count() == 0
 
 
+def test_an_event_id_already_in_the_outbox_is_kept_once():
+    """Publishing again under an event id the outbox holds changes nothing and raises nothing:
+    the first row stays, and the caller's transaction carries on."""
+    event_id = uuid.uuid4()
+    first = sample_data("user.created")
+    with transaction.atomic():
+        outbox_enqueue("user.created", first, event_id=event_id)
+        outbox_enqueue("user.created", {**first, "name": "Someone Else"}, event_id=event_id)
+        outbox_enqueue("user.created", first)
+    rows = list(OutboxEvent.objects.order_by("id").values_list("event_id", "payload"))
+    assert len(rows) == 2
+    assert (rows[0][0], rows[0][1]["data"]) == (event_id, first)
+
+
 def test_invalid_event_is_refused_before_anything_is_written():
     """outbox_enqueue validates against the contract at once, in the producer's transaction."""
     with pytest.raises(EventContractViolation):

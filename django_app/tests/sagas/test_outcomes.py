@@ -90,3 +90,21 @@ def test_resolve_keeps_an_unknown_outcome_while_the_service_cannot_say():
         assert record == {"state": UNKNOWN}
     assert in_flight(ServiceHTTPError(status_code=409, payload=IN_FLIGHT))
     assert not in_flight(ServiceHTTPError(status_code=409, payload={"type": "conflict"}))
+
+
+def test_resolve_hands_only_what_the_replay_found_to_on_applied():
+    """on_applied gets the replay's answer once the record says APPLIED; an outcome the action
+    saw, or a replay that finds nothing, never reaches it."""
+    found: list[tuple[dict, dict]] = []
+    record: dict = {"state": UNKNOWN}
+
+    def on_applied(answer: dict) -> None:
+        found.append((answer, dict(record)))
+
+    assert resolve({"state": APPLIED, "id": "p-1"}, lambda: {"id": "p-1"}, on_applied) == "p-1"
+    assert (
+        resolve({"state": UNKNOWN}, _raise(ResourceNotFound(status_code=404)), on_applied) is None
+    )
+    assert found == []
+    assert resolve(record, lambda: {"id": "p-9", "amount": 5}, on_applied) == "p-9"
+    assert found == [({"id": "p-9", "amount": 5}, {"state": APPLIED, "id": "p-9"})]

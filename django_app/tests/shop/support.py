@@ -6,10 +6,16 @@ every payment) so the invariants are checked on what the services really hold.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from microservices.models import OutboxEvent
+from microservices.sagas.crash import installed
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
+from mock_services.testing import FaultsClient
 from shop.clients.inventory import InventoryServiceClient
 from shop.clients.orders import OrderServiceClient
 from shop.clients.payments import PaymentServiceClient
@@ -52,7 +58,7 @@ class Shop:
             out[pid] = (p["on_hand"], p["reserved"])
         return out
 
-    def faults(self, service: str):
+    def faults(self, service: str) -> FaultsClient:
         return self.stubs[service].faults
 
     def ledger(self) -> Ledger:
@@ -139,3 +145,62 @@ def check_global(ledger: Ledger, on_hand_before: dict[str, int]) -> None:
         backed = live_orders_by_payment.get(payment["id"], 0) == 1
         refunded = payment["status"] == "refunded"
         assert backed != refunded, f"payment {payment['id']}: order={backed} refunded={refunded}"
+
+
+# The order saga's events: event type -> (step, direction, the data field naming the resource).
+ORDER_EVENTS = {
+    "payment.processed": ("process_payment", "action", "payment_id"),
+    "payment.refunded": ("process_payment", "compensation", "payment_id"),
+    "order.created": ("create_order", "action", "order_id"),
+    "order.cancelled": ("create_order", "compensation", "order_id"),
+}
+UNDOES = {"payment.refunded": "payment.processed", "order.cancelled": "order.created"}
+
+
+def step_event_id(saga_id: str, step: str, direction: str, n: int = 0) -> str:
+    """The stable id of a step's n-th event in one direction: uuid5 of saga:step:direction:n.
+
+    Restated here, not imported from the engine: the ids must not change between versions."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"saga:{saga_id}:{step}:{direction}:{n}"))
+
+
+def check_events(ledger: Ledger, saga_id: str) -> None:
+    """A saga's outbox tells what the services hold: one payment.processed per payment made,
+    one order.created per order, an undo event per refund or cancellation, each after the
+    event it undoes, and every one under its step's stable id."""
+    _, payments, orders = ledger.for_saga(saga_id)
+    held = {
+        "payment.processed": [p["id"] for p in payments],
+        "payment.refunded": [p["id"] for p in payments if p["status"] == "refunded"],
+        "order.created": [o["id"] for o in orders],
+        "order.cancelled": [o["id"] for o in orders if o["status"] == "cancelled"],
+    }
+    rows = list(OutboxEvent.objects.filter(correlation_id=saga_id).order_by("id"))
+    types = [r.event_type for r in rows]
+    assert set(types) <= set(ORDER_EVENTS), f"{saga_id}: unexpected events in {types}"
+    # (event type, resource id) in outbox order
+    stream = [(r.event_type, r.payload["data"][ORDER_EVENTS[r.event_type][2]]) for r in rows]
+    announced = {t: [res for et, res in stream if et == t] for t in ORDER_EVENTS}
+    assert announced == held, f"{saga_id}: outbox {announced} != services {held}"
+    ids = [str(r.event_id) for r in rows]
+    stable = [step_event_id(saga_id, *ORDER_EVENTS[t][:2]) for t in types]
+    assert ids == stable, f"{saga_id}: event ids {ids} != stable ids {stable} of {types}"
+    unannounced = [
+        (t, res)
+        for i, (t, res) in enumerate(stream)
+        if t in UNDOES and (UNDOES[t], res) not in stream[:i]
+    ]
+    assert unannounced == [], f"{saga_id}: undone before announced: {unannounced} in {types}"
+
+
+@contextmanager
+def lifted_at(point: str, faults: FaultsClient) -> Iterator[None]:
+    """Clear a stub's faults when the saga reaches crash point `point` (crash.py names them):
+    a fault that lasts, say, until the first compensation starts."""
+
+    def hook(name: str) -> None:
+        if name == point:
+            faults.clear()
+
+    with installed(hook):
+        yield

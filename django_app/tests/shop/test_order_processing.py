@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.test import override_settings
 
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.mermaid import saga_to_mermaid
+from microservices.sagas.services import saga_retry_compensation
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, process_order_request
 
-from .support import GADGET_PRICE, WIDGET_PRICE, two_items
+from .support import (
+    GADGET_PRICE,
+    WIDGET_PRICE,
+    check_events,
+    check_saga,
+    lifted_at,
+    two_items,
+)
+
+# The calls whose effect the saga announces: service -> (path, step).
+ANNOUNCED_CALLS = {
+    "payments": ("/payments", "process_payment"),
+    "orders": ("/orders", "create_order"),
+}
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +145,46 @@ def test_discovery_routes_calls_through_the_registry_past_a_dead_instance(shop, 
         result = process_order_request(user_id, two_items(), "tok_visa")
     assert result.status == "completed"
     assert shop.orders.get_order(order_id=result.context["order_id"])["status"] == "pending"
+
+
+@pytest.mark.parametrize("lasts", ["once", "every_action_try"])
+@pytest.mark.parametrize("service", sorted(ANNOUNCED_CALLS))
+@pytest.mark.parametrize("kind", ["lost_response", "malformed"])
+def test_the_outbox_announces_what_the_services_hold_and_undoes_only_what_it_announced(
+    shop, kind, service, lasts
+):
+    """POST /payments or /orders is applied but its answer is lost or malformed, once or on
+    every try of the action, and the saga fails (at that step, or at the e-mail): the outbox
+    holds one event per payment and order made, and each undo event after the one it undoes."""
+    path, step = ANNOUNCED_CALLS[service]
+    saga_id = f"{kind}-{service}-{lasts}"
+    faults = shop.faults(service)
+    faults.add(method="POST", path=path, kind=kind, times=1 if lasts == "once" else 0)
+    with (
+        lifted_at(f"before_compensation:{step}", faults),
+        override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"),
+    ):
+        result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id=saga_id)
+    assert result.status == "compensated"
+    ledger = shop.ledger()
+    check_saga(ledger, saga_id, result.status, result.context)
+    assert [p["status"] for p in ledger.for_saga(saga_id)[1]] == ["refunded"]
+    check_events(ledger, saga_id)
+
+
+def test_a_charge_found_by_replay_is_announced_while_its_refund_is_stuck(shop, saga_settings):
+    """The undo learns of the charge by replaying the malformed call, then every refund fails:
+    the charge is announced at once, and the refund after the operator's retry, each once."""
+    payments = shop.faults("payments")
+    payments.add(method="POST", path="/payments", kind="malformed")
+    payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)
+    result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id="stuck")
+    assert result.status == "needs_attention"
+    ledger = shop.ledger()
+    assert [p["status"] for p in ledger.for_saga("stuck")[1]] == ["captured"]
+    check_events(ledger, "stuck")
+    payments.clear()
+    assert saga_retry_compensation(saga_id="stuck").status == "compensated"
+    ledger = shop.ledger()
+    assert [p["status"] for p in ledger.for_saga("stuck")[1]] == ["refunded"]
+    check_events(ledger, "stuck")
