@@ -243,3 +243,20 @@ def test_sigterm_finishes_the_entry_in_hand_acks_it_and_exits(redis_server, uniq
     acknowledged = group["entries-read"] - group["pending"]
     assert 1 <= applied < 8
     assert acknowledged == applied
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_read_but_not_acknowledged_survives_a_redis_restart(redis_server, unique_name):
+    """With AOF on, a restart keeps the stream, its group and the pending entry: it is handled."""
+    if redis_server.controller is None:
+        pytest.skip("Redis comes from REDIS_URL: we don't own it, so we can't restart it")
+    with configured_bus("redis", redis_server.url, unique_name, REDIS_CLAIM_IDLE_MS=200) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        sent = sample_envelope("user.created")
+        bus.publish(sent)
+        # a consumer read it and died before XACK; then Redis restarts
+        bus.client.xreadgroup(unique_name, "crashed-1", {bus.stream("user.created"): ">"}, count=1)
+        redis_server.controller.restart()
+        settled = bus.consume(registry=registry, max_messages=1, idle_timeout=10)
+    assert (settled, received) == (1, [sent])
