@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from microservices.conf import _merge, ms_settings
-from microservices.events.checks import check_event_bus
+from microservices.events.checks import check_event_bus, check_redis_persistence
 from microservices.events.outbox import outbox_enqueue
 from microservices.models import OutboxEvent, OutboxStatus
 from shop.event_samples import sample_data
@@ -70,3 +72,12 @@ def test_valid_rabbitmq_configuration_passes_the_checks():
     """A complete RabbitMQ configuration has no errors."""
     with events_settings(BACKEND="rabbitmq", RABBITMQ_URL="amqp://u:p@mq:5672/%2F"):
         assert [m.id for m in check_event_bus()] == []
+
+
+def test_redis_persistence_check_is_silent_when_redis_cannot_be_asked():
+    """No Redis on the port: no W041 (unreachable is the health endpoint's to report)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with events_settings(BACKEND="redis", REDIS_URL=f"redis://127.0.0.1:{port}/0"):
+        assert check_redis_persistence() == []
