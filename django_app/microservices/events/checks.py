@@ -78,12 +78,14 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         )
     errors.extend(_check_contract_and_handlers())
-    if backend == "memory" and not settings.DEBUG:
+    if backend == "memory" and not settings.DEBUG and not conf.get("ALLOW_MEMORY_BUS"):
         errors.append(
-            Warning(
+            Error(
                 f"{WHERE}['BACKEND'] is 'memory' with DEBUG off",
-                hint="Events never leave this process; use rabbitmq or redis in production.",
-                id="microservices.W040",
+                hint="Events never leave this process, yet relay_outbox would mark them sent: use "
+                "rabbitmq or redis. Set ALLOW_MEMORY_BUS only where one process publishes and "
+                "consumes (tests, a demo).",
+                id="microservices.E048",
             )
         )
     return errors

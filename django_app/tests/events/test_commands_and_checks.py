@@ -68,6 +68,32 @@ def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
     assert check_id in ids
 
 
+@pytest.mark.parametrize(
+    ("debug", "allowed", "expected"),
+    [(False, False, [("microservices.E048", True)]), (False, True, []), (True, False, [])],
+)
+def test_memory_bus_with_debug_off_is_an_error_unless_explicitly_allowed(debug, allowed, expected):
+    """In production the memory bus loses every event; ALLOW_MEMORY_BUS says it is meant."""
+    with (
+        override_settings(DEBUG=debug),
+        events_settings(BACKEND="memory", ALLOW_MEMORY_BUS=allowed),
+    ):
+        found = [(message.id, message.is_serious()) for message in check_event_bus()]
+    assert found == expected
+
+
+@pytest.mark.parametrize("bus_option", [["--bus", "memory"], []])
+def test_relay_outbox_refuses_the_memory_bus_unless_it_is_allowed(memory_bus, bus_option):
+    """Without the opt-in the relay would mark rows sent that no other process ever receives."""
+    outbox_enqueue("user.created", sample_data("user.created"))
+    with (
+        events_settings(ALLOW_MEMORY_BUS=False),
+        pytest.raises(CommandError, match="ALLOW_MEMORY_BUS"),
+    ):
+        call_command("relay_outbox", "--once", *bus_option)
+    assert OutboxEvent.objects.get().status == OutboxStatus.PENDING
+
+
 def test_valid_rabbitmq_configuration_passes_the_checks():
     """A complete RabbitMQ configuration has no errors."""
     with events_settings(BACKEND="rabbitmq", RABBITMQ_URL="amqp://u:p@mq:5672/%2F"):
