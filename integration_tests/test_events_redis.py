@@ -6,10 +6,13 @@ Every test has its own stream prefix and consumer group (`unique_name`).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 
 import pytest
+import redis
+from django.core.checks import CheckMessage, run_checks
 
 from integration_tests.event_helpers import (
     POISON_KINDS,
@@ -243,3 +246,56 @@ def test_sigterm_finishes_the_entry_in_hand_acks_it_and_exits(redis_server, uniq
     acknowledged = group["entries-read"] - group["pending"]
     assert 1 <= applied < 8
     assert acknowledged == applied
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_read_but_not_acknowledged_survives_a_redis_restart(redis_server, unique_name):
+    """With AOF on, a restart keeps the stream, its group and the pending entry: it is handled."""
+    if redis_server.controller is None:
+        pytest.skip("Redis comes from REDIS_URL: we don't own it, so we can't restart it")
+    with configured_bus("redis", redis_server.url, unique_name, REDIS_CLAIM_IDLE_MS=200) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        sent = sample_envelope("user.created")
+        bus.publish(sent)
+        # a consumer read it and died before XACK; then Redis restarts
+        bus.client.xreadgroup(unique_name, "crashed-1", {bus.stream("user.created"): ">"}, count=1)
+        redis_server.controller.restart()
+        settled = bus.consume(registry=registry, max_messages=1, idle_timeout=10)
+    assert (settled, received) == (1, [sent])
+
+
+def _event_bus_ids(messages: list[CheckMessage]) -> list[str]:
+    ids = [m.id or "" for m in messages]
+    return sorted(i for i in ids if re.fullmatch(r"microservices\.[EW]0[45]\d", i))
+
+
+def _aof_rewriting(client: redis.Redis) -> bool:
+    info = client.info("persistence")
+    return bool(info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
+
+
+def test_deploy_check_warns_when_redis_would_lose_the_streams_on_a_restart(
+    redis_server, unique_name
+):
+    """`check --deploy` asks Redis: W041 with appendonly no, nothing with yes; `check` asks not."""
+    if redis_server.controller is None:
+        pytest.skip("Redis comes from REDIS_URL: we don't own it, so we don't reconfigure it")
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    before = str(client.config_get("appendonly")["appendonly"])
+    found = {}
+    try:
+        with configured_bus("redis", redis_server.url, unique_name):
+            for appendonly in ("no", "yes"):
+                client.config_set("appendonly", appendonly)
+                found[appendonly] = _event_bus_ids(run_checks(include_deployment_checks=True))
+            client.config_set("appendonly", "no")
+            found["check without --deploy"] = _event_bus_ids(run_checks())
+    finally:
+        client.config_set("appendonly", before)
+        # Redis ignores a SIGTERM while it writes the initial AOF: let the next stop find it done
+        wait_until(
+            lambda: not _aof_rewriting(client), timeout=30, what="Redis to finish its AOF rewrite"
+        )
+        client.close()
+    assert found == {"no": ["microservices.W041"], "yes": [], "check without --deploy": []}

@@ -1,4 +1,5 @@
-"""The inbox on PostgreSQL: concurrent deliveries of one event apply it once."""
+"""The inbox on PostgreSQL: concurrent deliveries of one event apply it once, and no row lock is
+held while a handler waits on another service."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from integration_tests.event_helpers import registry as helper_registry
 from microservices.events.consumer import Dispatcher, Outcome
 from microservices.events.handlers import HandlerRegistry
 from microservices.models import InboxEvent
+from mock_services.inventory.store import WIDGET_ID
+from mock_services.waiting import wait_until
+from shop.event_samples import sample_envelope
+from shop.handlers import registry as shop_registry
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,3 +61,44 @@ def test_failed_handler_leaves_no_inbox_row_so_the_retry_applies_it(postgres):
     outcomes = [dispatcher.dispatch(envelope.to_bytes(), delivery_count=n).outcome for n in (1, 2)]
     assert outcomes == [Outcome.RETRY, Outcome.ACK]
     assert applied_counts() == (1, 1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handler_waiting_on_a_service_holds_no_transaction_and_no_lock(
+    postgres, services_settings, reset_stubs
+):
+    """While order.created's stock check is held up by the inventory stub, the consumer's
+    database session is idle: a second consumer of the event would not wait on the inbox row."""
+    inventory = reset_stubs["inventory"]
+    inventory.faults.add(method="GET", path="/products/{product_id}", kind="latency", delay=3.0)
+    item = {"product_id": WIDGET_ID, "quantity": 1, "unit_price": 100}
+    body = sample_envelope("order.created", items=[item], total_amount=100).to_bytes()
+    backend_pids, outcomes = [], []
+
+    def consume() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend_pids.append(cursor.fetchone()[0])
+            outcomes.append(Dispatcher(shop_registry).dispatch(body).outcome)
+        finally:
+            connection.close()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        wait_until(
+            lambda: inventory.requests(method="GET"),
+            timeout=30,
+            what="the handler's stock check to reach the inventory stub",
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", backend_pids)
+            (state,) = cursor.fetchone()
+            cursor.execute("SELECT locktype, mode FROM pg_locks WHERE pid = %s", backend_pids)
+            locks = cursor.fetchall()
+    finally:
+        consumer.join(30)
+    assert (state, locks) == ("idle", [])
+    assert outcomes == [Outcome.ACK]
+    assert InboxEvent.objects.count() == 1

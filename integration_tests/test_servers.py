@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pika
@@ -11,6 +14,8 @@ import pytest
 import redis
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
+from integration_tests.servers.redis import can_ping
+from mock_services.waiting import wait_until
 
 
 def _channel(url: str) -> tuple[pika.BlockingConnection, Any]:
@@ -91,6 +96,42 @@ def test_redis_stopped_refuses_connections_and_start_restores_it(redis_server):
         redis_server.controller.start()
     assert client.ping() is True
     client.close()
+
+
+def test_a_server_restarted_from_a_short_lived_thread_outlives_that_thread(redis_server):
+    """A restart from a helper thread that then ends: the server keeps answering.
+
+    `setpriv --pdeathsig` signals the server when the thread that forked it exits, so the
+    server must not be forked by the caller's thread.
+    """
+    if redis_server.controller is None:
+        pytest.skip("Redis comes from REDIS_URL: we don't own it, so we can't restart it")
+    controller = redis_server.controller
+    helper_ids: list[int] = []
+
+    def restart() -> None:
+        helper_ids.append(threading.get_native_id())
+        controller.restart()
+
+    helper = threading.Thread(target=restart, name="restarts-redis")
+    helper.start()
+    helper.join(60)
+    try:
+        # The kernel sends the parent-death signal before it releases the exited thread.
+        wait_until(
+            lambda: not Path(f"/proc/self/task/{helper_ids[0]}").exists(),
+            timeout=30,
+            what="the helper thread to be gone",
+        )
+        answers = []
+        for _ in range(20):  # redis-server acts on a SIGTERM within one 100 ms cron tick
+            answers.append(can_ping(redis_server.url))
+            time.sleep(0.1)
+    finally:
+        if not can_ping(redis_server.url):  # the next tests need it (it died: start it anew)
+            controller.stop()
+            controller.start()
+    assert answers == [True] * 20
 
 
 @pytest.mark.django_db

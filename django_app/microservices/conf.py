@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "EVENT_BUS": {
         "BACKEND": "memory",
+        # The memory bus with DEBUG off is an error (check E048) and relay_outbox refuses it:
+        # True only where one process publishes and consumes (tests, the demo).
+        "ALLOW_MEMORY_BUS": False,
         "PRODUCER": "django-orders",
         "RABBITMQ_URL": "",
         "RABBITMQ_EXCHANGE": "microservices.events",

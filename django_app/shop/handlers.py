@@ -1,8 +1,8 @@
 """The shop's event handlers, registered in `registry` (named in EVENT_BUS["HANDLER_MODULES"]).
 
 Each runs inside the inbox transaction (inbox.py): its database writes and the inbox row commit
-together, so a redelivered event changes nothing. HTTP calls come first, writes last, to keep
-row locks short.
+together, so a redelivered event changes nothing. Reads from other services go in a `prepare`
+step, run before that transaction: no row lock is held during an HTTP call.
 """
 
 from __future__ import annotations
@@ -63,10 +63,9 @@ def _low_stock_event_id(envelope: Envelope, product_id: str) -> uuid.UUID:
     return uuid.uuid5(uuid.UUID(envelope.event_id), f"inventory.low:{product_id}")
 
 
-@registry.handler("order.created", name="orders.statistics_and_stock_check")
-def on_order_created(envelope: Envelope) -> None:
-    """Count the order in the user's statistics; raise inventory.low for products running out."""
-
+def products_running_low(envelope: Envelope) -> list[dict[str, object]]:
+    """order.created's reads: the inventory.low payloads of the order's products under the
+    threshold (unknown products are logged and skipped)."""
     data = envelope.data
     threshold = int(shop_settings.INVENTORY_LOW_THRESHOLD)
     product_ids = list(dict.fromkeys(item["product_id"] for item in data["items"]))
@@ -93,7 +92,15 @@ def on_order_created(envelope: Envelope) -> None:
                     "order_id": data["order_id"],
                 }
             )
+    return low
 
+
+@registry.handler(
+    "order.created", name="orders.statistics_and_stock_check", prepare=products_running_low
+)
+def on_order_created(envelope: Envelope, low: list[dict[str, object]]) -> None:
+    """Count the order in the user's statistics; raise inventory.low for what `prepare` found."""
+    data = envelope.data
     stats, _ = OrderStatistics.objects.get_or_create(
         user_id=data["user_id"], currency=data["currency"]
     )

@@ -34,6 +34,17 @@ def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_demo_settings_pass_the_system_checks():
+    """The demo's embedded defaults (DEBUG off, the memory bus) are meant: no check error."""
+    result = run_demo(
+        "-c",
+        "from project.demo.bootstrap import setup_django; setup_django(); "
+        "from django.core.checks import run_checks; "
+        "print(sorted(m.id for m in run_checks() if m.is_serious()))",
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr
+
+
 def test_demo_runs_every_scene_and_prints_each_outcome():
     """Exit 0, every scene headed, no scene failed, and each scene's outcome lines are printed."""
     result = run_demo("-m", "project.demo")

@@ -1,21 +1,28 @@
 """A server run as a local process: free ports, its work dir, its process (tied to ours with
-pdeathsig, its output in a log file) and the controller that stops and starts it."""
+pdeathsig, forked by one long-lived thread, its output in a log file) and the controller that
+stops and starts it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
 from .readiness import wait_until_ready
+
+T = TypeVar("T")
 
 
 def free_ports(count: int) -> list[int]:
@@ -97,6 +104,37 @@ def _with_parent_death_signal(argv: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "SIGTERM", "--", *argv] if setpriv else argv
 
 
+_spawns: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+_spawner_lock = threading.Lock()
+_spawner: threading.Thread | None = None
+
+
+def _serve_spawns() -> None:
+    while True:
+        call, future = _spawns.get()
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+
+def on_spawner_thread(call: Callable[[], T]) -> T:
+    """Run `call` on the one thread that forks every server, and return its result.
+
+    `setpriv --pdeathsig` fires when the *thread* that forked the child exits, not the process:
+    a server started from a short-lived thread (a test restarting it in the background) would
+    get SIGTERM when that thread ended. This daemon thread lives until pytest exits or dies.
+    """
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = threading.Thread(target=_serve_spawns, name="server-spawner", daemon=True)
+            _spawner.start()
+    future: Future[T] = Future()
+    _spawns.put((call, future))
+    return future.result()
+
+
 class ManagedProcess:
     """A foreground server process in its own session, its output appended to a log file."""
 
@@ -108,8 +146,11 @@ class ManagedProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self) -> None:
+        self.proc = on_spawner_thread(self._popen)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 _with_parent_death_signal(self.argv),
                 env=self.env,
                 cwd=self.cwd,

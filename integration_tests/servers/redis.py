@@ -12,6 +12,12 @@ from .process import free_ports, make_workdir, process_env, start_one_process
 
 ENV = "REDIS_URL"
 IMAGE = os.environ.get("REDIS_IMAGE", "redis:7.4-alpine")
+# AOF, as Redis Streams need in production (`check --deploy` warns without it): a restart keeps
+# the streams and their groups' pending entries. everysec, Redis's default: Redis write()s the
+# AOF before it answers, so a process that is stopped or SIGKILLed loses nothing the kernel has;
+# only a machine crash loses up to a second, which no test simulates. `always` would fsync every
+# XADD for no gain here, on CPUs shared by several test sessions.
+PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "everysec"]
 HOW_TO = (
     "set REDIS_URL=redis://host:6379/0 (e.g. after "
     "`docker compose -f docker-compose.test.yml up -d redis`), start a Docker engine "
@@ -47,7 +53,7 @@ def in_docker() -> Provisioned:
     (port,) = free_ports(1)
     return run_container(
         "redis",
-        RedisContainer(IMAGE),
+        RedisContainer(IMAGE).with_command(" ".join(["redis-server", *PERSISTENCE])),
         port=port,
         container_port=6379,
         url=lambda host: f"redis://{host}:{port}/0",
@@ -62,7 +68,7 @@ def as_process() -> Provisioned:
     workdir = make_workdir("redis")
     (port,) = free_ports(1)
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
-    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    argv += ["--save", "", *PERSISTENCE, "--daemonize", "no"]
     return start_one_process(
         "redis",
         argv,

@@ -1,12 +1,16 @@
-"""System checks of MICROSERVICES['EVENT_BUS'] (ids microservices.E040-E059 / W040-W059)."""
+"""System checks of MICROSERVICES['EVENT_BUS'] (ids microservices.E040-E059 / W040-W059).
+
+`check --deploy` also asks the configured Redis whether it persists the streams.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from ..conf import ms_settings
 from .backends import BACKENDS
@@ -14,6 +18,9 @@ from .contract import get_contract
 from .handlers import load_registry
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
+REDIS_SCHEMES = {"redis", "rediss", "unix"}
+# Seconds `check --deploy` waits for Redis to answer CONFIG GET.
+REDIS_CONFIG_TIMEOUT = 2.0
 
 
 def _scheme(url: Any) -> str:
@@ -45,11 +52,7 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="microservices.E041",
             )
         )
-    if backend in {"redis", "redis_pubsub"} and _scheme(conf.get("REDIS_URL")) not in {
-        "redis",
-        "rediss",
-        "unix",
-    }:
+    if backend in {"redis", "redis_pubsub"} and _scheme(conf.get("REDIS_URL")) not in REDIS_SCHEMES:
         errors.append(
             Error(
                 f"{WHERE}['REDIS_URL'] is missing or not a redis:// URL",
@@ -75,12 +78,14 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         )
     errors.extend(_check_contract_and_handlers())
-    if backend == "memory" and not settings.DEBUG:
+    if backend == "memory" and not settings.DEBUG and not conf.get("ALLOW_MEMORY_BUS"):
         errors.append(
-            Warning(
+            Error(
                 f"{WHERE}['BACKEND'] is 'memory' with DEBUG off",
-                hint="Events never leave this process; use rabbitmq or redis in production.",
-                id="microservices.W040",
+                hint="Events never leave this process, yet relay_outbox would mark them sent: use "
+                "rabbitmq or redis. Set ALLOW_MEMORY_BUS only where one process publishes and "
+                "consumes (tests, a demo).",
+                id="microservices.E048",
             )
         )
     return errors
@@ -119,3 +124,44 @@ def _check_contract_and_handlers() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _redis_appendonly(url: str) -> str | None:
+    """Redis's `appendonly` setting, or None when it cannot be asked (down, CONFIG disabled)."""
+    client = redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_CONFIG_TIMEOUT,
+        socket_connect_timeout=REDIS_CONFIG_TIMEOUT,
+        decode_responses=True,
+    )
+    try:
+        value = client.config_get("appendonly").get("appendonly")
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+    return str(value) if value is not None else None
+
+
+@register(Tags.compatibility, deploy=True)
+def check_redis_persistence(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`check --deploy`: Redis Streams keep events across a Redis restart only with AOF on.
+
+    Silent when Redis cannot be asked: /health/ready/ reports an unreachable Redis, and managed
+    Redis services often disable CONFIG while persisting by their own means.
+    """
+    conf: dict[str, Any] = ms_settings.EVENT_BUS
+    url = conf["REDIS_URL"]
+    if conf["BACKEND"] != "redis" or _scheme(url) not in REDIS_SCHEMES:
+        return []
+    if _redis_appendonly(url) != "no":
+        return []
+    return [
+        Warning(
+            f"the Redis of {WHERE}['REDIS_URL'] runs with appendonly no",
+            hint="A Redis restart loses every stream: the events not yet consumed and the "
+            "consumer groups' pending entries. Run it with appendonly yes "
+            "(appendfsync everysec).",
+            id="microservices.W041",
+        )
+    ]

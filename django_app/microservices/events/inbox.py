@@ -1,12 +1,15 @@
 """The inbox: a handler's effect and the record that it ran commit in one transaction.
 
 A redelivered event finds its (event_id, handler) row and is skipped; two consumers racing on
-the same event serialise on the unique index, and the loser sees the winner's row.
+the same event serialise on the unique index, and the loser sees the winner's row. A handler's
+`prepare` step (its reads from other services) runs before that transaction, so the row lock is
+held for the writes only, never across an HTTP call.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -56,16 +59,22 @@ def _claim(envelope: Envelope, handler_name: str) -> bool:
     return True
 
 
-@transaction.atomic
 def inbox_run(*, envelope: Envelope, handler: RegisteredHandler) -> bool:
     """Run `handler` on `envelope` unless it already ran; True if it ran now.
 
-    The handler's database writes share this transaction with the inbox row: if it raises,
-    neither its effect nor the row is kept, and the event can be retried.
+    Its `prepare` step runs first, outside any transaction, and not at all for an event already
+    handled. The handler's database writes then share one transaction with the inbox row: if it
+    raises, neither its effect nor the row is kept, and the event can be retried.
     """
-    if not _claim(envelope, handler.name):
-        return False
-    handler.func(envelope)
+    prepared: Any = None
+    if handler.prepare is not None:
+        if inbox_seen(event_id=envelope.event_id, handler_name=handler.name):
+            return False
+        prepared = handler.prepare(envelope)
+    with transaction.atomic():
+        if not _claim(envelope, handler.name):
+            return False
+        handler.apply(envelope, prepared)
     return True
 
 

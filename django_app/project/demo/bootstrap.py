@@ -21,6 +21,8 @@ def setup_django() -> None:
     os.environ["SQLITE_PATH"] = str(workdir / "demo.sqlite3")
     os.environ.pop("DATABASE_URL", None)
     os.environ["EVENT_BUS_BACKEND"] = "memory"
+    # The demo publishes and consumes in this one process: the memory bus is meant here.
+    os.environ["EVENT_BUS_ALLOW_MEMORY_BUS"] = "1"
     # Mail stays in memory (the scenes print subjects), never on the console or an SMTP server.
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(32))

@@ -126,6 +126,7 @@ MICROSERVICES: dict[str, object] = {
     "CONTRACT_VALIDATION": os.environ.get("CONTRACT_VALIDATION", "on"),
     "EVENT_BUS": {
         "BACKEND": os.environ.get("EVENT_BUS_BACKEND", "memory"),
+        "ALLOW_MEMORY_BUS": os.environ.get("EVENT_BUS_ALLOW_MEMORY_BUS", "0") == "1",
         "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "HANDLER_MODULES": ["shop.handlers"],

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from microservices.conf import _merge, ms_settings
-from microservices.events.checks import check_event_bus
+from microservices.events.checks import check_event_bus, check_redis_persistence
 from microservices.events.outbox import outbox_enqueue
 from microservices.models import OutboxEvent, OutboxStatus
 from shop.event_samples import sample_data
@@ -66,7 +68,42 @@ def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
     assert check_id in ids
 
 
+@pytest.mark.parametrize(
+    ("debug", "allowed", "expected"),
+    [(False, False, [("microservices.E048", True)]), (False, True, []), (True, False, [])],
+)
+def test_memory_bus_with_debug_off_is_an_error_unless_explicitly_allowed(debug, allowed, expected):
+    """In production the memory bus loses every event; ALLOW_MEMORY_BUS says it is meant."""
+    with (
+        override_settings(DEBUG=debug),
+        events_settings(BACKEND="memory", ALLOW_MEMORY_BUS=allowed),
+    ):
+        found = [(message.id, message.is_serious()) for message in check_event_bus()]
+    assert found == expected
+
+
+@pytest.mark.parametrize("bus_option", [["--bus", "memory"], []])
+def test_relay_outbox_refuses_the_memory_bus_unless_it_is_allowed(memory_bus, bus_option):
+    """Without the opt-in the relay would mark rows sent that no other process ever receives."""
+    outbox_enqueue("user.created", sample_data("user.created"))
+    with (
+        events_settings(ALLOW_MEMORY_BUS=False),
+        pytest.raises(CommandError, match="ALLOW_MEMORY_BUS"),
+    ):
+        call_command("relay_outbox", "--once", *bus_option)
+    assert OutboxEvent.objects.get().status == OutboxStatus.PENDING
+
+
 def test_valid_rabbitmq_configuration_passes_the_checks():
     """A complete RabbitMQ configuration has no errors."""
     with events_settings(BACKEND="rabbitmq", RABBITMQ_URL="amqp://u:p@mq:5672/%2F"):
         assert [m.id for m in check_event_bus()] == []
+
+
+def test_redis_persistence_check_is_silent_when_redis_cannot_be_asked():
+    """No Redis on the port: no W041 (unreachable is the health endpoint's to report)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with events_settings(BACKEND="redis", REDIS_URL=f"redis://127.0.0.1:{port}/0"):
+        assert check_redis_persistence() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from microservices.events.consumer import Dispatcher, Outcome
 from microservices.events.handlers import HandlerRegistry
@@ -197,3 +198,63 @@ def test_handler_runs_with_the_event_correlation_id_as_request_id(memory_bus):
     envelope = sample_envelope("user.created")
     Dispatcher(registry).dispatch(envelope.to_bytes())
     assert seen == [envelope.correlation_id]
+
+
+def preparing_registry(prepare):
+    """A registry whose user.created handler records (in a transaction?, what prepare gave)."""
+    applied = []
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.prepared", prepare=prepare)
+    def handler(envelope, prepared):
+        applied.append((connection.in_atomic_block, prepared))
+
+    # what consume_events runs: the registries of the handler modules, merged, then a subset
+    return HandlerRegistry().merge(registry).only(["user.created"]), applied
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepare_runs_outside_the_inbox_transaction_and_hands_its_result_to_the_handler():
+    """prepare (remote reads) sees no open transaction; the handler gets its result inside one."""
+    prepared_in_transaction = []
+
+    def prepare(envelope):
+        prepared_in_transaction.append(connection.in_atomic_block)
+        return envelope.data["email"]
+
+    registry, applied = preparing_registry(prepare)
+    result = Dispatcher(registry).dispatch(sample_envelope("user.created").to_bytes())
+    assert result.outcome is Outcome.ACK
+    assert (prepared_in_transaction, applied) == ([False], [(True, "ada@example.com")])
+
+
+def test_prepare_is_skipped_for_an_event_already_handled(memory_bus):
+    """A redelivery finds the inbox row first: no second round of remote reads, no effect."""
+    reads = []
+
+    def prepare(envelope):
+        reads.append(envelope.event_id)
+        return len(reads)
+
+    registry, applied = preparing_registry(prepare)
+    body = sample_envelope("user.created").to_bytes()
+    outcomes = [Dispatcher(registry).dispatch(body).outcome for _ in range(2)]
+    assert outcomes == [Outcome.ACK, Outcome.ACK]
+    assert (len(reads), [prepared for _, prepared in applied]) == (1, [1])
+
+
+def test_failing_prepare_is_retried_and_leaves_no_inbox_row(memory_bus):
+    """An error in prepare steers the outcome like one in the handler: retry, nothing kept."""
+
+    def prepare(envelope):
+        raise RetryableHandlerError("inventory unreachable")
+
+    registry, applied = preparing_registry(prepare)
+    result = Dispatcher(registry).dispatch(sample_envelope("user.created").to_bytes())
+    assert (result.outcome, applied, InboxEvent.objects.count()) == (Outcome.RETRY, [], 0)
+
+
+def test_prepare_needs_the_inbox():
+    """Without the inbox there is no transaction to keep the reads out of: refused."""
+    with pytest.raises(ValueError, match="prepare"):
+        HandlerRegistry().add("user.created", print, use_inbox=False, prepare=print)

@@ -26,6 +26,7 @@ def _start(*args: str, **env: str) -> subprocess.Popen[str]:
         "PYTHONPATH": os.pathsep.join([str(DJANGO_DIR), str(REPO_DIR)]),
         "PYTHONUNBUFFERED": "1",
         "REGISTRY_BACKEND": "static",
+        "EVENT_BUS_ALLOW_MEMORY_BUS": "1",  # the base settings' memory bus, DEBUG off: meant here
         **env,
     }
     return subprocess.Popen(

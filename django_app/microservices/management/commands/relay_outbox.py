@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from microservices.conf import ms_settings
 from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
@@ -37,6 +38,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        backend = options["bus"] or ms_settings.EVENT_BUS["BACKEND"]
+        if backend == "memory" and not ms_settings.EVENT_BUS["ALLOW_MEMORY_BUS"]:
+            raise CommandError(
+                "refusing to relay to the in-memory bus: its events never leave this process, "
+                "yet the rows would be marked sent. Configure rabbitmq or redis, or set "
+                "MICROSERVICES['EVENT_BUS']['ALLOW_MEMORY_BUS'] where one process publishes and "
+                "consumes."
+            )
         overrides = {
             key: value
             for key, value in {
