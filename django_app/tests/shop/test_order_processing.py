@@ -10,7 +10,7 @@ from microservices.sagas.mermaid import saga_to_mermaid
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, process_order_request
 
-from .support import GADGET_PRICE, WIDGET_PRICE, two_items
+from .support import GADGET_PRICE, WIDGET_PRICE, check_saga, two_items
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,7 @@ def test_happy_path_places_the_order_charges_once_and_emails(shop):
     assert order["id"] in mail.outbox[0].subject
     types = list(OutboxEvent.objects.values_list("event_type", flat=True).order_by("id"))
     assert types == ["payment.processed", "order.created"]
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_declined_card_releases_every_reservation_and_charges_nothing(shop):
@@ -53,6 +54,7 @@ def test_declined_card_releases_every_reservation_and_charges_nothing(shop):
     ]
     assert shop.orders.get_user_orders(user_id=user_id)["count"] == 0
     assert mail.outbox == []
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_partial_reservation_is_undone(shop):
@@ -69,6 +71,7 @@ def test_partial_reservation_is_undone(shop):
     assert shop.stock() == before
     reservation = result.context["reservations"]["0"]
     assert shop.inventory.get_reservation(reservation_id=reservation["id"])["status"] == "released"
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_inactive_user_fails_without_touching_anything(shop):
@@ -80,6 +83,7 @@ def test_inactive_user_fails_without_touching_anything(shop):
     assert "not active" in result.error
     assert shop.stock() == before
     assert SagaStepLog.objects.count() == 1
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_same_saga_id_returns_the_first_outcome(shop):
