@@ -100,6 +100,7 @@ def _slow_services(lease: float) -> list[CheckMessage]:
         except (KeyError, TypeError, ValueError):
             continue  # the clients' own checks report malformed service settings
         if worst > lease - beat:
+            needed = math.ceil(worst / (1 - period(1.0)))  # the lease L with L - period(L) = worst
             warnings.append(
                 Warning(
                     f"A call to service {name!r} can block for {worst:g}s (the timeouts of "
@@ -109,9 +110,8 @@ def _slow_services(lease: float) -> list[CheckMessage]:
                     f"period of {beat:.4g}s): if the lease cannot be renewed meanwhile (the "
                     "database out of reach), it lapses with the call in flight, and another "
                     "worker can take the saga over and run the same step at the same time.",
-                    hint=f"Raise LEASE_SECONDS to {math.ceil(worst / (1 - period(1))):d}s or "
-                    "more, or lower the service's TIMEOUT, CONNECT_TIMEOUT, RETRY TOTAL or "
-                    "RETRY_AFTER_MAX.",
+                    hint=f"Raise LEASE_SECONDS to {needed:d}s or more, or lower the service's "
+                    "TIMEOUT, CONNECT_TIMEOUT, RETRY TOTAL or RETRY_AFTER_MAX.",
                     id="microservices.W060",
                 )
             )

@@ -1,16 +1,12 @@
 """The heartbeat: a saga's lease kept while one of its steps runs, and the step stopped once lost.
 
-One attempt of a step can wait on its calls longer than the lease lasts. So while it runs, a
-daemon thread renews the lease every LEASE/3 with the store's lease-guarded UPDATE, on a database
-connection of its own (Django's are per thread). An UPDATE that matches no row means another
-worker holds the saga: `check`, which the runner installs as a guard before each of the step's
-calls (call_guards.py), then raises SagaLeaseLost. A call in flight is not cut short; the step
-stops before its next one.
-
-A second connection cannot see rows the step's connection has not committed (a caller's or a
-test's transaction), and SQLite lets one connection write at a time: there no thread runs, and
-`check` renews the lease itself before every call. Either way a call starts with at least
-LEASE - LEASE/3 of lease ahead of it: the figure check W060 holds each service's slowest call to.
+One attempt can wait on its calls longer than the lease lasts, so while it runs a daemon thread
+renews the lease every LEASE/3 with the store's lease-guarded UPDATE, on a connection of its own.
+An UPDATE matching no row means another worker holds the saga: `check`, the guard the runner runs
+before each of the step's calls (call_guards.py), then raises SagaLeaseLost. A call in flight is
+not cut short; the step stops before its next one. Where no thread can help, `check` renews
+before every call instead. Either way a call starts with at least LEASE - LEASE/3 of lease ahead
+of it: the figure check W060 holds each service's slowest call to.
 """
 
 from __future__ import annotations
@@ -33,12 +29,14 @@ BEATS_PER_LEASE = 3
 
 
 def period(lease_seconds: float) -> float:
-    """Seconds between two renewals: a beat or two may fail and the lease still holds."""
+    """Seconds between two renewals: one may fail and the next still comes before the lease ends."""
     return lease_seconds / BEATS_PER_LEASE
 
 
 def can_beat_in_background() -> bool:
-    """Whether a thread with a connection of its own can renew the lease of the step here."""
+    """Whether a thread with a connection of its own can renew the lease of the step here: not
+    while this connection is in a transaction (a caller's or a test's; no other connection sees
+    its uncommitted rows), nor on SQLite (one writer at a time, whole database locked)."""
     return connection.vendor != "sqlite" and not connection.in_atomic_block
 
 
