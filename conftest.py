@@ -1,7 +1,13 @@
 """Root pytest configuration: fixtures shared by every suite come from these plugins."""
 
+import pytest
+
 pytest_plugins = [
     "mock_services.pytest_plugin",
     "microservices.pytest_plugin",
     "shop.pytest_plugin",
 ]
+
+# The saga suites' ledger checks live in a helper module: rewrite its asserts like a test's, so
+# a failed check shows the values it compared.
+pytest.register_assert_rewrite("tests.shop.support")

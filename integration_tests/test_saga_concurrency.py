@@ -1,27 +1,45 @@
 """50 sagas at once, run by four `resume_sagas` worker processes competing on PostgreSQL.
 
 Stock is short (some sagas must fail out of stock) and some cards are declined, so completions
-and compensations interleave. No saga may be run by two workers, and the ledgers must balance.
+and compensations interleave. The sagas are held back until every worker polls, so the four
+compete from the first one: more than one must run sagas, no saga may be run by two, and the
+ledgers must balance.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from tests.shop.support import Shop, check_global, check_saga, two_items
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import SagaExecution, SagaStepLog
+from microservices.models.sagas import ACTIVE_STATUSES
 from microservices.sagas.services import saga_create
+from mock_services.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SAGAS = 50
 WORKERS = 4
+GATE = "start-gate"  # the lease owner holding the sagas back until every worker polls
+
+
+def connections_named(application_name: str) -> int:
+    """How many connections to PostgreSQL carry this application_name (PGAPPNAME)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 @pytest.fixture
@@ -32,9 +50,12 @@ def shop(postgres, services_settings, reset_stubs):
         s.close()
 
 
-def test_fifty_sagas_from_four_workers_balance_the_ledgers(shop, stubs, stub_token):
-    """Every saga ends, each run by one worker only; stock on hand is unchanged, reserved equals
-    the live reservations, each completed order has one payment, every other payment refunded."""
+def test_fifty_sagas_from_four_workers_balance_the_ledgers(
+    shop, stubs, stub_token, unique_name, tmp_path
+):
+    """Every saga ends, run by one worker only, and more than one worker runs sagas; stock on
+    hand is unchanged, reserved equals the live reservations, each completed order has one
+    payment, every other payment refunded."""
     scarce = shop.product(60, sku="SCARCE")  # 2 per saga: at most 30 of 45 paying sagas fit
     plenty = shop.product(1000, sku="PLENTY")
     users = [shop.user(email=f"buyer{n}@example.com") for n in range(5)]
@@ -45,19 +66,51 @@ def test_fifty_sagas_from_four_workers_balance_the_ledgers(shop, stubs, stub_tok
             items=two_items(2, 1, widget_id=scarce, gadget_id=plenty),
             payment_method="tok_declined" if n % 10 == 0 else "tok_visa",
         )
-        saga_create(definition=ORDER_PROCESSING, saga_id=f"load-{n:02d}", context=context)
+        saga_create(
+            definition=ORDER_PROCESSING,
+            saga_id=f"load-{n:02d}",
+            context=context,
+            owner=GATE,
+            lease_seconds=3600,
+        )
 
     env = django_subprocess_env(
         SERVICES_API_KEY=stub_token,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        PGAPPNAME=unique_name,  # names the workers' connections in pg_stat_activity
         **{f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()},
     )
-    argv = manage_py_argv("resume_sagas", "--until-idle", "--batch", str(SAGAS))
-    workers = [
-        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(WORKERS)
-    ]
-    outputs = [w.communicate(timeout=240) for w in workers]
+    argv = manage_py_argv("resume_sagas", "--poll-interval", "0.05", "--batch", str(SAGAS))
+    # To files, not pipes: nobody reads a pipe until the workers exit, and a full one blocks them.
+    logs = [(tmp_path / f"worker-{n}.out", tmp_path / f"worker-{n}.err") for n in range(WORKERS)]
+    workers = []
+    for out_path, err_path in logs:
+        with out_path.open("w") as out, err_path.open("w") as err:
+            workers.append(subprocess.Popen(argv, env=env, stdout=out, stderr=err))
+
+    def until(done: Callable[[], bool], what: str, timeout: float) -> None:
+        """wait_until, cut short if a worker exits (its return code and stderr are shown below)."""
+        wait_until(
+            lambda: done() or any(w.poll() is not None for w in workers),
+            timeout=timeout,
+            what=what,
+        )
+
+    try:
+        # Each worker keeps its connection open between polls: four connections, four pollers.
+        until(lambda: connections_named(unique_name) >= WORKERS, "every worker to poll", 120)
+        SagaExecution.objects.filter(lease_owner=GATE).update(lease_owner="", lease_expires_at=None)
+        until(
+            lambda: not SagaExecution.objects.filter(status__in=ACTIVE_STATUSES).exists(),
+            "every saga to end",
+            240,
+        )
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)  # each finishes the saga in hand, then exits
+    for w in workers:
+        w.wait(timeout=60)
+    outputs = [(out.read_text(), err.read_text()) for out, err in logs]
     assert [w.returncode for w in workers] == [0] * WORKERS, [e[-2000:] for _, e in outputs]
 
     finished = Counter(
@@ -73,6 +126,8 @@ def test_fifty_sagas_from_four_workers_balance_the_ledgers(shop, stubs, stub_tok
             SagaStepLog.objects.filter(execution__saga_id=saga_id).values_list("worker", flat=True)
         )
         assert len(workers_seen) == 1, saga_id
+    workers_that_ran = set(SagaStepLog.objects.values_list("worker", flat=True))
+    assert len(workers_that_ran) >= 2
 
     statuses = Counter(SagaExecution.objects.values_list("status", flat=True))
     assert set(statuses) <= {"completed", "compensated"}

@@ -98,7 +98,10 @@ DEFAULTS: dict[str, Any] = {
         "TOKEN": "",
     },
     "SAGA": {
-        "LEASE_SECONDS": 30,
+        # Kept alive while a step runs (a heartbeat every third of it), so its length only sets
+        # how long a dead worker's sagas wait to be resumed; it must outlast one call (W060):
+        # 4 attempts x (2 + 5) s + 3 Retry-After waits of up to 10 s = 58 s <= 90 s less 30 s.
+        "LEASE_SECONDS": 90,
         "STEP_TIMEOUT": 10.0,
         "COMPENSATION_ATTEMPTS": 5,
         "COMPENSATION_BACKOFF": 0.2,

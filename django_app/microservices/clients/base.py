@@ -1,6 +1,7 @@
 """`ServiceClient`: the one HTTP path to the services.
 
 Anchor idea: every call takes the same road, so every call gets the same guarantees. It
+- first runs the caller's guards (call_guards.py), which may stop it before anything is sent;
 - carries `X-Request-ID` (the inbound request's id while serving one, else a new one) and the
   service's bearer token;
 - goes where the client's endpoint strategy says (endpoint.py, discovery.py);
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+from ..call_guards import run_guards
 from ..conf import ms_settings
 from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
 from ..request_id import HEADER as REQUEST_ID_HEADER
@@ -125,6 +127,7 @@ class ServiceClient:
         `idempotency_key` (or `idempotent=True`, which makes one for this call) makes the call
         retryable; the same key is reused by every retry of this call.
         """
+        run_guards()
         method = method.upper()
         request_id = request_id_for_call()
         all_headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}

@@ -24,6 +24,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
+from ..backoff import exponential_backoff
 from ..exceptions import ServiceConnectionError, ServiceTimeoutError
 
 logger = logging.getLogger("microservices.clients")
@@ -149,6 +150,27 @@ class ServiceRetry(Retry):
         if seconds is None:
             return 0.0  # unparsable: sleep() falls back to the exponential backoff
         return min(seconds, float(self.retry_after_max))
+
+
+def longest_call_seconds(conf: Mapping[str, Any]) -> float:
+    """How long one call to a service (`conf`: its settings) can block, its retries included:
+    every one of the RETRY TOTAL + 1 attempts may spend its connect and read timeouts, and the
+    longest wait before each retry. Per instance: with DISCOVERY, a call that cannot connect
+    starts again on the next instance."""
+    retry = conf["RETRY"]
+    attempts = int(retry["TOTAL"]) + 1
+    per_attempt = float(conf["CONNECT_TIMEOUT"]) + float(conf["TIMEOUT"])
+    return attempts * per_attempt + sum(_longest_wait(n, retry) for n in range(1, attempts))
+
+
+def _longest_wait(retry_number: int, retry: Mapping[str, Any]) -> float:
+    """Before a retry urllib3 sleeps what Retry-After asks (up to RETRY_AFTER_MAX: a longer one
+    is not retried) or else the backoff, never both; no backoff before the first retry."""
+    backoff = 0.0
+    if retry_number > 1:
+        base, cap = float(retry["BACKOFF_FACTOR"]), float(retry["BACKOFF_MAX"])
+        backoff = exponential_backoff(retry_number, base=base, cap=cap)
+    return max(float(retry["RETRY_AFTER_MAX"]), backoff)
 
 
 class IdempotencyAwareAdapter(BaseAdapter):

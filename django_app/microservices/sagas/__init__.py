@@ -5,11 +5,13 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
     admin | checks
     services                      saga_execute, saga_resume, ...: the only entry points
     runner                        one saga to its end: attempts, retries, time budget
-    store                         lease-guarded writes, one atomic move per step
+    store | heartbeat             lease-guarded writes, one atomic move per step; the lease
+                                  kept while a step runs, its calls stopped once it is lost
     store_postgres                that move as one PostgreSQL statement
     registry | mermaid | timeline
     state | crash                 transition() (pure); crash points behind a hook
     definition                    steps, retry policy, step context: data only
 
-Below them all: microservices.models, .conf, .exceptions, .backoff, .events.outbox.
+Below them all: microservices.models, .conf, .exceptions, .backoff, .call_guards,
+.events.outbox.
 """

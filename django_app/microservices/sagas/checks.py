@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from ..clients.transport import longest_call_seconds
 from ..conf import ms_settings
+from .heartbeat import period
 from .registry import configured_definitions
 
 
@@ -83,23 +86,32 @@ def _definitions() -> list[CheckMessage]:
 
 
 def _slow_services(lease: float) -> list[CheckMessage]:
-    """Services whose slowest single call (all client retries) could outlive a saga's lease."""
+    """Services whose slowest call could outlive the lease it starts with.
+
+    A call starts with at least LEASE less one heartbeat period of lease ahead (heartbeat.py),
+    and nothing cuts it short: if the lease cannot be renewed while it runs, it lapses mid-call.
+    """
     warnings: list[CheckMessage] = []
+    beat = period(lease)
     services: dict[str, Any] = ms_settings.SERVICES
     for name in services:
-        conf = ms_settings.service(name)
         try:
-            per_try = float(conf["CONNECT_TIMEOUT"]) + float(conf["TIMEOUT"])
-            worst = per_try * (int(conf["RETRY"]["TOTAL"]) + 1)
+            worst = longest_call_seconds(ms_settings.service(name))
         except (KeyError, TypeError, ValueError):
             continue  # the clients' own checks report malformed service settings
-        if worst >= lease:
+        if worst > lease - beat:
+            needed = math.ceil(worst / (1 - period(1.0)))  # the lease L with L - period(L) = worst
             warnings.append(
                 Warning(
-                    f"A call to service {name!r} may take up to {worst:g}s with its retries, "
-                    f"not less than MICROSERVICES['SAGA']['LEASE_SECONDS'] ({lease:g}s): "
-                    "another worker could take over a saga waiting on it.",
-                    hint="Raise LEASE_SECONDS or lower the service's TIMEOUT / RETRY TOTAL.",
+                    f"A call to service {name!r} can block for {worst:g}s (the timeouts of "
+                    f"every attempt and the waits between them), longer than the "
+                    f"{lease - beat:.4g}s of lease a call is sure to start with "
+                    f"(MICROSERVICES['SAGA']['LEASE_SECONDS'] {lease:g}s less a heartbeat "
+                    f"period of {beat:.4g}s): if the lease cannot be renewed meanwhile (the "
+                    "database out of reach), it lapses with the call in flight, and another "
+                    "worker can take the saga over and run the same step at the same time.",
+                    hint=f"Raise LEASE_SECONDS to {needed:d}s or more, or lower the service's "
+                    "TIMEOUT, CONNECT_TIMEOUT, RETRY TOTAL or RETRY_AFTER_MAX.",
                     id="microservices.W060",
                 )
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..call_guards import before_each_call
 from ..conf import ms_settings
 from ..exceptions import SagaLeaseLost, StepRejected
 from ..models.sagas import (
@@ -23,6 +24,7 @@ from ..models.sagas import (
 )
 from .crash import crash_point
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from .heartbeat import Heartbeat
 from .state import SagaState, transition
 from .store import Attempt, ExecutionStore, StepEnd
 
@@ -35,7 +37,7 @@ class Runner:
     """Runs one claimed execution to a terminal state, or until its lease is lost.
 
     `execution` is updated in place as the store writes it; SagaLeaseLost means another worker
-    has taken the saga over, and this one wrote nothing after that.
+    has taken the saga over: this one wrote nothing after that, nor started a call once it knew.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class Runner:
     ) -> None:
         self.definition = definition
         self.execution = execution
+        self.lease_seconds = lease_seconds
         self.store = ExecutionStore(execution, owner, lease_seconds)
         # A PENDING saga has never started a step; any other may have logged attempts of the
         # step it stopped on (it crashed, or its compensation is being retried).
@@ -106,8 +109,11 @@ class Runner:
             log = self.store.begin_attempt(state, ctx, ended)
             ended = None
             crash_point(f"before_{direction}:{step.name}")
+            # The lease is kept while fn runs; its calls stop once another worker holds it.
+            heartbeat = Heartbeat(self.store.renew, self.lease_seconds, saga_id=ctx.saga_id)
             try:
-                fn(ctx)
+                with heartbeat, before_each_call(heartbeat.check):
+                    fn(ctx)
             except SagaLeaseLost:
                 raise
             except Exception as exc:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..events.outbox import outbox_enqueue
@@ -66,6 +67,13 @@ class ExecutionStore:
         with transaction.atomic() if events else contextlib.nullcontext():
             self._update(self._with_lease({}, release=False, now=timezone.now()))
             self._publish(events)
+
+    def renew(self) -> bool:
+        """Extend the lease from now, writing nothing else; False once another worker holds it.
+
+        The heartbeat calls it from its own thread: it reads only ids, never the context.
+        """
+        return self._leased().update(lease_expires_at=timezone.now() + self.lease) == 1
 
     def attempts_logged(self, step: int, direction: str) -> int:
         return SagaStepLog.objects.filter(
@@ -158,11 +166,12 @@ class ExecutionStore:
             fields["lease_owner"] = ""
         return fields
 
+    def _leased(self) -> QuerySet[SagaExecution]:
+        """The execution row, as long as this worker holds its lease."""
+        return SagaExecution.objects.filter(pk=self.execution.pk, lease_owner=self.owner)
+
     def _update(self, fields: dict[str, Any]) -> None:
-        updated = SagaExecution.objects.filter(pk=self.execution.pk, lease_owner=self.owner).update(
-            **fields
-        )
-        self._applied(updated, fields)
+        self._applied(self._leased().update(**fields), fields)
 
     def _applied(self, updated: int, fields: dict[str, Any]) -> None:
         if updated != 1:

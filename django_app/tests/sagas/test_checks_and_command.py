@@ -9,7 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
+from urllib3.exceptions import ConnectTimeoutError
 
+from microservices.clients.transport import ServiceRetry, longest_call_seconds
+from microservices.conf import ms_settings
 from microservices.models import SagaExecution
 from microservices.sagas.checks import check_saga_settings
 from microservices.sagas.definition import SagaDefinition, SagaStep
@@ -45,6 +48,48 @@ def test_service_slower_than_the_lease_is_a_warning():
     services = {"payments": {"BASE_URL": "http://p", "TIMEOUT": 10, "CONNECT_TIMEOUT": 2}}
     with override_settings(MICROSERVICES={"SERVICES": services, "SAGA": {"LEASE_SECONDS": 30}}):
         assert [m.id for m in check_saga_settings()] == ["microservices.W060"]
+
+
+# One call to this service can block for 53 s, by hand: 4 attempts of 2 s connect + 10 s read
+# (48 s), and before each of the 3 retries urllib3 sleeps what Retry-After asks (up to 1.5 s) or
+# else the backoff: max(1.5, 0) + max(1.5, 0.5 * 2) + max(1.5, 0.5 * 4) = 5 s.
+SLOW_SERVICE = {
+    "BASE_URL": "http://p",
+    "CONNECT_TIMEOUT": 2,
+    "TIMEOUT": 10,
+    "RETRY": {"TOTAL": 3, "BACKOFF_FACTOR": 0.5, "BACKOFF_MAX": 4.0, "RETRY_AFTER_MAX": 1.5},
+}
+
+
+def test_longest_call_is_every_attempt_timed_out_and_the_longest_wait_before_each_retry():
+    """The 53 s worked out above; with Retry-After refused, the waits are urllib3's own."""
+    with override_settings(MICROSERVICES={"SERVICES": {"payments": SLOW_SERVICE}}):
+        conf = ms_settings.service("payments")
+    assert longest_call_seconds(conf) == 53.0
+    no_retry_after = {**conf, "RETRY": {**conf["RETRY"], "RETRY_AFTER_MAX": 0.0}}
+    retry, waits = ServiceRetry.from_settings(no_retry_after["RETRY"]), []
+    for _ in range(3):
+        retry = retry.increment("GET", "/payments", error=ConnectTimeoutError())
+        waits.append(retry.get_backoff_time())
+    assert waits == [0.0, 1.0, 2.0]
+    assert longest_call_seconds(no_retry_after) == 48.0 + sum(waits)
+
+
+def test_w060_compares_the_longest_call_with_the_lease_less_a_heartbeat_period():
+    """A 53 s call fits the 53.3 s that an 80 s lease keeps for a call (80 s less a heartbeat
+    period of 80/3 s), but not the 52 s of a 78 s lease."""
+    services = {"payments": SLOW_SERVICE}
+    for lease, expected in ((80, []), (78, ["microservices.W060"])):
+        conf = {"SERVICES": services, "SAGA": {"LEASE_SECONDS": lease, "STEP_TIMEOUT": 5}}
+        with override_settings(MICROSERVICES=conf):
+            assert (lease, [m.id for m in check_saga_settings()]) == (lease, expected)
+
+
+def test_a_service_with_default_settings_fits_the_default_lease():
+    """The shipped defaults agree with each other: no W060 for a service left at its defaults."""
+    services = {"payments": {"BASE_URL": "http://p"}}
+    with override_settings(MICROSERVICES={"SERVICES": services}):
+        assert [m.id for m in check_saga_settings()] == []
 
 
 def _noop(ctx) -> None:

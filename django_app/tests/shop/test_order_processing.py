@@ -48,6 +48,7 @@ def test_happy_path_places_the_order_charges_once_and_emails(shop):
     assert order["id"] in mail.outbox[0].subject
     types = list(OutboxEvent.objects.values_list("event_type", flat=True).order_by("id"))
     assert types == ["payment.processed", "order.created"]
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_declined_card_releases_every_reservation_and_charges_nothing(shop):
@@ -68,6 +69,7 @@ def test_declined_card_releases_every_reservation_and_charges_nothing(shop):
     ]
     assert shop.orders.get_user_orders(user_id=user_id)["count"] == 0
     assert mail.outbox == []
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_partial_reservation_is_undone(shop):
@@ -84,6 +86,7 @@ def test_partial_reservation_is_undone(shop):
     assert shop.stock() == before
     reservation = result.context["reservations"]["0"]
     assert shop.inventory.get_reservation(reservation_id=reservation["id"])["status"] == "released"
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_inactive_user_fails_without_touching_anything(shop):
@@ -95,6 +98,7 @@ def test_inactive_user_fails_without_touching_anything(shop):
     assert "not active" in result.error
     assert shop.stock() == before
     assert SagaStepLog.objects.count() == 1
+    check_saga(shop.ledger(), result.saga_id, result.status, result.context)
 
 
 def test_same_saga_id_returns_the_first_outcome(shop):
