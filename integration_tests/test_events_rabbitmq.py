@@ -25,6 +25,7 @@ from integration_tests.event_helpers import (
     start_consumer,
     stop_process,
 )
+from microservices.conf import DEFAULTS
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
@@ -34,7 +35,7 @@ from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
 # The consumer sub-processes run with the project's defaults; queues must be declared alike.
-SUBPROCESS_BUS = {"MAX_DELIVERIES": 5}
+SUBPROCESS_BUS = {key: DEFAULTS["EVENT_BUS"][key] for key in ("MAX_DELIVERIES", "RETRY_BACKOFF")}
 
 
 def queue_depth(url: str, queue: str) -> int:
@@ -104,6 +105,63 @@ def test_failing_handler_is_retried_then_dead_lettered_never_acked(rabbitmq, uni
     assert dead[0][1]["x-deliveries"] == 3
     assert "downstream is down" in dead[0][1]["x-dead-reason"]
     assert InboxEvent.objects.count() == 0
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_always_failing_handler_is_dead_lettered_after_max_deliveries_while_others_flow(
+    rabbitmq, unique_name, queue_type
+):
+    """On either queue type an always-failing handler runs exactly MAX_DELIVERIES (4) times, then
+    its event is in the DLQ; events published after it are handled while it waits for a retry."""
+    max_deliveries = 4
+    log: list[tuple[str, str]] = []  # ("bad" | "good", event_id), in the order handled
+    bad = sample_envelope("order.cancelled")
+    early = [sample_envelope("order.cancelled") for _ in range(3)]
+    late = sample_envelope("order.cancelled")
+    registry = HandlerRegistry()
+    with configured_bus(
+        "rabbitmq",
+        rabbitmq.url,
+        unique_name,
+        RABBITMQ_QUEUE_TYPE=queue_type,
+        MAX_DELIVERIES=max_deliveries,
+        RETRY_BACKOFF=1.0,  # waits of 1, 2 and 4 s before attempts 2, 3 and 4
+        # One message in hand at a time: a consumer that kept the failed message while it waited
+        # would hold up every event behind it.
+        RABBITMQ_PREFETCH=1,
+    ) as bus:
+
+        @registry.handler("order.cancelled", name="it.fails_on_one")
+        def fails_on_one(envelope):
+            if envelope.event_id != bad.event_id:
+                log.append(("good", envelope.event_id))
+                return
+            log.append(("bad", envelope.event_id))
+            if log.count(("bad", bad.event_id)) == 1:
+                bus.publish(late)  # published while the bad event waits for its first retry
+            raise RetryableHandlerError("downstream is down")
+
+        bus.declare(["order.cancelled"])
+        bus.publish_many([bad, *early])
+        stop = threading.Event()
+        guard = threading.Timer(90, stop.set)  # a message retried forever must not hang the test
+        guard.start()
+        try:
+            settled = bus.consume(registry=registry, stop=stop, max_messages=5, idle_timeout=60)
+        finally:
+            guard.cancel()
+        dead = bus.dead_letters()
+    bad_calls = [i for i, entry in enumerate(log) if entry == ("bad", bad.event_id)]
+    goods = sorted(e.event_id for e in [*early, late])
+    assert len(bad_calls) == max_deliveries
+    assert sorted(event_id for kind, event_id in log[: bad_calls[-1]] if kind == "good") == goods
+    assert sorted(event_id for kind, event_id in log if kind == "good") == goods
+    assert [json.loads(body)["event_id"] for body, _ in dead] == [bad.event_id]
+    assert dead[0][1].get("x-attempt") == max_deliveries
+    assert "downstream is down" in dead[0][1]["x-dead-reason"]
+    assert settled == 5
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
 
 
