@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 import threading
+import time
 from typing import Any
 
 import pika
@@ -25,6 +26,7 @@ from integration_tests.event_helpers import (
     start_consumer,
     stop_process,
 )
+from integration_tests.servers.endpoint import CallbackController
 from microservices.conf import DEFAULTS
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
@@ -196,24 +198,25 @@ def test_publishing_an_event_no_queue_is_bound_to_raises_publish_error(rabbitmq,
     assert queue_depth(rabbitmq.url, f"{unique_name}.inventory.low") == 1
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice(
-    rabbitmq, unique_name
-):
-    """Publisher and consumer both reconnect after a restart; every event applied exactly once."""
-    if rabbitmq.controller is None:
-        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+def events_flow_through_a_broker_outage(rabbitmq, unique_name, go_down) -> None:
+    """5000 events published (confirmed batches of 20) and consumed by a sub-process while the
+    broker goes down (`go_down()`) and starts again: each applied once, publishing on both sides."""
     total = 5000
+    controller = rabbitmq.controller
     with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
         bus.declare(["order.created"])
         consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         published: list[Any] = []
         failures = []
+        back = threading.Event()  # the broker is up again
 
         def publish_all():
             try:  # in batches of 20, confirmed together, as the outbox relay publishes
                 for start in range(0, total, 20):
+                    if start >= total // 3 and not back.is_set():
+                        time.sleep(0.02)  # slower from here, so the outage falls mid-stream
+                    if start >= total - 500:
+                        back.wait(timeout=180)  # and the last 500 after it, whatever the timing
                     batch = [order_event(i) for i in range(start, min(total, start + 20))]
                     bus.publish_many(batch)
                     published.extend(e.data["index"] for e in batch)
@@ -225,7 +228,11 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
         try:
             wait_until(lambda: len(published) >= total // 3, timeout=60, what="a third published")
             wait_until(lambda: applied_counts()[0] > 0, timeout=60, what="a first event applied")
-            rabbitmq.controller.restart()
+            before_stop = len(published)
+            go_down()
+            before_start = len(published)
+            controller.start()
+            back.set()
             publisher.join(timeout=180)
             assert failures == []
             assert len(published) == total
@@ -238,11 +245,38 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
                     what="every event applied",
                 )
         finally:
+            back.set()
             output = stop_process(consumer)
+    assert before_stop > 0  # publishing was under way when the broker went down ...
+    assert total - before_start > 0  # ... and went on once it was back
     applied, applications, twice = applied_counts()
     assert (applied, applications, twice) == (total, total, 0), output[-3000:]
     assert InboxEvent.objects.filter(handler="it.count_order").count() == total
     assert "reconnected" in output or "consumer lost" in output
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice(
+    rabbitmq, unique_name
+):
+    """Publisher and consumer both reconnect after a restart; every event applied exactly once."""
+    if rabbitmq.controller is None:
+        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+    events_flow_through_a_broker_outage(rabbitmq, unique_name, rabbitmq.controller.stop)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broker_sigkill_while_5000_events_flow_loses_none_and_applies_none_twice(
+    rabbitmq, unique_name
+):
+    """A broker SIGKILLed mid-stream loses no confirmed event (quorum queues, persistent
+    messages), and what was in flight is sent again and applied once."""
+    controller = rabbitmq.controller
+    if not isinstance(controller, CallbackController) or not controller.can_kill:
+        pytest.skip("only a RabbitMQ node run as our own local process can be SIGKILLed here")
+    events_flow_through_a_broker_outage(rabbitmq, unique_name, controller.kill)
 
 
 @pytest.mark.slow
