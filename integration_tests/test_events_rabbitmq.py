@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 import threading
+import time
 from typing import Any
 
 import pika
@@ -25,6 +26,8 @@ from integration_tests.event_helpers import (
     start_consumer,
     stop_process,
 )
+from integration_tests.servers.endpoint import CallbackController
+from microservices.conf import DEFAULTS
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
@@ -34,7 +37,7 @@ from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
 # The consumer sub-processes run with the project's defaults; queues must be declared alike.
-SUBPROCESS_BUS = {"MAX_DELIVERIES": 5}
+SUBPROCESS_BUS = {key: DEFAULTS["EVENT_BUS"][key] for key in ("MAX_DELIVERIES", "RETRY_BACKOFF")}
 
 
 def queue_depth(url: str, queue: str) -> int:
@@ -108,6 +111,63 @@ def test_failing_handler_is_retried_then_dead_lettered_never_acked(rabbitmq, uni
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_always_failing_handler_is_dead_lettered_after_max_deliveries_while_others_flow(
+    rabbitmq, unique_name, queue_type
+):
+    """On either queue type an always-failing handler runs exactly MAX_DELIVERIES (4) times, then
+    its event is in the DLQ; events published after it are handled while it waits for a retry."""
+    max_deliveries = 4
+    log: list[tuple[str, str]] = []  # ("bad" | "good", event_id), in the order handled
+    bad = sample_envelope("order.cancelled")
+    early = [sample_envelope("order.cancelled") for _ in range(3)]
+    late = sample_envelope("order.cancelled")
+    registry = HandlerRegistry()
+    with configured_bus(
+        "rabbitmq",
+        rabbitmq.url,
+        unique_name,
+        RABBITMQ_QUEUE_TYPE=queue_type,
+        MAX_DELIVERIES=max_deliveries,
+        RETRY_BACKOFF=1.0,  # waits of 1, 2 and 4 s before attempts 2, 3 and 4
+        # One message in hand at a time: a consumer that kept the failed message while it waited
+        # would hold up every event behind it.
+        RABBITMQ_PREFETCH=1,
+    ) as bus:
+
+        @registry.handler("order.cancelled", name="it.fails_on_one")
+        def fails_on_one(envelope):
+            if envelope.event_id != bad.event_id:
+                log.append(("good", envelope.event_id))
+                return
+            log.append(("bad", envelope.event_id))
+            if log.count(("bad", bad.event_id)) == 1:
+                bus.publish(late)  # published while the bad event waits for its first retry
+            raise RetryableHandlerError("downstream is down")
+
+        bus.declare(["order.cancelled"])
+        bus.publish_many([bad, *early])
+        stop = threading.Event()
+        guard = threading.Timer(90, stop.set)  # a message retried forever must not hang the test
+        guard.start()
+        try:
+            settled = bus.consume(registry=registry, stop=stop, max_messages=5, idle_timeout=60)
+        finally:
+            guard.cancel()
+        dead = bus.dead_letters()
+    bad_calls = [i for i, entry in enumerate(log) if entry == ("bad", bad.event_id)]
+    goods = sorted(e.event_id for e in [*early, late])
+    assert len(bad_calls) == max_deliveries
+    assert sorted(event_id for kind, event_id in log[: bad_calls[-1]] if kind == "good") == goods
+    assert sorted(event_id for kind, event_id in log if kind == "good") == goods
+    assert [json.loads(body)["event_id"] for body, _ in dead] == [bad.event_id]
+    assert dead[0][1].get("x-attempt") == max_deliveries
+    assert "downstream is down" in dead[0][1]["x-dead-reason"]
+    assert settled == 5
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_permanent_handler_error_dead_letters_on_the_first_delivery(rabbitmq, unique_name):
     """PermanentHandlerError goes straight to the DLQ: one call, no retries."""
     calls = []
@@ -138,24 +198,25 @@ def test_publishing_an_event_no_queue_is_bound_to_raises_publish_error(rabbitmq,
     assert queue_depth(rabbitmq.url, f"{unique_name}.inventory.low") == 1
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice(
-    rabbitmq, unique_name
-):
-    """Publisher and consumer both reconnect after a restart; every event applied exactly once."""
-    if rabbitmq.controller is None:
-        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+def events_flow_through_a_broker_outage(rabbitmq, unique_name, go_down) -> None:
+    """5000 events published (confirmed batches of 20) and consumed by a sub-process while the
+    broker goes down (`go_down()`) and starts again: each applied once, publishing on both sides."""
     total = 5000
+    controller = rabbitmq.controller
     with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
         bus.declare(["order.created"])
         consumer = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         published: list[Any] = []
         failures = []
+        back = threading.Event()  # the broker is up again
 
         def publish_all():
             try:  # in batches of 20, confirmed together, as the outbox relay publishes
                 for start in range(0, total, 20):
+                    if start >= total // 3 and not back.is_set():
+                        time.sleep(0.02)  # slower from here, so the outage falls mid-stream
+                    if start >= total - 500:
+                        back.wait(timeout=180)  # and the last 500 after it, whatever the timing
                     batch = [order_event(i) for i in range(start, min(total, start + 20))]
                     bus.publish_many(batch)
                     published.extend(e.data["index"] for e in batch)
@@ -167,7 +228,11 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
         try:
             wait_until(lambda: len(published) >= total // 3, timeout=60, what="a third published")
             wait_until(lambda: applied_counts()[0] > 0, timeout=60, what="a first event applied")
-            rabbitmq.controller.restart()
+            before_stop = len(published)
+            go_down()
+            before_start = len(published)
+            controller.start()
+            back.set()
             publisher.join(timeout=180)
             assert failures == []
             assert len(published) == total
@@ -180,11 +245,38 @@ def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice
                     what="every event applied",
                 )
         finally:
+            back.set()
             output = stop_process(consumer)
+    assert before_stop > 0  # publishing was under way when the broker went down ...
+    assert total - before_start > 0  # ... and went on once it was back
     applied, applications, twice = applied_counts()
     assert (applied, applications, twice) == (total, total, 0), output[-3000:]
     assert InboxEvent.objects.filter(handler="it.count_order").count() == total
     assert "reconnected" in output or "consumer lost" in output
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broker_restart_while_5000_events_flow_loses_none_and_applies_none_twice(
+    rabbitmq, unique_name
+):
+    """Publisher and consumer both reconnect after a restart; every event applied exactly once."""
+    if rabbitmq.controller is None:
+        pytest.skip("RabbitMQ comes from RABBITMQ_URL: we don't own it, so we can't restart it")
+    events_flow_through_a_broker_outage(rabbitmq, unique_name, rabbitmq.controller.stop)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broker_sigkill_while_5000_events_flow_loses_none_and_applies_none_twice(
+    rabbitmq, unique_name
+):
+    """A broker SIGKILLed mid-stream loses no confirmed event (quorum queues, persistent
+    messages), and what was in flight is sent again and applied once."""
+    controller = rabbitmq.controller
+    if not isinstance(controller, CallbackController) or not controller.can_kill:
+        pytest.skip("only a RabbitMQ node run as our own local process can be SIGKILLed here")
+    events_flow_through_a_broker_outage(rabbitmq, unique_name, controller.kill)
 
 
 @pytest.mark.slow

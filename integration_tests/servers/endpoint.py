@@ -53,12 +53,30 @@ class Provisioned:
 
 
 class CallbackController:
-    """A Controller made of two callables (stop, start)."""
+    """A Controller made of two callables (stop, start), and `kill` where we can crash it."""
 
-    def __init__(self, stop: Callable[[], None], start: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        stop: Callable[[], None],
+        start: Callable[[], None],
+        kill: Callable[[], None] | None = None,
+    ) -> None:
         self._stop = stop
         self._start = start
+        self._kill = kill
         self.running = True
+
+    @property
+    def can_kill(self) -> bool:
+        return self._kill is not None
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): nothing is flushed or shut down cleanly; `start()` brings it back."""
+        if self._kill is None:
+            raise NotImplementedError("this server cannot be killed, only stopped")
+        if self.running:
+            self._kill()
+            self.running = False
 
     def stop(self) -> None:
         if self.running:

@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mock_services.waiting import WaitTimeout, wait_until
+
 from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
 from .readiness import wait_until_ready
 
@@ -91,6 +93,16 @@ def sweep_stale_workdirs() -> list[Path]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def remove_workdir(path: Path) -> None:
@@ -179,6 +191,23 @@ class ManagedProcess:
             proc.wait(timeout=5)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: a crash, as the OOM killer would do it.
+
+        Returns once no process of the group is left: a server's child dies after our child
+        does, and until then it still holds its ports (a restart would find them taken).
+        """
+        proc = self.proc
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        with contextlib.suppress(WaitTimeout):
+            wait_until(lambda: not _group_alive(proc.pid), timeout=30, interval=0.05, what="kill")
+        self.proc = None
+
 
 def process_env(**extra: str) -> dict[str, str]:
     """A server process's whole environment: PATH plus `extra`."""
@@ -195,10 +224,12 @@ def start_local_server(
     stop: Callable[[], None],
     close: Callable[[], None],
     first_start: Callable[[], None] | None = None,
+    kill: Callable[[], None] | None = None,
     username: str = "",
     password: str = "",
 ) -> Provisioned:
-    """Start a server we run on 127.0.0.1 and describe it; `stop`/`start` become its controller.
+    """Start a server we run on 127.0.0.1 and describe it; `stop`/`start` (and `kill`, if given)
+    become its controller.
 
     `first_start` (default `start`) runs once, timed; when it fails, `close()` cleans up and the
     ServerStartError carries the tail of `log`.
@@ -218,7 +249,7 @@ def start_local_server(
         username=username,
         password=password,
         source="process",
-        controller=CallbackController(stop, start),
+        controller=CallbackController(stop, start, kill),
         startup_seconds=time.monotonic() - started,
         log_tail=lambda lines: tail_file(log, lines),
     )

@@ -168,6 +168,9 @@ class _RabbitNode:
     def stop(self) -> None:
         self.server.terminate(timeout=30)  # SIGTERM: the script runs a graceful `rabbitmqctl stop`
 
+    def kill(self) -> None:
+        self.server.kill()  # the node's whole process group: beam.smp dies mid-write
+
     def close(self) -> None:
         self.stop()
         self.epmd.terminate(timeout=5)
@@ -192,6 +195,7 @@ def as_process() -> Provisioned:
         log=node.log,
         start=node.start,
         stop=node.stop,
+        kill=node.kill,
         close=close,
         username="test",
         password=node.password,

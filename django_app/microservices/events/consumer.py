@@ -49,8 +49,11 @@ class Result:
     delay: float = 0.0
 
 
-def retry_delay(delivery_count: int) -> float:
-    base = float(ms_settings.EVENT_BUS["RETRY_BACKOFF"])
+def retry_delay(delivery_count: int, *, base: float | None = None) -> float:
+    """Seconds before delivery `delivery_count + 1`; `base` is RETRY_BACKOFF unless given (a
+    bus built with its own settings, such as the RabbitMQ retry queues' TTLs)."""
+    if base is None:
+        base = float(ms_settings.EVENT_BUS["RETRY_BACKOFF"])
     return exponential_backoff(delivery_count, base=base, cap=MAX_BACKOFF)
 
 

@@ -1,7 +1,9 @@
 """RabbitMQ bus (pika): confirmed, mandatory, persistent publishing; quorum queues with a DLQ.
 
 The exchanges and queues it declares are drawn in rabbitmq_topology.py: one durable queue per
-consuming service and event type, and one dead-letter queue per service.
+consuming service and event type, retry queues with a TTL, and one dead-letter queue per service.
+A failed message is never held while it waits: it is republished (confirmed) to the retry queue
+of its attempt, then acked, and comes back on its own when its TTL runs out.
 
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
 bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
@@ -32,6 +34,7 @@ from .contract import encode_event
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from .rabbitmq_settle import Delivery, attempt_of, settle
 from .rabbitmq_topology import Topology
 
 logger = logging.getLogger("microservices.events.rabbitmq")
@@ -68,13 +71,14 @@ class RabbitMQBus(EventBus):
         publish_timeout: float,
         reconnect_backoff_max: float,
         max_deliveries: int,
+        retry_backoff: float,
     ) -> None:
         super().__init__()
         if not url:
             raise ValueError("RabbitMQ bus needs MICROSERVICES['EVENT_BUS']['RABBITMQ_URL']")
         self.url = url
         self.exchange = exchange
-        self.topology = Topology(exchange, queue_type, max_deliveries)
+        self.topology = Topology(exchange, queue_type, max_deliveries, retry_backoff)
         self.prefetch = prefetch
         self.heartbeat = heartbeat
         self.publish_timeout = publish_timeout
@@ -94,6 +98,7 @@ class RabbitMQBus(EventBus):
             publish_timeout=float(config["PUBLISH_TIMEOUT"]),
             reconnect_backoff_max=float(config["RECONNECT_BACKOFF_MAX"]),
             max_deliveries=int(config["MAX_DELIVERIES"]),
+            retry_backoff=float(config["RETRY_BACKOFF"]),
         )
 
     # -- connections -------------------------------------------------------------------
@@ -250,9 +255,8 @@ class RabbitMQBus(EventBus):
                 channel = connection.channel()
                 channel.confirm_delivery()  # dead letters we forward are confirmed too
                 channel.basic_qos(prefetch_count=self.prefetch)
-                queues = self.topology.declare(channel, types, group)
-                on_message = self._on_message(dispatcher, group, stop, budget)
-                for queue in queues:
+                for queue in self.topology.declare(channel, types, group):
+                    on_message = self._on_message(dispatcher, queue, group, stop, budget)
                     channel.basic_consume(queue, on_message_callback=on_message)
                 if attempt:
                     logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
@@ -285,6 +289,7 @@ class RabbitMQBus(EventBus):
     def _on_message(
         self,
         dispatcher: Any,
+        queue: str,
         group: str,
         stop: threading.Event,
         budget: ConsumeBudget,
@@ -296,66 +301,12 @@ class RabbitMQBus(EventBus):
                 # Already prefetched but not started: leave it unacked, it is requeued on close.
                 return
             budget.mark_active()
-            headers = properties.headers or {}
-            if "x-delivery-count" in headers:
-                delivery = int(headers["x-delivery-count"]) + 1
-            else:
-                delivery = 2 if method.redelivered else 1
-            result = dispatcher.dispatch(body, delivery_count=delivery)
-            if result.outcome is Outcome.ACK:
-                channel.basic_ack(method.delivery_tag)
-            elif result.outcome is Outcome.RETRY:
-                if result.delay:
-                    channel.connection.sleep(result.delay)
-                channel.basic_nack(method.delivery_tag, requeue=True)
-            else:
-                self._dead_letter(channel, method, properties, body, group, result.reason, delivery)
+            attempt = attempt_of(properties)
+            result = dispatcher.dispatch(body, delivery_count=attempt)
+            delivery = Delivery(channel, method, properties, body, attempt)
+            settle(delivery, result, self.topology, group=group, queue=queue)
             if result.outcome is not Outcome.RETRY:
                 budget.settled_one()
             budget.mark_active()
 
         return on_message
-
-    def _dead_letter(
-        self,
-        channel: BlockingChannel,
-        method: Any,
-        properties: pika.BasicProperties,
-        body: bytes,
-        group: str,
-        reason: str,
-        delivery: int,
-    ) -> None:
-        """Forward to the DLQ with the reason (confirmed), then ack; if that fails, reject so
-        the broker dead-letters it through the queue's x-dead-letter-exchange."""
-        headers = dict(properties.headers or {})
-        headers.update(
-            {
-                "x-dead-reason": reason[:1000],
-                "x-original-routing-key": method.routing_key,
-                "x-original-exchange": method.exchange,
-                "x-deliveries": delivery,
-            }
-        )
-        forwarded = pika.BasicProperties(
-            content_type=properties.content_type,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=properties.message_id,
-            correlation_id=properties.correlation_id,
-            type=properties.type,
-            app_id=properties.app_id,
-            headers=headers,
-        )
-        try:
-            channel.basic_publish(
-                self.topology.dead_letter_exchange,
-                self.topology.dead_letter_queue(group),
-                body,
-                forwarded,
-                mandatory=True,
-            )
-        except (pe.UnroutableError, pe.NackError):
-            logger.error("dead-letter queue refused a message; rejecting it to the DLX instead")
-            channel.basic_nack(method.delivery_tag, requeue=False)
-            return
-        channel.basic_ack(method.delivery_tag)

@@ -1,0 +1,120 @@
+"""What becomes of one RabbitMQ delivery once the dispatcher has decided its `Outcome`.
+
+    ACK    basic.ack
+    RETRY  publish to <group>.retry.<n> with `x-attempt: n + 1` (confirmed), then basic.ack
+    DEAD   publish to <group>.dead with `x-dead-reason` (confirmed), then basic.ack
+
+The channel is never held while a message waits: the retry queue's TTL brings it back to its work
+queue (rabbitmq_topology.py). Publish, then ack: a crash in between leaves the original unacked,
+so it is delivered again (the inbox makes that harmless); nothing is acked before its copy is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions as pe
+from pika.adapters.blocking_connection import BlockingChannel
+
+from .consumer import Outcome, Result
+from .rabbitmq_topology import RETRY_QUEUE_HEADER, Topology
+
+logger = logging.getLogger("microservices.events.rabbitmq")
+
+# The attempt a delivery is (1 when absent): we set it on every retry, the broker never does.
+ATTEMPT_HEADER = "x-attempt"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    channel: BlockingChannel
+    method: Any  # pika.spec.Basic.Deliver
+    properties: pika.BasicProperties
+    body: bytes
+    attempt: int
+
+
+def attempt_of(properties: pika.BasicProperties) -> int:
+    """Which attempt this delivery is, from the header our retries set (1 when absent)."""
+    value = (properties.headers or {}).get(ATTEMPT_HEADER, 1)
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def settle(
+    delivery: Delivery, result: Result, topology: Topology, *, group: str, queue: str
+) -> None:
+    """Carry out `result` for a delivery from the work queue `queue` of `group`."""
+    if result.outcome is Outcome.ACK:
+        delivery.channel.basic_ack(delivery.method.delivery_tag)
+    elif result.outcome is Outcome.RETRY:
+        _retry(delivery, result.reason, topology, group=group, queue=queue)
+    else:
+        _dead_letter(delivery, result.reason, topology, group=group)
+
+
+def _retry(delivery: Delivery, reason: str, topology: Topology, *, group: str, queue: str) -> None:
+    """Park the message in the retry queue of its attempt; refused there, dead-letter it."""
+    retry_queue = topology.retry_queue(group, delivery.attempt)
+    headers = {
+        ATTEMPT_HEADER: delivery.attempt + 1,
+        RETRY_QUEUE_HEADER: retry_queue,
+        "x-retry-reason": reason[:1000],
+    }
+    try:
+        # The routing key is the way back: once the TTL runs out, the default exchange routes
+        # the message to the queue of that name.
+        _publish(delivery, topology.retry_exchange, queue, headers)
+    except (pe.UnroutableError, pe.NackError):
+        logger.error("retry queue %s refused a message; dead-lettering it", retry_queue)
+        reason = f"retry queue {retry_queue} refused it after: {reason}"
+        _dead_letter(delivery, reason, topology, group=group)
+        return
+    delivery.channel.basic_ack(delivery.method.delivery_tag)
+
+
+def _dead_letter(delivery: Delivery, reason: str, topology: Topology, *, group: str) -> None:
+    """Forward to the DLQ with the reason, then ack; if that fails, reject so the broker
+    dead-letters it through the work queue's x-dead-letter-exchange."""
+    headers = {
+        "x-dead-reason": reason[:1000],
+        ATTEMPT_HEADER: delivery.attempt,
+        "x-deliveries": delivery.attempt,
+    }
+    dead = topology.dead_letter_queue(group)
+    try:
+        _publish(delivery, topology.dead_letter_exchange, dead, headers)
+    except (pe.UnroutableError, pe.NackError):
+        logger.error("dead-letter queue refused a message; rejecting it to the DLX instead")
+        delivery.channel.basic_nack(delivery.method.delivery_tag, requeue=False)
+        return
+    delivery.channel.basic_ack(delivery.method.delivery_tag)
+
+
+def _publish(delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]) -> None:
+    """Publish the message on, persistent and mandatory, with its headers plus `headers`.
+
+    The channel is in confirm mode: this returns once the broker has the copy, and raises
+    UnroutableError or NackError if it refused it.
+    """
+    method, properties = delivery.method, delivery.properties
+    merged = dict(properties.headers or {})
+    # Where it was first published: a retried message comes back through the default exchange.
+    merged.setdefault("x-original-routing-key", method.routing_key)
+    merged.setdefault("x-original-exchange", method.exchange)
+    merged.update(headers)
+    forwarded = pika.BasicProperties(
+        content_type=properties.content_type,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=properties.message_id,
+        correlation_id=properties.correlation_id,
+        type=properties.type,
+        app_id=properties.app_id,
+        headers=merged,
+    )
+    delivery.channel.basic_publish(exchange, routing_key, delivery.body, forwarded, mandatory=True)
