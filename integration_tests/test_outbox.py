@@ -16,9 +16,10 @@ from django.db import connection
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
 from microservices.events.backends import bus_settings
-from microservices.events.outbox import outbox_enqueue, outbox_relay
+from microservices.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
 from microservices.events.rabbitmq import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
+from mock_services.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.models import UserProfile
 
@@ -142,3 +143,53 @@ def test_relay_outbox_command_publishes_pending_rows_and_marks_them_sent(rabbitm
     assert [b for b in bodies if any(e.event_id.encode() in b for e in written)] == bodies
     assert len(bodies) == 3
     assert OutboxEvent.objects.filter(status=OutboxStatus.SENT).count() == 3
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_relay_loop_outlives_a_database_restart_and_loses_nothing(postgres, rabbitmq, unique_name):
+    """PostgreSQL stopped under a running relay loop: it logs, waits, and relays again after."""
+    if postgres.controller is None:
+        pytest.skip("PostgreSQL comes from DATABASE_URL: we don't own it, so we can't stop it")
+    stop = threading.Event()
+    outcome: list[Any] = []
+
+    def run_relay(bus: RabbitMQBus) -> None:
+        try:
+            outcome.append(outbox_relay_loop(bus=bus, stop=stop, interval=0.1))
+        finally:
+            connection.close()
+
+    def sent(envelope: Any) -> bool:
+        return OutboxEvent.objects.filter(
+            event_id=envelope.event_id, status=OutboxStatus.SENT
+        ).exists()
+
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        bus.declare(["user.created"])
+        relay = threading.Thread(target=run_relay, args=(bus,))
+        relay.start()
+        try:
+            before = outbox_enqueue("user.created", sample_data("user.created"))
+            wait_until(lambda: sent(before), timeout=30, what="the first event to be relayed")
+            postgres.controller.stop()
+            try:
+                # The relay meets the dead database at least once while it is down.
+                stop.wait(1.0)
+            finally:
+                postgres.controller.start()
+            connection.close()  # this thread's connection died with the server
+            after = outbox_enqueue("user.created", sample_data("user.created"))
+            wait_until(lambda: sent(after), timeout=30, what="the relay to recover and relay")
+            assert relay.is_alive()
+        finally:
+            stop.set()
+            relay.join(30)
+    bodies = drain(rabbitmq.url, f"{unique_name}.user.created")
+    assert [body.count(e.event_id.encode()) for body in bodies for e in (before, after)] == [
+        1,
+        0,
+        0,
+        1,
+    ]
+    assert outcome[0].sent == 2

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -176,8 +176,9 @@ def outbox_relay_loop(
 ) -> RelayResult:
     """Relay until `stop` is set: publish what is due, sleep `interval` when idle.
 
-    A broker outage is logged and waited out (the relay's bus reconnects); a stop request
-    lets the current batch finish and commit.
+    A broker outage or a database error (a lock, a dropped connection) is logged and waited
+    out: the batch's transaction rolled back, so its rows are still pending and nothing is lost
+    or marked sent. A stop request lets the current batch finish and commit.
     """
     pause = float(
         interval if interval is not None else ms_settings.EVENT_BUS["OUTBOX_POLL_INTERVAL"]
@@ -188,6 +189,11 @@ def outbox_relay_loop(
             result = outbox_relay(bus=bus, batch_size=batch_size, max_batches=10)
         except BusUnavailable as exc:
             logger.warning("outbox relay: broker unavailable (%s); retrying in %.1fs", exc, pause)
+            stop.wait(pause)
+            continue
+        except DatabaseError as exc:
+            logger.warning("outbox relay: database error (%s); retrying in %.1fs", exc, pause)
+            close_old_connections()  # a broken connection is replaced on the next query
             stop.wait(pause)
             continue
         total.sent += result.sent

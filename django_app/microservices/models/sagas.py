@@ -6,8 +6,6 @@ context the steps share; the lease columns let one worker at a time own a runnin
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 
 __all__ = ["SagaExecution", "SagaStatus", "SagaStepLog", "StepDirection", "StepLogStatus"]
@@ -78,17 +76,6 @@ class SagaExecution(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
-
-    def outcome(self) -> dict[str, Any]:
-        """What `saga_execute` returns for this saga, whether it ran now or earlier."""
-        return {
-            "saga_id": self.saga_id,
-            "saga_type": self.saga_type,
-            "status": self.status,
-            "current_step": self.current_step,
-            "error": self.error_message,
-            "context": self.context_data,
-        }
 
 
 class SagaStepLog(models.Model):
