@@ -55,7 +55,9 @@ test: lint contracts test-unit test-integration ## Everything: lint, contracts, 
 
 bench: install-bench ## Run every benchmark in bench/ and write JSON under bench/results/
 	@mkdir -p bench/results
-	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/bench_*.py; do \
+		echo "== $$b"; start=$$SECONDS; $(PY) $$b; echo "== $$b took $$((SECONDS - start)) s"; \
+	done
 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache django_app/db.sqlite3
