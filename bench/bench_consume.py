@@ -13,7 +13,7 @@ against raw inbox/win and raw ack; the target (printed, not enforced) is ours >=
 The raw clients read event_id from the message's metadata; ours decodes and validates the body.
 Every PostgreSQL figure is taken on each server of --postgres, its settings printed with it.
 
-    .venv/bin/python bench/bench_consume.py [--events 3000] [--durable-events 1000] [--rounds 3]
+    .venv/bin/python bench/bench_consume.py [--events 2000] [--durable-events 600] [--rounds 3]
         [--window 50] [--postgres tests,durable]
 """
 
@@ -111,9 +111,9 @@ class Inbox:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=3000, help="events per run")
+    parser.add_argument("--events", type=int, default=2000, help="events per run")
     parser.add_argument(
-        "--durable-events", type=int, default=1000, help="events per run on the durable server"
+        "--durable-events", type=int, default=600, help="events per run on the durable server"
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--window", type=int, default=50, help="prefetch / read count / window")

@@ -13,7 +13,7 @@ the same prefetch; what each side promises is printed with the figures. Our targ
 the peer on both (ours / peer >= 1). The bench starts its own RabbitMQ node, with the
 rabbitmq_stomp plugin that the peer needs.
 
-    .venv/bin/python bench/bench_peer.py [--events 2000] [--durable-events 1000] [--rounds 3]
+    .venv/bin/python bench/bench_peer.py [--events 1500] [--durable-events 600] [--rounds 3]
         [--queue-type quorum] [--postgres tests,durable]
 """
 
@@ -78,9 +78,9 @@ PROMISES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=2000, help="events per run")
+    parser.add_argument("--events", type=int, default=1500, help="events per run")
     parser.add_argument(
-        "--durable-events", type=int, default=1000, help="events per run on the durable server"
+        "--durable-events", type=int, default=600, help="events per run on the durable server"
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--queue-type", default="quorum", choices=("quorum", "classic"))
@@ -105,6 +105,9 @@ def main() -> None:
             BENCH_QUEUE_TYPE=args.queue_type,
         )
         stack.callback(connections.close_all)
+        print("What each side promises:")
+        for key, promise in PROMISES.items():
+            print(f"  {key}: {promise}")
         phases = [run(args, db, node.endpoint.url) for db in dbs]
     write_results(
         "peer",
