@@ -268,6 +268,10 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str) -> dict[str, Any]
     admin.close()
     bus.close()
     batch = int(ms_settings.EVENT_BUS["OUTBOX_BATCH_SIZE"])
+    print(
+        f"  body bytes: ours {sizes['ours_body_bytes']}, peer {sizes['peer_body_bytes']}; "
+        f"stored as persistent on the broker: {stored_persistent}"
+    )
     return report(
         f"Ours vs django-outbox-pattern ({args.queue_type} queues, prefetch {PREFETCH}), "
         f"{db.label}",

@@ -311,8 +311,13 @@ def report(
 
 
 def write_results(name: str, results: dict[str, Any]) -> Path:
-    """Write bench/results/<name>.json, with the machine it ran on."""
-    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    """Write bench/results/<name>.json, with the machine it ran on and how busy it was."""
+    results["machine"] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        # the machine is shared: a load above the CPU count means the figures ran squeezed
+        "load_average_1_5_15_min": [round(load, 2) for load in os.getloadavg()],
+    }
     path = RESULTS_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
