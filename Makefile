@@ -6,7 +6,7 @@ PYTEST := $(PY) -m pytest
 export PYTHONPATH := $(CURDIR)/django_app:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration contracts lint format bench stubs clean
+.PHONY: help install install-bench demo test test-unit test-integration contracts lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -17,6 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install-bench: $(VENV)/.installed-bench ## install, plus the bench extra (the peer library bench_peer.py runs)
+
+$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 demo: install ## Start the stubs and run the order flow through the Django clients (embedded defaults)
@@ -47,9 +53,11 @@ test-integration: install ## Integration tests against real RabbitMQ, Redis, Pos
 
 test: lint contracts test-unit test-integration ## Everything: lint, contracts, unit and integration tests
 
-bench: install ## Run every benchmark in bench/ and write JSON under bench/results/
+bench: install-bench ## Run every benchmark in bench/ and write JSON under bench/results/
 	@mkdir -p bench/results
-	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/bench_*.py; do \
+		echo "== $$b"; start=$$SECONDS; $(PY) $$b; echo "== $$b took $$((SECONDS - start)) s"; \
+	done
 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache django_app/db.sqlite3

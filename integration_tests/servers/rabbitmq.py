@@ -97,7 +97,9 @@ def _binaries() -> tuple[Path, Path] | None:
 class _RabbitNode:
     """One rabbitmq-server node with its own epmd, ports and data dirs under `workdir`."""
 
-    def __init__(self, server: Path, ctl: Path, epmd: str, workdir: Path) -> None:
+    def __init__(
+        self, server: Path, ctl: Path, epmd: str, workdir: Path, stomp_port: int | None = None
+    ) -> None:
         self.ctl = ctl
         self.workdir = workdir
         self.amqp_port, self.dist_port, self.epmd_port = free_ports(3)
@@ -106,12 +108,16 @@ class _RabbitNode:
         self.log = workdir / "server.log"
         for sub in ("mnesia", "log", "home"):
             (workdir / sub).mkdir()
-        (workdir / "enabled_plugins").write_text("[].\n")
+        plugins = "rabbitmq_stomp" if stomp_port else ""
+        (workdir / "enabled_plugins").write_text(f"[{plugins}].\n")
         # a tiny disk_free_limit: temp dirs on CI runners are small, and the alarm blocks publishers
-        (workdir / "rabbitmq.conf").write_text(
+        config = (
             f"default_user = test\ndefault_pass = {self.password}\n"
             "disk_free_limit.absolute = 1MB\nloopback_users = none\n"
         )
+        if stomp_port:
+            config += f"stomp.listeners.tcp.1 = 127.0.0.1:{stomp_port}\n"
+        (workdir / "rabbitmq.conf").write_text(config)
         self.env = process_env(
             LANG="C.UTF-8",
             HOME=str(workdir / "home"),  # the Erlang cookie lives here, shared with rabbitmqctl
@@ -176,13 +182,15 @@ class _RabbitNode:
         self.epmd.terminate(timeout=5)
 
 
-def as_process() -> Provisioned:
+def as_process(*, stomp_port: int | None = None) -> Provisioned:
+    """A node of our own; with `stomp_port`, the rabbitmq_stomp plugin listens there too
+    (bench/bench_peer.py: the library it is measured against speaks STOMP)."""
     binaries = _binaries()
     epmd = shutil.which("epmd")
     if binaries is None or epmd is None:
         raise ServerUnavailable(f"RabbitMQ unavailable (no rabbitmq-server/epmd binary): {HOW_TO}")
     workdir = make_workdir("rabbitmq")
-    node = _RabbitNode(binaries[0], binaries[1], epmd, workdir)
+    node = _RabbitNode(binaries[0], binaries[1], epmd, workdir, stomp_port)
 
     def close() -> None:
         node.close()

@@ -1,0 +1,363 @@
+"""How close does our consumer come to raw clients that keep the same promise (each event's
+effect recorded once, in PostgreSQL, before it is acknowledged)?
+
+For RabbitMQ (a quorum queue, prefetch = window) and Redis Streams (a consumer group), on the
+same queue or stream and the same inbox table, events/s of:
+  raw ack        consume and acknowledge, nothing else (no PostgreSQL)
+  raw inbox/msg  consume, INSERT ... ON CONFLICT DO NOTHING RETURNING per event, commit, ack it
+  raw inbox/win  consume a window, one INSERT of its rows, one commit, one ack for all of them
+  ours           bus.consume(): contract validation, the inbox row and a no-op handler in one
+                 transaction per event, then the ack
+Ours is compared with raw inbox/msg (the same guarantee, message by message), and also printed
+against raw inbox/win and raw ack; the target (printed, not enforced) is ours >= 0.5x raw ack.
+The raw clients read event_id from the message's metadata; ours decodes and validates the body.
+Every PostgreSQL figure is taken on each server of --postgres, its settings printed with it.
+
+    .venv/bin/python bench/bench_consume.py [--events 2000] [--durable-events 600] [--rounds 3]
+        [--window 50] [--postgres tests,durable]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
+
+import pika  # noqa: E402
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+from django.db import connections  # noqa: E402
+
+from bench.support import (  # noqa: E402
+    POSTGRES_KINDS,
+    Database,
+    Ratio,
+    databases,
+    report,
+    setup_django,
+    take_turns,
+    truncate,
+    unique_name,
+    use_database,
+    write_results,
+)
+from integration_tests.servers import provide  # noqa: E402
+
+EVENT_TYPE = "order.created"
+HANDLER = "bench.noop"
+TARGET = 0.5
+RAW_FIGURES = {
+    "raw_ack": "raw consume-and-ack (no PostgreSQL)",
+    "raw_inbox_each": "raw + inbox INSERT, commit and ack per event",
+    "raw_inbox_window": "raw + inbox INSERT per window, one commit, one ack",
+    "ours": "ours: validation + inbox + no-op handler",
+}
+RATIOS = [
+    Ratio("ours / raw inbox per event (same guarantee)", "ours", "raw_inbox_each"),
+    Ratio("ours / raw inbox per window", "ours", "raw_inbox_window"),
+    Ratio("ours / raw consume-and-ack", "ours", "raw_ack", TARGET),
+]
+
+
+class Inbox:
+    """The raw clients' inbox: our table, written with psycopg and nothing else."""
+
+    def __init__(self, url: str, table: str) -> None:
+        self.conn = psycopg.connect(url)
+        columns = "(event_id, handler, event_type, correlation_id, processed_at)"
+        self.one = (
+            f"INSERT INTO {table} {columns} VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING id"
+        )
+        self.many = (
+            f"INSERT INTO {table} {columns} SELECT * FROM unnest("  # noqa: S608
+            "%s::uuid[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[]) "
+            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING id"
+        )
+
+    def record(self, event_id: str, correlation_id: str) -> bool:
+        """One event in its own transaction; True if it was new."""
+        row = self.conn.execute(
+            self.one, (event_id, HANDLER, EVENT_TYPE, correlation_id, datetime.now(UTC))
+        ).fetchone()
+        self.conn.commit()
+        return row is not None
+
+    def record_window(self, events: list[tuple[str, str]]) -> int:
+        """A window of (event_id, correlation_id) in one transaction; how many were new."""
+        now = datetime.now(UTC)
+        params = (
+            [e for e, _ in events],
+            [HANDLER] * len(events),
+            [EVENT_TYPE] * len(events),
+            [c for _, c in events],
+            [now] * len(events),
+        )
+        new = len(self.conn.execute(self.many, params).fetchall())
+        self.conn.commit()
+        return new
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000, help="events per run")
+    parser.add_argument(
+        "--durable-events", type=int, default=600, help="events per run on the durable server"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--window", type=int, default=50, help="prefetch / read count / window")
+    parser.add_argument(
+        "--postgres",
+        default=",".join(POSTGRES_KINDS),
+        help="PostgreSQL servers to run on: tests (fsync off), durable (fsync on)",
+    )
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        rabbit, redis_server = provide("rabbitmq"), provide("redis")
+        stack.callback(rabbit.close)
+        stack.callback(redis_server.close)
+        dbs = databases(stack, args.postgres.split(","), unique_name("bench_consume_"))
+        setup_django("project.settings.base", dbs[0])
+        phases = [run(args, db, rabbit.endpoint.url, redis_server.endpoint.url) for db in dbs]
+        stack.callback(connections.close_all)
+    write_results(
+        "consume",
+        {
+            "rounds": args.rounds,
+            "window": args.window,
+            "phases": phases,
+            "servers": {"rabbitmq": rabbit.endpoint.source, "redis": redis_server.endpoint.source},
+        },
+    )
+
+
+def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -> dict[str, Any]:
+    # Django is set up by now: these import its models and settings.
+    from microservices.events.backends import bus_settings
+    from microservices.events.envelope import Envelope
+    from microservices.events.handlers import HandlerRegistry
+    from microservices.events.rabbitmq import RabbitMQBus
+    from microservices.events.redis_streams import RedisStreamsBus
+    from microservices.models import InboxEvent
+    from shop.event_samples import sample_data
+
+    use_database(db)
+    n = args.events if db.kind == "tests" else args.durable_events
+    window = args.window
+    table = InboxEvent._meta.db_table
+    registry = HandlerRegistry()
+    registry.add(EVENT_TYPE, lambda envelope: None, name=HANDLER)
+    name = unique_name("benchcon")
+    print(f"\n== {db.label} ({db.kind} server, {db.durability['filesystem']}), {n} events a run")
+
+    def envelopes() -> list[Envelope]:
+        return [Envelope.new(EVENT_TYPE, sample_data(EVENT_TYPE)) for _ in range(n)]
+
+    def rate(started: float) -> float:
+        return n / (time.perf_counter() - started)
+
+    def inbox_rows() -> int:
+        return InboxEvent.objects.filter(handler=HANDLER).count()
+
+    def with_inbox(measure: Callable[[Inbox], float]) -> Callable[[], float]:
+        def run_it() -> float:
+            truncate(table)
+            inbox = Inbox(db.url, table)
+            try:
+                result = measure(inbox)
+            finally:
+                inbox.close()
+            assert inbox_rows() == n, "every event must have its inbox row"
+            return result
+
+        return run_it
+
+    # -- RabbitMQ ------------------------------------------------------------------------
+    bus = RabbitMQBus.from_config(
+        bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=window)
+    )
+    bus.declare([EVENT_TYPE], group=name)
+    queue = bus.topology.queue_name(name, EVENT_TYPE)
+    admin = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    admin_channel = admin.channel()
+
+    def fill_queue() -> None:
+        admin_channel.queue_purge(queue)
+        batch = envelopes()
+        for i in range(0, n, 100):
+            bus.publish_many(batch[i : i + 100])
+
+    def rabbit_raw(on_window: Callable[[list[tuple[Any, Any]]], None], per_event: bool) -> float:
+        """Consume n with prefetch = window; hand each event (per_event) or each window on."""
+        fill_queue()
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=window)
+        pending: list[tuple[Any, Any]] = []
+        started = time.perf_counter()
+        deliveries = channel.consume(queue, inactivity_timeout=10)
+        for seen, (method, properties, _body) in enumerate(deliveries, start=1):
+            if method is None:
+                raise RuntimeError(f"RabbitMQ: only {seen - 1} of {n} events arrived")
+            pending.append((method, properties))
+            if per_event or len(pending) == window or seen == n:
+                on_window(pending)
+                channel.basic_ack(pending[-1][0].delivery_tag, multiple=not per_event)
+                pending = []
+            if seen == n:
+                break
+        result = rate(started)
+        channel.cancel()
+        connection.close()
+        return result
+
+    def rabbit_raw_ack() -> float:
+        return rabbit_raw(lambda deliveries: None, per_event=True)
+
+    def rabbit_inbox_each(inbox: Inbox) -> float:
+        def record(deliveries: list[tuple[Any, Any]]) -> None:
+            (_, properties) = deliveries[0]
+            inbox.record(properties.message_id, properties.correlation_id)
+
+        return rabbit_raw(record, per_event=True)
+
+    def rabbit_inbox_window(inbox: Inbox) -> float:
+        def record(deliveries: list[tuple[Any, Any]]) -> None:
+            inbox.record_window([(p.message_id, p.correlation_id) for _, p in deliveries])
+
+        return rabbit_raw(record, per_event=False)
+
+    def rabbit_ours() -> float:
+        fill_queue()
+        truncate(table)
+        started = time.perf_counter()
+        settled = bus.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
+        result = rate(started)
+        assert settled == n and inbox_rows() == n, "every event must have its inbox row"
+        return result
+
+    rabbit_runs = take_turns(
+        {
+            "raw_ack": rabbit_raw_ack,
+            "raw_inbox_each": with_inbox(rabbit_inbox_each),
+            "raw_inbox_window": with_inbox(rabbit_inbox_window),
+            "ours": rabbit_ours,
+        },
+        args.rounds,
+        "RabbitMQ consume",
+    )
+    admin_channel.queue_delete(queue)
+    admin_channel.queue_delete(bus.topology.dead_letter_queue(name))
+    admin.close()
+    bus.close()
+
+    # -- Redis Streams -------------------------------------------------------------------
+    streams = RedisStreamsBus.from_config(
+        bus_settings(redis_url=redis_url, redis_stream_prefix=name)
+    )
+    stream = streams.stream(EVENT_TYPE)
+    # Any: redis-py annotates replies as unions over RESP2/RESP3 that do not narrow
+    client: Any = redis.Redis.from_url(redis_url)
+
+    def fill_stream() -> None:
+        client.delete(stream)
+        client.xgroup_create(stream, name, id="0", mkstream=True)
+        batch = envelopes()
+        for i in range(0, n, 100):
+            pipe = client.pipeline(transaction=False)
+            for e in batch[i : i + 100]:  # the fields RedisStreamsBus.publish writes
+                fields = {"envelope": e.to_bytes(), "event_id": e.event_id}
+                pipe.xadd(stream, {**fields, "correlation_id": e.correlation_id})
+            pipe.execute()
+
+    def redis_raw(on_batch: Callable[[list[tuple[bytes, dict[bytes, bytes]]]], None]) -> float:
+        """XREADGROUP `window` entries at a time; `on_batch` handles and acknowledges them."""
+        fill_stream()
+        seen = 0
+        started = time.perf_counter()
+        while seen < n:
+            response = client.xreadgroup(name, "raw", {stream: ">"}, count=window, block=10_000)
+            if not response:
+                raise RuntimeError(f"Redis: only {seen} of {n} events arrived")
+            entries = response[0][1]
+            on_batch(entries)
+            seen += len(entries)
+        return rate(started)
+
+    def redis_raw_ack() -> float:
+        return redis_raw(lambda entries: client.xack(stream, name, *[i for i, _ in entries]))
+
+    def redis_inbox_each(inbox: Inbox) -> float:
+        def record(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+            for entry_id, fields in entries:
+                inbox.record(fields[b"event_id"].decode(), fields[b"correlation_id"].decode())
+                client.xack(stream, name, entry_id)
+
+        return redis_raw(record)
+
+    def redis_inbox_window(inbox: Inbox) -> float:
+        def record(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+            inbox.record_window(
+                [(f[b"event_id"].decode(), f[b"correlation_id"].decode()) for _, f in entries]
+            )
+            client.xack(stream, name, *[i for i, _ in entries])
+
+        return redis_raw(record)
+
+    def redis_ours() -> float:
+        fill_stream()
+        truncate(table)
+        started = time.perf_counter()
+        settled = streams.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
+        result = rate(started)
+        assert settled == n and inbox_rows() == n, "every event must have its inbox row"
+        return result
+
+    redis_runs = take_turns(
+        {
+            "raw_ack": redis_raw_ack,
+            "raw_inbox_each": with_inbox(redis_inbox_each),
+            "raw_inbox_window": with_inbox(redis_inbox_window),
+            "ours": redis_ours,
+        },
+        args.rounds,
+        "Redis Streams consume",
+    )
+    client.delete(stream)
+    client.close()
+    streams.close()
+
+    context = {"postgres": db.kind, "postgres_settings": db.durability, "events_per_run": n}
+    return {
+        **context,
+        "rabbitmq": report(
+            f"RabbitMQ consume (quorum queue, prefetch {window}), {db.label}",
+            RAW_FIGURES,
+            rabbit_runs,
+            RATIOS,
+            **context,
+        ),
+        "redis_streams": report(
+            f"Redis Streams consume (raw reads {window} at a time; ours reads "
+            f"{RedisStreamsBus.batch}), {db.label}",
+            RAW_FIGURES,
+            redis_runs,
+            RATIOS,
+            **context,
+        ),
+    }
+
+
+if __name__ == "__main__":
+    main()
