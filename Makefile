@@ -41,7 +41,7 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench
+	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -56,11 +56,14 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 
 contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs against them (schemathesis, drift)
 	$(PY) -m mock_services.verify --validate-only
-	$(PYTEST) mock_services/tests -m "not integration" -k "contract or drift or schemathesis" \
-		--junitxml=$(REPORTS)/contracts.xml
+	$(PYTEST) mock_services/tests tools/tests -m "not integration" \
+		-k "contract or drift or schemathesis or compat" --junitxml=$(REPORTS)/contracts.xml
+
+contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
+	$(PY) -m tools.compat --base $(BASE) --junit $(REPORTS)/contracts-compat.xml
 
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
-	$(PYTEST) django_app/tests mock_services/tests --junitxml=$(REPORTS)/unit.xml
+	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml
 
 test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available)
 	$(PYTEST) integration_tests --junitxml=$(REPORTS)/integration.xml
