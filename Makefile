@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install node-tools demo test test-unit test-integration contracts lint-contracts contracts-compat workflow-check lint format bench stubs clean
+.PHONY: help install node-tools demo test test-unit test-integration contracts lint-contracts contracts-compat lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
