@@ -4,9 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 export PYTHONPATH := $(CURDIR)/django_app:$(CURDIR)
+# JUnit XML of every test run lands here (gitignored), for CI systems to show.
+REPORTS := reports
+# npm ci writes this file last: its date says node_modules/ matches package-lock.json.
+NODE_TOOLS := node_modules/.package-lock.json
+# The git ref `make contracts-compat` compares the working tree with.
+BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench demo test test-unit test-integration contracts lint format bench stubs clean
+.PHONY: help install install-bench node-tools demo test test-unit test-integration contracts lint-contracts contracts-compat lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,6 +31,12 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
+node-tools: $(NODE_TOOLS) ## Install the npm tools (spectral) into node_modules/ from package-lock.json
+
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: install ## Start the stubs and run the order flow through the Django clients (embedded defaults)
 	$(PY) -m project.demo
 
@@ -35,21 +47,32 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench
+	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-contracts: install ## Validate every OpenAPI document and verify the stubs against them (schemathesis)
+lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI + AsyncAPI), event schemas against their metaschema
+	@mkdir -p $(REPORTS)
+	node_modules/.bin/spectral lint --ruleset contracts/.spectral.yaml --fail-severity=warn \
+		--format stylish --format junit --output.junit $(REPORTS)/contracts-lint.xml \
+		contracts/*.yaml contracts/events/asyncapi.yaml
+	$(VENV)/bin/check-jsonschema --check-metaschema contracts/events/schemas/*.json
+
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs against them (schemathesis, drift)
 	$(PY) -m mock_services.verify --validate-only
-	$(PYTEST) mock_services/tests -m "not integration" -k "contract or drift or schemathesis"
+	$(PYTEST) mock_services/tests tools/tests -m "not integration" \
+		-k "contract or drift or schemathesis or compat" --junitxml=$(REPORTS)/contracts.xml
+
+contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
+	$(PY) -m tools.compat --base $(BASE) --junit $(REPORTS)/contracts-compat.xml
 
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
-	$(PYTEST) django_app/tests mock_services/tests
+	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml
 
 test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available)
-	$(PYTEST) integration_tests
+	$(PYTEST) integration_tests --junitxml=$(REPORTS)/integration.xml
 
 test: lint contracts test-unit test-integration ## Everything: lint, contracts, unit and integration tests
 

@@ -19,8 +19,11 @@ _CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)*$")
 
 
 def contract_paths() -> list[Path]:
-    """Every OpenAPI document under contracts/ (not the event contracts)."""
-    return sorted(CONTRACTS_DIR.glob("*.yaml"))
+    """Every OpenAPI document under contracts/ (not the event contracts, not tool settings).
+
+    pathlib's glob matches hidden files: contracts/.spectral.yaml is the linter's ruleset.
+    """
+    return sorted(p for p in CONTRACTS_DIR.glob("*.yaml") if not p.name.startswith("."))
 
 
 def load(path: Path) -> dict[str, Any]:

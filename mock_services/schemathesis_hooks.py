@@ -1,4 +1,4 @@
-"""Schemathesis hooks for verifying the stubs (loaded by verify.py and the pytest suite).
+"""Schemathesis hooks for verifying the stubs (schemathesis.toml loads them: `hooks = ...`).
 
 A generator reuses Idempotency-Key values across different bodies, which the draft rightly
 answers with 422. Positive cases therefore get a fresh key each, so they test the operation;

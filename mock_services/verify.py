@@ -2,22 +2,25 @@
 
 --validate-only: every contracts/*.yaml must be valid OpenAPI (openapi-spec-validator) and follow
 the house rules in contract_rules.py. Without it, each stub also runs on a real socket and
-schemathesis checks it against its contract (all checks; phases examples, coverage, fuzzing,
-stateful); the number of cases run per service is printed.
+schemathesis checks it against its contract with the README's command (OUTSIDER_COMMAND: all
+checks; phases examples, coverage, fuzzing, stateful); cases and failures per service are printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import json
 import os
-import re
 import secrets
+import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
@@ -27,8 +30,16 @@ from mock_services.contract_rules import CONTRACTS_DIR, contract_paths, load, vi
 from mock_services.testing import StubServer
 
 SCHEMATHESIS_CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
-AUTH_VARIABLE = "MOCK_SERVICES_VERIFY_TOKEN"  # read by schemathesis.toml's [auth] section
+ROOT = CONTRACTS_DIR.parent
+# The stubs' token variable; schemathesis.toml's [auth] section reads the same one.
+AUTH_VARIABLE = "MOCK_SERVICES_TOKEN"
 PHASES = "examples,coverage,fuzzing,stateful"
+# What the README tells a newcomer to type from the repository root, against running stubs
+# (test_schemathesis.py runs exactly this for every service; verify adds only run options).
+OUTSIDER_COMMAND = (
+    "st --config-file mock_services/schemathesis.toml run contracts/{service}.yaml"
+    f" --url {{url}} --checks all --phases {PHASES}"
+)
 
 
 def validate_contracts(out: TextIO | None = None) -> int:
@@ -57,58 +68,76 @@ def validate_contracts(out: TextIO | None = None) -> int:
     return failed
 
 
-class _Tee(io.StringIO):
-    def __init__(self, target: TextIO) -> None:
-        super().__init__()
-        self._target = target
-
-    def write(self, text: str) -> int:
-        self._target.write(text)
-        return super().write(text)
+def outsider_command(service: str, url: str) -> list[str]:
+    """OUTSIDER_COMMAND for one service as argv, `st` taken from this interpreter's venv."""
+    argv = shlex.split(OUTSIDER_COMMAND.format(service=service, url=url))
+    beside = Path(sys.executable).with_name("st")
+    argv[0] = str(beside) if beside.exists() else shutil.which("st") or "st"
+    return argv
 
 
-def run_schemathesis(service: str, *, max_examples: int, seed: int | None) -> tuple[int, int]:
-    """(exit code, cases run) of schemathesis against a fresh stub of `service`."""
-    # Here, not at the top: the hooks register process-wide on import, and --validate-only
-    # needs neither them nor the CLI.
-    import schemathesis.cli
+@dataclass(frozen=True)
+class RunResult:
+    """One schemathesis CLI run, read from its JSON report (not from its log)."""
 
-    import mock_services.schemathesis_hooks  # noqa: F401
+    code: int
+    operations: int
+    cases: int
+    failures: int
+    phases: dict[str, str]
 
-    token = secrets.token_urlsafe(24)
-    os.environ[AUTH_VARIABLE] = token  # never on a command line; schemathesis filters it in output
-    with StubServer(service, token) as server:
-        args = [
-            "--config-file",
-            str(SCHEMATHESIS_CONFIG),
-            "--no-color",
-            "run",
-            str(CONTRACTS_DIR / f"{service}.yaml"),
-            "--url",
-            server.url,
-            "--checks",
-            "all",
-            "--phases",
-            PHASES,
-            "--max-examples",
-            str(max_examples),
-            "--generation-database",
-            "none",
+    @classmethod
+    def from_report(cls, code: int, report: dict[str, Any]) -> RunResult:
+        """An empty report (the run died before writing one) reads as nothing tested."""
+        operations = report.get("operations") or {}
+        cases = report.get("test_cases") or {}
+        phases = report.get("phases") or {}
+        return cls(
+            code=code,
+            operations=int(operations.get("tested", 0)),
+            cases=int(cases.get("generated", 0)),
+            failures=int(cases.get("unique_failures", 0)) + int(cases.get("errored", 0)),
+            phases={name: str(phase.get("status")) for name, phase in phases.items()},
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0 and self.failures == 0 and self.operations > 0
+
+
+def run_outsider_command(
+    service: str, url: str, token: str, *extra: str, timeout: float = 1800
+) -> RunResult:
+    """The README's command against a stub at `url` (extra: further `st run` options)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        argv = [
+            *outsider_command(service, url),
+            *extra,
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
         ]
-        if seed is not None:
-            args += ["--seed", str(seed)]
-        tee = _Tee(sys.stdout)
-        code = 0
-        with contextlib.redirect_stdout(tee):
-            try:
-                schemathesis.cli.schemathesis.main(args=args, prog_name="st", standalone_mode=False)
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    output = tee.getvalue()
-    counts = re.findall(r"(\d+) generated", output)
-    if re.search(r"\d+ (failures?|errors?) in ", output) or "No issues found" not in output:
-        code = code or 1
-    return code, int(counts[-1]) if counts else 0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SERVICES_")}
+        env |= {AUTH_VARIABLE: token, "NO_COLOR": "1"}  # never on a command line
+        completed = subprocess.run(argv, cwd=ROOT, env=env, timeout=timeout, check=False)
+        data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return RunResult.from_report(completed.returncode, data)
+
+
+def run_schemathesis(
+    service: str, *, max_examples: int, seed: int | None, junit: Path | None = None
+) -> RunResult:
+    """The README's command against a fresh stub of `service` on a real socket."""
+    token = secrets.token_urlsafe(24)
+    extra = ["--max-examples", str(max_examples), "--generation-database", "none"]
+    if seed is not None:
+        extra += ["--seed", str(seed)]
+    if junit is not None:
+        extra += ["--report", "junit", "--report-junit-path", str(junit)]
+    with StubServer(service, token) as server:
+        return run_outsider_command(service, server.url, token, *extra)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,20 +146,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--service", nargs="+", choices=SERVICE_NAMES, help="only these services")
     parser.add_argument("--max-examples", type=int, default=25, help="per operation (default 25)")
     parser.add_argument("--seed", type=int, help="schemathesis seed, to reproduce a run")
+    parser.add_argument(
+        "--junit-dir", type=Path, help="write schemathesis-<service>.xml (JUnit) into this folder"
+    )
     args = parser.parse_args(argv)
 
     if validate_contracts():
         return 1
     if args.validate_only:
         return 0
-    results: dict[str, tuple[int, int]] = {}
+    if args.junit_dir is not None:
+        args.junit_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, RunResult] = {}
     for service in args.service or SERVICE_NAMES:
         print(f"\n=== schemathesis: {service}", flush=True)
-        results[service] = run_schemathesis(service, max_examples=args.max_examples, seed=args.seed)
-    print("\nservice     cases  result")
-    for service, (code, cases) in results.items():
-        print(f"{service:<10} {cases:>6}  {'ok' if code == 0 else 'FAILED'}")
-    return 0 if all(code == 0 for code, _ in results.values()) else 1
+        junit = args.junit_dir / f"schemathesis-{service}.xml" if args.junit_dir else None
+        results[service] = run_schemathesis(
+            service, max_examples=args.max_examples, seed=args.seed, junit=junit
+        )
+    print("\nservice    operations  cases  failures  result")
+    for service, result in results.items():
+        print(
+            f"{service:<10} {result.operations:>10} {result.cases:>6} {result.failures:>9}"
+            f"  {'ok' if result.ok else 'FAILED'}"
+        )
+    return 0 if all(result.ok for result in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -1,25 +1,51 @@
-"""Shared helpers of the stub tests: a per-module stub factory and the schemathesis case tally."""
+"""Shared helpers of the stub tests: an authenticated client per stub, and the contracts report."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from mock_services.testing import StubServer
+from mock_services.tests.summary import CONTRACTS_RUN
 
-# Cases schemathesis ran per service in this session (printed in the terminal summary).
-SCHEMATHESIS_CASES: Counter[str] = Counter()
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        CONTRACTS_RUN.record_outcome(report.nodeid, report.outcome)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def contracts_report(
+    request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
+) -> Iterator[None]:
+    """After the last stub test: the figures as JUnit testsuite properties and as Markdown."""
+    yield
+    if not CONTRACTS_RUN.services:
+        return
+    for name, value in CONTRACTS_RUN.properties():
+        record_testsuite_property(name, value)
+    xmlpath = request.config.option.xmlpath
+    if xmlpath:
+        path = Path(xmlpath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_name(f"{path.stem}-summary.md").write_text(
+            CONTRACTS_RUN.markdown(), encoding="utf-8"
+        )
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as out:
+            out.write(CONTRACTS_RUN.markdown())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SCHEMATHESIS_CASES:
-        terminalreporter.section("schemathesis cases run per service")
-        for service, count in sorted(SCHEMATHESIS_CASES.items()):
-            terminalreporter.write_line(f"{service:<10} {count}")
-        terminalreporter.write_line(f"{'total':<10} {sum(SCHEMATHESIS_CASES.values())}")
+    if CONTRACTS_RUN.services:
+        terminalreporter.section("contracts per service (schemathesis cases by phase)")
+        for line in CONTRACTS_RUN.text():
+            terminalreporter.write_line(line)
 
 
 class Api:

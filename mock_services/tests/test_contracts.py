@@ -11,6 +11,7 @@ from openapi_spec_validator.readers import read_from_filename
 
 from mock_services import verify
 from mock_services.contract_rules import contract_paths, load, operations, violations
+from mock_services.tests import summary
 
 EXPECTED_OPERATIONS = {
     "users.yaml": {
@@ -118,3 +119,20 @@ def test_contract_validation_command_fails_on_an_invalid_contract(tmp_path, monk
     monkeypatch.setattr(verify, "contract_paths", lambda: [*contract_paths(), broken])
     assert verify.main(["--validate-only"]) == 1
     assert f"FAIL {broken}" in capsys.readouterr().out
+
+
+def test_contracts_report_reads_the_service_from_a_stub_test_name():
+    """Drift outcomes and schemathesis failures land on the service their test names."""
+    run = summary.ContractsRun()
+    run.record_outcome("t.py::test_stub_and_contract_do_not_drift[orders]", "failed")
+    run.record_outcome(
+        "t.py::test_users_stub_conforms_to_contract_schemathesis[POST /users]", "failed"
+    )
+    run.record_outcome(
+        "t.py::test_stub_follows_contract_links_statefully_schemathesis[users]", "passed"
+    )
+    run.record_outcome("t.py::test_contract_is_valid_openapi_3_1[users.yaml]", "failed")
+    assert (run.figures("orders").drift, run.figures("orders").failures) == ("failed", 0)
+    assert (run.figures("users").drift, run.figures("users").failures) == ("not run", 1)
+    assert run.figures("users").operations == 4
+    assert ("users.failures", "1") in run.properties()

@@ -1,18 +1,24 @@
 """Property-based verification of each stub against its contract (schemathesis, all checks).
 
 Positive and negative data, the examples/coverage/fuzzing phases per operation, and the stateful
-phase following the contracts' OpenAPI links; every check, including ignored_auth.
+phase following the contracts' OpenAPI links; every check, including ignored_auth. Also the
+README's plain `st` command (verify.OUTSIDER_COMMAND), exactly as typed, against
+`python -m mock_services`.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from unittest import mock
 
 import hypothesis
 import pytest
+import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
@@ -20,10 +26,17 @@ from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
 
 import mock_services.schemathesis_hooks
-from mock_services.contract_rules import CONTRACTS_DIR
+from mock_services.contract_rules import CONTRACTS_DIR, load, operations
 from mock_services.testing import StubServer
-from mock_services.tests.conftest import SCHEMATHESIS_CASES
-from mock_services.verify import AUTH_VARIABLE, SCHEMATHESIS_CONFIG
+from mock_services.tests.summary import CONTRACTS_RUN, PHASES
+from mock_services.verify import (
+    AUTH_VARIABLE,
+    ROOT,
+    SCHEMATHESIS_CONFIG,
+    outsider_command,
+    run_outsider_command,
+)
+from mock_services.waiting import wait_until
 
 MAX_EXAMPLES = 20
 STATEFUL_SETTINGS = hypothesis.settings(
@@ -36,13 +49,13 @@ STATEFUL_SETTINGS = hypothesis.settings(
 SERVICES = ("users", "orders", "payments", "inventory")
 # Known when the tests are built (collection), so it can sit in the schemas' config.
 TOKEN = secrets.token_urlsafe(24)
-# schemathesis.toml reads the bearer token from here (config-level auth, so schemathesis also
-# knows when it removes the credentials on purpose).
-os.environ[AUTH_VARIABLE] = TOKEN
 
 
 def _schema(service: str) -> BaseSchema:
-    config = SchemathesisConfig.from_path(SCHEMATHESIS_CONFIG)
+    # schemathesis.toml reads the bearer token from the environment when it is loaded
+    # (config-level auth, so schemathesis also knows when it removes the credentials on purpose).
+    with mock.patch.dict(os.environ, {AUTH_VARIABLE: TOKEN}):
+        config = SchemathesisConfig.from_path(SCHEMATHESIS_CONFIG)
     schema = schemathesis.openapi.from_path(CONTRACTS_DIR / f"{service}.yaml", config=config)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
@@ -73,7 +86,7 @@ def servers() -> Iterator[dict[str, StubServer]]:
 
 
 def _call(service: str, case, servers: dict[str, StubServer]) -> None:
-    SCHEMATHESIS_CASES[service] += 1
+    CONTRACTS_RUN.figures(service).cases[case.meta.phase.name.value] += 1
     case.call_and_validate(base_url=servers[service].url)
 
 
@@ -118,7 +131,7 @@ def test_stub_follows_contract_links_statefully_schemathesis(service, servers):
             super().after_call(response, case)
 
         def before_call(self, case) -> None:
-            SCHEMATHESIS_CASES[service] += 1
+            CONTRACTS_RUN.figures(service).cases["stateful"] += 1
             mock_services.schemathesis_hooks.fresh_idempotency_key(case)
             super().before_call(case)
 
@@ -131,3 +144,63 @@ def test_stub_follows_contract_links_statefully_schemathesis(service, servers):
     Machine.run(settings=STATEFUL_SETTINGS)
     print(service, dict(STATEFUL_STATUSES[service]), dict(LINKS_FOLLOWED[service]))
     assert LINKS_FOLLOWED[service].total() > 0
+
+
+@pytest.fixture(scope="module")
+def python_m_mock_services() -> Iterator[tuple[dict[str, str], str]]:
+    """`python -m mock_services` on free ports, as a newcomer runs it: (urls, its token)."""
+    token = secrets.token_urlsafe(24)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SERVICES_")}
+    env |= {AUTH_VARIABLE: token, "PYTHONPATH": str(ROOT)}
+    ports = [arg for service in SERVICES for arg in (f"--{service}-port", "0")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_services", *ports],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        urls = dict(process.stdout.readline().split() for _ in SERVICES)
+        wait_until(lambda: _accepting(urls["users"]), timeout=20, interval=0.05, what="the stubs")
+        yield urls, token
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def _accepting(url: str) -> bool:
+    try:
+        requests.get(url + "/users/search?q=a", timeout=2)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_readme_st_command_is_green_against_python_m_mock_services_schemathesis(
+    service, python_m_mock_services
+):
+    """The README's `st --config-file ... run ...` (defaults, all phases) finds no issue."""
+    urls, token = python_m_mock_services
+    assert outsider_command(service, urls[service])[1:] == [
+        "--config-file",
+        "mock_services/schemathesis.toml",
+        "run",
+        f"contracts/{service}.yaml",
+        "--url",
+        urls[service],
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+    ]
+    result = run_outsider_command(service, urls[service], token)
+    figures = CONTRACTS_RUN.figures(service)
+    figures.cli = f"ok ({result.cases} cases)" if result.ok else f"FAILED ({result.failures})"
+    expected = sum(1 for _ in operations(load(CONTRACTS_DIR / f"{service}.yaml")))
+    assert (result.code, result.failures, result.operations) == (0, 0, expected)
+    assert result.phases == dict.fromkeys(PHASES, "success")
+    assert result.cases > 0
