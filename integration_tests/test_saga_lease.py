@@ -20,9 +20,11 @@ from django.utils import timezone
 from tests.shop.support import Shop, check_saga, two_items
 
 from microservices.exceptions import SagaLeaseLost
-from microservices.models import SagaExecution, SagaStepLog
+from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
+from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
 from microservices.sagas.services import SagaResult, saga_execute, saga_resume_stale
 from mock_services.waiting import wait_until
+from shop.event_samples import sample_data
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -136,3 +138,26 @@ def test_a_worker_whose_lease_was_taken_stops_before_its_next_call(shop):
     assert SagaExecution.objects.filter(saga_id="taken").values().get() == row
     assert list(SagaStepLog.objects.filter(execution__saga_id="taken").values()) == logs
     assert (logs[-1]["step_name"], logs[-1]["status"]) == ("reserve_inventory", "running")
+
+
+def test_a_lost_lease_puts_no_event_in_the_outbox(shop):
+    """A step's event is written by the move that ends the step, in its one statement: once
+    another worker holds the saga, that move writes nothing, the event included."""
+
+    def emit_then_lose(ctx: StepContext) -> None:
+        ctx.emit("payment.processed", sample_data("payment.processed"))
+        SagaExecution.objects.filter(saga_id=ctx.saga_id).update(lease_owner="worker-b")
+
+    def emit(ctx: StepContext) -> None:
+        ctx.emit("payment.processed", sample_data("payment.processed"))
+
+    definition = SagaDefinition(
+        "lease_outbox", [SagaStep("pay", emit), SagaStep("lose", emit_then_lose)]
+    )
+    with pytest.raises(SagaLeaseLost):
+        saga_execute(definition=definition, saga_id="outbox", context={}, owner="worker-a")
+    steps = SagaStepLog.objects.filter(execution__saga_id="outbox").values_list(
+        "step_name", "status"
+    )
+    assert list(steps.order_by("id")) == [("pay", "succeeded"), ("lose", "running")]
+    assert OutboxEvent.objects.filter(correlation_id="outbox").count() == 1

@@ -55,6 +55,33 @@ def outbox_enqueue(
     the current request id. Pass `event_id` to make a retried producer step idempotent: an id
     already in the outbox is a no-op (the first row stays; the caller's transaction goes on).
     """
+    envelope = _envelope(event_type, data, version, correlation_id, producer, event_id)
+    # ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite): one statement, no savepoint, and no
+    # aborted transaction on PostgreSQL when the id is a duplicate.
+    OutboxEvent.objects.bulk_create([_row(envelope)], ignore_conflicts=True)
+    return envelope
+
+
+def outbox_row(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+    event_id: str | uuid.UUID | None = None,
+) -> OutboxEvent:
+    """The unsaved row `outbox_enqueue` would insert, validated the same way: for a writer that
+    inserts it within a statement of its own (ON CONFLICT ("event_id") DO NOTHING)."""
+    return _row(_envelope(event_type, data, 1, correlation_id, None, event_id))
+
+
+def _envelope(
+    event_type: str,
+    data: dict[str, Any],
+    version: int,
+    correlation_id: str | None,
+    producer: str | None,
+    event_id: str | uuid.UUID | None,
+) -> Envelope:
     envelope = Envelope.new(
         event_type,
         data,
@@ -64,16 +91,16 @@ def outbox_enqueue(
         event_id=event_id,
     )
     encode_event(envelope)  # the contract and size check, before anything is written
-    # ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite): one statement, no savepoint, and no
-    # aborted transaction on PostgreSQL when the id is a duplicate.
-    row = OutboxEvent(
+    return envelope
+
+
+def _row(envelope: Envelope) -> OutboxEvent:
+    return OutboxEvent(
         event_id=envelope.event_id,
         event_type=envelope.event_type,
         correlation_id=envelope.correlation_id[:128],
         payload=envelope.to_dict(),
     )
-    OutboxEvent.objects.bulk_create([row], ignore_conflicts=True)
-    return envelope
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""The heartbeat: a saga's lease kept while one of its steps runs, and the step stopped once lost.
+"""The heartbeat: a saga's lease kept while its steps run, and a step stopped once it is lost.
 
-One attempt can wait on its calls longer than the lease lasts, so while it runs a daemon thread
-renews the lease every LEASE/3 with the store's lease-guarded UPDATE, on a connection of its own.
-An UPDATE matching no row means another worker holds the saga: `check`, the guard the runner runs
-before each of the step's calls (call_guards.py), then raises SagaLeaseLost. A call in flight is
+One attempt can wait on its calls longer than the lease lasts, so while the saga runs a daemon
+thread (one per run, not per step) renews the lease every LEASE/3 with the store's lease-guarded
+UPDATE, on a connection of its own. An UPDATE matching no row means another worker holds the
+saga: `check`, the guard the runner runs before each of the step's calls (call_guards.py), then
+raises SagaLeaseLost. A call in flight is
 not cut short; the step stops before its next one. Where no thread can help, `check` renews
 before every call instead. Either way a call starts with at least LEASE - LEASE/3 of lease ahead
 of it: the figure check W060 holds each service's slowest call to.
@@ -78,6 +79,10 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def written(self) -> None:
+        """The store has just written the lease itself (a step's attempt began)."""
+        self.renewed_at = time.monotonic()
 
     def check(self) -> None:
         """Before each call: renew the lease here if the heartbeat is late (or there is none),

@@ -20,8 +20,9 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..events.outbox import outbox_enqueue
+from ..events.outbox import outbox_enqueue, outbox_row
 from ..exceptions import SagaLeaseLost
+from ..models.events import OutboxEvent
 from ..models.sagas import SagaExecution, SagaStepLog, StepLogStatus
 from .definition import StepContext, StepEvent
 from .state import SagaState
@@ -132,9 +133,11 @@ class ExecutionStore:
                 if open_log is not None:
                     open_log.save(force_insert=True)
             return
-        # The statement is atomic on its own; the events need a transaction around it.
-        events = close is not None and bool(close.events)
-        with transaction.atomic() if events else contextlib.nullcontext():
+        # The statement is atomic on its own, one event included (a step's usual one); more
+        # events need a transaction around it, to be inserted in their order.
+        events = list(close.events) if close is not None else []
+        outbox = self._outbox_row(events[0]) if len(events) == 1 else None
+        with transaction.atomic() if len(events) > 1 else contextlib.nullcontext():
             updated, opened_id = move_in_one_statement(
                 self.execution,
                 self.owner,
@@ -144,10 +147,11 @@ class ExecutionStore:
                 close_error=close.error[:2000] if close is not None else "",
                 open_log=open_log,
                 now=now,
+                outbox=outbox,
             )
             self._applied(updated, fields)
-            if close is not None:
-                self._publish(close.events)
+            if outbox is None:
+                self._publish(events)
         if open_log is not None:
             open_log.pk = opened_id
             open_log._state.adding = False
@@ -178,6 +182,14 @@ class ExecutionStore:
             raise SagaLeaseLost(operation=self.execution.saga_id)
         for name, value in fields.items():
             setattr(self.execution, name, value)
+
+    def _outbox_row(self, event: StepEvent) -> OutboxEvent:
+        return outbox_row(
+            event.event_type,
+            event.data,
+            correlation_id=self.execution.saga_id,
+            event_id=event.event_id,
+        )
 
     def _publish(self, events: Sequence[StepEvent]) -> None:
         for event in events:

@@ -1,13 +1,14 @@
 """The store's per-step move as one PostgreSQL statement: a speed-up, not a second design.
 
 Why it exists: through the ORM the move is BEGIN, the lease-guarded UPDATE of the execution,
-the UPDATE closing one log row, the INSERT opening the next, COMMIT: five round trips on the hot
-path of every step (the order saga makes six moves). Data-modifying CTEs make it one statement,
-atomic on its own, each part conditional on the lease-guarded UPDATE having matched, so a lost
-lease writes nothing. `bench/bench_saga.py --workers 1` (the order saga against the same calls
-made directly, median of 100, contract validation on) gives about 1.4x with this statement and
-1.7x with the ORM path, against a target of 1.5x (1.7x and 2.2x with validation off; medians of
-six runs of each on a shared 2-CPU machine). The ORM path stays for the other backends.
+the UPDATE closing one log row, the INSERT opening the next, the step's event into the outbox,
+COMMIT: up to six round trips on the hot path of every step (the order saga makes six moves).
+Data-modifying CTEs make it one statement, atomic on its own, each part conditional on the
+lease-guarded UPDATE having matched, so a lost lease writes nothing. `bench/bench_saga.py
+--workers 1` (the order saga against the same calls made directly, median of 100, contract
+validation on) gives about 1.4x with this statement and 1.7x with the ORM path, against a
+target of 1.5x (1.7x and 2.2x with validation off; medians of six runs of each on a shared
+2-CPU machine). The ORM path stays for the other backends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from ..models.events import OutboxEvent
 from ..models.sagas import SagaExecution, SagaStepLog
 
 __all__ = ["move_in_one_statement"]
@@ -46,10 +48,12 @@ def move_in_one_statement(
     close_error: str,
     open_log: SagaStepLog | None,
     now: datetime,
+    outbox: OutboxEvent | None = None,
 ) -> tuple[int, int | None]:
     """Update `fields` of the execution if `owner` holds its lease, close log row `close_id`,
-    insert `open_log`; returns (executions updated: 1, or 0 when the lease was lost, the
-    inserted row's id). The caller checks the count: nothing else is written when it is 0."""
+    insert `open_log` and the `outbox` row (a duplicate event id inserts nothing); returns
+    (executions updated: 1, or 0 when the lease was lost, the inserted log row's id). The
+    caller checks the count: nothing else is written when it is 0."""
     ex_meta, log_meta = SagaExecution._meta, SagaStepLog._meta
     sets: list[str] = []
     params: list[Any] = []
@@ -68,6 +72,16 @@ def move_in_one_statement(
     else:
         # Placeholders for the INSERT's parameters; the final False makes it insert nothing.
         params += [0, "", "", 0, "", "", "", now, "", False]
+    outboxed = ""
+    if outbox is not None:
+        outbox_columns, values = _outbox_values(outbox)
+        outboxed = f"""
+        , outboxed AS (
+            INSERT INTO "{OutboxEvent._meta.db_table}" ({outbox_columns})
+            SELECT {", ".join(["%s"] * len(values))} FROM ex
+            ON CONFLICT ("event_id") DO NOTHING
+        )"""  # noqa: S608  (as below)
+        params += values
     log_table = log_meta.db_table
     columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
     sql = f"""
@@ -81,7 +95,7 @@ def move_in_one_statement(
             INSERT INTO "{log_table}" ("execution_id", {columns})
             SELECT ex."id", %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ex WHERE %s
             RETURNING "id"
-        )
+        ){outboxed}
         SELECT (SELECT count(*) FROM ex), (SELECT "id" FROM opened)
     """  # noqa: S608  (identifiers come from model metadata, values are parameters)
     with connection.cursor() as cursor:
@@ -90,3 +104,16 @@ def move_in_one_statement(
     if row is None:
         return 0, None
     return int(row[0]), row[1]
+
+
+def _outbox_values(row: OutboxEvent) -> tuple[str, list[Any]]:
+    """The columns and values an ORM insert of `row` would write (NULLs left to the column)."""
+    columns, values = [], []
+    for f in OutboxEvent._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        value = f.get_db_prep_save(f.pre_save(row, add=True), connection)
+        if value is not None:
+            columns.append(f'"{f.column}"')
+            values.append(value)
+    return ", ".join(columns), values
