@@ -278,11 +278,11 @@ class RabbitMQBus(EventBus):
                 budget.mark_active()
                 while not stop.is_set() and not budget.exhausted:
                     connection.process_data_events(time_limit=window.time_limit(0.5))
-                    if window.due(stop):
+                    while window.due(stop) and not (stop.is_set() or budget.exhausted):
                         self._settle_window(dispatcher, window.take(), group, budget)
-                    elif budget.idle_expired():
+                    if not window.pending and budget.idle_expired():
                         break
-                if window.pending:  # stopping: finish what was collected
+                if window.pending and not budget.exhausted:  # stopping: finish the next window
                     self._settle_window(dispatcher, window.take(), group, budget)
             except RECONNECTABLE as exc:
                 attempt += 1
@@ -310,7 +310,7 @@ class RabbitMQBus(EventBus):
         def on_message(
             channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
         ) -> None:
-            if stop.is_set() or not window.room():
+            if stop.is_set() or window.budget.exhausted:
                 # Prefetched but not taken: left unacked, it is requeued when we close.
                 return
             attempt = attempt_of(properties)

@@ -135,19 +135,21 @@ def test_permanent_error_and_poison_in_a_window_are_dead_only_themselves(memory_
 
 
 def test_window_is_due_when_full_when_the_budget_needs_no_more_or_when_stopping():
-    """Full, budget reached, or stop: due at once; otherwise not before the wait."""
+    """Full, budget reached, or stop: due at once; otherwise not before the wait. What is
+    collected beyond one window is kept, in order, for the next."""
     stop = threading.Event()
     full: Window[int] = Window(2, 60.0, ConsumeBudget(max_messages=None, idle_timeout=None))
     full.add(1)
-    assert (full.due(stop), full.room()) == (False, 1)
-    full.add(2)
-    assert (full.due(stop), full.room()) == (True, 0)
-    assert full.take() == [1, 2]
     assert full.due(stop) is False
+    for item in (2, 3):
+        full.add(item)
+    assert full.due(stop) is True
+    assert full.take() == [1, 2]
+    assert (full.pending, full.due(stop)) == ([3], False)
     budget = ConsumeBudget(max_messages=1, idle_timeout=None)
     one: Window[int] = Window(50, 60.0, budget)
     one.add(1)
-    assert (one.due(stop), one.room()) == (True, 0)
+    assert (one.due(stop), one.limit()) == (True, 1)
     waiting: Window[int] = Window(50, 60.0, ConsumeBudget(max_messages=None, idle_timeout=None))
     waiting.add(1)
     assert waiting.due(stop) is False
