@@ -10,6 +10,7 @@ publish, events/s:
 consume, events/s:
   (d) raw consume-and-ack loop
   (e) our consumer: contract validation + inbox row per event on PostgreSQL (dedupe), then ack
+  (e50) the same in windows of 50 (CONSUME_WINDOW): one transaction and one multiple ack each
 
 Not a test. Gets RabbitMQ and PostgreSQL like the integration tests (RABBITMQ_URL / DATABASE_URL,
 else local server processes). Prints the figures and writes bench/results/events.json.
@@ -94,6 +95,11 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     name = f"bench{uuid.uuid4().hex[:6]}"
     bus = RabbitMQBus.from_config(
         bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=50)
+    )
+    windowed = RabbitMQBus.from_config(
+        bus_settings(
+            rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=50, consume_window=50
+        )
     )
     group = name
     event_type = "order.created"
@@ -185,20 +191,21 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
         connection.close()
         return rate
 
-    def our_consume(n: int) -> float:
+    def our_consume(n: int, consumer: RabbitMQBus = bus) -> float:
         """(e) RabbitMQBus.consume: validation, inbox row + handler in one transaction, ack."""
         fill(n)
         InboxEvent.objects.all().delete()
         registry = HandlerRegistry()
         registry.add(event_type, lambda envelope: None, name="bench.noop")
         start = time.perf_counter()
-        settled = bus.consume(registry=registry, group=group, max_messages=n, idle_timeout=10)
+        settled = consumer.consume(registry=registry, group=group, max_messages=n, idle_timeout=10)
         rate = settled / (time.perf_counter() - start)
         assert InboxEvent.objects.count() == n, "every event must have its inbox row"
         return rate
 
     runs: dict[str, list[float]] = {
-        k: [] for k in ("a_seed", "b_ours", "b1_ours_single", "c_raw", "d_raw", "e_ours")
+        k: []
+        for k in ("a_seed", "b_ours", "b1_ours_single", "c_raw", "d_raw", "e_ours", "e50_ours")
     }
     publishers: dict[str, Callable[[int], float]] = {
         "b_ours": our_publish,
@@ -217,6 +224,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
         purge()
         runs["d_raw"].append(raw_consume(args.events))
         runs["e_ours"].append(our_consume(args.events))
+        runs["e50_ours"].append(our_consume(args.events, windowed))
         print(
             f"round {round_no}: "
             + "  ".join(f"{key}={values[-1]:,.0f}/s" for key, values in runs.items())
@@ -224,6 +232,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     purge()
     admin.close()
     bus.close()
+    windowed.close()
 
     median = {key: statistics.median(values) for key, values in runs.items()}
     ratios = {
@@ -232,6 +241,7 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
         "b1_over_c": median["b1_ours_single"] / median["c_raw"],
         "b_over_c": median["b_ours"] / median["c_raw"],
         "e_over_d": median["e_ours"] / median["d_raw"],
+        "e50_over_e": median["e50_ours"] / median["e_ours"],
     }
     targets = {
         "b_over_a >= 30": ratios["b_over_a"] >= 30,
@@ -248,7 +258,8 @@ def run(args: argparse.Namespace, amqp_url: str) -> dict[str, Any]:
     print("consume, events/s (median of rounds)")
     print(f"  (d) raw consume-and-ack            {median['d_raw']:>10,.0f}")
     print(f"  (e) ours, validation + inbox (PG)  {median['e_ours']:>10,.0f}")
-    print(f"  (e)/(d) = {ratios['e_over_d']:.2f}x")
+    print(f"  (e50) ours, windows of 50          {median['e50_ours']:>10,.0f}")
+    print(f"  (e)/(d) = {ratios['e_over_d']:.2f}x   (e50)/(e) = {ratios['e50_over_e']:.2f}x")
     print("targets met: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in targets.items()))
     return {
         "events_per_run": args.events,
