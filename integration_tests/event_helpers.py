@@ -149,13 +149,20 @@ def configured_bus(backend: str, url: str, name: str, **extra: Any) -> Iterator[
 
 
 def start_consumer(
-    backend: str, url: str, name: str, *types: str, extra_args: tuple[str, ...] = ()
+    backend: str,
+    url: str,
+    name: str,
+    *types: str,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`manage.py consume_events` in its own process, on this test's database and bus names."""
-    env = django_subprocess_env(
+    """`manage.py consume_events` in its own process, on this test's database and bus names;
+    `env` adds to its environment (a crash point such as EVENTS_CRASH_AT)."""
+    environment = django_subprocess_env(
         EVENT_BUS_BACKEND=backend,
         **({"RABBITMQ_URL": url} if backend == "rabbitmq" else {"REDIS_URL": url}),
         LOG_LEVEL="WARNING",
+        **(env or {}),
     )
     argv = manage_py_argv(
         "consume_events",
@@ -172,7 +179,7 @@ def start_consumer(
         "integration_tests.event_helpers",
         *extra_args,
     )
-    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:

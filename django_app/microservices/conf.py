@@ -77,6 +77,12 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_BACKOFF": 0.2,
         "CONSUMER_GROUP": "django-orders",
         "OUTBOX_BATCH_SIZE": 100,
+        # Messages decided in one database transaction and settled with one (multiple) ack.
+        # 1 = each message its own transaction and ack; N > 1 holds the row locks of N handlers
+        # until the window commits: opt in where handlers touch few shared rows.
+        "CONSUME_WINDOW": 1,
+        # A window closes after this many seconds even if not full, so a quiet queue acks promptly.
+        "CONSUME_WINDOW_WAIT": 0.05,
         # modules exposing `registry = HandlerRegistry()`; consume_events runs their handlers
         "HANDLER_MODULES": [],
         "MAX_EVENT_BYTES": 256 * 1024,

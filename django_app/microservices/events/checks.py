@@ -21,6 +21,8 @@ WHERE = "MICROSERVICES['EVENT_BUS']"
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
 # Seconds `check --deploy` waits for Redis to answer CONFIG GET.
 REDIS_CONFIG_TIMEOUT = 2.0
+# A longer window wait holds a message unacked (and its broker heartbeat unserved) too long.
+MAX_WINDOW_WAIT = 5.0
 
 
 def _scheme(url: Any) -> str:
@@ -77,6 +79,7 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="microservices.E044",
             )
         )
+    errors.extend(_check_window(conf))
     errors.extend(_check_contract_and_handlers())
     if backend == "memory" and not settings.DEBUG and not conf.get("ALLOW_MEMORY_BUS"):
         errors.append(
@@ -86,6 +89,47 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 "rabbitmq or redis. Set ALLOW_MEMORY_BUS only where one process publishes and "
                 "consumes (tests, a demo).",
                 id="microservices.E048",
+            )
+        )
+    return errors
+
+
+def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
+    window: Any = conf.get("CONSUME_WINDOW")
+    wait: Any = conf.get("CONSUME_WINDOW_WAIT")
+    prefetch: Any = conf.get("RABBITMQ_PREFETCH")
+    errors: list[CheckMessage] = []
+    if not _positive_int(window):
+        errors.append(
+            Error(
+                f"{WHERE}['CONSUME_WINDOW'] must be an integer >= 1, not {window!r}",
+                hint="1 decides and acks each message on its own; N > 1 decides up to N in one "
+                "transaction. Remove it to use the default.",
+                id="microservices.E049",
+            )
+        )
+    elif conf.get("BACKEND") == "rabbitmq" and _positive_int(prefetch) and window > prefetch:
+        errors.append(
+            Error(
+                f"{WHERE}['CONSUME_WINDOW'] ({window}) is larger than RABBITMQ_PREFETCH "
+                f"({prefetch})",
+                hint="The broker never hands over more than the prefetch, so the window could "
+                "never fill and every one would wait CONSUME_WINDOW_WAIT: keep it <= the prefetch.",
+                id="microservices.E051",
+            )
+        )
+    if (
+        not isinstance(wait, int | float)
+        or isinstance(wait, bool)
+        or not 0 < wait <= MAX_WINDOW_WAIT
+    ):
+        errors.append(
+            Error(
+                f"{WHERE}['CONSUME_WINDOW_WAIT'] must be seconds in (0, {MAX_WINDOW_WAIT:g}], "
+                f"not {wait!r}",
+                hint="The first message of a window waits this long for company before it is "
+                "committed and acked: keep it short (the default is 0.05).",
+                id="microservices.E050",
             )
         )
     return errors

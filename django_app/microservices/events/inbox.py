@@ -71,6 +71,12 @@ def inbox_run(*, envelope: Envelope, handler: RegisteredHandler) -> bool:
         if inbox_seen(event_id=envelope.event_id, handler_name=handler.name):
             return False
         prepared = handler.prepare(envelope)
+    return inbox_apply(envelope=envelope, handler=handler, prepared=prepared)
+
+
+def inbox_apply(*, envelope: Envelope, handler: RegisteredHandler, prepared: Any = None) -> bool:
+    """The transactional part of `inbox_run`, given what `prepare` returned: claim the row and
+    apply the handler atomically (a savepoint inside a consume window); True if it ran now."""
     with transaction.atomic():
         if not _claim(envelope, handler.name):
             return False

@@ -34,8 +34,9 @@ from .contract import encode_event
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from .rabbitmq_settle import Delivery, attempt_of, settle
+from .rabbitmq_settle import Delivery, attempt_of, settle, settle_window
 from .rabbitmq_topology import Topology
+from .window import Window
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 
@@ -72,6 +73,8 @@ class RabbitMQBus(EventBus):
         reconnect_backoff_max: float,
         max_deliveries: int,
         retry_backoff: float,
+        consume_window: int,
+        consume_window_wait: float,
     ) -> None:
         super().__init__()
         if not url:
@@ -84,6 +87,8 @@ class RabbitMQBus(EventBus):
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
         self.max_deliveries = max_deliveries
+        self.consume_window = consume_window
+        self.consume_window_wait = consume_window_wait
         self._confirming: ConfirmingPublisher | None = None
 
     @classmethod
@@ -99,6 +104,8 @@ class RabbitMQBus(EventBus):
             reconnect_backoff_max=float(config["RECONNECT_BACKOFF_MAX"]),
             max_deliveries=int(config["MAX_DELIVERIES"]),
             retry_backoff=float(config["RETRY_BACKOFF"]),
+            consume_window=int(config["CONSUME_WINDOW"]),
+            consume_window_wait=float(config["CONSUME_WINDOW_WAIT"]),
         )
 
     # -- connections -------------------------------------------------------------------
@@ -255,8 +262,14 @@ class RabbitMQBus(EventBus):
                 channel = connection.channel()
                 channel.confirm_delivery()  # dead letters we forward are confirmed too
                 channel.basic_qos(prefetch_count=self.prefetch)
+                window: Window[tuple[Delivery, str]] = Window(
+                    self.consume_window, self.consume_window_wait, budget
+                )
                 for queue in self.topology.declare(channel, types, group):
-                    on_message = self._on_message(dispatcher, queue, group, stop, budget)
+                    if window.size == 1:
+                        on_message = self._on_message(dispatcher, queue, group, stop, budget)
+                    else:
+                        on_message = self._collector(window, queue, stop)
                     channel.basic_consume(queue, on_message_callback=on_message)
                 if attempt:
                     logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
@@ -264,9 +277,13 @@ class RabbitMQBus(EventBus):
                 logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
                 budget.mark_active()
                 while not stop.is_set() and not budget.exhausted:
-                    connection.process_data_events(time_limit=0.5)
-                    if budget.idle_expired():
+                    connection.process_data_events(time_limit=window.time_limit(0.5))
+                    while window.due(stop) and not (stop.is_set() or budget.exhausted):
+                        self._settle_window(dispatcher, window.take(), group, budget)
+                    if not window.pending and budget.idle_expired():
                         break
+                if window.pending and not budget.exhausted:  # stopping: finish the next window
+                    self._settle_window(dispatcher, window.take(), group, budget)
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -285,6 +302,36 @@ class RabbitMQBus(EventBus):
                     except Exception:
                         logger.debug("error closing consumer connection", exc_info=True)
         return budget.settled
+
+    @staticmethod
+    def _collector(
+        window: Window[tuple[Delivery, str]], queue: str, stop: threading.Event
+    ) -> Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]:
+        def on_message(
+            channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
+        ) -> None:
+            if stop.is_set() or window.budget.exhausted:
+                # Prefetched but not taken: left unacked, it is requeued when we close.
+                return
+            attempt = attempt_of(properties)
+            window.add((Delivery(channel, method, properties, body, attempt), queue))
+
+        return on_message
+
+    def _settle_window(
+        self,
+        dispatcher: Any,
+        window: list[tuple[Delivery, str]],
+        group: str,
+        budget: ConsumeBudget,
+    ) -> None:
+        """Decide a window in one transaction (consumer.py), then settle it once committed."""
+        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in window])
+        settle_window(window, results, self.topology, group=group)
+        for result in results:
+            if result.outcome is not Outcome.RETRY:
+                budget.settled_one()
+        budget.mark_active()
 
     def _on_message(
         self,

@@ -7,11 +7,15 @@
 The channel is never held while a message waits: the retry queue's TTL brings it back to its work
 queue (rabbitmq_topology.py). Publish, then ack: a crash in between leaves the original unacked,
 so it is delivered again (the inbox makes that harmless); nothing is acked before its copy is safe.
+
+A window (CONSUME_WINDOW > 1) is settled after its commit by `settle_window`: the failures one by
+one as above, then every ACK at once with `basic.ack(last tag, multiple=True)`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +60,29 @@ def settle(
         _retry(delivery, result.reason, topology, group=group, queue=queue)
     else:
         _dead_letter(delivery, result.reason, topology, group=group)
+
+
+def settle_window(
+    window: Sequence[tuple[Delivery, str]],
+    results: Sequence[Result],
+    topology: Topology,
+    *,
+    group: str,
+) -> None:
+    """Carry out the results of a committed window of (delivery, its work queue), in order.
+
+    The failures first, each forwarded and acked on its own; then one multiple ack up to the
+    last ACKed tag, which covers exactly the window's other deliveries: every earlier window is
+    settled, and what was prefetched after this one has higher tags.
+    """
+    last_ack: int | None = None
+    for (delivery, queue), result in zip(window, results, strict=True):
+        if result.outcome is Outcome.ACK:
+            last_ack = delivery.method.delivery_tag
+        else:
+            settle(delivery, result, topology, group=group, queue=queue)
+    if last_ack is not None:
+        window[0][0].channel.basic_ack(last_ack, multiple=True)
 
 
 def _retry(delivery: Delivery, reason: str, topology: Topology, *, group: str, queue: str) -> None:

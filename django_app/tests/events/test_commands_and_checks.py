@@ -59,6 +59,19 @@ def events_settings(**event_bus):
         ({"MAX_DELIVERIES": 0}, "microservices.E043"),
         ({"RABBITMQ_QUEUE_TYPE": "stream"}, "microservices.E044"),
         ({"HANDLER_MODULES": ["microservices.conf"]}, "microservices.E046"),
+        ({"CONSUME_WINDOW": 0}, "microservices.E049"),
+        ({"CONSUME_WINDOW": "50"}, "microservices.E049"),
+        ({"CONSUME_WINDOW_WAIT": 0}, "microservices.E050"),
+        ({"CONSUME_WINDOW_WAIT": 60}, "microservices.E050"),
+        (
+            {
+                "BACKEND": "rabbitmq",
+                "RABBITMQ_URL": "amqp://u:p@mq:5672/%2F",
+                "RABBITMQ_PREFETCH": 10,
+                "CONSUME_WINDOW": 11,
+            },
+            "microservices.E051",
+        ),
     ],
 )
 def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
@@ -97,6 +110,18 @@ def test_relay_outbox_refuses_the_memory_bus_unless_it_is_allowed(memory_bus, bu
 def test_valid_rabbitmq_configuration_passes_the_checks():
     """A complete RabbitMQ configuration has no errors."""
     with events_settings(BACKEND="rabbitmq", RABBITMQ_URL="amqp://u:p@mq:5672/%2F"):
+        assert [m.id for m in check_event_bus()] == []
+
+
+def test_a_window_as_large_as_the_prefetch_passes_the_checks():
+    """CONSUME_WINDOW up to RABBITMQ_PREFETCH, with a short wait, is a valid configuration."""
+    with events_settings(
+        BACKEND="rabbitmq",
+        RABBITMQ_URL="amqp://u:p@mq:5672/%2F",
+        RABBITMQ_PREFETCH=50,
+        CONSUME_WINDOW=50,
+        CONSUME_WINDOW_WAIT=0.05,
+    ):
         assert [m.id for m in check_event_bus()] == []
 
 

@@ -2,6 +2,7 @@
 
     manage.py consume_events                               # every handled type, configured bus
     manage.py consume_events user.created order.created --bus rabbitmq --group billing
+    manage.py consume_events --window 50       # up to 50 messages per transaction and ack
 
 SIGTERM or SIGINT: the message in hand is finished and acknowledged, then the process exits.
 """
@@ -35,6 +36,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--exchange", help="RabbitMQ exchange (default: settings)")
         parser.add_argument("--stream-prefix", help="Redis stream/channel prefix")
+        parser.add_argument(
+            "--window", type=int, help="messages per transaction (default: CONSUME_WINDOW)"
+        )
         parser.add_argument("--max-messages", type=int, help="exit after settling this many")
         parser.add_argument("--idle-timeout", type=float, help="exit after this long idle (s)")
         parser.add_argument(
@@ -49,11 +53,14 @@ class Command(BaseCommand):
             raise CommandError(f"no handler for: {', '.join(unhandled)}")
         if not types:
             raise CommandError("no event types to consume")
+        if options["window"] is not None and options["window"] < 1:
+            raise CommandError("--window must be 1 or more")
         overrides = {
             key: value
             for key, value in {
                 "RABBITMQ_EXCHANGE": options["exchange"],
                 "REDIS_STREAM_PREFIX": options["stream_prefix"],
+                "CONSUME_WINDOW": options["window"],
             }.items()
             if value
         }

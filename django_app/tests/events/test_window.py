@@ -1,0 +1,194 @@
+"""Consume windows: N messages in one transaction, one savepoint each, only failures retried."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import transaction
+
+from microservices.events import consumer
+from microservices.events.budget import ConsumeBudget
+from microservices.events.consumer import Dispatcher, Outcome
+from microservices.events.handlers import HandlerRegistry
+from microservices.events.window import Window
+from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
+from microservices.models import InboxEvent
+from shop.event_samples import sample_envelope
+from shop.models import UserProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def user_created():
+    """A user.created event of its own user (profiles are unique per user)."""
+    return sample_envelope("user.created", user_id=str(uuid.uuid4()))
+
+
+def profile_registry(fail: dict[str, type[Exception]]):
+    """user.created writes a profile; the event ids in `fail` raise their error after writing."""
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.profile")
+    def handler(envelope):
+        UserProfile.objects.create(
+            user_id=envelope.data["user_id"], email=envelope.data["email"], name="x"
+        )
+        if envelope.event_id in fail:
+            raise fail[envelope.event_id]("not this one")
+
+    return registry
+
+
+def test_a_failing_message_rolls_back_only_its_own_savepoint(memory_bus):
+    """In a window of 5, the retried and the dead one keep nothing; the other 3 keep all."""
+    events = [user_created() for _ in range(5)]
+    retried, dead = events[1], events[3]
+    registry = profile_registry({retried.event_id: RetryableHandlerError, dead.event_id: KeyError})
+    results = Dispatcher(registry, max_deliveries=3).dispatch_window(
+        [(e.to_bytes(), 1) for e in events[:3]] + [(e.to_bytes(), 3) for e in events[3:]]
+    )
+    assert [r.outcome for r in results] == [
+        Outcome.ACK,
+        Outcome.RETRY,
+        Outcome.ACK,
+        Outcome.DEAD,  # its third delivery: MAX_DELIVERIES reached
+        Outcome.ACK,
+    ]
+    kept = {events[0].event_id, events[2].event_id, events[4].event_id}
+    assert {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)} == kept
+    assert {str(u) for u in UserProfile.objects.values_list("user_id", flat=True)} == {
+        events[i].data["user_id"] for i in (0, 2, 4)
+    }
+
+
+class Crash(Exception):
+    """What the test's crash point raises instead of killing the process."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_before_the_window_commit_keeps_nothing_and_the_replay_applies_each_once(
+    memory_bus, monkeypatch
+):
+    """All of a window's effects wait for one commit: dying at the crash point between the
+    handlers and the commit leaves no row at all, and the redelivered window applies each once."""
+    events = [user_created() for _ in range(3)]
+    registry = profile_registry({})
+    window = [(e.to_bytes(), 1) for e in events]
+
+    def crash(name):
+        if name == "window:before_commit":
+            raise Crash(name)
+
+    monkeypatch.setattr(consumer, "crash_point", crash)
+    with pytest.raises(Crash):
+        Dispatcher(registry).dispatch_window(window)
+    assert (UserProfile.objects.count(), InboxEvent.objects.count()) == (0, 0)
+    monkeypatch.undo()
+    assert [r.outcome for r in Dispatcher(registry).dispatch_window(window)] == [Outcome.ACK] * 3
+    again = Dispatcher(registry).dispatch_window(window)  # redelivered after the commit: no-op
+    assert [r.outcome for r in again] == [Outcome.ACK] * 3
+    assert (UserProfile.objects.count(), InboxEvent.objects.count()) == (3, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepare_steps_run_before_the_window_transaction(memory_bus):
+    """Prepares run outside the transaction, their result reaches the handler, and a prepare that
+    fails retries its message only."""
+    events = [user_created() for _ in range(3)]
+    seen: list[tuple[str, bool]] = []
+    applied: dict[str, str] = {}
+    registry = HandlerRegistry()
+
+    def lookup(envelope):
+        seen.append((envelope.event_id, transaction.get_connection().in_atomic_block))
+        if envelope.event_id == events[1].event_id:
+            raise RetryableHandlerError("service down")
+        return f"looked up {envelope.event_id}"
+
+    @registry.handler("user.created", name="test.window.prepared", prepare=lookup)
+    def handler(envelope, looked_up):
+        applied[envelope.event_id] = looked_up
+
+    results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
+    assert [r.outcome for r in results] == [Outcome.ACK, Outcome.RETRY, Outcome.ACK]
+    assert seen == [(e.event_id, False) for e in events]
+    assert applied == {e.event_id: f"looked up {e.event_id}" for e in (events[0], events[2])}
+    # redelivered: an event already in the inbox is not prepared again, nor applied
+    seen.clear()
+    Dispatcher(registry).dispatch_window([(events[0].to_bytes(), 2)])
+    assert seen == []
+
+
+def test_permanent_error_and_poison_in_a_window_are_dead_only_themselves(memory_bus):
+    """A contract violation and a PermanentHandlerError go DEAD; the window's others are ACKed."""
+    good, bad = user_created(), user_created()
+    registry = profile_registry({bad.event_id: PermanentHandlerError})
+    results = Dispatcher(registry).dispatch_window(
+        [(b"not json", 1), (bad.to_bytes(), 1), (good.to_bytes(), 1)]
+    )
+    assert [r.outcome for r in results] == [Outcome.DEAD, Outcome.DEAD, Outcome.ACK]
+    assert [str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)] == [
+        good.event_id
+    ]
+
+
+def test_window_is_due_when_full_when_the_budget_needs_no_more_or_when_stopping():
+    """Full, budget reached, or stop: due at once; otherwise not before the wait. What is
+    collected beyond one window is kept, in order, for the next."""
+    stop = threading.Event()
+    full: Window[int] = Window(2, 60.0, ConsumeBudget(max_messages=None, idle_timeout=None))
+    full.add(1)
+    assert full.due(stop) is False
+    for item in (2, 3):
+        full.add(item)
+    assert full.due(stop) is True
+    assert full.take() == [1, 2]
+    assert (full.pending, full.due(stop)) == ([3], False)
+    budget = ConsumeBudget(max_messages=1, idle_timeout=None)
+    one: Window[int] = Window(50, 60.0, budget)
+    one.add(1)
+    assert (one.due(stop), one.limit()) == (True, 1)
+    waiting: Window[int] = Window(50, 60.0, ConsumeBudget(max_messages=None, idle_timeout=None))
+    waiting.add(1)
+    assert waiting.due(stop) is False
+    stop.set()
+    assert waiting.due(stop) is True
+
+
+def test_a_quiet_window_is_due_once_its_wait_has_passed():
+    """One message in a window of 50 does not wait for 49 more: once the wait is over it is due,
+    and the backend is told to block no longer than what is left of the wait."""
+    window: Window[int] = Window(50, 0.01, ConsumeBudget(max_messages=None, idle_timeout=None))
+    assert window.time_limit(0.5) == 0.5
+    window.add(1)
+    assert window.time_limit(0.5) <= 0.01
+    threading.Event().wait(0.02)
+    assert window.due(threading.Event()) is True
+    assert window.time_limit(0.5) == 0.0
+
+
+def test_a_failed_message_keeps_nothing_even_from_handlers_without_the_inbox(memory_bus):
+    """The message's savepoint covers all its handlers: the writes of one that runs without the
+    inbox, and of an earlier handler that succeeded, go with the failure; the window's other
+    message keeps its effects."""
+    failing, fine = user_created(), user_created()
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.first")
+    def first(envelope):
+        UserProfile.objects.create(user_id=envelope.data["user_id"], email="a@b.c", name="x")
+
+    @registry.handler("user.created", name="test.window.no_inbox", use_inbox=False)
+    def no_inbox(envelope):
+        UserProfile.objects.filter(user_id=envelope.data["user_id"]).update(name="touched")
+        if envelope.event_id == failing.event_id:
+            raise RetryableHandlerError("not this one")
+
+    results = Dispatcher(registry).dispatch_window([(failing.to_bytes(), 1), (fine.to_bytes(), 1)])
+    assert [r.outcome for r in results] == [Outcome.RETRY, Outcome.ACK]
+    assert list(UserProfile.objects.values_list("name", flat=True)) == ["touched"]
+    assert [str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)] == [
+        fine.event_id
+    ]
