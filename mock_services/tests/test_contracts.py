@@ -135,4 +135,10 @@ def test_contracts_report_reads_the_service_from_a_stub_test_name():
     assert (run.figures("orders").drift, run.figures("orders").failures) == ("failed", 0)
     assert (run.figures("users").drift, run.figures("users").failures) == ("not run", 1)
     assert run.figures("users").operations == 4
-    assert ("users.failures", "1") in run.properties()
+    assert [pair for pair in run.properties() if pair[0].startswith("users.")] == [
+        ("users.operations", "4"),
+        *((f"users.cases.{phase}", "0") for phase in summary.PHASES),
+        ("users.failures", "1"),
+        ("users.drift", "not run"),
+        ("users.st_command", "not run"),
+    ]
