@@ -17,10 +17,7 @@ import contextlib
 import json
 import os
 import platform
-import secrets
-import shutil
 import statistics
-import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,15 +30,8 @@ import psycopg
 from django.core.management import call_command
 from django.db import connections
 
-from integration_tests.servers import Provisioned, ServerStartError, ServerUnavailable, provide
-from integration_tests.servers.postgres import _bindir, drop_database, fresh_database, url_for
-from integration_tests.servers.process import (
-    free_ports,
-    make_workdir,
-    process_env,
-    remove_workdir,
-    start_local_server,
-)
+from integration_tests.servers import Provisioned, provide
+from integration_tests.servers.postgres import as_process, drop_database, fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -54,71 +44,9 @@ POSTGRES_KINDS = ("tests", "durable")
 
 
 def durable_postgres() -> Provisioned:
-    """A PostgreSQL of the bench's own on a free port, fsync/synchronous_commit/full_page_writes
-    on (the integration tests' server has them off; see integration_tests/servers/postgres.py,
-    whose start-up this follows)."""
-    bindir = _bindir()
-    if bindir is None:
-        raise ServerUnavailable("no initdb binary: install the Debian package postgresql")
-    # initdb and pg_ctl refuse to run as root
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    owner = "postgres" if prefix else None
-    workdir = make_workdir("pgdurable", owner=owner)
-    data, log, pwfile = workdir / "data", workdir / "server.log", workdir / "pwfile"
-    (port,) = free_ports(1)
-    password = secrets.token_hex(8)
-    pwfile.write_text(password + "\n")
-    if owner:
-        shutil.chown(pwfile, user=owner, group=None)
-    options = (
-        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 "
-        "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
-    )
-    pg_ctl = str(bindir / "pg_ctl")
-
-    def run(*argv: str) -> None:
-        result = subprocess.run(
-            [*prefix, *argv],
-            env=process_env(LANG="C.UTF-8", LC_ALL="C.UTF-8"),
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ServerStartError(
-                f"{Path(argv[0]).name}: {(result.stderr or result.stdout)[-800:]}"
-            )
-
-    def start() -> None:
-        run(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
-
-    def stop() -> None:
-        run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop")
-
-    def close() -> None:
-        with contextlib.suppress(ServerStartError, subprocess.TimeoutExpired):
-            stop()
-        remove_workdir(workdir)
-
-    def first_start() -> None:
-        initdb = str(bindir / "initdb")
-        run(initdb, "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}", "--auth-local=trust")
-        start()
-
-    return start_local_server(
-        "postgres",
-        port=port,
-        url=url_for("127.0.0.1", port, "postgres", password, "postgres"),
-        log=log,
-        start=start,
-        stop=stop,
-        close=close,
-        first_start=first_start,
-        username="postgres",
-        password=password,
-    )
+    """A PostgreSQL of the bench's own on a free port with fsync, synchronous_commit and
+    full_page_writes on (the integration tests' server has them off)."""
+    return as_process(durable=True)
 
 
 def durability(url: str) -> dict[str, str]:

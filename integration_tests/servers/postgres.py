@@ -110,7 +110,10 @@ def _bindir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def as_process() -> Provisioned:
+def as_process(*, durable: bool = False) -> Provisioned:
+    """PostgreSQL as a local process on a free port. The tests' server trades durability for
+    speed (fsync, synchronous_commit, full_page_writes off); `durable=True` keeps PostgreSQL's
+    own defaults (all on), for figures that must say what a commit promises."""
     bindir = _bindir()
     if bindir is None:
         raise ServerUnavailable(f"PostgreSQL unavailable (no initdb binary): {HOW_TO}")
@@ -154,9 +157,10 @@ def as_process() -> Provisioned:
                 f"{(result.stderr or result.stdout).strip()[-800:]}"
             )
 
+    durability = "on" if durable else "off"
     options = (
-        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync={durability} "
+        f"-c synchronous_commit={durability} -c full_page_writes={durability}"
     )
 
     pg_ctl = str(bindir / "pg_ctl")
