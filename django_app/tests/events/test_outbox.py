@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from microservices.events.bus import EventBus
 from microservices.events.envelope import Envelope
@@ -164,7 +164,18 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
     relay = threading.Thread(target=run_relay)
     relay.start()
     try:
-        envelope = outbox_enqueue("user.created", sample_data("user.created"))
+        # SQLite's shared-cache test database refuses (not waits) while the relay thread reads.
+        enqueued: list[Any] = []
+
+        def enqueue() -> bool:
+            try:
+                enqueued.append(outbox_enqueue("user.created", sample_data("user.created")))
+            except OperationalError:
+                return False
+            return True
+
+        wait_until(enqueue, timeout=10, interval=0.02, what="the outbox row to be written")
+        envelope = enqueued[0]
         wait_until(
             lambda: memory_bus.published, timeout=10, interval=0.02, what="the relay to publish"
         )
