@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo test test-unit test-integration contracts lint-contracts contracts-compat lint format bench stubs clean
+.PHONY: help install install-bench node-tools demo test test-unit test-integration test-browser contracts lint-contracts contracts-compat lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests bench tools
+	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -74,7 +74,10 @@ test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
 test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available)
 	$(PYTEST) integration_tests --junitxml=$(REPORTS)/integration.xml
 
-test: lint contracts test-unit test-integration ## Everything: lint, contracts, unit and integration tests
+test-browser: install ## Pages in headless Chromium (Debian's /usr/bin/chromium, via Playwright); screenshots in reports/screenshots/
+	$(PYTEST) browser_tests --junitxml=$(REPORTS)/browser.xml
+
+test: lint contracts test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
 bench: install-bench ## Run every benchmark in bench/ and write JSON under bench/results/
 	@mkdir -p bench/results
