@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -67,14 +68,12 @@ class PageWatch:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
         if _required():
             pytest.fail(f"{reason} [chromium is required by REQUIRE_REAL_SERVICES]")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -94,11 +93,8 @@ def page_watch(request: pytest.FixtureRequest) -> PageWatch:
 
 
 @contextmanager
-def watched_page(browser: object, watch: PageWatch) -> Iterator[object]:
+def watched_page(browser: Browser, watch: PageWatch) -> Iterator[Page]:
     """A fresh page in its own context, its console errors and outside requests put in `watch`."""
-    from playwright.sync_api import Browser, ConsoleMessage, Route
-
-    assert isinstance(browser, Browser)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
 
     def guard(route: Route) -> None:
@@ -125,18 +121,15 @@ def watched_page(browser: object, watch: PageWatch) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object, page_watch: PageWatch) -> Iterator[object]:
+def page(browser: Browser, page_watch: PageWatch) -> Iterator[Page]:
     """A watched page; the test fails on a console or page error or a request off the machine."""
     with watched_page(browser, page_watch) as new_page:
         yield new_page
     assert not page_watch.problems(), "\n".join(page_watch.problems())
 
 
-def shoot(page: object, watch: PageWatch, label: str) -> Path:
+def shoot(page: Page, watch: PageWatch, label: str) -> Path:
     """A full-page screenshot, numbered in the order taken, under the test's folder."""
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
     watch.shots += 1
     path = watch.screenshots / f"{watch.shots:02d}-{label}.png"
     page.screenshot(path=str(path), full_page=True)
