@@ -1,0 +1,120 @@
+"""What the page polls, as plain dicts: one saga and its steps, its events, the worker.
+
+The steps come from the saga's step log and are drawn with the admin's own SVG timeline; the
+events are followed from the outbox (rows with the saga's correlation id) over the bus (what this
+process's in-memory bus carried) into the inbox (one row per handler that processed each).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.urls import reverse
+
+from microservices.events.backends import get_bus
+from microservices.events.handlers import load_registry
+from microservices.events.memory import MemoryBus
+from microservices.models import InboxEvent, OutboxEvent, SagaExecution, SagaStepLog
+from microservices.models.sagas import ACTIVE_STATUSES, StepDirection
+from microservices.sagas.admin import lease_lapsed, position
+from microservices.sagas.timeline import timeline_svg
+
+from .files import KILL_AFTER_CHARGE, WORKERS, read_json
+
+RECENT = 8
+
+
+def _outcome(log: SagaStepLog, later: bool, execution: SagaExecution) -> str:
+    """As the admin says it: the status, or running / interrupted for an open attempt."""
+    if log.finished_at is not None:
+        return str(log.status)
+    if not later and execution.status in ACTIVE_STATUSES and not lease_lapsed(execution):
+        return "running"
+    return "interrupted"
+
+
+def saga_feed(execution: SagaExecution) -> dict[str, Any]:
+    logs = list(execution.step_logs.order_by("started_at", "id"))
+    steps = [
+        {
+            "index": log.step_index,
+            "name": log.step_name,
+            "direction": str(log.direction),
+            "attempt": log.attempt,
+            "outcome": _outcome(log, i + 1 < len(logs), execution),
+            "duration_ms": log.duration_ms,
+            "error": log.error,
+        }
+        for i, log in enumerate(logs)
+    ]
+    forward: list[str] = []
+    undone: list[str] = []
+    for step in steps:
+        names = undone if step["direction"] == StepDirection.COMPENSATION else forward
+        if step["name"] not in names:
+            names.append(step["name"])
+    lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
+    context = execution.context_data
+    return {
+        "saga_id": execution.saga_id,
+        "status": str(execution.status),
+        "finished": execution.is_terminal,
+        "position": position(execution),
+        "error": execution.error_message,
+        "steps": steps,
+        "forward": forward,
+        "compensations": undone,
+        "timeline": str(timeline_svg(logs, lease_expires_at=lease)),
+        "admin_url": reverse("admin:microservices_sagaexecution_change", args=[execution.pk]),
+        "card": context.get("card_token"),
+        "total_amount": context.get("total_amount"),
+        "order_id": context.get("order_id"),
+        "payment_id": context.get("payment", {}).get("id"),
+    }
+
+
+def events_feed(saga_id: str) -> list[dict[str, Any]]:
+    rows = list(OutboxEvent.objects.filter(correlation_id=saga_id).order_by("id"))
+    bus = get_bus("memory")
+    carried = (
+        {str(envelope.event_id) for envelope in bus.published}
+        if isinstance(bus, MemoryBus)
+        else set()
+    )
+    processed: dict[str, set[str]] = {}
+    for event_id, handler in InboxEvent.objects.filter(
+        event_id__in=[row.event_id for row in rows]
+    ).values_list("event_id", "handler"):
+        processed.setdefault(str(event_id), set()).add(handler)
+    registry = load_registry()
+    events = []
+    for row in rows:
+        event_id = str(row.event_id)
+        done = processed.get(event_id, set())
+        names = [h.name for h in registry.handlers_for(row.event_type)]
+        events.append(
+            {
+                "event_id": event_id,
+                "event_type": row.event_type,
+                "outbox": str(row.status),
+                "on_bus": event_id in carried,
+                "handlers": [{"name": n, "done": n in done} for n in names],
+            }
+        )
+    return events
+
+
+def recent_sagas() -> list[dict[str, Any]]:
+    return [
+        {"saga_id": saga_id, "status": status}
+        for saga_id, status in SagaExecution.objects.order_by("-created_at", "-pk").values_list(
+            "saga_id", "status"
+        )[:RECENT]
+    ]
+
+
+def worker_feed(folder: Path) -> dict[str, Any]:
+    """The supervisor's account of the workers, and whether the kill switch is armed."""
+    state: dict[str, Any] = read_json(folder / WORKERS, {"pid": None, "started": 0, "exits": []})
+    return {**state, "kill_armed": (folder / KILL_AFTER_CHARGE).exists()}

@@ -1,0 +1,244 @@
+// The playground page: place orders, set faults, and poll the saga's JSON feeds every 500 ms.
+"use strict";
+(function () {
+  const config = JSON.parse(document.getElementById("playground-config").textContent);
+  const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const POLL_MS = 500;
+  let current = null; // the saga being watched
+
+  function $(id) { return document.getElementById(id); }
+  function url(name, sagaId) { return config.urls[name].replace("SAGA", encodeURIComponent(sagaId || "")); }
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    if (className) { td.className = className; }
+    row.appendChild(td);
+    return td;
+  }
+
+  function fill(tbody, items, render) {
+    const rows = items.map(function (item) {
+      const tr = document.createElement("tr");
+      render(tr, item);
+      return tr;
+    });
+    tbody.replaceChildren.apply(tbody, rows);
+  }
+
+  async function send(method, target, body) {
+    const response = await fetch(target, {
+      method: method,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    const data = await response.json();
+    return { ok: response.ok, status: response.status, data: data };
+  }
+
+  async function getJSON(target) {
+    const response = await fetch(target, { credentials: "same-origin" });
+    if (!response.ok) { return null; }
+    return response.json();
+  }
+
+  function describeErrors(data) {
+    const errors = (data.errors || []).map(function (e) {
+      return typeof e === "string" ? e : (e.loc || []).join(".") + ": " + e.msg;
+    });
+    return data.title + (errors.length ? ": " + errors.join("; ") : "");
+  }
+
+  // --- placing an order -------------------------------------------------------------------
+  $("order-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const items = [];
+    document.querySelectorAll("input.quantity").forEach(function (input) {
+      const quantity = parseInt(input.value, 10);
+      if (quantity > 0) { items.push({ product_id: input.dataset.product, quantity: quantity }); }
+    });
+    const card = document.querySelector("input[name=card]:checked").value;
+    const result = await send("POST", config.urls.orders, { user_id: $("customer").value, items: items, card: card });
+    if (result.ok) {
+      $("order-note").textContent = "Accepted (202): saga " + result.data.saga_id + " waits for the worker.";
+      watch(result.data.saga_id);
+    } else {
+      $("order-note").textContent = describeErrors(result.data);
+    }
+  });
+
+  // --- faults -----------------------------------------------------------------------------
+  function fillOperations() {
+    const service = $("fault-service").value;
+    const options = config.operations[service].map(function (op) {
+      const option = document.createElement("option");
+      option.value = op.method + " " + op.path;
+      option.textContent = op.method + " " + op.path;
+      return option;
+    });
+    $("fault-operation").replaceChildren.apply($("fault-operation"), options);
+  }
+  Object.keys(config.operations).forEach(function (service) {
+    const option = document.createElement("option");
+    option.value = service;
+    option.textContent = service;
+    $("fault-service").appendChild(option);
+  });
+  $("fault-service").addEventListener("change", fillOperations);
+  fillOperations();
+
+  function number(id) {
+    const value = $(id).value;
+    return value === "" ? undefined : Number(value);
+  }
+
+  $("fault-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const operation = $("fault-operation").value.split(" ");
+    const kind = $("fault-kind").value;
+    const spec = { service: $("fault-service").value, method: operation[0], path: operation[1], kind: kind, times: number("fault-times") };
+    if (kind === "error") { spec.status = number("fault-status") || 503; }
+    if (kind === "malformed" && number("fault-status") !== undefined) { spec.status = number("fault-status"); }
+    if (kind === "latency") { spec.delay = number("fault-delay"); }
+    if (kind === "rate_limit") { spec.retry_after = number("fault-retry-after"); }
+    const result = await send("POST", config.urls.faults, spec);
+    $("fault-note").textContent = result.ok
+      ? "Fault added on " + spec.service + ": " + kind + " on " + spec.method + " " + spec.path + "."
+      : describeErrors(result.data);
+    refreshFaults();
+  });
+
+  $("clear-faults").addEventListener("click", async function () {
+    const result = await send("DELETE", config.urls.faults);
+    $("fault-note").textContent = result.ok ? "Every fault cleared." : describeErrors(result.data);
+    refreshFaults();
+  });
+
+  async function refreshFaults() {
+    const data = await getJSON(config.urls.faults);
+    if (data === null) { return; }
+    fill($("faults-list"), data.faults, function (tr, f) {
+      cell(tr, f.service);
+      cell(tr, f.method + " " + f.path);
+      cell(tr, f.kind + (f.status ? " " + f.status : "") + (f.delay ? " " + f.delay + "s" : "") + (f.retry_after !== null && f.retry_after !== undefined ? " Retry-After " + f.retry_after : ""));
+      cell(tr, f.remaining === null ? "until cleared" : f.remaining);
+      cell(tr, f.hits, "hits");
+    });
+  }
+
+  // --- the worker's kill switch -----------------------------------------------------------
+  $("arm-kill").addEventListener("click", function () { send("POST", config.urls.kill).then(refreshStatus); });
+  $("disarm-kill").addEventListener("click", function () { send("DELETE", config.urls.kill).then(refreshStatus); });
+
+  function clock(seconds) { return new Date(seconds * 1000).toLocaleTimeString(); }
+
+  async function refreshStatus() {
+    const data = await getJSON(config.urls.status);
+    if (data === null) { return; }
+    const w = data.worker;
+    const live = w.pid ? "worker pid " + w.pid + " running" : "no worker running (being restarted)";
+    $("worker-status").textContent = live + " · " + w.started + " started so far" + (w.kill_armed ? " · kill after the next charge: ARMED" : "");
+    $("worker-status").dataset.armed = w.kill_armed ? "yes" : "no";
+    $("worker-status").dataset.started = w.started;
+    const exits = w.exits.map(function (e) {
+      const li = document.createElement("li");
+      li.className = "worker-exit";
+      li.textContent = "pid " + e.pid + " died at " + clock(e.at) + " (" + (e.signal || "exit " + e.returncode) + ")" + (e.point ? " at " + e.point : "");
+      return li;
+    });
+    $("worker-exits").replaceChildren.apply($("worker-exits"), exits);
+    const sagas = data.sagas.map(function (s) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = "#";
+      a.textContent = s.saga_id;
+      a.addEventListener("click", function (event) { event.preventDefault(); watch(s.saga_id); });
+      li.appendChild(a);
+      li.appendChild(document.createTextNode(" " + s.status));
+      return li;
+    });
+    $("recent-sagas").replaceChildren.apply($("recent-sagas"), sagas);
+  }
+
+  // --- the watched saga -------------------------------------------------------------------
+  function watch(sagaId) {
+    current = sagaId;
+    $("saga-id").textContent = sagaId;
+    refreshSaga();
+  }
+
+  async function refreshSaga() {
+    if (current === null) { return; }
+    const sagaId = current;
+    const [saga, events, calls] = await Promise.all([
+      getJSON(url("saga", sagaId)), getJSON(url("events", sagaId)), getJSON(url("calls", sagaId)),
+    ]);
+    if (sagaId !== current) { return; }
+    if (saga !== null) { showSaga(saga); }
+    if (events !== null) { showEvents(events.events); }
+    if (calls !== null) { showCalls(calls); }
+  }
+
+  function showSaga(saga) {
+    $("saga-status").textContent = saga.status;
+    $("saga-status").dataset.status = saga.status;
+    $("saga-position").textContent = saga.position;
+    $("saga-error").textContent = saga.error;
+    $("admin-link").href = saga.admin_url;
+    $("admin-link").hidden = false;
+    $("timeline").innerHTML = saga.timeline; // drawn and escaped by the server (sagas/timeline.py)
+    fill($("steps"), saga.steps, function (tr, s) {
+      tr.dataset.direction = s.direction;
+      tr.dataset.outcome = s.outcome;
+      tr.dataset.step = s.name;
+      cell(tr, s.index + 1);
+      cell(tr, s.name, "step-name");
+      cell(tr, s.direction);
+      cell(tr, s.attempt);
+      cell(tr, s.outcome, "outcome");
+      cell(tr, s.duration_ms === null ? "" : s.duration_ms.toFixed(1));
+      cell(tr, s.error, "error");
+    });
+    const undone = saga.compensations.map(function (name) {
+      const li = document.createElement("li");
+      li.textContent = name;
+      return li;
+    });
+    $("compensations").replaceChildren.apply($("compensations"), undone);
+  }
+
+  function showEvents(events) {
+    fill($("events-list"), events, function (tr, e) {
+      tr.dataset.eventType = e.event_type;
+      cell(tr, e.event_type);
+      cell(tr, e.outbox, "outbox");
+      cell(tr, e.on_bus ? "carried" : "not yet", "bus");
+      cell(tr, e.handlers.map(function (h) { return h.name + (h.done ? " ✓" : " …"); }).join(", ") || "(no handler)", "inbox");
+    });
+  }
+
+  function showCalls(data) {
+    const charges = data.charges;
+    $("charges").textContent = charges === null ? "unknown" : charges.length + (charges.length ? " (" + charges.map(function (c) { return c.status; }).join(", ") + ")" : "");
+    $("charges").dataset.count = charges === null ? "" : String(charges.length);
+    const posts = data.calls.filter(function (c) { return c.service === "payments" && c.method === "POST" && c.path === "/payments"; });
+    const keys = new Set(posts.map(function (c) { return c.key; }));
+    $("payment-posts").textContent = posts.length + " with " + keys.size + " Idempotency-Key" + (keys.size === 1 ? "" : "s");
+    $("payment-posts").dataset.count = String(posts.length);
+    $("payment-posts").dataset.keys = String(keys.size);
+    fill($("calls-list"), data.calls, function (tr, c) {
+      tr.dataset.service = c.service;
+      cell(tr, c.service);
+      cell(tr, c.method + " " + c.path);
+      cell(tr, c.key);
+    });
+  }
+
+  function tick() {
+    Promise.all([refreshStatus(), refreshFaults(), refreshSaga()]).finally(function () {
+      setTimeout(tick, POLL_MS);
+    });
+  }
+  tick();
+})();

@@ -1,0 +1,216 @@
+"""The playground's page and the JSON it polls; every view needs a logged-in staff user.
+
+Writes (place an order, add or clear faults, arm the worker's kill) are POST/DELETE with
+Django's CSRF check; nothing here runs a saga step: an order is stored for the worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from microservices.models import SagaExecution
+from mock_services.inventory.store import SEED_PRODUCTS
+
+from . import feeds, stubs
+from .files import CUSTOMERS, KILL_AFTER_CHARGE, read_json
+from .orders import CARDS, order_place
+
+# Prices the page offers for the inventory stub's seeded products (minor units).
+PRICES = {SEED_PRODUCTS[0][0]: 1250, SEED_PRODUCTS[1][0]: 4999, SEED_PRODUCTS[2][0]: 800}
+FAULT_KINDS = {
+    "latency": "latency (delay, then answer)",
+    "error": "error (503 by default)",
+    "rate_limit": "429 with Retry-After",
+    "drop": "dropped connection (nothing done)",
+    "lost_response": "lost response (done, then the connection closes)",
+    "malformed": "malformed body",
+}
+MAX_QUANTITY = 100
+
+View = Callable[..., HttpResponse]
+
+
+def _folder() -> Path:
+    return Path(settings.PLAYGROUND_DIR)
+
+
+def _problem(status: int, title: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"title": title, "status": status, **extra}, status=status)
+
+
+def staff_json(view: View) -> View:
+    """401 for an anonymous caller, 403 for a non-staff one, as JSON (no login redirect)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return _problem(401, "log in first")
+        if not request.user.is_staff:
+            return _problem(403, "the playground is for staff users")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@login_required
+@require_GET
+def page(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        return HttpResponse("The playground is for staff users.", status=403)
+    products = [
+        {"id": pid, "name": name, "on_hand": on_hand, "price": PRICES[pid]}
+        for pid, _sku, name, on_hand in SEED_PRODUCTS
+    ]
+    context = {
+        "customers": read_json(_folder() / CUSTOMERS, []),
+        "products": products,
+        "cards": CARDS,
+        "fault_kinds": FAULT_KINDS,
+        "config": {
+            "operations": stubs.operations(),
+            "urls": {
+                "orders": reverse("playground:orders"),
+                "status": reverse("playground:status"),
+                "faults": reverse("playground:faults"),
+                "kill": reverse("playground:kill"),
+                "saga": reverse("playground:saga", args=["SAGA"]),
+                "events": reverse("playground:events", args=["SAGA"]),
+                "calls": reverse("playground:calls", args=["SAGA"]),
+            },
+        },
+    }
+    return render(request, "playground/page.html", context)
+
+
+def _order_errors(body: dict[str, Any]) -> list[str]:
+    errors = []
+    user_id = body.get("user_id")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= 100:
+        errors.append("user_id: a user id")
+    if body.get("card") not in CARDS:
+        errors.append(f"card: one of {', '.join(CARDS)}")
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        return [*errors, "items: at least one item"]
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("product_id") not in PRICES:
+            errors.append(f"items[{n}].product_id: one of the products")
+            continue
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool):
+            errors.append(f"items[{n}].quantity: a whole number")
+        elif not 1 <= quantity <= MAX_QUANTITY:
+            errors.append(f"items[{n}].quantity: 1 to {MAX_QUANTITY}")
+    return errors
+
+
+@staff_json
+@require_POST
+def orders(request: HttpRequest) -> HttpResponse:
+    """Place an order: 202 with the saga's id; the worker runs it."""
+    body = _json_body(request)
+    if body is None:
+        return _problem(400, "a JSON object is expected")
+    errors = _order_errors(body)
+    if errors:
+        return _problem(400, "invalid order", errors=errors)
+    items = [
+        {
+            "product_id": item["product_id"],
+            "quantity": item["quantity"],
+            "unit_price": PRICES[item["product_id"]],
+        }
+        for item in body["items"]
+    ]
+    saga_id = order_place(user_id=body["user_id"], items=items, card_token=body["card"])
+    response = JsonResponse({"saga_id": saga_id}, status=202)
+    response["Location"] = reverse("playground:saga", args=[saga_id])
+    return response
+
+
+@staff_json
+@require_GET
+def saga(request: HttpRequest, saga_id: str) -> HttpResponse:
+    execution = SagaExecution.objects.filter(saga_id=saga_id).first()
+    if execution is None:
+        return _problem(404, f"no saga {saga_id}")
+    return JsonResponse(feeds.saga_feed(execution))
+
+
+@staff_json
+@require_GET
+def events(request: HttpRequest, saga_id: str) -> HttpResponse:
+    return JsonResponse({"events": feeds.events_feed(saga_id)})
+
+
+@staff_json
+@require_GET
+def calls(request: HttpRequest, saga_id: str) -> HttpResponse:
+    """The stubs' request log for this saga, and the payments stub's charges for it."""
+    try:
+        received = stubs.saga_calls(saga_id)
+    except requests.RequestException as exc:
+        return _problem(502, f"a stub did not answer: {type(exc).__name__}")
+    return JsonResponse({"calls": received, "charges": stubs.saga_charges(saga_id)})
+
+
+@staff_json
+@require_GET
+def status(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(
+        {"worker": feeds.worker_feed(_folder()), "sagas": feeds.recent_sagas()}
+    )
+
+
+@staff_json
+@require_http_methods(["GET", "POST", "DELETE"])
+def faults(request: HttpRequest) -> HttpResponse:
+    """GET: every stub's faults; POST {service, method, path, kind, ...}: add one (checked as
+    the stubs' FaultSpec); DELETE: clear them all."""
+    try:
+        if request.method == "POST":
+            body = _json_body(request)
+            if body is None:
+                return _problem(400, "a JSON object is expected")
+            service = body.pop("service", None)
+            fault_id = stubs.fault_add(service=str(service), spec=body)
+            return JsonResponse({"id": fault_id, "service": service}, status=201)
+        if request.method == "DELETE":
+            stubs.faults_clear()
+        return JsonResponse({"faults": stubs.faults_list()})
+    except stubs.BadFault as exc:
+        return _problem(400, "invalid fault", errors=exc.errors)
+    except requests.RequestException as exc:
+        return _problem(502, f"a stub did not answer: {type(exc).__name__}")
+
+
+@staff_json
+@require_http_methods(["POST", "DELETE"])
+def kill(request: HttpRequest) -> HttpResponse:
+    """POST: the next worker to finish a charge dies there; DELETE: not any more."""
+    flag = _folder() / KILL_AFTER_CHARGE
+    if request.method == "POST":
+        flag.touch()
+    else:
+        flag.unlink(missing_ok=True)
+    return JsonResponse({"kill_armed": flag.exists()})
