@@ -16,7 +16,13 @@ from browser_tests.conftest import PageWatch, shoot
 from project.playground.spawn import PlaygroundInfo, playground_process
 
 SAGA_TIMEOUT_MS = 30_000
-FORWARD = ["validate_user", "reserve_inventory", "process_payment", "create_order", "send_confirmation"]
+FORWARD = [
+    "validate_user",
+    "reserve_inventory",
+    "process_payment",
+    "create_order",
+    "send_confirmation",
+]
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +105,9 @@ def test_a_declined_card_is_compensated_in_reverse(
     _wait_status(page, "compensated")
     forward = _steps(page, "action")
     assert forward == ["validate_user", "reserve_inventory", "process_payment"]
-    expect(page.locator("#steps tr[data-step=process_payment][data-direction=action]")).to_have_attribute(
-        "data-outcome", "rejected"
-    )
+    expect(
+        page.locator("#steps tr[data-step=process_payment][data-direction=action]")
+    ).to_have_attribute("data-outcome", "rejected")
     undone = page.locator("#compensations li").all_inner_texts()
     # Every forward step with an undo, newest first (validate_user has none).
     assert undone == ["process_payment", "reserve_inventory"]

@@ -50,10 +50,10 @@ def saga_feed(execution: SagaExecution) -> dict[str, Any]:
     ]
     forward: list[str] = []
     undone: list[str] = []
-    for step in steps:
-        names = undone if step["direction"] == StepDirection.COMPENSATION else forward
-        if step["name"] not in names:
-            names.append(step["name"])
+    for log in logs:
+        names = undone if log.direction == StepDirection.COMPENSATION else forward
+        if log.step_name not in names:
+            names.append(log.step_name)
     lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
     context = execution.context_data
     return {
@@ -83,10 +83,9 @@ def events_feed(saga_id: str) -> list[dict[str, Any]]:
         else set()
     )
     processed: dict[str, set[str]] = {}
-    for event_id, handler in InboxEvent.objects.filter(
-        event_id__in=[row.event_id for row in rows]
-    ).values_list("event_id", "handler"):
-        processed.setdefault(str(event_id), set()).add(handler)
+    inbox = InboxEvent.objects.filter(event_id__in=[row.event_id for row in rows])
+    for seen, handler in inbox.values_list("event_id", "handler"):
+        processed.setdefault(str(seen), set()).add(handler)
     registry = load_registry()
     events = []
     for row in rows:

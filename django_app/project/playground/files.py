@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 # Present: the next worker to finish a charge dies there (it removes the flag first).
 KILL_AFTER_CHARGE = "kill-worker-after-charge"
 # Written by the worker that killed itself, read by the supervisor.
@@ -21,6 +23,11 @@ LAST_KILL = "last-kill.json"
 WORKERS = "workers.json"
 # The customers the launcher created in the users stub: [{"id", "name", "email"}].
 CUSTOMERS = "customers.json"
+
+
+def playground_dir() -> Path:
+    """PLAYGROUND_DIR of project.settings.playground (the settings mypy reads do not have it)."""
+    return Path(getattr(settings, "PLAYGROUND_DIR"))  # noqa: B009
 
 
 def write_json(path: Path, value: Any) -> None:

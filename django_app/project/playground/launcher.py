@@ -31,8 +31,8 @@ from microservices.clients.factory import client_for
 from microservices.events.backends import get_bus
 from microservices.events.handlers import load_registry
 from microservices.events.outbox import outbox_relay_loop
-from project.playground.bootstrap import Prepared
 from project.playground import stubs
+from project.playground.bootstrap import Prepared
 from project.playground.files import CUSTOMERS, write_json
 from project.playground.supervisor import WorkerSupervisor
 from shop.clients.users import UserServiceClient
@@ -106,13 +106,15 @@ def _thread(name: str, target: Callable[[], object]) -> threading.Thread:
 def _start_events(running: Running) -> None:
     """The relay and the consumer, as threads sharing this process's in-memory bus."""
     bus = get_bus("memory")
+    registry = load_registry()
+    # The consumer's queues exist before the relay's first publish (the memory bus keeps an
+    # event only for the queues declared when it is published).
+    bus.declare(registry.event_types)
     stop = running.stop_event
     relay = _thread(
         "playground-relay", lambda: outbox_relay_loop(bus=bus, stop=stop, interval=RELAY_INTERVAL)
     )
-    consumer = _thread(
-        "playground-consumer", lambda: bus.consume(registry=load_registry(), stop=stop)
-    )
+    consumer = _thread("playground-consumer", lambda: bus.consume(registry=registry, stop=stop))
 
     def join() -> None:
         relay.join(timeout=10)

@@ -47,7 +47,7 @@ def operations() -> dict[str, list[dict[str, str]]]:
         found[service] = [
             {"method": method, "path": route.path_format}
             for route in routes
-            for method in sorted(route.methods)
+            for method in sorted(route.methods or ())
         ]
     return found
 

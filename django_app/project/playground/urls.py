@@ -11,7 +11,9 @@ urlpatterns = [
     path("", views.page, name="page"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="playground/login.html"),
+        auth_views.LoginView.as_view(
+            template_name="playground/login.html", next_page="playground:page"
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="playground:login"), name="logout"),

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 import requests
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -24,7 +22,7 @@ from microservices.models import SagaExecution
 from mock_services.inventory.store import SEED_PRODUCTS
 
 from . import feeds, stubs
-from .files import CUSTOMERS, KILL_AFTER_CHARGE, read_json
+from .files import CUSTOMERS, KILL_AFTER_CHARGE, playground_dir, read_json
 from .orders import CARDS, order_place
 
 # Prices the page offers for the inventory stub's seeded products (minor units).
@@ -40,10 +38,6 @@ FAULT_KINDS = {
 MAX_QUANTITY = 100
 
 View = Callable[..., HttpResponse]
-
-
-def _folder() -> Path:
-    return Path(settings.PLAYGROUND_DIR)
 
 
 def _problem(status: int, title: str, **extra: Any) -> JsonResponse:
@@ -82,7 +76,7 @@ def page(request: HttpRequest) -> HttpResponse:
         for pid, _sku, name, on_hand in SEED_PRODUCTS
     ]
     context = {
-        "customers": read_json(_folder() / CUSTOMERS, []),
+        "customers": read_json(playground_dir() / CUSTOMERS, []),
         "products": products,
         "cards": CARDS,
         "fault_kinds": FAULT_KINDS,
@@ -178,7 +172,7 @@ def calls(request: HttpRequest, saga_id: str) -> HttpResponse:
 @require_GET
 def status(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
-        {"worker": feeds.worker_feed(_folder()), "sagas": feeds.recent_sagas()}
+        {"worker": feeds.worker_feed(playground_dir()), "sagas": feeds.recent_sagas()}
     )
 
 
@@ -208,7 +202,7 @@ def faults(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST", "DELETE"])
 def kill(request: HttpRequest) -> HttpResponse:
     """POST: the next worker to finish a charge dies there; DELETE: not any more."""
-    flag = _folder() / KILL_AFTER_CHARGE
+    flag = playground_dir() / KILL_AFTER_CHARGE
     if request.method == "POST":
         flag.touch()
     else:

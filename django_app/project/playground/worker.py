@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 import django
-from django.conf import settings
 from django.core.management import call_command
 
 from microservices.sagas import crash
 
-from .files import KILL_AFTER_CHARGE, LAST_KILL, write_json
+from .files import KILL_AFTER_CHARGE, LAST_KILL, playground_dir, write_json
 
 # The engine's crash point right after process_payment's call returned (see sagas/crash.py).
 AFTER_CHARGE = "after_action:process_payment"
@@ -46,7 +45,7 @@ def kill_after_charge(folder: Path) -> crash.CrashHook:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.playground")
     django.setup()
-    with crash.installed(kill_after_charge(Path(settings.PLAYGROUND_DIR))):
+    with crash.installed(kill_after_charge(playground_dir())):
         call_command("resume_sagas", poll_interval=POLL_INTERVAL)
     return 0
 

@@ -20,7 +20,6 @@ PLAYGROUND_DIR = Path(os.environ["PLAYGROUND_DIR"])
 INSTALLED_APPS = [*INSTALLED_APPS, "project.playground"]
 ROOT_URLCONF = "project.playground.root_urls"
 LOGIN_URL = "playground:login"
-LOGIN_REDIRECT_URL = "playground:page"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 

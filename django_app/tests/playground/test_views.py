@@ -1,0 +1,272 @@
+"""The playground's views: login required, orders stored for the worker (no step runs in the
+request), faults checked as the stubs' FaultSpec and forwarded, the JSON feeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from microservices.events.handlers import load_registry
+from microservices.events.outbox import outbox_relay
+from microservices.models import SagaExecution, SagaStepLog
+from mock_services.inventory.store import WIDGET_ID
+from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
+from shop.clients.users import UserServiceClient
+from shop.order_processing import process_order_request
+
+pytestmark = pytest.mark.django_db
+
+JSON_VIEWS = [
+    ("post", "playground:orders", []),
+    ("get", "playground:status", []),
+    ("get", "playground:faults", []),
+    ("post", "playground:kill", []),
+    ("get", "playground:saga", ["s-1"]),
+    ("get", "playground:events", ["s-1"]),
+    ("get", "playground:calls", ["s-1"]),
+]
+
+
+def _post(client: Client, name: str, body: Any, *args: str) -> Any:
+    return client.post(reverse(name, args=list(args)), json.dumps(body), "application/json")
+
+
+def _order(**changes: Any) -> dict[str, Any]:
+    body = {
+        "user_id": "u-1",
+        "items": [{"product_id": WIDGET_ID, "quantity": 2}],
+        "card": "tok_visa",
+    }
+    return {**body, **changes}
+
+
+def test_the_page_sends_an_anonymous_visitor_to_the_login(playground_dir: Path, client: Client):
+    response = client.get(reverse("playground:page"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("playground:login"))
+
+
+@pytest.mark.parametrize(("method", "name", "args"), JSON_VIEWS)
+def test_every_feed_and_action_refuses_an_anonymous_caller(
+    playground_dir: Path, client: Client, method: str, name: str, args: list[str]
+):
+    response = getattr(client, method)(reverse(name, args=args))
+    assert (response.status_code, response.json()["title"]) == (401, "log in first")
+
+
+@pytest.mark.parametrize(("method", "name", "args"), JSON_VIEWS)
+def test_a_user_who_is_not_staff_is_refused(
+    playground_dir: Path, client: Client, method: str, name: str, args: list[str]
+):
+    client.force_login(User.objects.create_user("customer", password="pw-for-tests"))
+    response = getattr(client, method)(reverse(name, args=args))
+    assert response.status_code == 403
+    assert client.get(reverse("playground:page")).status_code == 403
+
+
+def test_the_login_form_logs_a_staff_user_in(playground_dir: Path, client: Client):
+    User.objects.create_user("pg-staff", password="pw-for-tests", is_staff=True)
+    bad = client.post(reverse("playground:login"), {"username": "pg-staff", "password": "no"})
+    assert bad.status_code == 200
+    assert "Wrong username or password" in bad.content.decode()
+    response = client.post(
+        reverse("playground:login"), {"username": "pg-staff", "password": "pw-for-tests"}
+    )
+    assert (response.status_code, response["Location"]) == (302, reverse("playground:page"))
+
+
+def test_the_page_offers_the_customers_cards_and_every_stub_operation(staff: Client):
+    response = staff.get(reverse("playground:page"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<option value="u-1">Ada Lovelace</option>' in html
+    for token in ("tok_visa", "tok_declined", "tok_insufficient_funds"):
+        assert f'value="{token}"' in html
+    config = response.context["config"]
+    assert {"method": "POST", "path": "/payments"} in config["operations"]["payments"]
+    assert {"method": "POST", "path": "/reservations"} in config["operations"]["inventory"]
+    # Nothing from the network: the one script and the one stylesheet are our static files.
+    assert "https://" not in html and "//cdn" not in html
+    assert html.count("<script src=") == 1
+
+
+def test_placing_an_order_stores_a_pending_saga_and_runs_no_step(
+    staff: Client, registered_stubs: dict[str, Any]
+):
+    response = _post(staff, "playground:orders", _order())
+    assert response.status_code == 202
+    saga_id = response.json()["saga_id"]
+    assert response["Location"] == reverse("playground:saga", args=[saga_id])
+    execution = SagaExecution.objects.get(saga_id=saga_id)
+    assert (execution.status, execution.lease_owner) == ("pending", "")
+    assert execution.context_data["total_amount"] == 2 * 1250
+    assert execution.context_data["card_token"] == "tok_visa"
+    assert SagaStepLog.objects.filter(execution=execution).count() == 0
+    assert [stub.requests() for stub in registered_stubs.values()] == [[], [], [], []]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (_order(card="tok_stolen"), "card: one of tok_visa, tok_declined, tok_insufficient_funds"),
+        (_order(items=[]), "items: at least one item"),
+        (_order(items=[{"product_id": "nope", "quantity": 1}]), "items[0].product_id: one of"),
+        (_order(items=[{"product_id": WIDGET_ID, "quantity": 0}]), "items[0].quantity: 1 to 100"),
+        (_order(items=[{"product_id": WIDGET_ID, "quantity": "2"}]), "items[0].quantity: a whole"),
+        (_order(user_id=""), "user_id: a user id"),
+    ],
+)
+def test_a_bad_order_is_refused_with_the_field_named(staff: Client, body: Any, error: str):
+    response = _post(staff, "playground:orders", body)
+    assert response.status_code == 400
+    assert any(e.startswith(error) for e in response.json()["errors"])
+    assert SagaExecution.objects.count() == 0
+
+
+def test_a_body_that_is_not_a_json_object_is_refused(staff: Client):
+    response = staff.post(reverse("playground:orders"), "[1, 2]", "application/json")
+    assert (response.status_code, response.json()["title"]) == (400, "a JSON object is expected")
+
+
+def test_a_valid_fault_is_forwarded_to_the_stub_as_given(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
+):
+    spec = {"method": "post", "path": "/payments", "kind": "rate_limit", "retry_after": 2}
+    response = _post(staff, "playground:faults", {"service": "payments", **spec, "times": 3})
+    assert response.status_code == 201
+    [held] = registered_stubs["payments"].faults.list()
+    assert held["id"] == response.json()["id"]
+    assert (held["method"], held["path"], held["kind"], held["retry_after"], held["times"]) == (
+        "POST",
+        "/payments",
+        "rate_limit",
+        2,
+        3,
+    )
+    listed = staff.get(reverse("playground:faults")).json()["faults"]
+    assert [(f["service"], f["id"]) for f in listed] == [("payments", held["id"])]
+    cleared = staff.delete(reverse("playground:faults"))
+    assert cleared.json() == {"faults": []}
+    assert registered_stubs["payments"].faults.list() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"service": "billing", "method": "GET", "path": "*", "kind": "drop"}, ["service"]),
+        ({"service": "payments", "method": "POST", "path": "*", "kind": "explode"}, ["kind"]),
+        (
+            {
+                "service": "payments",
+                "method": "POST",
+                "path": "*",
+                "kind": "latency",
+                "status": 503,
+            },
+            [],
+        ),
+        ({"service": "payments", "method": "PO ST", "path": "*", "kind": "drop"}, ["method"]),
+        ({"service": "payments", "method": "GET", "path": "*", "kind": "drop", "x": 1}, ["x"]),
+        (
+            {"service": "payments", "method": "GET", "path": "*", "kind": "drop", "times": -1},
+            ["times"],
+        ),
+    ],
+)
+def test_a_bad_fault_is_refused_and_nothing_reaches_the_stub(
+    staff: Client,
+    registered_stubs: dict[str, Any],
+    services_settings: dict[str, Any],
+    body: dict[str, Any],
+    where: list[str],
+):
+    response = _post(staff, "playground:faults", body)
+    assert (response.status_code, response.json()["title"]) == (400, "invalid fault")
+    assert [e["loc"] for e in response.json()["errors"]] == [where]
+    assert all(stub.faults.list() == [] for stub in registered_stubs.values())
+
+
+def test_the_kill_switch_is_a_flag_file_the_status_feed_reports(
+    staff: Client, playground_dir: Path
+):
+    write_json(playground_dir / WORKERS, {"pid": 41, "started": 2, "exits": [{"pid": 40}]})
+    assert staff.post(reverse("playground:kill")).json() == {"kill_armed": True}
+    assert (playground_dir / KILL_AFTER_CHARGE).exists()
+    worker = staff.get(reverse("playground:status")).json()["worker"]
+    assert worker == {"pid": 41, "started": 2, "exits": [{"pid": 40}], "kill_armed": True}
+    assert staff.delete(reverse("playground:kill")).json() == {"kill_armed": False}
+    assert not (playground_dir / KILL_AFTER_CHARGE).exists()
+
+
+def test_the_saga_feed_of_a_declined_order_lists_the_undo_in_reverse(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
+):
+    user = UserServiceClient().create_user(email="ada@example.com", name="Ada")
+    items = [{"product_id": WIDGET_ID, "quantity": 1, "unit_price": 1250}]
+    result = process_order_request(user["id"], items, "tok_declined", saga_id="pg-declined")
+    assert result.status == "compensated"
+    feed = staff.get(reverse("playground:saga", args=["pg-declined"])).json()
+    assert feed["forward"] == ["validate_user", "reserve_inventory", "process_payment"]
+    assert feed["compensations"] == ["process_payment", "reserve_inventory"]
+    assert [s["outcome"] for s in feed["steps"] if s["direction"] == "action"] == [
+        "succeeded",
+        "succeeded",
+        "rejected",
+    ]
+    assert feed["timeline"].startswith("<svg") and "process_payment" in feed["timeline"]
+    pk = SagaExecution.objects.get(saga_id="pg-declined").pk
+    assert feed["admin_url"] == f"/admin/microservices/sagaexecution/{pk}/change/"
+    calls = staff.get(reverse("playground:calls", args=["pg-declined"])).json()
+    assert calls["charges"] == []
+    assert [(c["service"], c["path"], c["key"]) for c in calls["calls"]][-2:] == [
+        ("payments", "/payments", "process_payment:action"),
+        (
+            "inventory",
+            f"/reservations/{result.context['reservations']['0']['id']}/release",
+            "reserve_inventory:compensation:0",
+        ),
+    ]
+
+
+def test_an_unknown_saga_is_a_404(staff: Client):
+    response = staff.get(reverse("playground:saga", args=["pg-nothing"]))
+    assert (response.status_code, response.json()["title"]) == (404, "no saga pg-nothing")
+
+
+def test_the_events_feed_follows_each_event_from_outbox_to_bus_to_inbox(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any], memory_bus
+):
+    user = UserServiceClient().create_user(email="ada@example.com", name="Ada")
+    items = [{"product_id": WIDGET_ID, "quantity": 1, "unit_price": 1250}]
+    assert process_order_request(user["id"], items, "tok_visa", saga_id="pg-ok").succeeded
+
+    def feed() -> dict[str, tuple[str, bool, list[tuple[str, bool]]]]:
+        events = staff.get(reverse("playground:events", args=["pg-ok"])).json()["events"]
+        return {
+            e["event_type"]: (
+                e["outbox"],
+                e["on_bus"],
+                [(h["name"], h["done"]) for h in e["handlers"]],
+            )
+            for e in events
+        }
+
+    handler = "orders.statistics_and_stock_check"
+    assert feed() == {
+        "payment.processed": ("pending", False, []),
+        "order.created": ("pending", False, [(handler, False)]),
+    }
+    registry = load_registry()
+    memory_bus.declare(registry.event_types)  # the consumer's queues exist before the relay
+    outbox_relay(bus=memory_bus)
+    assert feed()["order.created"] == ("sent", True, [(handler, False)])
+    memory_bus.consume(registry=registry, idle_timeout=0.2)
+    assert feed()["order.created"] == ("sent", True, [(handler, True)])
+    charges = staff.get(reverse("playground:calls", args=["pg-ok"])).json()["charges"]
+    assert [(c["amount"], c["status"]) for c in charges] == [(1250, "captured")]
