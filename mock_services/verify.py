@@ -26,7 +26,13 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from mock_services.common.app import SERVICE_NAMES
-from mock_services.contract_rules import CONTRACTS_DIR, contract_paths, load, violations
+from mock_services.contract_rules import (
+    CONTRACTS_DIR,
+    contract_paths,
+    is_stub_contract,
+    load,
+    violations,
+)
 from mock_services.testing import StubServer
 
 SCHEMATHESIS_CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
@@ -54,7 +60,7 @@ def validate_contracts(out: TextIO | None = None) -> int:
         except Exception as exc:  # every validator error is a finding, whatever its class
             problems.append(f"invalid OpenAPI: {exc}".splitlines()[0])
         else:
-            problems.extend(violations(load(path)))
+            problems.extend(violations(load(path), stub=is_stub_contract(path)))
         shown = (
             path.relative_to(CONTRACTS_DIR.parent) if path.is_relative_to(CONTRACTS_DIR) else path
         )

@@ -103,6 +103,15 @@ DEFAULTS: dict[str, Any] = {
         # a bearer token that may read the per-component details ("" = staff users only)
         "TOKEN": "",
     },
+    "API": {
+        # The contract of the API this application serves (a file in CONTRACTS_DIR, or a path);
+        # "" = no contract validation by microservices.api.middleware
+        "CONTRACT": "",
+        # Requests under this prefix are validated against it, and their responses too
+        "PATH_PREFIX": "/api/",
+        # A response the contract forbids is logged and answered as a 500 problem instead
+        "VALIDATE_RESPONSES": True,
+    },
     "SAGA": {
         # Kept alive while a step runs (a heartbeat every third of it), so its length only sets
         # how long a dead worker's sagas wait to be resumed; it must outlast one call (W060):

@@ -1,9 +1,10 @@
-"""URL configuration of the example service: admin and the health endpoint."""
+"""URL configuration of the example service: admin, the health endpoints, the orders API."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("shop.api.urls")),
     path("", include("microservices.urls")),
 ]

@@ -1,10 +1,12 @@
-"""What the shop's event handlers build: a local profile per user and order statistics."""
+"""What the shop keeps: a local profile per user and order statistics (built by its event
+handlers), and which users-service user each API account orders as."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
-__all__ = ["OrderStatistics", "UserProfile"]
+__all__ = ["Customer", "OrderStatistics", "UserProfile"]
 
 
 class UserProfile(models.Model):
@@ -39,3 +41,20 @@ class OrderStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.currency}: {self.order_count} orders"
+
+
+class Customer(models.Model):
+    """A Django account of the orders API and the users-service user it places orders as.
+
+    The API never takes a user id from the request body: the bearer token names the account,
+    and this row names the shop user, so nobody orders (or reads orders) as somebody else.
+    """
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
+    )
+    user_id = models.UUIDField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} -> {self.user_id}"

@@ -1,6 +1,8 @@
 """Admin for saga executions: filters, a drawn step timeline, and resume / retry-undo actions.
 
-The admin only reads and calls the saga services; it never edits saga state by hand.
+The admin only reads and calls the saga services; it never edits saga state by hand, and it
+never runs a saga: the actions hand sagas to the `manage.py resume_sagas` workers, so a request
+never waits on a service call or a backoff sleep.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepL
 from .definition import SagaDefinition
 from .mermaid import saga_to_mermaid
 from .registry import get_definition
-from .services import saga_resume, saga_retry_compensation
+from .services import saga_hand_off, saga_reopen_compensation
 from .timeline import format_duration, timeline_svg
 
 if TYPE_CHECKING:
@@ -322,12 +324,30 @@ class SagaExecutionAdmin(_AdminBase):
 
     @admin.action(description="Resume selected stale sagas (lease expired)", permissions=["resume"])
     def resume_sagas(self, request: HttpRequest, queryset: QuerySet[SagaExecution]) -> None:
-        for saga_id in queryset.values_list("saga_id", flat=True):
-            result = saga_resume(saga_id=saga_id)
+        handed, busy, finished = [], [], 0
+        for saga_id, status in queryset.values_list("saga_id", "status"):
+            if status not in ACTIVE_STATUSES:
+                finished += 1
+            elif saga_hand_off(saga_id=saga_id):
+                handed.append(saga_id)
+            else:
+                busy.append(saga_id)
+        if handed:
             self.message_user(
                 request,
-                f"Saga {saga_id} is now {result.status}",
-                messages.SUCCESS if result.finished else messages.WARNING,
+                f"Handed to the resume_sagas workers: {', '.join(handed)}. The next worker pass "
+                "runs them; reload to follow.",
+                messages.SUCCESS,
+            )
+        if busy:
+            self.message_user(
+                request,
+                f"Still leased by a live worker, left alone: {', '.join(busy)}",
+                messages.WARNING,
+            )
+        if finished:
+            self.message_user(
+                request, f"{finished} saga(s) skipped: already finished", messages.WARNING
             )
 
     @admin.action(
@@ -336,10 +356,18 @@ class SagaExecutionAdmin(_AdminBase):
     def retry_compensation(self, request: HttpRequest, queryset: QuerySet[SagaExecution]) -> None:
         chosen = queryset.filter(status=SagaStatus.NEEDS_ATTENTION)
         skipped = queryset.count() - chosen.count()
-        for saga_id in chosen.values_list("saga_id", flat=True):
-            result = saga_retry_compensation(saga_id=saga_id)
-            level = messages.SUCCESS if result.status == SagaStatus.COMPENSATED else messages.ERROR
-            self.message_user(request, f"Saga {saga_id} is now {result.status}", level)
+        reopened = [
+            saga_id
+            for saga_id in chosen.values_list("saga_id", flat=True)
+            if saga_reopen_compensation(saga_id=saga_id)
+        ]
+        if reopened:
+            self.message_user(
+                request,
+                f"Compensation handed to the resume_sagas workers: {', '.join(reopened)}. "
+                "Reload to follow.",
+                messages.SUCCESS,
+            )
         if skipped:
             self.message_user(
                 request, f"{skipped} saga(s) skipped: not in needs attention", messages.WARNING

@@ -35,6 +35,8 @@ __all__ = [
     "saga_claim_stale",
     "saga_create",
     "saga_execute",
+    "saga_hand_off",
+    "saga_reopen_compensation",
     "saga_resume",
     "saga_resume_stale",
     "saga_retry_compensation",
@@ -180,14 +182,38 @@ def saga_resume(
     return result or SagaResult.from_execution(SagaExecution.objects.get(pk=execution.pk))
 
 
+def saga_hand_off(*, saga_id: str) -> bool:
+    """Give an active saga nobody runs (lease lapsed or never taken) to the `resume_sagas`
+    workers: its lease is cleared, so the next worker pass claims it. Runs nothing here.
+
+    False if the saga is finished or a live worker still holds it.
+    """
+    now = timezone.now()
+    return (
+        SagaExecution.objects.filter(saga_id=saga_id, status__in=ACTIVE_STATUSES)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(lease_owner="", lease_expires_at=None)
+        == 1
+    )
+
+
+def saga_reopen_compensation(*, saga_id: str) -> bool:
+    """Turn a NEEDS_ATTENTION saga back to COMPENSATING, unowned, from the undo that failed:
+    the next `resume_sagas` pass tries its compensations again. False if it was not stuck."""
+    return (
+        SagaExecution.objects.filter(saga_id=saga_id, status=SagaStatus.NEEDS_ATTENTION).update(
+            status=SagaStatus.COMPENSATING, lease_owner="", lease_expires_at=None
+        )
+        == 1
+    )
+
+
 def saga_retry_compensation(
     *, saga_id: str, owner: str | None = None, lease_seconds: float | None = None
 ) -> SagaResult:
-    """Try again the compensations of a NEEDS_ATTENTION saga, from the one that failed."""
-    updated = SagaExecution.objects.filter(
-        saga_id=saga_id, status=SagaStatus.NEEDS_ATTENTION
-    ).update(status=SagaStatus.COMPENSATING, lease_owner="", lease_expires_at=None)
-    if updated != 1:
+    """Try again, here and now, the compensations of a NEEDS_ATTENTION saga, from the one that
+    failed (a worker does the same after `saga_reopen_compensation`)."""
+    if not saga_reopen_compensation(saga_id=saga_id):
         return SagaResult.from_execution(SagaExecution.objects.get(saga_id=saga_id))
     return saga_resume(saga_id=saga_id, owner=owner, lease_seconds=lease_seconds)
 

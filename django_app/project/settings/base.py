@@ -32,6 +32,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "microservices.middleware.RequestIDMiddleware",
+    # /api/: every request and response checked against contracts/shop.yaml (MICROSERVICES["API"])
+    "microservices.api.middleware.ContractValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,6 +139,8 @@ MICROSERVICES: dict[str, object] = {
         "CONSUL_HTTP_TOKEN": os.environ.get("CONSUL_HTTP_TOKEN", ""),
     },
     "SAGA": {"DEFINITIONS": ["shop.order_processing.ORDER_PROCESSING"]},
+    # the orders API (shop/api/) answers under its own contract
+    "API": {"CONTRACT": "shop.yaml"},
     # who may read /health/ready/'s details besides staff users ("" = nobody else)
     "HEALTH": {"TOKEN": os.environ.get("HEALTH_TOKEN", "")},
 }

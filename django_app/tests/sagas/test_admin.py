@@ -16,7 +16,7 @@ from microservices.exceptions import ServiceHTTPError, StepRejected
 from microservices.models import SagaExecution, SagaStatus, SagaStepLog
 from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
 from microservices.sagas.registry import register
-from microservices.sagas.services import saga_execute
+from microservices.sagas.services import saga_execute, saga_resume_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -100,25 +100,33 @@ def test_detail_page_draws_the_timeline_with_escaped_errors(admin_client_, needs
     assert len(bars) == 4
 
 
-def test_retry_compensation_action_finishes_the_undo(admin_client_, needs_attention):
-    """Once the cause is fixed, the admin action brings a needs-attention saga to COMPENSATED."""
+def test_retry_compensation_action_hands_the_undo_to_a_worker(admin_client_, needs_attention):
+    """The action only reopens the saga (COMPENSATING, no owner, no new attempt in the request);
+    the next worker pass brings it to COMPENSATED."""
     needs_attention.broken = False
     execution = SagaExecution.objects.get(saga_id="na-1")
+    attempts = execution.step_logs.count()
     with override_settings(MICROSERVICES=FAST):
         response = admin_client_.post(
             reverse("admin:microservices_sagaexecution_changelist"),
             {"action": "retry_compensation", "_selected_action": [execution.pk]},
             follow=True,
         )
-    assert response.status_code == 200
-    execution.refresh_from_db()
-    assert execution.status == SagaStatus.COMPENSATED
-    body = response.content.decode()
-    assert "Saga na-1 is now compensated" in body
+        assert response.status_code == 200
+        execution.refresh_from_db()
+        assert (execution.status, execution.lease_owner, execution.lease_expires_at) == (
+            SagaStatus.COMPENSATING,
+            "",
+            None,
+        )
+        assert execution.step_logs.count() == attempts
+        assert "Compensation handed to the resume_sagas workers: na-1" in response.content.decode()
+        [result] = saga_resume_stale(owner="worker-1")
+    assert result.status == SagaStatus.COMPENSATED
 
 
-def test_resume_action_runs_a_stale_saga_to_its_end(admin_client_):
-    """The resume action claims a saga whose lease expired and finishes it."""
+def test_resume_action_hands_a_stale_saga_to_a_worker(admin_client_):
+    """The action clears the dead worker's lease and runs nothing; a worker pass finishes it."""
     register(SagaDefinition("admin_resume", [SagaStep("a", _noop), SagaStep("b", _noop)]))
     execution = SagaExecution.objects.create(
         saga_id="stale-1",
@@ -134,9 +142,34 @@ def test_resume_action_runs_a_stale_saga_to_its_end(admin_client_):
         follow=True,
     )
     assert response.status_code == 200
+    assert "Handed to the resume_sagas workers: stale-1" in response.content.decode()
     execution.refresh_from_db()
-    assert execution.status == SagaStatus.COMPLETED
+    assert (execution.status, execution.lease_owner) == (SagaStatus.RUNNING, "")
+    assert not execution.step_logs.exists()
+    [result] = saga_resume_stale(owner="worker-1")
+    assert result.status == SagaStatus.COMPLETED
     assert list(execution.step_logs.values_list("step_name", flat=True)) == ["b"]
+
+
+def test_resume_action_leaves_a_saga_a_live_worker_holds(admin_client_):
+    """A saga whose lease is live is not touched: its worker is still on it."""
+    register(SagaDefinition("admin_resume", [SagaStep("a", _noop), SagaStep("b", _noop)]))
+    expires = timezone.now() + timedelta(minutes=5)
+    execution = SagaExecution.objects.create(
+        saga_id="live-1",
+        saga_type="admin_resume",
+        status=SagaStatus.RUNNING,
+        lease_owner="alive",
+        lease_expires_at=expires,
+    )
+    response = admin_client_.post(
+        reverse("admin:microservices_sagaexecution_changelist"),
+        {"action": "resume_sagas", "_selected_action": [execution.pk]},
+        follow=True,
+    )
+    assert "Still leased by a live worker, left alone: live-1" in response.content.decode()
+    execution.refresh_from_db()
+    assert (execution.lease_owner, execution.lease_expires_at) == ("alive", expires)
 
 
 def test_empty_timeline_says_nothing_ran(admin_client_):
