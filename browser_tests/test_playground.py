@@ -1,6 +1,7 @@
-"""The playground page in a real browser: orders placed through the page, faults switched on
-through it, and what it then shows; the playground runs as `make playground` runs it (its own
-process, real server socket, real worker process, stubs on real sockets)."""
+"""The playground page in a real browser: orders placed through the page (its script calls
+POST /api/orders), faults switched on through it, and what it then shows; the playground runs
+as `make playground` runs it (its own process, real server socket, real worker process, stubs
+on real sockets)."""
 
 from __future__ import annotations
 
@@ -47,13 +48,17 @@ def _place(page: Page, card: str) -> str:
     page.click("#place-order")
     expect(page.locator("#order-note")).to_contain_text("Accepted (202)")
     saga_id = page.locator("#saga-id").inner_text()
-    assert saga_id.startswith("pg-")
+    expect(page.locator("#api-location")).to_have_text(f"/api/orders/{saga_id}")
     return saga_id
 
 
-def _wait_status(page: Page, status: str) -> None:
+def _wait_status(page: Page, status: str, api_status: str | None = None) -> None:
+    """The saga's status in the engine's words, and in the orders API's (GET Location)."""
     expect(page.locator("#saga-status")).to_have_attribute(
         "data-status", status, timeout=SAGA_TIMEOUT_MS
+    )
+    expect(page.locator("#api-status")).to_have_attribute(
+        "data-status", api_status or status, timeout=SAGA_TIMEOUT_MS
     )
 
 
@@ -102,7 +107,7 @@ def test_a_declined_card_is_compensated_in_reverse(
 ) -> None:
     _log_in(page, page_watch, playground)
     _place(page, "tok_declined")
-    _wait_status(page, "compensated")
+    _wait_status(page, "compensated", "failed")
     forward = _steps(page, "action")
     assert forward == ["validate_user", "reserve_inventory", "process_payment"]
     expect(

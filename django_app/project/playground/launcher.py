@@ -5,7 +5,8 @@ Why this split: the in-memory bus exists inside one process only, so the relay (
 and the consumer (bus → inbox, per handler) are threads of the server's process, sharing its
 bus. The saga worker is a separate process, so it can really be killed; it meets the others only
 through the database (its steps write the outbox) and the stubs. No HTTP request runs a saga
-step: a placed order is a PENDING saga until the worker claims it.
+step: the page places orders through the orders API (POST /api/orders), which stores a PENDING
+saga for the worker to claim.
 
 Imported after `bootstrap.prepare()` has set Django up (see `__main__.py`).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +38,14 @@ from project.playground.bootstrap import Prepared
 from project.playground.files import CUSTOMERS, write_json
 from project.playground.supervisor import WorkerSupervisor
 from shop.clients.users import UserServiceClient
+from shop.models import Customer
 
 USERNAME = "playground"
 RELAY_INTERVAL = 0.1
-# Who the page can order for: an active customer, an inactive one (validate_user rejects it).
-CUSTOMER_SEEDS = (("Ada Lovelace", True), ("Bob Inactive", False))
+# Who the page can order as: (account, name, active in the users stub?); "ghost" is linked to a
+# users-service id the stub does not have. validate_user rejects the last two.
+CUSTOMER_SEEDS = (("ada", "Ada Lovelace", True), ("bob", "Bob (inactive)", False))
+GHOST = ("ghost", "Ghost (no such user)")
 
 
 @dataclass
@@ -81,13 +86,24 @@ def _create_login() -> tuple[str, str]:
     return USERNAME, password
 
 
+def _customer(username: str, name: str, user_id: str) -> dict[str, str]:
+    """An orders-API account (no password: it orders with the tokens the page gets) linked to
+    the users-service user `user_id`."""
+    account = get_user_model().objects.create(username=username)
+    account.set_unusable_password()
+    account.save()
+    Customer.objects.create(account=account, user_id=uuid.UUID(user_id))
+    return {"username": username, "name": name, "user_id": user_id}
+
+
 def _seed_customers(folder: Path) -> None:
     users = client_for(UserServiceClient)
     customers = []
-    for name, active in CUSTOMER_SEEDS:
-        email = f"{name.split()[0].lower()}+{secrets.token_hex(3)}@example.com"
+    for username, name, active in CUSTOMER_SEEDS:
+        email = f"{username}+{secrets.token_hex(3)}@example.com"
         user = users.create_user(email=email, name=name, is_active=active)
-        customers.append({"id": user["id"], "name": name, "active": active})
+        customers.append(_customer(username, name, user["id"]))
+    customers.append(_customer(*GHOST, str(uuid.uuid4())))
     write_json(folder / CUSTOMERS, customers)
 
 

@@ -17,7 +17,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="playground:login"), name="logout"),
-    path("orders", views.orders, name="orders"),
+    path("customers/<str:username>/token", views.token, name="token"),
     path("status.json", views.status, name="status"),
     path("faults", views.faults, name="faults"),
     path("worker/kill-after-charge", views.kill, name="kill"),

@@ -1,7 +1,8 @@
 """The playground's page and the JSON it polls; every view needs a logged-in staff user.
 
-Writes (place an order, add or clear faults, arm the worker's kill) are POST/DELETE with
-Django's CSRF check; nothing here runs a saga step: an order is stored for the worker.
+The page places orders through the orders API itself (POST /api/orders, a customer's bearer
+token from `token`), which stores a saga for the worker: nothing here runs a saga step. Writes
+(a token, faults, arming the worker's kill) are POST/DELETE with Django's CSRF check.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from microservices.api.tokens import api_token_issue
 from microservices.models import SagaExecution
 from mock_services.inventory.store import SEED_PRODUCTS
+from shop.models import Customer
 
 from . import feeds, stubs
 from .files import CUSTOMERS, KILL_AFTER_CHARGE, playground_dir, read_json
-from .orders import CARDS, order_place
 
 # Prices the page offers for the inventory stub's seeded products (minor units).
 PRICES = {SEED_PRODUCTS[0][0]: 1250, SEED_PRODUCTS[1][0]: 4999, SEED_PRODUCTS[2][0]: 800}
@@ -35,7 +37,12 @@ FAULT_KINDS = {
     "lost_response": "lost response (done, then the connection closes)",
     "malformed": "malformed body",
 }
-MAX_QUANTITY = 100
+# The payments stub's test cards (contracts/payments.yaml), not secrets.
+CARDS = {
+    "tok_visa": "good card",
+    "tok_declined": "declined",
+    "tok_insufficient_funds": "insufficient funds",
+}
 
 View = Callable[..., HttpResponse]
 
@@ -83,7 +90,8 @@ def page(request: HttpRequest) -> HttpResponse:
         "config": {
             "operations": stubs.operations(),
             "urls": {
-                "orders": reverse("playground:orders"),
+                "orders": reverse("shop_api:orders"),
+                "token": reverse("playground:token", args=["USER"]),
                 "status": reverse("playground:status"),
                 "faults": reverse("playground:faults"),
                 "kill": reverse("playground:kill"),
@@ -96,50 +104,17 @@ def page(request: HttpRequest) -> HttpResponse:
     return render(request, "playground/page.html", context)
 
 
-def _order_errors(body: dict[str, Any]) -> list[str]:
-    errors = []
-    user_id = body.get("user_id")
-    if not isinstance(user_id, str) or not 0 < len(user_id) <= 100:
-        errors.append("user_id: a user id")
-    if body.get("card") not in CARDS:
-        errors.append(f"card: one of {', '.join(CARDS)}")
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        return [*errors, "items: at least one item"]
-    for n, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("product_id") not in PRICES:
-            errors.append(f"items[{n}].product_id: one of the products")
-            continue
-        quantity = item.get("quantity")
-        if not isinstance(quantity, int) or isinstance(quantity, bool):
-            errors.append(f"items[{n}].quantity: a whole number")
-        elif not 1 <= quantity <= MAX_QUANTITY:
-            errors.append(f"items[{n}].quantity: 1 to {MAX_QUANTITY}")
-    return errors
-
-
 @staff_json
 @require_POST
-def orders(request: HttpRequest) -> HttpResponse:
-    """Place an order: 202 with the saga's id; the worker runs it."""
-    body = _json_body(request)
-    if body is None:
-        return _problem(400, "a JSON object is expected")
-    errors = _order_errors(body)
-    if errors:
-        return _problem(400, "invalid order", errors=errors)
-    items = [
-        {
-            "product_id": item["product_id"],
-            "quantity": item["quantity"],
-            "unit_price": PRICES[item["product_id"]],
-        }
-        for item in body["items"]
-    ]
-    saga_id = order_place(user_id=body["user_id"], items=items, card_token=body["card"])
-    response = JsonResponse({"saga_id": saga_id}, status=202)
-    response["Location"] = reverse("playground:saga", args=[saga_id])
-    return response
+def token(request: HttpRequest, username: str) -> HttpResponse:
+    """A fresh orders-API bearer token of one of the playground's customers, for the page's
+    script to call POST /api/orders with (kept in the page's memory, never stored by it)."""
+    customer = Customer.objects.select_related("account").filter(account__username=username)
+    found = customer.first()
+    if found is None:
+        return _problem(404, f"no customer {username}")
+    issued = api_token_issue(user=found.account, name="playground page")
+    return JsonResponse({"token": issued, "user_id": str(found.user_id)})
 
 
 @staff_json

@@ -20,7 +20,7 @@ def playground_dir(settings: Any, tmp_path: Path) -> Path:
     settings.ROOT_URLCONF = "project.playground.root_urls"
     settings.LOGIN_URL = "playground:login"
     settings.PLAYGROUND_DIR = str(tmp_path)
-    write_json(tmp_path / CUSTOMERS, [{"id": "u-1", "name": "Ada Lovelace", "active": True}])
+    write_json(tmp_path / CUSTOMERS, [{"username": "ada", "name": "Ada Lovelace", "user_id": "-"}])
     return tmp_path
 
 

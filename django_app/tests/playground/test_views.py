@@ -1,9 +1,11 @@
-"""The playground's views: login required, orders stored for the worker (no step runs in the
-request), faults checked as the stubs' FaultSpec and forwarded, the JSON feeds."""
+"""The playground's views: login required, a customer's API token for the page (its orders go
+through POST /api/orders and run no step in the request), faults checked as the stubs'
+FaultSpec and forwarded, the JSON feeds."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,13 @@ from microservices.models import SagaExecution, SagaStepLog
 from mock_services.inventory.store import WIDGET_ID
 from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
 from shop.clients.users import UserServiceClient
+from shop.models import Customer
 from shop.order_processing import process_order_request
 
 pytestmark = pytest.mark.django_db
 
 JSON_VIEWS = [
-    ("post", "playground:orders", []),
+    ("post", "playground:token", ["ada"]),
     ("get", "playground:status", []),
     ("get", "playground:faults", []),
     ("post", "playground:kill", []),
@@ -37,13 +40,11 @@ def _post(client: Client, name: str, body: Any, *args: str) -> Any:
     return client.post(reverse(name, args=list(args)), json.dumps(body), "application/json")
 
 
-def _order(**changes: Any) -> dict[str, Any]:
-    body = {
-        "user_id": "u-1",
-        "items": [{"product_id": WIDGET_ID, "quantity": 2}],
-        "card": "tok_visa",
-    }
-    return {**body, **changes}
+ORDER = {
+    "items": [{"product_id": WIDGET_ID, "quantity": 2, "unit_price": 1250}],
+    "currency": "USD",
+    "payment_method": {"type": "card", "token": "tok_visa"},
+}
 
 
 def test_the_page_sends_an_anonymous_visitor_to_the_login(playground_dir: Path, client: Client):
@@ -85,7 +86,7 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(staff: Cli
     response = staff.get(reverse("playground:page"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<option value="u-1">Ada Lovelace</option>' in html
+    assert '<option value="ada">Ada Lovelace</option>' in html
     for token in ("tok_visa", "tok_declined", "tok_insufficient_funds"):
         assert f'value="{token}"' in html
     config = response.context["config"]
@@ -96,41 +97,43 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(staff: Cli
     assert html.count("<script src=") == 1
 
 
-def test_placing_an_order_stores_a_pending_saga_and_runs_no_step(
+def test_the_page_gets_a_customer_token_that_places_orders_through_the_api(
     staff: Client, registered_stubs: dict[str, Any]
 ):
-    response = _post(staff, "playground:orders", _order())
+    account = User.objects.create(username="ada")
+    Customer.objects.create(account=account, user_id=uuid.UUID(WIDGET_ID))
+    issued = staff.post(reverse("playground:token", args=["ada"]))
+    assert issued.status_code == 200
+    token = issued.json()["token"]
+    api = Client()
+    response = api.post(
+        reverse("shop_api:orders"),
+        json.dumps(ORDER),
+        "application/json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "pg-test-1"},
+    )
     assert response.status_code == 202
-    saga_id = response.json()["saga_id"]
-    assert response["Location"] == reverse("playground:saga", args=[saga_id])
+    saga_id = response.json()["id"]
     execution = SagaExecution.objects.get(saga_id=saga_id)
     assert (execution.status, execution.lease_owner) == ("pending", "")
-    assert execution.context_data["total_amount"] == 2 * 1250
-    assert execution.context_data["card_token"] == "tok_visa"
+    assert execution.context_data["user_id"] == WIDGET_ID
+    # Nothing ran in the request: no step attempt, no call to any stub.
     assert SagaStepLog.objects.filter(execution=execution).count() == 0
     assert [stub.requests() for stub in registered_stubs.values()] == [[], [], [], []]
+    # The playground's feed of the same saga.
+    feed = staff.get(reverse("playground:saga", args=[saga_id])).json()
+    assert (feed["status"], feed["steps"], feed["card"]) == ("pending", [], "tok_visa")
 
 
-@pytest.mark.parametrize(
-    ("body", "error"),
-    [
-        (_order(card="tok_stolen"), "card: one of tok_visa, tok_declined, tok_insufficient_funds"),
-        (_order(items=[]), "items: at least one item"),
-        (_order(items=[{"product_id": "nope", "quantity": 1}]), "items[0].product_id: one of"),
-        (_order(items=[{"product_id": WIDGET_ID, "quantity": 0}]), "items[0].quantity: 1 to 100"),
-        (_order(items=[{"product_id": WIDGET_ID, "quantity": "2"}]), "items[0].quantity: a whole"),
-        (_order(user_id=""), "user_id: a user id"),
-    ],
-)
-def test_a_bad_order_is_refused_with_the_field_named(staff: Client, body: Any, error: str):
-    response = _post(staff, "playground:orders", body)
-    assert response.status_code == 400
-    assert any(e.startswith(error) for e in response.json()["errors"])
-    assert SagaExecution.objects.count() == 0
+def test_a_token_only_for_a_customer_of_the_playground(staff: Client):
+    User.objects.create(username="not-a-customer")
+    response = staff.post(reverse("playground:token", args=["not-a-customer"]))
+    assert (response.status_code, response.json()["title"]) == (404, "no customer not-a-customer")
+    assert staff.get(reverse("playground:token", args=["ada"])).status_code == 405
 
 
 def test_a_body_that_is_not_a_json_object_is_refused(staff: Client):
-    response = staff.post(reverse("playground:orders"), "[1, 2]", "application/json")
+    response = staff.post(reverse("playground:faults"), "[1, 2]", "application/json")
     assert (response.status_code, response.json()["title"]) == (400, "a JSON object is expected")
 
 

@@ -5,6 +5,9 @@
   const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
   const POLL_MS = 500;
   let current = null; // the saga being watched
+  let location_ = null; // its URL in the orders API, and the token that may read it
+  let locationToken = null;
+  const tokens = {}; // customer -> bearer token, in this page's memory only
 
   function $(id) { return document.getElementById(id); }
   function url(name, sagaId) { return config.urls[name].replace("SAGA", encodeURIComponent(sagaId || "")); }
@@ -56,17 +59,51 @@
     const items = [];
     document.querySelectorAll("input.quantity").forEach(function (input) {
       const quantity = parseInt(input.value, 10);
-      if (quantity > 0) { items.push({ product_id: input.dataset.product, quantity: quantity }); }
+      if (quantity > 0) {
+        items.push({ product_id: input.dataset.product, quantity: quantity, unit_price: parseInt(input.dataset.price, 10) });
+      }
     });
     const card = document.querySelector("input[name=card]:checked").value;
-    const result = await send("POST", config.urls.orders, { user_id: $("customer").value, items: items, card: card });
-    if (result.ok) {
-      $("order-note").textContent = "Accepted (202): saga " + result.data.saga_id + " waits for the worker.";
-      watch(result.data.saga_id);
+    const customer = $("customer").value;
+    if (!tokens[customer]) {
+      const issued = await send("POST", url("token").replace("USER", encodeURIComponent(customer)));
+      if (!issued.ok) { $("order-note").textContent = describeErrors(issued.data); return; }
+      tokens[customer] = issued.data.token;
+    }
+    const response = await fetch(config.urls.orders, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer " + tokens[customer],
+        "Idempotency-Key": crypto.randomUUID(),
+      },
+      body: JSON.stringify({
+        items: items, currency: "USD", payment_method: { type: "card", token: card },
+      }),
+      credentials: "omit",
+    });
+    const body = await response.json();
+    if (response.status === 202) {
+      $("order-note").textContent = "Accepted (202): order request " + body.id + " waits for the worker.";
+      location_ = response.headers.get("Location");
+      locationToken = tokens[customer];
+      $("api-location").textContent = location_;
+      watch(body.id);
     } else {
-      $("order-note").textContent = describeErrors(result.data);
+      $("order-note").textContent = response.status + " " + body.title + (body.detail ? ": " + body.detail : "");
     }
   });
+
+  async function refreshApiStatus() {
+    if (location_ === null) { return; }
+    const response = await fetch(location_, {
+      headers: { "Authorization": "Bearer " + locationToken }, credentials: "omit",
+    });
+    if (!response.ok) { return; }
+    const body = await response.json();
+    $("api-status").textContent = body.status;
+    $("api-status").dataset.status = body.status;
+  }
 
   // --- faults -----------------------------------------------------------------------------
   function fillOperations() {
@@ -153,7 +190,12 @@
       const a = document.createElement("a");
       a.href = "#";
       a.textContent = s.saga_id;
-      a.addEventListener("click", function (event) { event.preventDefault(); watch(s.saga_id); });
+      a.addEventListener("click", function (event) {
+        event.preventDefault();
+        location_ = null;
+        $("api-location").textContent = "";
+        watch(s.saga_id);
+      });
       li.appendChild(a);
       li.appendChild(document.createTextNode(" " + s.status));
       return li;
@@ -163,6 +205,10 @@
 
   // --- the watched saga -------------------------------------------------------------------
   function watch(sagaId) {
+    if (current !== sagaId) {
+      $("api-status").textContent = "-";
+      $("api-status").dataset.status = "";
+    }
     current = sagaId;
     $("saga-id").textContent = sagaId;
     refreshSaga();
@@ -236,7 +282,7 @@
   }
 
   function tick() {
-    Promise.all([refreshStatus(), refreshFaults(), refreshSaga()]).finally(function () {
+    Promise.all([refreshStatus(), refreshFaults(), refreshSaga(), refreshApiStatus()]).finally(function () {
       setTimeout(tick, POLL_MS);
     });
   }
