@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo test test-unit test-integration test-browser contracts lint-contracts contracts-compat lint format bench stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser contracts lint-contracts contracts-compat lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ $(NODE_TOOLS): package.json package-lock.json
 
 demo: install ## Start the stubs and run the order flow through the Django clients (embedded defaults)
 	$(PY) -m project.demo
+
+playground: install ## The playground page (orders, faults, live sagas) on embedded defaults; prints its URL and a login
+	$(PY) -m project.playground
 
 stubs: install ## Start the four stub services in the foreground
 	$(PY) -m mock_services

@@ -48,6 +48,9 @@ class WorkerSupervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C in the terminal reaches the launcher only, which
+                # stops the worker itself (SIGTERM) instead of racing a restart against it.
+                start_new_session=True,
             )
             log.close()
             self._state["pid"] = self._process.pid

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,8 +43,21 @@ def kill_after_charge(folder: Path) -> crash.CrashHook:
     return hook
 
 
+def stop_with_parent(interval: float = 1.0) -> None:
+    """SIGTERM this process (a graceful stop) once the launcher that started it is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.playground")
+    stop_with_parent()
     django.setup()
     with crash.installed(kill_after_charge(playground_dir())):
         call_command("resume_sagas", poll_interval=POLL_INTERVAL)
