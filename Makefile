@@ -63,9 +63,9 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 		contracts/*.yaml contracts/events/asyncapi.yaml
 	$(VENV)/bin/check-jsonschema --check-metaschema contracts/events/schemas/*.json
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs against them (schemathesis, drift)
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift)
 	$(PY) -m mock_services.verify --validate-only
-	$(PYTEST) mock_services/tests tools/tests -m "not integration" \
+	$(PYTEST) mock_services/tests tools/tests django_app/tests/shop/test_api_schemathesis.py -m "not integration" \
 		-k "contract or drift or schemathesis or compat" --junitxml=$(REPORTS)/contracts.xml
 
 contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)

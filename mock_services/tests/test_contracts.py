@@ -156,3 +156,11 @@ def test_contracts_report_reads_the_service_from_a_stub_test_name():
         ("users.drift", "not run"),
         ("users.st_command", "not run"),
     ]
+
+
+def test_contract_rules_ask_the_fault_statuses_of_the_stubs_only():
+    """shop.yaml (the Django app's own API) needs 401 and 500, not the stubs' injectable 429/5xx."""
+    shop = next(p for p in contract_paths() if p.name == "shop.yaml")
+    assert not is_stub_contract(shop)
+    assert violations(load(shop), stub=False) == []
+    assert any(v.endswith("no 503 response") for v in violations(load(shop), stub=True))
