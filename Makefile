@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser contracts lint-contracts contracts-compat lint format bench stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -80,7 +80,13 @@ test-integration: install ## Integration tests against real RabbitMQ, Redis, Pos
 test-browser: install ## Pages in headless Chromium (Debian's /usr/bin/chromium, via Playwright); screenshots in reports/screenshots/
 	$(PYTEST) browser_tests --junitxml=$(REPORTS)/browser.xml
 
-test: lint contracts test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
+docs: install ## Build the docs site with mkdocs --strict into build/site/ (no broken link, no missing page)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+diagrams: install ## Regenerate the docs' diagrams (docs/diagrams/) from the code
+	$(PY) -m tools.diagrams
+
+test: lint contracts docs test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
 bench: install-bench ## Run every benchmark in bench/ and write JSON under bench/results/
 	@mkdir -p bench/results

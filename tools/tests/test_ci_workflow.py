@@ -60,6 +60,8 @@ def _run_by_our_ci() -> set[str]:
     pending = [
         target
         for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        # A comment is prose (an apostrophe in it is no shell quote).
+        if not line.lstrip().startswith("#")
         for target in (_make_targets(line.strip()) or [])
     ]
     found: set[str] = set()

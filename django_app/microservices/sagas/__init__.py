@@ -9,6 +9,7 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
                                   kept while a step runs, its calls stopped once it is lost
     store_postgres                that move as one PostgreSQL statement
     registry | mermaid | timeline
+    graph                         every state transition() reaches, and the edges between them
     state | crash                 transition() (pure); crash points behind a hook
     definition                    steps, retry policy, step context: data only
 

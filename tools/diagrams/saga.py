@@ -1,0 +1,134 @@
+"""A saga definition's state diagram as SVG, laid out from the graph `transition()` walks.
+
+Every node and every arrow comes from `microservices.sagas.graph.state_graph`, which asks the
+engine's `transition()` for both outcomes of every reachable state; only positions are chosen
+here. Actions run down the left column, their undos sit beside them and run back up, and the
+ends are placed next to the nodes that lead to them:
+
+    start        FAILED
+    a0           COMPENSATED
+    a1           c1              NEEDS_ATTENTION
+    ...          ...
+    COMPLETED
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+
+from microservices.models.sagas import SagaStatus
+from microservices.sagas.definition import SagaDefinition
+from microservices.sagas.graph import StateGraph, StateNode, state_graph
+
+from .svg import Drawing, Style
+
+# Room between two columns (for a "fails" label), and the narrowest step box.
+GAP = 90.0
+STEP_WIDTH = 190.0
+ROW = 66.0
+MARGIN = 30.0
+TOP = 40.0
+
+ACTION = Style(fill="#eaf2fb", stroke="#2e6da4", bold_first=False)
+UNDO = Style(fill="#fde8e8", stroke="#c0392b", bold_first=False)
+ENDS = {
+    SagaStatus.COMPLETED: Style(fill="#e3f6e8", stroke="#1e8449", rounded=99),
+    SagaStatus.FAILED: Style(fill="#f2f3f4", stroke="#566573", rounded=99),
+    SagaStatus.COMPENSATED: Style(fill="#fef5e7", stroke="#b9770e", rounded=99),
+    SagaStatus.NEEDS_ATTENTION: Style(fill="#f5b7b1", stroke="#922b21", rounded=99),
+}
+
+
+def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
+    """(column, row) of every node: actions in column 0, undos in 1, NEEDS_ATTENTION in 2."""
+    n = len(graph.definition)
+    place: dict[str, tuple[int, float]] = {"start": (0, 0)}
+    for node in graph.nodes:
+        if node.step is not None:
+            place[node.key] = (0 if node.kind == "action" else 1, node.step + 1)
+    sources: dict[str, list[float]] = {}
+    for edge in graph.edges:
+        sources.setdefault(edge.target, []).append(place[edge.source][1])
+    ends = {n.kind: n for n in graph.terminals()}
+    if SagaStatus.COMPLETED in ends:
+        place[SagaStatus.COMPLETED] = (0, n + 1)
+    if SagaStatus.COMPENSATED in ends:
+        place[SagaStatus.COMPENSATED] = (1, min(sources[SagaStatus.COMPENSATED]) - 1)
+    if SagaStatus.NEEDS_ATTENTION in ends:
+        place[SagaStatus.NEEDS_ATTENTION] = (2, fmean(sources[SagaStatus.NEEDS_ATTENTION]))
+    if SagaStatus.FAILED in ends:
+        # Above the undos when that cell is free (the steps before the first undo lead here),
+        # else in a column of its own on the left.
+        cell = (1, min(sources[SagaStatus.FAILED]) - 1)
+        place[SagaStatus.FAILED] = cell if cell not in place.values() else (-1, cell[1])
+    return place
+
+
+def _lines(node: StateNode) -> list[str]:
+    if node.step is None:
+        return [node.label]
+    step = f"step {node.step + 1}"
+    return [node.label, step if node.kind == "action" else f"{step}, compensation"]
+
+
+def saga_svg(definition: SagaDefinition) -> str:
+    """The state diagram of `definition`, as SVG text (the same text for the same definition)."""
+    graph = state_graph(definition)
+    place = _positions(graph)
+    probe = Drawing("probe", "", 0, 0)
+    widths: dict[str, float] = {"start": 18.0}
+    for node in graph.nodes:
+        minimum = STEP_WIDTH if node.step is not None else 0.0
+        bold = node.step is None  # the ends' labels are bold
+        widths[node.key] = probe.box_size(_lines(node), min_width=minimum, bold_first=bold)[0]
+    columns = sorted({c for c, _ in place.values()})
+    column_width = {
+        c: max(widths[k] for k, (kc, _) in place.items() if kc == c) + GAP for c in columns
+    }
+    centre: dict[int, float] = {}
+    x = MARGIN
+    for c in columns:
+        centre[c] = x + column_width[c] / 2
+        x += column_width[c]
+    width = max(x + MARGIN - GAP / 2, 720.0)
+    max_row = max(r for _, r in place.values())
+    height = TOP + (max_row + 1) * ROW + 70
+
+    def xy(key: str) -> tuple[float, float]:
+        col, row = place[key]
+        return centre[col], TOP + row * ROW
+
+    drawing = Drawing(
+        f"saga-{definition.saga_type}",
+        f"State diagram of the {definition.saga_type} saga, from transition()",
+        width,
+        height,
+    )
+    drawing.circle("start", *xy("start"))
+    for node in graph.nodes:
+        if node.step is None:
+            style = ENDS[SagaStatus(node.kind)]
+        else:
+            style = ACTION if node.kind == "action" else UNDO
+        minimum = STEP_WIDTH if node.step is not None else 0.0
+        drawing.box(node.key, *xy(node.key), _lines(node), style=style, min_width=minimum)
+    drawing.arrow("start", graph.nodes[0].key)
+    for edge in graph.edges:
+        source = graph.node(edge.source)
+        if edge.succeeded:
+            drawing.arrow(edge.source, edge.target)
+        else:
+            text = "fails" if source.kind == "action" else "keeps failing"
+            drawing.arrow(edge.source, edge.target, dashed=True, label=text, label_at=0.45)
+    legend_y = TOP + (max_row + 1) * ROW
+    drawing.legend_line(MARGIN, legend_y, "succeeded (the action, or the undo)")
+    drawing.legend_line(
+        MARGIN + 300, legend_y, "gave up after its retries, or rejected", dashed=True
+    )
+    drawing.note(
+        MARGIN,
+        legend_y + 28,
+        f"{len(graph.nodes)} states and {len(graph.edges)} transitions, each asked of"
+        " transition(). A step without an undo has no compensation node.",
+    )
+    return drawing.render(source=f"the {definition.saga_type} saga's transition()")
