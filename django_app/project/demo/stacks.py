@@ -31,6 +31,7 @@ from project.demo.recorder import Recorder, event_id_of
 from shop.order_processing import ORDER_PROCESSING
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+EVENT_SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "events" / "schemas"
 HANDLER_MODULE = "shop.handlers"
 CONSUMER_LOG = "microservices.events.consumer"
 
@@ -259,6 +260,10 @@ class RealStack(Stack):
         if not isinstance(bus, RabbitMQBus):
             raise TypeError(f"expected the RabbitMQ bus, got {type(bus).__name__}")
         self._bus = bus
+        # The other services' queues: RabbitMQ returns an event no queue is bound for
+        # (mandatory publishing) and the relay would keep the sagas' events pending.
+        every_type = sorted({p.name.split(".v")[0] for p in EVENT_SCHEMAS.glob("*.v*.json")})
+        self.declare(every_type, group=self.group("demo-other-services"))
 
     @property
     def bus(self) -> EventBus:
