@@ -227,12 +227,9 @@ class Recorder:
                 )
             )
 
-        rows = OutboxEvent.objects.filter(Q(created_at__gte=since) | Q(sent_at__gte=since))
-        for row in rows.order_by("id"):
-            if row.created_at >= since:
-                add("enqueued", row.created_at, "django", "outbox", **_event_fields(row))
-            if row.sent_at is not None and row.sent_at >= since:
-                add("relayed", row.sent_at, "outbox", "bus", **_event_fields(row))
+        # Relays are noted by the stack as they happen (a row's sent_at keeps only the last).
+        for row in OutboxEvent.objects.filter(created_at__gte=since).order_by("id"):
+            add("enqueued", row.created_at, "django", "outbox", **_event_fields(row))
         for inbox in InboxEvent.objects.filter(processed_at__gte=since).order_by("id"):
             add(
                 "consumed",
