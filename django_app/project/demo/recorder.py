@@ -30,6 +30,8 @@ from project.demo.report.model import (
     EventAction,
     EventInteraction,
     HttpInteraction,
+    Interaction,
+    NoteInteraction,
     SagaTimeline,
     SceneRecording,
 )
@@ -100,7 +102,7 @@ class _Scene:
     request_id: str
     started: float  # time.time()
     checks: list[Check] = field(default_factory=list)
-    notes: list[EventInteraction] = field(default_factory=list)
+    notes: list[EventInteraction | NoteInteraction] = field(default_factory=list)
 
 
 class Recorder:
@@ -152,6 +154,13 @@ class Recorder:
             )
         )
 
+    def note(self, text: str) -> None:
+        """Something that happened to a process (a worker killed, another resuming)."""
+        scene = self._current()
+        scene.notes.append(
+            NoteInteraction(kind="note", t_ms=self._since(scene, time.time()), text=text)
+        )
+
     @staticmethod
     def _since(scene: _Scene, at: float) -> float:
         return round((at - scene.started) * 1000, 1)
@@ -159,7 +168,7 @@ class Recorder:
     def end(self, *, error: str | None, lines: list[str]) -> SceneRecording:
         scene = self._current()
         finished = time.time()
-        interactions: list[HttpInteraction | EventInteraction] = [
+        interactions: list[Interaction] = [
             *self._requests(scene, finished),
             *self._events(scene),
             *scene.notes,

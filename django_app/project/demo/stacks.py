@@ -136,14 +136,31 @@ class Stack(ABC):
         """Subjects of every e-mail sent so far, by any of the stack's processes."""
 
     @abstractmethod
+    def _run_until_killed(
+        self, *, saga_id: str, context: dict[str, Any], point: str, lease_seconds: float
+    ) -> None: ...
+
     def run_until_killed(
         self, *, saga_id: str, context: dict[str, Any], point: str, lease_seconds: float
     ) -> None:
         """Run a saga in a worker that dies at crash point `point`, leaving it leased."""
+        self.recorder.note(f"worker A starts saga {saga_id}, to die at {point}")
+        self._run_until_killed(
+            saga_id=saga_id, context=context, point=point, lease_seconds=lease_seconds
+        )
+        self.recorder.note(f"worker A killed at {point} ({self.kill_how})")
 
     @abstractmethod
+    def _resume_stale(self) -> dict[str, str]: ...
+
     def resume_stale(self) -> dict[str, str]:
         """A worker's pass of resume_sagas: saga id -> the status it brought it to."""
+        self.recorder.note("worker B: resume_sagas claims the sagas whose lease lapsed")
+        resumed = self._resume_stale()
+        self.recorder.note(
+            "worker B done: " + (", ".join(f"{k} {v}" for k, v in resumed.items()) or "nothing")
+        )
+        return resumed
 
     def close(self) -> None:  # noqa: B027 - most stacks own nothing to close
         pass
@@ -238,7 +255,7 @@ class EmbeddedStack(Stack):
         # locmem makes mail.outbox on its first message
         return [str(m.subject) for m in getattr(mail, "outbox", [])]
 
-    def run_until_killed(
+    def _run_until_killed(
         self, *, saga_id: str, context: dict[str, Any], point: str, lease_seconds: float
     ) -> None:
         try:
@@ -254,7 +271,7 @@ class EmbeddedStack(Stack):
             return
         raise AssertionError(f"the saga never reached {point}")
 
-    def resume_stale(self) -> dict[str, str]:
+    def _resume_stale(self) -> dict[str, str]:
         return {r.saga_id: str(r.status) for r in saga_resume_stale(owner=worker_id())}
 
 
@@ -361,7 +378,7 @@ class RealStack(Stack):
             subjects += [re.sub(r"\n[ \t]+", " ", s) for s in SUBJECT_RE.findall(text)]
         return subjects
 
-    def run_until_killed(
+    def _run_until_killed(
         self, *, saga_id: str, context: dict[str, Any], point: str, lease_seconds: float
     ) -> None:
         saga_create(definition=ORDER_PROCESSING, saga_id=saga_id, context=context)
@@ -379,7 +396,7 @@ class RealStack(Stack):
                 f" {proc.stderr[-2000:]}"
             )
 
-    def resume_stale(self) -> dict[str, str]:
+    def _resume_stale(self) -> dict[str, str]:
         out = self._ok(self.manage("resume_sagas", "--until-idle"), "resume_sagas --until-idle")
         return dict(RESUMED_RE.findall(out))
 

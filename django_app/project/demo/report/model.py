@@ -1,10 +1,11 @@
 """What the demo records of one scene, as plain JSON-ready dicts (a recording is a JSON file).
 
 `interactions` are the arrows of the sequence diagram, in the order they happened: the HTTP
-requests as the stubs received and answered them, and the events as the outbox, the bus and the
-inbox saw them. `calls` are the same calls as the Django clients of the demo's own process saw
-them (attempts, client-side duration, the typed error). Nothing here is a secret: headers other
-than X-Request-ID and Idempotency-Key are never recorded, bodies never.
+requests as the stubs received and answered them, the events as the outbox, the bus and the
+inbox saw them, and notes on the processes (a worker killed, another resuming). `calls` are the
+same calls as the Django clients of the demo's own process saw them (attempts, client-side
+duration, the typed error). Nothing here is a secret: headers other than X-Request-ID and
+Idempotency-Key are never recorded, bodies never.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ class EventInteraction(TypedDict):
     detail: str  # the handler, or why it was dead-lettered
 
 
+class NoteInteraction(TypedDict):
+    """What happened to a process rather than between two parties: a worker killed, resumed."""
+
+    kind: Literal["note"]
+    t_ms: float
+    text: str
+
+
+Interaction = HttpInteraction | EventInteraction | NoteInteraction
+
+
 class Call(TypedDict):
     service: str
     operation: str
@@ -95,7 +107,7 @@ class SceneRecording(TypedDict):
     passed: bool
     error: str | None
     duration_ms: float
-    interactions: list[HttpInteraction | EventInteraction]
+    interactions: list[Interaction]
     calls: list[Call]
     checks: list[Check]
     sagas: list[SagaTimeline]

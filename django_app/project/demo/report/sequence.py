@@ -1,7 +1,8 @@
 """Draw a recorded scene as an SVG sequence diagram: one lifeline per party, one arrow per HTTP
 request (method and path, the status and duration the stub answered with, request id and
 Idempotency-Key) and per event (enqueued, relayed, consumed, skipped, dead-lettered, with its
-id), top to bottom in the order they happened.
+id), and a band across for what happened to a process (a worker killed), top to bottom in the
+order they happened.
 
 Deterministic: the same recording gives the same bytes, so the docs can commit a drawing and a
 test can regenerate it to see it is not stale (`python -m project.demo.report.sequence IN OUT`).
@@ -49,7 +50,8 @@ def _duration(ms: float | None) -> str:
 def _lifelines(recording: SceneRecording) -> list[str]:
     used = {"django"}
     for item in recording["interactions"]:
-        used.update((item["source"], item["target"]))
+        if item["kind"] != "note":
+            used.update((item["source"], item["target"]))
     return [name for name in LIFELINES if name in used] + sorted(used - set(LIFELINES))
 
 
@@ -125,6 +127,17 @@ def render_sequence_svg(recording: SceneRecording) -> str:
         )
     for row, item in enumerate(items):
         y = HEAD + ROW * row + 20
+        if item["kind"] == "note":
+            parts.append(
+                f'<g class="interaction note"><title>{escape(item["text"])}</title>'
+                f'<text x="4" y="{y + 4:.0f}" font-size="10" fill="#7f8c8d">'
+                f"+{item['t_ms']:.0f} ms</text>"
+                f'<rect x="{GUTTER + 8}" y="{y - 12:.0f}" width="{width - GUTTER - 16}" '
+                f'height="24" rx="4" fill="#fdebd0" stroke="#d68910"/>'
+                f'<text x="{GUTTER + 18}" y="{y + 4:.0f}" font-size="11" fill="#7e5109">'
+                f"{escape(item['text'])}</text></g>"
+            )
+            continue
         if item["kind"] == "http":
             colour, label, ids, full = _http(item)
             kind = "http"
