@@ -119,7 +119,7 @@ def test_page_escapes_titles_and_checks_and_marks_a_failed_scene():
     )
     assert "3. A &lt;scene&gt; &amp; co" in page
     assert "<td>a &lt;b&gt; check</td>" in page
-    assert '<pre class=error>Boom &lt;x&gt;</pre>' in page
+    assert "<pre class=error>Boom &lt;x&gt;</pre>" in page
     assert "1 scene(s) failed" in page
     assert page.count("<svg") == 2
 
