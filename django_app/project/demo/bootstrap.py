@@ -19,7 +19,7 @@ from typing import Literal
 
 import django
 
-from integration_tests.servers import provide
+from integration_tests.servers import ServerStartError, ServerUnavailable, provide
 from integration_tests.servers.postgres import drop_database, fresh_database
 
 StackName = Literal["embedded", "real"]
@@ -60,7 +60,10 @@ def setup_django(stack: StackName = "embedded") -> Bootstrapped:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     servers: dict[str, str] = {}
     if stack == "real":
-        servers = _real_stack(run_id, mail_dir)
+        try:
+            servers = _real_stack(run_id, mail_dir)
+        except (ServerUnavailable, ServerStartError) as exc:
+            raise SystemExit(f"python -m project.demo --stack real: {exc}") from exc
     else:
         _embedded(workdir)
     django.setup()
