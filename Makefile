@@ -37,8 +37,10 @@ $(NODE_TOOLS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: install ## Start the stubs and run the order flow through the Django clients (embedded defaults)
-	$(PY) -m project.demo
+# make demo STACK=real: PostgreSQL and RabbitMQ as the integration tests get them, workers as processes
+STACK ?= embedded
+demo: install ## Run every scene on the stubs (STACK=embedded|real) and write reports/demo*/index.html
+	$(PY) -m project.demo --stack $(STACK)
 
 playground: install ## The playground page (orders, faults, live sagas) on embedded defaults; prints its URL and a login
 	$(PY) -m project.playground

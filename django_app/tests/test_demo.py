@@ -6,6 +6,7 @@ settings and SQLite file, which the test process (already set up for pytest) can
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
@@ -13,6 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from project.demo.report.model import load_recording
+from project.demo.report.sequence import render_sequence_svg
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,9 +49,9 @@ def test_demo_settings_pass_the_system_checks():
     assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr
 
 
-def test_demo_runs_every_scene_and_prints_each_outcome():
+def test_demo_runs_every_scene_and_prints_each_outcome(tmp_path):
     """Exit 0, every scene headed, no scene failed, and each scene's outcome lines are printed."""
-    result = run_demo("-m", "project.demo")
+    result = run_demo("-m", "project.demo", "--report", str(tmp_path / "report.html"))
     if result.returncode != 0:
         pytest.fail(f"demo exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     out = result.stdout
@@ -98,9 +102,45 @@ def test_demo_runs_every_scene_and_prints_each_outcome():
     assert missing == []
     resumed = re.search(r"process_payment +action +#2 +succeeded .* worker B", out)
     assert resumed is not None
+    assert f"Report: {(tmp_path / 'report.html').resolve()}" in out
 
 
-def test_demo_exits_non_zero_when_a_scene_invariant_fails():
+def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
+    """The report: one section per scene, each passed, with the sequence diagram its recording
+    draws, its checks, the saga scenes' timelines; no script, no external URL, no token."""
+    report, recordings = tmp_path / "report.html", tmp_path / "recordings"
+    result = run_demo("-m", "project.demo", "--report", str(report), "--record", str(recordings))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = report.read_text(encoding="utf-8")
+    scenes = [load_recording(path) for path in sorted(recordings.glob("*.json"))]
+    assert [s["number"] for s in scenes] == list(range(1, 12))
+    assert [s["passed"] for s in scenes] == [True] * 11
+    for scene in scenes:
+        # The page draws each scene from exactly what its recording holds.
+        assert render_sequence_svg(scene) in page
+        for check in scene["checks"]:
+            assert f"<td>{html.escape(check['name'])}</td>" in page
+    assert re.findall(r'data-passed="(\w+)"', page) == ["true"] * 11
+    assert page.count('class="saga-timeline"') == 4
+    assert sum(len(s["checks"]) for s in scenes) >= 30
+    # The crash scene's two charges as the payments stub saw them: one key, applied once.
+    payments = [
+        (i["method"], i["status"], i["idempotency_key"])
+        for i in scenes[9]["interactions"]
+        if i["kind"] == "http" and i["target"] == "payments"
+    ]
+    assert [p[:2] for p in payments] == [("POST", 201), ("POST", 201)]
+    assert len({p[2] for p in payments}) == 1
+    actions = [i["action"] for i in scenes[10]["interactions"] if i["kind"] == "event"]
+    assert {"enqueued", "relayed", "consumed", "skipped", "dead_lettered"} <= set(actions)
+    # Self-contained and secret-free: no script, nothing fetched, no credentials.
+    assert "<script" not in page
+    assert re.findall(r"(?:src|href)=\"(?!#)[^\"]*\"", page) == []
+    assert "Bearer" not in page
+    assert "Authorization" not in page
+
+
+def test_demo_exits_non_zero_when_a_scene_invariant_fails(tmp_path):
     """A scene whose check fails is reported, the run goes on, and main() returns 1."""
     script = (
         "import sys\n"
@@ -109,10 +149,13 @@ def test_demo_exits_non_zero_when_a_scene_invariant_fails():
         "    demo.Scene('broken', lambda d: d.check('two is one', 2, 1)),\n"
         "    demo.Scene('fine', lambda d: d.say('still ran')),\n"
         "]\n"
-        "sys.exit(demo.main())\n"
+        f"sys.exit(demo.main(['--report', {str(tmp_path / 'report.html')!r}]))\n"
     )
     result = run_demo("-c", script)
     assert result.returncode == 1
     assert "FAILED: AssertionError: two is one: expected 1, got 2" in result.stdout
     assert "still ran" in result.stdout
     assert "Demo finished: FAILED (1 scene(s))" in result.stdout
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r'data-passed="(\w+)"', page) == ["false", "true"]
+    assert "<td>two is one</td><td><code>1</code></td><td><code>2</code></td>" in page

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_services.common.asgi import header
 from mock_services.common.errors import REQUEST_ID_SCOPE_KEY
@@ -30,6 +30,10 @@ class ReceivedRequest(BaseModel):
     received_at: float
     request_id: str
     idempotency_key: str | None = None
+    # The status the stub answered with (None: no answer yet, or the connection was closed
+    # without one, as a drop or lost_response fault does) and how long it took to answer.
+    status: int | None = None
+    duration_ms: float | None = None
 
 
 class ReceivedRequests(BaseModel):
@@ -62,24 +66,35 @@ class RequestLog:
 
 
 class RequestLogMiddleware:
-    """Just inside the request-id layer: logs each service request as it arrives."""
+    """Just inside the request-id layer: logs each service request as it arrives, then the
+    status it was answered with and when."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
-            log: RequestLog = scope["app"].state.runtime.requests
-            log.record(
-                ReceivedRequest(
-                    method=scope["method"],
-                    path=scope["path"],
-                    received_at=time.time(),
-                    request_id=str(scope.get(REQUEST_ID_SCOPE_KEY, "")),
-                    idempotency_key=header(scope, "Idempotency-Key"),
-                )
-            )
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        log: RequestLog = scope["app"].state.runtime.requests
+        started = time.perf_counter()
+        item = ReceivedRequest(
+            method=scope["method"],
+            path=scope["path"],
+            received_at=time.time(),
+            request_id=str(scope.get(REQUEST_ID_SCOPE_KEY, "")),
+            idempotency_key=header(scope, "Idempotency-Key"),
+        )
+        log.record(item)
+
+        async def answered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                item.status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                item.duration_ms = (time.perf_counter() - started) * 1000
+            await send(message)
+
+        await self.app(scope, receive, answered)
 
 
 request_log_router = APIRouter(prefix=CONTROL_PREFIX, tags=["control"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import requests
@@ -29,3 +30,29 @@ def test_every_service_request_is_logged_in_arrival_order(stub_token):
         assert users.requests(method="GET", path="/users") == [logged[1]]
         users.reset()
         assert users.requests() == []
+
+
+def test_each_logged_request_carries_the_status_it_was_answered_with(stub_token):
+    """404 and 401 as answered; a lost_response fault (applied, then the connection closed)
+    leaves no status, as no answer left the stub; answered requests have a duration."""
+    with StubServer("users", stub_token) as users:
+        headers = {"Authorization": f"Bearer {stub_token}"}
+        requests.get(
+            f"{users.url}/users/00000000-0000-4000-8000-000000000009", headers=headers, timeout=5
+        )
+        requests.get(f"{users.url}/users", timeout=5)
+        users.faults.add(method="POST", path="/users", kind="lost_response")
+        body = {"email": "lost@example.com", "name": "Lost"}
+        with contextlib.suppress(requests.ConnectionError):
+            requests.post(f"{users.url}/users", json=body, headers=headers, timeout=5)
+        logged = users.requests()
+        assert [(r["path"], r["status"]) for r in logged] == [
+            ("/users/00000000-0000-4000-8000-000000000009", 404),
+            ("/users", 401),
+            ("/users", None),
+        ]
+        assert [r["duration_ms"] is not None and r["duration_ms"] >= 0 for r in logged] == [
+            True,
+            True,
+            False,
+        ]

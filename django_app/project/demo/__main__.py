@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from project.demo.bootstrap import setup_django
+from project.demo.bootstrap import setup_django, stack_from_argv
 
-setup_django()
+SETUP = setup_django(stack_from_argv(sys.argv[1:]))
 
 # The scene modules import models and the shop's clients at their top: Django must be set up.
 from project.demo import scenes_clients, scenes_events, scenes_sagas  # noqa: E402
@@ -48,7 +48,7 @@ SCENES: list[Scene] = [
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
-    return run(SCENES, argv, out)
+    return run(SCENES, argv, out, setup=SETUP)
 
 
 if __name__ == "__main__":

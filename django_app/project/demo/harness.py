@@ -8,13 +8,18 @@ stopping the others.
 from __future__ import annotations
 
 import argparse
+import inspect
+import io
 import logging
+import os
 import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from django.conf import settings
@@ -26,12 +31,18 @@ from microservices.clients.testing import services_settings_for
 from microservices.request_id import bind_request_id
 from microservices.sagas.mermaid import saga_to_mermaid
 from mock_services.testing import StubServer
+from project.demo.bootstrap import STACKS, Bootstrapped
+from project.demo.recorder import Recorder
+from project.demo.report.model import SceneRecording, dump_recording
+from project.demo.report.page import render_report_html
+from project.demo.stacks import EmbeddedStack, RealStack, Stack
 from shop.clients.inventory import InventoryServiceClient
 from shop.clients.orders import OrderServiceClient
 from shop.clients.payments import PaymentServiceClient
 from shop.clients.users import UserServiceClient
 from shop.order_processing import ORDER_PROCESSING
 
+REPO = Path(__file__).resolve().parents[3]
 SERVICES = ("users", "orders", "payments", "inventory")
 # The payments stub's test cards (documented in contracts/payments.yaml), not secrets.
 CARD_OK = "tok_visa"
@@ -77,13 +88,16 @@ class CallPrinter(logging.Handler):
 
 @dataclass
 class Demo:
-    """What scenes share: the stubs, one client per service, and the objects made so far."""
+    """What scenes share: the stubs, one client per service, the stack the events and workers
+    run on, the recorder of the scene, and the objects made so far."""
 
     stubs: dict[str, StubServer]
     users: UserServiceClient
     orders: OrderServiceClient
     payments: PaymentServiceClient
     inventory: InventoryServiceClient
+    stack: Stack
+    recorder: Recorder
     out: TextIO = sys.stdout
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -91,10 +105,28 @@ class Demo:
         print(f"    {text}", file=self.out)
 
     def check(self, what: str, actual: object, expected: object) -> None:
-        """An invariant of the scene: printed when it holds, the scene fails when it does not."""
-        if actual != expected:
+        """An invariant of the scene, recorded for the report: printed when it holds, the scene
+        fails when it does not."""
+        passed = actual == expected
+        self.recorder.check(what, passed=passed, expected=expected, actual=actual)
+        if not passed:
             raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
         self.say(f"✓ {what}")
+
+
+class SceneOutput(io.StringIO):
+    """The terminal, with a copy of what one scene printed kept for the report."""
+
+    def __init__(self, terminal: TextIO) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def write(self, text: str) -> int:
+        self.terminal.write(text)
+        return super().write(text)
+
+    def lines(self) -> list[str]:
+        return self.getvalue().splitlines()
 
 
 @dataclass(frozen=True)
@@ -111,8 +143,24 @@ def running_stubs(token: str) -> Iterator[dict[str, StubServer]]:
         yield {name: stack.enter_context(StubServer(name, token)) for name in SERVICES}
 
 
-def run(scenes: Sequence[Scene], argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
-    """The command line: list the scenes, print the saga's Mermaid, or run the scenes in order."""
+def default_report(stack: str) -> Path:
+    return REPO / "reports" / ("demo" if stack == "embedded" else f"demo-{stack}") / "index.html"
+
+
+def make_stack(
+    setup: Bootstrapped, recorder: Recorder, stubs: dict[str, StubServer], token: str
+) -> Stack:
+    if setup.stack == "embedded":
+        return EmbeddedStack(recorder)
+    # The relay, consumer and workers read this process's settings from the same environment.
+    env = dict(os.environ)
+    env.update({f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()})
+    env["SERVICES_API_KEY"] = token
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "django_app"), str(REPO)])
+    return RealStack(recorder, env=env, mail_dir=setup.mail_dir, run_id=setup.run_id)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m project.demo", description=project.demo.__doc__
     )
@@ -121,7 +169,38 @@ def run(scenes: Sequence[Scene], argv: list[str] | None = None, out: TextIO = sy
     parser.add_argument(
         "--mermaid", action="store_true", help="print the order saga as Mermaid and exit"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--stack",
+        choices=STACKS,
+        default="embedded",
+        help="embedded (SQLite, memory bus, one process) or real (PostgreSQL, RabbitMQ, the"
+        " relay, consumer and saga workers as processes); make demo STACK=real",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="where to write the HTML report (default reports/demo/index.html,"
+        " reports/demo-real/index.html for the real stack)",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="also write each scene's recording as DIR/<scene>.json (the docs draw them)",
+    )
+    return parser.parse_args(argv)
+
+
+def run(
+    scenes: Sequence[Scene],
+    argv: list[str] | None = None,
+    out: TextIO = sys.stdout,
+    *,
+    setup: Bootstrapped,
+) -> int:
+    """The command line: list the scenes, print the saga's Mermaid, or run the scenes in order
+    and write the report."""
+    args = parse_args(argv)
     if args.list:
         for number, scene in enumerate(scenes, 1):
             print(f"{number}. {scene.title}", file=out)
@@ -132,7 +211,7 @@ def run(scenes: Sequence[Scene], argv: list[str] | None = None, out: TextIO = sy
 
     started = time.perf_counter()
     call_command("migrate", run_syncdb=True, verbosity=0)
-    token = secrets.token_urlsafe(24)  # lives only in this process
+    token = secrets.token_urlsafe(24)  # lives only in this process (and the ones it starts)
     printer = CallPrinter(out)
     client_log = logging.getLogger("microservices.clients")
     client_log.addHandler(printer)
@@ -141,19 +220,27 @@ def run(scenes: Sequence[Scene], argv: list[str] | None = None, out: TextIO = sy
     logging.getLogger("mock_services").setLevel(logging.WARNING)
     failures = 0
     with running_stubs(token) as stubs:
+        recorder = Recorder(stubs, stack=setup.stack)
+        client_log.addHandler(recorder.client_log)
         conf = services_settings_for(
             {name: server.url for name, server in stubs.items()},
             token,
             base=settings.MICROSERVICES,
         )
+        where = "".join(f", {name} from {source}" for name, source in setup.servers.items())
+        print(f"Stack: {setup.stack}{where}", file=out)
         print("Stubs: " + ", ".join(f"{n} {s.url}" for n, s in stubs.items()), file=out)
         with override_settings(MICROSERVICES=conf), ExitStack() as clients:
+            stack = make_stack(setup, recorder, stubs, token)
+            clients.callback(stack.close)
             demo = Demo(
                 stubs=stubs,
                 users=clients.enter_context(UserServiceClient()),
                 orders=clients.enter_context(OrderServiceClient()),
                 payments=clients.enter_context(PaymentServiceClient()),
                 inventory=clients.enter_context(InventoryServiceClient()),
+                stack=stack,
+                recorder=recorder,
                 out=out,
             )
             for number, scene in enumerate(scenes, 1):
@@ -163,16 +250,63 @@ def run(scenes: Sequence[Scene], argv: list[str] | None = None, out: TextIO = sy
                 with bind_request_id() as request_id:
                     print(f"\n[{number}] {scene.title}  (request id {request_id})", file=out)
                     printer.echo = scene.show_calls
+                    scene_out = SceneOutput(out)
+                    demo.out = printer.out = scene_out
+                    recorder.begin(number, scene.title, _summary(scene), request_id)
+                    error = None
                     try:
                         scene.run(demo)
                     except Exception as exc:  # report every scene, then fail the run
                         failures += 1
-                        print(f"    FAILED: {type(exc).__name__}: {exc}", file=out)
+                        error = f"{type(exc).__name__}: {exc}"
+                        print(f"    FAILED: {error}", file=out)
+                    recorder.end(error=error, lines=scene_out.lines())
+                    demo.out = printer.out = out
     client_log.removeHandler(printer)
+    client_log.removeHandler(recorder.client_log)
     elapsed = time.perf_counter() - started
+    report = write_report(
+        recorder.scenes,
+        path=args.report or default_report(setup.stack),
+        stack=setup.stack,
+        elapsed_s=elapsed,
+        secrets_never_shown=[token],
+    )
+    if args.record is not None:
+        write_recordings(recorder.scenes, args.record)
     verdict = "OK" if failures == 0 else f"FAILED ({failures} scene(s))"
     print(
         f"\nDemo finished: {verdict}, {printer.calls} service calls in {elapsed:.1f}s.",
         file=out,
     )
+    print(f"Report: {report}", file=out)
     return 0 if failures == 0 else 1
+
+
+def _summary(scene: Scene) -> str:
+    """What the scene shows: the first paragraph of its function's docstring."""
+    doc = inspect.getdoc(scene.run) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+def write_report(
+    scenes: Sequence[SceneRecording],
+    *,
+    path: Path,
+    stack: str,
+    elapsed_s: float,
+    secrets_never_shown: Sequence[str],
+) -> Path:
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    page = render_report_html(scenes, stack=stack, elapsed_s=elapsed_s, generated_at=generated)
+    if any(secret and secret in page for secret in secrets_never_shown):
+        raise RuntimeError("the report would show the services' token: not written")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path.resolve()
+
+
+def write_recordings(scenes: Sequence[SceneRecording], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for scene in scenes:
+        (directory / f"{scene['slug']}.json").write_text(dump_recording(scene), encoding="utf-8")

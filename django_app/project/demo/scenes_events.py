@@ -3,22 +3,16 @@ inbox that makes a redelivery harmless, and malformed events dead-lettered."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
-from django.core import mail
 from django.db import transaction
 
-from microservices.events.backends import get_bus
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import load_registry
-from microservices.events.memory import MemoryBus
-from microservices.events.outbox import outbox_enqueue, outbox_relay
+from microservices.events.outbox import outbox_enqueue
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 from project.demo.harness import Demo
 from shop.models import UserProfile
@@ -28,28 +22,6 @@ CONSUMER_GROUP = "demo-profiles"
 
 class SignupFailed(Exception):
     """The failure that rolls back the demo's first sign-up, after both of its writes."""
-
-
-@contextmanager
-def captured_logs(name: str) -> Iterator[list[logging.LogRecord]]:
-    """Keep a logger's records (DEBUG and up) for the scene to print, instead of stderr."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    log = logging.getLogger(name)
-    handler, saved = Keep(logging.DEBUG), (log.level, log.propagate)
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    log.propagate = False
-    try:
-        yield records
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
 
 
 def _sign_up(name: str, *, fail: bool = False) -> str:
@@ -68,12 +40,9 @@ def _sign_up(name: str, *, fail: bool = False) -> str:
 def events_outbox_inbox(demo: Demo) -> None:
     """Outbox in the producer's transaction, relay to the bus, inbox-deduplicated consumer,
     malformed events dead-lettered while the consumer carries on."""
-    bus = get_bus("memory")
-    if not isinstance(bus, MemoryBus):
-        raise AssertionError(f"expected the in-memory bus, got {type(bus).__name__}")
-    registry = load_registry(["shop.handlers"]).only(["user.created"])
-    handler_name = registry.handlers_for("user.created")[0].name
-    bus.declare(["user.created"], group=CONSUMER_GROUP)  # the queue exists before the relay runs
+    stack, group = demo.stack, demo.stack.group(CONSUMER_GROUP)
+    handler_name = load_registry(["shop.handlers"]).handlers_for("user.created")[0].name
+    stack.declare(["user.created"], group=group)  # the queue exists before the relay runs
 
     saga_events = Counter(
         OutboxEvent.objects.filter(status=OutboxStatus.PENDING).values_list("event_type", flat=True)
@@ -101,30 +70,27 @@ def events_outbox_inbox(demo: Demo) -> None:
     row = OutboxEvent.objects.get(event_id=event_id)
     demo.say(f"committed sign-up: user Ada and outbox row #{row.pk} user.created ({row.status})")
 
-    relayed = outbox_relay(bus=bus)
+    sent, refused = stack.relay()
     demo.say(
-        f"relay: {relayed.sent} published to the memory bus, {relayed.refused} refused"
-        " (only user.created has a queue in this demo)"
+        f"relay: {sent} published to the {stack.bus.backend} bus, {refused} refused"
+        " (only user.created has a consumer in this demo)"
     )
     demo.check("outbox drained", OutboxEvent.objects.filter(status=OutboxStatus.PENDING).count(), 0)
 
-    mails = len(mail.outbox)
-    with captured_logs("microservices.events.consumer"):
-        bus.consume(registry=registry, group=CONSUMER_GROUP, max_messages=1, idle_timeout=2.0)
+    mails = len(stack.mail_subjects())
+    stack.consume("user.created", group=group, max_messages=1)
     profile = UserProfile.objects.get(email=row.payload["data"]["email"])
     demo.say(
         f"consumer {handler_name}: UserProfile {profile.name} <{profile.email}>,"
-        f" welcome e-mail {mail.outbox[-1].subject!r}"
+        f" welcome e-mail {stack.mail_subjects()[-1]!r}"
     )
-    demo.check("one welcome e-mail sent", len(mail.outbox) - mails, 1)
+    demo.check("one welcome e-mail sent", len(stack.mail_subjects()) - mails, 1)
 
     # The relay dies after the bus has the event and before it marks the row sent: the row is
     # still pending, so the next relay publishes it again (at least once).
     OutboxEvent.objects.filter(pk=row.pk).update(status=OutboxStatus.PENDING, sent_at=None)
-    redelivered = outbox_relay(bus=bus).sent
-    with captured_logs("microservices.events.consumer") as records:
-        bus.consume(registry=registry, group=CONSUMER_GROUP, max_messages=1, idle_timeout=2.0)
-    skipped = [r for r in records if "already handled" in r.getMessage()]
+    redelivered, _ = stack.relay()
+    skipped = stack.consume("user.created", group=group, max_messages=1).skipped
     demo.say(f"relay died before marking the row sent: the next relay re-published {redelivered};")
     demo.say(f"the inbox says {handler_name} already handled {event_id[:8]}…")
     demo.check(
@@ -133,22 +99,19 @@ def events_outbox_inbox(demo: Demo) -> None:
             len(skipped),
             InboxEvent.objects.filter(event_id=event_id).count(),
             UserProfile.objects.filter(email=profile.email).count(),
-            len(mail.outbox) - mails,
+            len(stack.mail_subjects()) - mails,
         ),
         (1, 1, 1, 1),
     )
 
     # A foreign producer's bytes: not JSON at all, and an envelope whose data breaks the schema.
-    bus.publish_raw("user.created", b'{"event_id": "7f0c", "event_type": "user.cre')
+    stack.publish_raw("user.created", b'{"event_id": "7f0c", "event_type": "user.cre')
     bad = Envelope.new("user.created", {"user_id": str(uuid.uuid4()), "name": "Eve"})
-    bus.publish_raw("user.created", bad.to_bytes())
+    stack.publish_raw("user.created", bad.to_bytes())
     next_event = _sign_up("Linus")
-    outbox_relay(bus=bus)
-    with captured_logs("microservices.events.consumer"):
-        settled = bus.consume(
-            registry=registry, group=CONSUMER_GROUP, max_messages=3, idle_timeout=2.0
-        )
-    dead = bus.dead_letters.get(CONSUMER_GROUP, [])
+    stack.relay()
+    settled = stack.consume("user.created", group=group, max_messages=3).settled
+    dead = stack.dead_letters("user.created", group=group)
     for letter in dead:
         demo.say(f"dead-lettered after {letter.deliveries} delivery: {letter.reason[:88]}")
     demo.check("both malformed events in the dead-letter queue", len(dead), 2)

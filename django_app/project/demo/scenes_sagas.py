@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from django.core import mail
 from django.utils import timezone
 
 from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas import crash
 from microservices.sagas.mermaid import saga_to_mermaid
-from microservices.sagas.services import (
-    saga_claim_stale,
-    saga_execute,
-    saga_resume_stale,
-    worker_id,
-)
+from microservices.sagas.services import saga_claim_stale, worker_id
 from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
@@ -138,7 +129,7 @@ def saga_succeeds(demo: Demo) -> None:
     demo.check("saga completed", result.status, "completed")
     order = demo.orders.get_order(order_id=result.context["order_id"])
     payment = demo.payments.get_payment(payment_id=result.context["payment"]["id"])
-    subject = mail.outbox[-1].subject.replace(order["id"], order["id"][:8] + "…")
+    subject = demo.stack.mail_subjects()[-1].replace(order["id"], order["id"][:8] + "…")
     demo.say(
         f"order {order['id'][:8]}… {order['status']}, payment {payment['id'][:8]}…"
         f" {payment['status']} {payment['amount'] / 100:.2f} {payment['currency']},"
@@ -216,24 +207,6 @@ def saga_partial_reservation(demo: Demo) -> None:
     )
 
 
-class ProcessKilled(BaseException):
-    """Stands in for SIGKILL inside this process: a BaseException, so no `except Exception` in
-    the engine catches it and nothing it would have saved after that point is saved."""
-
-
-@contextmanager
-def killed_at(point: str) -> Iterator[None]:
-    """The engine's crash points (`SAGA_CRASH_AT` kills the process with SIGKILL) made to raise
-    ProcessKilled instead, so the demo can carry on after the "crash"."""
-
-    def kill_here(name: str) -> None:
-        if name == point:
-            raise ProcessKilled(name)
-
-    with crash.installed(kill_here):
-        yield
-
-
 def saga_crash_and_resume(demo: Demo) -> None:
     """Worker A dies right after the charge, before saving it; worker B resumes the saga."""
     notebook = _product(demo, "Notebook", 10)
@@ -242,25 +215,14 @@ def saga_crash_and_resume(demo: Demo) -> None:
         user_id=_customer(demo), items=items, payment_method=CARD_OK, currency="EUR"
     )
     saga_id, point = _saga_id("crash"), "after_action:process_payment"
-    worker_a, worker_b = worker_id(), worker_id()
-    try:
-        with killed_at(point):
-            saga_execute(
-                definition=ORDER_PROCESSING,
-                saga_id=saga_id,
-                context=context,
-                owner=worker_a,
-                lease_seconds=CRASH_LEASE_SECONDS,
-            )
-    except ProcessKilled:
-        pass
-    else:
-        raise AssertionError(f"the saga never reached {point}")
+    demo.stack.run_until_killed(
+        saga_id=saga_id, context=context, point=point, lease_seconds=CRASH_LEASE_SECONDS
+    )
     left = SagaExecution.objects.get(saga_id=saga_id)
     step = ORDER_PROCESSING.steps[left.current_step].name
-    demo.say(f"worker A killed at {point} (an in-process stand-in for SIGKILL):")
+    demo.say(f"worker A killed at {point} ({demo.stack.kill_how}):")
     demo.say(f"card charged, nothing saved: the row says {left.status} at {step}, leased to A")
-    demo.check("a live lease keeps worker B off", saga_claim_stale(owner=worker_b, limit=1), [])
+    demo.check("a live lease keeps worker B off", saga_claim_stale(owner=worker_id(), limit=1), [])
     wait_until(
         lambda: (
             not SagaExecution.objects.filter(
@@ -271,20 +233,19 @@ def saga_crash_and_resume(demo: Demo) -> None:
         interval=0.05,
         what="worker A's lease to lapse",
     )
-    results = _resume_stale(worker_b)
+    results = demo.stack.resume_stale()
     demo.say(f"lease lapsed; worker B ran saga_resume_stale (resume_sagas): {results}")
     logs = _step_log(saga_id)
-    _print_step_log(demo, logs, workers={worker_a: "A", worker_b: "B"})
+    # The workers in the order they first appear in the log: the killed one, then its heir.
+    workers = dict(zip(dict.fromkeys(log.worker for log in logs), "AB", strict=False))
+    _print_step_log(demo, logs, workers=workers)
     keys = {log.idempotency_key for log in logs if log.step_name == "process_payment"}
     demo.say(f"both payment attempts sent Idempotency-Key {', '.join(sorted(keys))}")
     demo.check("saga completed after the resume", results, {saga_id: "completed"})
+    demo.check("two workers ran it, A then B", sorted(workers.values()), ["A", "B"])
     demo.check(
         "stub: charged exactly once",
         [(p["amount"], p["status"]) for p in _stub_payments(demo, saga_id)],
         [(context["total_amount"], "captured")],
     )
     demo.check("stub: reserved exactly once", _stock(demo, notebook), (10, 2, 8))
-
-
-def _resume_stale(owner: str) -> dict[str, str]:
-    return {r.saga_id: str(r.status) for r in saga_resume_stale(owner=owner)}
