@@ -12,6 +12,8 @@ from pathlib import Path
 
 from microservices.sagas.mermaid import saga_to_mermaid
 from microservices.sagas.registry import configured_definitions
+from project.demo.report.model import load_recording
+from project.demo.report.sequence import render_sequence_svg
 
 from .architecture import architecture_svg
 from .events import events_svg
@@ -19,6 +21,8 @@ from .saga import saga_svg
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = ROOT / "docs" / "diagrams"
+# Scenes of a demo run, recorded with `python -m project.demo --record DIR` and committed.
+RECORDINGS = ROOT / "docs" / "recordings"
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,16 @@ def diagrams() -> list[Diagram]:
         name = f"saga-{definition.saga_type}"
         found.append(Diagram(f"{name}.svg", functools.partial(saga_svg, definition)))
         found.append(Diagram(f"{name}.mmd", functools.partial(saga_to_mermaid, definition)))
-    # Hook: the sequence of calls and events of a recorded demo run is added here by the demo
-    # report's generator (a Diagram("demo-sequence.svg", ...)), so `make diagrams` writes it
-    # and the staleness test checks it like the others.
+    for recording in sorted(RECORDINGS.glob("*.json")):
+        found.append(
+            Diagram(f"{recording.stem}.sequence.svg", functools.partial(_sequence_svg, recording))
+        )
     return found
+
+
+def _sequence_svg(recording: Path) -> str:
+    """The calls and events of a recorded demo scene, as the demo report draws them."""
+    return render_sequence_svg(load_recording(recording)) + "\n"
 
 
 def write_all() -> list[Path]:
