@@ -1,12 +1,20 @@
-"""System checks of the `SHOP` settings (ids shop.E001-E009)."""
+"""System checks of the `SHOP` settings (ids shop.E001-E009) and of the orders API's set-up
+(shop.E010-E011)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
+from django.urls import NoReverseMatch, reverse
+
+from microservices.conf import ms_settings
 
 from .conf import shop_settings
+
+API_CONTRACT = "shop.yaml"
+CONTRACT_MIDDLEWARE = "microservices.api.middleware.ContractValidationMiddleware"
 
 
 def _non_negative_int(value: Any) -> bool:
@@ -33,6 +41,38 @@ def check_shop_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 "order.created could not decide which products run low.",
                 hint="0 never raises inventory.low.",
                 id="shop.E002",
+            )
+        )
+    return errors
+
+
+@register()
+def check_orders_api(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The orders API takes its input checks from its contract: mounted without them, a
+    malformed body would reach the services as a 500."""
+    try:
+        reverse("shop_api:orders")
+    except NoReverseMatch:
+        return []  # the project does not serve the API
+    errors: list[CheckMessage] = []
+    if CONTRACT_MIDDLEWARE not in settings.MIDDLEWARE:
+        errors.append(
+            Error(
+                "The orders API (shop.api.urls) is mounted but its requests are not validated: "
+                f"{CONTRACT_MIDDLEWARE} is not in MIDDLEWARE.",
+                hint="Add it right after microservices.middleware.RequestIDMiddleware.",
+                id="shop.E010",
+            )
+        )
+    contract = ms_settings.API["CONTRACT"]
+    if contract != API_CONTRACT:
+        errors.append(
+            Error(
+                f"MICROSERVICES['API']['CONTRACT'] = {contract!r}: the orders API answers under "
+                f"{API_CONTRACT}, so its requests would be checked against another contract "
+                "or none.",
+                hint=f'Set MICROSERVICES["API"]["CONTRACT"] = "{API_CONTRACT}".',
+                id="shop.E011",
             )
         )
     return errors

@@ -4,7 +4,7 @@ The application runs as a real server on a socket (manage.py runserver, a SQLite
 a token from `manage.py issue_api_token`; no worker runs, so accepted orders stay pending (the
 contract run checks the API, not the saga). Each phase is one `st run` so its case count is
 known; together they are the command in schemathesis.toml beside this file. Part of
-`make contracts`.
+`make contracts`, whose per-service table (mock_services/tests/summary.py) gets a "shop" row.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from mock_services.tests.summary import CONTRACTS_RUN
 from tests.live_server import DjangoServer, django_env, manage_py
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,7 +30,6 @@ CONTRACT = "contracts/shop.yaml"
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 MAX_EXAMPLES = 25
 SHOP_USER_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
-CASES: dict[str, int] = {}
 
 
 def _st() -> str:
@@ -87,14 +87,19 @@ def test_shop_api_conforms_to_contract_schemathesis(live_api, phase, tmp_path):
     server, token = live_api
     data = run_phase(server, token, phase, tmp_path / "report.json")
     output = data["_output"]
+    cases = data.get("test_cases") or {}
+    figures = CONTRACTS_RUN.figures("shop")
+    figures.drift = "n/a (no stub)"
+    figures.cases[phase] = int(cases.get("generated", 0))
+    failed = data["_exit_code"] != 0 or cases.get("unique_failures") or cases.get("errored")
+    figures.failures += 1 if failed else 0
+    figures.cli = f"ok ({sum(figures.cases.values())} cases)" if not figures.failures else "FAILED"
     assert data["_exit_code"] == 0, output + "\n--- server log ---\n" + server.log_tail()
-    cases = data["test_cases"]
     assert (cases["unique_failures"], cases["errored"]) == (0, 0), output
     assert (data["failures"], data["errors"]) == ([], []), output
     assert data["operations"]["tested"] == 3, output
     assert data["phases"][phase]["status"] == "success", output
     assert cases["generated"] > 0, output
-    CASES[phase] = cases["generated"]
     print(f"\nschemathesis shop.yaml {phase}: {cases['generated']} cases, 0 failures")
     if phase == "stateful":
         # The contract's link POST -> GET (schemathesis may infer more from Location headers).

@@ -27,3 +27,15 @@ def test_defaults_pass():
     """The defaults are valid."""
     with override_settings(SHOP={}):
         assert check_shop_settings() == []
+
+
+def test_orders_api_without_its_contract_validation_is_an_error():
+    """Mounted but unvalidated: E010 without the middleware, E011 with another contract."""
+    from django.conf import settings
+
+    from shop.checks import CONTRACT_MIDDLEWARE, check_orders_api
+
+    assert check_orders_api() == []
+    without = [m for m in settings.MIDDLEWARE if m != CONTRACT_MIDDLEWARE]
+    with override_settings(MIDDLEWARE=without, MICROSERVICES={"API": {"CONTRACT": ""}}):
+        assert [e.id for e in check_orders_api()] == ["shop.E010", "shop.E011"]
