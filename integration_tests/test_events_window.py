@@ -42,7 +42,7 @@ def test_a_failing_message_in_a_window_alone_is_retried_or_dead_lettered(rabbitm
     @registry.handler("order.cancelled", name="it.window")
     def handle(envelope):
         calls.append(envelope.event_id)
-        # an outer transaction, the message's savepoint and the inbox's: the window path
+        # the window's transaction and the message's savepoint: the window path
         in_window.append(len(connection.savepoint_ids) >= 1)
         if envelope.event_id == dead.event_id:
             raise PermanentHandlerError("unknown order")

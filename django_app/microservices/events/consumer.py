@@ -32,7 +32,7 @@ from .contract import validate_body
 from .crash import crash_point
 from .envelope import Envelope
 from .handlers import HandlerRegistry, RegisteredHandler
-from .inbox import inbox_apply, inbox_run, inbox_seen
+from .inbox import inbox_apply_here, inbox_run, inbox_seen
 
 logger = logging.getLogger("microservices.events.consumer")
 
@@ -83,8 +83,9 @@ class Dispatcher:
         """Decide the fate of a window of (body, delivery_count) in ONE database transaction.
 
         Every `prepare` step runs first, outside it (no row lock held across a remote read);
-        then each message runs in its own savepoint, rolled back if it is not an ACK, so a
-        failing message keeps nothing and the others keep everything. The caller settles the
+        then each message runs in its own savepoint (its inbox rows and its handlers' effects
+        together, no savepoint per handler), rolled back if it is not an ACK, so a failing
+        message keeps nothing and the others keep everything. The caller settles the
         results after this returns, i.e. after the commit: a crash before it redelivers the
         whole window, and the inbox makes the replay harmless.
         """
@@ -166,7 +167,8 @@ class Dispatcher:
                 elif handler.prepare is not None and handler.name not in prepared:
                     ran = False  # found in the inbox before its prepare step
                 else:
-                    ran = inbox_apply(
+                    # the message's savepoint (dispatch_window) holds its row and effect
+                    ran = inbox_apply_here(
                         envelope=envelope, handler=handler, prepared=prepared.get(handler.name)
                     )
             except Exception as exc:
