@@ -121,7 +121,7 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
     elif (
         conf.get("BACKEND") == "rabbitmq"
         and _positive_int(prefetch)
-        and 1 < window
+        and window > 1
         and prefetch < 2 * window
     ):
         errors.append(

@@ -6,6 +6,13 @@ XREADGROUP, XACKs what its handlers settled, retries a failed entry after its ba
 itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
 REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
 to `<prefix>:dead:<group>` with its reason (XADD + XACK in one MULTI).
+
+With CONSUME_WINDOW = N > 1, a read takes up to N entries (XREADGROUP COUNT=N), decides them in
+one database transaction (a savepoint each, consumer.py), and after the commit settles them in
+one MULTI: one XACK of the ids, with the XADDs of the dead ones. A read returns what the stream
+holds without waiting for more, so a quiet stream is acked at once (CONSUME_WINDOW_WAIT is
+RabbitMQ's). A failing entry alone is retried or dead-lettered; a crash before the commit leaves
+the whole window pending, reclaimed by XAUTOCLAIM, and the inbox makes the replay harmless.
 """
 
 from __future__ import annotations
@@ -40,10 +47,19 @@ class RedisStreamsBus(RedisBus):
     # Entries per read. Small: on SIGTERM, what was read but not started stays pending.
     batch = 10
 
-    def __init__(self, url: str, *, claim_idle_ms: int, block_ms: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        claim_idle_ms: int,
+        block_ms: int,
+        consume_window: int = 1,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(url, **kwargs)
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
+        self.consume_window = consume_window
 
     @classmethod
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +67,7 @@ class RedisStreamsBus(RedisBus):
             **super().options(config),
             "claim_idle_ms": int(config["REDIS_CLAIM_IDLE_MS"]),
             "block_ms": int(config["REDIS_BLOCK_MS"]),
+            "consume_window": int(config["CONSUME_WINDOW"]),
         }
 
     def stream(self, event_type: str) -> str:
@@ -170,16 +187,32 @@ class _StreamRun:
         # (due time, stream, entry id): our own failed entries, pending on us until then
         self.retries: list[tuple[float, str, str]] = []
 
+    @property
+    def windowed(self) -> bool:
+        return self.bus.consume_window > 1
+
+    def read_count(self) -> int:
+        """Entries to read at once: a window, or a small batch; never more than the budget's."""
+        count = self.bus.consume_window if self.windowed else self.bus.batch
+        if self.budget.max_messages is not None:
+            count = min(count, self.budget.max_messages - self.budget.settled)
+        return max(1, count)
+
     def read_new(self, streams: list[str], block_ms: int, stop: threading.Event) -> int:
         response = self.client.xreadgroup(
             self.group,
             self.consumer,
             dict.fromkeys(streams, ">"),
-            count=self.bus.batch,
+            count=self.read_count(),
             block=block_ms,
         )
         handled = 0
         for stream, entries in response or []:
+            if self.windowed:
+                if stop.is_set() or self.budget.exhausted:
+                    return handled  # read but not started: pending, reclaimed once idle
+                handled += self.process_window(text(stream), [(e, f, 1) for e, f in entries])
+                continue
             for entry_id, fields in entries:
                 if stop.is_set() or self.budget.exhausted:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
@@ -214,7 +247,7 @@ class _StreamRun:
                     self.consumer,
                     min_idle_time=self.bus.claim_idle_ms,
                     start_id=cursor,
-                    count=self.bus.batch,
+                    count=self.read_count(),
                 )
                 cursor, claimed = text(response[0]), response[1]
                 if claimed:
@@ -243,6 +276,8 @@ class _StreamRun:
             consumername=self.consumer,
         )
         counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        if self.windowed:
+            return self.process_window(stream, [(e, f, counts.get(text(e), 2)) for e, f in entries])
         handled = 0
         for entry_id, fields in entries:
             if self.budget.exhausted:
@@ -271,20 +306,65 @@ class _StreamRun:
         else:
             self.dead_letter(stream, entry_id, body, result.reason, delivery)
 
+    def process_window(self, stream: str, entries: list[tuple[Any, dict[Any, Any], int]]) -> int:
+        """Decide (entry id, fields, delivery) of one stream in one transaction, then settle
+        them all in one MULTI: the dead ones' XADDs and one XACK of every settled id. Nothing
+        is acknowledged before the commit: a crash leaves the window pending on us."""
+        dead: list[tuple[str, bytes | None, str, int]] = []
+        work: list[tuple[str, bytes, int]] = []
+        for raw_id, fields, delivery in entries:
+            entry_id = text(raw_id)
+            body = fields.get(b"envelope", fields.get("envelope"))
+            if delivery > self.bus.max_deliveries:
+                dead.append((entry_id, body, f"delivery limit {delivery - 1} exceeded", delivery))
+            elif body is None:
+                dead.append((entry_id, b"", "entry has no `envelope` field", delivery))
+            else:
+                work.append((entry_id, body, delivery))
+        results = (
+            self.dispatcher.dispatch_window([(body, d) for _, body, d in work]) if work else []
+        )
+        acked: list[str] = []
+        for (entry_id, body, delivery), result in zip(work, results, strict=True):
+            if result.outcome is Outcome.ACK:
+                acked.append(entry_id)
+            elif result.outcome is Outcome.RETRY:
+                self.retries.append((time.monotonic() + result.delay, stream, entry_id))
+            else:
+                dead.append((entry_id, body, result.reason, delivery))
+        settled = [*acked, *(entry_id for entry_id, *_ in dead)]
+        if settled:
+            pipe = self.client.pipeline(transaction=True)
+            for entry_id, body, reason, delivery in dead:
+                pipe.xadd(
+                    self.bus.dead_stream(self.group),
+                    self._dead_fields(stream, entry_id, body, reason, delivery),
+                )
+            pipe.xack(stream, self.group, *settled)
+            pipe.execute()
+        for _ in settled:
+            self.budget.settled_one()
+        return len(entries)
+
+    def _dead_fields(
+        self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
+    ) -> dict[str, Any]:
+        return {
+            "envelope": body or b"",
+            "reason": reason[:1000],
+            "stream": stream,
+            "entry_id": entry_id,
+            "deliveries": delivery,
+            "group": self.group,
+        }
+
     def dead_letter(
         self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
     ) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(
             self.bus.dead_stream(self.group),
-            {
-                "envelope": body or b"",
-                "reason": reason[:1000],
-                "stream": stream,
-                "entry_id": entry_id,
-                "deliveries": delivery,
-                "group": self.group,
-            },
+            self._dead_fields(stream, entry_id, body, reason, delivery),
         )
         pipe.xack(stream, self.group, entry_id)
         pipe.execute()
