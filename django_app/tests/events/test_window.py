@@ -213,3 +213,27 @@ def test_a_redis_window_reads_up_to_the_window_within_the_budget():
     for _ in range(45):
         near_the_end.budget.settled_one()
     assert near_the_end.read_count() == 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_ends_the_window_after_the_message_in_hand(memory_bus):
+    """SIGTERM during message 2 of 5: messages 1 and 2 are decided and committed, the other 3
+    get no result (the backend leaves them unsettled, for the broker to hand on)."""
+    events = [user_created() for _ in range(5)]
+    stop = threading.Event()
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.stopping")
+    def handler(envelope):
+        UserProfile.objects.create(user_id=envelope.data["user_id"], email="a@b.c", name="x")
+        if envelope.event_id == events[1].event_id:
+            stop.set()
+
+    results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events], stop=stop)
+    assert [(r.outcome, r.envelope.event_id) for r in results] == [
+        (Outcome.ACK, e.event_id) for e in events[:2]
+    ]
+    assert {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)} == {
+        e.event_id for e in events[:2]
+    }
+    assert UserProfile.objects.count() == 2
