@@ -28,7 +28,7 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from ..exceptions import PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import reconnect_delay
 from .consumer import Dispatcher, Outcome
@@ -83,6 +83,48 @@ class RedisStreamsBus(RedisBus):
             "correlation_id": envelope.correlation_id,
         }
         self.publish_raw(envelope.event_type, fields)
+
+    def publish_results(
+        self, envelopes: Sequence[Envelope]
+    ) -> tuple[list[str | None], BusUnavailable | None]:
+        """A batch's XADDs in one pipeline: one round trip for all of them (see EventBus).
+
+        An event the contract refuses is not sent; Redis refusing one (e.g. OOM) refuses that
+        one only. A connection lost during the round trip is retried as a whole (a duplicate
+        entry is what at-least-once allows, and the inbox absorbs); if Redis stays away, no
+        outcome after the first event sent is known, so those before it are returned.
+        """
+        outcomes: list[str | None] = [None] * len(envelopes)
+        sent: list[tuple[int, str, dict[str, Any]]] = []
+        for index, envelope in enumerate(envelopes):
+            try:
+                body = encode_event(envelope)
+            except EventContractViolation as exc:
+                outcomes[index] = str(exc)
+                continue
+            fields = {
+                "envelope": body,
+                "event_id": envelope.event_id,
+                "correlation_id": envelope.correlation_id,
+            }
+            sent.append((index, self.stream(envelope.event_type), fields))
+        if not sent:
+            return outcomes, None
+
+        def execute() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for _, stream, fields in sent:
+                pipe.xadd(stream, fields)
+            return list(pipe.execute(raise_on_error=False))
+
+        try:
+            replies = self._with_reconnect("XADD", execute)
+        except BusUnavailable as exc:
+            return outcomes[: sent[0][0]], exc
+        for (index, stream, _), reply in zip(sent, replies, strict=True):
+            if isinstance(reply, Exception):
+                outcomes[index] = f"Redis refused the event on {stream}: {reply}"
+        return outcomes, None
 
     def publish_raw(self, event_type: str, fields: dict[str, Any]) -> str:
         """XADD fields unchecked (poison tests); returns the entry id once Redis has it."""
@@ -211,7 +253,7 @@ class _StreamRun:
             if self.windowed:
                 if stop.is_set() or self.budget.exhausted:
                     return handled  # read but not started: pending, reclaimed once idle
-                handled += self.process_window(text(stream), [(e, f, 1) for e, f in entries])
+                handled += self.process_window(text(stream), [(e, f, 1) for e, f in entries], stop)
                 continue
             for entry_id, fields in entries:
                 if stop.is_set() or self.budget.exhausted:
@@ -232,7 +274,7 @@ class _StreamRun:
             if stop.is_set() or self.budget.exhausted:
                 return handled
             claimed = self.client.xclaim(stream, self.group, self.consumer, 0, [entry_id])
-            handled += self._process_claimed(stream, claimed)
+            handled += self._process_claimed(stream, claimed, stop)
         return handled
 
     def reclaim(self, streams: list[str], stop: threading.Event) -> int:
@@ -257,12 +299,14 @@ class _StreamRun:
                         "y" if len(claimed) == 1 else "ies",
                         stream,
                     )
-                handled += self._process_claimed(stream, claimed)
+                handled += self._process_claimed(stream, claimed, stop)
                 if cursor == "0-0":
                     break
         return handled
 
-    def _process_claimed(self, stream: str, claimed: list[Any]) -> int:
+    def _process_claimed(
+        self, stream: str, claimed: list[Any], stop: threading.Event | None = None
+    ) -> int:
         entries = [(e[0], e[1]) for e in claimed if e and e[1] is not None]
         if not entries:
             return 0
@@ -277,7 +321,9 @@ class _StreamRun:
         )
         counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         if self.windowed:
-            return self.process_window(stream, [(e, f, counts.get(text(e), 2)) for e, f in entries])
+            return self.process_window(
+                stream, [(e, f, counts.get(text(e), 2)) for e, f in entries], stop
+            )
         handled = 0
         for entry_id, fields in entries:
             if self.budget.exhausted:
@@ -306,10 +352,16 @@ class _StreamRun:
         else:
             self.dead_letter(stream, entry_id, body, result.reason, delivery)
 
-    def process_window(self, stream: str, entries: list[tuple[Any, dict[Any, Any], int]]) -> int:
+    def process_window(
+        self,
+        stream: str,
+        entries: list[tuple[Any, dict[Any, Any], int]],
+        stop: threading.Event | None = None,
+    ) -> int:
         """Decide (entry id, fields, delivery) of one stream in one transaction, then settle
         them all in one MULTI: the dead ones' XADDs and one XACK of every settled id. Nothing
-        is acknowledged before the commit: a crash leaves the window pending on us."""
+        is acknowledged before the commit: a crash leaves the window pending on us, and so
+        does stopping for what was not decided (reclaimed once idle)."""
         dead: list[tuple[str, bytes | None, str, int]] = []
         work: list[tuple[str, bytes, int]] = []
         for raw_id, fields, delivery in entries:
@@ -322,10 +374,12 @@ class _StreamRun:
             else:
                 work.append((entry_id, body, delivery))
         results = (
-            self.dispatcher.dispatch_window([(body, d) for _, body, d in work]) if work else []
+            self.dispatcher.dispatch_window([(body, d) for _, body, d in work], stop=stop)
+            if work
+            else []
         )
         acked: list[str] = []
-        for (entry_id, body, delivery), result in zip(work, results, strict=True):
+        for (entry_id, body, delivery), result in zip(work[: len(results)], results, strict=True):
             if result.outcome is Outcome.ACK:
                 acked.append(entry_id)
             elif result.outcome is Outcome.RETRY:
@@ -344,7 +398,7 @@ class _StreamRun:
             pipe.execute()
         for _ in settled:
             self.budget.settled_one()
-        return len(entries)
+        return len(entries) - (len(work) - len(results))  # what was decided
 
     def _dead_fields(
         self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
