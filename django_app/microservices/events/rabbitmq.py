@@ -30,7 +30,7 @@ from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
 from .consumer import Outcome
-from .contract import encode_event
+from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
@@ -161,9 +161,10 @@ class RabbitMQBus(EventBus):
         outcomes: list[str | None] = [None] * len(envelopes)
         batch: list[Outgoing] = []
         positions: list[int] = []
+        contract, limit = get_contract(), max_event_bytes()
         for index, envelope in enumerate(envelopes):
             try:
-                body = encode_event(envelope)
+                body = encode_event(envelope, contract=contract, limit=limit)
             except EventContractViolation as exc:
                 outcomes[index] = str(exc)
                 continue

@@ -32,7 +32,7 @@ from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import reconnect_delay
 from .consumer import Dispatcher, Outcome
-from .contract import encode_event
+from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .redis_base import RECONNECTABLE, RedisBus, text
@@ -96,9 +96,10 @@ class RedisStreamsBus(RedisBus):
         """
         outcomes: list[str | None] = [None] * len(envelopes)
         sent: list[tuple[int, str, dict[str, Any]]] = []
+        contract, limit = get_contract(), max_event_bytes()
         for index, envelope in enumerate(envelopes):
             try:
-                body = encode_event(envelope)
+                body = encode_event(envelope, contract=contract, limit=limit)
             except EventContractViolation as exc:
                 outcomes[index] = str(exc)
                 continue
