@@ -79,11 +79,12 @@ test-browser: install ## Pages in headless Chromium (Debian's /usr/bin/chromium,
 
 test: lint contracts test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
-bench: install-bench ## Run every benchmark in bench/ and write JSON under bench/results/
+bench: install-bench ## Run every benchmark in bench/, write JSON under bench/results/ and the README's table from it
 	@mkdir -p bench/results
 	@set -e; for b in bench/bench_*.py; do \
 		echo "== $$b"; start=$$SECONDS; $(PY) $$b; echo "== $$b took $$((SECONDS - start)) s"; \
 	done
+	$(PY) bench/table.py
 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache django_app/db.sqlite3
