@@ -1,15 +1,18 @@
 """How close does our consumer come to raw clients that keep the same promise (each event's
 effect recorded once, in PostgreSQL, before it is acknowledged)?
 
-For RabbitMQ (a quorum queue, prefetch = window) and Redis Streams (a consumer group), on the
+For RabbitMQ (a quorum queue, prefetch = 2 x window) and Redis Streams (a consumer group), on the
 same queue or stream and the same inbox table, events/s of:
   raw ack        consume and acknowledge, nothing else (no PostgreSQL)
   raw inbox/msg  consume, INSERT ... ON CONFLICT DO NOTHING RETURNING per event, commit, ack it
   raw inbox/win  consume a window, one INSERT of its rows, one commit, one ack for all of them
   ours           bus.consume(): contract validation, the inbox row and a no-op handler in one
                  transaction per event, then the ack
-Ours is compared with raw inbox/msg (the same guarantee, message by message), and also printed
-against raw inbox/win and raw ack; the target (printed, not enforced) is ours >= 0.5x raw ack.
+  ours window    the same with CONSUME_WINDOW = window: one transaction a window, a savepoint
+                 a message, one (multiple) ack or XACK after the commit
+Ours is compared with raw inbox/msg (the same guarantee, message by message), ours in windows
+with raw inbox/win, and both with raw ack; the target (printed, not enforced) is ours in windows
+>= 0.5x raw ack.
 The raw clients read event_id from the message's metadata; ours decodes and validates the body.
 Every PostgreSQL figure is taken on each server of --postgres, its settings printed with it.
 
@@ -59,11 +62,15 @@ RAW_FIGURES = {
     "raw_inbox_each": "raw + inbox INSERT, commit and ack per event",
     "raw_inbox_window": "raw + inbox INSERT per window, one commit, one ack",
     "ours": "ours: validation + inbox + no-op handler",
+    "ours_window": "ours in windows: one transaction a window, a savepoint a message",
 }
 RATIOS = [
     Ratio("ours / raw inbox per event (same guarantee)", "ours", "raw_inbox_each"),
     Ratio("ours / raw inbox per window", "ours", "raw_inbox_window"),
-    Ratio("ours / raw consume-and-ack", "ours", "raw_ack", TARGET),
+    Ratio("ours / raw consume-and-ack", "ours", "raw_ack"),
+    Ratio("ours in windows / ours per message", "ours_window", "ours"),
+    Ratio("ours in windows / raw inbox per window", "ours_window", "raw_inbox_window"),
+    Ratio("ours in windows / raw consume-and-ack", "ours_window", "raw_ack", TARGET),
 ]
 
 
@@ -184,8 +191,17 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
         return run_it
 
     # -- RabbitMQ ------------------------------------------------------------------------
+    prefetch = 2 * window  # the next window is on its way while one commits (W051)
     bus = RabbitMQBus.from_config(
-        bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=window)
+        bus_settings(rabbitmq_url=amqp_url, rabbitmq_exchange=name, rabbitmq_prefetch=prefetch)
+    )
+    windowed = RabbitMQBus.from_config(
+        bus_settings(
+            rabbitmq_url=amqp_url,
+            rabbitmq_exchange=name,
+            rabbitmq_prefetch=prefetch,
+            consume_window=window,
+        )
     )
     bus.declare([EVENT_TYPE], group=name)
     queue = bus.topology.queue_name(name, EVENT_TYPE)
@@ -199,11 +215,11 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
             bus.publish_many(batch[i : i + 100])
 
     def rabbit_raw(on_window: Callable[[list[tuple[Any, Any]]], None], per_event: bool) -> float:
-        """Consume n with prefetch = window; hand each event (per_event) or each window on."""
+        """Consume n with prefetch 2 x window; hand each event (per_event) or each window on."""
         fill_queue()
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         channel = connection.channel()
-        channel.basic_qos(prefetch_count=window)
+        channel.basic_qos(prefetch_count=prefetch)
         pending: list[tuple[Any, Any]] = []
         started = time.perf_counter()
         deliveries = channel.consume(queue, inactivity_timeout=10)
@@ -238,21 +254,27 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return rabbit_raw(record, per_event=False)
 
-    def rabbit_ours() -> float:
-        fill_queue()
-        truncate(table)
-        started = time.perf_counter()
-        settled = bus.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
-        result = rate(started)
-        assert settled == n and inbox_rows() == n, "every event must have its inbox row"
-        return result
+    def rabbit_ours(consumer: RabbitMQBus) -> Callable[[], float]:
+        def run_it() -> float:
+            fill_queue()
+            truncate(table)
+            started = time.perf_counter()
+            settled = consumer.consume(
+                registry=registry, group=name, max_messages=n, idle_timeout=10
+            )
+            result = rate(started)
+            assert settled == n and inbox_rows() == n, "every event must have its inbox row"
+            return result
+
+        return run_it
 
     rabbit_runs = take_turns(
         {
             "raw_ack": rabbit_raw_ack,
             "raw_inbox_each": with_inbox(rabbit_inbox_each),
             "raw_inbox_window": with_inbox(rabbit_inbox_window),
-            "ours": rabbit_ours,
+            "ours": rabbit_ours(bus),
+            "ours_window": rabbit_ours(windowed),
         },
         args.rounds,
         "RabbitMQ consume",
@@ -261,10 +283,14 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
     admin_channel.queue_delete(bus.topology.dead_letter_queue(name))
     admin.close()
     bus.close()
+    windowed.close()
 
     # -- Redis Streams -------------------------------------------------------------------
     streams = RedisStreamsBus.from_config(
         bus_settings(redis_url=redis_url, redis_stream_prefix=name)
+    )
+    windowed_streams = RedisStreamsBus.from_config(
+        bus_settings(redis_url=redis_url, redis_stream_prefix=name, consume_window=window)
     )
     stream = streams.stream(EVENT_TYPE)
     # Any: redis-py annotates replies as unions over RESP2/RESP3 that do not narrow
@@ -315,21 +341,27 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return redis_raw(record)
 
-    def redis_ours() -> float:
-        fill_stream()
-        truncate(table)
-        started = time.perf_counter()
-        settled = streams.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
-        result = rate(started)
-        assert settled == n and inbox_rows() == n, "every event must have its inbox row"
-        return result
+    def redis_ours(consumer: RedisStreamsBus) -> Callable[[], float]:
+        def run_it() -> float:
+            fill_stream()
+            truncate(table)
+            started = time.perf_counter()
+            settled = consumer.consume(
+                registry=registry, group=name, max_messages=n, idle_timeout=10
+            )
+            result = rate(started)
+            assert settled == n and inbox_rows() == n, "every event must have its inbox row"
+            return result
+
+        return run_it
 
     redis_runs = take_turns(
         {
             "raw_ack": redis_raw_ack,
             "raw_inbox_each": with_inbox(redis_inbox_each),
             "raw_inbox_window": with_inbox(redis_inbox_window),
-            "ours": redis_ours,
+            "ours": redis_ours(streams),
+            "ours_window": redis_ours(windowed_streams),
         },
         args.rounds,
         "Redis Streams consume",
@@ -337,20 +369,21 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
     client.delete(stream)
     client.close()
     streams.close()
+    windowed_streams.close()
 
     context = {"postgres": db.kind, "postgres_settings": db.durability, "events_per_run": n}
     return {
         **context,
         "rabbitmq": report(
-            f"RabbitMQ consume (quorum queue, prefetch {window}), {db.label}",
+            f"RabbitMQ consume (quorum queue, prefetch {prefetch}, window {window}), {db.label}",
             RAW_FIGURES,
             rabbit_runs,
             RATIOS,
             **context,
         ),
         "redis_streams": report(
-            f"Redis Streams consume (raw reads {window} at a time; ours reads "
-            f"{RedisStreamsBus.batch}), {db.label}",
+            f"Redis Streams consume (raw and ours in windows read {window} at a time; ours "
+            f"per message reads {RedisStreamsBus.batch}), {db.label}",
             RAW_FIGURES,
             redis_runs,
             RATIOS,

@@ -47,6 +47,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--sagas", type=int, default=200, help="sagas per throughput run")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--profile",
+        choices=("on", "off"),
+        help="instead: profile --iterations sagas with contract validation on/off (pyinstrument)",
+    )
     args = parser.parse_args()
 
     from integration_tests.servers import provide
@@ -84,6 +89,35 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten {RESULTS.relative_to(REPO)}")
+
+
+def profile(args: argparse.Namespace, saga: Any, serial: Any, settings: Any) -> None:
+    """Where one saga's time goes: pyinstrument over --iterations of them, after the warm-up."""
+    from django.test import override_settings
+    from pyinstrument import Profiler
+
+    conf = {**settings.MICROSERVICES, "CONTRACT_VALIDATION": args.profile}
+    with override_settings(MICROSERVICES=conf):
+        for _ in range(args.warmup):
+            saga(next(serial))
+        profiler = Profiler(interval=0.0002)
+        with profiler:
+            for _ in range(args.iterations):
+                saga(next(serial))
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    from django.db import connection
+
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(" ".join(sql.split())[:110])
+        return execute(sql, params, many, context)
+
+    with override_settings(MICROSERVICES=conf), connection.execute_wrapper(record):
+        saga(next(serial))
+    print(f"one saga's {len(statements)} statements:")
+    for sql in statements:
+        print(f"  {sql}")
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
@@ -194,6 +228,9 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
             ),
         }
 
+    if args.profile:
+        profile(args, saga, serial, settings)
+        sys.exit(0)
     latency = [compare("on"), compare("off")]
 
     # Where the saga's extra time goes: its database statements (state, step log, outbox).

@@ -29,9 +29,10 @@ from integration_tests.event_helpers import (
 )
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
+from microservices.events.redis_base import text
 from microservices.events.redis_pubsub import RedisPubSubBus
 from microservices.events.redis_streams import RedisStreamsBus
-from microservices.exceptions import RetryableHandlerError
+from microservices.exceptions import PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
@@ -299,3 +300,35 @@ def test_deploy_check_warns_when_redis_would_lose_the_streams_on_a_restart(
         )
         client.close()
     assert found == {"no": ["microservices.W041"], "yes": [], "check without --deploy": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_published_in_one_pipeline_and_each_refusal_is_its_own(
+    redis_server, unique_name
+):
+    """publish_results sends a batch's XADDs at once: the events land in order, the one the
+    contract refuses is not sent, and a Redis that refuses writes (OOM) refuses each event
+    with its reason, which publish_many raises."""
+    good = [sample_envelope("user.created") for _ in range(3)]
+    broken = sample_envelope("user.created")
+    broken.data.pop("email")
+    with configured_bus("redis", redis_server.url, unique_name) as bus:
+        before = bus.client.info("commandstats").get("cmdstat_xadd", {}).get("calls", 0)
+        outcomes, unavailable = bus.publish_results([good[0], broken, good[1], good[2]])
+        calls = bus.client.info("commandstats")["cmdstat_xadd"]["calls"] - before
+        stream = bus.stream("user.created")
+        landed = [text(f[b"event_id"]) for _, f in bus.client.xrange(stream)]
+        limit = bus.client.config_get("maxmemory")["maxmemory"]
+        bus.client.config_set("maxmemory", 1)
+        try:
+            refused, _ = bus.publish_results(good[:2])
+            with pytest.raises(PublishError, match="maxmemory"):
+                bus.publish_many(good[:1])
+        finally:
+            bus.client.config_set("maxmemory", limit)
+    assert unavailable is None
+    assert outcomes[0] is None and outcomes[2:] == [None, None]
+    assert outcomes[1] is not None and "email" in outcomes[1]
+    assert calls == 3
+    assert landed == [e.event_id for e in good]
+    assert len(refused) == 2 and all(o is not None and "maxmemory" in o for o in refused)

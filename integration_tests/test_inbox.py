@@ -102,3 +102,24 @@ def test_a_handler_waiting_on_a_service_holds_no_transaction_and_no_lock(
     assert (state, locks) == ("idle", [])
     assert outcomes == [Outcome.ACK]
     assert InboxEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_takes_one_savepoint_per_message_for_all_its_handlers(postgres):
+    """On PostgreSQL a window of 3 messages, each with two inbox handlers, sends 3 SAVEPOINTs
+    (each message's inbox rows and effects together), one COMMIT, and applies all 6."""
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql.split(None, 1)[0].upper())
+        return execute(sql, params, many, context)
+
+    registry = HandlerRegistry()
+    registry.add("user.created", lambda envelope: None, name="it.window.first")
+    registry.add("user.created", lambda envelope: None, name="it.window.second")
+    events = [sample_envelope("user.created") for _ in range(3)]
+    with connection.execute_wrapper(record):
+        results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
+    assert [r.outcome for r in results] == [Outcome.ACK] * 3
+    assert statements.count("SAVEPOINT") == 3
+    assert InboxEvent.objects.count() == 6

@@ -118,6 +118,21 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
                 id="microservices.E051",
             )
         )
+    elif (
+        conf.get("BACKEND") == "rabbitmq"
+        and _positive_int(prefetch)
+        and window > 1
+        and prefetch < 2 * window
+    ):
+        errors.append(
+            Warning(
+                f"{WHERE}['RABBITMQ_PREFETCH'] ({prefetch}) is less than twice CONSUME_WINDOW "
+                f"({window})",
+                hint="While a window commits, the broker should already be delivering the next "
+                "one: set RABBITMQ_PREFETCH to at least 2 x CONSUME_WINDOW.",
+                id="microservices.W051",
+            )
+        )
     if (
         not isinstance(wait, int | float)
         or isinstance(wait, bool)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from .contract import validate_body
 from .crash import crash_point
 from .envelope import Envelope
 from .handlers import HandlerRegistry, RegisteredHandler
-from .inbox import inbox_apply, inbox_run, inbox_seen
+from .inbox import inbox_apply_here, inbox_run, inbox_seen
 
 logger = logging.getLogger("microservices.events.consumer")
 
@@ -79,14 +80,21 @@ class Dispatcher:
         with bind_request_id(envelope.correlation_id):
             return self._run(envelope, handlers, delivery_count, None)
 
-    def dispatch_window(self, messages: Sequence[tuple[bytes, int]]) -> list[Result]:
+    def dispatch_window(
+        self, messages: Sequence[tuple[bytes, int]], *, stop: threading.Event | None = None
+    ) -> list[Result]:
         """Decide the fate of a window of (body, delivery_count) in ONE database transaction.
 
         Every `prepare` step runs first, outside it (no row lock held across a remote read);
-        then each message runs in its own savepoint, rolled back if it is not an ACK, so a
-        failing message keeps nothing and the others keep everything. The caller settles the
+        then each message runs in its own savepoint (its inbox rows and its handlers' effects
+        together, no savepoint per handler), rolled back if it is not an ACK, so a failing
+        message keeps nothing and the others keep everything. The caller settles the
         results after this returns, i.e. after the commit: a crash before it redelivers the
         whole window, and the inbox makes the replay harmless.
+
+        Once `stop` is set (SIGTERM), the message in hand is finished and the window ends
+        there: the results cover that prefix only, committed; the caller leaves the rest
+        unsettled for the broker to hand on, as the per-message path leaves its prefetch.
         """
         results: list[Result | None] = [None] * len(messages)
         work: list[tuple[int, Envelope, list[RegisteredHandler], dict[str, Any]]] = []
@@ -102,18 +110,23 @@ class Dispatcher:
                 results[index] = prepared
             else:
                 work.append((index, envelope, handlers, prepared))
+        decided = len(messages)
         with transaction.atomic():
             for index, envelope, handlers, prepared in work:
+                if stop is not None and stop.is_set():
+                    decided = index
+                    break
                 savepoint = transaction.savepoint()
                 with bind_request_id(envelope.correlation_id):
                     result = self._run(envelope, handlers, messages[index][1], prepared)
-                if result.outcome is Outcome.ACK:
-                    transaction.savepoint_commit(savepoint)
-                else:
+                # An ACK's savepoint is not released: a RELEASE is one more round trip, and a
+                # later ROLLBACK TO undoes only what followed its own savepoint, so the
+                # messages before a failing one keep their work; COMMIT ends them all.
+                if result.outcome is not Outcome.ACK:
                     transaction.savepoint_rollback(savepoint)
                 results[index] = result
             crash_point("window:before_commit")
-        return [result for result in results if result is not None]
+        return [result for result in results[:decided] if result is not None]
 
     def _decode(self, body: bytes) -> tuple[Envelope, list[RegisteredHandler]] | Result:
         """The envelope and its handlers, or the DEAD result of a message nobody can handle."""
@@ -166,7 +179,8 @@ class Dispatcher:
                 elif handler.prepare is not None and handler.name not in prepared:
                     ran = False  # found in the inbox before its prepare step
                 else:
-                    ran = inbox_apply(
+                    # the message's savepoint (dispatch_window) holds its row and effect
+                    ran = inbox_apply_here(
                         envelope=envelope, handler=handler, prepared=prepared.get(handler.name)
                     )
             except Exception as exc:

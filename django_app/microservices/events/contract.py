@@ -153,11 +153,15 @@ def validate_body(body: bytes) -> Envelope:
     return Envelope.from_dict(payload)
 
 
-def encode_event(envelope: Envelope) -> bytes:
-    """Validate and encode an envelope for publishing; refuses what consumers would refuse."""
-    validate_event(envelope)
-    body = envelope.to_bytes()
-    limit = max_event_bytes()
+def encode_event(
+    envelope: Envelope, *, contract: EventContract | None = None, limit: int | None = None
+) -> bytes:
+    """Validate and encode an envelope for publishing; refuses what consumers would refuse.
+    A batch passes the contract and the limit, looked up once for all its events."""
+    payload = envelope.to_dict()
+    (contract or get_contract()).validate(payload)
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    limit = max_event_bytes() if limit is None else limit
     if len(body) > limit:
         raise EventContractViolation(f"event body is {len(body)} bytes, the limit is {limit}")
     return body

@@ -76,11 +76,21 @@ def inbox_run(*, envelope: Envelope, handler: RegisteredHandler) -> bool:
 
 def inbox_apply(*, envelope: Envelope, handler: RegisteredHandler, prepared: Any = None) -> bool:
     """The transactional part of `inbox_run`, given what `prepare` returned: claim the row and
-    apply the handler atomically (a savepoint inside a consume window); True if it ran now."""
+    apply the handler atomically; True if it ran now."""
     with transaction.atomic():
-        if not _claim(envelope, handler.name):
-            return False
-        handler.apply(envelope, prepared)
+        return inbox_apply_here(envelope=envelope, handler=handler, prepared=prepared)
+
+
+def inbox_apply_here(
+    *, envelope: Envelope, handler: RegisteredHandler, prepared: Any = None
+) -> bool:
+    """`inbox_apply` inside the caller's own transaction or savepoint (a consume window's, one
+    per message): no savepoint of its own, so the caller must roll back if this raises."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("inbox_apply_here needs the caller's transaction.atomic()")
+    if not _claim(envelope, handler.name):
+        return False
+    handler.apply(envelope, prepared)
     return True
 
 

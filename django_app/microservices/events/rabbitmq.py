@@ -30,7 +30,7 @@ from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
 from .consumer import Outcome
-from .contract import encode_event
+from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
@@ -161,9 +161,10 @@ class RabbitMQBus(EventBus):
         outcomes: list[str | None] = [None] * len(envelopes)
         batch: list[Outgoing] = []
         positions: list[int] = []
+        contract, limit = get_contract(), max_event_bytes()
         for index, envelope in enumerate(envelopes):
             try:
-                body = encode_event(envelope)
+                body = encode_event(envelope, contract=contract, limit=limit)
             except EventContractViolation as exc:
                 outcomes[index] = str(exc)
                 continue
@@ -279,11 +280,11 @@ class RabbitMQBus(EventBus):
                 while not stop.is_set() and not budget.exhausted:
                     connection.process_data_events(time_limit=window.time_limit(0.5))
                     while window.due(stop) and not (stop.is_set() or budget.exhausted):
-                        self._settle_window(dispatcher, window.take(), group, budget)
+                        self._settle_window(dispatcher, window.take(), group, budget, stop)
                     if not window.pending and budget.idle_expired():
                         break
                 if window.pending and not budget.exhausted:  # stopping: finish the next window
-                    self._settle_window(dispatcher, window.take(), group, budget)
+                    self._settle_window(dispatcher, window.take(), group, budget, stop)
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -324,10 +325,12 @@ class RabbitMQBus(EventBus):
         window: list[tuple[Delivery, str]],
         group: str,
         budget: ConsumeBudget,
+        stop: threading.Event,
     ) -> None:
-        """Decide a window in one transaction (consumer.py), then settle it once committed."""
-        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in window])
-        settle_window(window, results, self.topology, group=group)
+        """Decide a window in one transaction (consumer.py), then settle it once committed;
+        stopping, what was not decided stays unacked (requeued when the connection closes)."""
+        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in window], stop=stop)
+        settle_window(window[: len(results)], results, self.topology, group=group)
         for result in results:
             if result.outcome is not Outcome.RETRY:
                 budget.settled_one()

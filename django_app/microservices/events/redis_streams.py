@@ -6,6 +6,13 @@ XREADGROUP, XACKs what its handlers settled, retries a failed entry after its ba
 itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
 REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
 to `<prefix>:dead:<group>` with its reason (XADD + XACK in one MULTI).
+
+With CONSUME_WINDOW = N > 1, a read takes up to N entries (XREADGROUP COUNT=N), decides them in
+one database transaction (a savepoint each, consumer.py), and after the commit settles them in
+one MULTI: one XACK of the ids, with the XADDs of the dead ones. A read returns what the stream
+holds without waiting for more, so a quiet stream is acked at once (CONSUME_WINDOW_WAIT is
+RabbitMQ's). A failing entry alone is retried or dead-lettered; a crash before the commit leaves
+the whole window pending, reclaimed by XAUTOCLAIM, and the inbox makes the replay harmless.
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from ..exceptions import PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import reconnect_delay
 from .consumer import Dispatcher, Outcome
-from .contract import encode_event
+from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .redis_base import RECONNECTABLE, RedisBus, text
@@ -40,10 +47,19 @@ class RedisStreamsBus(RedisBus):
     # Entries per read. Small: on SIGTERM, what was read but not started stays pending.
     batch = 10
 
-    def __init__(self, url: str, *, claim_idle_ms: int, block_ms: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        claim_idle_ms: int,
+        block_ms: int,
+        consume_window: int = 1,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(url, **kwargs)
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
+        self.consume_window = consume_window
 
     @classmethod
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +67,7 @@ class RedisStreamsBus(RedisBus):
             **super().options(config),
             "claim_idle_ms": int(config["REDIS_CLAIM_IDLE_MS"]),
             "block_ms": int(config["REDIS_BLOCK_MS"]),
+            "consume_window": int(config["CONSUME_WINDOW"]),
         }
 
     def stream(self, event_type: str) -> str:
@@ -66,6 +83,49 @@ class RedisStreamsBus(RedisBus):
             "correlation_id": envelope.correlation_id,
         }
         self.publish_raw(envelope.event_type, fields)
+
+    def publish_results(
+        self, envelopes: Sequence[Envelope]
+    ) -> tuple[list[str | None], BusUnavailable | None]:
+        """A batch's XADDs in one pipeline: one round trip for all of them (see EventBus).
+
+        An event the contract refuses is not sent; Redis refusing one (e.g. OOM) refuses that
+        one only. A connection lost during the round trip is retried as a whole (a duplicate
+        entry is what at-least-once allows, and the inbox absorbs); if Redis stays away, no
+        outcome after the first event sent is known, so those before it are returned.
+        """
+        outcomes: list[str | None] = [None] * len(envelopes)
+        sent: list[tuple[int, str, dict[str, Any]]] = []
+        contract, limit = get_contract(), max_event_bytes()
+        for index, envelope in enumerate(envelopes):
+            try:
+                body = encode_event(envelope, contract=contract, limit=limit)
+            except EventContractViolation as exc:
+                outcomes[index] = str(exc)
+                continue
+            fields = {
+                "envelope": body,
+                "event_id": envelope.event_id,
+                "correlation_id": envelope.correlation_id,
+            }
+            sent.append((index, self.stream(envelope.event_type), fields))
+        if not sent:
+            return outcomes, None
+
+        def execute() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for _, stream, fields in sent:
+                pipe.xadd(stream, fields)
+            return list(pipe.execute(raise_on_error=False))
+
+        try:
+            replies = self._with_reconnect("XADD", execute)
+        except BusUnavailable as exc:
+            return outcomes[: sent[0][0]], exc
+        for (index, stream, _), reply in zip(sent, replies, strict=True):
+            if isinstance(reply, Exception):
+                outcomes[index] = f"Redis refused the event on {stream}: {reply}"
+        return outcomes, None
 
     def publish_raw(self, event_type: str, fields: dict[str, Any]) -> str:
         """XADD fields unchecked (poison tests); returns the entry id once Redis has it."""
@@ -170,16 +230,32 @@ class _StreamRun:
         # (due time, stream, entry id): our own failed entries, pending on us until then
         self.retries: list[tuple[float, str, str]] = []
 
+    @property
+    def windowed(self) -> bool:
+        return self.bus.consume_window > 1
+
+    def read_count(self) -> int:
+        """Entries to read at once: a window, or a small batch; never more than the budget's."""
+        count = self.bus.consume_window if self.windowed else self.bus.batch
+        if self.budget.max_messages is not None:
+            count = min(count, self.budget.max_messages - self.budget.settled)
+        return max(1, count)
+
     def read_new(self, streams: list[str], block_ms: int, stop: threading.Event) -> int:
         response = self.client.xreadgroup(
             self.group,
             self.consumer,
             dict.fromkeys(streams, ">"),
-            count=self.bus.batch,
+            count=self.read_count(),
             block=block_ms,
         )
         handled = 0
         for stream, entries in response or []:
+            if self.windowed:
+                if stop.is_set() or self.budget.exhausted:
+                    return handled  # read but not started: pending, reclaimed once idle
+                handled += self.process_window(text(stream), [(e, f, 1) for e, f in entries], stop)
+                continue
             for entry_id, fields in entries:
                 if stop.is_set() or self.budget.exhausted:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
@@ -199,7 +275,7 @@ class _StreamRun:
             if stop.is_set() or self.budget.exhausted:
                 return handled
             claimed = self.client.xclaim(stream, self.group, self.consumer, 0, [entry_id])
-            handled += self._process_claimed(stream, claimed)
+            handled += self._process_claimed(stream, claimed, stop)
         return handled
 
     def reclaim(self, streams: list[str], stop: threading.Event) -> int:
@@ -214,7 +290,7 @@ class _StreamRun:
                     self.consumer,
                     min_idle_time=self.bus.claim_idle_ms,
                     start_id=cursor,
-                    count=self.bus.batch,
+                    count=self.read_count(),
                 )
                 cursor, claimed = text(response[0]), response[1]
                 if claimed:
@@ -224,12 +300,14 @@ class _StreamRun:
                         "y" if len(claimed) == 1 else "ies",
                         stream,
                     )
-                handled += self._process_claimed(stream, claimed)
+                handled += self._process_claimed(stream, claimed, stop)
                 if cursor == "0-0":
                     break
         return handled
 
-    def _process_claimed(self, stream: str, claimed: list[Any]) -> int:
+    def _process_claimed(
+        self, stream: str, claimed: list[Any], stop: threading.Event | None = None
+    ) -> int:
         entries = [(e[0], e[1]) for e in claimed if e and e[1] is not None]
         if not entries:
             return 0
@@ -243,6 +321,10 @@ class _StreamRun:
             consumername=self.consumer,
         )
         counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        if self.windowed:
+            return self.process_window(
+                stream, [(e, f, counts.get(text(e), 2)) for e, f in entries], stop
+            )
         handled = 0
         for entry_id, fields in entries:
             if self.budget.exhausted:
@@ -271,20 +353,73 @@ class _StreamRun:
         else:
             self.dead_letter(stream, entry_id, body, result.reason, delivery)
 
+    def process_window(
+        self,
+        stream: str,
+        entries: list[tuple[Any, dict[Any, Any], int]],
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Decide (entry id, fields, delivery) of one stream in one transaction, then settle
+        them all in one MULTI: the dead ones' XADDs and one XACK of every settled id. Nothing
+        is acknowledged before the commit: a crash leaves the window pending on us, and so
+        does stopping for what was not decided (reclaimed once idle)."""
+        dead: list[tuple[str, bytes | None, str, int]] = []
+        work: list[tuple[str, bytes, int]] = []
+        for raw_id, fields, delivery in entries:
+            entry_id = text(raw_id)
+            body = fields.get(b"envelope", fields.get("envelope"))
+            if delivery > self.bus.max_deliveries:
+                dead.append((entry_id, body, f"delivery limit {delivery - 1} exceeded", delivery))
+            elif body is None:
+                dead.append((entry_id, b"", "entry has no `envelope` field", delivery))
+            else:
+                work.append((entry_id, body, delivery))
+        results = (
+            self.dispatcher.dispatch_window([(body, d) for _, body, d in work], stop=stop)
+            if work
+            else []
+        )
+        acked: list[str] = []
+        for (entry_id, body, delivery), result in zip(work[: len(results)], results, strict=True):
+            if result.outcome is Outcome.ACK:
+                acked.append(entry_id)
+            elif result.outcome is Outcome.RETRY:
+                self.retries.append((time.monotonic() + result.delay, stream, entry_id))
+            else:
+                dead.append((entry_id, body, result.reason, delivery))
+        settled = [*acked, *(entry_id for entry_id, *_ in dead)]
+        if settled:
+            pipe = self.client.pipeline(transaction=True)
+            for entry_id, body, reason, delivery in dead:
+                pipe.xadd(
+                    self.bus.dead_stream(self.group),
+                    self._dead_fields(stream, entry_id, body, reason, delivery),
+                )
+            pipe.xack(stream, self.group, *settled)
+            pipe.execute()
+        for _ in settled:
+            self.budget.settled_one()
+        return len(entries) - (len(work) - len(results))  # what was decided
+
+    def _dead_fields(
+        self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
+    ) -> dict[str, Any]:
+        return {
+            "envelope": body or b"",
+            "reason": reason[:1000],
+            "stream": stream,
+            "entry_id": entry_id,
+            "deliveries": delivery,
+            "group": self.group,
+        }
+
     def dead_letter(
         self, stream: str, entry_id: str, body: bytes | None, reason: str, delivery: int
     ) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(
             self.bus.dead_stream(self.group),
-            {
-                "envelope": body or b"",
-                "reason": reason[:1000],
-                "stream": stream,
-                "entry_id": entry_id,
-                "deliveries": delivery,
-                "group": self.group,
-            },
+            self._dead_fields(stream, entry_id, body, reason, delivery),
         )
         pipe.xack(stream, self.group, entry_id)
         pipe.execute()

@@ -46,11 +46,15 @@ class Runner:
         execution: SagaExecution,
         owner: str,
         lease_seconds: float,
+        *,
+        creating: bool = False,
     ) -> None:
         self.definition = definition
         self.execution = execution
         self.lease_seconds = lease_seconds
-        self.store = ExecutionStore(execution, owner, lease_seconds)
+        # creating: `execution` is new and unsaved; the first step's start inserts it
+        # (ExecutionStore), or raises SagaExists before any step has run.
+        self.store = ExecutionStore(execution, owner, lease_seconds, creating=creating)
         # A PENDING saga has never started a step; any other may have logged attempts of the
         # step it stopped on (it crashed, or its compensation is being retried).
         self.resuming = execution.status != SagaStatus.PENDING

@@ -29,6 +29,7 @@ from ..models.sagas import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaExecution, Sa
 from .definition import SagaDefinition
 from .registry import get_definition
 from .runner import Runner
+from .store import SagaExists
 
 __all__ = [
     "SagaResult",
@@ -99,13 +100,29 @@ def saga_execute(
     """
     owner = owner or worker_id()
     seconds = _lease_seconds(lease_seconds)
-    execution = saga_create(
-        definition=definition,
-        saga_id=saga_id,
-        context=context,
-        owner=owner,
-        lease_seconds=seconds,
-    )
+    if connection.vendor == "postgresql":
+        # The INSERT goes with the first step's start, one statement (store_postgres.py).
+        new = SagaExecution(
+            saga_id=saga_id,
+            saga_type=definition.saga_type,
+            status=SagaStatus.PENDING,
+            context_data=context,
+            lease_owner=owner,
+        )
+        try:
+            Runner(definition, new, owner, seconds, creating=True).run()
+        except SagaExists:
+            execution = None
+        else:
+            return SagaResult.from_execution(new)
+    else:
+        execution = saga_create(
+            definition=definition,
+            saga_id=saga_id,
+            context=context,
+            owner=owner,
+            lease_seconds=seconds,
+        )
     if execution is None:
         existing = SagaExecution.objects.get(saga_id=saga_id)
         if existing.is_terminal or not _claim(existing.pk, owner, seconds):

@@ -26,9 +26,13 @@ from ..models.events import OutboxEvent
 from ..models.sagas import SagaExecution, SagaStepLog, StepLogStatus
 from .definition import StepContext, StepEvent
 from .state import SagaState
-from .store_postgres import move_in_one_statement
+from .store_postgres import create_in_one_statement, move_in_one_statement
 
-__all__ = ["Attempt", "ExecutionStore", "StepEnd"]
+__all__ = ["Attempt", "ExecutionStore", "SagaExists", "StepEnd"]
+
+
+class SagaExists(Exception):
+    """A saga the store was to create (`creating`) has a row already: nothing was written."""
 
 
 @dataclass
@@ -57,10 +61,20 @@ class StepEnd:
 class ExecutionStore:
     """The writes of the worker that holds the lease of one execution (updated in place)."""
 
-    def __init__(self, execution: SagaExecution, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        execution: SagaExecution,
+        owner: str,
+        lease_seconds: float,
+        *,
+        creating: bool = False,
+    ) -> None:
         self.execution = execution
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
+        # PostgreSQL: `execution` is not saved yet; the first begin_attempt inserts it with its
+        # first attempt in one statement, or raises SagaExists.
+        self.creating = creating
 
     def checkpoint(self, events: Sequence[StepEvent] = ()) -> None:
         """Save the context as a step has left it so far, with `events` in the outbox, and
@@ -98,8 +112,25 @@ class ExecutionStore:
             started_at=timezone.now(),
         )
         fields = _state_fields(state, ended)
+        if self.creating:
+            self._create(fields, log)
+            return log
         self._move(fields, close=ended.attempt if ended else None, open_log=log, release=False)
         return log
+
+    def _create(self, fields: dict[str, Any], log: SagaStepLog) -> None:
+        fields = self._with_lease(fields, release=False, now=timezone.now())
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+        created_id, opened_id = create_in_one_statement(self.execution, log)
+        if created_id is None:
+            raise SagaExists(self.execution.saga_id)
+        self.creating = False
+        self.execution.pk = created_id
+        self.execution._state.adding = False
+        log.execution_id = created_id
+        log.pk = opened_id
+        log._state.adding = False
 
     def retry_later(self, attempt: Attempt) -> None:
         """Close a failed attempt that will be tried again; the lease is renewed for the wait."""

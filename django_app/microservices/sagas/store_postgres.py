@@ -23,7 +23,7 @@ from django.db import connection
 from ..models.events import OutboxEvent
 from ..models.sagas import SagaExecution, SagaStepLog
 
-__all__ = ["move_in_one_statement"]
+__all__ = ["create_in_one_statement", "move_in_one_statement"]
 
 _INSERT_COLUMNS = (
     "step_index",
@@ -106,10 +106,44 @@ def move_in_one_statement(
     return int(row[0]), row[1]
 
 
+def create_in_one_statement(
+    execution: SagaExecution, open_log: SagaStepLog
+) -> tuple[int | None, int | None]:
+    """Insert the new `execution` with its first attempt's log row `open_log`, one statement
+    (a new saga's INSERT was a round trip of its own before its first move); returns (the
+    execution's id, the log row's id), (None, None) if the saga_id exists (nothing written)."""
+    ex_columns, ex_values = _insert_values(execution)
+    log_table = SagaStepLog._meta.db_table
+    columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    sql = f"""
+        WITH ex AS (
+            INSERT INTO "{SagaExecution._meta.db_table}" ({ex_columns})
+            VALUES ({", ".join(["%s"] * len(ex_values))})
+            ON CONFLICT ("saga_id") DO NOTHING RETURNING "id"
+        ), opened AS (
+            INSERT INTO "{log_table}" ("execution_id", {columns})
+            SELECT ex."id", {", ".join(["%s"] * len(_INSERT_COLUMNS))} FROM ex
+            RETURNING "id"
+        )
+        SELECT (SELECT "id" FROM ex), (SELECT "id" FROM opened)
+    """  # noqa: S608  (identifiers come from model metadata, values are parameters)
+    params = [*ex_values, *(getattr(open_log, c) for c in _INSERT_COLUMNS[:-1]), ""]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None, None
+    return int(row[0]), row[1]
+
+
 def _outbox_values(row: OutboxEvent) -> tuple[str, list[Any]]:
+    return _insert_values(row)
+
+
+def _insert_values(row: OutboxEvent | SagaExecution) -> tuple[str, list[Any]]:
     """The columns and values an ORM insert of `row` would write (NULLs left to the column)."""
     columns, values = [], []
-    for f in OutboxEvent._meta.concrete_fields:
+    for f in type(row)._meta.concrete_fields:
         if f.primary_key:
             continue
         value = f.get_db_prep_save(f.pre_save(row, add=True), connection)

@@ -72,6 +72,15 @@ def events_settings(**event_bus):
             },
             "microservices.E051",
         ),
+        (
+            {
+                "BACKEND": "rabbitmq",
+                "RABBITMQ_URL": "amqp://u:p@mq:5672/%2F",
+                "RABBITMQ_PREFETCH": 30,
+                "CONSUME_WINDOW": 20,
+            },
+            "microservices.W051",
+        ),
     ],
 )
 def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
@@ -113,12 +122,13 @@ def test_valid_rabbitmq_configuration_passes_the_checks():
         assert [m.id for m in check_event_bus()] == []
 
 
-def test_a_window_as_large_as_the_prefetch_passes_the_checks():
-    """CONSUME_WINDOW up to RABBITMQ_PREFETCH, with a short wait, is a valid configuration."""
+def test_a_window_of_half_the_prefetch_passes_the_checks():
+    """CONSUME_WINDOW up to half RABBITMQ_PREFETCH (the next window arrives while one commits),
+    with a short wait, is a valid configuration."""
     with events_settings(
         BACKEND="rabbitmq",
         RABBITMQ_URL="amqp://u:p@mq:5672/%2F",
-        RABBITMQ_PREFETCH=50,
+        RABBITMQ_PREFETCH=100,
         CONSUME_WINDOW=50,
         CONSUME_WINDOW_WAIT=0.05,
     ):

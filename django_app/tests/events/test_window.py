@@ -192,3 +192,48 @@ def test_a_failed_message_keeps_nothing_even_from_handlers_without_the_inbox(mem
     assert [str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)] == [
         fine.event_id
     ]
+
+
+def test_a_redis_window_reads_up_to_the_window_within_the_budget():
+    """CONSUME_WINDOW entries a read (the per-entry path keeps its small batch), never more
+    than the budget still wants; building the client connects to nothing."""
+    from microservices.events.backends import bus_settings
+    from microservices.events.redis_streams import RedisStreamsBus, _StreamRun
+
+    def run(window: int, max_messages: int | None) -> _StreamRun:
+        bus = RedisStreamsBus.from_config(
+            bus_settings(redis_url="redis://127.0.0.1:1/0", consume_window=window)
+        )
+        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=None)
+        return _StreamRun(bus, Dispatcher(HandlerRegistry()), "g", "c", budget)
+
+    assert (run(50, None).windowed, run(50, None).read_count()) == (True, 50)
+    assert (run(1, None).windowed, run(1, None).read_count()) == (False, RedisStreamsBus.batch)
+    near_the_end = run(50, 60)
+    for _ in range(45):
+        near_the_end.budget.settled_one()
+    assert near_the_end.read_count() == 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_ends_the_window_after_the_message_in_hand(memory_bus):
+    """SIGTERM during message 2 of 5: messages 1 and 2 are decided and committed, the other 3
+    get no result (the backend leaves them unsettled, for the broker to hand on)."""
+    events = [user_created() for _ in range(5)]
+    stop = threading.Event()
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.stopping")
+    def handler(envelope):
+        UserProfile.objects.create(user_id=envelope.data["user_id"], email="a@b.c", name="x")
+        if envelope.event_id == events[1].event_id:
+            stop.set()
+
+    results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events], stop=stop)
+    assert [(r.outcome, r.envelope and r.envelope.event_id) for r in results] == [
+        (Outcome.ACK, e.event_id) for e in events[:2]
+    ]
+    assert {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)} == {
+        e.event_id for e in events[:2]
+    }
+    assert UserProfile.objects.count() == 2

@@ -1,0 +1,50 @@
+"""bench/table.py: the README's benchmark table is derived from the results JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import table
+
+
+def consume_results() -> dict[str, Any]:
+    section = {
+        "title": "RabbitMQ consume, PostgreSQL "
+        "fsync=off synchronous_commit=off full_page_writes=off",
+        "events_per_second": {"median": {"ours": 500.0, "raw_ack": 2000.0}},
+        "ratios": [
+            {"label": "ours / raw", "ours": "ours", "ceiling": "raw_ack", "value": 0.25}
+            | {"target": 0.5, "met": False}
+        ],
+    }
+    return {"phases": [{"rabbitmq": section}], "machine": {"load_average_1_5_15_min": [2, 1, 0.5]}}
+
+
+def test_every_ratio_becomes_a_row_with_its_figures_and_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "consume.json").write_text(json.dumps(consume_results()))
+    monkeypatch.setattr(table, "RESULTS_DIR", tmp_path)
+    generated = table.table()
+    assert (
+        "| consume | RabbitMQ consume, PostgreSQL fsync off: ours / raw | 500 / 2,000 | 0.25x "
+        "| ≥ 0.5x: **missed** |" in generated
+    )
+    assert "consume 2 / 1 / 0.5" in generated
+
+
+def test_the_readme_block_is_replaced_and_a_missing_block_is_an_error() -> None:
+    readme = f"intro\n{table.START}\nold table\n{table.END}\nafter\n"
+    assert table.rewrite(readme, "new") == f"intro\n{table.START}\nnew\n{table.END}\nafter\n"
+    with pytest.raises(SystemExit, match="no"):
+        table.rewrite("no markers here", "new")
+
+
+def test_the_readme_table_is_the_one_the_committed_results_give() -> None:
+    """Regenerate it with `bench/table.py` (make bench does) whenever bench/results changes."""
+    readme = table.README.read_text()
+    assert table.rewrite(readme, table.table()) == readme
