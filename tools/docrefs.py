@@ -99,6 +99,8 @@ def _names(body: list[ast.stmt]) -> dict[str, ast.AST]:
 
 def problem(ref: Reference) -> str | None:
     """Why `ref` does not resolve, or None when it does."""
+    if "*" in ref.path:  # a pattern such as bench/results/*.json: at least one file matches
+        return None if any(ROOT.glob(ref.path)) else "no file matches this pattern"
     target = ROOT / ref.path
     if not target.exists():
         return "no such file or folder"
