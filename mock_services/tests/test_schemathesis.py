@@ -1,9 +1,10 @@
 """Property-based verification of each stub against its contract (schemathesis, all checks).
 
 Positive and negative data, the examples/coverage/fuzzing phases per operation, and the stateful
-phase following the contracts' OpenAPI links; every check, including ignored_auth. Also the
-README's plain `st` command (verify.OUTSIDER_COMMAND), exactly as typed, against
-`python -m mock_services`.
+phase following the contracts' OpenAPI links; every check, including ignored_auth and ours,
+linked_resource_is_available (a stub whose read answers 404 for what it just created fails the
+stateful run). Also the README's plain `st` command (verify.OUTSIDER_COMMAND), exactly as typed,
+against `python -m mock_services`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 from unittest import mock
 
 import hypothesis
@@ -21,6 +23,7 @@ import pytest
 import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
@@ -46,6 +49,7 @@ STATEFUL_SETTINGS = hypothesis.settings(
     suppress_health_check=list(hypothesis.HealthCheck),
     database=None,
 )
+FIND_ONLY = (hypothesis.Phase.explicit, hypothesis.Phase.generate)
 SERVICES = ("users", "orders", "payments", "inventory")
 # Known when the tests are built (collection), so it can sit in the schemas' config.
 TOKEN = secrets.token_urlsafe(24)
@@ -114,36 +118,78 @@ def test_inventory_stub_conforms_to_contract_schemathesis(case, servers):
     _call("inventory", case, servers)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_stub_follows_contract_links_statefully_schemathesis(service, servers):
-    """The contract's links (create -> read/update/cancel/refund/release) are followed and hold."""
-    schema = SCHEMAS[service]
-    schema.config.update(base_url=servers[service].url)
+def _state_machine(
+    service: str, server: StubServer, schema: BaseSchema, *, fault: dict[str, Any] | None = None
+) -> Any:
+    """The contract's state machine against `server`, counting statuses, cases and links.
+
+    Each scenario (and hypothesis' replay of it) starts from the seeded state, plus `fault`
+    (keyword arguments of FaultsClient.add) when given; a stub so broken counts in no figure.
+    """
+    counted = fault is None
+    schema.config.update(base_url=server.url)
     base = schema.as_state_machine()
 
     class Machine(base):  # type: ignore[misc, valid-type]
         def setup(self) -> None:
-            # Each scenario (and hypothesis' replay of it) starts from the seeded state.
-            servers[service].reset()
+            server.reset()
+            if fault is not None:
+                server.faults.add(**fault)
 
         def after_call(self, response, case) -> None:
-            STATEFUL_STATUSES[service][response.status_code] += 1
+            if counted:
+                STATEFUL_STATUSES[service][response.status_code] += 1
             super().after_call(response, case)
 
         def before_call(self, case) -> None:
-            CONTRACTS_RUN.figures(service).cases["stateful"] += 1
+            if counted:
+                CONTRACTS_RUN.figures(service).cases["stateful"] += 1
             mock_services.schemathesis_hooks.fresh_idempotency_key(case)
             super().before_call(case)
 
         def step(self, input: StepInput) -> StepOutput:
             link = input.transition
-            if link is not None and not link.is_inferred and input.applied_parameters:
+            if counted and link is not None and not link.is_inferred and input.applied_parameters:
                 LINKS_FOLLOWED[service][link.id] += 1
             return super().step(input)
 
-    Machine.run(settings=STATEFUL_SETTINGS)
+    return Machine
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_stub_follows_contract_links_statefully_schemathesis(service, servers):
+    """The contract's links (create -> read/update/cancel/refund/release) are followed and hold."""
+    _state_machine(service, servers[service], SCHEMAS[service]).run(settings=STATEFUL_SETTINGS)
     print(service, dict(STATEFUL_STATUSES[service]), dict(LINKS_FOLLOWED[service]))
     assert LINKS_FOLLOWED[service].total() > 0
+
+
+# The read each service's create links to; a 404 there must fail the stateful run.
+READ_AFTER_CREATE = {
+    "users": "/users/{user_id}",
+    "orders": "/orders/{order_id}",
+    "payments": "/payments/{payment_id}",
+    "inventory": "/products/{product_id}",
+}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_stateful_run_fails_when_a_created_resource_is_not_readable_schemathesis(service):
+    """A GET answering 404 for what POST just created fails the run (linked_resource_is_available).
+
+    Guards the check that stands in for ensure_resource_availability, which never fires on these
+    contracts: a private stub whose read always answers 404 (an injected fault).
+    """
+    fault = {"method": "GET", "path": READ_AFTER_CREATE[service], "kind": "error", "status": 404}
+    with StubServer(service, TOKEN) as server:
+        # A schema of its own: the machine keeps what earlier runs learnt on the schema (which
+        # links pay off), and hypothesis' replays while shrinking then see other strategies.
+        machine = _state_machine(service, server, _schema(service), fault=fault | {"times": 0})
+        with pytest.raises(FailureGroup) as caught:
+            # Finding the failure is the point; shrinking it only replays more scenarios.
+            machine.run(settings=hypothesis.settings(STATEFUL_SETTINGS, phases=FIND_ONLY))
+    messages = [str(failure) for failure in caught.value.exceptions]
+    assert any("linked_resource_is_available" in message for message in messages), messages
 
 
 @pytest.fixture(scope="module")
