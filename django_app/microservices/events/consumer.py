@@ -148,7 +148,12 @@ class Dispatcher:
                     known[failed.position] = self._failed(
                         failed.error, failed.handler, item.envelope, item.delivery_count
                     )
-            logger.debug("window of %d: deciding it again message by message", len(work))
+            else:  # not logged yet: the window's transaction failed, not (yet) a message
+                logger.info(
+                    "a window's transaction failed (%r): deciding its %d message(s) one by one",
+                    failed.error,
+                    len(work),
+                )
             decided = self._decide_one_by_one(
                 work, results, stop, len(messages), failed.position, known
             )

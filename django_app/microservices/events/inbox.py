@@ -22,18 +22,22 @@ from ..models import InboxEvent
 from .envelope import Envelope
 from .handlers import RegisteredHandler
 
-# An inbox row's identity: (event_id, handler name).
-ClaimKey = tuple[uuid.UUID, str]
+# An inbox row's identity: (event_id as str(UUID), handler name). Strings, not UUIDs: a window
+# sorts and looks up its keys, and UUID objects compare in Python (measured: most of the cost).
+ClaimKey = tuple[str, str]
 
 # Databases that take INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLite since 3.35).
 ON_CONFLICT_VENDORS = frozenset({"postgresql", "sqlite"})
-# Rows per INSERT: far below PostgreSQL's 65,535 and SQLite's 32,766 parameters (5 a row).
+# Rows per INSERT ... VALUES: within SQLite's 32,766 parameters (5 a row).
 CLAIM_CHUNK = 1000
 COLUMNS = ("event_id", "handler", "event_type", "correlation_id", "processed_at")
 
 
 def claim_key(envelope: Envelope, handler_name: str) -> ClaimKey:
-    return uuid.UUID(envelope.event_id), handler_name
+    event_id = envelope.event_id
+    # The contract's pattern is the hyphenated form, which only needs lower case to be canonical.
+    canonical = event_id.lower() if len(event_id) == 36 else str(uuid.UUID(event_id))
+    return canonical, handler_name
 
 
 def inbox_seen(*, event_id: str, handler_name: str) -> bool:
@@ -49,7 +53,7 @@ def inbox_seen_many(keys: Iterable[ClaimKey]) -> set[ClaimKey]:
         event_id__in={event_id for event_id, _ in wanted},
         handler__in={name for _, name in wanted},
     ).values_list("event_id", "handler")
-    return {key for key in rows if key in wanted}
+    return {key for key in ((str(event_id), name) for event_id, name in rows) if key in wanted}
 
 
 def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
@@ -69,6 +73,42 @@ def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
         raise RuntimeError("inbox_claim needs the caller's transaction.atomic()")
     if connection.vendor not in ON_CONFLICT_VENDORS:
         return {key for key, (envelope, name) in unique.items() if _claim_checked(envelope, name)}
+    ordered = sorted(unique.items())
+    if connection.vendor == "postgresql":
+        return _claim_unnest(connection, ordered)
+    return _claim_values(connection, ordered)
+
+
+def _claim_unnest(
+    connection: Any, ordered: list[tuple[ClaimKey, tuple[Envelope, str]]]
+) -> set[ClaimKey]:
+    """PostgreSQL: the rows as four text arrays, whatever the window's size (half the time of
+    a VALUES list of 5 parameters a row, measured: Django quotes every parameter in Python)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(InboxEvent._meta.db_table)} ({columns}) "  # noqa: S608 - names only
+            "SELECT event_id::uuid, handler, event_type, correlation_id, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS claim(event_id, handler, event_type, correlation_id) "
+            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING event_id, handler",
+            [
+                timezone.now(),
+                [key[0] for key, _ in ordered],
+                [key[1] for key, _ in ordered],
+                [envelope.event_type for _, (envelope, _) in ordered],
+                [envelope.correlation_id[:128] for _, (envelope, _) in ordered],
+            ],
+        )
+        return {(str(event_id), name) for event_id, name in cursor.fetchall()}
+
+
+def _claim_values(
+    connection: Any, ordered: list[tuple[ClaimKey, tuple[Envelope, str]]]
+) -> set[ClaimKey]:
+    """Other databases with ON CONFLICT (SQLite): a VALUES list, in chunks within the
+    parameter limit, each value as the field stores it (SQLite keeps a UUID as 32 hex digits)."""
     meta = InboxEvent._meta
     event_id_field, processed_at_field = meta.get_field("event_id"), meta.get_field("processed_at")
     now = processed_at_field.get_db_prep_value(timezone.now(), connection)
@@ -80,7 +120,7 @@ def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
             envelope.correlation_id[:128],
             now,
         )
-        for key, (envelope, _) in sorted(unique.items())
+        for key, (envelope, _) in ordered
     ]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for column in COLUMNS)
@@ -96,7 +136,8 @@ def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
                 [value for row in chunk for value in row],
             )
             claimed.update(
-                (event_id_field.to_python(event_id), name) for event_id, name in cursor.fetchall()
+                (str(event_id_field.to_python(event_id)), name)
+                for event_id, name in cursor.fetchall()
             )
     return claimed
 
@@ -105,7 +146,7 @@ def inbox_unclaim(keys: Iterable[ClaimKey]) -> None:
     """Delete rows this transaction claimed and will not apply (a window cut short by stopping):
     inserted and deleted before the commit, they never existed for anyone else."""
     condition = Q()
-    for event_id, name in keys:
+    for event_id, name in keys:  # a canonical string is a valid UUIDField lookup value
         condition |= Q(event_id=event_id, handler=name)
     if condition:
         InboxEvent.objects.filter(condition).delete()
