@@ -6,15 +6,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from django.db import connection
 
-from integration_tests.event_helpers import applied_counts, order_event
+from integration_tests.event_helpers import applied_counts, order_event, sent_statements
 from integration_tests.event_helpers import registry as helper_registry
 from microservices.events.consumer import Dispatcher, Outcome
 from microservices.events.handlers import HandlerRegistry
@@ -110,19 +106,6 @@ def test_a_handler_waiting_on_a_service_holds_no_transaction_and_no_lock(
     assert (state, locks) == ("idle", [])
     assert outcomes == [Outcome.ACK]
     assert InboxEvent.objects.count() == 1
-
-
-@contextmanager
-def sent_statements() -> Iterator[Counter[str]]:
-    """The statements this thread's connection sends while inside, by their first word."""
-    sent: Counter[str] = Counter()
-
-    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        sent[sql.split(None, 1)[0].upper()] += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        yield sent
 
 
 @pytest.mark.django_db(transaction=True)
