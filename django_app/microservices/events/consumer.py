@@ -180,6 +180,9 @@ class Dispatcher:
         )
         admitted: list[_Admitted] = []
         for item in decoded:
+            if not any(handler.prepare is not None for handler in item.handlers):
+                admitted.append(item)
+                continue
             with bind_request_id(item.envelope.correlation_id):
                 prepared = self._prepare(item.envelope, item.handlers, item.delivery_count, seen)
             if isinstance(prepared, Result):
