@@ -86,10 +86,10 @@ def _claim_unnest(
     """PostgreSQL: the rows as four text arrays, whatever the window's size (about half the
     time of a VALUES list of 5 parameters a row, measured: Django quotes each one in Python)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in COLUMNS)
+    table, columns = quote(InboxEvent._meta.db_table), ", ".join(map(quote, COLUMNS))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(InboxEvent._meta.db_table)} ({columns}) "  # noqa: S608 - names only
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names only
             "SELECT event_id::uuid, handler, event_type, correlation_id, %s "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
             "AS claim(event_id, handler, event_type, correlation_id) "
