@@ -8,16 +8,19 @@ same queue or stream and the same inbox table, events/s of:
   raw inbox/win  consume a window, one INSERT of its rows, one commit, one ack for all of them
   ours           bus.consume(): contract validation, the inbox row and a no-op handler in one
                  transaction per event, then the ack
-  ours window    the same with CONSUME_WINDOW = window: one transaction a window, a savepoint
-                 a message, one (multiple) ack or XACK after the commit
+  ours window    the same with CONSUME_WINDOW = window: one transaction and one inbox INSERT a
+                 window, no savepoint, one (multiple) ack or XACK after the commit
 Ours is compared with raw inbox/msg (the same guarantee, message by message), ours in windows
 with raw inbox/win, and both with raw ack; the target (printed, not enforced) is ours in windows
 >= 0.5x raw ack.
 The raw clients read event_id from the message's metadata; ours decodes and validates the body.
 Every PostgreSQL figure is taken on each server of --postgres, its settings printed with it.
 
-    .venv/bin/python bench/bench_consume.py [--events 2000] [--durable-events 600] [--rounds 3]
-        [--window 50] [--postgres tests,durable]
+    .venv/bin/python bench/bench_consume.py [--events 2000] [--durable-events 2000] [--rounds 3]
+        [--window 50] [--postgres tests,durable] [--profile rabbitmq|redis]
+
+--profile runs ours in windows once on that broker (on the first --postgres server) under
+pyinstrument instead, and prints where the time goes and the SQL statements a window sends.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -62,7 +66,7 @@ RAW_FIGURES = {
     "raw_inbox_each": "raw + inbox INSERT, commit and ack per event",
     "raw_inbox_window": "raw + inbox INSERT per window, one commit, one ack",
     "ours": "ours: validation + inbox + no-op handler",
-    "ours_window": "ours in windows: one transaction a window, a savepoint a message",
+    "ours_window": "ours in windows: one transaction and one inbox INSERT a window",
 }
 RATIOS = [
     Ratio("ours / raw inbox per event (same guarantee)", "ours", "raw_inbox_each"),
@@ -120,7 +124,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000, help="events per run")
     parser.add_argument(
-        "--durable-events", type=int, default=600, help="events per run on the durable server"
+        "--durable-events",
+        type=int,
+        # as many as --events: ours connects and declares its topology inside its clock (what a
+        # consumer process does once), which in a run of 600 weighed up to 40% of a window run
+        default=2000,
+        help="events per run on the durable server",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--window", type=int, default=50, help="prefetch / read count / window")
@@ -129,7 +138,14 @@ def main() -> None:
         default=",".join(POSTGRES_KINDS),
         help="PostgreSQL servers to run on: tests (fsync off), durable (fsync on)",
     )
+    parser.add_argument(
+        "--profile",
+        choices=("rabbitmq", "redis"),
+        help="instead: profile one run of ours in windows on this broker (pyinstrument)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.postgres = args.postgres.split(",")[0]
     with ExitStack() as stack:
         rabbit, redis_server = provide("rabbitmq"), provide("redis")
         stack.callback(rabbit.close)
@@ -138,6 +154,8 @@ def main() -> None:
         setup_django("project.settings.base", dbs[0])
         phases = [run(args, db, rabbit.endpoint.url, redis_server.endpoint.url) for db in dbs]
         stack.callback(connections.close_all)
+    if args.profile:
+        return
     write_results(
         "consume",
         {
@@ -147,6 +165,26 @@ def main() -> None:
             "servers": {"rabbitmq": rabbit.endpoint.source, "redis": redis_server.endpoint.source},
         },
     )
+
+
+def profile(measure: Callable[[], float], title: str) -> None:
+    """Where ours in windows spends its time: one warm-up run, then one under pyinstrument,
+    with the SQL statements it sent counted by their first word."""
+    from pyinstrument import Profiler
+
+    measure()
+    statements: Counter[str] = Counter()
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements[sql.split(None, 1)[0].upper()] += 1
+        return execute(sql, params, many, context)
+
+    profiler = Profiler(interval=0.0002)
+    with connections["default"].execute_wrapper(record), profiler:
+        events_per_second = measure()
+    print(f"\n== profile: {title}: {events_per_second:,.0f} events/s under the profiler")
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    print("SQL statements in the profiled run:", dict(statements.most_common()))
 
 
 def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -> dict[str, Any]:
@@ -268,16 +306,17 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return run_it
 
-    rabbit_runs = take_turns(
-        {
-            "raw_ack": rabbit_raw_ack,
-            "raw_inbox_each": with_inbox(rabbit_inbox_each),
-            "raw_inbox_window": with_inbox(rabbit_inbox_window),
-            "ours": rabbit_ours(bus),
-            "ours_window": rabbit_ours(windowed),
-        },
-        args.rounds,
-        "RabbitMQ consume",
+    rabbit_measures = {
+        "raw_ack": rabbit_raw_ack,
+        "raw_inbox_each": with_inbox(rabbit_inbox_each),
+        "raw_inbox_window": with_inbox(rabbit_inbox_window),
+        "ours": rabbit_ours(bus),
+        "ours_window": rabbit_ours(windowed),
+    }
+    if args.profile == "rabbitmq":
+        profile(rabbit_measures["ours_window"], f"RabbitMQ, ours in windows of {window}")
+    rabbit_runs = (
+        {} if args.profile else take_turns(rabbit_measures, args.rounds, "RabbitMQ consume")
     )
     admin_channel.queue_delete(queue)
     admin_channel.queue_delete(bus.topology.dead_letter_queue(name))
@@ -355,22 +394,25 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return run_it
 
-    redis_runs = take_turns(
-        {
-            "raw_ack": redis_raw_ack,
-            "raw_inbox_each": with_inbox(redis_inbox_each),
-            "raw_inbox_window": with_inbox(redis_inbox_window),
-            "ours": redis_ours(streams),
-            "ours_window": redis_ours(windowed_streams),
-        },
-        args.rounds,
-        "Redis Streams consume",
+    redis_measures = {
+        "raw_ack": redis_raw_ack,
+        "raw_inbox_each": with_inbox(redis_inbox_each),
+        "raw_inbox_window": with_inbox(redis_inbox_window),
+        "ours": redis_ours(streams),
+        "ours_window": redis_ours(windowed_streams),
+    }
+    if args.profile == "redis":
+        profile(redis_measures["ours_window"], f"Redis Streams, ours in windows of {window}")
+    redis_runs = (
+        {} if args.profile else take_turns(redis_measures, args.rounds, "Redis Streams consume")
     )
     client.delete(stream)
     client.close()
     streams.close()
     windowed_streams.close()
 
+    if args.profile:
+        return {}
     context = {"postgres": db.kind, "postgres_settings": db.durability, "events_per_run": n}
     return {
         **context,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from django.db.models import F, Sum
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
+from microservices.exceptions import PermanentHandlerError
 
 # --- what both buses' tests use ----------------------------------------------------------------
 
@@ -63,12 +65,15 @@ registry = HandlerRegistry()
 
 @registry.handler("order.created", name="it.count_order")
 def count_order(envelope: Envelope) -> None:
-    """Count the order on its (unique per event) user: order_count > 1 means applied twice."""
+    """Count the order on its (unique per event) user: order_count > 1 means applied twice.
+    An event with `handler_fails` in its data is refused (dead-lettered) after counting."""
     from shop.models import OrderStatistics
 
     data = envelope.data
     stats, _ = OrderStatistics.objects.get_or_create(user_id=data["user_id"], currency="EUR")
     OrderStatistics.objects.filter(pk=stats.pk).update(order_count=F("order_count") + 1)
+    if data.get("handler_fails"):
+        raise PermanentHandlerError("this event asked to fail")
     delay = float(data.get("handler_sleep", 0))
     if delay:
         time.sleep(delay)
@@ -99,6 +104,22 @@ def applied_counts() -> tuple[int, int, int]:
     rows = OrderStatistics.objects.filter(currency="EUR")
     total = rows.aggregate(total=Sum("order_count"))["total"] or 0
     return rows.count(), total, rows.filter(order_count__gt=1).count()
+
+
+@contextmanager
+def sent_statements() -> Iterator[Counter[str]]:
+    """The SQL statements this thread's connection sends while inside, by their first word
+    (SAVEPOINT, INSERT, ...); what the driver does itself (COMMIT) is not among them."""
+    from django.db import connection
+
+    sent: Counter[str] = Counter()
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent[sql.split(None, 1)[0].upper()] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield sent
 
 
 # --- settings ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Consume windows on a real RabbitMQ: N messages per transaction and per (multiple) ack, with
 every guarantee of the per-message path: only a failing message is retried or dead-lettered, a
-crash before the commit applies nothing twice, and a quiet queue is acked without waiting.
+duplicate is skipped, a crash before the commit (of the window tried at once, or of its second
+try after a failure) applies nothing twice, and a quiet queue is acked without waiting.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextlib
 import json
 import signal
 import threading
+from collections import Counter
 
 import pytest
 from django.db import connection
@@ -17,11 +19,13 @@ from integration_tests.event_helpers import (
     applied_counts,
     configured_bus,
     order_event,
+    sent_statements,
     start_consumer,
     stop_process,
 )
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS, queue_depth
 from microservices.events.crash import CRASH_ENV
+from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
 from microservices.models import InboxEvent
@@ -32,20 +36,20 @@ from shop.event_samples import sample_envelope
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_message_in_a_window_alone_is_retried_or_dead_lettered(rabbitmq, unique_name):
     """A window of 5: the permanent failure is dead-lettered, the transient one retried and then
-    handled, the other 3 committed and acked together, inside one transaction."""
+    handled, the other 3 committed and acked together, inside one transaction. The window tried
+    at once is rolled back at the first failure and decided again a savepoint a message; the
+    failed message keeps its verdict (its handler is not run again)."""
     events = [sample_envelope("order.cancelled") for _ in range(5)]
     dead, flaky = events[1], events[3]
-    calls: list[str] = []
-    in_window: list[int] = []
+    calls: list[tuple[str, int]] = []  # (event id, transaction id) of every handler call
     registry = HandlerRegistry()
 
     @registry.handler("order.cancelled", name="it.window")
     def handle(envelope):
-        calls.append(envelope.event_id)
-        in_window.append(transaction_id())
+        calls.append((envelope.event_id, transaction_id()))
         if envelope.event_id == dead.event_id:
             raise PermanentHandlerError("unknown order")
-        if envelope.event_id == flaky.event_id and calls.count(flaky.event_id) == 1:
+        if envelope.event_id == flaky.event_id and called(calls, flaky) == 1:
             raise RetryableHandlerError("downstream is down")
 
     with configured_bus(
@@ -53,16 +57,78 @@ def test_a_failing_message_in_a_window_alone_is_retried_or_dead_lettered(rabbitm
     ) as bus:
         bus.declare(["order.cancelled"])
         bus.publish_many(events)
-        assert bus.consume(registry=registry, max_messages=5, idle_timeout=20) == 5
+        with sent_statements() as sent:
+            assert bus.consume(registry=registry, max_messages=5, idle_timeout=20) == 5
         dead_letters = bus.dead_letters()
-    assert sorted(calls) == sorted([e.event_id for e in events] + [flaky.event_id])
-    # the first delivery of all 5 in one transaction, the retry in another
-    assert len(in_window) == 6
-    assert len(set(in_window[:5])) == 1 and in_window[5] != in_window[0]
+    assert_window_decided_again(calls, events, dead, flaky, sent)
     assert [json.loads(body)["event_id"] for body, _ in dead_letters] == [dead.event_id]
     assert "unknown order" in dead_letters[0][1]["x-dead-reason"]
     handled = {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)}
     assert handled == {e.event_id for e in events} - {dead.event_id}
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
+
+
+def called(calls: list[tuple[str, int]], envelope: Envelope) -> int:
+    return sum(1 for event_id, _ in calls if event_id == envelope.event_id)
+
+
+def assert_window_decided_again(
+    calls: list[tuple[str, int]],
+    events: list[Envelope],
+    dead: Envelope,
+    flaky: Envelope,
+    sent: Counter[str],
+) -> None:
+    """What the failing-window tests of both brokers see: tried at once in T1 up to the dead
+    message, rolled back; decided again in T2, a savepoint each except the dead one; the flaky
+    one's retry in T3."""
+    first_try, *_ = calls
+    again = [(event_id, txid) for event_id, txid in calls[2:] if event_id != flaky.event_id]
+    assert calls[:2] == [(events[0].event_id, first_try[1]), (dead.event_id, first_try[1])]
+    assert [event_id for event_id, _ in again] == [events[i].event_id for i in (0, 2, 4)]
+    second_try = again[0][1]
+    assert {txid for _, txid in again} == {second_try} and second_try != first_try[1]
+    flaky_txids = [txid for event_id, txid in calls if event_id == flaky.event_id]
+    assert len(flaky_txids) == 2 and flaky_txids[0] == second_try != flaky_txids[1]
+    assert called(calls, dead) == 1  # its verdict was kept, not asked for again
+    assert sent["SAVEPOINT"] == 4  # the second try's 0, 2, 3, 4; none for the retry alone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_with_duplicates_takes_one_transaction_one_inbox_insert_and_no_savepoint(
+    rabbitmq, unique_name
+):
+    """7 messages in one window: 5 new events, one of them published twice, and one handled by
+    an earlier window. Each new event's handler runs once, all in one transaction with one
+    INSERT for the inbox and no savepoint; the duplicates are acked without running."""
+    old = sample_envelope("order.cancelled")
+    events = [sample_envelope("order.cancelled") for _ in range(5)]
+    calls: list[tuple[str, int]] = []
+    registry = HandlerRegistry()
+
+    @registry.handler("order.cancelled", name="it.window.duplicates")
+    def handle(envelope):
+        calls.append((envelope.event_id, transaction_id()))
+
+    with configured_bus(
+        "rabbitmq",
+        rabbitmq.url,
+        unique_name,
+        CONSUME_WINDOW=7,
+        CONSUME_WINDOW_WAIT=2.0,
+        RABBITMQ_PREFETCH=14,
+    ) as bus:
+        bus.declare(["order.cancelled"])
+        bus.publish(old)
+        assert bus.consume(registry=registry, max_messages=1, idle_timeout=20) == 1
+        calls.clear()
+        bus.publish_many([*events[:3], events[1], old, *events[3:]])
+        with sent_statements() as sent:
+            assert bus.consume(registry=registry, max_messages=7, idle_timeout=20) == 7
+    assert sorted(event_id for event_id, _ in calls) == sorted(e.event_id for e in events)
+    assert len({txid for _, txid in calls}) == 1
+    assert (sent["INSERT"], sent["SAVEPOINT"]) == (1, 0)
+    assert InboxEvent.objects.filter(handler="it.window.duplicates").count() == 6
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
 
 
@@ -143,6 +209,57 @@ def test_a_consumer_killed_before_its_window_commits_applies_every_event_exactly
             output = stop_process(second)
     assert applied_counts() == (total, total, 0), output[-3000:]
     assert InboxEvent.objects.filter(handler="it.count_order").count() == total
+    assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_killed_while_deciding_a_failed_window_again_applies_every_event_once(
+    rabbitmq, unique_name
+):
+    """A window of 20 holds an event its handler refuses: the try at once is rolled back, and
+    the consumer is SIGKILLed before the second try commits. Nothing is applied, acked or
+    dead-lettered; the next consumer applies the 19 once and dead-letters the refused one."""
+    total = 20
+    refused = order_event(7, handler_fails=True)
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name, **SUBPROCESS_BUS) as bus:
+        bus.declare(["order.created"])
+        bus.publish_many([order_event(i) for i in range(7)] + [refused])
+        bus.publish_many([order_event(i) for i in range(8, total)])
+        window = ("--window", str(total))
+        doomed = start_consumer(
+            "rabbitmq",
+            rabbitmq.url,
+            unique_name,
+            "order.created",
+            extra_args=window,
+            env={CRASH_ENV: "window:before_commit"},
+        )
+        doomed_output = stop_process_when_dead(doomed)
+        assert doomed.returncode == -signal.SIGKILL, doomed_output[-3000:]
+        assert "this event asked to fail" in doomed_output  # it died in the second try
+        assert applied_counts() == (0, 0, 0)
+        assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == total
+        assert queue_depth(rabbitmq.url, bus.topology.dead_letter_queue(unique_name)) == 0
+        second = start_consumer(
+            "rabbitmq", rabbitmq.url, unique_name, "order.created", extra_args=window
+        )
+        try:
+            with contextlib.suppress(WaitTimeout):
+                wait_until(
+                    lambda: (
+                        applied_counts()[1] >= total - 1
+                        and queue_depth(rabbitmq.url, bus.topology.dead_letter_queue(unique_name))
+                    ),
+                    timeout=60,
+                    interval=0.5,
+                    what="every event applied or dead-lettered",
+                )
+        finally:
+            output = stop_process(second)
+        dead_letters = bus.dead_letters()
+    assert applied_counts() == (total - 1, total - 1, 0), output[-3000:]
+    assert [json.loads(body)["event_id"] for body, _ in dead_letters] == [refused.event_id]
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 0
 
 

@@ -4,19 +4,23 @@ held while a handler waits on another service."""
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 
 import pytest
 from django.db import connection
 
-from integration_tests.event_helpers import applied_counts, order_event
+from integration_tests.event_helpers import applied_counts, order_event, sent_statements
 from integration_tests.event_helpers import registry as helper_registry
 from microservices.events.consumer import Dispatcher, Outcome
 from microservices.events.handlers import HandlerRegistry
+from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.inventory.store import WIDGET_ID
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 from shop.handlers import registry as shop_registry
+from shop.models import UserProfile
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,21 +109,109 @@ def test_a_handler_waiting_on_a_service_holds_no_transaction_and_no_lock(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_window_takes_one_savepoint_per_message_for_all_its_handlers(postgres):
-    """On PostgreSQL a window of 3 messages, each with two inbox handlers, sends 3 SAVEPOINTs
-    (each message's inbox rows and effects together), one COMMIT, and applies all 6."""
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql.split(None, 1)[0].upper())
-        return execute(sql, params, many, context)
-
+def test_a_window_claims_its_inbox_rows_in_one_statement_and_takes_no_savepoint(postgres):
+    """On PostgreSQL a window of 3 messages, each with two inbox handlers, sends one INSERT for
+    the 6 inbox rows and no SAVEPOINT, and applies all 6."""
     registry = HandlerRegistry()
     registry.add("user.created", lambda envelope: None, name="it.window.first")
     registry.add("user.created", lambda envelope: None, name="it.window.second")
     events = [sample_envelope("user.created") for _ in range(3)]
-    with connection.execute_wrapper(record):
+    with sent_statements() as sent:
         results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
     assert [r.outcome for r in results] == [Outcome.ACK] * 3
-    assert statements.count("SAVEPOINT") == 3
+    assert (sent["INSERT"], sent["SAVEPOINT"]) == (1, 0)
     assert InboxEvent.objects.count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_failure_a_window_takes_one_savepoint_per_message(postgres):
+    """Message 2 of 3 fails: the window is rolled back and decided again, one SAVEPOINT for each
+    other message (its two inbox rows and effects together); the failure keeps no row."""
+    failing = sample_envelope("user.created")
+    registry = HandlerRegistry()
+    registry.add("user.created", lambda envelope: None, name="it.window.first")
+
+    @registry.handler("user.created", name="it.window.second")
+    def second(envelope):
+        if envelope.event_id == failing.event_id:
+            raise RetryableHandlerError("not this one")
+
+    events = [sample_envelope("user.created"), failing, sample_envelope("user.created")]
+    with sent_statements() as sent:
+        results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
+    assert [r.outcome for r in results] == [Outcome.ACK, Outcome.RETRY, Outcome.ACK]
+    assert sent["SAVEPOINT"] == 2
+    assert {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)} == {
+        events[0].event_id,
+        events[2].event_id,
+    }
+    assert InboxEvent.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_unique_violation_in_a_window_fails_its_message_only(postgres):
+    """On PostgreSQL an IntegrityError aborts the whole transaction tried at once: the window is
+    decided again, the clashing message alone is retried, the others commit."""
+    first, last = (sample_envelope("user.created", user_id=str(uuid.uuid4())) for _ in range(2))
+    clash = sample_envelope("user.created", user_id=first.data["user_id"])
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="it.window.profile")
+    def create_profile(envelope):
+        UserProfile.objects.create(
+            user_id=envelope.data["user_id"], email=envelope.data["email"], name="x"
+        )
+
+    window = [(e.to_bytes(), 1) for e in (first, clash, last)]
+    results = Dispatcher(registry).dispatch_window(window)
+    assert [r.outcome for r in results] == [Outcome.ACK, Outcome.RETRY, Outcome.ACK]
+    assert "IntegrityError" in results[1].reason
+    assert UserProfile.objects.count() == 2
+    assert {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)} == {
+        first.event_id,
+        last.event_id,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_consumers_racing_on_one_window_in_opposite_orders_apply_each_event_once(postgres):
+    """The same 5 events reach two consumers, one in reverse order: the inbox rows are claimed
+    in key order whatever the window's, so the two cannot deadlock on them (no fallback, no
+    savepoint); the second waits for the first's commit and skips every event."""
+    events = [sample_envelope("user.created", user_id=str(uuid.uuid4())) for _ in range(5)]
+    bodies = [(e.to_bytes(), 1) for e in events]
+    barrier = threading.Barrier(2)
+    outcomes: list[list[Outcome]] = []
+    savepoints: list[int] = []
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="it.window.race")
+    def create_profile(envelope):
+        time.sleep(0.05)  # both consumers are in their windows at once
+        UserProfile.objects.create(
+            user_id=envelope.data["user_id"], email=envelope.data["email"], name="x"
+        )
+
+    def deliver(window: list[tuple[bytes, int]]) -> None:
+        try:
+            with sent_statements() as sent:
+                barrier.wait()
+                results = Dispatcher(registry).dispatch_window(window)
+            outcomes.append([r.outcome for r in results])
+            savepoints.append(sent["SAVEPOINT"])
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=deliver, args=(window,)) for window in (bodies, bodies[::-1])
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes == [[Outcome.ACK] * 5] * 2
+    assert savepoints == [0, 0]
+    assert UserProfile.objects.count() == 5
+    # the winner's rows went in in key order (their ids), whatever its window's order was
+    claimed = [str(i) for i in InboxEvent.objects.order_by("id").values_list("event_id", flat=True)]
+    assert claimed == sorted(e.event_id for e in events)

@@ -78,12 +78,16 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_BACKOFF": 0.2,
         "CONSUMER_GROUP": "django-orders",
         "OUTBOX_BATCH_SIZE": 100,
-        # Messages decided in one database transaction (a savepoint each) and settled with one
-        # multiple ack (RabbitMQ) or one XACK (Redis Streams): 1.4-2.4x the events/s of 1 in
-        # bench_consume. 1 = each message its own transaction and ack, its effect visible at
-        # once; N > 1 shows no effect of a window before its commit and holds the row locks of
-        # up to N handlers until then: opt in where that is fine. Keep N <= 64: PostgreSQL
-        # caches 64 subtransactions per transaction.
+        # Messages decided in one database transaction and settled with one multiple ack
+        # (RabbitMQ) or one XACK (Redis Streams): tried at once (one inbox INSERT for the window,
+        # no savepoint), and decided again a savepoint a message only if a handler fails (about
+        # 6-8x the events/s of 1 in bench_consume). 1 = each message its own transaction and
+        # ack, its effect visible at once, its handler run once a delivery. N > 1 shows no
+        # effect before its window commits, holds the row locks of up to N handlers until then,
+        # and runs a handler again when another message of its window fails (its database
+        # effects still apply once; an email it sends would go twice): opt in where handlers
+        # only write the database. Keep N <= 64: PostgreSQL caches 64 subtransactions per
+        # transaction (the second try's savepoints).
         "CONSUME_WINDOW": 1,
         # A window closes after this many seconds even if not full, so a quiet queue acks promptly.
         "CONSUME_WINDOW_WAIT": 0.05,

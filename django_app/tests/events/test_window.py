@@ -1,12 +1,17 @@
-"""Consume windows: N messages in one transaction, one savepoint each, only failures retried."""
+"""Consume windows: N messages in one transaction, tried at once (one inbox INSERT, no
+savepoint) and decided again a savepoint a message after a failure; only failures retried."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from microservices.events import consumer
 from microservices.events.budget import ConsumeBudget
@@ -61,6 +66,140 @@ def test_a_failing_message_rolls_back_only_its_own_savepoint(memory_bus):
     assert {str(u) for u in UserProfile.objects.values_list("user_id", flat=True)} == {
         events[i].data["user_id"] for i in (0, 2, 4)
     }
+
+
+@contextmanager
+def statements() -> Iterator[Counter[str]]:
+    """SAVEPOINT and inbox INSERT statements sent while inside (the test's own queries too)."""
+    sent: Counter[str] = Counter()
+    table = InboxEvent._meta.db_table
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        word = sql.split(None, 1)[0].upper()
+        if word == "SAVEPOINT" or (word == "INSERT" and table in sql):
+            sent["inbox INSERT" if word == "INSERT" else word] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield sent
+
+
+def counting_registry(fail: dict[str, type[Exception]]) -> tuple[HandlerRegistry, Counter[str]]:
+    """user.created writes a profile, counting its calls by event id; `fail` as above."""
+    calls: Counter[str] = Counter()
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.counted")
+    def handler(envelope):
+        calls[envelope.event_id] += 1
+        UserProfile.objects.create(
+            user_id=envelope.data["user_id"], email=envelope.data["email"], name="x"
+        )
+        if envelope.event_id in fail:
+            raise fail[envelope.event_id]("not this one")
+
+    return registry, calls
+
+
+def handled_ids() -> set[str]:
+    return {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_that_succeeds_takes_one_inbox_insert_and_no_savepoint(memory_bus):
+    """5 messages, two inbox handlers and one without: all rows in one INSERT, no savepoint,
+    every handler run once per message."""
+    events = [user_created() for _ in range(5)]
+    calls: Counter[str] = Counter()
+    registry = HandlerRegistry()
+    for name in ("test.window.a", "test.window.b"):
+        registry.add("user.created", lambda e, name=name: calls.update([name]), name=name)
+    registry.add("user.created", lambda e: calls.update(["plain"]), name="p", use_inbox=False)
+    with statements() as sent:
+        results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
+    assert [r.outcome for r in results] == [Outcome.ACK] * 5
+    assert sent == {"inbox INSERT": 1}
+    assert calls == {"test.window.a": 5, "test.window.b": 5, "plain": 5}
+    assert InboxEvent.objects.count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_failure_the_window_is_decided_again_a_savepoint_a_message(memory_bus):
+    """Message 3 of 5 fails: the try at once is rolled back, then the others run again, each in
+    its own savepoint, and commit; the failing one keeps its verdict without running twice."""
+    events = [user_created() for _ in range(5)]
+    failing = events[2]
+    registry, calls = counting_registry({failing.event_id: RetryableHandlerError})
+    with statements() as sent:
+        results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events])
+    ack, retry = Outcome.ACK, Outcome.RETRY
+    assert [r.outcome for r in results] == [ack, ack, retry, ack, ack]
+    assert "not this one" in results[2].reason
+    # once in the try at once (1, 2 and the failure), again one by one (the others)
+    assert [calls[e.event_id] for e in events] == [2, 2, 1, 1, 1]
+    assert sent == {"inbox INSERT": 1 + 4, "SAVEPOINT": 4}
+    kept = {e.event_id for e in events} - {failing.event_id}
+    assert handled_ids() == kept
+    assert {str(u) for u in UserProfile.objects.values_list("user_id", flat=True)} == {
+        e.data["user_id"] for e in events if e.event_id in kept
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_in_a_window_runs_again_in_its_own_savepoint(memory_bus):
+    """A unique violation may break the whole transaction, so its message is not judged by the
+    try at once: it runs again in its savepoint, fails there alone, and the others commit."""
+    first, last = user_created(), user_created()
+    clash = sample_envelope("user.created", user_id=first.data["user_id"])
+    registry, calls = counting_registry({})
+    with statements() as sent:
+        results = Dispatcher(registry).dispatch_window(
+            [(e.to_bytes(), 1) for e in (first, clash, last)]
+        )
+    assert [r.outcome for r in results] == [Outcome.ACK, Outcome.RETRY, Outcome.ACK]
+    assert "IntegrityError" in results[1].reason
+    assert [calls[e.event_id] for e in (first, clash, last)] == [2, 2, 1]
+    assert sent["SAVEPOINT"] == 3
+    assert handled_ids() == {first.event_id, last.event_id}
+    assert UserProfile.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicates_in_a_window_are_skipped(memory_bus):
+    """An event handled by an earlier window, and one delivered twice in this window: each
+    handler runs once per event, the window needs no savepoint, and all are ACKed."""
+    old, new, other = user_created(), user_created(), user_created()
+    registry, calls = counting_registry({})
+    Dispatcher(registry).dispatch_window([(old.to_bytes(), 1)])
+    with statements() as sent:
+        results = Dispatcher(registry).dispatch_window(
+            [(e.to_bytes(), 1) for e in (new, old, new, other)]
+        )
+    assert [r.outcome for r in results] == [Outcome.ACK] * 4
+    assert calls == {old.event_id: 1, new.event_id: 1, other.event_id: 1}
+    assert sent == {"inbox INSERT": 1}
+    assert handled_ids() == {old.event_id, new.event_id, other.event_id}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_while_a_failing_window_is_tried_keeps_the_messages_in_hand(memory_bus):
+    """SIGTERM arrives during message 2 of 5, which fails: decided again one by one, messages 1
+    and 2 are still decided (they were in hand), the other 3 are left for the broker."""
+    events = [user_created() for _ in range(5)]
+    stop = threading.Event()
+    registry = HandlerRegistry()
+
+    @registry.handler("user.created", name="test.window.stop_and_fail")
+    def handler(envelope):
+        UserProfile.objects.create(user_id=envelope.data["user_id"], email="a@b.c", name="x")
+        if envelope.event_id == events[1].event_id:
+            stop.set()
+            raise RetryableHandlerError("and stopping")
+
+    results = Dispatcher(registry).dispatch_window([(e.to_bytes(), 1) for e in events], stop=stop)
+    assert [r.outcome for r in results] == [Outcome.ACK, Outcome.RETRY]
+    assert handled_ids() == {events[0].event_id}
+    assert UserProfile.objects.count() == 1
 
 
 class Crash(Exception):
