@@ -246,6 +246,24 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
     admin = pika.BlockingConnection(pika.URLParameters(amqp_url))
     admin_channel = admin.channel()
 
+    def ours(
+        consumer: RabbitMQBus | RedisStreamsBus, fill: Callable[[], None]
+    ) -> Callable[[], float]:
+        """Our consumer draining n events (filled by `fill`), each leaving its inbox row."""
+
+        def run_it() -> float:
+            fill()
+            truncate(table)
+            started = time.perf_counter()
+            settled = consumer.consume(
+                registry=registry, group=name, max_messages=n, idle_timeout=10
+            )
+            result = rate(started)
+            assert settled == n and inbox_rows() == n, "every event must have its inbox row"
+            return result
+
+        return run_it
+
     def fill_queue() -> None:
         admin_channel.queue_purge(queue)
         batch = envelopes()
@@ -292,26 +310,12 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return rabbit_raw(record, per_event=False)
 
-    def rabbit_ours(consumer: RabbitMQBus) -> Callable[[], float]:
-        def run_it() -> float:
-            fill_queue()
-            truncate(table)
-            started = time.perf_counter()
-            settled = consumer.consume(
-                registry=registry, group=name, max_messages=n, idle_timeout=10
-            )
-            result = rate(started)
-            assert settled == n and inbox_rows() == n, "every event must have its inbox row"
-            return result
-
-        return run_it
-
     rabbit_measures = {
         "raw_ack": rabbit_raw_ack,
         "raw_inbox_each": with_inbox(rabbit_inbox_each),
         "raw_inbox_window": with_inbox(rabbit_inbox_window),
-        "ours": rabbit_ours(bus),
-        "ours_window": rabbit_ours(windowed),
+        "ours": ours(bus, fill_queue),
+        "ours_window": ours(windowed, fill_queue),
     }
     if args.profile == "rabbitmq":
         profile(rabbit_measures["ours_window"], f"RabbitMQ, ours in windows of {window}")
@@ -380,26 +384,12 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
 
         return redis_raw(record)
 
-    def redis_ours(consumer: RedisStreamsBus) -> Callable[[], float]:
-        def run_it() -> float:
-            fill_stream()
-            truncate(table)
-            started = time.perf_counter()
-            settled = consumer.consume(
-                registry=registry, group=name, max_messages=n, idle_timeout=10
-            )
-            result = rate(started)
-            assert settled == n and inbox_rows() == n, "every event must have its inbox row"
-            return result
-
-        return run_it
-
     redis_measures = {
         "raw_ack": redis_raw_ack,
         "raw_inbox_each": with_inbox(redis_inbox_each),
         "raw_inbox_window": with_inbox(redis_inbox_window),
-        "ours": redis_ours(streams),
-        "ours_window": redis_ours(windowed_streams),
+        "ours": ours(streams, fill_stream),
+        "ours_window": ours(windowed_streams, fill_stream),
     }
     if args.profile == "redis":
         profile(redis_measures["ours_window"], f"Redis Streams, ours in windows of {window}")
