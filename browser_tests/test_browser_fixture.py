@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from browser_tests.conftest import PageWatch, shoot, watched_page
+from browser_tests.conftest import PageWatch, served, shoot, watched_page
 
 PAGE = b"""<!doctype html><html><head><title>probe</title></head><body>
 <svg id="drawn" width="40" height="40"><circle cx="20" cy="20" r="10"/></svg>
@@ -20,28 +18,11 @@ if (location.search.includes("error")) { console.error("broken on purpose"); }
 </script></body></html>"""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(PAGE)))
-        self.end_headers()
-        self.wfile.write(PAGE)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def local_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+def local_site(tmp_path) -> Iterator[str]:
+    (tmp_path / "index.html").write_bytes(PAGE)
+    with served(tmp_path) as base:
+        yield base
 
 
 def _visit(browser, watch: PageWatch, url: str) -> PageWatch:

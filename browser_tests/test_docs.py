@@ -7,17 +7,14 @@ error or any request leaving this machine, and leaves a screenshot of the page.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from browser_tests.conftest import shoot
+from browser_tests.conftest import served, shoot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +24,6 @@ PAGES = [
     ("sagas.html", "#saga-diagram", "NEEDS_ATTENTION", 12),
     ("events.html", "#events-diagram", "dead letters", 8),
 ]
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +37,8 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=300,
         env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(mkdocs.parent)},
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(site) as base:
+        yield base
 
 
 @pytest.mark.parametrize(

@@ -4,29 +4,21 @@ outside (the `page` fixture fails the test on either). Screenshots per scene."""
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from browser_tests.conftest import PageWatch, shoot
+from browser_tests.conftest import PageWatch, served, shoot
 
 REPO = Path(__file__).resolve().parent.parent
 SCENES = 11
 SAGA_SCENES = [7, 8, 9, 10]  # the four runs of the order saga
 QUIET_SCENES = [6]  # the saga's Mermaid drawing: no call, no event
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +42,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def report_url(report_dir: Path) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(report_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(report_dir) as base:
+        yield base + "index.html"
 
 
 def _drawn(page: Page, selector: str) -> list[dict[str, float]]:
