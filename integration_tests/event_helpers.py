@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Sum
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError
+from mock_services.waiting import wait_until
 
 # --- what both buses' tests use ----------------------------------------------------------------
 
@@ -253,3 +255,48 @@ if __name__ == "__main__":
     parser.add_argument("--user-id", required=True)
     args = parser.parse_args()
     commit_and_die(args.mode, args.exchange, args.user_id)
+
+
+# The consume-window tests of both brokers (test_events_window.py, test_events_redis_window.py).
+
+
+def called(calls: list[tuple[str, int]], envelope: Envelope) -> int:
+    return sum(1 for event_id, _ in calls if event_id == envelope.event_id)
+
+
+def assert_window_decided_again(
+    calls: list[tuple[str, int]],
+    events: list[Envelope],
+    dead: Envelope,
+    flaky: Envelope,
+    sent: Counter[str],
+) -> None:
+    """What the failing-window tests of both brokers see: tried at once in T1 up to the dead
+    message, rolled back; decided again in T2, a savepoint each except the dead one; the flaky
+    one's retry in T3."""
+    first_try, *_ = calls
+    again = [(event_id, txid) for event_id, txid in calls[2:] if event_id != flaky.event_id]
+    assert calls[:2] == [(events[0].event_id, first_try[1]), (dead.event_id, first_try[1])]
+    assert [event_id for event_id, _ in again] == [events[i].event_id for i in (0, 2, 4)]
+    second_try = again[0][1]
+    assert {txid for _, txid in again} == {second_try} and second_try != first_try[1]
+    flaky_txids = [txid for event_id, txid in calls if event_id == flaky.event_id]
+    assert len(flaky_txids) == 2 and flaky_txids[0] == second_try != flaky_txids[1]
+    assert called(calls, dead) == 1  # its verdict was kept, not asked for again
+    assert sent["SAVEPOINT"] == 4  # the second try's 0, 2, 3, 4; none for the retry alone
+
+
+def transaction_id() -> int:
+    """PostgreSQL's id of the transaction this handler runs in (its top level, savepoint or not)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+        return int(cursor.fetchone()[0])
+
+
+def stop_process_when_dead(process) -> str:
+    """Wait (up to a minute) for a process that is to kill itself; its output."""
+    try:
+        wait_until(lambda: process.poll() is not None, timeout=60, what="the crash point")
+    finally:
+        output = stop_process(process, signal.SIGKILL)
+    return output

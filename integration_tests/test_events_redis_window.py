@@ -15,18 +15,16 @@ import pytest
 
 from integration_tests.event_helpers import (
     applied_counts,
+    assert_window_decided_again,
+    called,
     configured_bus,
     order_event,
     sent_statements,
     start_consumer,
-)
-from integration_tests.event_helpers import registry as helper_registry
-from integration_tests.test_events_window import (
-    assert_window_decided_again,
-    called,
     stop_process_when_dead,
     transaction_id,
 )
+from integration_tests.event_helpers import registry as helper_registry
 from microservices.events.crash import CRASH_ENV
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError

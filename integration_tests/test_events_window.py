@@ -10,22 +10,23 @@ import contextlib
 import json
 import signal
 import threading
-from collections import Counter
 
 import pytest
-from django.db import connection
 
 from integration_tests.event_helpers import (
     applied_counts,
+    assert_window_decided_again,
+    called,
     configured_bus,
     order_event,
     sent_statements,
     start_consumer,
     stop_process,
+    stop_process_when_dead,
+    transaction_id,
 )
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS, queue_depth
 from microservices.events.crash import CRASH_ENV
-from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
 from microservices.models import InboxEvent
@@ -66,32 +67,6 @@ def test_a_failing_message_in_a_window_alone_is_retried_or_dead_lettered(rabbitm
     handled = {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)}
     assert handled == {e.event_id for e in events} - {dead.event_id}
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
-
-
-def called(calls: list[tuple[str, int]], envelope: Envelope) -> int:
-    return sum(1 for event_id, _ in calls if event_id == envelope.event_id)
-
-
-def assert_window_decided_again(
-    calls: list[tuple[str, int]],
-    events: list[Envelope],
-    dead: Envelope,
-    flaky: Envelope,
-    sent: Counter[str],
-) -> None:
-    """What the failing-window tests of both brokers see: tried at once in T1 up to the dead
-    message, rolled back; decided again in T2, a savepoint each except the dead one; the flaky
-    one's retry in T3."""
-    first_try, *_ = calls
-    again = [(event_id, txid) for event_id, txid in calls[2:] if event_id != flaky.event_id]
-    assert calls[:2] == [(events[0].event_id, first_try[1]), (dead.event_id, first_try[1])]
-    assert [event_id for event_id, _ in again] == [events[i].event_id for i in (0, 2, 4)]
-    second_try = again[0][1]
-    assert {txid for _, txid in again} == {second_try} and second_try != first_try[1]
-    flaky_txids = [txid for event_id, txid in calls if event_id == flaky.event_id]
-    assert len(flaky_txids) == 2 and flaky_txids[0] == second_try != flaky_txids[1]
-    assert called(calls, dead) == 1  # its verdict was kept, not asked for again
-    assert sent["SAVEPOINT"] == 4  # the second try's 0, 2, 3, 4; none for the retry alone
 
 
 @pytest.mark.django_db(transaction=True)
@@ -261,19 +236,3 @@ def test_a_consumer_killed_while_deciding_a_failed_window_again_applies_every_ev
     assert applied_counts() == (total - 1, total - 1, 0), output[-3000:]
     assert [json.loads(body)["event_id"] for body, _ in dead_letters] == [refused.event_id]
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 0
-
-
-def transaction_id() -> int:
-    """PostgreSQL's id of the transaction this handler runs in (its top level, savepoint or not)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT txid_current()")
-        return int(cursor.fetchone()[0])
-
-
-def stop_process_when_dead(process) -> str:
-    """Wait (up to a minute) for a process that is to kill itself; its output."""
-    try:
-        wait_until(lambda: process.poll() is not None, timeout=60, what="the crash point")
-    finally:
-        output = stop_process(process, signal.SIGKILL)
-    return output
