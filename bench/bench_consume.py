@@ -70,7 +70,6 @@ RAW_FIGURES = {
 }
 RATIOS = [
     Ratio("ours / raw inbox per event (same guarantee)", "ours", "raw_inbox_each"),
-    Ratio("ours / raw inbox per window", "ours", "raw_inbox_window"),
     Ratio("ours / raw consume-and-ack", "ours", "raw_ack"),
     Ratio("ours in windows / ours per message", "ours_window", "ours"),
     Ratio("ours in windows / raw inbox per window", "ours_window", "raw_inbox_window"),
