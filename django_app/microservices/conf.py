@@ -126,9 +126,15 @@ DEFAULTS: dict[str, Any] = {
         # 4 attempts x (2 + 5) s + 3 Retry-After waits of up to 10 s = 58 s <= 90 s less 30 s.
         "LEASE_SECONDS": 90,
         "STEP_TIMEOUT": 10.0,
+        # An undo's tries within one run (passing failures only), then it waits, released:
         "COMPENSATION_ATTEMPTS": 5,
         "COMPENSATION_BACKOFF": 0.2,
         "COMPENSATION_BACKOFF_MAX": 5.0,
+        # ... COMPENSATION_WAIT seconds, doubling up to COMPENSATION_WAIT_MAX, while the other
+        # undos go on; after COMPENSATION_HORIZON seconds of waiting it calls a person (E064).
+        "COMPENSATION_WAIT": 5.0,
+        "COMPENSATION_WAIT_MAX": 300.0,
+        "COMPENSATION_HORIZON": 6 * 3600.0,
         # dotted paths of SagaDefinition objects a worker can resume (as INSTALLED_APPS names apps)
         "DEFINITIONS": [],
     },

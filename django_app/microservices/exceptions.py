@@ -10,9 +10,18 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    """Root of every error raised by the integration layer."""
+    """Root of every error raised by the integration layer.
+
+    `sent_unanswered` is True when the call may have reached the service and no usable answer
+    came back (a read timeout, a connection dropped after sending, a response that breaks the
+    contract): what the service did is unknown. It is False when every attempt is accounted
+    for: refused before sending (our own contract check, no instance in the registry), never
+    connected, or answered.
+    """
 
     default_message = "service call failed"
+    # What `sent_unanswered` is when the raiser does not say (the transport always says).
+    default_sent_unanswered = False
 
     def __init__(
         self,
@@ -23,6 +32,7 @@ class ServiceError(Exception):
         status_code: int | None = None,
         payload: Any = None,
         response: Any = None,
+        sent_unanswered: bool | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.service = service
@@ -30,15 +40,22 @@ class ServiceError(Exception):
         self.status_code = status_code
         self.payload = payload
         self.response = response
+        self.sent_unanswered = (
+            self.default_sent_unanswered if sent_unanswered is None else sent_unanswered
+        )
         super().__init__(self.message)
 
 
 class ServiceTimeoutError(ServiceError, TimeoutError):
     default_message = "service call timed out"
+    default_sent_unanswered = True
 
 
 class ServiceConnectionError(ServiceError, ConnectionError):
     default_message = "could not connect to service"
+    # Unless the transport knows no attempt connected, a lost connection may hide a request
+    # the service received.
+    default_sent_unanswered = True
 
 
 class ServiceHTTPError(ServiceError):
@@ -160,6 +177,13 @@ class StepRejected(SagaError):
     """A business rejection (declined card, out of stock, inactive user): compensate, no retry."""
 
     default_message = "step rejected by the service"
+
+
+class SagaDefinitionMismatch(SagaError, LookupError):
+    """A stored saga cannot run: its type is not configured, or its definition no longer has
+    the step it stands on. A person decides (fix the definition, then retry it)."""
+
+    default_message = "saga does not match its definition"
 
 
 class SagaLeaseLost(SagaError):

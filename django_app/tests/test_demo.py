@@ -70,7 +70,9 @@ def test_demo_runs_every_scene_and_prints_each_outcome(tmp_path):
         "applied once despite the retry",
         # the saga's definition, read back from its Mermaid source
         "create_order             ok -> send_confirmation        fails -> undo create_order",
-        "undo reserve_inventory   ok -> COMPENSATED              keeps failing -> NEEDS_ATTENTION",
+        "undo reserve_inventory   ok -> waits, released | COMPENSATED | NEEDS_ATTENTION",
+        "                         waits -> waits, released",
+        "waits, released          when due -> undo reserve_inventory | undo process_payment",
         "✓ every step with an undo has an undo node",
         # a saga that succeeds
         "send_confirmation  action       #1  succeeded",

@@ -18,7 +18,8 @@ from statistics import fmean
 
 from microservices.models.sagas import SagaStatus
 from microservices.sagas.definition import SagaDefinition
-from microservices.sagas.graph import StateGraph, StateNode, state_graph
+from microservices.sagas.graph import WAIT, StateGraph, StateNode, state_graph
+from microservices.sagas.mermaid import edge_label
 
 from .svg import Drawing, Style
 
@@ -31,6 +32,7 @@ TOP = 40.0
 
 ACTION = Style(fill="#eaf2fb", stroke="#2e6da4", bold_first=False)
 UNDO = Style(fill="#fde8e8", stroke="#c0392b", bold_first=False)
+WAITING = Style(fill="#eef0fb", stroke="#5b61b9", bold_first=False)
 ENDS = {
     SagaStatus.COMPLETED: Style(fill="#e3f6e8", stroke="#1e8449", rounded=99),
     SagaStatus.FAILED: Style(fill="#f2f3f4", stroke="#566573", rounded=99),
@@ -40,7 +42,8 @@ ENDS = {
 
 
 def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
-    """(column, row) of every node: actions in column 0, undos in 1, NEEDS_ATTENTION in 2."""
+    """(column, row) of every node: actions in column 0, undos in 1, the wait in 2,
+    NEEDS_ATTENTION in 3."""
     n = len(graph.definition)
     place: dict[str, tuple[int, float]] = {"start": (0, 0)}
     for node in graph.nodes:
@@ -48,14 +51,17 @@ def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
             place[node.key] = (0 if node.kind == "action" else 1, node.step + 1)
     sources: dict[str, list[float]] = {}
     for edge in graph.edges:
-        sources.setdefault(edge.target, []).append(place[edge.source][1])
+        if edge.source != WAIT:
+            sources.setdefault(edge.target, []).append(place[edge.source][1])
     ends = {n.kind: n for n in graph.terminals()}
     if SagaStatus.COMPLETED in ends:
         place[SagaStatus.COMPLETED] = (0, n + 1)
     if SagaStatus.COMPENSATED in ends:
         place[SagaStatus.COMPENSATED] = (1, min(sources[SagaStatus.COMPENSATED]) - 1)
+    if WAIT in sources:
+        place[WAIT] = (2, fmean(sources[WAIT]))
     if SagaStatus.NEEDS_ATTENTION in ends:
-        place[SagaStatus.NEEDS_ATTENTION] = (2, fmean(sources[SagaStatus.NEEDS_ATTENTION]))
+        place[SagaStatus.NEEDS_ATTENTION] = (3, fmean(sources[SagaStatus.NEEDS_ATTENTION]))
     if SagaStatus.FAILED in ends:
         # Above the undos when that cell is free (the steps before the first undo lead here),
         # else in a column of its own on the left.
@@ -65,6 +71,8 @@ def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
 
 
 def _lines(node: StateNode) -> list[str]:
+    if node.kind == WAIT:
+        return [node.label, "until its time comes"]
     if node.step is None:
         return [node.label]
     step = f"step {node.step + 1}"
@@ -79,7 +87,7 @@ def saga_svg(definition: SagaDefinition) -> str:
     widths: dict[str, float] = {"start": 18.0}
     for node in graph.nodes:
         minimum = STEP_WIDTH if node.step is not None else 0.0
-        bold = node.step is None  # the ends' labels are bold
+        bold = node.step is None and node.kind != WAIT  # the ends' labels are bold
         widths[node.key] = probe.box_size(_lines(node), min_width=minimum, bold_first=bold)[0]
     columns = sorted({c for c, _ in place.values()})
     column_width = {
@@ -106,7 +114,9 @@ def saga_svg(definition: SagaDefinition) -> str:
     )
     drawing.circle("start", *xy("start"))
     for node in graph.nodes:
-        if node.step is None:
+        if node.kind == WAIT:
+            style = WAITING
+        elif node.step is None:
             style = ENDS[SagaStatus(node.kind)]
         else:
             style = ACTION if node.kind == "action" else UNDO
@@ -114,16 +124,18 @@ def saga_svg(definition: SagaDefinition) -> str:
         drawing.box(node.key, *xy(node.key), _lines(node), style=style, min_width=minimum)
     drawing.arrow("start", graph.nodes[0].key)
     for edge in graph.edges:
-        source = graph.node(edge.source)
-        if edge.succeeded:
-            drawing.arrow(edge.source, edge.target)
-        else:
-            text = "fails" if source.kind == "action" else "keeps failing"
+        text = edge_label(graph, edge)
+        if text:
             drawing.arrow(edge.source, edge.target, dashed=True, label=text, label_at=0.45)
+        else:
+            drawing.arrow(edge.source, edge.target)
     legend_y = TOP + (max_row + 1) * ROW
     drawing.legend_line(MARGIN, legend_y, "succeeded (the action, or the undo)")
     drawing.legend_line(
-        MARGIN + 300, legend_y, "gave up after its retries, or rejected", dashed=True
+        MARGIN + 300,
+        legend_y,
+        "failed (rejected, retries spent), waits, or the wait is over",
+        dashed=True,
     )
     drawing.note(
         MARGIN,

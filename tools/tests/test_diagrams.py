@@ -12,6 +12,7 @@ import pytest
 
 from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
 from microservices.sagas.graph import state_graph
+from microservices.sagas.state import Outcome
 from shop.order_processing import ORDER_PROCESSING
 from tools.diagrams import catalogue
 from tools.diagrams.catalogue import DIAGRAMS, ROOT, diagrams, stale, write_all
@@ -52,7 +53,7 @@ def test_saga_diagram_draws_every_state_and_every_transition_of_the_graph() -> N
     edges = [e for e in root.iter(f"{SVG}polyline") if e.get("class") == "edge"]
     assert len(edges) == len(graph.edges) + 1
     dashed = [e for e in edges if e.get("stroke-dasharray")]
-    assert len(dashed) == sum(not e.succeeded for e in graph.edges)
+    assert len(dashed) == sum(e.outcome is not Outcome.SUCCEEDED for e in graph.edges)
 
 
 def test_saga_diagram_follows_the_definition() -> None:

@@ -140,7 +140,7 @@ class ServiceClient:
         validate = should_validate()
         if validate:
             contract_for(self.service).check_request(call, operation=operation)
-        response, duration_ms, attempts = self._send(
+        response, duration_ms, attempts, unanswered = self._send(
             route,
             prepared,
             call,
@@ -157,6 +157,7 @@ class ServiceClient:
             duration_ms=duration_ms,
             attempts=attempts,
             cause=violation,
+            sent_unanswered=unanswered,
         )
 
     def _prepare(
@@ -206,8 +207,9 @@ class ServiceClient:
         operation: str,
         request_id: str,
         timeout: tuple[float, float],
-    ) -> tuple[requests.Response, float, int]:
-        """Send along `route` and log the outcome once; (response, duration in ms, attempts)."""
+    ) -> tuple[requests.Response, float, int, bool]:
+        """Send along `route` and log the outcome once; (response, duration in ms, attempts,
+        whether an earlier attempt may have reached the service unanswered)."""
         log_fields: dict[str, Any] = {
             "event": "call",
             "service": self.service,
@@ -221,7 +223,7 @@ class ServiceClient:
         )
         started = time.perf_counter()
         try:
-            with retries_logged_as(self.service, operation, request_id):
+            with retries_logged_as(self.service, operation, request_id) as attempts_seen:
                 response = route.send(prepared, send, service=self.service, operation=operation)
         except (ServiceTimeoutError, ServiceConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
@@ -259,7 +261,7 @@ class ServiceClient:
                 "attempts": attempts,
             },
         )
-        return response, duration_ms, attempts
+        return response, duration_ms, attempts, attempts_seen.unanswered
 
     def _check_response(
         self, call: Call, response: requests.Response, *, operation: str
@@ -281,6 +283,8 @@ class ServiceClient:
             )
         except ContractViolation as exc:
             if status not in OPERATIONAL_STATUSES:
+                # The call was answered, but not in a way we can trust: its effect is unknown.
+                exc.sent_unanswered = True
                 raise
             logger.warning(
                 "%s.%s: %d response does not match the contract: %s",

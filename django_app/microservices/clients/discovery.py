@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from ..exceptions import ServiceConnectionError, ServiceNotFound
@@ -24,23 +23,6 @@ from .endpoint import Transmit
 from .transport import may_retry
 
 logger = logging.getLogger("microservices.clients")
-
-
-def _never_connected(exc: BaseException) -> bool:
-    """True when the cause chain shows the TCP connection was never established."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, NewConnectionError | ConnectTimeoutError):
-            return True
-        reason = getattr(seen, "reason", None)
-        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
-            return True
-        if isinstance(seen, requests.ConnectionError) and seen.args:
-            inner = getattr(seen.args[0], "reason", None)
-            if isinstance(inner, NewConnectionError | ConnectTimeoutError):
-                return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class RegistryFailover:
@@ -95,13 +77,15 @@ class FailoverRoute:
             try:
                 return transmit(prepared)
             except ServiceConnectionError as exc:
-                may_move = may_retry(prepared) or _never_connected(exc)
+                # A keyless POST moves on only if no attempt of it can have arrived.
+                may_move = may_retry(prepared) or not exc.sent_unanswered
                 nxt = self._next_instance(tried) if may_move else None
                 if nxt is None:
                     raise ServiceConnectionError(
                         f"{service}.{operation}: no reachable instance (tried {', '.join(tried)})",
                         service=service,
                         operation=operation,
+                        sent_unanswered=exc.sent_unanswered,
                     ) from exc
                 logger.warning(
                     "%s.%s: %s unreachable, failing over to %s",

@@ -85,8 +85,13 @@ def read_response(
     duration_ms: float,
     attempts: int,
     cause: BaseException | None = None,
+    sent_unanswered: bool = False,
 ) -> ServiceResponse:
-    """The parsed response, or the typed error its status stands for (raised from `cause`)."""
+    """The parsed response, or the typed error its status stands for (raised from `cause`).
+
+    `sent_unanswered`: an earlier attempt of this call may have reached the service unanswered,
+    which an error answer to the last one does not settle.
+    """
     status = response.status_code
     context: dict[str, Any] = {
         "service": service,
@@ -103,6 +108,7 @@ def read_response(
             raise ContractViolation(
                 f"{service}.{operation} response {status}: {BODY}: not valid JSON",
                 field=BODY,
+                sent_unanswered=True,  # an answer we cannot read
                 **context,
             ) from exc
     if status >= 400:
@@ -110,7 +116,9 @@ def read_response(
         title = problem.get("title") or response.reason or ""
         detail = problem.get("detail")
         message = f"{service}.{operation} -> {status} {title}" + (f": {detail}" if detail else "")
-        raise error_class_for(status)(message, payload=data, **context) from cause
+        raise error_class_for(status)(
+            message, payload=data, sent_unanswered=sent_unanswered, **context
+        ) from cause
     return ServiceResponse(
         status_code=status,
         data=data,

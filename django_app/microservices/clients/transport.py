@@ -5,6 +5,12 @@ Anchor idea: a request is re-sent only when re-sending is safe. Connection error
 RETRY_AFTER_MAX (a longer wait is not retried: the caller gets the response and reschedules);
 a POST/PATCH is retried only when it carries an `Idempotency-Key`, since only then can the
 service apply it once.
+
+The transport also keeps the one fact a caller cannot learn afterwards: whether an attempt may
+have reached the service with no answer coming back (a read timeout, a connection dropped after
+sending). A call whose every attempt failed to connect provably never arrived; its typed error
+says so (`ServiceError.sent_unanswered` is False), so a saga records it as not done instead of
+replaying it to find out.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 from ..backoff import exponential_backoff
@@ -39,23 +51,55 @@ def may_retry(request: requests.PreparedRequest) -> bool:
     return method not in UNSAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
 
 
-@dataclass(frozen=True)
-class _CallInfo:
+def never_connected(exc: BaseException | None) -> bool:
+    """True when the cause chain shows the TCP connection was never established, so not a
+    byte of the request reached the service (refused, unreachable, connect timeout)."""
+    seen = exc
+    while seen is not None:
+        # urllib3's NewConnectionError (refused, DNS) is a ConnectTimeoutError.
+        if isinstance(seen, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(seen, "reason", None)
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        if isinstance(seen, requests.ConnectionError) and seen.args:
+            inner = getattr(seen.args[0], "reason", None)
+            if isinstance(inner, NewConnectionError | ConnectTimeoutError):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@dataclass
+class CallAttempts:
+    """One logical call as the transport saw it, across its retries and instances."""
+
     service: str
     operation: str
     request_id: str
+    # Set once an attempt failed after it may have reached the service (a read timeout, a
+    # connection dropped once sent): what that attempt did is unknown.
+    unanswered: bool = False
+
+    def failed(self, error: BaseException | None) -> None:
+        """Note an attempt that ended without a response."""
+        if error is not None and not never_connected(error):
+            self.unanswered = True
 
 
-# Lets the retry policy (deep inside urllib3) name the call it is retrying in its log lines.
-_current_call: ContextVar[_CallInfo | None] = ContextVar("microservices_call", default=None)
+# Lets the retry policy (deep inside urllib3) name the call it is retrying in its log lines,
+# and note the attempts that may have reached the service.
+_current_call: ContextVar[CallAttempts | None] = ContextVar("microservices_call", default=None)
 
 
 @contextmanager
-def retries_logged_as(service: str, operation: str, request_id: str) -> Iterator[None]:
-    """Retries made inside the block are logged as retries of this call."""
-    token = _current_call.set(_CallInfo(service, operation, request_id))
+def retries_logged_as(service: str, operation: str, request_id: str) -> Iterator[CallAttempts]:
+    """Retries made inside the block are logged as retries of this call; the yielded record
+    says whether any attempt may have reached the service unanswered."""
+    call = CallAttempts(service, operation, request_id)
+    token = _current_call.set(call)
     try:
-        yield
+        yield call
     finally:
         _current_call.reset(token)
 
@@ -117,10 +161,12 @@ class ServiceRetry(Retry):
                         f"Retry-After {wait:g}s exceeds RETRY_AFTER_MAX {self.retry_after_max:g}s"
                     )
                     raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
+        call = _current_call.get()
+        if call is not None:
+            call.failed(error)
         new: ServiceRetry = super().increment(method, url, response, error, _pool, _stacktrace)
         if not wait:  # like Retry.sleep(): no (or a zero) Retry-After means the backoff
             wait = new.get_backoff_time()
-        call = _current_call.get()
         cause = f"status {response.status}" if response is not None else type(error).__name__
         logger.info(
             "retry %s.%s %s %s after %s: attempt %d, waiting %.3fs%s",
@@ -208,27 +254,52 @@ def transmit(
     service: str,
     operation: str,
 ) -> requests.Response:
-    """Send one request (urllib3 retries included); transport failures become typed errors."""
+    """Send one request (urllib3 retries included); transport failures become typed errors.
+
+    Each error says whether the request may have reached the service unanswered
+    (`sent_unanswered`): never, when every attempt failed to connect.
+    """
     context: dict[str, Any] = {"service": service, "operation": operation}
     try:
         return session.send(prepared, timeout=timeout, allow_redirects=False)
-    except requests.ConnectTimeout as exc:
+    except requests.RequestException as exc:
+        call = _current_call.get()
+        # The last attempt is noted here (urllib3 notes the earlier ones through increment);
+        # noting one twice changes nothing.
+        if call is not None:
+            call.failed(exc)
+        unanswered = call.unanswered if call is not None else not never_connected(exc)
+        raise _transport_error(exc, prepared, sent_unanswered=unanswered, **context) from exc
+
+
+def _transport_error(
+    exc: requests.RequestException,
+    prepared: requests.PreparedRequest,
+    *,
+    service: str,
+    operation: str,
+    sent_unanswered: bool,
+) -> ServiceConnectionError | ServiceTimeoutError:
+    context: dict[str, Any] = {
+        "service": service,
+        "operation": operation,
+        "sent_unanswered": sent_unanswered,
+    }
+    netloc = urlsplit(prepared.url or "").netloc
+    if isinstance(exc, requests.ConnectTimeout):
         # Never connected, so never sent: a connection failure (safe to try elsewhere).
-        raise ServiceConnectionError(
-            f"{service}.{operation}: connecting to {urlsplit(prepared.url or '').netloc} timed out",
-            **context,
-        ) from exc
-    except requests.Timeout as exc:
-        raise ServiceTimeoutError(f"{service}.{operation} timed out", **context) from exc
-    except requests.ConnectionError as exc:
+        return ServiceConnectionError(
+            f"{service}.{operation}: connecting to {netloc} timed out", **context
+        )
+    if isinstance(exc, requests.Timeout):
+        return ServiceTimeoutError(f"{service}.{operation} timed out", **context)
+    if isinstance(exc, requests.ConnectionError):
         # After the retries run out on read timeouts, requests reports a ConnectionError.
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(reason, ReadTimeoutError):
-            raise ServiceTimeoutError(f"{service}.{operation} timed out", **context) from exc
-        raise ServiceConnectionError(
-            f"{service}.{operation}: {type(reason or exc).__name__} "
-            f"talking to {urlsplit(prepared.url or '').netloc}",
+            return ServiceTimeoutError(f"{service}.{operation} timed out", **context)
+        return ServiceConnectionError(
+            f"{service}.{operation}: {type(reason or exc).__name__} talking to {netloc}",
             **context,
-        ) from exc
-    except requests.RequestException as exc:
-        raise ServiceConnectionError(f"{service}.{operation}: {exc}", **context) from exc
+        )
+    return ServiceConnectionError(f"{service}.{operation}: {exc}", **context)

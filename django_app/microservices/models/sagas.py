@@ -1,7 +1,8 @@
 """Durable saga state: one `SagaExecution` per saga run, one `SagaStepLog` row per attempt.
 
-The execution row is the saga engine's whole state, `(current_step, compensating)` plus the
-context the steps share; the lease columns let one worker at a time own a running saga.
+The execution row is the saga engine's whole state, `(current_step, compensating)` and the undos
+left (sagas/state.py), plus the context the steps share; the lease columns let one worker at a
+time own a running saga, and `not_before` keeps a waiting saga from every worker until its time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ class SagaStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     COMPENSATING = "compensating", "Compensating"
     COMPENSATED = "compensated", "Compensated"
-    # A compensation kept failing after its retries: a human must look, nothing is hidden.
+    # An undo failed for good (or waited past COMPENSATION_HORIZON): a human must look; the
+    # other undos are done, nothing is hidden.
     NEEDS_ATTENTION = "needs_attention", "Needs attention"
 
 
@@ -54,6 +56,15 @@ class SagaExecution(models.Model):
     # Index of the step being run (forward) or undone (compensating).
     current_step = models.IntegerField(default=0)
     compensating = models.BooleanField(default=False)
+    # While compensating: step indexes whose undo is not done yet (None on rows written before
+    # this column: every step up to current_step that has an undo), and those that failed.
+    undos_left = models.JSONField(null=True, blank=True, default=None)
+    undos_failed = models.JSONField(blank=True, default=list)
+    # A saga whose undo waits for a passing failure to clear: no worker claims it before this.
+    not_before = models.DateTimeField(null=True, blank=True)
+    # When its first wait began (COMPENSATION_HORIZON counts from here), and how many so far.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    waits = models.PositiveIntegerField(default=0)
     context_data = models.JSONField(default=dict)
     error_message = models.TextField(blank=True, default="")
     lease_owner = models.CharField(max_length=100, blank=True, default="")

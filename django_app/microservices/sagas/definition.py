@@ -15,8 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 from ..backoff import exponential_backoff
 from ..exceptions import (
+    RegistryError,
     ServiceConnectionError,
     ServiceError,
     ServiceHTTPError,
@@ -29,10 +32,14 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 def default_is_retryable(exc: BaseException) -> bool:
-    """Transport failures and transient statuses are retried; business rejections never are."""
+    """Passing failures are retried: the transport's, transient statuses, a registry with no
+    instance for now, a database connection lost. Business rejections, contract violations
+    and bugs never are: trying again would meet them again."""
     if isinstance(exc, StepRejected):
         return False
-    if isinstance(exc, ServiceTimeoutError | ServiceConnectionError):
+    if isinstance(exc, ServiceTimeoutError | ServiceConnectionError | RegistryError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
         return True
     if isinstance(exc, ServiceHTTPError):
         return exc.status_code in RETRYABLE_STATUS
@@ -151,8 +158,11 @@ class SagaStep:
     action: StepFn
     compensation: StepFn | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # None: every error retried, MICROSERVICES['SAGA'] COMPENSATION_ATTEMPTS/BACKOFF.
+    # None: MICROSERVICES['SAGA'] COMPENSATION_ATTEMPTS/BACKOFF in the run, passing failures
+    # (default_is_retryable) only; after them the undo waits (state.py), the others fail.
     compensation_retry: RetryPolicy | None = None
+    # True: while this step's undo waits or has failed, no earlier step is undone (state.py).
+    undo_first: bool = False
     # None: MICROSERVICES['SAGA']['STEP_TIMEOUT'].
     timeout: float | None = None
     description: str = ""

@@ -1,10 +1,22 @@
 """What a saga step's service call did: APPLIED (with the id), ABSENT, or UNKNOWN.
 
-A step records each call's outcome in the saga context before and after it runs. A timeout, a
-lost or malformed response, or a crash leaves it UNKNOWN; the compensation then replays the
-action's own call under its own Idempotency-Key, and the service answers with what it did the
-first time (or does it now, to be undone), so nothing is charged, held or ordered twice or left
-behind. What only the replay saw, the action never announced: `resolve` hands its answer to
+A step records each call's outcome in the saga context before and after it runs. The outcome
+is decided from what is known, never guessed:
+
+- APPLIED: the service answered with the resource.
+- ABSENT: the service did not do it. Either the request never reached it (refused by our own
+  contract check before a byte left, no instance in the registry, every connection attempt
+  refused), or it answered that nothing was done (a stored 4xx; a 5xx, 408 or 429, which the
+  services answer before doing anything). An undo of an ABSENT call has nothing to undo and
+  sends nothing.
+- UNKNOWN: the request may have reached the service and no usable answer came back (a timeout,
+  a connection lost after sending, a response that breaks the contract, a 409 "still in
+  flight"), or an earlier attempt under the same key did so. The compensation then replays
+  the action's own call under its own Idempotency-Key, and the service answers with what it
+  did the first time (or does it now, to be undone), so nothing is charged, held or ordered
+  twice or left behind.
+
+What only the replay saw, the action never announced: `resolve` hands its answer to
 `on_applied`, where the compensation publishes the action's event (`StepContext.emit_forward`)
 before its undo's, so the event stream never undoes what it never announced.
 """
@@ -16,7 +28,9 @@ from typing import Any, TypeVar
 
 from ..exceptions import (
     ContractViolation,
+    RegistryError,
     ServiceConnectionError,
+    ServiceError,
     ServiceHTTPError,
     ServiceTimeoutError,
 )
@@ -33,24 +47,41 @@ def in_flight(exc: ServiceHTTPError) -> bool:
     return exc.status_code == 409 and problem_type.endswith("idempotency-key-in-use")
 
 
+# What a call can fail with; anything else (a bug in the step, a lost lease) records nothing.
+CALL_ERRORS = (
+    ServiceHTTPError,
+    ServiceTimeoutError,
+    ServiceConnectionError,
+    ContractViolation,
+    RegistryError,
+)
+
+
+def nothing_done(status: int) -> bool:
+    """A status the services answer before doing anything, and do not store under the key."""
+    return status >= 500 or status in (408, 429)
+
+
+def outcome_of_failure(exc: ServiceError, before: str | None) -> str:
+    """The outcome of a call that raised `exc`, given the record's state before it ran."""
+    if exc.sent_unanswered:
+        return UNKNOWN
+    if isinstance(exc, ServiceHTTPError):
+        if in_flight(exc):
+            return UNKNOWN
+        if not nothing_done(exc.status_code or 0):
+            return ABSENT  # a stored 4xx: the final answer for this key
+    # Nothing reached the service, or it did nothing: this attempt settles nothing about an
+    # earlier one under the same key that is still unaccounted for.
+    return UNKNOWN if before == UNKNOWN else ABSENT
+
+
 def tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
     """Run one service call and record whether it was applied, not applied, or unknown."""
     try:
         result = call()
-    except ServiceHTTPError as exc:
-        status = exc.status_code or 0
-        if in_flight(exc):
-            record["state"] = UNKNOWN
-        elif status >= 500 or status in (408, 429):
-            # Not stored by the service and not done, unless an earlier attempt under the
-            # same key is still unaccounted for.
-            if record.get("state") != UNKNOWN:
-                record["state"] = ABSENT
-        else:
-            record["state"] = ABSENT  # a stored 4xx: final for this key
-        raise
-    except (ServiceTimeoutError, ServiceConnectionError, ContractViolation):
-        record["state"] = UNKNOWN
+    except CALL_ERRORS as exc:
+        record["state"] = outcome_of_failure(exc, record.get("state"))
         raise
     record["state"] = APPLIED
     record["id"] = result["id"] if isinstance(result, dict) else None
@@ -75,8 +106,7 @@ def resolve(
     try:
         result = replay()
     except ServiceHTTPError as exc:
-        status = exc.status_code or 0
-        if in_flight(exc) or status >= 500 or status in (408, 429):
+        if outcome_of_failure(exc, UNKNOWN) == UNKNOWN:
             raise  # still unknown: the compensation is retried
         record["state"] = ABSENT
         return None

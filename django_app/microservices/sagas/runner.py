@@ -5,6 +5,11 @@ action runs, the store has written "the saga is at step i, going forward". So wh
 fails, even half-way, or the process dies during it, the undo starts with step i's own
 compensation, then the earlier ones in reverse. Which step comes next is `transition`'s
 decision; the runner only carries it out, and the store writes each move.
+
+An undo that fails for a passing reason after its in-run retries waits: the runner records the
+waiting state with a time to come back and returns, so the saga holds no worker meanwhile; the
+wait grows from COMPENSATION_WAIT to COMPENSATION_WAIT_MAX, and after COMPENSATION_HORIZON of
+waiting the undo counts as failed and a person is called.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from __future__ import annotations
 import logging
 import time
 
+from django.utils import timezone
+
+from ..backoff import exponential_backoff
 from ..call_guards import before_each_call
 from ..conf import ms_settings
-from ..exceptions import SagaLeaseLost, StepRejected
+from ..exceptions import SagaDefinitionMismatch, SagaLeaseLost, StepRejected
 from ..models.sagas import (
     TERMINAL_STATUSES,
     SagaExecution,
@@ -23,9 +31,9 @@ from ..models.sagas import (
     StepLogStatus,
 )
 from .crash import crash_point
-from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, default_is_retryable
 from .heartbeat import Heartbeat
-from .state import SagaState, transition
+from .state import Outcome, SagaState, transition
 from .store import Attempt, ExecutionStore, StepEnd
 
 __all__ = ["Runner"]
@@ -61,9 +69,7 @@ class Runner:
 
     def run(self) -> None:
         ex = self.execution
-        state = SagaState(ex.current_step, ex.compensating, ex.status)
-        if state.status == SagaStatus.PENDING:
-            state = SagaState(0, False, SagaStatus.RUNNING)
+        state = self._stored_state()
         # How the previous step ended is written in one move with the next step's start.
         ended: StepEnd | None = None
         # One heartbeat (one thread) for the whole run, not one per step: starting and joining
@@ -71,22 +77,79 @@ class Runner:
         # harmless; it stops before `finish` releases the lease, which it would take as lost.
         heartbeat = Heartbeat(self.store.renew, self.lease_seconds, saga_id=ex.saga_id)
         with heartbeat:
-            while state.status not in TERMINAL_STATUSES:
+            while state.status not in TERMINAL_STATUSES and not state.waiting:
                 step = self.definition.steps[state.step]
                 attempt = self._run_step(state, step, ended, heartbeat)
-                nxt = transition(self.definition, state, attempt.ok)
+                outcome = self._outcome(state, attempt)
+                nxt = transition(self.definition, state, outcome)
                 logger.info(
-                    "saga %s %s of %s %s -> %s",
+                    "saga %s %s of %s %s -> %s%s",
                     ex.saga_id,
                     "compensation" if state.compensating else "action",
                     step.name,
-                    "ok" if attempt.ok else f"failed ({attempt.error})",
+                    "ok" if attempt.ok else f"{outcome} ({attempt.error})",
                     nxt.status,
+                    f", waiting to undo {self.definition.steps[nxt.step].name}"
+                    if nxt.waiting
+                    else "",
                 )
-                ended = StepEnd(attempt, self._saga_error(state, step, attempt))
+                ended = StepEnd(attempt, self._saga_error(state, step, attempt, outcome))
                 state = nxt
-        if ended is not None:  # the loop ran, so it stopped on a terminal state
+        if ended is None:  # the loop never ran: nothing to write
+            return
+        if state.waiting:
+            self.store.wait(state, ended, delay=self._wait_delay())
+        else:
             self.store.finish(state, ended)
+
+    def _stored_state(self) -> SagaState:
+        """Where the stored execution stands; SagaDefinitionMismatch if the definition no
+        longer has the step it stands on (steps removed or reordered since it was stored)."""
+        ex = self.execution
+        if ex.status == SagaStatus.PENDING:
+            return SagaState(0, False, SagaStatus.RUNNING)
+        steps = self.definition.steps
+        if not 0 <= ex.current_step < len(steps) or (
+            ex.compensating and steps[ex.current_step].compensation is None
+        ):
+            raise SagaDefinitionMismatch(
+                f"saga {ex.saga_id} stands on step {ex.current_step}"
+                f"{' (undoing)' if ex.compensating else ''}, which the "
+                f"{self.definition.saga_type!r} definition ({len(steps)} steps) does not have",
+                operation=ex.saga_id,
+            )
+        if not ex.compensating:
+            return SagaState(ex.current_step, False, ex.status)
+        left = ex.undos_left
+        if left is None:  # stored before undos were tracked: every undo up to here is left
+            left = [j for j in range(ex.current_step + 1) if steps[j].compensation]
+        return SagaState(
+            ex.current_step,
+            True,
+            ex.status,
+            undos_left=frozenset(int(j) for j in left),
+            undos_failed=frozenset(int(j) for j in ex.undos_failed or ()),
+        )
+
+    def _outcome(self, state: SagaState, attempt: Attempt) -> Outcome:
+        if attempt.ok:
+            return Outcome.SUCCEEDED
+        if not (state.compensating and attempt.passing):
+            return Outcome.FAILED
+        since = self.execution.waiting_since
+        horizon = float(ms_settings.SAGA["COMPENSATION_HORIZON"])
+        if since is not None and (timezone.now() - since).total_seconds() >= horizon:
+            attempt.error += f" (waited {horizon:g}s for it: COMPENSATION_HORIZON spent)"
+            return Outcome.FAILED
+        return Outcome.WAITS
+
+    def _wait_delay(self) -> float:
+        conf = ms_settings.SAGA
+        return exponential_backoff(
+            self.execution.waits + 1,
+            base=float(conf["COMPENSATION_WAIT"]),
+            cap=float(conf["COMPENSATION_WAIT_MAX"]),
+        )
 
     def _run_step(
         self, state: SagaState, step: SagaStep, ended: StepEnd | None, heartbeat: Heartbeat
@@ -131,8 +194,9 @@ class Runner:
                 crash_point(f"after_{direction}:{step.name}")
                 rejected = isinstance(exc, StepRejected) and not compensating
                 status = StepLogStatus.REJECTED if rejected else StepLogStatus.FAILED
-                failed = Attempt(log, status, _describe(exc))
-                if rejected or not policy.is_retryable(exc) or n >= policy.attempts:
+                passing = not rejected and policy.is_retryable(exc)
+                failed = Attempt(log, status, _describe(exc), passing=passing)
+                if not passing or n >= policy.attempts:
                     return failed
                 delay = policy.delay(n)
                 # The time budget bounds actions only: an undo gets every try its policy allows.
@@ -153,9 +217,12 @@ class Runner:
         self.resuming = False
         return self.store.attempts_logged(state.step, direction)
 
-    def _saga_error(self, state: SagaState, step: SagaStep, attempt: Attempt) -> str | None:
-        """The saga's error message once this step has ended; None keeps the stored one."""
-        if attempt.ok:
+    def _saga_error(
+        self, state: SagaState, step: SagaStep, attempt: Attempt, outcome: Outcome
+    ) -> str | None:
+        """The saga's error message once this step has ended; None keeps the stored one (a
+        waiting undo's reason is its attempt's error, not the saga's)."""
+        if outcome is not Outcome.FAILED:
             return None
         if not state.compensating:
             return f"{step.name}: {attempt.error}"
@@ -170,12 +237,13 @@ def _retry_policy(step: SagaStep, compensating: bool) -> RetryPolicy:
     if step.compensation_retry is not None:
         return step.compensation_retry
     conf = ms_settings.SAGA
-    # An undo must happen eventually: every error is worth another try.
+    # A passing failure is tried again here, then waited out (state.py); a permanent one is
+    # not worth another try: it calls a person once the other undos are done.
     return RetryPolicy(
         attempts=int(conf["COMPENSATION_ATTEMPTS"]),
         backoff=float(conf["COMPENSATION_BACKOFF"]),
         backoff_max=float(conf["COMPENSATION_BACKOFF_MAX"]),
-        is_retryable=lambda exc: True,
+        is_retryable=default_is_retryable,
     )
 
 

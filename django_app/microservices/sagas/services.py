@@ -16,15 +16,16 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import ms_settings
-from ..exceptions import SagaLeaseLost
+from ..exceptions import SagaDefinitionMismatch, SagaLeaseLost
 from ..models.sagas import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaExecution, SagaStatus
 from .definition import SagaDefinition
 from .registry import get_definition
@@ -37,6 +38,7 @@ __all__ = [
     "saga_create",
     "saga_execute",
     "saga_hand_off",
+    "saga_needs_attention",
     "saga_reopen_compensation",
     "saga_resume",
     "saga_resume_stale",
@@ -162,11 +164,16 @@ def saga_create(
         return None
 
 
+def _due(now: datetime) -> Q:
+    """Sagas whose wait, if any, is over."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
 def _claim(pk: int, owner: str, lease_seconds: float) -> bool:
-    """Take the lease of one active saga if nobody holds a live one."""
+    """Take the lease of one active, due saga if nobody holds a live one."""
     now = timezone.now()
     return (
-        SagaExecution.objects.filter(pk=pk, status__in=ACTIVE_STATUSES)
+        SagaExecution.objects.filter(_due(now), pk=pk, status__in=ACTIVE_STATUSES)
         .filter(
             Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner)
         )
@@ -176,14 +183,53 @@ def _claim(pk: int, owner: str, lease_seconds: float) -> bool:
 
 
 def _run_claimed(pk: int, owner: str, lease_seconds: float) -> SagaResult | None:
-    execution = SagaExecution.objects.get(pk=pk)
-    definition = get_definition(execution.saga_type)
+    """Run one claimed saga; whatever it does, the worker lives on.
+
+    A lost lease stops the run (the new owner carries on). A database error is the database's,
+    not the saga's: the run stops, the lease lapses and a later pass resumes it. A saga that
+    cannot be loaded or run (its type no longer configured, its definition without the step it
+    stands on, a bug in the engine) is moved to NEEDS_ATTENTION with the reason.
+    """
     try:
+        execution = SagaExecution.objects.get(pk=pk)
+        try:
+            definition = get_definition(execution.saga_type)
+        except (ImproperlyConfigured, LookupError) as exc:
+            raise SagaDefinitionMismatch(str(exc), operation=execution.saga_id) from exc
         Runner(definition, execution, owner, lease_seconds).run()
     except SagaLeaseLost:
-        logger.warning("saga %s: lease lost to another worker, stopping", execution.saga_id)
+        logger.warning("saga pk=%s: lease lost to another worker, stopping", pk)
         return None
+    except DatabaseError as exc:
+        logger.warning(
+            "saga pk=%s: database error (%s); its lease will lapse, resumed later", pk, exc
+        )
+        close_old_connections()  # a broken connection is replaced on the next query
+        return None
+    except Exception as exc:
+        logger.exception("saga pk=%s cannot run; it needs attention", pk)
+        return saga_needs_attention(pk=pk, owner=owner, reason=f"{type(exc).__name__}: {exc}")
     return SagaResult.from_execution(execution)
+
+
+def saga_needs_attention(*, pk: int, owner: str, reason: str) -> SagaResult | None:
+    """Stop a saga this worker holds and cannot run: NEEDS_ATTENTION with `reason`, released.
+
+    None when the lease was lost meanwhile (the new owner decides) or the database refuses.
+    """
+    try:
+        updated = SagaExecution.objects.filter(pk=pk, lease_owner=owner).update(
+            status=SagaStatus.NEEDS_ATTENTION,
+            error_message=f"cannot run: {reason}"[:4000],
+            lease_owner="",
+            lease_expires_at=None,
+            not_before=None,
+            updated_at=timezone.now(),
+        )
+    except DatabaseError:
+        close_old_connections()
+        return None
+    return SagaResult.from_execution(SagaExecution.objects.get(pk=pk)) if updated else None
 
 
 def saga_resume(
@@ -200,8 +246,9 @@ def saga_resume(
 
 
 def saga_hand_off(*, saga_id: str) -> bool:
-    """Give an active saga nobody runs (lease lapsed or never taken) to the `resume_sagas`
-    workers: its lease is cleared, so the next worker pass claims it. Runs nothing here.
+    """Give an active saga nobody runs (lease lapsed or never taken, or waiting to retry an
+    undo) to the `resume_sagas` workers now: its lease and its wait are cleared, so the next
+    worker pass claims it. Runs nothing here.
 
     False if the saga is finished or a live worker still holds it.
     """
@@ -209,20 +256,38 @@ def saga_hand_off(*, saga_id: str) -> bool:
     return (
         SagaExecution.objects.filter(saga_id=saga_id, status__in=ACTIVE_STATUSES)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(lease_owner="", lease_expires_at=None)
+        .update(lease_owner="", lease_expires_at=None, not_before=None)
         == 1
     )
 
 
 def saga_reopen_compensation(*, saga_id: str) -> bool:
-    """Turn a NEEDS_ATTENTION saga back to COMPENSATING, unowned, from the undo that failed:
-    the next `resume_sagas` pass tries its compensations again. False if it was not stuck."""
-    return (
-        SagaExecution.objects.filter(saga_id=saga_id, status=SagaStatus.NEEDS_ATTENTION).update(
-            status=SagaStatus.COMPENSATING, lease_owner="", lease_expires_at=None
+    """Give a NEEDS_ATTENTION saga back to the workers, unowned. One that was undoing goes back
+    to COMPENSATING from its newest undo left: the next `resume_sagas` pass tries every undo
+    not done yet again, the failed ones included, with a fresh COMPENSATION_HORIZON. One that
+    could not run at all (its definition did not match: fixed since) goes on from the step it
+    stood on. False if it was not stuck."""
+    with transaction.atomic():
+        execution = (
+            SagaExecution.objects.select_for_update()
+            .filter(saga_id=saga_id, status=SagaStatus.NEEDS_ATTENTION)
+            .first()
         )
-        == 1
-    )
+        if execution is None:
+            return False
+        left = execution.undos_left
+        step = max(left) if execution.compensating and left else execution.current_step
+        SagaExecution.objects.filter(pk=execution.pk).update(
+            status=SagaStatus.COMPENSATING if execution.compensating else SagaStatus.RUNNING,
+            current_step=step,
+            undos_failed=[],
+            lease_owner="",
+            lease_expires_at=None,
+            not_before=None,
+            waiting_since=None,
+            waits=0,
+        )
+    return True
 
 
 def saga_retry_compensation(
@@ -244,8 +309,10 @@ def saga_claim_stale(*, owner: str, limit: int, lease_seconds: float | None = No
     """
     now = timezone.now()
     expires = now + timedelta(seconds=_lease_seconds(lease_seconds))
-    claimable = Q(status__in=ACTIVE_STATUSES) & (
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    claimable = (
+        Q(status__in=ACTIVE_STATUSES)
+        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        & _due(now)
     )
     with transaction.atomic():
         pks = list(

@@ -42,6 +42,8 @@ class Attempt:
     log: SagaStepLog
     status: str  # a StepLogStatus
     error: str = ""
+    # A failure worth another try later (the retry policy's is_retryable said so).
+    passing: bool = False
     # For the outbox, written when this attempt is.
     events: list[StepEvent] = field(default_factory=list)
 
@@ -145,6 +147,19 @@ class ExecutionStore:
         fields["completed_at"] = timezone.now()
         self._move(fields, close=ended.attempt, open_log=None, release=True)
 
+    def wait(self, state: SagaState, ended: StepEnd, *, delay: float) -> None:
+        """Record the waiting `state` with how its last step ended, and release the saga to
+        the workers from `delay` seconds on: it holds no worker while it waits."""
+        now = timezone.now()
+        ex = self.execution
+        fields = _state_fields(state, ended)
+        fields.update(
+            not_before=now + timedelta(seconds=delay),
+            waiting_since=ex.waiting_since or now,
+            waits=ex.waits + 1,
+        )
+        self._move(fields, close=ended.attempt, open_log=None, release=True)
+
     def _move(
         self,
         fields: dict[str, Any],
@@ -237,6 +252,10 @@ def _state_fields(state: SagaState, ended: StepEnd | None) -> dict[str, Any]:
         "status": state.status,
         "current_step": state.step,
         "compensating": state.compensating,
+        "undos_left": sorted(state.undos_left) if state.compensating else None,
+        "undos_failed": sorted(state.undos_failed),
+        # A claimed saga runs now; only `wait` sets a time to come back.
+        "not_before": None,
     }
     if ended is not None and ended.error_message is not None:
         fields["error_message"] = ended.error_message[:4000]

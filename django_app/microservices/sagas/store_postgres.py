@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, models
 
 from ..models.events import OutboxEvent
 from ..models.sagas import SagaExecution, SagaStepLog
@@ -58,8 +58,9 @@ def move_in_one_statement(
     sets: list[str] = []
     params: list[Any] = []
     for name, value in fields.items():
-        column = ex_meta.get_field(name).column  # type: ignore[union-attr]
-        if name == "context_data":
+        model_field = ex_meta.get_field(name)
+        column = model_field.column  # type: ignore[union-attr]
+        if isinstance(model_field, models.JSONField):
             sets.append(f'"{column}" = %s::jsonb')
             params.append(json.dumps(value, cls=DjangoJSONEncoder))
         else:

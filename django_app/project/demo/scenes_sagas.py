@@ -87,11 +87,12 @@ def saga_mermaid(demo: Demo) -> None:
     source = saga_to_mermaid(ORDER_PROCESSING, direction="LR")
     labels = dict(re.findall(r"^\s+(\w+)\[\"([^\"]+)\"\]", source, re.MULTILINE))
     labels.update(re.findall(r"^\s+(\w+)\(\(([^)]+)\)\)", source, re.MULTILINE))
-    edges: dict[str, dict[str, str]] = {}
+    labels.update(re.findall(r"^\s+(\w+)\{\{\"([^\"]+)\"\}\}", source, re.MULTILINE))
+    edges: dict[str, dict[str, list[str]]] = {}
     for src, label, dst in re.findall(
         r"^\s+(\w+) (?:-->|-\. (.+?) \.->) (\w+)$", source, re.MULTILINE
     ):
-        edges.setdefault(src, {})[label or "ok"] = labels[dst]
+        edges.setdefault(src, {}).setdefault(label or "ok", []).append(labels[dst])
     actions = [n for n in labels if re.fullmatch(r"a\d+", n)]
     undos = sorted((n for n in labels if re.fullmatch(r"c\d+", n)), reverse=True)
     payment = f"a{ORDER_PROCESSING.index('process_payment')}"
@@ -103,15 +104,26 @@ def saga_mermaid(demo: Demo) -> None:
     demo.say("  " + "    ".join(sample))
     demo.say("every node's edges, read back from the source:")
     for node in actions + undos:
-        out = edges[node]
-        failure = next(k for k in out if k != "ok")
-        demo.say(f"  {labels[node]:<24} ok -> {out['ok']:<24} {failure} -> {out[failure]}")
+        out = {label: " | ".join(targets) for label, targets in edges[node].items()}
+        if node in actions:
+            (failure,) = (label for label in out if label != "ok")
+            demo.say(f"  {labels[node]:<24} ok -> {out['ok']:<24} {failure} -> {out[failure]}")
+            continue
+        demo.say(f"  {labels[node]:<24} ok -> {out['ok']}")
+        for label, to in out.items():
+            if label != "ok":
+                demo.say(f"  {'':<24} {label} -> {to}")
+    demo.say(f"  {labels['wait']:<24} when due -> {out_of(edges, 'wait')}")
     compensable = [s.name for s in ORDER_PROCESSING.steps if s.compensation is not None]
     demo.check(
         "every step with an undo has an undo node",
         sorted(labels[n] for n in undos),
         sorted(f"undo {name}" for name in compensable),
     )
+
+
+def out_of(edges: dict[str, dict[str, list[str]]], node: str) -> str:
+    return " | ".join(target for targets in edges[node].values() for target in targets)
 
 
 def saga_succeeds(demo: Demo) -> None:

@@ -32,14 +32,14 @@ def admin_client_():
 
 
 class Flaky:
-    """A compensation that fails while `broken` is set."""
+    """A compensation that fails for good (a 422) while `broken` is set."""
 
     def __init__(self) -> None:
         self.broken = True
 
     def undo(self, ctx) -> None:
         if self.broken:
-            raise ServiceHTTPError("refund endpoint down <b>", status_code=503)
+            raise ServiceHTTPError("refund endpoint down <b>", status_code=422)
 
 
 def _reject(ctx) -> None:
@@ -87,8 +87,8 @@ def test_detail_page_draws_the_timeline_with_escaped_errors(admin_client_, needs
     response = admin_client_.get(url)
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count('<g class="attempt') == SagaStepLog.objects.count() == 4
-    assert body.count('<g class="attempt compensation failed">') == 2
+    assert body.count('<g class="attempt') == SagaStepLog.objects.count() == 3
+    assert body.count('<g class="attempt compensation failed">') == 1
     assert '<g class="attempt action rejected">' in body
     assert "card &lt;declined&gt;" in body
     assert "card <declined>" not in body
@@ -97,7 +97,7 @@ def test_detail_page_draws_the_timeline_with_escaped_errors(admin_client_, needs
     fragment = body[start : body.index("</svg>", start) + len("</svg>")]
     svg = ElementTree.fromstring(fragment)  # noqa: S314  (our own page)
     bars = svg.findall("{http://www.w3.org/2000/svg}g")
-    assert len(bars) == 4
+    assert len(bars) == 3
 
 
 def test_retry_compensation_action_hands_the_undo_to_a_worker(admin_client_, needs_attention):

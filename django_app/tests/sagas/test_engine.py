@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from microservices.sagas.services import (
     saga_resume_stale,
     saga_retry_compensation,
 )
-from microservices.sagas.state import SagaState, transition
+from microservices.sagas.state import Outcome, SagaState, transition
 
 pytestmark = pytest.mark.django_db
 
@@ -85,29 +86,91 @@ def _fast_saga_settings():
 def test_transition_moves_forward_then_completes():
     """A successful action advances to the next step; after the last one the saga is completed."""
     d = Recorder().definition(["a", "b"])
-    assert transition(d, SagaState(0, False, "running"), True) == SagaState(1, False, "running")
-    assert transition(d, SagaState(1, False, "running"), True) == SagaState(1, False, "completed")
+    ok = Outcome.SUCCEEDED
+    assert transition(d, SagaState(0, False, "running"), ok) == SagaState(1, False, "running")
+    assert transition(d, SagaState(1, False, "running"), ok) == SagaState(1, False, "completed")
 
 
 def test_transition_compensates_the_failed_step_itself_first():
     """A failed action is undone starting with its own compensation, skipping steps without one."""
     d = Recorder().definition(["a", "b", "c"], no_undo=("b",))
-    assert transition(d, SagaState(2, False, "running"), False) == SagaState(
-        2, True, "compensating"
+    both = frozenset({0, 2})
+    assert transition(d, SagaState(2, False, "running"), Outcome.FAILED) == SagaState(
+        2, True, "compensating", both
     )
-    assert transition(d, SagaState(2, True, "compensating"), True) == SagaState(
-        0, True, "compensating"
+    assert transition(d, SagaState(2, True, "compensating", both), Outcome.SUCCEEDED) == (
+        SagaState(0, True, "compensating", frozenset({0}))
     )
-    assert transition(d, SagaState(0, True, "compensating"), True) == SagaState(
-        0, True, "compensated"
-    )
-    assert transition(d, SagaState(1, True, "compensating"), False).status == "needs_attention"
+    assert transition(
+        d, SagaState(0, True, "compensating", frozenset({0})), Outcome.SUCCEEDED
+    ) == SagaState(0, True, "compensated")
 
 
 def test_transition_fails_without_compensation_when_nothing_to_undo():
     """A failure before any step with a compensation ends FAILED, not COMPENSATED."""
     d = Recorder().definition(["a", "b"], no_undo=("a",))
-    assert transition(d, SagaState(0, False, "running"), False) == SagaState(0, False, "failed")
+    assert transition(d, SagaState(0, False, "running"), Outcome.FAILED) == SagaState(
+        0, False, "failed"
+    )
+
+
+def test_a_waiting_undo_is_overtaken_by_the_earlier_ones_then_waited_for():
+    """The refund waits for payments: the stock is released first, then the saga waits for the
+    refund, tries it again and ends COMPENSATED."""
+    d = Recorder().definition(["reserve", "charge", "ship"])
+    state = transition(d, SagaState(2, False, "running"), Outcome.FAILED)
+    assert (state.step, state.undos_left) == (2, frozenset({0, 1, 2}))
+    state = transition(d, state, Outcome.SUCCEEDED)  # ship undone
+    state = transition(d, state, Outcome.WAITS)  # the refund waits
+    assert state == SagaState(0, True, "compensating", frozenset({0, 1}))  # release goes on
+    state = transition(d, state, Outcome.SUCCEEDED)
+    assert state == SagaState(1, True, "compensating", frozenset({1}), waiting=True)
+    state = transition(d, SagaState(1, True, "compensating", frozenset({1})), Outcome.WAITS)
+    assert state == SagaState(1, True, "compensating", frozenset({1}), waiting=True)
+    done = transition(d, SagaState(1, True, "compensating", frozenset({1})), Outcome.SUCCEEDED)
+    assert done.status == "compensated"
+
+
+def test_a_failed_undo_lets_the_others_finish_then_calls_a_person():
+    """A permanent failure is set aside: the earlier undos still run, then NEEDS_ATTENTION on
+    the failed one, with what is left recorded for the retry."""
+    d = Recorder().definition(["reserve", "charge", "ship"])
+    state = SagaState(1, True, "compensating", frozenset({0, 1}))
+    state = transition(d, state, Outcome.FAILED)
+    assert state == SagaState(0, True, "compensating", frozenset({0, 1}), frozenset({1}))
+    state = transition(d, state, Outcome.SUCCEEDED)
+    assert state == SagaState(1, True, "needs_attention", frozenset({1}), frozenset({1}))
+
+
+def test_a_failed_undo_waits_for_the_waiting_ones_before_calling_a_person():
+    """One undo failed for good, a later one waits: the saga waits for it first."""
+    d = Recorder().definition(["reserve", "charge", "ship"])
+    state = SagaState(2, True, "compensating", frozenset({0, 1, 2}))
+    state = transition(d, state, Outcome.WAITS)
+    state = transition(d, state, Outcome.FAILED)
+    state = transition(d, state, Outcome.SUCCEEDED)
+    assert state == SagaState(
+        2, True, "compensating", frozenset({1, 2}), frozenset({1}), waiting=True
+    )
+    state = transition(d, replace(state, waiting=False), Outcome.SUCCEEDED)
+    assert state == SagaState(1, True, "needs_attention", frozenset({1}), frozenset({1}))
+
+
+def test_an_undo_that_must_come_first_is_never_overtaken():
+    """undo_first: while it waits, nothing earlier is undone; when it fails, a person decides."""
+    r = Recorder()
+    d = SagaDefinition(
+        "strict",
+        [
+            SagaStep("reserve", r.step("reserve"), r.step("reserve")),
+            SagaStep("charge", r.step("charge"), r.step("charge"), undo_first=True),
+        ],
+    )
+    state = SagaState(1, True, "compensating", frozenset({0, 1}))
+    assert transition(d, state, Outcome.WAITS) == replace(state, waiting=True)
+    assert transition(d, state, Outcome.FAILED) == SagaState(
+        1, True, "needs_attention", frozenset({0, 1}), frozenset({1})
+    )
 
 
 def test_happy_path_runs_every_action_in_order_and_completes():
@@ -199,37 +262,79 @@ def test_idempotency_keys_differ_by_step_and_direction():
     assert ctx.idempotency_key(2, direction="action") == "k:b:action:2"
 
 
-def test_failing_compensation_ends_needs_attention_never_compensated():
-    """A compensation failing every retry leaves the saga NEEDS_ATTENTION, not COMPENSATED."""
+def test_an_undo_that_fails_for_good_lets_the_others_run_then_needs_attention():
+    """A permanent failure (a 404) is tried once, set aside; the earlier undo still runs; the
+    saga ends NEEDS_ATTENTION on it, never COMPENSATED."""
     r = Recorder()
     r.fail["action:c"] = [StepRejected()]
-    r.fail["compensation:b"] = [ServiceHTTPError(status_code=500) for _ in range(3)]
+    r.fail["compensation:b"] = [ServiceHTTPError(status_code=404)]
     result = saga_execute(definition=r.definition(["a", "b", "c"]), saga_id="na", context={})
     assert result.status == SagaStatus.NEEDS_ATTENTION
-    assert r.calls.count("compensation:b") == 3
-    assert "compensation:a" not in r.calls
+    assert r.calls.count("compensation:b") == 1
+    assert r.calls[-1] == "compensation:a"
     assert "compensation of b failed" in result.error
     execution = SagaExecution.objects.get(saga_id="na")
     assert (execution.current_step, execution.compensating) == (1, True)
+    assert (execution.undos_left, execution.undos_failed) == ([1], [1])
 
 
-def test_retry_compensation_continues_from_the_failed_compensation():
-    """After the cause is fixed, retrying a NEEDS_ATTENTION saga finishes the undo in order."""
+def test_an_undo_that_fails_for_a_passing_reason_waits_released_then_finishes():
+    """500s through every in-run try: the earlier undo runs at once, the saga is released with
+    a time to come back, no worker claims it before then, and the next run finishes the undo."""
     r = Recorder()
     r.fail["action:c"] = [StepRejected()]
     r.fail["compensation:b"] = [ServiceHTTPError(status_code=500) for _ in range(3)]
+    definition = r.definition(["a", "b", "c"])
+    result = saga_execute(definition=definition, saga_id="w", context={})
+    assert result.status == SagaStatus.COMPENSATING
+    assert r.calls.count("compensation:b") == 3
+    assert r.calls[-1] == "compensation:a"
+    execution = SagaExecution.objects.get(saga_id="w")
+    assert (execution.current_step, execution.undos_left, execution.waits) == (1, [1], 1)
+    assert (execution.lease_owner, execution.lease_expires_at) == ("", None)
+    assert execution.not_before is not None and execution.not_before > timezone.now()
+    assert execution.waiting_since is not None
+    assert "compensation of b" not in execution.error_message  # waiting is not failing
+    assert saga_resume_stale(owner="w2") == []  # not before its time
+    SagaExecution.objects.filter(saga_id="w").update(not_before=timezone.now())
+    r.calls.clear()
+    (resumed,) = saga_resume_stale(owner="w2")
+    assert (resumed.status, r.calls) == (SagaStatus.COMPENSATED, ["compensation:b"])
+
+
+def test_a_wait_past_the_horizon_calls_a_person():
+    """After COMPENSATION_HORIZON of waiting, a passing failure counts as a failure."""
+    r = Recorder()
+    r.fail["action:c"] = [StepRejected()]
+    r.fail["compensation:b"] = [ServiceHTTPError(status_code=503) for _ in range(6)]
+    definition = r.definition(["a", "b", "c"])
+    saga_execute(definition=definition, saga_id="h", context={})
+    SagaExecution.objects.filter(saga_id="h").update(
+        not_before=timezone.now(), waiting_since=timezone.now() - timedelta(hours=7)
+    )
+    (result,) = saga_resume_stale(owner="w2")
+    assert result.status == SagaStatus.NEEDS_ATTENTION
+    assert "COMPENSATION_HORIZON spent" in result.error
+
+
+def test_retry_compensation_tries_only_the_undos_left():
+    """After the cause is fixed, retrying a NEEDS_ATTENTION saga runs the failed undo again
+    (its attempt numbers carry on), not the ones already done."""
+    r = Recorder()
+    r.fail["action:c"] = [StepRejected()]
+    r.fail["compensation:b"] = [ServiceHTTPError(status_code=404)]
     definition = r.definition(["a", "b", "c"])
     saga_execute(definition=definition, saga_id="rc", context={})
     r.calls.clear()
     result = saga_retry_compensation(saga_id="rc")
     assert result.status == SagaStatus.COMPENSATED
-    assert r.calls == ["compensation:b", "compensation:a"]
+    assert r.calls == ["compensation:b"]
     attempts = list(
         SagaStepLog.objects.filter(step_name="b", direction="compensation").values_list(
             "attempt", flat=True
         )
     )
-    assert attempts == [1, 2, 3, 4]
+    assert attempts == [1, 2]
 
 
 def test_existing_saga_id_returns_its_outcome_without_running_again():

@@ -6,11 +6,24 @@ import pytest
 
 from microservices.exceptions import (
     ContractViolation,
+    RegistryUnavailable,
     ResourceNotFound,
+    SagaLeaseLost,
+    ServiceConnectionError,
     ServiceHTTPError,
+    ServiceNotFound,
     ServiceTimeoutError,
+    ServiceUnavailable,
 )
-from microservices.sagas.outcomes import ABSENT, APPLIED, UNKNOWN, in_flight, resolve, tracked
+from microservices.sagas.outcomes import (
+    ABSENT,
+    APPLIED,
+    UNKNOWN,
+    in_flight,
+    nothing_done,
+    resolve,
+    tracked,
+)
 
 IN_FLIGHT = {"type": "https://example.com/problems/idempotency-key-in-use"}
 
@@ -33,17 +46,78 @@ def test_a_call_that_answers_is_applied_with_its_id():
     "exc",
     [
         ServiceTimeoutError(),
-        ContractViolation("bad body"),
+        ServiceConnectionError(),
+        ServiceConnectionError(sent_unanswered=True),
+        ContractViolation("bad body", sent_unanswered=True),
         ServiceHTTPError(status_code=409, payload=IN_FLIGHT),
+        ServiceUnavailable(status_code=503, sent_unanswered=True),
     ],
-    ids=["timeout", "malformed-response", "still-in-flight"],
+    ids=[
+        "timeout",
+        "connection-lost-not-known-where",
+        "connection-lost-after-sending",
+        "malformed-response",
+        "still-in-flight",
+        "503-after-a-lost-attempt",
+    ],
 )
 def test_a_call_without_a_trustworthy_answer_is_unknown(exc):
-    """Timeouts, responses that break the contract and in-flight 409s leave the outcome UNKNOWN."""
+    """Timeouts, connections lost once sent, responses that break the contract, in-flight 409s,
+    and a 5xx after an attempt that went unanswered leave the outcome UNKNOWN."""
     record: dict = {}
     with pytest.raises(type(exc)):
         tracked(record, _raise(exc))
     assert record == {"state": UNKNOWN}
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ContractViolation("amount: above the maximum"),
+        ServiceConnectionError(sent_unanswered=False),
+        ServiceNotFound(),
+        RegistryUnavailable(),
+        ServiceHTTPError(status_code=500),
+        ServiceHTTPError(status_code=503),
+        ServiceHTTPError(status_code=408),
+        ServiceHTTPError(status_code=429),
+    ],
+    ids=[
+        "refused-by-our-contract",
+        "connection-refused",
+        "no-instance",
+        "registry-down",
+        "500",
+        "503",
+        "408",
+        "429",
+    ],
+)
+def test_a_call_that_never_arrived_or_did_nothing_is_absent(exc):
+    """A request that never left, or that the service answered without doing anything, is
+    ABSENT: an undo has nothing to replay."""
+    record: dict = {}
+    with pytest.raises(type(exc)):
+        tracked(record, _raise(exc))
+    assert record == {"state": ABSENT}
+
+
+def test_an_error_that_is_not_the_calls_records_nothing():
+    """A lost lease (a guard before the call) or a bug in the step says nothing of the call."""
+    for exc in (SagaLeaseLost(), KeyError("items")):
+        record: dict = {"state": UNKNOWN}
+        with pytest.raises(type(exc)):
+            tracked(record, _raise(exc))
+        assert record == {"state": UNKNOWN}
+
+
+def test_the_statuses_that_say_nothing_was_done():
+    """5xx, 408 and 429 are answered before anything is done; other statuses are stored."""
+    assert [s for s in (400, 404, 407, 408, 409, 422, 428, 429, 430, 499) if nothing_done(s)] == [
+        408,
+        429,
+    ]
+    assert all(nothing_done(s) for s in (500, 501, 502, 503, 504, 599))
 
 
 def test_a_stored_client_error_is_absent():
@@ -54,12 +128,24 @@ def test_a_stored_client_error_is_absent():
     assert record == {"state": ABSENT}
 
 
-def test_a_server_error_after_an_unknown_attempt_stays_unknown():
-    """A 503 now says nothing about the earlier attempt under the same key."""
-    record: dict = {"state": UNKNOWN}
-    with pytest.raises(ServiceHTTPError):
-        tracked(record, _raise(ServiceHTTPError(status_code=503)))
-    assert record == {"state": UNKNOWN}
+def test_a_failure_that_settles_nothing_keeps_an_earlier_unknown():
+    """A 5xx, 408 or 429, a refused connection or a refusal by our own contract now says
+    nothing about an earlier attempt under the same key: it stays UNKNOWN."""
+    for exc in (
+        ServiceHTTPError(status_code=500),
+        ServiceHTTPError(status_code=408),
+        ServiceHTTPError(status_code=429),
+        ServiceConnectionError(sent_unanswered=False),
+        ServiceNotFound(),
+    ):
+        record: dict = {"state": UNKNOWN}
+        with pytest.raises(type(exc)):
+            tracked(record, _raise(exc))
+        assert record == {"state": UNKNOWN}
+    record = {"state": UNKNOWN}
+    with pytest.raises(ResourceNotFound):
+        tracked(record, _raise(ResourceNotFound(status_code=404)))
+    assert record == {"state": ABSENT}  # a stored 4xx is the key's final answer
 
 
 def test_resolve_replays_only_an_unknown_call():
@@ -81,13 +167,21 @@ def test_resolve_replays_only_an_unknown_call():
 def test_resolve_keeps_an_unknown_outcome_while_the_service_cannot_say():
     """A replay that meets a 5xx or an in-flight 409 raises, so the compensation is retried."""
     for exc in (
+        ServiceHTTPError(status_code=500),
         ServiceHTTPError(status_code=502),
+        ServiceHTTPError(status_code=408),
+        ServiceHTTPError(status_code=429),
         ServiceHTTPError(status_code=409, payload=IN_FLIGHT),
+        ServiceTimeoutError(),
+        ServiceConnectionError(sent_unanswered=False),
     ):
         record: dict = {"state": UNKNOWN}
-        with pytest.raises(ServiceHTTPError):
+        with pytest.raises(type(exc)):
             resolve(record, _raise(exc))
         assert record == {"state": UNKNOWN}
+    record = {"state": UNKNOWN}
+    assert resolve(record, _raise(ServiceHTTPError(status_code=422))) is None
+    assert record == {"state": ABSENT}
     assert in_flight(ServiceHTTPError(status_code=409, payload=IN_FLIGHT))
     assert not in_flight(ServiceHTTPError(status_code=409, payload={"type": "conflict"}))
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.utils import timezone
 
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.mermaid import saga_to_mermaid
-from microservices.sagas.services import saga_retry_compensation
+from microservices.sagas.services import saga_resume, saga_retry_compensation
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, process_order_request
 
@@ -121,7 +122,9 @@ def test_definition_renders_as_mermaid():
     assert "a0 -. fails .-> failed" in source
     assert "a4 -. fails .-> c3" in source
     assert "c1 --> compensated" in source
-    assert "c2 -. keeps failing .-> needs_attention" in source
+    assert "c2 -. fails for good .-> needs_attention" in source
+    assert "c2 -. waits .-> c1" in source
+    assert "wait -. when due .-> c2" in source
 
 
 def test_discovery_routes_calls_through_the_registry_past_a_dead_instance(shop, saga_settings):
@@ -176,19 +179,42 @@ def test_the_outbox_announces_what_the_services_hold_and_undoes_only_what_it_ann
     check_events(ledger, saga_id)
 
 
-def test_a_charge_found_by_replay_is_announced_while_its_refund_is_stuck(shop, saga_settings):
-    """The undo learns of the charge by replaying the malformed call, then every refund fails:
-    the charge is announced at once, and the refund after the operator's retry, each once."""
+def test_a_charge_found_by_replay_is_announced_while_its_refund_waits(shop, saga_settings):
+    """The undo learns of the charge by replaying the malformed call, then every refund meets
+    a 503: the charge is announced at once, the stock is released while the refund waits, and
+    the refund comes when payments is back, each once."""
+    before = shop.stock()
     payments = shop.faults("payments")
     payments.add(method="POST", path="/payments", kind="malformed")
     payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)
     result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id="stuck")
-    assert result.status == "needs_attention"
+    assert result.status == "compensating"  # waiting for the refund, holding no worker
     ledger = shop.ledger()
     assert [p["status"] for p in ledger.for_saga("stuck")[1]] == ["captured"]
+    assert {r["status"] for r in ledger.for_saga("stuck")[0]} == {"released"}
+    assert shop.stock() == before
     check_events(ledger, "stuck")
     payments.clear()
-    assert saga_retry_compensation(saga_id="stuck").status == "compensated"
+    SagaExecution.objects.filter(saga_id="stuck").update(not_before=timezone.now())
+    assert saga_resume(saga_id="stuck").status == "compensated"
     ledger = shop.ledger()
     assert [p["status"] for p in ledger.for_saga("stuck")[1]] == ["refunded"]
     check_events(ledger, "stuck")
+
+
+def test_a_refund_refused_for_good_needs_a_person_and_is_retried_by_one(shop, saga_settings):
+    """A refund the service refuses for good (404) calls a person after the stock is released;
+    the operator's retry refunds once the cause is fixed."""
+    payments = shop.faults("payments")
+    payments.add(method="POST", path="/payments", kind="malformed")
+    payments.add(
+        method="POST", path="/payments/{payment_id}/refund", kind="error", status=404, times=0
+    )
+    result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id="refused")
+    assert result.status == "needs_attention"
+    assert "compensation of process_payment failed" in result.error
+    ledger = shop.ledger()
+    assert {r["status"] for r in ledger.for_saga("refused")[0]} == {"released"}
+    payments.clear()
+    assert saga_retry_compensation(saga_id="refused").status == "compensated"
+    assert [p["status"] for p in shop.ledger().for_saga("refused")[1]] == ["refunded"]

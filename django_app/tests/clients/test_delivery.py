@@ -1,0 +1,135 @@
+"""What the transport knows about delivery: whether a failed call may have reached the service.
+
+`ServiceError.sent_unanswered` is the fact a saga needs to record an outcome: False when every
+attempt is accounted for (never sent, never connected, answered), True when one may have
+arrived and its answer was lost. Faults are injected on real sockets through the stubs.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from microservices.clients.testing import services_settings_for
+from microservices.exceptions import (
+    ContractViolation,
+    ServiceConnectionError,
+    ServiceTimeoutError,
+    ServiceUnavailable,
+)
+from shop.clients.payments import PaymentServiceClient
+from shop.clients.users import UserServiceClient
+
+pytestmark = pytest.mark.usefixtures("reset_stubs")
+
+USER = "00000000-0000-4000-8000-0000000000a1"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _charge(client: PaymentServiceClient, *, amount: int = 1999, key: str | None = None) -> None:
+    client.process_payment(
+        user_id=USER,
+        amount=amount,
+        currency="USD",
+        card_token="tok_visa",
+        idempotency_key=key or str(uuid.uuid4()),
+    )
+
+
+def test_a_refused_connection_on_every_attempt_was_never_sent(stub_token):
+    """Nobody listening, retries and all: the error says no attempt reached the service."""
+    conf = services_settings_for(
+        {"payments": f"http://127.0.0.1:{_closed_port()}"},
+        stub_token,
+        retry={"TOTAL": 2, "BACKOFF_FACTOR": 0.001},
+    )
+    with (
+        override_settings(MICROSERVICES=conf),
+        PaymentServiceClient() as client,
+        pytest.raises(ServiceConnectionError) as info,
+    ):
+        _charge(client)
+    assert info.value.sent_unanswered is False
+
+
+def test_a_lost_response_is_sent_unanswered(stubs, services_settings):
+    """A keyless POST whose response is lost after the stub applied it: maybe delivered."""
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="lost_response")
+    with PaymentServiceClient() as client, pytest.raises(ServiceConnectionError) as info:
+        client.post(
+            "/payments",
+            operation="createPayment",
+            json={
+                "user_id": USER,
+                "amount": 100,
+                "currency": "USD",
+                "payment_method": {"type": "card", "token": "tok_visa"},
+            },
+        )
+    assert info.value.sent_unanswered is True
+
+
+def test_a_server_error_after_a_lost_attempt_remembers_the_lost_one(stubs, payments_client):
+    """Attempt 1 is applied and its answer lost, attempt 2 meets 503s until the retries run
+    out: the 503 does not settle what attempt 1 did."""
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="lost_response")
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="error", status=503, times=0)
+    with pytest.raises(ServiceUnavailable) as info:
+        _charge(payments_client)
+    assert info.value.sent_unanswered is True
+
+
+def test_server_errors_alone_are_accounted_for(stubs, payments_client):
+    """Every attempt answered 503: answered, so nothing is unaccounted for."""
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="error", status=503, times=0)
+    with pytest.raises(ServiceUnavailable) as info:
+        _charge(payments_client)
+    assert info.value.sent_unanswered is False
+
+
+def test_a_read_timeout_is_sent_unanswered(stubs, services_settings):
+    """The request arrived; the answer did not come in time."""
+    conf = {
+        **services_settings,
+        "SERVICES": {
+            name: {**entry, "TIMEOUT": 0.2, "RETRY": {**entry["RETRY"], "TOTAL": 1}}
+            for name, entry in services_settings["SERVICES"].items()
+        },
+    }
+    stubs["users"].faults.add(
+        method="GET", path="/users/{user_id}", kind="latency", delay=1.0, times=0
+    )
+    with (
+        override_settings(MICROSERVICES=conf),
+        UserServiceClient() as client,
+        pytest.raises(ServiceTimeoutError) as info,
+    ):
+        client.get_user(user_id=str(uuid.uuid4()), use_cache=False)
+    assert info.value.sent_unanswered is True
+
+
+def test_a_request_our_contract_refuses_is_never_sent(stubs, payments_client):
+    """Over payments.yaml's maximum amount: refused before a byte leaves, and it says so."""
+    with pytest.raises(ContractViolation) as info:
+        _charge(payments_client, amount=10_100_000_000)
+    assert info.value.sent_unanswered is False
+    assert info.value.operation == "createPayment"
+    assert "amount" in str(info.value.field)
+    assert stubs["payments"].requests(method="POST", path="/payments") == []
+
+
+def test_a_response_that_breaks_the_contract_is_sent_unanswered(stubs, payments_client):
+    """A 2xx we cannot trust: the charge may have happened."""
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="malformed", status=201)
+    with pytest.raises(ContractViolation) as info:
+        _charge(payments_client)
+    assert info.value.sent_unanswered is True
