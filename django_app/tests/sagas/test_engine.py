@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from microservices.exceptions import (
@@ -471,3 +472,61 @@ def test_step_timeout_budget_stops_retries():
     assert result.status == SagaStatus.FAILED
     assert calls == [1]
     assert "step timeout" in result.error
+
+
+def test_a_saga_a_worker_cannot_load_needs_attention_and_the_worker_goes_on():
+    """A saga whose type is not configured any more, and one standing on a step its definition
+    lost, each go to NEEDS_ATTENTION with the reason; the good saga behind them completes."""
+    r = Recorder()
+    r.definition(["a", "b"])
+    unknown = _stale("gone", step=0, compensating=False, status=SagaStatus.RUNNING)
+    SagaExecution.objects.filter(pk=unknown.pk).update(saga_type="retired_saga")
+    _stale("lost-step", step=5, compensating=True, status=SagaStatus.COMPENSATING)
+    _stale("good", step=0, compensating=False, status=SagaStatus.RUNNING)
+    results = {x.saga_id: x for x in saga_resume_stale(owner="w1")}
+    assert {k: v.status for k, v in results.items()} == {
+        "gone": SagaStatus.NEEDS_ATTENTION,
+        "lost-step": SagaStatus.NEEDS_ATTENTION,
+        "good": SagaStatus.COMPLETED,
+    }
+    assert "no saga definition registered for type 'retired_saga'" in results["gone"].error
+    assert "stands on step 5 (undoing)" in results["lost-step"].error
+    stuck = SagaExecution.objects.get(saga_id="lost-step")
+    assert (stuck.lease_owner, stuck.lease_expires_at) == ("", None)
+
+
+def test_a_database_error_stops_the_run_and_the_saga_is_resumed_later(monkeypatch):
+    """The database failing under a run is not the saga's fault: the worker lives on, the
+    saga stays as it was (leased until its lease lapses), and a later pass finishes it."""
+    from microservices.sagas.store import ExecutionStore
+
+    r = Recorder()
+    r.definition(["a", "b"])
+    _stale("db", step=0, compensating=False, status=SagaStatus.RUNNING)
+    real = ExecutionStore.begin_attempt
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def flaky(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExecutionStore, "begin_attempt", flaky)
+    assert saga_resume_stale(owner="w1") == []
+    execution = SagaExecution.objects.get(saga_id="db")
+    assert (execution.status, execution.lease_owner) == (SagaStatus.RUNNING, "w1")
+    SagaExecution.objects.filter(saga_id="db").update(lease_expires_at=timezone.now())
+    assert [x.status for x in saga_resume_stale(owner="w2")] == [SagaStatus.COMPLETED]
+    assert r.calls == ["action:a", "action:b"]
+
+
+def test_reopening_a_saga_that_could_not_run_resumes_it_where_it_stood():
+    """Once its definition is back, the operator's retry runs the saga from its step."""
+    r = Recorder()
+    _stale("back", step=1, compensating=False, status=SagaStatus.RUNNING)
+    SagaExecution.objects.filter(saga_id="back").update(saga_type="not_yet")
+    assert saga_resume_stale(owner="w1")[0].status == SagaStatus.NEEDS_ATTENTION
+    SagaExecution.objects.filter(saga_id="back").update(saga_type="test_saga")
+    r.definition(["a", "b"])
+    assert saga_retry_compensation(saga_id="back").status == SagaStatus.COMPLETED
+    assert r.calls == ["action:b"]

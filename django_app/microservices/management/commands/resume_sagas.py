@@ -11,7 +11,9 @@ import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, close_old_connections
 
+from microservices.backoff import exponential_backoff
 from microservices.management.shutdown import stop_on_signals
 from microservices.sagas.services import saga_resume, saga_resume_stale, worker_id
 
@@ -56,14 +58,25 @@ class Command(BaseCommand):
             self.stdout.write(f"{one.saga_id} {one.status}")
             return
         total = 0
+        outages = 0  # passes in a row the database refused: the wait grows, capped
         # Finish the saga in hand, then exit; a kill instead only costs a lease expiry.
         with stop_on_signals(logger, "the saga in hand") as stop:
             while not stop.is_set():
                 done = 0
                 while done < options["batch"] and not stop.is_set():
-                    results = saga_resume_stale(
-                        owner=owner, limit=1, lease_seconds=options["lease_seconds"]
-                    )
+                    try:
+                        results = saga_resume_stale(
+                            owner=owner, limit=1, lease_seconds=options["lease_seconds"]
+                        )
+                    except DatabaseError as exc:
+                        # The database is down or restarting: wait it out, as the relay does.
+                        outages += 1
+                        pause = exponential_backoff(outages, base=options["poll_interval"], cap=30)
+                        logger.warning("database error (%s); retrying in %.1fs", exc, pause)
+                        close_old_connections()
+                        stop.wait(pause)
+                        continue
+                    outages = 0
                     if not results:
                         break
                     for result in results:
