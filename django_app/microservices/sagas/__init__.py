@@ -4,11 +4,11 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
 
     admin | checks
     services                      saga_execute, saga_resume, ...: the only entry points
-    runner                        one saga to its end: attempts, retries, time budget
+    runner                        one saga to its end: attempts, retries, time budget, waits
     store | heartbeat             lease-guarded writes, one atomic move per step; the lease
                                   kept while a step runs, its calls stopped once it is lost
     store_postgres                that move as one PostgreSQL statement
-    registry | mermaid | timeline
+    registry | mermaid | timeline | waiting | masking
     graph                         every state transition() reaches, and the edges between them
     state | crash                 transition() (pure); crash points behind a hook
     definition                    steps, retry policy, step context: data only

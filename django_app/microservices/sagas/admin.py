@@ -20,10 +20,12 @@ from django.utils.safestring import SafeString
 
 from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepLog, StepDirection
 from .definition import SagaDefinition
+from .masking import masked
 from .mermaid import saga_to_mermaid
 from .registry import get_definition
 from .services import saga_hand_off, saga_reopen_compensation
 from .timeline import format_duration, timeline_svg
+from .waiting import waiting_for
 
 if TYPE_CHECKING:
     _InlineBase = admin.TabularInline[SagaStepLog, SagaExecution]
@@ -55,32 +57,6 @@ def _definition(saga_type: str) -> SagaDefinition | None:
         return get_definition(saga_type)
     except LookupError:
         return None
-
-
-SECRET_KEY_PARTS = ("token", "secret", "password", "api_key", "authorization")
-
-
-def masked(value: Any) -> Any:
-    """The context with secrets cut to a 4-character hint ("tok_…"): the admin shows what a
-    saga holds to people who must not copy a customer's card token or a key from it."""
-    if isinstance(value, dict):
-        return {
-            key: (
-                _hint(item)
-                if isinstance(key, str) and any(p in key.lower() for p in SECRET_KEY_PARTS)
-                else masked(item)
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [masked(item) for item in value]
-    return value
-
-
-def _hint(value: Any) -> Any:
-    if isinstance(value, str) and value:
-        return value[:4] + "…"
-    return value if value is None else "…"
 
 
 def lease_lapsed(obj: SagaExecution, now: datetime | None = None) -> bool:
@@ -185,7 +161,10 @@ class SagaExecutionAdmin(_AdminBase):
     inlines = (SagaStepLogInline,)
     actions = ("resume_sagas", "retry_compensation")
     fieldsets = (
-        (None, {"fields": ("saga_id", "saga_type", "status_badge", "position", "error")}),
+        (
+            None,
+            {"fields": ("saga_id", "saga_type", "status_badge", "position", "waiting", "error")},
+        ),
         ("Step timeline", {"fields": ("timeline",)}),
         ("Context", {"fields": ("context",)}),
         (
@@ -199,6 +178,7 @@ class SagaExecutionAdmin(_AdminBase):
         "saga_type",
         "status_badge",
         "position",
+        "waiting",
         "error",
         "timeline",
         "context",
@@ -230,6 +210,8 @@ class SagaExecutionAdmin(_AdminBase):
     def status_badge(self, obj: SagaExecution) -> SafeString:
         colour = STATUS_COLOURS.get(SagaStatus(obj.status), ACTIVE_COLOUR)
         stale = " · lease expired" if lease_lapsed(obj) else ""
+        if obj.not_before is not None and obj.status in ACTIVE_STATUSES:
+            stale = f" · waits until {_when(obj.not_before)}"
         return format_html(
             '<span class="saga-status saga-status-{}" style="color:{};font-weight:bold">'
             "{}{}</span>",
@@ -250,6 +232,11 @@ class SagaExecutionAdmin(_AdminBase):
             return "-"
         short = text if len(text) <= ERROR_PREVIEW else text[: ERROR_PREVIEW - 1] + "…"
         return format_html('<span class="saga-error" title="{}">{}</span>', text, short)
+
+    @admin.display(description="waiting")
+    def waiting(self, obj: SagaExecution) -> str:
+        wait = waiting_for(obj)
+        return "-" if wait is None else str(wait)
 
     @admin.display(description="error message")
     def error(self, obj: SagaExecution) -> SafeString | str:
@@ -322,7 +309,9 @@ class SagaExecutionAdmin(_AdminBase):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
-    @admin.action(description="Resume selected stale sagas (lease expired)", permissions=["resume"])
+    @admin.action(
+        description="Resume selected sagas now (lease expired, or waiting)", permissions=["resume"]
+    )
     def resume_sagas(self, request: HttpRequest, queryset: QuerySet[SagaExecution]) -> None:
         handed, busy, finished = [], [], 0
         for saga_id, status in queryset.values_list("saga_id", "status"):

@@ -30,6 +30,9 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         ("COMPENSATION_ATTEMPTS", 1.0),
         ("COMPENSATION_BACKOFF", 0.0),
         ("COMPENSATION_BACKOFF_MAX", 0.0),
+        ("COMPENSATION_WAIT", 0.01),
+        ("COMPENSATION_WAIT_MAX", 0.01),
+        ("COMPENSATION_HORIZON", 0.0),
     ):
         value = _number(conf, key)
         if value is None or value < minimum:
@@ -54,8 +57,33 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         )
     if lease is not None:
         errors.extend(_slow_services(lease))
+        errors.extend(_waits(conf, lease))
     errors.extend(_definitions())
     return errors
+
+
+def _waits(conf: dict[str, Any], lease: float) -> list[CheckMessage]:
+    """A waiting undo must get tries within its horizon: the horizon has to outlast the
+    longest wait, and the lease (a worker that died holding the saga frees it only then)."""
+    horizon, wait_max = (
+        _number(conf, "COMPENSATION_HORIZON"),
+        _number(conf, "COMPENSATION_WAIT_MAX"),
+    )
+    if horizon is None or wait_max is None:
+        return []
+    floor = 2 * max(wait_max, lease)
+    if horizon >= floor:
+        return []
+    return [
+        Error(
+            f"MICROSERVICES['SAGA']['COMPENSATION_HORIZON'] ({horizon:g}s) is shorter than "
+            f"twice the longer of COMPENSATION_WAIT_MAX ({wait_max:g}s) and LEASE_SECONDS "
+            f"({lease:g}s): an undo waiting for a service could be given up on, and a person "
+            "called, after a try or two.",
+            hint=f"Make COMPENSATION_HORIZON at least {floor:g}s (the default is 6 hours).",
+            id="microservices.E064",
+        )
+    ]
 
 
 def _definitions() -> list[CheckMessage]:

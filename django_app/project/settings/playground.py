@@ -44,8 +44,9 @@ MICROSERVICES = {
     # The relay and the consumer are threads of the one server process: the memory bus is meant.
     "EVENT_BUS": {**event_bus, "BACKEND": "memory", "ALLOW_MEMORY_BUS": True},
     # Short, so a killed worker's saga is resumed by the next one about three seconds later (a
-    # heartbeat keeps a live worker's lease while a slow step runs).
-    "SAGA": {**saga, "LEASE_SECONDS": 3},
+    # heartbeat keeps a live worker's lease while a slow step runs). An undo that meets a
+    # service switched off waits 2 s, then 4, up to 10, so a learner sees it come back.
+    "SAGA": {**saga, "LEASE_SECONDS": 3, "COMPENSATION_WAIT": 2.0, "COMPENSATION_WAIT_MAX": 10.0},
 }
 
 LOGGING = {

@@ -17,6 +17,7 @@ from microservices.models import (
     StepDirection,
     StepLogStatus,
 )
+from microservices.sagas.waiting import waiting_for
 
 __all__ = ["API_STATUSES", "order_request_body", "saga_statuses"]
 
@@ -104,4 +105,20 @@ def order_request_body(execution: SagaExecution, *, path: str) -> dict[str, Any]
         "steps": [_step(log) for log in logs],
         **_ids(execution.context_data),
         "problem": _problem(execution, logs, path),
+        "waiting": _waiting(execution, logs),
+    }
+
+
+def _waiting(execution: SagaExecution, logs: list[SagaStepLog]) -> dict[str, Any] | None:
+    """Which undo waits and when it is tried again; the reason stays in the admin (it may
+    name internal services)."""
+    wait = waiting_for(execution, logs)
+    if wait is None:
+        return None
+    return {
+        "step": wait.step,
+        "direction": "compensate",
+        "since": _timestamp(wait.since),
+        "next_attempt_at": _timestamp(wait.next_attempt_at),
+        "waits": wait.waits,
     }

@@ -43,6 +43,17 @@ def test_non_numeric_or_too_small_values_are_errors():
     ]
 
 
+def test_a_horizon_that_allows_no_real_wait_is_an_error():
+    """COMPENSATION_HORIZON under twice the longer of the wait cap and the lease: E064."""
+    assert _ids({"COMPENSATION_HORIZON": 500, "COMPENSATION_WAIT_MAX": 300}) == [
+        "microservices.E064"
+    ]
+    assert _ids({"COMPENSATION_HORIZON": 170, "COMPENSATION_WAIT_MAX": 10}) == [
+        "microservices.E064"  # the default lease is 90 s
+    ]
+    assert _ids({"COMPENSATION_HORIZON": 600, "COMPENSATION_WAIT_MAX": 300}) == []
+
+
 def test_service_slower_than_the_lease_is_a_warning():
     """A call that can outlast the lease (timeouts x retries) is flagged W060."""
     services = {"payments": {"BASE_URL": "http://p", "TIMEOUT": 10, "CONNECT_TIMEOUT": 2}}

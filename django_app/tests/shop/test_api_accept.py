@@ -58,6 +58,7 @@ def test_post_stores_one_pending_saga_and_runs_nothing(api, reset_stubs):
         "payment_id": None,
         "reservation_ids": [],
         "problem": None,
+        "waiting": None,
     }
     assert IdempotencyRecord.objects.get().status_code == 202
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import timedelta
 
-from microservices.models import SagaExecution, SagaStatus
+import pytest
+from django.utils import timezone
+
+from microservices.models import (
+    SagaExecution,
+    SagaStatus,
+    SagaStepLog,
+    StepDirection,
+    StepLogStatus,
+)
 
 from .api_support import ApiClient
 
@@ -41,3 +51,43 @@ def test_a_stuck_saga_reads_needs_attention_with_its_problem():
     body = ada.get(f"/api/orders/{location}").json()
     assert body["status"] == "needs_attention"
     assert body["problem"]["type"] == "https://errors.example.com/order-needs-attention"
+
+
+def test_a_waiting_undo_shows_which_step_waits_and_when_it_is_tried_next():
+    """A compensating saga released until not_before reads as waiting on that undo (the
+    contract middleware checks the body against shop.yaml); the reason stays in the admin."""
+    ada = ApiClient("ada")
+    saga_id = ada.post_order().json()["id"]
+    execution = SagaExecution.objects.get(saga_id=saga_id)
+    started = timezone.now() - timedelta(minutes=2)
+    SagaStepLog.objects.create(
+        execution=execution,
+        step_index=2,
+        step_name="process_payment",
+        direction=StepDirection.COMPENSATION,
+        attempt=5,
+        status=StepLogStatus.FAILED,
+        error="ServiceConnectionError: payments.refundPayment: NewConnectionError talking to ...",
+        started_at=started,
+        finished_at=started,
+    )
+    due = timezone.now() + timedelta(seconds=40)
+    SagaExecution.objects.filter(saga_id=saga_id).update(
+        status=SagaStatus.COMPENSATING,
+        compensating=True,
+        current_step=2,
+        undos_left=[2],
+        not_before=due,
+        waiting_since=started,
+        waits=3,
+    )
+    body = ada.get(f"/api/orders/{saga_id}").json()
+    assert body["status"] == "compensating"
+    assert body["waiting"] == {
+        "step": "process_payment",
+        "direction": "compensate",
+        "since": started.isoformat().replace("+00:00", "Z"),
+        "next_attempt_at": due.isoformat().replace("+00:00", "Z"),
+        "waits": 3,
+    }
+    assert "NewConnectionError" not in json.dumps(body)
