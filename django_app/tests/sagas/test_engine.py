@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.db import OperationalError
+from django.test import override_settings
 from django.utils import timezone
 
 from microservices.exceptions import (
