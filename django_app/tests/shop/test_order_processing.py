@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.core import mail
 from django.test import override_settings
@@ -218,3 +220,50 @@ def test_a_refund_refused_for_good_needs_a_person_and_is_retried_by_one(shop, sa
     payments.clear()
     assert saga_retry_compensation(saga_id="refused").status == "compensated"
     assert [p["status"] for p in shop.ledger().for_saga("refused")[1]] == ["refunded"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_payment_our_own_contract_refuses_is_undone_at_once(shop, saga_settings):
+    """101 units at 1,000,000.00: the amount is over payments.yaml's maximum, so the client
+    refuses to send it. Nothing was charged: the refund sends nothing, the stock is released,
+    the saga ends COMPENSATED without a replay loop or a person."""
+    product = shop.product(on_hand=500, sku="BULK-CONTRACT")
+    items = [{"product_id": product, "quantity": 101, "unit_price": 100_000_000}]
+    result = process_order_request(shop.user(), items, "tok_visa", saga_id="over-max")
+    assert result.status == "compensated"
+    assert "ContractViolation" in result.error
+    assert result.context["payment"] == {"state": "absent"}
+    reservations, payments, _ = shop.ledger().for_saga("over-max")
+    assert ([r["status"] for r in reservations], payments) == (["released"], [])
+    assert shop.inventory.get_stock(product_id=product)["reserved"] == 0
+    assert shop.stubs["payments"].requests(method="POST", path="/payments") == []
+    check_events(shop.ledger(), "over-max")
+
+
+def test_payments_refusing_connections_is_undone_without_a_person(shop, saga_settings):
+    """Payments down (nothing listens on its port): the charge never arrived, so it is ABSENT,
+    the refund has nothing to replay and the stock is released; no NEEDS_ATTENTION, and no
+    charge appears when payments is back."""
+    before = shop.stock()
+    conf = dict(saga_settings)
+    conf["SERVICES"] = {
+        **saga_settings["SERVICES"],
+        "payments": {
+            **saga_settings["SERVICES"]["payments"],
+            "BASE_URL": f"http://127.0.0.1:{_closed_port()}",
+        },
+    }
+    with override_settings(MICROSERVICES=conf):
+        result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id="pay-down")
+    assert result.status == "compensated"
+    assert result.context["payment"] == {"state": "absent"}
+    assert shop.stock() == before
+    reservations, payments, _ = shop.ledger().for_saga("pay-down")
+    assert ({r["status"] for r in reservations}, payments) == ({"released"}, [])
+    check_events(shop.ledger(), "pay-down")
