@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.utils import timezone
 from tests.shop.support import Shop, check_events, check_global, check_saga, lifted_at, two_items
 
-from microservices.models import OutboxEvent, SagaStepLog
-from microservices.sagas.services import saga_retry_compensation
+from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
+from microservices.sagas.services import saga_resume_stale, saga_retry_compensation
 from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import process_order_request
 
@@ -219,10 +220,11 @@ def test_order_step_out_of_time_cancels_the_late_order_and_refunds(shop, service
     check_global(ledger, before)
 
 
-def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
+def test_a_refund_that_waits_for_payments_lets_the_stock_go_first_then_finishes(
     shop, services_settings
 ):
-    """Refunds fail until fixed: NEEDS_ATTENTION (never COMPENSATED); a retry then completes."""
+    """Refunds meet 503s: the refund waits (released, no worker held, no person called) while
+    the stock is released; once payments answers, the next run refunds and ends COMPENSATED."""
     before = on_hand(shop)
     payments = shop.faults("payments")
     payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)
@@ -231,21 +233,47 @@ def test_refund_that_keeps_failing_needs_attention_then_operator_retry_finishes(
         override_settings(MICROSERVICES=conf),
         override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"),
     ):
+        result = process_order_request(shop.user(), two_items(), VISA, saga_id="waits")
+    assert result.status == "compensating"
+    execution = SagaExecution.objects.get(saga_id="waits")
+    assert (execution.lease_owner, execution.waits) == ("", 1)
+    assert execution.not_before is not None
+    reservations, pays, _ = shop.ledger().for_saga("waits")
+    assert [p["status"] for p in pays] == ["captured"]
+    assert {r["status"] for r in reservations} == {"released"}
+    payments.clear()
+    SagaExecution.objects.filter(saga_id="waits").update(not_before=timezone.now())
+    with override_settings(MICROSERVICES=conf):
+        (again,) = saga_resume_stale(owner="worker-2")
+    assert again.status == "compensated"
+    # The stock went first; the refund came when payments answered.
+    assert undo_order("waits") == ["create_order", "reserve_inventory", "process_payment"]
+    ledger = shop.ledger()
+    check_saga(ledger, "waits", again.status, again.context)
+    check_global(ledger, before)
+
+
+def test_a_refund_refused_for_good_needs_attention_then_operator_retry_finishes(
+    shop, services_settings
+):
+    """A refund the service refuses for good (404): the stock is still released, the saga is
+    NEEDS_ATTENTION (never COMPENSATED) naming the refund; the operator's retry finishes it."""
+    before = on_hand(shop)
+    payments = shop.faults("payments")
+    payments.add(
+        method="POST", path="/payments/{payment_id}/refund", kind="error", status=404, times=0
+    )
+    with override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"):
         result = process_order_request(shop.user(), two_items(), VISA, saga_id="stuck")
     assert result.status == "needs_attention"
     assert "compensation of process_payment failed" in result.error
-    _, pays, _ = shop.ledger().for_saga("stuck")
+    reservations, pays, _ = shop.ledger().for_saga("stuck")
     assert [p["status"] for p in pays] == ["captured"]
-    assert (
-        SagaStepLog.objects.filter(
-            execution__saga_id="stuck", step_name="process_payment", direction="compensation"
-        ).count()
-        == 3
-    )
+    assert {r["status"] for r in reservations} == {"released"}
     payments.clear()
     again = saga_retry_compensation(saga_id="stuck")
     assert again.status == "compensated"
-    assert undo_order("stuck") == ["create_order", "process_payment", "reserve_inventory"]
+    assert undo_order("stuck") == ["create_order", "reserve_inventory", "process_payment"]
     ledger = shop.ledger()
     check_saga(ledger, "stuck", again.status, again.context)
     check_global(ledger, before)
