@@ -1,7 +1,7 @@
 """A saga definition's state diagram as SVG, laid out from the graph `transition()` walks.
 
 Every node and every arrow comes from `microservices.sagas.graph.state_graph`, which asks the
-engine's `transition()` for both outcomes of every reachable state; only positions are chosen
+engine's `transition()` for every outcome of every reachable state; only positions are chosen
 here. Actions run down the left column, their undos sit beside them and run back up, and the
 ends are placed next to the nodes that lead to them:
 
@@ -14,7 +14,7 @@ ends are placed next to the nodes that lead to them:
 
 from __future__ import annotations
 
-from statistics import fmean
+from collections.abc import Callable
 
 from microservices.models.sagas import SagaStatus
 from microservices.sagas.definition import SagaDefinition
@@ -42,8 +42,9 @@ ENDS = {
 
 
 def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
-    """(column, row) of every node: actions in column 0, undos in 1, the wait in 2,
-    NEEDS_ATTENTION in 3."""
+    """(column, row) of every node: actions in column 0, undos in 1, the wait and
+    NEEDS_ATTENTION in 2 (NEEDS_ATTENTION above the undos, the wait below them, so the lines
+    to each fan out without crossing the other)."""
     n = len(graph.definition)
     place: dict[str, tuple[int, float]] = {"start": (0, 0)}
     for node in graph.nodes:
@@ -59,15 +60,63 @@ def _positions(graph: StateGraph) -> dict[str, tuple[int, float]]:
     if SagaStatus.COMPENSATED in ends:
         place[SagaStatus.COMPENSATED] = (1, min(sources[SagaStatus.COMPENSATED]) - 1)
     if WAIT in sources:
-        place[WAIT] = (2, fmean(sources[WAIT]))
+        place[WAIT] = (2, max(sources[WAIT]) + 1.6)
     if SagaStatus.NEEDS_ATTENTION in ends:
-        place[SagaStatus.NEEDS_ATTENTION] = (3, fmean(sources[SagaStatus.NEEDS_ATTENTION]))
+        place[SagaStatus.NEEDS_ATTENTION] = (2, min(sources[SagaStatus.NEEDS_ATTENTION]) - 1)
     if SagaStatus.FAILED in ends:
         # Above the undos when that cell is free (the steps before the first undo lead here),
         # else in a column of its own on the left.
         cell = (1, min(sources[SagaStatus.FAILED]) - 1)
         place[SagaStatus.FAILED] = cell if cell not in place.values() else (-1, cell[1])
     return place
+
+
+UNDOS = "undos"  # the frame around the undos: where a pass of them ends, and starts again
+
+
+def arrows(graph: StateGraph) -> dict[tuple[str, str], list[str]]:
+    """The arrows drawn for the graph's edges, each with every outcome's label.
+
+    An arrow per (source, target), except that the ends of a pass of undos leave from the
+    frame around them (any undo can end a pass: the last one, or the first of a second pass)
+    and the wait leads back to the frame (the newest undo left is tried again)."""
+    drawn: dict[tuple[str, str], list[str]] = {}
+    for edge in graph.edges:
+        source, target = edge.source, edge.target
+        undo_source = graph.node(source).kind == "compensation"
+        if undo_source and graph.node(target).kind != "compensation":
+            source = UNDOS
+        if source == WAIT:
+            target = UNDOS
+        labels = drawn.setdefault((source, target), [])
+        label = edge_label(graph, edge)
+        if label not in labels:
+            labels.append(label)
+    return drawn
+
+
+def _route(
+    graph: StateGraph,
+    source: str,
+    target: str,
+    xy: Callable[[str], tuple[float, float]],
+    widths: dict[str, float],
+) -> tuple[tuple[float, float], ...]:
+    """An undo that skips the next one (done already) goes round the undos' left side; the
+    wait's way back to the undos bends away from the undos' way to the wait."""
+    if source == WAIT:
+        (sx, sy), (tx, ty) = xy(source), xy(target)
+        mx, my = (sx + tx) / 2, (sy + ty) / 2
+        length = max(((tx - sx) ** 2 + (ty - sy) ** 2) ** 0.5, 1.0)
+        return ((mx + (ty - sy) / length * 22, my - (tx - sx) / length * 22),)
+    if source == UNDOS or target == UNDOS:
+        return ()
+    a, b = graph.node(source), graph.node(target)
+    if a.kind == b.kind == "compensation" and abs((a.step or 0) - (b.step or 0)) > 1:
+        (sx, sy), (_, ty) = xy(source), xy(target)
+        left = sx - widths[source] / 2 - 16
+        return ((left, sy), (left, ty))
+    return ()
 
 
 def _lines(node: StateNode) -> list[str]:
@@ -113,6 +162,20 @@ def saga_svg(definition: SagaDefinition) -> str:
         height,
     )
     drawing.circle("start", *xy("start"))
+    undo_keys = [n.key for n in graph.nodes if n.kind == "compensation"]
+    frames: dict[str, tuple[float, float]] = {}
+    if undo_keys:  # drawn first: behind the undos
+        top = min(xy(k)[1] for k in undo_keys) - 21 - 20
+        bottom = max(xy(k)[1] for k in undo_keys) + 21 + 8
+        left = centre[1] - max(widths[k] for k in undo_keys) / 2 - 28
+        right = centre[1] + max(widths[k] for k in undo_keys) / 2 + 12
+        frame = drawing.cluster(UNDOS, left, top, right - left, bottom - top, "undos, newest first")
+        frames[UNDOS] = (frame.cx, frame.cy)
+
+    def at(key: str) -> tuple[float, float]:
+        """Where an arrow aims: a node's centre, or the undos' frame's."""
+        return frames[key] if key in frames else xy(key)
+
     for node in graph.nodes:
         if node.kind == WAIT:
             style = WAITING
@@ -123,12 +186,15 @@ def saga_svg(definition: SagaDefinition) -> str:
         minimum = STEP_WIDTH if node.step is not None else 0.0
         drawing.box(node.key, *xy(node.key), _lines(node), style=style, min_width=minimum)
     drawing.arrow("start", graph.nodes[0].key)
-    for edge in graph.edges:
-        text = edge_label(graph, edge)
-        if text:
-            drawing.arrow(edge.source, edge.target, dashed=True, label=text, label_at=0.45)
-        else:
-            drawing.arrow(edge.source, edge.target)
+    for (source, target), labels in arrows(graph).items():
+        if labels == [""]:
+            drawing.arrow(source, target)
+            continue
+        text = " · ".join(label or "ok" for label in labels)
+        via = _route(graph, source, target, at, widths)
+        # A skip's outcomes are those of the arrows beside it: no second label over the undos.
+        label = None if len(via) == 2 else text
+        drawing.arrow(source, target, dashed=True, label=label, via=via, label_at=0.45)
     legend_y = TOP + (max_row + 1) * ROW
     drawing.legend_line(MARGIN, legend_y, "succeeded (the action, or the undo)")
     drawing.legend_line(
@@ -141,6 +207,6 @@ def saga_svg(definition: SagaDefinition) -> str:
         MARGIN,
         legend_y + 28,
         f"{len(graph.nodes)} states and {len(graph.edges)} transitions, each asked of"
-        " transition(). A step without an undo has no compensation node.",
+        " transition(); an arrow stands for every outcome it is labelled with.",
     )
     return drawing.render(source=f"the {definition.saga_type} saga's transition()")

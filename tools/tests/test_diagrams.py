@@ -16,7 +16,7 @@ from microservices.sagas.state import Outcome
 from shop.order_processing import ORDER_PROCESSING
 from tools.diagrams import catalogue
 from tools.diagrams.catalogue import DIAGRAMS, ROOT, diagrams, stale, write_all
-from tools.diagrams.saga import saga_svg
+from tools.diagrams.saga import arrows, saga_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -45,15 +45,25 @@ def test_every_configured_saga_definition_has_its_diagrams() -> None:
 
 
 def test_saga_diagram_draws_every_state_and_every_transition_of_the_graph() -> None:
-    """One node per state of state_graph(), one arrow per edge (plus the start's)."""
+    """One node per state of state_graph(); every edge is drawn, as the arrow between its two
+    states or, where a pass of undos ends or starts again, from or to the undos' frame; dashed
+    exactly where some outcome it stands for is not a success."""
     graph = state_graph(ORDER_PROCESSING)
     root = ET.fromstring(saga_svg(ORDER_PROCESSING))  # noqa: S314 - our own drawing
     keys = [g.get("data-key") for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
     assert keys == [n.key for n in graph.nodes]
+    undos = {n.key for n in graph.nodes if n.kind == "compensation"}
+    expected: dict[tuple[str, str], set[Outcome | None]] = {}
+    for e in graph.edges:
+        source = "undos" if e.source in undos and e.target not in undos else e.source
+        target = "undos" if e.source == "wait" else e.target
+        expected.setdefault((source, target), set()).add(e.outcome)
+    assert set(arrows(graph)) == set(expected)
     edges = [e for e in root.iter(f"{SVG}polyline") if e.get("class") == "edge"]
-    assert len(edges) == len(graph.edges) + 1
+    assert len(edges) == len(expected) + 1
     dashed = [e for e in edges if e.get("stroke-dasharray")]
-    assert len(dashed) == sum(e.outcome is not Outcome.SUCCEEDED for e in graph.edges)
+    assert len(dashed) == sum(outcomes != {Outcome.SUCCEEDED} for outcomes in expected.values())
+    assert ("undos", "wait") in expected and ("wait", "undos") in expected
 
 
 def test_saga_diagram_follows_the_definition() -> None:
