@@ -45,6 +45,11 @@ def _product(demo: Demo, name: str, on_hand: int, unit_price: int = NOTEBOOK_PRI
     return str(product["id"])
 
 
+def _price(demo: Demo, product_id: str) -> int:
+    """The product's price in the inventory stub's catalogue, through the inventory client."""
+    return int(demo.inventory.get_stock(product_id=product_id)["unit_price"] or 0)
+
+
 def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
     """(on_hand, reserved, available) as the inventory stub reports them."""
     product = demo.inventory.get_stock(product_id=product_id)
@@ -150,6 +155,13 @@ def saga_succeeds(demo: Demo) -> None:
         "stub: stock reserved for the order (notebook, pen)",
         (_stock(demo, notebook), _stock(demo, pen)),
         ((10, 2, 8), (50, 3, 47)),
+    )
+    # The order named no price: the saga charged the catalogue's, read back from the stub.
+    catalogue = {pid: _price(demo, pid) for pid in (notebook, pen)}
+    demo.check(
+        "charged the inventory stub's prices (2 x notebook + 3 x pen)",
+        (payment["amount"], [line["unit_price"] for line in order["items"]]),
+        (2 * catalogue[notebook] + 3 * catalogue[pen], [catalogue[notebook], catalogue[pen]]),
     )
 
 
