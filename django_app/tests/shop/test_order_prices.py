@@ -7,6 +7,8 @@ a price the buyer sent must not change what is charged.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from microservices.models import SagaStepLog
@@ -14,6 +16,7 @@ from microservices.sagas import crash
 from microservices.sagas.services import saga_execute, saga_resume
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
+from shop.prices import check_price, order_total, unit_price
 
 from .support import GADGET_PRICE, WIDGET_PRICE, check_saga, two_items
 
@@ -110,3 +113,18 @@ def test_a_product_the_order_cannot_be_charged_for_is_rejected(shop, price, curr
     assert result.error.endswith(f"StepRejected: product {product} {reason}")
     reservations, payments, _ = shop.ledger().for_saga("odd")
     assert ([r["status"] for r in reservations], payments) == (["released"], [])
+
+
+def test_a_reservation_made_by_the_previous_release_keeps_the_accepted_price():
+    """A saga in flight at the upgrade: its reservation was recorded without a price, its
+    items carry the price the order was accepted with; that one is charged, unchecked."""
+    record: dict[str, Any] = {"state": "applied", "id": "r-1"}
+    data: dict[str, Any] = {
+        "currency": "USD",
+        "items": [{"product_id": WIDGET_ID, "quantity": 2, "unit_price": 1999}],
+        "reservations": {"0": record},
+    }
+    check_price(data, 0)
+    assert (unit_price(data, 0), order_total(data)) == (1999, 2 * 1999)
+    record.update(unit_price=WIDGET_PRICE, currency="USD")
+    assert (unit_price(data, 0), order_total(data)) == (WIDGET_PRICE, 2 * WIDGET_PRICE)
