@@ -65,8 +65,9 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 		contracts/*.yaml contracts/events/asyncapi.yaml
 	$(VENV)/bin/check-jsonschema --check-metaschema contracts/events/schemas/*.json
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift)
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door
 	$(PY) -m mock_services.verify --validate-only
+	$(PY) -m tools.compat.door
 	$(PYTEST) mock_services/tests tools/tests django_app/tests/shop/test_api_schemathesis.py -m "not integration" \
 		-k "contract or drift or schemathesis or compat" --junitxml=$(REPORTS)/contracts.xml
 

@@ -144,11 +144,11 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     users, inv = UserServiceClient(), InventoryServiceClient()
     pay, orders = PaymentServiceClient(), OrderServiceClient()
     user_id = users.create_user(email="bench@example.com", name="Bench")["id"]
-    a = inv.create_product(sku="BENCH-A", name="A", on_hand=1_000_000)["id"]
-    b = inv.create_product(sku="BENCH-B", name="B", on_hand=1_000_000)["id"]
+    a = inv.create_product(sku="BENCH-A", name="A", on_hand=1_000_000, unit_price=1250)["id"]
+    b = inv.create_product(sku="BENCH-B", name="B", on_hand=1_000_000, unit_price=4999)["id"]
     items: list[dict[str, Any]] = [
-        {"product_id": a, "quantity": 2, "unit_price": 1250},
-        {"product_id": b, "quantity": 1, "unit_price": 4999},
+        {"product_id": a, "quantity": 2},
+        {"product_id": b, "quantity": 1},
     ]
     context = build_order_context(user_id=user_id, items=items, payment_method="tok_visa")
 
@@ -156,18 +156,23 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         """The saga's five calls and its e-mail, made in a row with the same clients and keys."""
         key = f"direct-{n}"
         user = users.get_user(user_id=user_id, use_cache=False)
-        reservations = [
+        reserved = [
             inv.reserve_item(
                 product_id=item["product_id"],
                 quantity=item["quantity"],
                 order_reference=key,
                 idempotency_key=f"{key}:reserve:{i}",
-            )["id"]
+            )
             for i, item in enumerate(items)
+        ]
+        reservations = [r["id"] for r in reserved]
+        # Priced as the saga prices: the catalogue's price in each reservation's answer.
+        lines = [
+            {**item, "unit_price": r["unit_price"]} for item, r in zip(items, reserved, strict=True)
         ]
         payment = pay.process_payment(
             user_id=user_id,
-            amount=context["total_amount"],
+            amount=sum(line["quantity"] * line["unit_price"] for line in lines),
             currency="USD",
             card_token="tok_visa",
             order_reference=key,
@@ -175,7 +180,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         )
         order = orders.create_order(
             user_id=user_id,
-            items=items,  # type: ignore[arg-type]
+            items=lines,  # type: ignore[arg-type]
             currency="USD",
             payment_id=payment["id"],
             reservation_ids=reservations,

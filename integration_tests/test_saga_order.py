@@ -93,8 +93,8 @@ def test_out_of_stock_after_a_partial_reservation_releases_what_was_held(shop):
     """The second item is sold out: the first item's reservation is released; no charge."""
     before = on_hand(shop)
     items = [
-        {"product_id": WIDGET_ID, "quantity": 3, "unit_price": 100},
-        {"product_id": SOLD_OUT_ID, "quantity": 1, "unit_price": 100},
+        {"product_id": WIDGET_ID, "quantity": 3},
+        {"product_id": SOLD_OUT_ID, "quantity": 1},
     ]
     result = process_order_request(shop.user(), items, VISA, saga_id="partial")
     assert result.status == "compensated"

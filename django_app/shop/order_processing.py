@@ -1,6 +1,11 @@
 """The order-processing saga: validate the user, reserve stock item by item, charge, place the
 order, send the confirmation e-mail; undo in reverse when a step fails.
 
+Prices are the catalogue's, recorded with each reservation from its answer (`prices.py`): a
+replay of a reservation whose answer was lost gets the stored answer, so the same price. A
+price the buyer sent (deprecated in contracts/shop.yaml) must equal it, else the order is
+rejected ("price changed") and undone.
+
 Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and its
 outcome is recorded with `microservices.sagas.outcomes` (applied, absent, unknown), so a
 compensation undoes exactly what happened, even when a response was lost. Each step's event is
@@ -32,6 +37,7 @@ from .clients.inventory import InventoryServiceClient, Reservation
 from .clients.orders import Order, OrderItem, OrderServiceClient
 from .clients.payments import Payment, PaymentServiceClient
 from .clients.users import UserServiceClient
+from .prices import check_price, order_total, unit_price
 
 __all__ = ["ORDER_PROCESSING", "build_order_context", "process_order_request"]
 
@@ -70,25 +76,39 @@ def _reserve_call(ctx: StepContext, index: int) -> Callable[[], Reservation]:
 
 
 def reserve_inventory(ctx: StepContext) -> None:
-    """One reservation per item, each under its own key, so a half-done step can be undone."""
+    """One reservation per item, each under its own key, so a half-done step can be undone;
+    each records the price it was made at, and the order's total is computed from those."""
     records: dict[str, dict[str, Any]] = ctx.data.setdefault("reservations", {})
     items = ctx.data["items"]
     for index, item in enumerate(items):
         record = records.setdefault(str(index), {})
-        if record.get("state") == APPLIED:
-            continue
+        if record.get("state") != APPLIED:
+            try:
+                reservation = tracked(record, _reserve_call(ctx, index))
+            except (ResourceConflict, ResourceNotFound) as exc:
+                if isinstance(exc, ResourceConflict) and in_flight(exc):
+                    raise
+                _never_sent(records, after=index, count=len(items))
+                reason = (
+                    "not enough stock" if isinstance(exc, ResourceConflict) else "unknown product"
+                )
+                raise StepRejected(f"{reason} for product {item['product_id']}") from exc
+            record.update(unit_price=reservation["unit_price"], currency=reservation["currency"])
+            # No checkpoint here: after a crash the undo learns unrecorded ids by replaying.
+            ctx.crash_point(f"item-{index}")
         try:
-            tracked(record, _reserve_call(ctx, index))
-        except (ResourceConflict, ResourceNotFound) as exc:
-            if isinstance(exc, ResourceConflict) and in_flight(exc):
-                raise
-            # Definitive: later items were never sent, so their undo needs no replay.
-            for later in range(index + 1, len(items)):
-                records.setdefault(str(later), {"state": ABSENT})
-            reason = "not enough stock" if isinstance(exc, ResourceConflict) else "unknown product"
-            raise StepRejected(f"{reason} for product {item['product_id']}") from exc
-        # No checkpoint here: after a crash the undo learns unrecorded ids by replaying.
-        ctx.crash_point(f"item-{index}")
+            check_price(ctx.data, index)
+        except StepRejected:
+            _never_sent(records, after=index, count=len(items))
+            raise
+    ctx.data["total_amount"] = order_total(ctx.data)
+
+
+def _never_sent(records: dict[str, dict[str, Any]], *, after: int, count: int) -> None:
+    """The step stops at item `after`: later items were never sent, so their undo needs no
+    replay."""
+    for later in range(after + 1, count):
+        records.setdefault(str(later), {"state": ABSENT})
 
 
 def release_inventory(ctx: StepContext) -> None:
@@ -177,9 +197,9 @@ def _order_call(ctx: StepContext) -> Callable[[], Order]:
         {
             "product_id": item["product_id"],
             "quantity": item["quantity"],
-            "unit_price": item["unit_price"],
+            "unit_price": unit_price(ctx.data, index),
         }
-        for item in data["items"]
+        for index, item in enumerate(data["items"])
     ]
     reservations = data.get("reservations", {})
     reservation_ids = [str(reservations[str(i)]["id"]) for i in range(len(items))]
@@ -312,25 +332,25 @@ def build_order_context(
     payment_method: dict[str, Any] | str,
     currency: str = "USD",
 ) -> dict[str, Any]:
-    """The saga's starting context: inputs normalised, total computed in minor units."""
+    """The saga's starting context: inputs normalised. No amount yet: the prices are the
+    catalogue's, recorded when the units are reserved (`reserve_inventory` sets total_amount).
+
+    An item's `unit_price`, when given, is the price the buyer saw (deprecated in the orders
+    API): the saga refuses the order if the catalogue's differs.
+    """
     token = payment_method if isinstance(payment_method, str) else payment_method["token"]
-    clean: list[dict[str, Any]] = [
-        {
+    clean: list[dict[str, Any]] = []
+    for item in items:
+        entry: dict[str, Any] = {
             "product_id": str(item["product_id"]),
             "quantity": int(item["quantity"]),
-            "unit_price": int(item["unit_price"]),
         }
-        for item in items
-    ]
+        if item.get("unit_price") is not None:
+            entry["unit_price"] = int(item["unit_price"])
+        clean.append(entry)
     if not clean:
         raise ValueError("an order needs at least one item")
-    return {
-        "user_id": str(user_id),
-        "items": clean,
-        "currency": currency,
-        "card_token": token,
-        "total_amount": sum(int(i["quantity"]) * int(i["unit_price"]) for i in clean),
-    }
+    return {"user_id": str(user_id), "items": clean, "currency": currency, "card_token": token}
 
 
 def process_order_request(

@@ -8,12 +8,14 @@ from mock_services.common.errors import ProblemError
 from mock_services.common.store import LockedStore, utcnow
 from mock_services.inventory.schemas import Product, ProductCreate, Reservation, ReservationCreate
 
-# Present at start and after every reset (documented in contracts/inventory.yaml).
-SEED_PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
-    ("00000000-0000-4000-8000-000000000001", "WIDGET-001", "Widget", 100),
-    ("00000000-0000-4000-8000-000000000002", "GADGET-002", "Gadget", 10),
-    ("00000000-0000-4000-8000-000000000003", "GIZMO-003", "Gizmo (sold out)", 0),
+# Present at start and after every reset (documented in contracts/inventory.yaml):
+# id, sku, name, on_hand, unit_price (minor units of SEED_CURRENCY).
+SEED_PRODUCTS: tuple[tuple[str, str, str, int, int], ...] = (
+    ("00000000-0000-4000-8000-000000000001", "WIDGET-001", "Widget", 100, 1250),
+    ("00000000-0000-4000-8000-000000000002", "GADGET-002", "Gadget", 10, 4999),
+    ("00000000-0000-4000-8000-000000000003", "GIZMO-003", "Gizmo (sold out)", 0, 800),
 )
+SEED_CURRENCY = "USD"
 WIDGET_ID, GADGET_ID, SOLD_OUT_ID = (seed[0] for seed in SEED_PRODUCTS)
 
 
@@ -25,9 +27,16 @@ class InventoryStore(LockedStore):
     def _initial_state(self) -> None:
         self._products: dict[str, Product] = {
             product_id: Product(
-                id=product_id, sku=sku, name=name, on_hand=on_hand, reserved=0, available=on_hand
+                id=product_id,
+                sku=sku,
+                name=name,
+                on_hand=on_hand,
+                reserved=0,
+                available=on_hand,
+                unit_price=unit_price,
+                currency=SEED_CURRENCY,
             )
-            for product_id, sku, name, on_hand in SEED_PRODUCTS
+            for product_id, sku, name, on_hand, unit_price in SEED_PRODUCTS
         }
         self._reservations: dict[str, Reservation] = {}
 
@@ -42,6 +51,8 @@ class InventoryStore(LockedStore):
                 on_hand=data.on_hand,
                 reserved=0,
                 available=data.on_hand,
+                unit_price=data.unit_price,
+                currency=data.currency,
             )
             self._products[product.id] = product
             return product
@@ -51,6 +62,14 @@ class InventoryStore(LockedStore):
             product = self._products.get(product_id.lower())
             if product is None:
                 raise _product_not_found(product_id)
+            return product
+
+    def set_price(self, product_id: str, unit_price: int | None) -> Product:
+        """The catalogue changes a price (no operation of the contract does: tests and scenes
+        use it to show that a reservation keeps the price it was made at)."""
+        with self._lock:
+            product = self.get_product(product_id).model_copy(update={"unit_price": unit_price})
+            self._products[product.id] = product
             return product
 
     def _move_reserved(self, product: Product, delta: int) -> None:
@@ -74,6 +93,9 @@ class InventoryStore(LockedStore):
                 id=str(uuid.uuid4()),
                 product_id=product.id,
                 quantity=data.quantity,
+                # The price as it is now: what the buyer of these units is charged.
+                unit_price=product.unit_price,
+                currency=product.currency,
                 status="active",
                 order_reference=data.order_reference,
                 created_at=utcnow(),

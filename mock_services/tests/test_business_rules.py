@@ -238,10 +238,50 @@ def test_refund_above_remaining_is_422(api):
 
 
 def test_products_are_seeded(api):
-    """The seeded products exist with their documented stock."""
-    for product_id, sku, _name, on_hand in SEED_PRODUCTS:
+    """The seeded products exist with their documented stock and price."""
+    for product_id, sku, _name, on_hand, unit_price in SEED_PRODUCTS:
         product = api["inventory"].get(f"/products/{product_id}").json()
         assert (product["sku"], product["on_hand"], product["available"]) == (sku, on_hand, on_hand)
+        assert (product["unit_price"], product["currency"]) == (unit_price, "USD")
+
+
+def test_a_product_is_created_priced_or_unpriced(api):
+    """unit_price and currency are kept as given; left out, the product has no price yet and
+    its currency is USD."""
+    priced = api["inventory"].post(
+        "/products",
+        json={"sku": "PRICED-1", "name": "P", "on_hand": 1, "unit_price": 1999, "currency": "EUR"},
+    )
+    unpriced = api["inventory"].post(
+        "/products", json={"sku": "UNPRICED-1", "name": "U", "on_hand": 1}
+    )
+    assert [
+        (r.status_code, r.json()["unit_price"], r.json()["currency"]) for r in (priced, unpriced)
+    ] == [
+        (201, 1999, "EUR"),
+        (201, None, "USD"),
+    ]
+    too_dear = api["inventory"].post(
+        "/products", json={"sku": "DEAR-1", "name": "D", "on_hand": 1, "unit_price": 200_001}
+    )
+    assert too_dear.status_code == 422
+
+
+def test_a_reservation_keeps_the_price_it_was_made_at(api):
+    """The reservation carries the product's price when it was made; a later price change
+    touches neither it nor a replay of its request under the same Idempotency-Key."""
+    inventory = api["inventory"]
+    body = {"product_id": WIDGET_ID, "quantity": 2}
+    key = {"Idempotency-Key": "reserve-at-price"}
+    first = inventory.post("/reservations", json=body, headers=key).json()
+    inventory.server.app.state.runtime.store.set_price(WIDGET_ID, 1500)
+    replay = inventory.post("/reservations", json=body, headers=key)
+    later = inventory.post("/reservations", json=body).json()
+    stored = inventory.get(f"/reservations/{first['id']}").json()
+    assert (first["unit_price"], first["currency"]) == (1250, "USD")
+    assert (replay.headers["Idempotent-Replayed"], replay.json()["unit_price"]) == ("true", 1250)
+    assert (stored["unit_price"], later["unit_price"]) == (1250, 1500)
+    assert inventory.get(f"/products/{WIDGET_ID}").json()["unit_price"] == 1500
 
 
 def test_reserve_and_release_move_units_between_available_and_reserved(api):

@@ -13,23 +13,30 @@ def order_flow(demo: Demo) -> None:
     """A user, a product, a reservation, a payment and an order: the happy path."""
     user = demo.users.create_user(email=f"ada+{secrets.token_hex(3)}@example.com", name="Ada")
     product = demo.inventory.create_product(
-        sku=f"BOOK-{secrets.token_hex(3).upper()}", name="Notebook", on_hand=10
+        sku=f"BOOK-{secrets.token_hex(3).upper()}",
+        name="Notebook",
+        on_hand=10,
+        unit_price=1250,
+        currency="EUR",
     )
     reservation = demo.inventory.reserve_item(
         product_id=product["id"], quantity=2, order_reference="demo-order-1"
     )
+    # The price is the catalogue's, as the reservation recorded it.
+    unit_price = reservation["unit_price"]
+    assert unit_price is not None  # the product was created with one
     payment = demo.payments.process_payment(
         user_id=user["id"],
-        amount=2 * 1250,
-        currency="EUR",
+        amount=2 * unit_price,
+        currency=reservation["currency"],
         card_token=CARD_OK,
         order_reference="demo-order-1",
         idempotency_key=f"demo-order-1-payment-{user['id']}",
     )
     order = demo.orders.create_order(
         user_id=user["id"],
-        items=[{"product_id": product["id"], "quantity": 2, "unit_price": 1250}],
-        currency="EUR",
+        items=[{"product_id": product["id"], "quantity": 2, "unit_price": unit_price}],
+        currency=reservation["currency"],
         payment_id=payment["id"],
         reservation_ids=[reservation["id"]],
     )

@@ -16,6 +16,8 @@ from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
 
+# The demo's catalogue: its products are priced in the currency its orders are placed in.
+CURRENCY = "EUR"
 NOTEBOOK_PRICE = 1250
 PEN_PRICE = 250
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -34,9 +36,18 @@ def _customer(demo: Demo) -> str:
     return str(demo.state["customer_id"])
 
 
-def _product(demo: Demo, name: str, on_hand: int) -> str:
+def _product(demo: Demo, name: str, on_hand: int, unit_price: int = NOTEBOOK_PRICE) -> str:
+    """A product in the inventory stub's catalogue: the saga charges its price from there."""
     sku = f"{name.upper()}-{secrets.token_hex(3).upper()}"
-    return str(demo.inventory.create_product(sku=sku, name=name, on_hand=on_hand)["id"])
+    product = demo.inventory.create_product(
+        sku=sku, name=name, on_hand=on_hand, unit_price=unit_price, currency=CURRENCY
+    )
+    return str(product["id"])
+
+
+def _price(demo: Demo, product_id: str) -> int:
+    """The product's price in the inventory stub's catalogue, through the inventory client."""
+    return int(demo.inventory.get_stock(product_id=product_id)["unit_price"] or 0)
 
 
 def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
@@ -128,13 +139,13 @@ def out_of(edges: dict[str, dict[str, list[str]]], node: str) -> str:
 
 def saga_succeeds(demo: Demo) -> None:
     """process_order_request through the four stubs: each step once, COMPLETED."""
-    notebook, pen = _product(demo, "Notebook", 10), _product(demo, "Pen", 50)
+    notebook, pen = _product(demo, "Notebook", 10), _product(demo, "Pen", 50, PEN_PRICE)
     items = [
-        {"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE},
-        {"product_id": pen, "quantity": 3, "unit_price": PEN_PRICE},
+        {"product_id": notebook, "quantity": 2},
+        {"product_id": pen, "quantity": 3},
     ]
     result = process_order_request(
-        _customer(demo), items, CARD_OK, currency="EUR", saga_id=_saga_id("ok")
+        _customer(demo), items, CARD_OK, currency=CURRENCY, saga_id=_saga_id("ok")
     )
     _print_step_log(demo, _step_log(result.saga_id))
     demo.say(f"saga {result.saga_id}: {result.status}")
@@ -157,15 +168,22 @@ def saga_succeeds(demo: Demo) -> None:
         (_stock(demo, notebook), _stock(demo, pen)),
         ((10, 2, 8), (50, 3, 47)),
     )
+    # The order named no price: the saga charged the catalogue's, read back from the stub.
+    catalogue = {pid: _price(demo, pid) for pid in (notebook, pen)}
+    demo.check(
+        "charged the inventory stub's prices (2 x notebook + 3 x pen)",
+        (payment["amount"], [line["unit_price"] for line in order["items"]]),
+        (2 * catalogue[notebook] + 3 * catalogue[pen], [catalogue[notebook], catalogue[pen]]),
+    )
 
 
 def saga_payment_declined(demo: Demo) -> None:
     """tok_declined at process_payment: the steps before it are undone, newest first."""
     notebook = _product(demo, "Notebook", 10)
     before = _stock(demo, notebook)
-    items = [{"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE}]
+    items = [{"product_id": notebook, "quantity": 2}]
     result = process_order_request(
-        _customer(demo), items, CARD_DECLINED, currency="EUR", saga_id=_saga_id("declined")
+        _customer(demo), items, CARD_DECLINED, currency=CURRENCY, saga_id=_saga_id("declined")
     )
     logs = _step_log(result.saga_id)
     _print_step_log(demo, logs)
@@ -194,14 +212,14 @@ def saga_payment_declined(demo: Demo) -> None:
 
 def saga_partial_reservation(demo: Demo) -> None:
     """Item 1 is reserved, item 2 is out of stock: the half-done step undoes its own half."""
-    notebook, scarce = _product(demo, "Notebook", 10), _product(demo, "Lamp", 1)
+    notebook, scarce = _product(demo, "Notebook", 10), _product(demo, "Lamp", 1, 4999)
     before = (_stock(demo, notebook), _stock(demo, scarce))
     items = [
-        {"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE},
-        {"product_id": scarce, "quantity": 3, "unit_price": 4999},
+        {"product_id": notebook, "quantity": 2},
+        {"product_id": scarce, "quantity": 3},
     ]
     result = process_order_request(
-        _customer(demo), items, CARD_OK, currency="EUR", saga_id=_saga_id("partial")
+        _customer(demo), items, CARD_OK, currency=CURRENCY, saga_id=_saga_id("partial")
     )
     _print_step_log(demo, _step_log(result.saga_id))
     records = result.context["reservations"]
@@ -222,9 +240,9 @@ def saga_partial_reservation(demo: Demo) -> None:
 def saga_crash_and_resume(demo: Demo) -> None:
     """Worker A dies right after the charge, before saving it; worker B resumes the saga."""
     notebook = _product(demo, "Notebook", 10)
-    items = [{"product_id": notebook, "quantity": 2, "unit_price": NOTEBOOK_PRICE}]
+    items = [{"product_id": notebook, "quantity": 2}]
     context = build_order_context(
-        user_id=_customer(demo), items=items, payment_method=CARD_OK, currency="EUR"
+        user_id=_customer(demo), items=items, payment_method=CARD_OK, currency=CURRENCY
     )
     saga_id, point = _saga_id("crash"), "after_action:process_payment"
     demo.stack.run_until_killed(
@@ -256,8 +274,8 @@ def saga_crash_and_resume(demo: Demo) -> None:
     demo.check("saga completed after the resume", results, {saga_id: "completed"})
     demo.check("two workers ran it, A then B", sorted(workers.values()), ["A", "B"])
     demo.check(
-        "stub: charged exactly once",
+        "stub: charged exactly once, at the catalogue's price",
         [(p["amount"], p["status"]) for p in _stub_payments(demo, saga_id)],
-        [(context["total_amount"], "captured")],
+        [(2 * _price(demo, notebook), "captured")],
     )
     demo.check("stub: reserved exactly once", _stock(demo, notebook), (10, 2, 8))

@@ -22,13 +22,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from microservices.api.tokens import api_token_issue
 from microservices.models import SagaExecution
 from mock_services.inventory.store import SEED_PRODUCTS
+from shop.clients.inventory import InventoryServiceClient, Product
 from shop.models import Customer
 
 from . import feeds, stubs
 from .files import CUSTOMERS, KILL_AFTER_CHARGE, playground_dir, read_json
 
-# Prices the page offers for the inventory stub's seeded products (minor units).
-PRICES = {SEED_PRODUCTS[0][0]: 1250, SEED_PRODUCTS[1][0]: 4999, SEED_PRODUCTS[2][0]: 800}
 FAULT_KINDS = {
     "latency": "latency (delay, then answer)",
     "error": "error (503 by default)",
@@ -73,18 +72,21 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _catalogue() -> list[Product]:
+    """The seeded products as the inventory stub holds them now: name, stock and price (the
+    price the saga will charge is the one the reservation records; the page only shows it)."""
+    with InventoryServiceClient() as inventory:
+        return [inventory.get_stock(product_id=seed[0]) for seed in SEED_PRODUCTS]
+
+
 @login_required
 @require_GET
 def page(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         return HttpResponse("The playground is for staff users.", status=403)
-    products = [
-        {"id": pid, "name": name, "on_hand": on_hand, "price": PRICES[pid]}
-        for pid, _sku, name, on_hand in SEED_PRODUCTS
-    ]
     context = {
         "customers": read_json(playground_dir() / CUSTOMERS, []),
-        "products": products,
+        "products": _catalogue(),
         "cards": CARDS,
         "fault_kinds": FAULT_KINDS,
         "config": {

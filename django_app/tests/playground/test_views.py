@@ -17,7 +17,7 @@ from django.urls import reverse
 from microservices.events.handlers import load_registry
 from microservices.events.outbox import outbox_relay
 from microservices.models import SagaExecution, SagaStepLog
-from mock_services.inventory.store import WIDGET_ID
+from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
 from shop.clients.users import UserServiceClient
 from shop.models import Customer
@@ -41,7 +41,7 @@ def _post(client: Client, name: str, body: Any, *args: str) -> Any:
 
 
 ORDER = {
-    "items": [{"product_id": WIDGET_ID, "quantity": 2, "unit_price": 1250}],
+    "items": [{"product_id": WIDGET_ID, "quantity": 2}],
     "currency": "USD",
     "payment_method": {"type": "card", "token": "tok_visa"},
 }
@@ -82,7 +82,9 @@ def test_the_login_form_logs_a_staff_user_in(playground_dir: Path, client: Clien
     assert (response.status_code, response["Location"]) == (302, reverse("playground:page"))
 
 
-def test_the_page_offers_the_customers_cards_and_every_stub_operation(staff: Client):
+def test_the_page_offers_the_customers_cards_and_every_stub_operation(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
+):
     response = staff.get(reverse("playground:page"))
     html = response.content.decode()
     assert response.status_code == 200
@@ -95,6 +97,20 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(staff: Cli
     # Nothing from the network: the one script and the one stylesheet are our static files.
     assert "https://" not in html and "//cdn" not in html
     assert html.count("<script src=") == 1
+
+
+def test_the_page_shows_the_prices_the_inventory_stub_holds_now(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
+):
+    """The catalogue's prices, read through the inventory client: a price changed in the stub
+    is the one the page shows, and the order the page sends names none."""
+    registered_stubs["inventory"].app.state.runtime.store.set_price(WIDGET_ID, 1399)
+    response = staff.get(reverse("playground:page"))
+    html = response.content.decode()
+    shown = {p["id"]: (p["unit_price"], p["currency"]) for p in response.context["products"]}
+    assert shown == {WIDGET_ID: (1399, "USD"), GADGET_ID: (4999, "USD"), SOLD_OUT_ID: (800, "USD")}
+    assert f'<small class="price" data-product="{WIDGET_ID}">1399 ¢ USD, 100 available' in html
+    assert "data-price" not in html
 
 
 def test_the_page_gets_a_customer_token_that_places_orders_through_the_api(
@@ -211,7 +227,7 @@ def test_the_saga_feed_of_a_declined_order_lists_the_undo_in_reverse(
     staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
 ):
     user = UserServiceClient().create_user(email="ada@example.com", name="Ada")
-    items = [{"product_id": WIDGET_ID, "quantity": 1, "unit_price": 1250}]
+    items = [{"product_id": WIDGET_ID, "quantity": 1}]
     result = process_order_request(user["id"], items, "tok_declined", saga_id="pg-declined")
     assert result.status == "compensated"
     feed = staff.get(reverse("playground:saga", args=["pg-declined"])).json()
@@ -246,7 +262,7 @@ def test_the_events_feed_follows_each_event_from_outbox_to_bus_to_inbox(
     staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any], memory_bus
 ):
     user = UserServiceClient().create_user(email="ada@example.com", name="Ada")
-    items = [{"product_id": WIDGET_ID, "quantity": 1, "unit_price": 1250}]
+    items = [{"product_id": WIDGET_ID, "quantity": 1}]
     assert process_order_request(user["id"], items, "tok_visa", saga_id="pg-ok").succeeded
 
     def feed() -> dict[str, tuple[str, bool, list[tuple[str, bool]]]]:

@@ -11,9 +11,7 @@ from django.test import Client
 from shop.api.services import customer_token_issue
 
 VALID_ORDER: dict[str, Any] = {
-    "items": [
-        {"product_id": "00000000-0000-4000-8000-000000000001", "quantity": 2, "unit_price": 1999}
-    ],
+    "items": [{"product_id": "00000000-0000-4000-8000-000000000001", "quantity": 2}],
     "currency": "USD",
     "payment_method": {"type": "card", "token": "tok_visa"},
 }

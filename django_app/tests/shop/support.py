@@ -22,6 +22,7 @@ from shop.clients.orders import OrderServiceClient
 from shop.clients.payments import PaymentServiceClient
 from shop.clients.users import UserServiceClient
 
+# The seeded products' prices in the inventory stub's catalogue (contracts/inventory.yaml).
 WIDGET_PRICE = 1250
 GADGET_PRICE = 4999
 
@@ -29,9 +30,10 @@ GADGET_PRICE = 4999
 def two_items(
     widgets: int = 2, gadgets: int = 1, *, widget_id: str = WIDGET_ID, gadget_id=GADGET_ID
 ):
+    """Two items as an order names them: products and quantities (prices are the catalogue's)."""
     return [
-        {"product_id": widget_id, "quantity": widgets, "unit_price": WIDGET_PRICE},
-        {"product_id": gadget_id, "quantity": gadgets, "unit_price": GADGET_PRICE},
+        {"product_id": widget_id, "quantity": widgets},
+        {"product_id": gadget_id, "quantity": gadgets},
     ]
 
 
@@ -48,8 +50,10 @@ class Shop:
     def user(self, *, active: bool = True, email: str = "ada@example.com") -> str:
         return self.users.create_user(email=email, name="Ada", is_active=active)["id"]
 
-    def product(self, on_hand: int, sku: str = "BULK-1") -> str:
-        return self.inventory.create_product(sku=sku, name=sku, on_hand=on_hand)["id"]
+    def product(self, on_hand: int, sku: str = "BULK-1", unit_price: int = 1000) -> str:
+        return self.inventory.create_product(
+            sku=sku, name=sku, on_hand=on_hand, unit_price=unit_price
+        )["id"]
 
     def stock(self) -> dict[str, tuple[int, int]]:
         """product id -> (on_hand, reserved) of the two seeded products used by two_items()."""
@@ -137,7 +141,7 @@ def check_saga(ledger: Ledger, saga_id: str, status: str, context: dict[str, Any
         ),
         "process_payment": (
             [(p["amount"], p["status"]) for p in payments],
-            [(context["total_amount"], "refunded")],
+            [(context.get("total_amount"), "refunded")],  # priced once the units are held
         ),
         "create_order": ([o["status"] for o in orders], ["cancelled"]),
     }

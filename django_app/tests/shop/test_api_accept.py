@@ -9,7 +9,7 @@ from microservices.sagas.services import saga_resume_stale
 from shop.order_processing import SAGA_TYPE
 
 from .api_support import VALID_ORDER, ApiClient
-from .support import Shop, two_items
+from .support import WIDGET_PRICE, Shop, two_items
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,8 @@ def test_post_stores_one_pending_saga_and_runs_nothing(api, reset_stubs):
     )
     assert (execution.lease_owner, execution.lease_expires_at) == ("", None)
     assert execution.context_data["user_id"] == api.user_id
-    assert execution.context_data["total_amount"] == 2 * 1999
+    assert execution.context_data["items"] == VALID_ORDER["items"]
+    assert "total_amount" not in execution.context_data  # priced when the units are reserved
     assert not SagaStepLog.objects.exists()
     assert stub_requests(reset_stubs) == before
     assert body == {
@@ -101,3 +102,20 @@ def test_a_declined_card_shows_failed_with_compensations_and_a_problem(api):
     assert body["problem"]["type"] == "https://errors.example.com/order-failed"
     assert "declined" in body["problem"]["detail"]
     assert body["payment_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"), [(WIDGET_PRICE, "completed"), (WIDGET_PRICE + 100, "failed")]
+)
+def test_a_sent_unit_price_must_be_the_catalogues(api, sent, status):
+    """The deprecated unit_price is accepted; the worker completes the order when it is the
+    catalogue's price and fails it, with a problem saying the price changed, when it is not."""
+    items = [{**two_items()[0], "unit_price": sent}]
+    location = api.post_order({**VALID_ORDER, "items": items})["Location"]
+    saga_resume_stale(owner="test-worker")
+    body = api.get(location).json()
+    assert body["status"] == status
+    if status == "failed":
+        assert body["problem"]["type"] == "https://errors.example.com/order-failed"
+        assert "price changed for product " in body["problem"]["detail"]
+        assert body["payment_id"] is None

@@ -101,3 +101,25 @@ def test_every_response_carries_the_request_id(api):
     assert response["X-Request-ID"] == "req-42"
     refused = Client().get("/api/orders", HTTP_X_REQUEST_ID="req-43")
     assert refused["X-Request-ID"] == "req-43"
+
+
+def test_an_order_the_payments_service_could_not_carry_is_a_422_at_the_door(api):
+    """Issue 17's order (101 x 100000000 is over the largest payment, 10000000000): refused
+    before a saga exists, one errors[] entry naming the price no catalogue price can equal."""
+    body = {
+        "items": [
+            {
+                "product_id": "00000000-0000-4000-8000-000000000001",
+                "quantity": 101,
+                "unit_price": 100_000_000,
+            }
+        ],
+        "payment_method": {"type": "card", "token": "tok_visa"},
+    }
+    response = api.post_order(body)
+    assert response.status_code == 422
+    problem = problem_of(response)
+    assert problem["type"].endswith("/validation-error")
+    assert [entry["field"] for entry in problem["errors"]] == ["items.0.unit_price"]
+    assert "200000" in problem["errors"][0]["message"]
+    assert not SagaExecution.objects.exists()

@@ -60,7 +60,8 @@
     document.querySelectorAll("input.quantity").forEach(function (input) {
       const quantity = parseInt(input.value, 10);
       if (quantity > 0) {
-        items.push({ product_id: input.dataset.product, quantity: quantity, unit_price: parseInt(input.dataset.price, 10) });
+        // No price: the catalogue's, recorded when the units are reserved, is charged.
+        items.push({ product_id: input.dataset.product, quantity: quantity });
       }
     });
     const card = document.querySelector("input[name=card]:checked").value;
