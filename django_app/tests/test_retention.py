@@ -128,8 +128,8 @@ def test_tables_stay_bounded_under_a_steady_flow():
         },
         API={"IDEMPOTENCY_KEY_TTL": 3 * 86400},
     ):
-        for day in range(10):
-            # rows made `day` days into the run; older ones age by one day each round
+        for _day in range(10):
+            # a day passes: every row ages by one day, then today's rows are written
             for model, field in (
                 (OutboxEvent, "sent_at"),
                 (InboxEvent, "processed_at"),
