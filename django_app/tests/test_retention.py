@@ -157,7 +157,7 @@ def test_tables_stay_bounded_under_a_steady_flow():
     assert sizes[-1] == (3, 3, 3, 3)
 
 
-def test_the_relay_loop_purges_on_its_schedule():
+def test_the_relay_loop_purges_on_its_schedule(memory_bus):
     """relay_outbox's loop runs the retention purge before its first round and then every
     INTERVAL: an old sent row goes without anyone calling purge_expired."""
     old = sent_row(8 * DAY)
@@ -171,7 +171,7 @@ def test_the_relay_loop_purges_on_its_schedule():
             stop.set()
 
     with settings_with(RETENTION={"INTERVAL": 3600}):
-        outbox_relay_loop(bus=_NoBus(), stop=stop, interval=0, housekeeping=housekeeping)
+        outbox_relay_loop(bus=memory_bus, stop=stop, interval=0, housekeeping=housekeeping)
     assert ran[0] is not None and ran[0]["outbox_sent"] == 1
     assert ran[1] is None  # not due again within the interval
     assert not OutboxEvent.objects.filter(pk=old.pk).exists()
@@ -186,13 +186,6 @@ def test_interval_0_leaves_the_purge_to_the_command():
     call_command("purge_expired", stdout=out)
     assert "outbox_sent: 1" in out.getvalue().splitlines()
     assert OutboxEvent.objects.count() == 0
-
-
-class _NoBus:
-    """The relay loop's bus when nothing is pending: never asked to publish."""
-
-    def publish_results(self, envelopes):  # pragma: no cover - nothing is pending
-        raise AssertionError("nothing should be published")
 
 
 def test_an_inbox_retention_shorter_than_the_redelivery_horizon_is_an_error():
