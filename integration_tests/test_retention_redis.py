@@ -3,16 +3,22 @@ still needs, the dead-letter stream is bounded, and a Redis out of memory recove
 
 from __future__ import annotations
 
+import subprocess
+from datetime import timedelta
+
 import pytest
 import redis
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
-from integration_tests.event_helpers import configured_bus
+from integration_tests.event_helpers import configured_bus, stop_process
+from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from integration_tests.servers import redis as redis_servers
 from microservices.events.outbox import outbox_enqueue, outbox_relay
 from microservices.events.retention import bus_trim
 from microservices.models import OutboxEvent, OutboxStatus
+from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT = "user.created"
@@ -138,3 +144,36 @@ def test_out_of_memory_keeps_rows_with_the_reason_and_publish_again_recovers(
         row.refresh_from_db()
         assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
     client.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_process_purges_and_trims_as_it_starts(redis_server, unique_name):
+    """`manage.py relay_outbox` (the loop) purges old sent rows and trims the streams its
+    groups are done with, with no purge command run: then it is stopped by SIGTERM."""
+    with configured_bus("redis", redis_server.url, unique_name) as bus:
+        bus.declare([EVENT], group="g")
+        publish(bus, 500)
+        read_and_ack(bus, "g", 500)
+        envelope = outbox_enqueue(EVENT, sample_envelope(EVENT).data)
+        OutboxEvent.objects.filter(event_id=envelope.event_id).update(
+            status=OutboxStatus.SENT, sent_at=timezone.now() - timedelta(days=30)
+        )
+        env = django_subprocess_env(EVENT_BUS_BACKEND="redis", REDIS_URL=redis_server.url)
+        relay = subprocess.Popen(
+            manage_py_argv("relay_outbox", "--stream-prefix", unique_name, "--interval", "0.2"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(
+                lambda: (
+                    not OutboxEvent.objects.exists() and bus.client.xlen(bus.stream(EVENT)) < 500
+                ),
+                timeout=60,
+                what="the relay's first purge",
+            )
+        finally:
+            output = stop_process(relay)
+    assert relay.returncode == 0, output
+    assert "retention purge: outbox_sent 1" in output
