@@ -16,12 +16,18 @@ from integration_tests.event_helpers import configured_bus, stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from integration_tests.servers import redis as redis_servers
 from microservices.events.outbox import outbox_enqueue, outbox_relay
-from microservices.events.retention import bus_trim
+from microservices.events.retention import StreamTrim, bus_trim
 from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT = "user.created"
+
+
+def trim(bus, *, dead_letter_maxlen: int) -> StreamTrim:
+    trimmed = bus_trim(bus, dead_letter_maxlen=dead_letter_maxlen)
+    assert trimmed is not None  # a Redis Streams bus
+    return trimmed
 
 
 def publish(bus, count: int) -> None:
@@ -51,11 +57,11 @@ def test_a_slow_group_loses_nothing_while_the_stream_is_trimmed(redis_server, un
         all_ids = [e.decode() for e, _ in bus.client.xrange(stream)]
         read_and_ack(bus, "fast", 1000)
         held = read_and_ack(bus, "pending", 300, ack=False)  # read, never acknowledged
-        assert bus_trim(bus, dead_letter_maxlen=100).entries == 0  # "slow" needs the first
+        assert trim(bus, dead_letter_maxlen=100).entries == 0  # "slow" needs the first
         assert bus.client.xlen(stream) == 1000
 
         read_and_ack(bus, "slow", 1000)
-        bus_trim(bus, dead_letter_maxlen=100)
+        trim(bus, dead_letter_maxlen=100)
         kept = [e.decode() for e, _ in bus.client.xrange(stream)]
         assert kept[: len(all_ids)] == all_ids[-len(kept) :]  # only the oldest went
         assert set(held) <= set(kept)  # every pending entry is still there
@@ -69,7 +75,7 @@ def test_a_slow_group_loses_nothing_while_the_stream_is_trimmed(redis_server, un
             publish(bus, 200)
             for group in ("fast", "slow", "pending"):
                 read_and_ack(bus, group, 1000)
-            bus_trim(bus, dead_letter_maxlen=100)
+            trim(bus, dead_letter_maxlen=100)
             assert bus.client.xlen(stream) <= 200
 
 
@@ -80,7 +86,7 @@ def test_a_group_that_has_read_nothing_keeps_the_whole_stream(redis_server, uniq
         bus.declare([EVENT], group="idle")
         publish(bus, 500)
         read_and_ack(bus, "fast", 500)
-        assert bus_trim(bus, dead_letter_maxlen=100).entries == 0
+        assert trim(bus, dead_letter_maxlen=100).entries == 0
         assert bus.client.xlen(bus.stream(EVENT)) == 500
         assert len(read_and_ack(bus, "idle", 1000)) == 500
 
@@ -91,7 +97,7 @@ def test_the_dead_letter_stream_is_bounded(redis_server, unique_name):
         dead = bus.dead_stream(unique_name)
         for i in range(1000):
             bus.client.xadd(dead, {"envelope": b"{}", "reason": f"r{i}"})
-        trimmed = bus_trim(bus, dead_letter_maxlen=300)
+        trimmed = trim(bus, dead_letter_maxlen=300)
         assert trimmed.dead_letters >= 600
         assert 300 <= bus.client.xlen(dead) <= 400
         newest = bus.client.xrevrange(dead, count=1)[0][1][b"reason"]
@@ -131,7 +137,7 @@ def test_out_of_memory_keeps_rows_with_the_reason_and_publish_again_recovers(
         assert "maxmemory" in row.last_error and stream in row.last_error
 
         read_and_ack(bus, "g", 100_000)  # the group consumed the filler: the trim may drop it
-        assert bus_trim(bus, dead_letter_maxlen=100).entries > 0
+        assert trim(bus, dead_letter_maxlen=100).entries > 0
 
         admin = get_user_model().objects.create_superuser("admin", "a@b.example", "pw")
         web = Client()

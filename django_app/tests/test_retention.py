@@ -83,8 +83,10 @@ def test_the_purge_deletes_what_is_past_retention_and_keeps_the_rest():
     pending = outbox_enqueue(
         "user.created", {"user_id": str(uuid.uuid4()), "email": "a@b.example", "name": "A"}
     )
-    inbox_row(15 * DAY), inbox_row(DAY)
-    key_record(user, 25 * timedelta(hours=1)), key_record(user, timedelta(hours=23))
+    inbox_row(15 * DAY)
+    inbox_row(DAY)
+    key_record(user, 25 * timedelta(hours=1))
+    key_record(user, timedelta(hours=23))
     finished = [
         saga(s, 31 * DAY) for s in (SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED)
     ]
@@ -138,11 +140,9 @@ def test_tables_stay_bounded_under_a_steady_flow():
             ):
                 for obj in model.objects.all():
                     model.objects.filter(pk=obj.pk).update(**{field: getattr(obj, field) - DAY})
-            (
-                sent_row(timedelta(0)),
-                inbox_row(timedelta(0)),
-                saga(SagaStatus.COMPLETED, timedelta(0)),
-            )
+            sent_row(timedelta(0))
+            inbox_row(timedelta(0))
+            saga(SagaStatus.COMPLETED, timedelta(0))
             key_record(user, timedelta(0))
             retention_purge()
             sizes.append(
@@ -248,5 +248,6 @@ def test_the_backfill_gives_old_order_sagas_their_owner_key():
         saga_id="x", saga_type="other", context_data={"user_id": user_id}
     )
     backfill(apps, None)
-    old.refresh_from_db(), other.refresh_from_db()
+    old.refresh_from_db()
+    other.refresh_from_db()
     assert (old.owner_key, other.owner_key) == (user_id, "")
