@@ -23,7 +23,9 @@ before its undo's, so the event stream never undoes what it never announced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ..exceptions import (
@@ -76,12 +78,35 @@ def outcome_of_failure(exc: ServiceError, before: str | None) -> str:
     return UNKNOWN if before == UNKNOWN else ABSENT
 
 
+# Set by the runner while a step runs whose earlier attempt died before its end was written:
+# that attempt's calls may have reached the services, and their records were never saved.
+_unrecorded: ContextVar[bool] = ContextVar("saga_earlier_calls_unrecorded", default=False)
+
+
+@contextmanager
+def earlier_calls_unrecorded(unrecorded: bool) -> Iterator[None]:
+    """Inside the block, a call with no recorded outcome may have been made before."""
+    token = _unrecorded.set(unrecorded)
+    try:
+        yield
+    finally:
+        _unrecorded.reset(token)
+
+
 def tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
-    """Run one service call and record whether it was applied, not applied, or unknown."""
+    """Run one service call and record whether it was applied, not applied, or unknown.
+
+    A record with no outcome is a call never made, unless an earlier attempt of the step died
+    before saving what it did: then it may have been made, and counts as UNKNOWN until a
+    service's answer settles it.
+    """
+    before = record.get("state")
+    if before is None and _unrecorded.get():
+        before = UNKNOWN
     try:
         result = call()
     except CALL_ERRORS as exc:
-        record["state"] = outcome_of_failure(exc, record.get("state"))
+        record["state"] = outcome_of_failure(exc, before)
         raise
     record["state"] = APPLIED
     record["id"] = result["id"] if isinstance(result, dict) else None

@@ -33,6 +33,7 @@ from ..models.sagas import (
 from .crash import crash_point
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, default_is_retryable
 from .heartbeat import Heartbeat
+from .outcomes import earlier_calls_unrecorded
 from .state import Outcome, SagaState, transition
 from .store import Attempt, ExecutionStore, StepEnd
 
@@ -163,7 +164,7 @@ class Runner:
         timeout = float(
             step.timeout if step.timeout is not None else ms_settings.SAGA["STEP_TIMEOUT"]
         )
-        previous = self._previous_attempts(state, direction)
+        previous, unrecorded = self._previous_attempts(state, direction)
         started = time.monotonic()
         n = 0
         while True:
@@ -186,7 +187,7 @@ class Runner:
             # The lease is kept while fn runs; its calls stop once another worker holds it.
             heartbeat.written()  # begin_attempt has just renewed the lease
             try:
-                with before_each_call(heartbeat.check):
+                with before_each_call(heartbeat.check), earlier_calls_unrecorded(unrecorded):
                     fn(ctx)
             except SagaLeaseLost:
                 raise
@@ -209,12 +210,13 @@ class Runner:
             crash_point(f"after_{direction}:{step.name}")
             return Attempt(log, StepLogStatus.SUCCEEDED, events=ctx.events)
 
-    def _previous_attempts(self, state: SagaState, direction: str) -> int:
-        # Within one run a (step, direction) is visited once, so only the first step of a
-        # resumed run needs counting: its attempt numbers carry on from the earlier run's.
+    def _previous_attempts(self, state: SagaState, direction: str) -> tuple[int, bool]:
+        """(attempts earlier runs logged, whether one of them never ended). Within one run a
+        (step, direction) is visited once, so only a resumed run asks: its attempt numbers
+        carry on from the earlier runs', and a step whose earlier attempt died mid-way may have
+        made calls nobody recorded (outcomes.tracked then takes them as UNKNOWN)."""
         if not self.resuming:
-            return 0
-        self.resuming = False
+            return 0, False
         return self.store.attempts_logged(state.step, direction)
 
     def _saga_error(

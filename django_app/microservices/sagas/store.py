@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from ..events.outbox import outbox_enqueue, outbox_row
@@ -92,10 +92,16 @@ class ExecutionStore:
         """
         return self._leased().update(lease_expires_at=timezone.now() + self.lease) == 1
 
-    def attempts_logged(self, step: int, direction: str) -> int:
-        return SagaStepLog.objects.filter(
+    def attempts_logged(self, step: int, direction: str) -> tuple[int, bool]:
+        """How many attempts of this step (in this direction) earlier runs logged, and whether
+        one of them never ended (its process died, or its end could not be written): what its
+        calls did was never recorded."""
+        counts = SagaStepLog.objects.filter(
             execution=self.execution, step_index=step, direction=direction
-        ).count()
+        ).aggregate(
+            logged=Count("pk"), unfinished=Count("pk", filter=Q(status=StepLogStatus.RUNNING))
+        )
+        return int(counts["logged"]), bool(counts["unfinished"])
 
     def begin_attempt(
         self, state: SagaState, ctx: StepContext, ended: StepEnd | None

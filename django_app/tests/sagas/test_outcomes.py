@@ -19,6 +19,7 @@ from microservices.sagas.outcomes import (
     ABSENT,
     APPLIED,
     UNKNOWN,
+    earlier_calls_unrecorded,
     in_flight,
     nothing_done,
     resolve,
@@ -202,3 +203,26 @@ def test_resolve_hands_only_what_the_replay_found_to_on_applied():
     assert found == []
     assert resolve(record, lambda: {"id": "p-9", "amount": 5}, on_applied) == "p-9"
     assert found == [({"id": "p-9", "amount": 5}, {"state": APPLIED, "id": "p-9"})]
+
+
+def test_a_call_an_interrupted_attempt_may_have_made_is_unknown_until_answered():
+    """When an earlier attempt of the step died before saving its records, a record with no
+    outcome may hide a call that was made: a refused connection now settles nothing (UNKNOWN);
+    an answer still settles it."""
+    with earlier_calls_unrecorded(True):
+        record: dict = {}
+        with pytest.raises(ServiceConnectionError):
+            tracked(record, _raise(ServiceConnectionError(sent_unanswered=False)))
+        assert record == {"state": UNKNOWN}
+        record = {}
+        with pytest.raises(ResourceNotFound):
+            tracked(record, _raise(ResourceNotFound(status_code=404)))
+        assert record == {"state": ABSENT}
+        record = {"state": ABSENT}  # recorded before the crash: known
+        with pytest.raises(ServiceConnectionError):
+            tracked(record, _raise(ServiceConnectionError(sent_unanswered=False)))
+        assert record == {"state": ABSENT}
+    record = {}
+    with pytest.raises(ServiceConnectionError):
+        tracked(record, _raise(ServiceConnectionError(sent_unanswered=False)))
+    assert record == {"state": ABSENT}
