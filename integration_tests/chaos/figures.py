@@ -88,6 +88,8 @@ def measure(timeline: Timeline, stubs: dict[str, StubServer], **extra: Any) -> d
         "sagas": len(executions),
         "by_status": dict(sorted(Counter(e.status for e in executions).items())),
         "waits": {"total": sum(e.waits for e in waited), "sagas_that_waited": len(waited)},
+        # attempts a worker began and never closed: its run was cut short, another resumed it
+        "attempts_cut_short": SagaStepLog.objects.filter(finished_at__isnull=True).count(),
         "faults": [],
         **extra,
     }

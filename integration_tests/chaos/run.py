@@ -25,7 +25,7 @@ from microservices.models.sagas import TERMINAL_STATUSES
 from mock_services.testing import StubServer
 
 from .checks import check_run
-from .figures import Timeline, measure, report
+from .figures import Fault, Timeline, measure, releases, report
 from .registry import write_instances
 from .traffic import BUYERS, Feeder, orders
 
@@ -118,6 +118,37 @@ class ChaosRun:
             time.sleep(0.1)
 
     # -- after it --------------------------------------------------------------------------
+
+    def refunds_that_waited(self) -> set[str]:
+        """Sagas whose refund failed for a while (and so waited, since all end clean)."""
+        return set(
+            SagaExecution.objects.filter(
+                step_logs__step_name="process_payment",
+                step_logs__direction="compensation",
+                step_logs__status="failed",
+            ).values_list("saga_id", flat=True)
+        )
+
+    def check_plain_orders_complete_after(self, fault: Fault) -> None:
+        """The orders stored after `fault` cleared that nothing of their own fails complete:
+        the service is really back for the workers."""
+        assert fault.ended is not None
+        plain = {o.saga_id for o in self.orders if o.plain}
+        after = {s for s, t in self.feeder.created.items() if t > fault.ended and s in plain}
+        statuses = dict(
+            SagaExecution.objects.filter(saga_id__in=after).values_list("saga_id", "status")
+        )
+        assert after != set()
+        assert statuses == dict.fromkeys(after, "completed")
+
+    def check_stock_released_while_refunds_waited(self, fault: Fault) -> None:
+        """Some refunds could not reach payments during `fault`, and the stock of those sagas
+        was released before it cleared: the waiting refund held no stock hostage."""
+        waited = self.refunds_that_waited()
+        released = releases(self.stubs["inventory"])
+        assert fault.ended is not None
+        assert waited != set()
+        assert {s: released[s] < fault.ended for s in waited} == dict.fromkeys(waited, True)
 
     def finish(self, timeout: float = 150) -> dict[str, Any]:
         """Wait for every saga to end; stop the workers; check the end state; report figures."""
