@@ -18,7 +18,7 @@ from tests.shop.support import Shop
 
 from integration_tests.chaos.registry import write_instances
 from integration_tests.chaos.run import ChaosRun
-from microservices.models import SagaExecution
+from microservices.models import SagaStepLog
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -80,25 +80,28 @@ def test_registry_with_no_payments_instance_for_10s_every_saga_ends_clean(chaos)
     run.check_plain_orders_complete_after(outage)
 
 
-def test_postgres_restarted_under_the_workers_every_saga_ends_clean(chaos, postgres):
-    """PostgreSQL stopped for 4 s and started again while the workers run sagas: runs cut short
-    are resumed once their lease lapses, the workers wait the outage out, all end clean."""
+def test_postgres_restarted_under_the_workers_every_saga_ends_clean(chaos, shop, postgres):
+    """PostgreSQL stopped for 4 s and started again while a worker waits on a call: the run it
+    cannot record is cut short and resumed once its lease lapses, the workers wait the outage
+    out, and every saga ends clean."""
     if postgres.controller is None:
         pytest.skip("this PostgreSQL is not ours to restart (DATABASE_URL)")
+    # Orders answers after 0.5 s, so a saga is in a call when the database goes.
+    shop.faults("orders").add(method="POST", path="/orders", kind="latency", delay=0.5, times=0)
     run = chaos("database-restarted", sagas=50, interval=0.3)
     run.wait_for(
         lambda: (
             run.ended() >= 10
-            and SagaExecution.objects.filter(status="running").exclude(lease_owner="").exists()
+            and SagaStepLog.objects.filter(step_name="create_order", finished_at=None).exists()
         ),
-        "ten sagas in, one being run",
+        "ten sagas in, one waiting on orders",
     )
     with run.timeline.fault("database restarted", "postgresql") as outage:
         postgres.controller.stop()
         run.hold(4)
         postgres.controller.start()
     figures = run.finish()
-    # The workers met the outage, lived through it, and runs it cut short were resumed.
+    # The workers met the outage and lived through it; a run it cut short was resumed.
     assert figures["worker_database_errors"] > 0
     assert figures["attempts_cut_short"] > 0
     run.check_plain_orders_complete_after(outage)
