@@ -47,11 +47,11 @@ def chaos(shop, stubs, stub_token, tmp_path):
 
 
 def test_payments_stopped_for_30s_mid_run_every_saga_ends_clean(chaos, stubs):
-    """Payments' process stopped for 30 s while 60 sagas run, one charged saga about to be
+    """Payments' process stopped for 30 s while 70 sagas run, one charged saga about to be
     undone: sagas that reach the charge meanwhile compensate without replaying it, the refund
     that cannot reach payments waits while the stock is released, and it is refunded once
     payments is back."""
-    run = chaos("stub-stopped", sagas=60, interval=0.75)
+    run = chaos("stub-stopped", sagas=70, interval=0.75)
     run.wait_for(
         lambda: run.ended() >= 10 and run.a_charge_to_undo_is_coming(),
         "a charged saga about to be undone, ten sagas in",
@@ -66,7 +66,7 @@ def test_payments_stopped_for_30s_mid_run_every_saga_ends_clean(chaos, stubs):
 def test_registry_with_no_payments_instance_for_10s_every_saga_ends_clean(chaos):
     """With discovery on, the static registry lists no payments instance for 10 s: the calls
     never leave (ABSENT), the undos that need payments wait, and all end once it is back."""
-    run = chaos("registry-empty", sagas=50, interval=0.3, discovery=True)
+    run = chaos("registry-empty", sagas=60, interval=0.4, discovery=True)
     run.wait_for(
         lambda: run.ended() >= 10 and run.a_charge_to_undo_is_coming(),
         "a charged saga about to be undone, ten sagas in",

@@ -61,21 +61,28 @@ def _spread(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-def releases(inventory: StubServer) -> dict[str, float]:
-    """saga_id -> when the inventory stub received the saga's first answered release."""
+def first_answered(stub: StubServer, suffix: str) -> dict[str, float]:
+    """saga_id -> when `stub` received the saga's first POST to a path ending in `suffix` that
+    it answered with success (the saga is the first part of the Idempotency-Key)."""
     first: dict[str, float] = {}
-    for r in inventory.requests(method="POST"):
+    for r in stub.requests(method="POST"):
         key = r["idempotency_key"] or ""
-        if r["path"].endswith("/release") and (r["status"] or 0) < 300 and ":" in key:
+        if r["path"].endswith(suffix) and 200 <= (r["status"] or 0) < 300 and ":" in key:
             saga_id = key.split(":", 1)[0]
             first[saga_id] = min(first.get(saga_id, r["received_at"]), r["received_at"])
     return first
 
 
+def releases(inventory: StubServer) -> dict[str, float]:
+    """saga_id -> when the inventory stub received the saga's first answered release."""
+    return first_answered(inventory, "/release")
+
+
 def measure(timeline: Timeline, stubs: dict[str, StubServer], **extra: Any) -> dict[str, Any]:
     """The run's figures: sagas by status, faults, waits, and for each fault how long the stock
-    of the sagas it made undo stayed held (until the inventory stub received the release), and
-    how long after it cleared the sagas begun before then took to end."""
+    of the sagas it made undo stayed held (from the fault's start or their reservation, to the
+    inventory stub receiving the release), when the refunds that waited came, and how long
+    after it cleared the sagas begun before then took to end."""
     executions = list(SagaExecution.objects.all())
     waited = [e for e in executions if e.waits]
     refund_waited = set(
@@ -84,6 +91,7 @@ def measure(timeline: Timeline, stubs: dict[str, StubServer], **extra: Any) -> d
         ).values_list("execution__saga_id", flat=True)
     )
     released = releases(stubs["inventory"])
+    refunded = first_answered(stubs["payments"], "/refund")
     figures: dict[str, Any] = {
         "sagas": len(executions),
         "by_status": dict(sorted(Counter(e.status for e in executions).items())),
@@ -93,15 +101,17 @@ def measure(timeline: Timeline, stubs: dict[str, StubServer], **extra: Any) -> d
         "faults": [],
         **extra,
     }
-    created = {e.saga_id: e.created_at.timestamp() for e in executions}
+    reserved = first_answered(stubs["inventory"], "/reservations")
     for fault in timeline.faults:
         assert fault.ended is not None
-        # How long each saga released since the fault began held its stock because of it: from
-        # the fault's start, or from the saga's own start if it came later.
+        # How long each saga released since the fault began held stock during it: from the
+        # fault's start, or from the saga's first reservation if that came later.
         held = {
-            s: t - max(fault.started, created[s]) for s, t in released.items() if t >= fault.started
+            s: t - max(fault.started, reserved[s])
+            for s, t in released.items()
+            if t >= fault.started
         }
-        in_flight = [s for s in held if created[s] < fault.started]
+        holding = [s for s in held if reserved[s] < fault.started]
         begun = [e for e in executions if e.created_at.timestamp() <= fault.ended]
         last = max(
             (e.completed_at.timestamp() for e in begun if e.completed_at), default=fault.ended
@@ -111,9 +121,15 @@ def measure(timeline: Timeline, stubs: dict[str, StubServer], **extra: Any) -> d
                 **asdict(fault),
                 "seconds": round(fault.seconds, 2),
                 "stock_held": _spread(list(held.values())),
-                "stock_held_of_sagas_in_flight_at_its_start": _spread([held[s] for s in in_flight]),
+                "stock_held_of_sagas_holding_stock_at_its_start": _spread(
+                    [held[s] for s in holding]
+                ),
                 "stock_held_while_the_refund_waited": _spread(
                     [held[s] for s in held if s in refund_waited]
+                ),
+                # the refunds that waited: from the fault's end to payments receiving them
+                "refund_after_fault_cleared": _spread(
+                    [refunded[s] - fault.ended for s in refund_waited if s in refunded]
                 ),
                 "sagas_released_during_the_fault": sum(
                     fault.started <= t <= fault.ended for t in released.values()
