@@ -33,7 +33,7 @@ def shop(postgres, services_settings, reset_stubs):
 
 @pytest.fixture
 def chaos(shop, stubs, stub_token, tmp_path):
-    """A ChaosRun factory; whatever happens, its workers are stopped."""
+    """A ChaosRun factory; whatever happens, its feeder and workers are stopped."""
     runs: list[ChaosRun] = []
 
     def make(name: str, **options) -> ChaosRun:
@@ -43,7 +43,7 @@ def chaos(shop, stubs, stub_token, tmp_path):
 
     yield make
     for run in runs:
-        run.workers.stop(timeout=10)
+        run.stop()
 
 
 def test_payments_stopped_for_30s_mid_run_every_saga_ends_clean(chaos, stubs):

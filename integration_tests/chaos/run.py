@@ -117,6 +117,11 @@ class ChaosRun:
         while time.monotonic() < deadline and not self.workers.exited():
             time.sleep(0.1)
 
+    def stop(self) -> None:
+        """Stop storing sagas and stop the workers, whatever happened (a fixture's teardown)."""
+        self.feeder.halt(timeout=10)
+        self.workers.stop(timeout=10)
+
     # -- after it --------------------------------------------------------------------------
 
     def refunds_that_waited(self) -> set[str]:

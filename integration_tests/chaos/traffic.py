@@ -94,8 +94,12 @@ class Feeder(threading.Thread):
     def done(self) -> bool:
         return len(self.created) == len(self.orders) or self.error is not None
 
-    def join_checked(self, timeout: float = 30) -> None:
+    def halt(self, timeout: float = 30) -> None:
+        """Store no more; returns once the thread has ended (its connection closed)."""
         self._halt.set()
         self.join(timeout)
+
+    def join_checked(self, timeout: float = 30) -> None:
+        self.halt(timeout)
         if self.error is not None:
             raise self.error
