@@ -8,6 +8,6 @@ pytest_plugins = [
     "shop.pytest_plugin",
 ]
 
-# The saga suites' ledger checks live in a helper module: rewrite its asserts like a test's, so
-# a failed check shows the values it compared.
-pytest.register_assert_rewrite("tests.shop.support")
+# The saga suites' ledger checks and the chaos runs' checks live in helper modules: rewrite
+# their asserts like a test's, so a failed check shows the values it compared.
+pytest.register_assert_rewrite("tests.shop.support", "integration_tests.chaos")

@@ -8,21 +8,18 @@ ledgers must balance.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 from django.db import connection
 from django.test import override_settings
 from tests.shop.support import Shop, check_global, check_saga, two_items
 
-from integration_tests.helpers import django_subprocess_env, manage_py_argv
+from integration_tests.helpers import django_subprocess_env
+from integration_tests.workers import Workers
 from microservices.models import SagaExecution, SagaStepLog
 from microservices.models.sagas import ACTIVE_STATUSES
 from microservices.sagas.services import saga_create
-from mock_services.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -80,43 +77,27 @@ def test_fifty_sagas_from_four_workers_balance_the_ledgers(
         PGAPPNAME=unique_name,  # names the workers' connections in pg_stat_activity
         **{f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()},
     )
-    argv = manage_py_argv("resume_sagas", "--poll-interval", "0.05", "--batch", str(SAGAS))
-    # To files, not pipes: nobody reads a pipe until the workers exit, and a full one blocks them.
-    logs = [(tmp_path / f"worker-{n}.out", tmp_path / f"worker-{n}.err") for n in range(WORKERS)]
-    workers = []
-    for out_path, err_path in logs:
-        with out_path.open("w") as out, err_path.open("w") as err:
-            workers.append(subprocess.Popen(argv, env=env, stdout=out, stderr=err))
-
-    def until(done: Callable[[], bool], what: str, timeout: float) -> None:
-        """wait_until, cut short if a worker exits (its return code and stderr are shown below)."""
-        wait_until(
-            lambda: done() or any(w.poll() is not None for w in workers),
-            timeout=timeout,
-            what=what,
-        )
-
+    workers = Workers(WORKERS, env, tmp_path, "--poll-interval", "0.05", "--batch", str(SAGAS))
     try:
+        workers.start()
         # Each worker keeps its connection open between polls: four connections, four pollers.
-        until(lambda: connections_named(unique_name) >= WORKERS, "every worker to poll", 120)
+        workers.until(
+            lambda: connections_named(unique_name) >= WORKERS, "every worker to poll", 120
+        )
         SagaExecution.objects.filter(lease_owner=GATE).update(lease_owner="", lease_expires_at=None)
-        until(
+        workers.until(
             lambda: not SagaExecution.objects.filter(status__in=ACTIVE_STATUSES).exists(),
             "every saga to end",
             240,
         )
     finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)  # each finishes the saga in hand, then exits
-    for w in workers:
-        w.wait(timeout=60)
-    outputs = [(out.read_text(), err.read_text()) for out, err in logs]
-    assert [w.returncode for w in workers] == [0] * WORKERS, [e[-2000:] for _, e in outputs]
+        outputs = workers.stop()  # each finishes the saga in hand, then exits
+    assert [o.returncode for o in outputs] == [0] * WORKERS, [o.stderr[-2000:] for o in outputs]
 
     finished = Counter(
         line.split()[0]
-        for out, _ in outputs
-        for line in out.splitlines()
+        for o in outputs
+        for line in o.stdout.splitlines()
         if line.startswith("load-")
     )
     assert sorted(finished) == [f"load-{n:02d}" for n in range(SAGAS)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -120,14 +121,28 @@ class StubServer:
         return self
 
     def stop(self) -> None:
+        """Close the port (a call to it is refused); a later `start()` serves on the same one."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=_START_TIMEOUT)
         self._server = None
         self._thread = None
+        if self.port:
+            self._requested_port = self.port  # clients configured with its URL find it again
         self.port = 0
         self._session.close()
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The stub down for the block, as when its process is stopped: its port closed, every
+        connection refused. Then it is served again on the same port with its data,
+        idempotency records and request log kept, as a service restarted over its database."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     def __enter__(self) -> StubServer:
         return self.start()

@@ -30,7 +30,7 @@ from microservices.exceptions import (
     StepRejected,
 )
 from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
-from microservices.sagas.outcomes import ABSENT, APPLIED, in_flight, resolve, tracked
+from microservices.sagas.outcomes import APPLIED, in_flight, never_sent, resolve, tracked
 from microservices.sagas.services import SagaResult, saga_execute
 
 from .clients.inventory import InventoryServiceClient, Reservation
@@ -85,10 +85,11 @@ def reserve_inventory(ctx: StepContext) -> None:
         if record.get("state") != APPLIED:
             try:
                 reservation = tracked(record, _reserve_call(ctx, index))
-            except (ResourceConflict, ResourceNotFound) as exc:
-                if isinstance(exc, ResourceConflict) and in_flight(exc):
-                    raise
+            except Exception as exc:
+                # The step stops here: the items after this one were not asked for.
                 _never_sent(records, after=index, count=len(items))
+                if not isinstance(exc, ResourceConflict | ResourceNotFound) or in_flight(exc):
+                    raise
                 reason = (
                     "not enough stock" if isinstance(exc, ResourceConflict) else "unknown product"
                 )
@@ -105,10 +106,10 @@ def reserve_inventory(ctx: StepContext) -> None:
 
 
 def _never_sent(records: dict[str, dict[str, Any]], *, after: int, count: int) -> None:
-    """The step stops at item `after`: later items were never sent, so their undo needs no
-    replay."""
+    """The step stops at item `after`: later items were not sent in this attempt, so their undo
+    needs no replay (unless an earlier attempt died unrecorded: outcomes.never_sent)."""
     for later in range(after + 1, count):
-        records.setdefault(str(later), {"state": ABSENT})
+        never_sent(records.setdefault(str(later), {}))
 
 
 def release_inventory(ctx: StepContext) -> None:

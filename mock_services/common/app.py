@@ -92,12 +92,13 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
         routes=tuple(route for route in definition.router.routes if isinstance(route, APIRoute)),
     )
 
+    # The state lives as long as the app, not as long as one server run: a stub stopped and
+    # served again keeps its data, as a service restarted over its database does
+    # (StubServer.stopped). POST /__control/reset is the way to forget.
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.reset()
         logger.info("%s stub ready", definition.name)
         yield
-        runtime.reset()
 
     app = FastAPI(
         title=definition.title,

@@ -113,6 +113,13 @@ def tracked(record: dict[str, Any], call: Callable[[], T]) -> T:
     return result
 
 
+def never_sent(record: dict[str, Any]) -> None:
+    """Record a call the step did not make (it stopped before it): ABSENT, so its undo sends
+    nothing; UNKNOWN if an earlier attempt of the step died unrecorded and may have made it."""
+    if record.get("state") is None:
+        record["state"] = UNKNOWN if _unrecorded.get() else ABSENT
+
+
 def resolve(
     record: dict[str, Any],
     replay: Callable[[], R],

@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
+from microservices.sagas.crash import installed
 from microservices.sagas.definition import SagaDefinition, SagaStep
 from microservices.sagas.mermaid import saga_to_mermaid
 from microservices.sagas.services import saga_execute, saga_resume, saga_retry_compensation
@@ -285,3 +286,47 @@ def test_payments_refusing_connections_is_undone_without_a_person(shop, saga_set
     reservations, payments, _ = shop.ledger().for_saga("pay-down")
     assert ({r["status"] for r in reservations}, payments) == ({"released"}, [])
     check_events(shop.ledger(), "pay-down")
+
+
+class Killed(BaseException):
+    """The worker dies here (a BaseException: nothing in the engine catches it)."""
+
+
+def test_a_charge_a_crash_left_unrecorded_is_refunded_when_payments_was_down_on_resume(
+    shop, saga_settings
+):
+    """The worker dies after the charge, before saving it; the saga is resumed while payments
+    refuses connections. The charge may have been made (it was), so the saga must not take it
+    as never made: it waits for payments, then refunds it."""
+
+    def die_after_the_charge(point: str) -> None:
+        if point == "after_action:process_payment":
+            raise Killed(point)
+
+    with installed(die_after_the_charge), pytest.raises(Killed):
+        process_order_request(shop.user(), two_items(), "tok_visa", saga_id="cut-short")
+    assert [p["status"] for p in shop.ledger().for_saga("cut-short")[1]] == ["captured"]
+    SagaExecution.objects.filter(saga_id="cut-short").update(lease_expires_at=None)  # lapsed
+    with shop.stubs["payments"].stopped():
+        resumed = saga_resume(saga_id="cut-short")
+        # Until payments answers, the undo cannot know whether the card was charged.
+        assert resumed.status == "compensating"
+    SagaExecution.objects.filter(saga_id="cut-short").update(not_before=timezone.now())
+    assert saga_resume(saga_id="cut-short").status == "compensated"
+    ledger = shop.ledger()
+    assert [p["status"] for p in ledger.for_saga("cut-short")[1]] == ["refunded"]
+    check_events(ledger, "cut-short")
+
+
+def test_items_never_sent_are_not_replayed_by_the_release(shop, saga_settings):
+    """The registry has no inventory instance: the first reservation never leaves, so the
+    second was never sent either. The release has nothing to replay: the saga compensates at
+    once, and inventory never sees a reservation of the second item."""
+    conf = dict(saga_settings)
+    conf["REGISTRY"] = {**conf.get("REGISTRY", {}), "INSTANCES": {"inventory": []}}
+    conf["SERVICES"] = {n: {**c, "DISCOVERY": True} for n, c in conf["SERVICES"].items()}
+    user_id = shop.user()
+    with override_settings(MICROSERVICES=conf):
+        result = process_order_request(user_id, two_items(), "tok_visa", saga_id="never-sent")
+    sent = shop.stubs["inventory"].requests(method="POST", path="/reservations")
+    assert (result.status, sent) == ("compensated", [])

@@ -1,0 +1,107 @@
+"""Faults below HTTP under a run of order sagas, each against real processes: a stub process
+stopped for 30 s (its port closed: connections refused), the registry with no instance of a
+service for 10 s, PostgreSQL restarted under the workers.
+
+Sagas are stored at a steady pace while three `manage.py resume_sagas` processes run them
+(chaos/run.py says why processes); some are declined, some undo a charge (their buyer's mail
+bounces). Once the fault has cleared and the waits have run out, every saga must be COMPLETED
+or COMPENSATED, none NEEDS_ATTENTION, stock conserved, no charge without an order, no charge
+made by an undo, and the outbox must tell what the services hold (chaos/checks.py). Each run's
+figures are printed and written to reports/chaos/<name>.json.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+from tests.shop.support import Shop
+
+from integration_tests.chaos.registry import write_instances
+from integration_tests.chaos.run import ChaosRun
+from microservices.models import SagaStepLog
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def shop(postgres, services_settings, reset_stubs):
+    with override_settings(MICROSERVICES=services_settings):
+        s = Shop(reset_stubs)
+        yield s
+        s.close()
+
+
+@pytest.fixture
+def chaos(shop, stubs, stub_token, tmp_path):
+    """A ChaosRun factory; whatever happens, its feeder and workers are stopped."""
+    runs: list[ChaosRun] = []
+
+    def make(name: str, **options) -> ChaosRun:
+        run = ChaosRun(name, shop, stubs, stub_token, tmp_path, **options)
+        runs.append(run)
+        return run.start()
+
+    yield make
+    for run in runs:
+        run.stop()
+
+
+def test_payments_stopped_for_30s_mid_run_every_saga_ends_clean(chaos, stubs):
+    """Payments' process stopped for 30 s while 70 sagas run, one charged saga about to be
+    undone: sagas that reach the charge meanwhile compensate without replaying it, the refund
+    that cannot reach payments waits while the stock is released, and it is refunded once
+    payments is back."""
+    run = chaos("stub-stopped", sagas=70, interval=0.75)
+    run.wait_for(
+        lambda: run.ended() >= 10 and run.a_charge_to_undo_is_coming(),
+        "a charged saga about to be undone, ten sagas in",
+    )
+    with run.timeline.fault("stub stopped", "payments") as outage, stubs["payments"].stopped():
+        run.hold(30)
+    run.finish()
+    run.check_stock_released_while_refunds_waited(outage)
+    run.check_plain_orders_complete_after(outage)
+
+
+def test_registry_with_no_payments_instance_for_10s_every_saga_ends_clean(chaos):
+    """With discovery on, the static registry lists no payments instance for 10 s: the calls
+    never leave (ABSENT), the undos that need payments wait, and all end once it is back."""
+    run = chaos("registry-empty", sagas=60, interval=0.4, discovery=True)
+    run.wait_for(
+        lambda: run.ended() >= 10 and run.a_charge_to_undo_is_coming(),
+        "a charged saga about to be undone, ten sagas in",
+    )
+    with run.timeline.fault("registry empty", "payments") as outage:
+        write_instances(run.instances, {"payments": []})
+        run.hold(10)
+        write_instances(run.instances, {})
+    run.finish()
+    run.check_stock_released_while_refunds_waited(outage)
+    run.check_plain_orders_complete_after(outage)
+
+
+def test_postgres_restarted_under_the_workers_every_saga_ends_clean(chaos, shop, postgres):
+    """PostgreSQL stopped for 4 s and started again while a worker waits on a call: the run it
+    cannot record is cut short and resumed once its lease lapses, the workers wait the outage
+    out, and every saga ends clean."""
+    if postgres.controller is None:
+        pytest.skip("this PostgreSQL is not ours to restart (DATABASE_URL)")
+    # Orders answers after 0.5 s, so a saga is in a call when the database goes.
+    shop.faults("orders").add(method="POST", path="/orders", kind="latency", delay=0.5, times=0)
+    run = chaos("database-restarted", sagas=50, interval=0.3)
+    run.wait_for(
+        lambda: (
+            run.ended() >= 10
+            and SagaStepLog.objects.filter(step_name="create_order", finished_at=None).exists()
+        ),
+        "ten sagas in, one waiting on orders",
+    )
+    with run.timeline.fault("database restarted", "postgresql") as outage:
+        postgres.controller.stop()
+        run.hold(4)
+        postgres.controller.start()
+    figures = run.finish()
+    # The workers met the outage and lived through it; a run it cut short was resumed.
+    assert figures["worker_database_errors"] > 0
+    assert figures["attempts_cut_short"] > 0
+    run.check_plain_orders_complete_after(outage)
