@@ -211,3 +211,24 @@ def test_no_token_is_a_401_and_another_users_order_a_403(server, ada, reset_stub
     )
     assert other.status_code == 403
     assert other.json()["type"] == "https://errors.example.com/forbidden"
+
+
+@pytest.fixture
+def limited_env(env) -> dict[str, str]:
+    # A window of ~31 years: the four requests cannot straddle two windows.
+    return {**env, "API_RATE_LIMIT": "3", "API_RATE_LIMIT_WINDOW": str(10**9)}
+
+
+def test_the_rate_limit_holds_across_server_processes(limited_env, ada, tmp_path: Path):
+    """RATE_LIMIT 3 a window, POSTs alternating between two servers: the fourth, whichever
+    process takes it, is a 429 problem with Retry-After (the count lives in PostgreSQL)."""
+    with (
+        DjangoServer(limited_env, tmp_path / "limited-a.log") as first,
+        DjangoServer(limited_env, tmp_path / "limited-b.log") as second,
+    ):
+        answers = [place(server, ada) for server in (first, second, first, second)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    refused = answers[-1]
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 10**9
+    assert SagaExecution.objects.count() == 3

@@ -14,6 +14,7 @@ from .clients import checks as clients_checks  # noqa: F401
 from .conf import ms_settings
 from .events import checks as events_checks  # noqa: F401
 from .registry import checks as registry_checks  # noqa: F401
+from .retention import checks as retention_checks  # noqa: F401
 from .sagas import checks as sagas_checks  # noqa: F401
 
 

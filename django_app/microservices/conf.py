@@ -119,6 +119,36 @@ DEFAULTS: dict[str, Any] = {
         "PATH_PREFIX": "/api/",
         # A response the contract forbids is logged and answered as a 500 problem instead
         "VALIDATE_RESPONSES": True,
+        # A larger request body is a 413 problem (Django's DATA_UPLOAD_MAX_MEMORY_SIZE too)
+        "MAX_BODY_BYTES": 64 * 1024,
+        # Deeper JSON (arrays and objects inside each other) is a 400 problem
+        "MAX_JSON_DEPTH": 32,
+        # After this many seconds an Idempotency-Key is forgotten: reused, it is a new request
+        "IDEMPOTENCY_KEY_TTL": 24 * 3600,
+        # Rate-limited operations (api.ratelimit) take this many requests per token a window;
+        # 0 = no limit
+        "RATE_LIMIT": 60,
+        "RATE_LIMIT_WINDOW": 60,
+    },
+    "RETENTION": {
+        # Seconds between the purges the relay loop runs (0 = only `manage.py purge_expired`)
+        "INTERVAL": 300,
+        # Seconds each kind of row is kept; the purge deletes what is older
+        "OUTBOX_SENT": 7 * 86400,
+        # Longer than any redelivery can take (E091): a redelivery after its row is gone would
+        # be applied again
+        "INBOX": 14 * 86400,
+        # How long a dead letter may still be replayed and be applied only once (part of the
+        # inbox's horizon)
+        "DEAD_LETTER_REPLAY": 7 * 86400,
+        # Finished sagas (completed, failed, compensated) and their step logs, after completed_at;
+        # sagas needing attention and active ones are never purged
+        "SAGAS": 30 * 86400,
+        # Redis Streams: entries of each group's stream are trimmed up to the oldest one a group
+        # still needs; the dead-letter stream keeps about this many entries
+        "REDIS_DEAD_LETTER_MAXLEN": 10_000,
+        # Rows deleted per statement, so a large purge never holds long locks
+        "BATCH_SIZE": 1000,
     },
     "SAGA": {
         # Kept alive while a step runs (a heartbeat every third of it), so its length only sets

@@ -32,6 +32,7 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from ..clients.contract import Call, OpenAPIRequest, OpenAPIResponse
 from ..clients.openapi import load_openapi
 from ..conf import ms_settings
+from .body import request_body
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .problems import (
     ApiProblem,
@@ -120,7 +121,7 @@ def _call(request: HttpRequest) -> Call:
         path=request.path,
         query=request.META.get("QUERY_STRING", ""),
         headers=dict(request.headers),
-        body=request.body,
+        body=request_body(request) or b"",
         content_type=request.META.get("CONTENT_TYPE", ""),
     )
 

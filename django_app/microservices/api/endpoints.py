@@ -2,7 +2,8 @@
 
 CSRF is off (the credentials are a bearer token, never a cookie a browser sends by itself); the
 method is checked (405 with Allow); the bearer token is authenticated (401) and its account set
-as `request.api_user`; an `ApiProblem` raised by the view becomes its problem+json answer.
+as `request.api_user`; the methods named rate-limited count against the token's limit (429);
+an `ApiProblem` raised by the view becomes its problem+json answer.
 """
 
 from __future__ import annotations
@@ -16,23 +17,33 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from .problems import ApiProblem, MalformedBody, MethodNotAllowed, problem_response
-from .tokens import authenticate_bearer
+from .ratelimit import rate_limit_hit
+from .tokens import authenticate_token
 
 __all__ = ["api_endpoint", "json_body", "json_response"]
 
 View = Callable[..., HttpResponseBase]
 
 
-def api_endpoint(*, methods: Sequence[str]) -> Callable[[View], View]:
+def api_endpoint(
+    *, methods: Sequence[str], rate_limited: Sequence[str] = ()
+) -> Callable[[View], View]:
+    """`rate_limited`: the methods counted against each token's RATE_LIMIT (ratelimit.py)."""
     allowed = [m.upper() for m in methods]
+    limited = {m.upper() for m in rate_limited}
 
     def decorate(view: View) -> View:
+        operation = f"{view.__module__}.{view.__qualname__}"
+
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 if request.method not in allowed:
                     raise MethodNotAllowed(request.method or "?", allowed)
-                request.api_user = authenticate_bearer(request)  # type: ignore[attr-defined]
+                token = authenticate_token(request)
+                request.api_user = token.user  # type: ignore[attr-defined]
+                if request.method in limited:
+                    rate_limit_hit(key=f"{token.pk}:{request.method} {operation}")
                 return view(request, *args, **kwargs)
             except ApiProblem as problem:
                 return problem_response(problem, instance=request.path)

@@ -3,7 +3,9 @@ database, with the stubs' semantics (mock_services/common/idempotency.py).
 
 The same key with the same request replays the stored response; with another request (method,
 path or body) it is a 422 (idempotency-key-reused); while the first request with the key is in
-flight it is a 409 (idempotency-key-in-use). Keys are scoped to the account.
+flight it is a 409 (idempotency-key-in-use). Keys are scoped to the account and kept for
+MICROSERVICES['API']['IDEMPOTENCY_KEY_TTL'] (24 h, as the draft suggests); an older key is a new
+request.
 
 "In flight" is the transaction that runs the operation: the record is inserted first, in that
 transaction, and completed with the response before it commits, so no other process ever sees a
@@ -18,14 +20,25 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
 
+from ..conf import ms_settings
+from ..deletion import delete_in_batches
 from ..models.api import IdempotencyRecord
 from .problems import IdempotencyKeyInUse, IdempotencyKeyReused
 
-__all__ = ["HEADER", "LOCK_TIMEOUT_MS", "StoredResponse", "fingerprint", "idempotent"]
+__all__ = [
+    "HEADER",
+    "LOCK_TIMEOUT_MS",
+    "StoredResponse",
+    "fingerprint",
+    "idempotency_purge_expired",
+    "idempotent",
+]
 
 HEADER = "Idempotency-Key"
 # How long a twin request waits for the first one's transaction before its 409 (PostgreSQL).
@@ -65,29 +78,54 @@ def _replay(user: Any, key: str, print_: str) -> StoredResponse:
     return StoredResponse(record.status_code, record.body, dict(record.headers))
 
 
+def _insert(user: Any, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """The key's new in-flight record, or None when the key has a record already."""
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate key must not end the transaction
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_MS)}ms'")
+            return IdempotencyRecord.objects.create(user=user, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        return None
+    except OperationalError as exc:
+        if _lock_timed_out(exc):
+            raise IdempotencyKeyInUse from exc
+        raise
+
+
+def _ttl() -> timedelta:
+    return timedelta(seconds=float(ms_settings.API["IDEMPOTENCY_KEY_TTL"]))
+
+
+def _forget_expired(user: Any, key: str) -> bool:
+    """Delete the key's record if it outlived IDEMPOTENCY_KEY_TTL; True if it did.
+
+    A twin request doing the same waits on the row and then finds it gone, so exactly one of
+    them runs the operation again; the other meets the new record (409, or its replay).
+    """
+    cutoff = timezone.now() - _ttl()
+    deleted, _ = IdempotencyRecord.objects.filter(
+        user=user, key=key, created_at__lt=cutoff
+    ).delete()
+    return deleted > 0
+
+
 def idempotent(
     *, user: Any, key: str, fingerprint: str, operation: Callable[[], StoredResponse]
 ) -> tuple[StoredResponse, bool]:
-    """Run `operation` once per (user, key); returns (response, replayed).
+    """Run `operation` once per (user, key) within IDEMPOTENCY_KEY_TTL; returns (response,
+    replayed). After the TTL the key is forgotten: using it again is a new request.
 
     `operation` runs inside the same transaction as the record, so what it stores and the
     record commit together; raise from it to refuse without remembering the key.
     """
     with transaction.atomic():
-        try:
-            with transaction.atomic():  # a savepoint: a duplicate key must not end the transaction
-                if connection.vendor == "postgresql":
-                    with connection.cursor() as cursor:
-                        cursor.execute(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_MS)}ms'")
-                record = IdempotencyRecord.objects.create(
-                    user=user, key=key, fingerprint=fingerprint
-                )
-        except IntegrityError:
+        record = _insert(user, key, fingerprint)
+        if record is None and _forget_expired(user, key):
+            record = _insert(user, key, fingerprint)
+        if record is None:
             return _replay(user, key, fingerprint), True
-        except OperationalError as exc:
-            if _lock_timed_out(exc):
-                raise IdempotencyKeyInUse from exc
-            raise
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = DEFAULT")
@@ -97,3 +135,9 @@ def idempotent(
         record.headers = response.headers
         record.save(update_fields=["status_code", "body", "headers"])
         return response, False
+
+
+def idempotency_purge_expired(*, batch_size: int = 1000) -> int:
+    """Delete the records older than IDEMPOTENCY_KEY_TTL (they would be ignored anyway)."""
+    expired = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - _ttl()).order_by()
+    return delete_in_batches(expired, batch_size=batch_size)

@@ -24,6 +24,8 @@ __all__ = [
     "MalformedBody",
     "MethodNotAllowed",
     "NotFound",
+    "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
@@ -98,6 +100,11 @@ class IdempotencyKeyInUse(ApiProblem):
     default_detail = "A request with this Idempotency-Key is still being processed; retry later."
 
 
+class PayloadTooLarge(ApiProblem):
+    status, kind = 413, "payload-too-large"
+    default_detail = "The request body is larger than this API accepts."
+
+
 class UnsupportedMediaType(ApiProblem):
     status, kind = 415, "unsupported-media-type"
     default_detail = "The request body must be application/json."
@@ -111,6 +118,16 @@ class ValidationFailed(ApiProblem):
 class IdempotencyKeyReused(ApiProblem):
     status, kind = 422, "idempotency-key-reused"
     default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+class TooManyRequests(ApiProblem):
+    status, kind = 429, "too-many-requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests with this token; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class InternalError(ApiProblem):

@@ -18,7 +18,13 @@ from django.utils import timezone
 from ..models.api import ApiToken
 from .problems import Unauthorized
 
-__all__ = ["api_token_issue", "api_token_revoke", "authenticate_bearer", "bearer_token"]
+__all__ = [
+    "api_token_issue",
+    "api_token_revoke",
+    "authenticate_bearer",
+    "authenticate_token",
+    "bearer_token",
+]
 
 PREFIX_LENGTH = 6
 
@@ -57,6 +63,11 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 def authenticate_bearer(request: HttpRequest) -> Any:
     """The active account whose live token the request carries; `Unauthorized` otherwise."""
+    return authenticate_token(request).user
+
+
+def authenticate_token(request: HttpRequest) -> ApiToken:
+    """The live token the request carries, of an active account; `Unauthorized` otherwise."""
     token = bearer_token(request)
     if token is None:
         raise Unauthorized
@@ -69,4 +80,4 @@ def authenticate_bearer(request: HttpRequest) -> Any:
         raise Unauthorized("The bearer token is unknown, revoked, or its account is disabled.")
     user_model = get_user_model()
     assert isinstance(found.user, user_model)
-    return found.user
+    return found

@@ -8,7 +8,8 @@ checks do, from AppConfig.ready()) costs nothing.
 Layers, each importing only from the layers below it (`|`: independent of each other):
 
     checks | admin                       system checks; the outbox and inbox in the admin
-    outbox                               the transactional outbox and its relay
+    outbox | retention                   the transactional outbox and its relay; Redis
+                                         streams trimmed to what their groups still need
     backends                             which bus: the backend table, get_bus(), build_bus()
     memory | rabbitmq | redis_streams | redis_pubsub
                                          the buses

@@ -26,10 +26,13 @@ class OutboxEventAdmin(_OutboxAdmin):
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
     actions = ["publish_again"]
 
-    @admin.action(description="Publish again (back to pending, due now)")
+    @admin.action(description="Publish again (back to pending, due now, attempts reset)")
     def publish_again(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        # The attempts start over: a row kept at its old count would go back to FAILED at the
+        # first refusal, before the fix it was sent again for had a chance. last_error stays
+        # until it is sent, as the reason it was stuck.
         count = queryset.exclude(status=OutboxStatus.SENT).update(
-            status=OutboxStatus.PENDING, next_attempt_at=None
+            status=OutboxStatus.PENDING, next_attempt_at=None, attempts=0
         )
         self.message_user(request, f"{count} event(s) queued for the relay", messages.SUCCESS)
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..deletion import delete_in_batches
 from ..models import InboxEvent
 from .envelope import Envelope
 from .handlers import RegisteredHandler
@@ -230,12 +231,12 @@ def inbox_apply_claimed(
     return True
 
 
-def inbox_purge(*, older_than: timedelta) -> int:
+def inbox_purge(*, older_than: timedelta, batch_size: int = 1000) -> int:
     """Forget handled events older than `older_than`.
 
-    Keep them longer than any redelivery can take (broker retention, dead-letter replays):
-    an event redelivered after its row is gone would be applied again.
+    Keep them longer than any redelivery can take (retries, reclaims, dead-letter replays;
+    check E091): an event redelivered after its row is gone would be applied again.
     """
     cutoff = timezone.now() - older_than
-    deleted, _ = InboxEvent.objects.filter(processed_at__lt=cutoff).delete()
-    return deleted
+    old = InboxEvent.objects.filter(processed_at__lt=cutoff).order_by()
+    return delete_in_batches(old, batch_size=batch_size)

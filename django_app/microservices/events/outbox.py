@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from ..backoff import exponential_backoff
 from ..conf import ms_settings
+from ..deletion import delete_in_batches
 from ..exceptions import BusUnavailable
 from ..models import OutboxEvent, OutboxStatus
 from .backends import get_bus
@@ -200,8 +202,12 @@ def outbox_relay_loop(
     stop: threading.Event,
     interval: float | None = None,
     batch_size: int | None = None,
+    housekeeping: Callable[[], object] | None = None,
 ) -> RelayResult:
     """Relay until `stop` is set: publish what is due, sleep `interval` when idle.
+
+    `housekeeping` runs before each round (the command passes the retention schedule, which
+    purges only when due): the relay runs wherever the outbox is used, so nothing needs a cron.
 
     A broker outage or a database error (a lock, a dropped connection) is logged and waited
     out: the batch's transaction rolled back, so its rows are still pending and nothing is lost
@@ -212,6 +218,8 @@ def outbox_relay_loop(
     )
     total = RelayResult()
     while not stop.is_set():
+        if housekeeping is not None:
+            housekeeping()
         try:
             result = outbox_relay(bus=bus, batch_size=batch_size, max_batches=10)
         except BusUnavailable as exc:
@@ -231,8 +239,8 @@ def outbox_relay_loop(
     return total
 
 
-def outbox_purge_sent(*, older_than: timedelta) -> int:
+def outbox_purge_sent(*, older_than: timedelta, batch_size: int = 1000) -> int:
     """Delete rows sent longer ago than `older_than` (pending and failed rows are kept)."""
     cutoff = timezone.now() - older_than
-    deleted, _ = OutboxEvent.objects.filter(status=OutboxStatus.SENT, sent_at__lt=cutoff).delete()
-    return deleted
+    sent = OutboxEvent.objects.filter(status=OutboxStatus.SENT, sent_at__lt=cutoff).order_by()
+    return delete_in_batches(sent, batch_size=batch_size)

@@ -1,6 +1,7 @@
-"""What the HTTP API mechanisms keep: bearer tokens of API clients, Idempotency-Key records.
+"""What the HTTP API mechanisms keep: bearer tokens of API clients, Idempotency-Key records,
+rate-limit counters.
 
-Both live in the database, so they hold across restarts and every server process sees them.
+All live in the database, so they hold across restarts and every server process sees them.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-__all__ = ["ApiToken", "IdempotencyRecord"]
+__all__ = ["ApiToken", "IdempotencyRecord", "RateLimitWindow"]
 
 
 class ApiToken(models.Model):
@@ -57,3 +58,25 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.key} ({self.status_code})"
+
+
+class RateLimitWindow(models.Model):
+    """How many requests one key (a token and an operation) made in one fixed window.
+
+    In the database, like the tokens: every server process counts in the same row, with one
+    atomic upsert a request (microservices.api.ratelimit).
+    """
+
+    key = models.CharField(max_length=200)
+    # The window's start, in whole seconds since the epoch (a multiple of its length)
+    window_start = models.BigIntegerField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ms_ratelimit_key_window")
+        ]
+        indexes = [models.Index(fields=["window_start"], name="ms_ratelimit_start")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @{self.window_start}: {self.hits}"

@@ -66,6 +66,10 @@ class SagaExecution(models.Model):
     waiting_since = models.DateTimeField(null=True, blank=True)
     waits = models.PositiveIntegerField(default=0)
     context_data = models.JSONField(default=dict)
+    # Whom the saga is for (e.g. an API's customer), so their sagas are listed by an index
+    # rather than by a lookup inside context_data; "" when nobody. Not the lease_owner (the
+    # worker running it).
+    owner_key = models.CharField(max_length=100, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     lease_owner = models.CharField(max_length=100, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +82,10 @@ class SagaExecution(models.Model):
             models.Index(fields=["saga_type", "status"], name="ms_saga_type_status"),
             models.Index(fields=["status", "lease_expires_at"], name="ms_saga_status_lease"),
             models.Index(fields=["created_at"], name="ms_saga_created"),
+            # One owner's sagas of one type, newest first (the orders API's list)
+            models.Index(
+                fields=["owner_key", "saga_type", "-created_at", "-id"], name="ms_saga_owner"
+            ),
         ]
         ordering = ["-created_at"]
 

@@ -3,7 +3,8 @@
 Layers, highest first; a module imports only from layers below its own (`|`: independent):
 
     admin | checks
-    services                      saga_execute, saga_resume, ...: the only entry points
+    services | retention          saga_execute, saga_resume, ...: the only entry points;
+                                  finished sagas purged after RETENTION['SAGAS']
     runner                        one saga to its end: attempts, retries, time budget, waits
     store | heartbeat             lease-guarded writes, one atomic move per step; the lease
                                   kept while a step runs, its calls stopped once it is lost

@@ -141,10 +141,12 @@ def saga_create(
     context: dict[str, Any],
     owner: str = "",
     lease_seconds: float | None = None,
+    owner_key: str = "",
 ) -> SagaExecution | None:
     """Store a new PENDING saga (leased to `owner` if given); None if saga_id already exists.
 
-    Without an owner the saga waits for a `resume_sagas` worker to pick it up.
+    Without an owner the saga waits for a `resume_sagas` worker to pick it up. `owner_key` says
+    whom the saga is for (indexed, to list theirs).
     """
     expires = timezone.now() + timedelta(seconds=_lease_seconds(lease_seconds)) if owner else None
     # Alone, the INSERT is atomic; inside a caller's transaction a savepoint keeps a duplicate
@@ -157,6 +159,7 @@ def saga_create(
                 saga_type=definition.saga_type,
                 status=SagaStatus.PENDING,
                 context_data=context,
+                owner_key=owner_key,
                 lease_owner=owner,
                 lease_expires_at=expires,
             )

@@ -140,7 +140,12 @@ MICROSERVICES: dict[str, object] = {
     },
     "SAGA": {"DEFINITIONS": ["shop.order_processing.ORDER_PROCESSING"]},
     # the orders API (shop/api/) answers under its own contract
-    "API": {"CONTRACT": "shop.yaml"},
+    # POST /api/orders per token and window of seconds (0 = no limit)
+    "API": {
+        "CONTRACT": "shop.yaml",
+        "RATE_LIMIT": int(os.environ.get("API_RATE_LIMIT", "60")),
+        "RATE_LIMIT_WINDOW": int(os.environ.get("API_RATE_LIMIT_WINDOW", "60")),
+    },
     # who may read /health/ready/'s details besides staff users ("" = nobody else)
     "HEALTH": {"TOKEN": os.environ.get("HEALTH_TOKEN", "")},
 }

@@ -12,7 +12,8 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from microservices.api.idempotency import StoredResponse, idempotent
 from microservices.api.problems import Forbidden, NotFound
@@ -31,6 +32,8 @@ __all__ = [
     "order_detail",
     "order_list",
     "order_path",
+    "orders_of",
+    "owner_key",
 ]
 
 ORDERS_PATH = "/api/orders"
@@ -48,10 +51,18 @@ def _customer(user: Any) -> Customer:
         raise Forbidden(NOT_A_CUSTOMER) from None
 
 
-def _orders_of(customer: Customer) -> Any:
-    return SagaExecution.objects.filter(
-        saga_type=SAGA_TYPE, context_data__user_id=str(customer.user_id)
-    )
+def owner_key(customer: Customer) -> str:
+    """What the customer's sagas carry in SagaExecution.owner_key (indexed for the list)."""
+    return str(customer.user_id)
+
+
+def orders_of(customer: Customer, *, status: str | None = None) -> QuerySet[SagaExecution]:
+    """The customer's order requests, newest first, optionally in one API status: found
+    through the ms_saga_owner index, whatever the number of sagas stored."""
+    executions = SagaExecution.objects.filter(owner_key=owner_key(customer), saga_type=SAGA_TYPE)
+    if status is not None:
+        executions = executions.filter(status__in=saga_statuses(status))
+    return executions.order_by("-created_at", "-pk")
 
 
 def order_accept(
@@ -72,7 +83,12 @@ def order_accept(
             currency=payload.get("currency", "USD"),
         )
         saga_id = str(uuid.uuid4())
-        execution = saga_create(definition=ORDER_PROCESSING, saga_id=saga_id, context=context)
+        execution = saga_create(
+            definition=ORDER_PROCESSING,
+            saga_id=saga_id,
+            context=context,
+            owner_key=owner_key(customer),
+        )
         assert execution is not None  # a fresh UUID
         path = order_path(saga_id)
         return StoredResponse(202, order_request_body(execution, path=path), {"Location": path})
@@ -90,17 +106,15 @@ def order_detail(*, user: Any, order_request_id: str) -> dict[str, Any]:
     )
     if execution is None:
         raise NotFound("No order request has this id.")
-    if execution.context_data.get("user_id") != str(customer.user_id):
+    if execution.owner_key != owner_key(customer):
         raise Forbidden("This order request belongs to another user.")
     return order_request_body(execution, path=order_path(order_request_id))
 
 
 def order_list(*, user: Any, status: str | None = None, limit: int = 20) -> dict[str, Any]:
     """The caller's order requests, newest first, optionally in one API status."""
-    executions = _orders_of(_customer(user))
-    if status is not None:
-        executions = executions.filter(status__in=saga_statuses(status))
-    chosen = list(executions.order_by("-created_at", "-pk").prefetch_related("step_logs")[:limit])
+    executions = orders_of(_customer(user), status=status)
+    chosen = list(executions.prefetch_related("step_logs")[:limit])
     items = [order_request_body(e, path=order_path(e.saga_id)) for e in chosen]
     return {"items": items, "count": len(items)}
 
@@ -123,7 +137,18 @@ def customer_token_issue(
     if customer is None:
         if user_id is None:
             raise ValueError(f"account {username!r} is not linked yet: give the shop user id")
-        Customer.objects.create(account=account, user_id=uuid.UUID(user_id))
+        taken = Customer.objects.filter(user_id=uuid.UUID(user_id)).select_related("account")
+        if (holder := taken.first()) is not None:
+            raise ValueError(
+                f"shop user {user_id} already orders through the account {holder.account}"
+            )
+        try:
+            with transaction.atomic():
+                Customer.objects.create(account=account, user_id=uuid.UUID(user_id))
+        except IntegrityError:  # linked by a concurrent call since the check above
+            raise ValueError(
+                f"shop user {user_id} already orders through another account"
+            ) from None
     elif user_id is not None and uuid.UUID(user_id) != customer.user_id:
         raise ValueError(f"account {username!r} already orders as {customer.user_id}")
     return api_token_issue(user=account, name=name), created

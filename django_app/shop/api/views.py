@@ -14,7 +14,7 @@ REPLAYED = {"Idempotent-Replayed": "true"}
 DEFAULT_LIMIT = 20
 
 
-@api_endpoint(methods=["GET", "POST"])
+@api_endpoint(methods=["GET", "POST"], rate_limited=["POST"])
 def orders(request: HttpRequest) -> HttpResponseBase:
     user = request.api_user  # type: ignore[attr-defined]
     if request.method == "GET":

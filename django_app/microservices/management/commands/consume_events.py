@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.handlers import load_registry
+from microservices.management.arguments import non_negative, positive
 from microservices.management.shutdown import stop_on_signals
 
 logger = logging.getLogger("microservices.events.consume")
@@ -39,14 +40,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--window", type=int, help="messages per transaction (default: CONSUME_WINDOW)"
         )
-        parser.add_argument("--max-messages", type=int, help="exit after settling this many")
-        parser.add_argument("--idle-timeout", type=float, help="exit after this long idle (s)")
+        parser.add_argument(
+            "--max-messages", type=positive(int), help="exit after settling this many"
+        )
+        parser.add_argument(
+            "--idle-timeout", type=non_negative(float), help="exit after this long idle (s)"
+        )
         parser.add_argument(
             "--declare-only", action="store_true", help="create queues/groups, then exit"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        registry = load_registry(options["handler_modules"])
+        try:
+            registry = load_registry(options["handler_modules"])
+        except ImportError as exc:  # a module that is missing or has no registry
+            raise CommandError(f"cannot load the handlers: {exc}") from exc
         types: list[str] = options["event_types"] or registry.event_types
         unhandled = sorted(set(types) - set(registry.event_types))
         if unhandled:
@@ -64,7 +72,10 @@ class Command(BaseCommand):
             }.items()
             if value
         }
-        bus = build_bus(options["bus"], **overrides)
+        try:
+            bus = build_bus(options["bus"], **overrides)
+        except ValueError as exc:  # a backend without its URL
+            raise CommandError(str(exc)) from exc
         try:
             if options["declare_only"]:
                 bus.declare(types, group=options["group"])

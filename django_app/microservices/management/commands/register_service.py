@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from microservices.exceptions import RegistryError
+from microservices.management.arguments import positive
 from microservices.registry.registration import (
     Registration,
     registration_from_settings,
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", help="service name (REGISTRY SERVICE_NAME)")
         parser.add_argument("--address", help="address others reach it at (SERVICE_ADDRESS)")
-        parser.add_argument("--port", type=int, help="port it listens on (SERVICE_PORT)")
+        parser.add_argument("--port", type=positive(int), help="port it listens on (SERVICE_PORT)")
         parser.add_argument("--health-check-url", help="default http://ADDRESS:PORT/health/ready/")
         parser.add_argument("--tag", action="append", dest="tags", help="repeatable")
         parser.add_argument("--meta", action="append", default=[], help="KEY=VALUE, repeatable")
@@ -74,7 +75,10 @@ class Command(BaseCommand):
             exit_code = 0
             try:
                 if options["command"] and not received:
-                    child = subprocess.Popen(options["command"])
+                    try:
+                        child = subprocess.Popen(options["command"])
+                    except OSError as exc:  # deregistered below all the same
+                        raise CommandError(f"cannot run {options['command'][0]!r}: {exc}") from exc
                     exit_code = child.wait()
                     if exit_code < 0:  # killed by a signal: report it the way a shell does
                         exit_code = 128 - exit_code

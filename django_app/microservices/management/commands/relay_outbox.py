@@ -2,6 +2,10 @@
 
 manage.py relay_outbox            # loop; several relays may run at once (SKIP LOCKED)
 manage.py relay_outbox --once     # publish what is due and exit (cron, tests)
+
+The loop also purges what is past its retention every RETENTION['INTERVAL'] seconds (sent
+outbox rows, inbox rows, expired keys, finished sagas; Redis streams trimmed): see
+microservices.retention.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from microservices.conf import ms_settings
 from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
+from microservices.management.arguments import non_negative, positive
 from microservices.management.shutdown import stop_on_signals
+from microservices.retention.purge import RetentionSchedule
 
 logger = logging.getLogger("microservices.events.relay")
 
@@ -27,13 +33,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bus", choices=BACKENDS, help="backend (default: EVENT_BUS)")
         parser.add_argument("--once", action="store_true", help="relay what is due, then exit")
-        parser.add_argument("--interval", type=float, help="idle poll interval in seconds")
-        parser.add_argument("--batch-size", type=int, help="rows locked per transaction")
+        parser.add_argument(
+            "--interval", type=non_negative(float), help="idle poll interval in seconds"
+        )
+        parser.add_argument("--batch-size", type=positive(int), help="rows locked per transaction")
         parser.add_argument("--exchange", help="RabbitMQ exchange (default: settings)")
         parser.add_argument("--stream-prefix", help="Redis stream/channel prefix")
         parser.add_argument(
             "--purge-sent-days",
-            type=float,
+            type=non_negative(float),
             help="first delete rows sent more than this many days ago",
         )
 
@@ -57,7 +65,10 @@ class Command(BaseCommand):
         if options["purge_sent_days"] is not None:
             purged = outbox_purge_sent(older_than=timedelta(days=options["purge_sent_days"]))
             self.stdout.write(f"purged {purged} sent row(s)")
-        bus = build_bus(options["bus"], **overrides)
+        try:
+            bus = build_bus(options["bus"], **overrides)
+        except ValueError as exc:  # a backend without its URL
+            raise CommandError(str(exc)) from exc
         try:
             if options["once"]:
                 try:
@@ -71,6 +82,7 @@ class Command(BaseCommand):
                         stop=stop,
                         interval=options["interval"],
                         batch_size=options["batch_size"],
+                        housekeeping=RetentionSchedule(bus=bus).run_if_due,
                     )
         finally:
             bus.close()

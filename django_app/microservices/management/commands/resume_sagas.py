@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
 from microservices.backoff import exponential_backoff
+from microservices.management.arguments import non_negative, positive
 from microservices.management.shutdown import stop_on_signals
+from microservices.models import SagaExecution
 from microservices.sagas.services import saga_resume, saga_resume_stale, worker_id
 
 logger = logging.getLogger("microservices.sagas.resume")
@@ -38,13 +40,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--saga-id", help="resume this one saga (if its lease is free), then exit"
         )
-        parser.add_argument("--batch", type=int, default=10, help="sagas per pass (default 10)")
         parser.add_argument(
-            "--poll-interval", type=float, default=1.0, help="seconds between idle passes"
+            "--batch", type=positive(int), default=10, help="sagas per pass (default 10)"
+        )
+        parser.add_argument(
+            "--poll-interval",
+            type=non_negative(float),
+            default=1.0,
+            help="seconds between idle passes",
         )
         parser.add_argument(
             "--lease-seconds",
-            type=float,
+            type=positive(float),
             default=None,
             help="lease length (default MICROSERVICES['SAGA']['LEASE_SECONDS'])",
         )
@@ -52,9 +59,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         owner = worker_id()
         if options["saga_id"]:
-            one = saga_resume(
-                saga_id=options["saga_id"], owner=owner, lease_seconds=options["lease_seconds"]
-            )
+            try:
+                one = saga_resume(
+                    saga_id=options["saga_id"], owner=owner, lease_seconds=options["lease_seconds"]
+                )
+            except SagaExecution.DoesNotExist:
+                raise CommandError(f"no saga has the id {options['saga_id']!r}") from None
             self.stdout.write(f"{one.saga_id} {one.status}")
             return
         total = 0
