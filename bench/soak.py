@@ -54,6 +54,8 @@ NOT_JUDGED = ("load.", "rss_mb.stubs")
 
 def main() -> int:
     args = _parser().parse_args()
+    if args.rejudge:
+        return _rejudge(args.output)
     override: dict[str, Any] = SHORT_RETENTION if args.retention == "short" else {}
     for section, values in json.loads(args.settings).items():
         override = {**override, section: {**override.get(section, {}), **values}}
@@ -64,15 +66,7 @@ def main() -> int:
         samples, load_counts = _run(stack, args, override)
     finally:
         stack.close()
-    summaries = judge(samples, not_judged=NOT_JUDGED)
-    growing = sorted(n for n, s in summaries.items() if s["levels_off"] is False)
-    judged = [n for n, s in summaries.items() if s["levels_off"] is not None]
-    title = (
-        f"Soak: {args.minutes:g} min at {args.rate:g} orders/s on {args.broker}, "
-        f"retention {args.retention}"
-    )
     results = {
-        "title": title,
         "settings": {
             "minutes": args.minutes,
             "rate_per_second": args.rate,
@@ -89,24 +83,61 @@ def main() -> int:
         },
         "servers": stack.servers,
         "orders_by_http_status": load_counts,
-        "rule": PLATEAU_RULE,
-        "verdict": {
-            "judged": len(judged),
-            "level_off": len(judged) - len(growing),
-            "growing": growing,
-        },
-        "series": summaries,
         "samples": samples,
     }
+    _conclude(results)
     write_results(args.output, results)
-    picture = RESULTS_DIR / f"{args.output}.svg"
-    picture.write_text(svg(series_of(samples), summaries, title=title))
-    print(f"written {picture.relative_to(REPO)}\n")
-    print(table(summaries))
-    print(f"\n{len(judged) - len(growing)} of {len(judged)} judged series level off", end="")
-    print(f"; growing: {', '.join(growing)}" if growing else "")
+    _draw_and_print(args.output, results)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _conclude(results: dict[str, Any]) -> None:
+    """Add the title, the rule, each series' summary and the overall verdict to a run's
+    results."""
+    settings = results["settings"]
+    retention = (
+        f"retention {settings['retention']}"
+        if settings["retention_code_present"]
+        else "no retention code (before issue 18)"
+    )
+    results["title"] = (
+        f"Soak: {settings['minutes']:g} min at {settings['rate_per_second']:g} orders/s "
+        f"on {settings['broker']}, {retention}"
+    )
+    summaries = judge(results["samples"], not_judged=NOT_JUDGED)
+    growing = sorted(n for n, s in summaries.items() if s["levels_off"] is False)
+    judged = [n for n, s in summaries.items() if s["levels_off"] is not None]
+    results["rule"] = PLATEAU_RULE
+    results["verdict"] = {
+        "judged": len(judged),
+        "level_off": len(judged) - len(growing),
+        "growing": growing,
+    }
+    results["series"] = summaries
+
+
+def _rejudge(name: str) -> int:
+    """Judge the samples of an earlier run again (the rule changed), keeping everything else,
+    the machine's load included."""
+    path = RESULTS_DIR / f"{name}.json"
+    results = json.loads(path.read_text())
+    _conclude(results)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"rewritten {path.relative_to(REPO)}")
+    _draw_and_print(name, results)
+    return 0
+
+
+def _draw_and_print(name: str, results: dict[str, Any]) -> None:
+    picture = RESULTS_DIR / f"{name}.svg"
+    summaries = results["series"]
+    picture.write_text(svg(series_of(results["samples"]), summaries, title=results["title"]))
+    print(f"written {picture.relative_to(REPO)}\n")
+    print(table(summaries))
+    verdict = results["verdict"]
+    print(f"\n{verdict['level_off']} of {verdict['judged']} judged series level off", end="")
+    print(f"; growing: {', '.join(verdict['growing'])}" if verdict["growing"] else "")
 
 
 def _run(
@@ -188,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--output", default="soak", help="bench/results/<output>.json and .svg (default soak)"
+    )
+    parser.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="run nothing: judge the samples of bench/results/<output>.json again",
     )
     return parser
 

@@ -41,6 +41,20 @@ def test_the_verdict_tells_a_level_from_growth(values: list[float], levels_off: 
     assert soak_report.verdict(points).levels_off is levels_off
 
 
+def test_a_purge_sampled_near_its_own_period_levels_off() -> None:
+    """A purge every 10.3 s sampled every 10 s: the samples drift down the sawtooth, then jump
+    back to its top (the soak's saga table did this); no new high, so it levels off."""
+    points = [(t, 120 + 20 * (1 - (t % 10.3) / 10.3)) for t in MINUTES_10]
+    assert soak_report.verdict(points).levels_off is True
+
+
+def test_a_small_table_of_windows_levels_off_whatever_its_last_sample() -> None:
+    """Rate-limit windows: 8 tokens, a few more rows while windows overlap, purged after."""
+    values = [8.0] * len(MINUTES_10)
+    values[25], values[-1] = 15.0, 14.0
+    assert soak_report.verdict(list(zip(MINUTES_10, values, strict=True))).levels_off is True
+
+
 def test_a_slow_leak_within_the_noise_band_still_levels_off() -> None:
     """The rule's stated limit: 3% of a process's memory per third of the run is not seen."""
     points = [(t, 100.0 + 0.03 * 100 * t / 200) for t in MINUTES_10]
@@ -50,6 +64,7 @@ def test_a_slow_leak_within_the_noise_band_still_levels_off() -> None:
 def test_the_verdict_reports_first_last_min_max_and_both_rises() -> None:
     found = soak_report.verdict([(0.0, 0.0), (30.0, 30.0), (60.0, 60.0), (90.0, 60.0)])
     assert (found.first, found.last, found.min, found.max) == (0.0, 60.0, 0.0, 60.0)
+    assert (found.max_before_last_third, found.max_last_third) == (30.0, 60.0)
     assert found.rise_first_third == 30.0
     assert found.rise_last_third == 0.0
 
