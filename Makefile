@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench soak stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -97,6 +97,11 @@ bench: install-bench ## Run every benchmark in bench/, write JSON under bench/re
 		echo "== $$b"; start=$$SECONDS; $(PY) $$b; echo "== $$b took $$((SECONDS - start)) s"; \
 	done
 	$(PY) bench/table.py
+
+# make soak SOAK_ARGS="--minutes 2 --broker redis": see bench/soak.py --help
+SOAK_ARGS ?=
+soak: install ## The whole stack at a steady order rate for 10 min: do tables, streams and memory level off? (bench/results/soak.*)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache django_app/db.sqlite3

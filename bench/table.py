@@ -30,6 +30,9 @@ def rows(name: str, results: Mapping[str, Any]) -> Iterator[list[str]]:
     if name == "saga":
         yield from _saga_rows(results)
         return
+    if name.startswith("soak"):
+        yield _soak_row(name, results)
+        return
     if name == "contract_validation":
         yield [
             "contract_validation",
@@ -87,6 +90,24 @@ def _saga_rows(results: Mapping[str, Any]) -> Iterator[list[str]]:
             f"{ratio:.2f}x",
             f"≤ {target}x: {'met' if ratio <= target else '**missed**'}",
         ]
+
+
+def _soak_row(name: str, results: Mapping[str, Any]) -> list[str]:
+    """bench/soak.py: how many sizes and memories level off; with shortened retention, all
+    must (the rule is in the JSON)."""
+    verdict = results["verdict"]
+    growing = ", ".join(verdict["growing"]) or "none"
+    target = ""
+    if results["settings"]["retention"] == "short":
+        met = verdict["level_off"] == verdict["judged"]
+        target = f"all level off: {'met' if met else '**missed**'}"
+    return [
+        name,
+        f"{results['title']}: series (tables, queues or streams, process memory) that level off",
+        f"{verdict['level_off']} of {verdict['judged']}; growing: {growing}",
+        "",
+        target,
+    ]
 
 
 def load(name: str) -> str:

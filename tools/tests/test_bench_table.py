@@ -37,6 +37,24 @@ def test_every_ratio_becomes_a_row_with_its_figures_and_its_target(
     assert "consume 2 / 1 / 0.5" in generated
 
 
+def test_a_soak_becomes_one_row_naming_what_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    soak = {
+        "title": "Soak: 10 min at 2 orders/s on rabbitmq, retention short",
+        "settings": {"retention": "short"},
+        "verdict": {"judged": 3, "level_off": 2, "growing": ["rows.inbox"]},
+        "machine": {"load_average_1_5_15_min": [1, 1, 1]},
+    }
+    (tmp_path / "soak.json").write_text(json.dumps(soak))
+    monkeypatch.setattr(table, "RESULTS_DIR", tmp_path)
+    assert (
+        "| soak | Soak: 10 min at 2 orders/s on rabbitmq, retention short: series (tables, "
+        "queues or streams, process memory) that level off | 2 of 3; growing: rows.inbox |  "
+        "| all level off: **missed** |" in table.table()
+    )
+
+
 def test_the_readme_block_is_replaced_and_a_missing_block_is_an_error() -> None:
     readme = f"intro\n{table.START}\nold table\n{table.END}\nafter\n"
     assert table.rewrite(readme, "new") == f"intro\n{table.START}\nnew\n{table.END}\nafter\n"
