@@ -58,11 +58,15 @@ class Drained:
         return b"".join(self.lines).decode(errors="replace")
 
 
-def events_flow_through_a_database_outage(backend: str, url: str, postgres, name: str) -> None:
+def events_flow_through_a_database_outage(
+    backend: str, url: str, postgres, name: str, window: int
+) -> None:
     total = BEFORE + DURING + AFTER
     with configured_bus(backend, url, name, **SUBPROCESS_BUS) as bus:
         bus.declare(["order.created"])
-        consumer = start_consumer(backend, url, name, "order.created")
+        consumer = start_consumer(
+            backend, url, name, "order.created", extra_args=("--window", str(window))
+        )
         drained = Drained(consumer)
         try:
             events = [order_event(i) for i in range(total)]
@@ -100,21 +104,23 @@ def events_flow_through_a_database_outage(backend: str, url: str, postgres, name
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("window", [1, 10], ids=["per-message", "window-10"])
 def test_rabbitmq_consumer_outlives_a_30s_database_outage_dead_letters_nothing(
-    rabbitmq, postgres, unique_name
+    rabbitmq, postgres, unique_name, window
 ):
     """0 dead-lettered, each of 500 events applied once, the consumer alive throughout."""
     if postgres.controller is None:
         pytest.skip("PostgreSQL comes from DATABASE_URL: we don't own it, so we can't stop it")
-    events_flow_through_a_database_outage("rabbitmq", rabbitmq.url, postgres, unique_name)
+    events_flow_through_a_database_outage("rabbitmq", rabbitmq.url, postgres, unique_name, window)
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("window", [1, 10], ids=["per-message", "window-10"])
 def test_redis_consumer_outlives_a_30s_database_outage_dead_letters_nothing(
-    redis_server, postgres, unique_name
+    redis_server, postgres, unique_name, window
 ):
     """0 dead-lettered, each of 500 events applied once, the consumer alive throughout."""
     if postgres.controller is None:
         pytest.skip("PostgreSQL comes from DATABASE_URL: we don't own it, so we can't stop it")
-    events_flow_through_a_database_outage("redis", redis_server.url, postgres, unique_name)
+    events_flow_through_a_database_outage("redis", redis_server.url, postgres, unique_name, window)

@@ -96,6 +96,9 @@ class StreamRun:
                 if stop.is_set() or self.budget.exhausted:
                     # Read but not started: pending on us, XAUTOCLAIM hands it on once idle.
                     return handled
+                if not self.breaker.allows():  # an earlier entry of this read was deferred
+                    self.defer(text(stream), [text(entry_id)], 1)
+                    continue
                 self.process(text(stream), text(entry_id), fields, 1)
                 handled += 1
         return handled
