@@ -76,10 +76,10 @@ def test_poison_message_is_dead_lettered_and_the_consumer_keeps_running(
         good = sample_envelope("user.created")
         bus.publish(good)
         assert bus.consume(registry=registry, max_messages=2, idle_timeout=10) == 2
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
     assert received == [good]
     assert len(dead) == 1
-    body, headers = dead[0]
+    body, headers = dead[0].body, dead[0].headers
     assert body == poison  # dead-lettered as it was published, byte for byte
     assert headers["x-dead-reason"].startswith("contract:")
     assert headers["x-original-routing-key"] == "user.created"
@@ -101,11 +101,11 @@ def test_failing_handler_is_retried_then_dead_lettered_never_acked(rabbitmq, uni
         sent = sample_envelope("order.cancelled")
         bus.publish(sent)
         assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
     assert calls == [sent.event_id] * 3
-    assert [json.loads(body)["event_id"] for body, _ in dead] == [sent.event_id]
-    assert dead[0][1]["x-deliveries"] == 3
-    assert "downstream is down" in dead[0][1]["x-dead-reason"]
+    assert [json.loads(d.body)["event_id"] for d in dead] == [sent.event_id]
+    assert dead[0].headers["x-deliveries"] == 3
+    assert "downstream is down" in dead[0].headers["x-dead-reason"]
     assert InboxEvent.objects.count() == 0
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
 
@@ -154,15 +154,15 @@ def test_always_failing_handler_is_dead_lettered_after_max_deliveries_while_othe
             settled = bus.consume(registry=registry, stop=stop, max_messages=5, idle_timeout=60)
         finally:
             guard.cancel()
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
     bad_calls = [i for i, entry in enumerate(log) if entry == ("bad", bad.event_id)]
     goods = sorted(e.event_id for e in [*early, late])
     assert len(bad_calls) == max_deliveries
     assert sorted(event_id for kind, event_id in log[: bad_calls[-1]] if kind == "good") == goods
     assert sorted(event_id for kind, event_id in log if kind == "good") == goods
-    assert [json.loads(body)["event_id"] for body, _ in dead] == [bad.event_id]
-    assert dead[0][1].get("x-attempt") == max_deliveries
-    assert "downstream is down" in dead[0][1]["x-dead-reason"]
+    assert [json.loads(d.body)["event_id"] for d in dead] == [bad.event_id]
+    assert dead[0].headers.get("x-attempt") == max_deliveries
+    assert "downstream is down" in dead[0].headers["x-dead-reason"]
     assert settled == 5
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
 
@@ -182,9 +182,9 @@ def test_permanent_handler_error_dead_letters_on_the_first_delivery(rabbitmq, un
         bus.declare(["payment.refunded"])
         bus.publish(sample_envelope("payment.refunded"))
         bus.consume(registry=registry, max_messages=1, idle_timeout=10)
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
     assert len(calls) == 1
-    assert "unknown payment" in dead[0][1]["x-dead-reason"]
+    assert "unknown payment" in dead[0].headers["x-dead-reason"]
 
 
 def test_publishing_an_event_no_queue_is_bound_to_raises_publish_error(rabbitmq, unique_name):

@@ -75,14 +75,14 @@ def test_poison_entry_goes_to_the_dead_stream_and_the_consumer_keeps_running(
         good = sample_envelope("user.created")
         bus.publish(good)
         assert bus.consume(registry=registry, max_messages=2, idle_timeout=10) == 2
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
         pending = bus.client.xpending(bus.stream("user.created"), unique_name)["pending"]
     assert received == [good]
-    assert [(d["entry_id"], d["stream"]) for d in dead] == [
+    assert [(d.headers["entry_id"], d.headers["stream"]) for d in dead] == [
         (poison_id, f"{unique_name}:user.created")
     ]
     expected = "entry has no" if kind == "no-envelope" else "contract:"
-    assert dead[0]["reason"].startswith(expected)
+    assert dead[0].reason.startswith(expected)
     assert pending == 0
 
 
@@ -104,13 +104,13 @@ def test_failing_handler_is_retried_then_dead_lettered_after_max_deliveries(
         sent = sample_envelope("inventory.reserved")
         bus.publish(sent)
         assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
         pending = bus.client.xpending(bus.stream("inventory.reserved"), unique_name)["pending"]
     assert calls == [sent.event_id] * 3
-    assert [(json.loads(d["envelope"])["event_id"], d["deliveries"]) for d in dead] == [
+    assert [(json.loads(d.body)["event_id"], d.headers["deliveries"]) for d in dead] == [
         (sent.event_id, "3")
     ]
-    assert "warehouse API down" in dead[0]["reason"]
+    assert "warehouse API down" in dead[0].reason
     assert pending == 0
 
 
@@ -223,10 +223,10 @@ def test_entry_that_keeps_killing_its_consumers_is_dead_lettered_without_running
         for n in range(2, 4):  # two more consumers took it over and died too
             bus.client.xclaim(stream, unique_name, f"crashed-{n}", 0, [entry_id])
         assert bus.consume(registry=registry, max_messages=1, idle_timeout=10) == 1
-        dead = bus.dead_letters()
+        dead = bus.dead_letter_box().read()
     assert received == []
-    assert [(d["entry_id"], d["deliveries"]) for d in dead] == [(entry_id, "4")]
-    assert dead[0]["reason"].startswith("delivery limit")
+    assert [(d.headers["entry_id"], d.headers["deliveries"]) for d in dead] == [(entry_id, "4")]
+    assert dead[0].reason.startswith("delivery limit")
 
 
 @pytest.mark.django_db(transaction=True)

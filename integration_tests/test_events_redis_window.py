@@ -58,11 +58,11 @@ def test_a_failing_entry_in_a_window_alone_is_retried_or_dead_lettered(redis_ser
             bus.publish(event)
         with sent_statements() as sent:
             assert bus.consume(registry=registry, max_messages=5, idle_timeout=20) == 5
-        dead_letters = bus.dead_letters()
+        dead_letters = bus.dead_letter_box().read()
         pending = bus.client.xpending(bus.stream("order.cancelled"), unique_name)["pending"]
     assert_window_decided_again(calls, events, dead, flaky, sent)
-    assert [d["reason"] for d in dead_letters] == ["it.redis_window: unknown order"]
-    assert [d["deliveries"] for d in dead_letters] == ["1"]
+    assert [d.reason for d in dead_letters] == ["it.redis_window: unknown order"]
+    assert [d.headers["deliveries"] for d in dead_letters] == ["1"]
     handled = {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)}
     assert handled == {e.event_id for e in events} - {dead.event_id}
     assert pending == 0
@@ -205,7 +205,7 @@ def test_a_consumer_killed_while_deciding_a_failed_window_again_leaves_it_pendin
         assert "this event asked to fail" in doomed_output  # it died in the second try
         assert applied_counts() == (0, 0, 0)
         assert bus.client.xpending(stream, unique_name)["pending"] == total
-        assert bus.dead_letters() == []
+        assert bus.dead_letter_box().read() == []
         with configured_bus(
             "redis",
             redis_server.url,
@@ -214,10 +214,10 @@ def test_a_consumer_killed_while_deciding_a_failed_window_again_leaves_it_pendin
             REDIS_CLAIM_IDLE_MS=1000,
         ) as windowed:
             done = windowed.consume(registry=helper_registry, max_messages=total, idle_timeout=20)
-        dead_letters = bus.dead_letters()
+        dead_letters = bus.dead_letter_box().read()
         pending_after = bus.client.xpending(stream, unique_name)["pending"]
     assert done == total
     assert applied_counts() == (total - 1, total - 1, 0)
-    assert [json.loads(d["envelope"])["event_id"] for d in dead_letters] == [refused.event_id]
-    assert "this event asked to fail" in dead_letters[0]["reason"]
+    assert [json.loads(d.body)["event_id"] for d in dead_letters] == [refused.event_id]
+    assert "this event asked to fail" in dead_letters[0].reason
     assert pending_after == 0

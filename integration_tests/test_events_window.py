@@ -60,10 +60,10 @@ def test_a_failing_message_in_a_window_alone_is_retried_or_dead_lettered(rabbitm
         bus.publish_many(events)
         with sent_statements() as sent:
             assert bus.consume(registry=registry, max_messages=5, idle_timeout=20) == 5
-        dead_letters = bus.dead_letters()
+        dead_letters = bus.dead_letter_box().read()
     assert_window_decided_again(calls, events, dead, flaky, sent)
-    assert [json.loads(body)["event_id"] for body, _ in dead_letters] == [dead.event_id]
-    assert "unknown order" in dead_letters[0][1]["x-dead-reason"]
+    assert [json.loads(d.body)["event_id"] for d in dead_letters] == [dead.event_id]
+    assert "unknown order" in dead_letters[0].headers["x-dead-reason"]
     handled = {str(i) for i in InboxEvent.objects.values_list("event_id", flat=True)}
     assert handled == {e.event_id for e in events} - {dead.event_id}
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.cancelled") == 0
@@ -232,7 +232,7 @@ def test_a_consumer_killed_while_deciding_a_failed_window_again_applies_every_ev
                 )
         finally:
             output = stop_process(second)
-        dead_letters = bus.dead_letters()
+        dead_letters = bus.dead_letter_box().read()
     assert applied_counts() == (total - 1, total - 1, 0), output[-3000:]
-    assert [json.loads(body)["event_id"] for body, _ in dead_letters] == [refused.event_id]
+    assert [json.loads(d.body)["event_id"] for d in dead_letters] == [refused.event_id]
     assert queue_depth(rabbitmq.url, f"{unique_name}.order.created") == 0

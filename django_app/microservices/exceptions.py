@@ -158,7 +158,8 @@ class BusUnavailable(EventError, ConnectionError):
 
 
 class RetryableHandlerError(EventError):
-    """A handler failed for a passing reason: retry with backoff, then dead-letter."""
+    """The handler's own passing failure: retried with backoff, and counted toward
+    MAX_DELIVERIES (dead-lettered once they are used up), like any exception not named here."""
 
     default_message = "handler failed, retry later"
 
@@ -167,6 +168,19 @@ class PermanentHandlerError(EventError):
     """A handler can never succeed with this event: dead-letter it at once."""
 
     default_message = "handler rejected the event"
+
+
+class InfrastructureError(EventError):
+    """Something the handler depends on is down, not the event's fault: retried after the
+    consumer's backoff, never counted toward MAX_DELIVERIES (events/infrastructure.py)."""
+
+    default_message = "a dependency of the handler is down, retry later"
+
+
+class DeadLetterNotFound(EventError, LookupError):
+    """No dead letter with that id (in that group, of that type)."""
+
+    default_message = "no such dead letter"
 
 
 class SagaError(ServiceError):

@@ -8,17 +8,24 @@ checks do, from AppConfig.ready()) costs nothing.
 Layers, each importing only from the layers below it (`|`: independent of each other):
 
     checks | admin                       system checks; the outbox and inbox in the admin
-    outbox | retention                   the transactional outbox and its relay; Redis
-                                         streams trimmed to what their groups still need
+    dead_letter_admin                    the admin's dead-letter page
+    outbox | retention | dead_letter_service
+                                         the transactional outbox and its relay; Redis
+                                         streams trimmed to what their groups still need;
+                                         dead-letter operations (the command's and the admin's)
     backends                             which bus: the backend table, get_bus(), build_bus()
     memory | rabbitmq | redis_streams | redis_pubsub
                                          the buses
+    rabbitmq_dead_letters | redis_stream_run, rabbitmq_settle | redis_dead_letters,
     rabbitmq_publisher | rabbitmq_topology | redis_base
                                          what one broker's bus is built from
-    bus | budget                         the EventBus interface; when a consume loop stops
+    bus | window, budget | dead_letters  the EventBus interface; when a consume loop stops;
+                                         a group's dead letters (DeadLetterBox)
     consumer                             a message's fate: the exception steers the outcome
-    inbox                                a handler's effect and its record, in one transaction
-    handlers | contract                  handlers by event type; the event contracts
+    inbox | outcomes                     a handler's effect and its record, in one transaction;
+                                         which failure earns which outcome
+    handlers | contract | infrastructure handlers by event type; the event contracts; whose
+                                         failure it is, and the consumer's breaker
     envelope                             what every event looks like
 
 The modules from inbox upwards use the ORM; handlers, contract and envelope load no models.

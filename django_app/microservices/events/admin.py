@@ -1,4 +1,5 @@
-"""Admin for the event tables: the outbox (with a "publish again" action) and the inbox.
+"""Admin for the event tables: the outbox (with a "publish again" action) and the inbox, which
+also serves the consumer group's dead letters (dead_letter_admin.py).
 Read-mostly: rows change through the services, not by hand."""
 
 from __future__ import annotations
@@ -7,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 
 from ..models.events import InboxEvent, OutboxEvent, OutboxStatus
+from .dead_letter_admin import dead_letters_view
 
 if TYPE_CHECKING:
     _OutboxAdmin = admin.ModelAdmin[OutboxEvent]
@@ -43,3 +46,16 @@ class InboxEventAdmin(_InboxAdmin):
     list_filter = ("handler", "event_type")
     search_fields = ("event_id", "correlation_id")
     readonly_fields = [f.name for f in InboxEvent._meta.fields]
+    change_list_template = "microservices/events/inbox_change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        dead_letters = path(
+            "dead-letters/",
+            self.admin_site.admin_view(self.dead_letters),
+            name="microservices_dead_letters",
+        )
+        return [dead_letters, *super().get_urls()]
+
+    def dead_letters(self, request: HttpRequest) -> HttpResponse:
+        """The consumer group's dead letters (staff only), with replay and discard."""
+        return dead_letters_view(request, dict(self.admin_site.each_context(request)))

@@ -7,8 +7,10 @@
 
 Publishing validates against the contract and returns only once the broker has the event
 (confirms on RabbitMQ, XADD's reply on Redis). Consuming hands each message to a `Dispatcher`
-whose `Outcome` (ack, retry later, dead-letter) the backend carries out. Both broker buses wait
-`reconnect_delay()` between attempts to reach a broker that went away.
+whose `Outcome` (ack, retry later, dead-letter, defer) the backend carries out; a DEFER (our
+infrastructure failed, infrastructure.py) is given back uncounted while the dispatcher's breaker
+holds the consumer. Both broker buses wait `reconnect_delay()` between attempts to reach a broker
+that went away. `dead_letter_box(group)` reads, replays and discards a group's dead letters.
 """
 
 from __future__ import annotations
@@ -17,20 +19,14 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 
-from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .consumer import Dispatcher
+from .dead_letters import DeadLetterBox
 from .envelope import Envelope
 from .handlers import Handler, HandlerRegistry
-
-# The first wait before reconnecting to a broker; it doubles up to RECONNECT_BACKOFF_MAX.
-RECONNECT_BACKOFF = 0.1
-
-
-def reconnect_delay(attempt: int, cap: float) -> float:
-    """Seconds before reconnect attempt number `attempt` to a broker that went away."""
-    return exponential_backoff(attempt, base=RECONNECT_BACKOFF, cap=cap)
+from .infrastructure import Breaker
+from .infrastructure import reconnect_delay as reconnect_delay  # the buses' one backoff
 
 
 class EventBus(ABC):
@@ -114,12 +110,18 @@ class EventBus(ABC):
         """Release connections; the bus reconnects if used again."""
         return None
 
+    def dead_letter_box(self, group: str | None = None) -> DeadLetterBox:
+        """The dead letters of `group` (default CONSUMER_GROUP): list, show, replay, discard."""
+        raise NotImplementedError(f"the {self.backend} bus keeps no dead letters to operate")
+
     # helpers shared by the backends
 
     def _dispatcher(self, registry: HandlerRegistry | None) -> Dispatcher:
+        cap = getattr(self, "reconnect_backoff_max", None)
         return Dispatcher(
             registry if registry is not None else self.registry,
             max_deliveries=getattr(self, "max_deliveries", None),
+            breaker=Breaker(cap=cap),
         )
 
     def _types(

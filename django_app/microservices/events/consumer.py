@@ -5,6 +5,11 @@ The exception a handler raises steers the outcome (FastStream's Ack/Nack/Reject,
 * returns normally                  -> ACK (the effect and its inbox row are committed)
 * `PermanentHandlerError`,
   `EventContractViolation`          -> DEAD: dead-lettered at once, retrying cannot help
+* our infrastructure failed: the
+  database unreachable, a service
+  down, `InfrastructureError`       -> DEFER: given back uncounted, the consumer's breaker waits
+                                       (infrastructure.py); a whole window defers when the
+                                       database goes away under it
 * `RetryableHandlerError` or any
   other exception                   -> RETRY after a backoff, DEAD once MAX_DELIVERIES is reached
 
@@ -17,7 +22,6 @@ and no savepoint, and message by message, a savepoint each, only if a handler fa
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from collections.abc import Sequence
@@ -26,9 +30,8 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
-from ..backoff import exponential_backoff
 from ..conf import ms_settings
-from ..exceptions import EventContractViolation, PermanentHandlerError, ServiceError
+from ..exceptions import EventContractViolation
 from ..request_id import bind_request_id
 from .contract import validate_body
 from .crash import crash_point
@@ -44,26 +47,13 @@ from .inbox import (
     inbox_seen_many,
     inbox_unclaim,
 )
+from .infrastructure import Breaker, Failure, classify
+from .outcomes import Outcome, Result, failure_result, retry_delay
+
+# What the backends import from here (outcomes.py defines them).
+__all__ = ["Dispatcher", "Outcome", "Result", "retry_delay"]
 
 logger = logging.getLogger("microservices.events.consumer")
-
-# A retry waits RETRY_BACKOFF * 2 ** (delivery - 1) seconds, at most this long.
-MAX_BACKOFF = 30.0
-
-
-class Outcome(enum.Enum):
-    ACK = "ack"
-    RETRY = "retry"
-    DEAD = "dead"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    outcome: Outcome
-    envelope: Envelope | None = None
-    reason: str = ""
-    # Seconds to wait before the message is offered again (RETRY only).
-    delay: float = 0.0
 
 
 @dataclass(slots=True)
@@ -89,20 +79,20 @@ class _WindowFailed(Exception):
         self.error = error
 
 
-def retry_delay(delivery_count: int, *, base: float | None = None) -> float:
-    """Seconds before delivery `delivery_count + 1`; `base` is RETRY_BACKOFF unless given (a
-    bus built with its own settings, such as the RabbitMQ retry queues' TTLs)."""
-    if base is None:
-        base = float(ms_settings.EVENT_BUS["RETRY_BACKOFF"])
-    return exponential_backoff(delivery_count, base=base, cap=MAX_BACKOFF)
-
-
 class Dispatcher:
     """Runs the registered handlers for one message and says what to do with it."""
 
-    def __init__(self, registry: HandlerRegistry, *, max_deliveries: int | None = None) -> None:
+    def __init__(
+        self,
+        registry: HandlerRegistry,
+        *,
+        max_deliveries: int | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:
         self.registry = registry
         self.max_deliveries = int(max_deliveries or ms_settings.EVENT_BUS["MAX_DELIVERIES"])
+        # Opened by a DEFER; the backend waits on it before taking the next message.
+        self.breaker = breaker if breaker is not None else Breaker()
 
     def dispatch(self, body: bytes, *, delivery_count: int = 1) -> Result:
         """Decide the fate of one message; `delivery_count` is 1 on its first delivery."""
@@ -111,7 +101,10 @@ class Dispatcher:
             return decoded
         envelope, handlers = decoded
         with bind_request_id(envelope.correlation_id):
-            return self._run(envelope, handlers, delivery_count, None)
+            result = self._run(envelope, handlers, delivery_count, None)
+        if result.outcome is Outcome.ACK:
+            self.breaker.succeeded()
+        return result
 
     def dispatch_window(
         self, messages: Sequence[tuple[bytes, int]], *, stop: threading.Event | None = None
@@ -133,7 +126,25 @@ class Dispatcher:
         Once `stop` is set (SIGTERM), the message in hand is finished and the window ends
         there: the results cover that prefix only, committed; the caller leaves the rest
         unsettled for the broker to hand on, as the per-message path leaves its prefetch.
+        If the database goes away under the window, nothing of it committed: every message
+        is DEFER (infrastructure.py).
         """
+        try:
+            results = self._dispatch_window(messages, stop)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is not Failure.DATABASE or self.breaker.probe():
+                raise
+            reason = f"the window's transaction failed: {type(exc).__name__}: {exc}"
+            self.breaker.trip(failure, reason)
+            return [Result(Outcome.DEFER, reason=reason) for _ in messages]
+        if any(result.outcome is Outcome.ACK for result in results):
+            self.breaker.succeeded()
+        return results
+
+    def _dispatch_window(
+        self, messages: Sequence[tuple[bytes, int]], stop: threading.Event | None
+    ) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
         work = self._admit(messages, results)
         try:
@@ -365,35 +376,11 @@ class Dispatcher:
         self, exc: Exception, handler: RegisteredHandler, envelope: Envelope, delivery_count: int
     ) -> Result:
         """The outcome a handler's exception steers its message to (the table above)."""
-        log = logging.LoggerAdapter(logger, envelope.log_context)
-        if isinstance(exc, PermanentHandlerError | EventContractViolation):
-            log.error(
-                "%s rejected event %s (correlation %s): %s; dead-lettered",
-                handler.name,
-                envelope.event_id,
-                envelope.correlation_id,
-                exc,
-            )
-            return Result(Outcome.DEAD, envelope, reason=f"{handler.name}: {exc}")
-        reason = f"{handler.name}: {type(exc).__name__}: {exc}"
-        if delivery_count >= self.max_deliveries:
-            log.error(
-                "event %s (correlation %s) failed %d times, dead-lettered: %s",
-                envelope.event_id,
-                envelope.correlation_id,
-                delivery_count,
-                reason,
-            )
-            return Result(Outcome.DEAD, envelope, reason=reason)
-        delay = retry_delay(delivery_count)
-        log.warning(
-            "event %s (correlation %s) delivery %d failed, retry in %.2fs: %s",
-            envelope.event_id,
-            envelope.correlation_id,
-            delivery_count,
-            delay,
-            reason,
-            # expected failures without a traceback, anything else with one
-            exc_info=not isinstance(exc, ServiceError),
+        return failure_result(
+            exc,
+            handler=handler.name,
+            envelope=envelope,
+            delivery_count=delivery_count,
+            max_deliveries=self.max_deliveries,
+            breaker=self.breaker,
         )
-        return Result(Outcome.RETRY, envelope, reason=reason, delay=delay)

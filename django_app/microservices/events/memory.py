@@ -1,7 +1,9 @@
 """In-process bus for the embedded demo and unit tests: same contract checks, same outcomes.
 
 One queue per (consumer group, event type), like RabbitMQ's queue per service and binding.
-A retried message goes to the back of its queue; a dead one to `dead_letters[group]`.
+A retried message goes to the back of its queue; a dead one to `dead_letters[group]`, read,
+replayed and discarded through `dead_letter_box(group)`. A deferred one (our infrastructure
+failed) goes back to the front of its queue uncounted, and the consumer waits on its breaker.
 Events published to a type nobody subscribed are kept in `published` only (no mandatory flag:
 the demo publishes before anything consumes).
 """
@@ -10,14 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .budget import ConsumeBudget
 from .bus import EventBus
 from .consumer import Outcome
 from .contract import encode_event
+from .dead_letters import DeadLetter, DeadLetterBox, bounded, event_fields, failure, parse_time
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 
@@ -28,13 +33,8 @@ class _Message:
     queue: str
     deliveries: int = 0
     not_before: float = 0.0
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    body: bytes
-    reason: str
-    deliveries: int
+    replays: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MemoryBus(EventBus):
@@ -109,14 +109,78 @@ class MemoryBus(EventBus):
             message.deliveries += 1
             result = dispatcher.dispatch(message.body, delivery_count=message.deliveries)
             with self._cond:
-                if result.outcome is Outcome.RETRY:
+                if result.outcome is Outcome.DEFER:
+                    message.deliveries -= 1  # our infrastructure's failure: not counted
+                    self._queues[group][message.queue].appendleft(message)
+                elif result.outcome is Outcome.RETRY:
+                    message.history.append(failure(result.reason, message.deliveries))
                     message.not_before = time.monotonic() + result.delay
                     self._queues[group][message.queue].append(message)
                 elif result.outcome is Outcome.DEAD:
+                    message.history.append(failure(result.reason, message.deliveries))
                     self.dead_letters.setdefault(group, []).append(
-                        DeadLetter(message.body, result.reason, message.deliveries)
+                        self._dead_letter(group, message, result.reason)
                     )
-            if result.outcome is not Outcome.RETRY:
+            if result.outcome is Outcome.DEFER:
+                dispatcher.breaker.wait(stop or threading.Event())
+            elif result.outcome is not Outcome.RETRY:
                 budget.settled_one()
             budget.mark_active()
         return budget.settled
+
+    @staticmethod
+    def _dead_letter(group: str, message: _Message, reason: str) -> DeadLetter:
+        event_id, event_type = event_fields(message.body)
+        history = bounded(message.history)
+        return DeadLetter(
+            id=uuid.uuid4().hex,
+            group=group,
+            event_id=event_id,
+            event_type=event_type,
+            reason=reason,
+            attempts=message.deliveries,
+            first_failure=parse_time(history[0]["at"]),
+            last_failure=parse_time(history[-1]["at"]),
+            replays=message.replays,
+            body=message.body,
+            headers={"queue": message.queue},
+            history=history,
+        )
+
+    def dead_letter_box(self, group: str | None = None) -> MemoryDeadLetters:
+        return MemoryDeadLetters(self, self._group(group))
+
+    def _requeue(self, group: str, letter: DeadLetter) -> None:
+        """A dead letter back on its group's queue, as a new delivery (caller holds _cond)."""
+        queue = str(letter.headers.get("queue") or letter.event_type)
+        message = _Message(letter.body, queue, replays=letter.replays + 1)
+        self._queues.setdefault(group, {}).setdefault(queue, deque()).append(message)
+        self._cond.notify_all()
+
+
+class MemoryDeadLetters(DeadLetterBox):
+    """The memory bus's dead letters of one group (the playground shows them)."""
+
+    def __init__(self, bus: MemoryBus, group: str) -> None:
+        super().__init__(group)
+        self.bus = bus
+
+    def read(self, *, limit: int = 10_000) -> list[DeadLetter]:
+        with self.bus._cond:
+            return list(self.bus.dead_letters.get(self.group, [])[:limit])
+
+    def replay(self, ids: Sequence[str]) -> list[str]:
+        return self._take(ids, replay=True)
+
+    def discard(self, ids: Sequence[str]) -> list[str]:
+        return self._take(ids, replay=False)
+
+    def _take(self, ids: Sequence[str], *, replay: bool) -> list[str]:
+        wanted = set(ids)
+        with self.bus._cond:
+            letters = self.bus.dead_letters.get(self.group, [])
+            taken = [letter for letter in letters if letter.id in wanted]
+            self.bus.dead_letters[self.group] = [kept for kept in letters if kept.id not in wanted]
+            for letter in taken if replay else ():
+                self.bus._requeue(self.group, letter)
+        return [letter.id for letter in taken]

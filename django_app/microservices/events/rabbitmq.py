@@ -3,7 +3,11 @@
 The exchanges and queues it declares are drawn in rabbitmq_topology.py: one durable queue per
 consuming service and event type, retry queues with a TTL, and one dead-letter queue per service.
 A failed message is never held while it waits: it is republished (confirmed) to the retry queue
-of its attempt, then acked, and comes back on its own when its TTL runs out.
+of its attempt, then acked, and comes back on its own when its TTL runs out. A deferred one (our
+infrastructure failed, infrastructure.py) is the exception: held unacked, uncounted, with what
+arrives after it, until the dispatcher's breaker lets the consumer try again; the prefetch
+bounds what the broker hands a paused consumer. `dead_letter_box(group)` reads the dead-letter
+queue without consuming it (rabbitmq_dead_letters.py).
 
 A bus object holds one long-lived connection and channel for publishing; `get_bus()` keeps one
 bus per thread (pika connections are not thread-safe). Publishing returns once the broker has
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -29,12 +34,13 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
 from .bus import EventBus, reconnect_delay
-from .consumer import Outcome
+from .consumer import Dispatcher, Outcome
 from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
+from .rabbitmq_dead_letters import RabbitMQDeadLetters
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from .rabbitmq_settle import Delivery, attempt_of, settle, settle_window
+from .rabbitmq_settle import Delivery, Held, attempt_of, deliver, release, settle_window
 from .rabbitmq_topology import Topology
 from .window import Window
 
@@ -219,24 +225,8 @@ class RabbitMQBus(EventBus):
         finally:
             connection.close()
 
-    def dead_letters(
-        self, group: str | None = None, *, limit: int = 1000
-    ) -> list[tuple[bytes, dict[str, Any]]]:
-        """Take up to `limit` messages off the group's dead-letter queue: (body, headers)."""
-        connection = self._connect()
-        taken: list[tuple[bytes, dict[str, Any]]] = []
-        try:
-            channel = connection.channel()
-            queue = self.topology.dead_letter_queue(self._group(group))
-            while len(taken) < limit:
-                method, properties, body = channel.basic_get(queue, auto_ack=False)
-                if method is None:
-                    break
-                taken.append((body, dict(properties.headers or {})))
-                channel.basic_ack(method.delivery_tag)
-        finally:
-            connection.close()
-        return taken
+    def dead_letter_box(self, group: str | None = None) -> RabbitMQDeadLetters:
+        return RabbitMQDeadLetters(self._connect, self.topology, self._group(group))
 
     # -- consuming ---------------------------------------------------------------------
 
@@ -255,9 +245,11 @@ class RabbitMQBus(EventBus):
         dispatcher = self._dispatcher(registry)
         stop = stop or threading.Event()
         budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
+        breaker = dispatcher.breaker
         attempt = 0
         while not stop.is_set() and not budget.exhausted:
             connection: BlockingConnection | None = None
+            held: Held = deque()  # unacked: requeued by the broker if the connection goes
             try:
                 connection = self._connect()
                 channel = connection.channel()
@@ -268,7 +260,7 @@ class RabbitMQBus(EventBus):
                 )
                 for queue in self.topology.declare(channel, types, group):
                     if window.size == 1:
-                        on_message = self._on_message(dispatcher, queue, group, stop, budget)
+                        on_message = self._on_message(dispatcher, queue, group, stop, budget, held)
                     else:
                         on_message = self._collector(window, queue, stop)
                     channel.basic_consume(queue, on_message_callback=on_message)
@@ -278,13 +270,20 @@ class RabbitMQBus(EventBus):
                 logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
                 budget.mark_active()
                 while not stop.is_set() and not budget.exhausted:
-                    connection.process_data_events(time_limit=window.time_limit(0.5))
-                    while window.due(stop) and not (stop.is_set() or budget.exhausted):
-                        self._settle_window(dispatcher, window.take(), group, budget, stop)
-                    if not window.pending and budget.idle_expired():
+                    paused = breaker.remaining()  # > 0 while the breaker waits
+                    limit = min(0.5, paused) if paused else window.time_limit(0.5)
+                    connection.process_data_events(time_limit=limit)
+                    release(held, dispatcher, self.topology, group=group, stop=stop, budget=budget)
+                    while (
+                        window.due(stop)
+                        and not (stop.is_set() or budget.exhausted)
+                        and breaker.allows()
+                    ):
+                        self._settle_window(dispatcher, window, group, stop)
+                    if not (window.pending or held) and budget.idle_expired():
                         break
-                if window.pending and not budget.exhausted:  # stopping: finish the next window
-                    self._settle_window(dispatcher, window.take(), group, budget, stop)
+                if window.pending and not budget.exhausted and breaker.allows():
+                    self._settle_window(dispatcher, window, group, stop)
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -321,28 +320,37 @@ class RabbitMQBus(EventBus):
 
     def _settle_window(
         self,
-        dispatcher: Any,
-        window: list[tuple[Delivery, str]],
+        dispatcher: Dispatcher,
+        window: Window[tuple[Delivery, str]],
         group: str,
-        budget: ConsumeBudget,
         stop: threading.Event,
     ) -> None:
-        """Decide a window in one transaction (consumer.py), then settle it once committed;
-        stopping, what was not decided stays unacked (requeued when the connection closes)."""
-        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in window], stop=stop)
-        settle_window(window[: len(results)], results, self.topology, group=group)
+        """Decide the next window in one transaction (consumer.py), then settle it once
+        committed; stopping, what was not decided stays unacked (requeued when the connection
+        closes); what was deferred goes back to the window's front, unacked, for the next try."""
+        taken = window.take()
+        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in taken], stop=stop)
+        settle_window(taken[: len(results)], results, self.topology, group=group)
+        window.put_back(
+            [
+                item
+                for item, result in zip(taken, results, strict=False)
+                if result.outcome is Outcome.DEFER
+            ]
+        )
         for result in results:
-            if result.outcome is not Outcome.RETRY:
-                budget.settled_one()
-        budget.mark_active()
+            if result.outcome not in (Outcome.RETRY, Outcome.DEFER):
+                window.budget.settled_one()
+        window.budget.mark_active()
 
     def _on_message(
         self,
-        dispatcher: Any,
+        dispatcher: Dispatcher,
         queue: str,
         group: str,
         stop: threading.Event,
         budget: ConsumeBudget,
+        held: Held,
     ) -> Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]:
         def on_message(
             channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
@@ -351,12 +359,13 @@ class RabbitMQBus(EventBus):
                 # Already prefetched but not started: leave it unacked, it is requeued on close.
                 return
             budget.mark_active()
-            attempt = attempt_of(properties)
-            result = dispatcher.dispatch(body, delivery_count=attempt)
-            delivery = Delivery(channel, method, properties, body, attempt)
-            settle(delivery, result, self.topology, group=group, queue=queue)
-            if result.outcome is not Outcome.RETRY:
-                budget.settled_one()
-            budget.mark_active()
+            delivery = Delivery(channel, method, properties, body, attempt_of(properties))
+            if held or not dispatcher.breaker.allows():
+                held.append((delivery, queue))  # behind what is held, in order
+                return
+            if not deliver(
+                delivery, dispatcher, self.topology, group=group, queue=queue, budget=budget
+            ):
+                held.append((delivery, queue))
 
         return on_message

@@ -2,19 +2,28 @@
 
     ACK    basic.ack
     RETRY  publish to <group>.retry.<n> with `x-attempt: n + 1` (confirmed), then basic.ack
-    DEAD   publish to <group>.dead with `x-dead-reason` (confirmed), then basic.ack
+    DEAD   publish to <group>.dead with `x-dead-reason` and `x-dead-letter-id` (confirmed), then
+           basic.ack
+    DEFER  nothing here: the consumer holds the delivery unacked until its breaker closes
+
+Every failure is appended to the `x-failures` header (time, reason, attempt), the history that
+`manage.py dead_letters show` prints.
 
 The channel is never held while a message waits: the retry queue's TTL brings it back to its work
 queue (rabbitmq_topology.py). Publish, then ack: a crash in between leaves the original unacked,
 so it is delivered again (the inbox makes that harmless); nothing is acked before its copy is safe.
 
 A window (CONSUME_WINDOW > 1) is settled after its commit by `settle_window`: the failures one by
-one as above, then every ACK at once with `basic.ack(last tag, multiple=True)`.
+one as above, then every ACK at once with `basic.ack(last tag, multiple=True)` (one by one when
+the window deferred some: a multiple ack would take the held ones with it).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +32,21 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel
 
-from .consumer import Outcome, Result
+from .budget import ConsumeBudget
+from .consumer import Dispatcher, Outcome, Result
+from .dead_letters import bounded, failure
 from .rabbitmq_topology import RETRY_QUEUE_HEADER, Topology
 
 logger = logging.getLogger("microservices.events.rabbitmq")
 
 # The attempt a delivery is (1 when absent): we set it on every retry, the broker never does.
 ATTEMPT_HEADER = "x-attempt"
+DEAD_REASON_HEADER = "x-dead-reason"
+# The dead letter's own id (the box's handle on it), and its failures so far, oldest first.
+DEAD_LETTER_ID_HEADER = "x-dead-letter-id"
+FAILURES_HEADER = "x-failures"
+# How often a dead letter was replayed (manage.py dead_letters replay) before this copy.
+REPLAYS_HEADER = "x-replays"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,10 @@ class Delivery:
     properties: pika.BasicProperties
     body: bytes
     attempt: int
+
+
+# Deliveries a consumer holds unacked while its breaker is open, in arrival order.
+Held = deque[tuple[Delivery, str]]
 
 
 def attempt_of(properties: pika.BasicProperties) -> int:
@@ -54,12 +75,51 @@ def settle(
     delivery: Delivery, result: Result, topology: Topology, *, group: str, queue: str
 ) -> None:
     """Carry out `result` for a delivery from the work queue `queue` of `group`."""
+    if result.outcome is Outcome.DEFER:
+        raise ValueError("a deferred delivery is held by the consumer, not settled")
     if result.outcome is Outcome.ACK:
         delivery.channel.basic_ack(delivery.method.delivery_tag)
     elif result.outcome is Outcome.RETRY:
         _retry(delivery, result.reason, topology, group=group, queue=queue)
     else:
         _dead_letter(delivery, result.reason, topology, group=group)
+
+
+def deliver(
+    delivery: Delivery,
+    dispatcher: Dispatcher,
+    topology: Topology,
+    *,
+    group: str,
+    queue: str,
+    budget: ConsumeBudget,
+) -> bool:
+    """Dispatch and settle one delivery; False if it was deferred (the caller holds it)."""
+    result = dispatcher.dispatch(delivery.body, delivery_count=delivery.attempt)
+    if result.outcome is Outcome.DEFER:
+        return False
+    settle(delivery, result, topology, group=group, queue=queue)
+    if result.outcome is not Outcome.RETRY:
+        budget.settled_one()
+    budget.mark_active()
+    return True
+
+
+def release(
+    held: Held,
+    dispatcher: Dispatcher,
+    topology: Topology,
+    *,
+    group: str,
+    stop: threading.Event,
+    budget: ConsumeBudget,
+) -> None:
+    """Deliver the held deliveries in order while the dispatcher's breaker allows it."""
+    while held and not (stop.is_set() or budget.exhausted) and dispatcher.breaker.allows():
+        delivery, queue = held[0]
+        if not deliver(delivery, dispatcher, topology, group=group, queue=queue, budget=budget):
+            return  # deferred again: still first in line
+        held.popleft()
 
 
 def settle_window(
@@ -76,8 +136,11 @@ def settle_window(
     settled, and what was prefetched after this one has higher tags.
     """
     last_ack: int | None = None
+    deferred = any(result.outcome is Outcome.DEFER for result in results)
     for (delivery, queue), result in zip(window, results, strict=True):
-        if result.outcome is Outcome.ACK:
+        if result.outcome is Outcome.DEFER:
+            continue  # held by the consumer
+        if result.outcome is Outcome.ACK and not deferred:
             last_ack = delivery.method.delivery_tag
         else:
             settle(delivery, result, topology, group=group, queue=queue)
@@ -92,6 +155,7 @@ def _retry(delivery: Delivery, reason: str, topology: Topology, *, group: str, q
         ATTEMPT_HEADER: delivery.attempt + 1,
         RETRY_QUEUE_HEADER: retry_queue,
         "x-retry-reason": reason[:1000],
+        FAILURES_HEADER: _failures(delivery, reason),
     }
     try:
         # The routing key is the way back: once the TTL runs out, the default exchange routes
@@ -109,9 +173,11 @@ def _dead_letter(delivery: Delivery, reason: str, topology: Topology, *, group: 
     """Forward to the DLQ with the reason, then ack; if that fails, reject so the broker
     dead-letters it through the work queue's x-dead-letter-exchange."""
     headers = {
-        "x-dead-reason": reason[:1000],
+        DEAD_REASON_HEADER: reason[:1000],
         ATTEMPT_HEADER: delivery.attempt,
         "x-deliveries": delivery.attempt,
+        DEAD_LETTER_ID_HEADER: uuid.uuid4().hex,
+        FAILURES_HEADER: _failures(delivery, reason),
     }
     dead = topology.dead_letter_queue(group)
     try:
@@ -121,6 +187,12 @@ def _dead_letter(delivery: Delivery, reason: str, topology: Topology, *, group: 
         delivery.channel.basic_nack(delivery.method.delivery_tag, requeue=False)
         return
     delivery.channel.basic_ack(delivery.method.delivery_tag)
+
+
+def _failures(delivery: Delivery, reason: str) -> list[dict[str, Any]]:
+    """The delivery's failure history with this one appended."""
+    earlier = (delivery.properties.headers or {}).get(FAILURES_HEADER) or []
+    return bounded([*earlier, failure(reason, delivery.attempt)])
 
 
 def _publish(delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]) -> None:

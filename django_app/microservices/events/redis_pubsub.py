@@ -76,6 +76,9 @@ class RedisPubSubBus(RedisBus):
                 body = message["data"]
                 for delivery in range(1, self.max_deliveries + 1):
                     result = dispatcher.dispatch(body, delivery_count=delivery)
+                    while result.outcome is Outcome.DEFER and not stop.is_set():
+                        dispatcher.breaker.wait(stop)  # our infrastructure: not counted
+                        result = dispatcher.dispatch(body, delivery_count=delivery)
                     if result.outcome is not Outcome.RETRY:
                         break
                     stop.wait(result.delay)

@@ -60,5 +60,10 @@ class Window(Generic[T]):
         self._opened = time.monotonic()
         return taken
 
+    def put_back(self, items: list[T]) -> None:
+        """Deliveries taken but deferred (our infrastructure failed): first in the next window."""
+        if items:
+            self.pending[:0] = items
+
     def _waited(self) -> float:
         return time.monotonic() - self._opened

@@ -248,7 +248,7 @@ class EmbeddedStack(Stack):
         letters = self._bus.dead_letters.get(group, [])
         new = letters[self._dead_seen.get(group, 0) :]
         self._dead_seen[group] = len(letters)
-        seen = [DeadLetterSeen(d.reason, d.deliveries, event_id_of(d.body)) for d in new]
+        seen = [DeadLetterSeen(d.reason, d.attempts, event_id_of(d.body)) for d in new]
         return self._note_dead(seen, event_type)
 
     def mail_subjects(self) -> list[str]:
@@ -297,6 +297,7 @@ class RealStack(Stack):
         if not isinstance(bus, RabbitMQBus):
             raise TypeError(f"expected the RabbitMQ bus, got {type(bus).__name__}")
         self._bus = bus
+        self._dead_ids: set[str] = set()  # the dead letters shown already
         # The other services' queues: RabbitMQ returns an event no queue is bound for
         # (mandatory publishing) and the relay would keep the sagas' events pending.
         every_type = sorted({p.name.split(".v")[0] for p in EVENT_SCHEMAS.glob("*.v*.json")})
@@ -360,15 +361,11 @@ class RealStack(Stack):
         )
 
     def dead_letters(self, event_type: str, *, group: str) -> list[DeadLetterSeen]:
-        taken = self._bus.dead_letters(group)
-        seen = [
-            DeadLetterSeen(
-                str(headers.get("x-dead-reason", "")),
-                int(headers.get("x-deliveries", 1)),
-                event_id_of(body),
-            )
-            for body, headers in taken
-        ]
+        # Reading leaves them in the dead-letter queue: the new ones are those not seen yet.
+        letters = self._bus.dead_letter_box(group).read()
+        new = [d for d in letters if d.id not in self._dead_ids]
+        self._dead_ids.update(d.id for d in new)
+        seen = [DeadLetterSeen(d.reason, d.attempts, event_id_of(d.body)) for d in new]
         return self._note_dead(seen, event_type)
 
     def mail_subjects(self) -> list[str]:

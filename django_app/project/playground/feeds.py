@@ -1,4 +1,5 @@
-"""What the page polls, as plain dicts: one saga and its steps, its events, the worker.
+"""What the page polls, as plain dicts: one saga and its steps, its events, the worker, the
+dead letters of the in-memory bus.
 
 The steps come from the saga's step log and are drawn with the admin's own SVG timeline; the
 events are followed from the outbox (rows with the saga's correlation id) over the bus (what this
@@ -13,6 +14,7 @@ from typing import Any
 from django.urls import reverse
 
 from microservices.events.backends import get_bus
+from microservices.events.dead_letter_service import dead_letter_box, dead_letters_list
 from microservices.events.handlers import load_registry
 from microservices.events.memory import MemoryBus
 from microservices.models import InboxEvent, OutboxEvent, SagaExecution, SagaStepLog
@@ -111,6 +113,12 @@ def recent_sagas() -> list[dict[str, Any]]:
             "saga_id", "status"
         )[:RECENT]
     ]
+
+
+def dead_letters_feed() -> list[dict[str, Any]]:
+    """The memory bus's dead letters of the consumer group, as `manage.py dead_letters list`."""
+    with dead_letter_box(backend="memory") as box:
+        return [letter.summary() for letter in dead_letters_list(box=box)]
 
 
 def worker_feed(folder: Path) -> dict[str, Any]:

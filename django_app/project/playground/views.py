@@ -100,6 +100,7 @@ def page(request: HttpRequest) -> HttpResponse:
                 "saga": reverse("playground:saga", args=["SAGA"]),
                 "events": reverse("playground:events", args=["SAGA"]),
                 "calls": reverse("playground:calls", args=["SAGA"]),
+                "dead_letters": reverse("admin:microservices_dead_letters"),
             },
         },
     }
@@ -149,7 +150,11 @@ def calls(request: HttpRequest, saga_id: str) -> HttpResponse:
 @require_GET
 def status(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
-        {"worker": feeds.worker_feed(playground_dir()), "sagas": feeds.recent_sagas()}
+        {
+            "worker": feeds.worker_feed(playground_dir()),
+            "sagas": feeds.recent_sagas(),
+            "dead_letters": feeds.dead_letters_feed(),
+        }
     )
 
 

@@ -337,14 +337,15 @@ def test_a_redis_window_reads_up_to_the_window_within_the_budget():
     """CONSUME_WINDOW entries a read (the per-entry path keeps its small batch), never more
     than the budget still wants; building the client connects to nothing."""
     from microservices.events.backends import bus_settings
-    from microservices.events.redis_streams import RedisStreamsBus, _StreamRun
+    from microservices.events.redis_stream_run import StreamRun
+    from microservices.events.redis_streams import RedisStreamsBus
 
-    def run(window: int, max_messages: int | None) -> _StreamRun:
+    def run(window: int, max_messages: int | None) -> StreamRun:
         bus = RedisStreamsBus.from_config(
             bus_settings(redis_url="redis://127.0.0.1:1/0", consume_window=window)
         )
         budget = ConsumeBudget(max_messages=max_messages, idle_timeout=None)
-        return _StreamRun(bus, Dispatcher(HandlerRegistry()), "g", "c", budget)
+        return StreamRun(bus, Dispatcher(HandlerRegistry()), "g", "c", budget)
 
     assert (run(50, None).windowed, run(50, None).read_count()) == (True, 50)
     assert (run(1, None).windowed, run(1, None).read_count()) == (False, RedisStreamsBus.batch)

@@ -14,12 +14,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from microservices.events.handlers import load_registry
+from microservices.events.handlers import HandlerRegistry, load_registry
 from microservices.events.outbox import outbox_relay
+from microservices.exceptions import PermanentHandlerError
 from microservices.models import SagaExecution, SagaStepLog
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
 from shop.clients.users import UserServiceClient
+from shop.event_samples import sample_envelope
 from shop.models import Customer
 from shop.order_processing import process_order_request
 
@@ -289,3 +291,21 @@ def test_the_events_feed_follows_each_event_from_outbox_to_bus_to_inbox(
     assert feed()["order.created"] == ("sent", True, [(handler, True)])
     charges = staff.get(reverse("playground:calls", args=["pg-ok"])).json()["charges"]
     assert [(c["amount"], c["status"]) for c in charges] == [(1250, "captured")]
+
+
+def test_the_status_feed_lists_the_memory_bus_dead_letters(staff: Client, memory_bus):
+    """What the consumer gave up on shows on the page, with its reason and attempts."""
+
+    def refuse(envelope: Any) -> None:
+        raise PermanentHandlerError("no such shop")
+
+    registry = HandlerRegistry()
+    registry.add("user.created", refuse, name="test.refuse")
+    memory_bus.declare(["user.created"])
+    sent = sample_envelope("user.created")
+    memory_bus.publish(sent)
+    memory_bus.consume(registry=registry, max_messages=1, idle_timeout=2)
+    dead = staff.get(reverse("playground:status")).json()["dead_letters"]
+    assert [(d["event_id"], d["reason"], d["attempts"]) for d in dead] == [
+        (sent.event_id, "test.refuse: no such shop", 1)
+    ]

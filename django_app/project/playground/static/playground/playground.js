@@ -202,6 +202,12 @@
       return li;
     });
     $("recent-sagas").replaceChildren.apply($("recent-sagas"), sagas);
+    fill($("dead-letters"), data.dead_letters, function (tr, d) {
+      cell(tr, d.event_type);
+      cell(tr, d.event_id);
+      cell(tr, d.reason);
+      cell(tr, String(d.attempts));
+    });
   }
 
   // --- the watched saga -------------------------------------------------------------------
