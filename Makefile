@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench soak stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench soak mutation stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ demo: install ## Run every scene on the stubs (STACK=embedded|real) and write re
 
 playground: install ## The playground page (orders, faults, live sagas) on embedded defaults; prints its URL and a login
 	$(PY) -m project.playground
+
+# make mutation TARGET=outcomes: one target only (python -m tools.mutation --list names them)
+TARGET ?=
+mutation: install ## Mutation testing (mutmut) of the outcome rules and the transport against their own unit tests; prints what survived
+	$(PY) -m tools.mutation $(TARGET)
 
 stubs: install ## Start the four stub services in the foreground
 	$(PY) -m mock_services

@@ -45,7 +45,7 @@ R = TypeVar("R", bound=Mapping[str, Any])
 
 def in_flight(exc: ServiceHTTPError) -> bool:
     """The idempotency draft's 409: a request with this key is still being processed."""
-    problem_type = str(exc.problem.get("type", ""))
+    problem_type = str(exc.problem.get("type"))  # "None" when the problem has no type
     return exc.status_code == 409 and problem_type.endswith("idempotency-key-in-use")
 
 

@@ -11,9 +11,12 @@ import socket
 import uuid
 
 import pytest
+import requests
 from django.test import override_settings
 
 from microservices.clients.testing import services_settings_for
+from microservices.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
+from microservices.conf import DEFAULT_RETRY
 from microservices.exceptions import (
     ContractViolation,
     ServiceConnectionError,
@@ -22,6 +25,8 @@ from microservices.exceptions import (
 )
 from shop.clients.payments import PaymentServiceClient
 from shop.clients.users import UserServiceClient
+
+from .scripted import Reply
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 
@@ -61,20 +66,20 @@ def test_a_refused_connection_on_every_attempt_was_never_sent(stub_token):
     assert info.value.sent_unanswered is False
 
 
+def _payment_body() -> dict[str, object]:
+    return {
+        "user_id": USER,
+        "amount": 100,
+        "currency": "USD",
+        "payment_method": {"type": "card", "token": "tok_visa"},
+    }
+
+
 def test_a_lost_response_is_sent_unanswered(stubs, services_settings):
     """A keyless POST whose response is lost after the stub applied it: maybe delivered."""
     stubs["payments"].faults.add(method="POST", path="/payments", kind="lost_response")
     with PaymentServiceClient() as client, pytest.raises(ServiceConnectionError) as info:
-        client.post(
-            "/payments",
-            operation="createPayment",
-            json={
-                "user_id": USER,
-                "amount": 100,
-                "currency": "USD",
-                "payment_method": {"type": "card", "token": "tok_visa"},
-            },
-        )
+        client.post("/payments", operation="createPayment", json=_payment_body())
     assert info.value.sent_unanswered is True
 
 
@@ -133,3 +138,76 @@ def test_a_response_that_breaks_the_contract_is_sent_unanswered(stubs, payments_
     with pytest.raises(ContractViolation) as info:
         _charge(payments_client)
     assert info.value.sent_unanswered is True
+
+
+def test_a_connect_that_times_out_on_every_attempt_was_never_sent(unanswered_port, stub_token):
+    """No answer to the connect, retries and all: never sent, though it timed out."""
+    conf = services_settings_for(
+        {"payments": f"http://127.0.0.1:{unanswered_port}"}, stub_token, retry={"TOTAL": 1}
+    )
+    conf["SERVICES"]["payments"]["CONNECT_TIMEOUT"] = 0.2
+    with (
+        override_settings(MICROSERVICES=conf),
+        PaymentServiceClient() as client,
+        pytest.raises(ServiceConnectionError) as info,
+    ):
+        _charge(client)
+    assert (info.value.service, info.value.operation) == ("payments", "createPayment")
+    assert info.value.sent_unanswered is False
+
+
+def test_a_keyless_post_that_times_out_is_sent_unanswered(stubs, services_settings):
+    """Sent once (no key, no retry) and not answered in time: it may have been applied."""
+    conf = {
+        **services_settings,
+        "SERVICES": {
+            name: {**entry, "TIMEOUT": 0.2} for name, entry in services_settings["SERVICES"].items()
+        },
+    }
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="latency", delay=1.0)
+    with (
+        override_settings(MICROSERVICES=conf),
+        PaymentServiceClient() as client,
+        pytest.raises(ServiceTimeoutError) as info,
+    ):
+        client.post("/payments", operation="createPayment", json=_payment_body())
+    assert (info.value.service, info.value.operation) == ("payments", "createPayment")
+    assert info.value.sent_unanswered is True
+
+
+def test_a_response_cut_short_is_sent_unanswered(scripted, scripted_client):
+    """The status arrived, the body did not: the request reached the service, and what it did
+    cannot be read. Not retried (the answer had begun); a connection error that says so."""
+    scripted.script("GET", "/x", Reply(200, {"Content-Length": "100"}, b'{"id": "p-1", '))
+    with pytest.raises(ServiceConnectionError) as info:
+        scripted_client.get("/x", operation="getX")
+    assert (info.value.service, info.value.operation) == ("scripted", "getX")
+    assert info.value.sent_unanswered is True
+    assert scripted.hits("GET", "/x") == 1
+
+
+def test_transmit_on_its_own_decides_from_the_error(stubs, stub_token, closed_port):
+    """Outside a client's call (no attempts tracked), the last error alone decides: a refused
+    connection was never sent, a dropped one may have been received."""
+    stubs["payments"].faults.add(method="POST", path="/payments", kind="drop")
+    session = requests.Session()
+    session.mount("http://", IdempotencyAwareAdapter(ServiceRetry.from_settings(DEFAULT_RETRY)))
+    sent: dict[str, bool] = {}
+    with session:
+        for name, url in (
+            ("refused", f"http://127.0.0.1:{closed_port}/payments"),
+            ("dropped", f"{stubs['payments'].url}/payments"),
+        ):
+            prepared = requests.Request(
+                "POST", url, json=_payment_body(), headers={"Authorization": f"Bearer {stub_token}"}
+            ).prepare()
+            with pytest.raises(ServiceConnectionError) as info:
+                transmit(
+                    session,
+                    prepared,
+                    timeout=(1.0, 1.0),
+                    service="payments",
+                    operation="createPayment",
+                )
+            sent[name] = info.value.sent_unanswered
+    assert sent == {"refused": False, "dropped": True}

@@ -6,15 +6,19 @@ stub (fault hit counts, resulting state) and from the client's call/retry log re
 
 from __future__ import annotations
 
-import contextlib
+import email.utils
+import logging
 import socket
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from django.test import override_settings
 
 from microservices.clients.base import ServiceClient
-from microservices.clients.testing import services_settings_for
+from microservices.clients.testing import FAST_RETRY, services_settings_for
+from microservices.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
 from microservices.exceptions import (
     ServiceConnectionError,
     ServiceError,
@@ -22,6 +26,8 @@ from microservices.exceptions import (
     ServiceUnavailable,
 )
 from shop.clients.users import UserServiceClient
+
+from .scripted import Reply
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 
@@ -223,24 +229,6 @@ def test_every_call_is_logged_once_without_the_token(
     assert all(stub_token not in str(vars(r)) for r in caplog.records)
 
 
-@pytest.fixture
-def unanswered_port():
-    """A listening socket whose accept queue is full: connects to it time out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(server.getsockname())
-        fillers.append(filler)
-    yield server.getsockname()[1]
-    for sock in [*fillers, server]:
-        sock.close()
-
-
 def test_connect_timeout_is_a_connection_error(unanswered_port, stub_token):
     """A connect that times out never sent the request: ServiceConnectionError, not a timeout."""
     conf = services_settings_for(
@@ -275,3 +263,137 @@ def test_put_is_retried_on_503(stubs, users_client):
     )
     assert updated["name"] == "New"
     assert _fault(stubs["users"], fault)["hits"] == 1
+
+
+def test_retry_after_at_the_cap_is_waited_for(stubs, services_settings):
+    """A Retry-After equal to RETRY_AFTER_MAX is within the cap: waited for, then retried."""
+    conf = _settings_with(services_settings, RETRY={"RETRY_AFTER_MAX": 1.0})
+    with override_settings(MICROSERVICES=conf):
+        client = UserServiceClient()
+    user = client.create_user(email=_email(), name="Ada")
+    fault = stubs["users"].faults.add(
+        method="GET", path=USER_PATH, kind="rate_limit", retry_after=1
+    )
+    with client:
+        assert client.get_user(user_id=user["id"])["id"] == user["id"]
+    assert _fault(stubs["users"], fault)["hits"] == 1
+
+
+def test_the_backoff_is_capped_at_backoff_max(stubs, services_settings, client_log):
+    """Between retries the wait doubles from BACKOFF_FACTOR up to BACKOFF_MAX, no further."""
+    conf = _settings_with(services_settings, RETRY={"BACKOFF_FACTOR": 1.0, "BACKOFF_MAX": 0.01})
+    with override_settings(MICROSERVICES=conf):
+        client = UserServiceClient()
+    user = client.create_user(email=_email(), name="Ada")
+    stubs["users"].faults.add(method="GET", path=USER_PATH, kind="error", status=503, times=2)
+    with client:
+        assert client.get_user(user_id=user["id"])["id"] == user["id"]
+    # No wait before the first retry; 1 s before the second, capped to 0.01 s.
+    assert [r.wait_s for r in client_log("retry")] == [0.0, 0.01]
+
+
+def _connections_to(caplog, port: int) -> int:
+    """The TCP connections urllib3 started to `port` (it logs each one at DEBUG)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "urllib3.connectionpool"
+        and r.msg.startswith("Starting new HTTP connection")
+        and r.args[2] == port
+    )
+
+
+def test_a_keyless_post_meets_a_refused_connection_once(closed_port, stub_token, caplog):
+    """Refused connections are retried for a call that may be re-sent, but a POST without a
+    key goes through the single-shot pool: one connection attempt, then the error."""
+    port = closed_port
+    conf = services_settings_for({"users": f"http://127.0.0.1:{port}"}, stub_token)
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    body = {"email": _email(), "name": "A"}
+    with override_settings(MICROSERVICES=conf), ServiceClient("users") as raw:
+        with pytest.raises(ServiceConnectionError):
+            raw.post("/users", operation="createUser", json=body)
+        keyless = _connections_to(caplog, port)
+        with pytest.raises(ServiceConnectionError):
+            raw.post("/users", operation="createUser", json=body, idempotency_key="k-1")
+    assert (keyless, _connections_to(caplog, port) - keyless) == (1, 1 + 3)
+
+
+@pytest.mark.parametrize("method", ["DELETE", "HEAD", "OPTIONS"])
+def test_delete_head_and_options_are_retried_on_503(scripted, scripted_client, method):
+    """Like GET and PUT, these are safe to repeat: a 503 is retried and the call succeeds."""
+    scripted.script(method, "/things/1", Reply(503), Reply(204))
+    response = scripted_client.request(method, "/things/1", operation="thing")
+    assert (response.status_code, scripted.hits(method, "/things/1")) == (204, 2)
+
+
+def test_a_patch_is_retried_only_with_an_idempotency_key(scripted, scripted_client):
+    """A PATCH follows the POST rule: sent once without a key, retried with one."""
+    scripted.script("PATCH", "/things/1", Reply(503), Reply(204))
+    with pytest.raises(ServiceUnavailable):
+        scripted_client.request("PATCH", "/things/1", operation="patch", json_body={"a": 1})
+    assert scripted.hits("PATCH", "/things/1") == 1
+    scripted.script("PATCH", "/things/1", Reply(503), Reply(204))
+    response = scripted_client.request(
+        "PATCH", "/things/1", operation="patch", json_body={"a": 1}, idempotency_key="k-2"
+    )
+    assert (response.status_code, scripted.hits("PATCH", "/things/1")) == (204, 1 + 2)
+
+
+def test_a_redirect_is_handed_back_not_followed(scripted, scripted_client):
+    """Following a 3xx would re-send the call somewhere the caller never chose (a POST turned
+    into a GET, to another host): the caller gets the redirect itself."""
+    scripted.script("GET", "/old", Reply(302, {"Location": "/new"}))
+    scripted.script("GET", "/new", Reply(204))
+    response = scripted_client.get("/old", operation="old")
+    assert (response.status_code, response.headers["Location"]) == (302, "/new")
+    assert scripted.hits("GET", "/new") == 0
+
+
+def _http_date(delta: timedelta) -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + delta, usegmt=True)
+
+
+def test_retry_after_as_a_date_beyond_the_cap_is_not_retried(scripted, scripted_client):
+    """A Retry-After HTTP-date an hour away is past RETRY_AFTER_MAX: the 503 is returned."""
+    scripted.script("GET", "/x", Reply(503, {"Retry-After": _http_date(timedelta(hours=1))}))
+    with pytest.raises(ServiceUnavailable):
+        scripted_client.get("/x", operation="x")
+    assert scripted.hits("GET", "/x") == 1
+
+
+def test_retry_after_as_a_date_already_past_is_retried(scripted, scripted_client, client_log):
+    """A Retry-After HTTP-date already past asks no wait: retried after the backoff."""
+    past = _http_date(timedelta(hours=-1))
+    scripted.script("GET", "/x", Reply(503, {"Retry-After": past}), Reply(204))
+    assert scripted_client.get("/x", operation="x").status_code == 204
+    assert scripted.hits("GET", "/x") == 2
+    assert [(r.wait_s, r.retry_after) for r in client_log("retry")] == [(0.0, True)]
+
+
+def test_an_unparsable_retry_after_falls_back_to_the_backoff(scripted, scripted_client, client_log):
+    """Retry-After that is neither seconds nor a date is no reason to give up: the 503 is
+    retried after the ordinary backoff (0, then 2 x BACKOFF_FACTOR 0.001 s)."""
+    soon = Reply(503, {"Retry-After": "soon"})
+    scripted.script("GET", "/x", soon, soon, Reply(204))
+    assert scripted_client.get("/x", operation="x").status_code == 204
+    assert scripted.hits("GET", "/x") == 3
+    assert [r.wait_s for r in client_log("retry")] == [0.0, 0.002]
+
+
+def test_the_retry_policy_works_outside_a_client_call(scripted, client_log):
+    """A session built on the transport alone (no client call naming it) retries all the same;
+    its retries are logged without a service name."""
+    scripted.script("GET", "/x", Reply(503), Reply(204))
+    session = requests.Session()
+    session.mount(
+        "http://",
+        IdempotencyAwareAdapter(
+            ServiceRetry.from_settings(FAST_RETRY | {"STATUS_FORCELIST": [503]})
+        ),
+    )
+    prepared = requests.Request("GET", f"{scripted.url}/x").prepare()
+    with session:
+        response = transmit(session, prepared, timeout=(1.0, 1.0), service="s", operation="getX")
+    assert (response.status_code, scripted.hits("GET", "/x")) == (204, 2)
+    assert [(r.service, r.status) for r in client_log("retry")] == [(None, 503)]

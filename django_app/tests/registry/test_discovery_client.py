@@ -11,7 +11,7 @@ from microservices.clients.base import ServiceClient
 from microservices.clients.discovery import RegistryFailover
 from microservices.clients.endpoint import StaticEndpoint
 from microservices.clients.factory import build_client
-from microservices.exceptions import ServiceConnectionError, ServiceNotFound
+from microservices.exceptions import ServiceConnectionError, ServiceNotFound, ServiceUnavailable
 from shop.clients.users import UserServiceClient
 
 
@@ -117,3 +117,29 @@ def test_build_client_with_discovery_off_uses_the_configured_base_url(services_s
         assert client.endpoint == StaticEndpoint(
             services_settings["SERVICES"]["users"]["BASE_URL"], service="users"
         )
+
+
+def test_an_attempt_lost_on_one_instance_is_remembered_on_the_next(
+    users_instances, reset_stubs, dead_url
+):
+    """A keyed POST whose connection drops on the first instance (sent, unanswered), then
+    refused on the next: the call may have been applied, whatever the last error says."""
+    reset_stubs["users"].faults.add(method="POST", path="/users", kind="drop", times=0)
+    users_instances(reset_stubs["users"].url, dead_url)
+    body = {"email": "ada@example.com", "name": "Ada"}
+    with _users_through_registry() as client, pytest.raises(ServiceConnectionError) as caught:
+        client.post("/users", operation="createUser", json=body, idempotency_key="k-1")
+    assert caught.value.sent_unanswered is True
+
+
+def test_a_refused_instance_then_server_errors_are_accounted_for(
+    users_instances, reset_stubs, dead_url
+):
+    """Refused on the first instance (never sent), 503s until the retries run out on the next
+    (answered): no attempt is unaccounted for."""
+    reset_stubs["users"].faults.add(method="POST", path="/users", kind="error", status=503, times=0)
+    users_instances(dead_url, reset_stubs["users"].url)
+    body = {"email": "ada@example.com", "name": "Ada"}
+    with _users_through_registry() as client, pytest.raises(ServiceUnavailable) as caught:
+        client.post("/users", operation="createUser", json=body, idempotency_key="k-2")
+    assert caught.value.sent_unanswered is False

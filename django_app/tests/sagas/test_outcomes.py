@@ -43,6 +43,13 @@ def test_a_call_that_answers_is_applied_with_its_id():
     assert record == {"state": APPLIED, "id": "p-1"}
 
 
+def test_a_call_that_answers_without_a_resource_is_applied_without_an_id():
+    """An answer that is no resource (a 204's None) is APPLIED; there is no id to record."""
+    record: dict = {}
+    assert tracked(record, lambda: None) is None
+    assert record == {"state": APPLIED, "id": None}
+
+
 @pytest.mark.parametrize(
     "exc",
     [
