@@ -31,7 +31,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 
 import pika  # noqa: E402
-import psycopg  # noqa: E402
 import redis  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from bench.raw_inbox import EVENT_TYPE, HANDLER, Inbox  # noqa: E402
 from bench.support import (  # noqa: E402
     POSTGRES_KINDS,
     Database,
@@ -58,8 +57,6 @@ from bench.support import (  # noqa: E402
 )
 from integration_tests.servers import provide  # noqa: E402
 
-EVENT_TYPE = "order.created"
-HANDLER = "bench.noop"
 TARGET = 0.5
 RAW_FIGURES = {
     "raw_ack": "raw consume-and-ack (no PostgreSQL)",
@@ -75,48 +72,6 @@ RATIOS = [
     Ratio("ours in windows / raw inbox per window", "ours_window", "raw_inbox_window"),
     Ratio("ours in windows / raw consume-and-ack", "ours_window", "raw_ack", TARGET),
 ]
-
-
-class Inbox:
-    """The raw clients' inbox: our table, written with psycopg and nothing else."""
-
-    def __init__(self, url: str, table: str) -> None:
-        self.conn = psycopg.connect(url)
-        columns = "(event_id, handler, event_type, correlation_id, processed_at)"
-        self.one = (
-            f"INSERT INTO {table} {columns} VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING id"
-        )
-        self.many = (
-            f"INSERT INTO {table} {columns} SELECT * FROM unnest("  # noqa: S608
-            "%s::uuid[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[]) "
-            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING id"
-        )
-
-    def record(self, event_id: str, correlation_id: str) -> bool:
-        """One event in its own transaction; True if it was new."""
-        row = self.conn.execute(
-            self.one, (event_id, HANDLER, EVENT_TYPE, correlation_id, datetime.now(UTC))
-        ).fetchone()
-        self.conn.commit()
-        return row is not None
-
-    def record_window(self, events: list[tuple[str, str]]) -> int:
-        """A window of (event_id, correlation_id) in one transaction; how many were new."""
-        now = datetime.now(UTC)
-        params = (
-            [e for e, _ in events],
-            [HANDLER] * len(events),
-            [EVENT_TYPE] * len(events),
-            [c for _, c in events],
-            [now] * len(events),
-        )
-        new = len(self.conn.execute(self.many, params).fetchall())
-        self.conn.commit()
-        return new
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def main() -> None:

@@ -5,14 +5,12 @@ one (RabbitMQ, PostgreSQL, a real SIGKILL). Scenes ask the stack; they read the 
 
 from __future__ import annotations
 
-import logging
 import re
 import signal
 import subprocess
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +26,7 @@ from microservices.events.rabbitmq import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
 from microservices.sagas import crash
 from microservices.sagas.services import saga_create, saga_execute, saga_resume_stale, worker_id
+from project.demo.in_process import ProcessKilled, captured_logs, killed_at
 from project.demo.recorder import Recorder, event_id_of
 from shop.order_processing import ORDER_PROCESSING
 
@@ -164,46 +163,6 @@ class Stack(ABC):
 
     def close(self) -> None:  # noqa: B027 - most stacks own nothing to close
         pass
-
-
-@contextmanager
-def captured_logs(name: str) -> Iterator[list[logging.LogRecord]]:
-    """Keep a logger's records (DEBUG and up) for the scene to read, instead of stderr."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    log = logging.getLogger(name)
-    handler, saved = Keep(logging.DEBUG), (log.level, log.propagate)
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    log.propagate = False
-    try:
-        yield records
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
-
-
-class ProcessKilled(BaseException):
-    """Stands in for SIGKILL inside this process: a BaseException, so no `except Exception` in
-    the engine catches it and nothing it would have saved after that point is saved."""
-
-
-@contextmanager
-def killed_at(point: str) -> Iterator[None]:
-    """The engine's crash points (`SAGA_CRASH_AT` kills the process with SIGKILL) made to raise
-    ProcessKilled instead, so the demo can carry on after the "crash"."""
-
-    def kill_here(name: str) -> None:
-        if name == point:
-            raise ProcessKilled(name)
-
-    with crash.installed(kill_here):
-        yield
 
 
 class EmbeddedStack(Stack):
