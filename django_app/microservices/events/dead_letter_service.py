@@ -111,8 +111,7 @@ def dead_letters_replay(
     event_type: str | None = None,
 ) -> list[str]:
     """Send the selected dead letters back to their group; the ids the broker confirmed."""
-    chosen = dead_letters_select(box=box, ids=ids, every=every, event_type=event_type)
-    return _broker(lambda: box.replay(chosen)) if chosen else []
+    return _on_chosen(box.replay, box=box, ids=ids, every=every, event_type=event_type)
 
 
 def dead_letters_discard(
@@ -123,8 +122,20 @@ def dead_letters_discard(
     event_type: str | None = None,
 ) -> list[str]:
     """Remove the selected dead letters for good; the ids removed."""
+    return _on_chosen(box.discard, box=box, ids=ids, every=every, event_type=event_type)
+
+
+def _on_chosen(
+    act: Callable[[list[str]], list[str]],
+    *,
+    box: DeadLetterBox,
+    ids: Sequence[str],
+    every: bool,
+    event_type: str | None,
+) -> list[str]:
+    """`act` on the dead letters the arguments select (nothing selected: nothing done)."""
     chosen = dead_letters_select(box=box, ids=ids, every=every, event_type=event_type)
-    return _broker(lambda: box.discard(chosen)) if chosen else []
+    return _broker(lambda: act(chosen)) if chosen else []
 
 
 def _broker(call: Callable[[], T]) -> T:

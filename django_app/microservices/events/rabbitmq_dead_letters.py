@@ -31,6 +31,7 @@ from .rabbitmq_settle import (
     DEAD_REASON_HEADER,
     FAILURES_HEADER,
     REPLAYS_HEADER,
+    persistent_copy,
 )
 from .rabbitmq_topology import RETRY_QUEUE_HEADER, Topology
 
@@ -126,15 +127,7 @@ class RabbitMQDeadLetters(DeadLetterBox):
         replayed = {k: v for k, v in headers.items() if k not in DEAD_ONLY_HEADERS}
         replayed[ATTEMPT_HEADER] = 1
         replayed[REPLAYS_HEADER] = _int(headers.get(REPLAYS_HEADER)) + 1
-        copy = pika.BasicProperties(
-            content_type=properties.content_type,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=properties.message_id,
-            correlation_id=properties.correlation_id,
-            type=properties.type,
-            app_id=properties.app_id,
-            headers=replayed,
-        )
+        copy = persistent_copy(properties, headers=replayed)
         channel.basic_publish("", self._work_queue(properties), body, copy, mandatory=True)
 
     # -- reading the headers -------------------------------------------------------------

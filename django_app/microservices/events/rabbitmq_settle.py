@@ -207,13 +207,21 @@ def _publish(delivery: Delivery, exchange: str, routing_key: str, headers: dict[
     merged.setdefault("x-original-routing-key", method.routing_key)
     merged.setdefault("x-original-exchange", method.exchange)
     merged.update(headers)
-    forwarded = pika.BasicProperties(
+    forwarded = persistent_copy(properties, headers=merged)
+    delivery.channel.basic_publish(exchange, routing_key, delivery.body, forwarded, mandatory=True)
+
+
+def persistent_copy(
+    properties: pika.BasicProperties, *, headers: dict[str, Any]
+) -> pika.BasicProperties:
+    """A message's properties for a copy of it sent on (a retry, a dead letter, a replay):
+    persistent, the same ids and type, these headers."""
+    return pika.BasicProperties(
         content_type=properties.content_type,
         delivery_mode=pika.DeliveryMode.Persistent,
         message_id=properties.message_id,
         correlation_id=properties.correlation_id,
         type=properties.type,
         app_id=properties.app_id,
-        headers=merged,
+        headers=headers,
     )
-    delivery.channel.basic_publish(exchange, routing_key, delivery.body, forwarded, mandatory=True)
