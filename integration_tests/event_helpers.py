@@ -8,6 +8,7 @@ a script (`python -m integration_tests.event_helpers commit-and-die ...`) for th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError
-from mock_services.waiting import wait_until
+from mock_services.waiting import WaitTimeout, wait_until
 
 # --- what both buses' tests use ----------------------------------------------------------------
 
@@ -106,6 +107,18 @@ def applied_counts() -> tuple[int, int, int]:
     rows = OrderStatistics.objects.filter(currency="EUR")
     total = rows.aggregate(total=Sum("order_count"))["total"] or 0
     return rows.count(), total, rows.filter(order_count__gt=1).count()
+
+
+def wait_for_applications(total: int, *, timeout: float) -> None:
+    """Wait until `total` applications are counted, or the timeout passes: then the caller's
+    assertions on applied_counts() fail with the counts (and its log), not a bare timeout."""
+    with contextlib.suppress(WaitTimeout):
+        wait_until(
+            lambda: applied_counts()[1] >= total,
+            timeout=timeout,
+            interval=0.5,
+            what="every event applied",
+        )
 
 
 @contextmanager

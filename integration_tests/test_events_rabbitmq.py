@@ -6,7 +6,6 @@ the PostgreSQL server, so inbox rows and handler effects are real transactions.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import threading
@@ -25,6 +24,7 @@ from integration_tests.event_helpers import (
     recording_registry,
     start_consumer,
     stop_process,
+    wait_for_applications,
 )
 from integration_tests.servers.endpoint import CallbackController
 from microservices.conf import DEFAULTS
@@ -32,7 +32,7 @@ from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
-from mock_services.waiting import WaitTimeout, wait_until
+from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types
@@ -236,14 +236,7 @@ def events_flow_through_a_broker_outage(rabbitmq, unique_name, go_down) -> None:
             publisher.join(timeout=180)
             assert failures == []
             assert len(published) == total
-            # On a timeout the assertion below fails instead, with the counts and the log.
-            with contextlib.suppress(WaitTimeout):
-                wait_until(
-                    lambda: applied_counts()[1] >= total,
-                    timeout=180,
-                    interval=0.5,
-                    what="every event applied",
-                )
+            wait_for_applications(total, timeout=180)
         finally:
             back.set()
             output = stop_process(consumer)
@@ -301,14 +294,7 @@ def test_sigkilled_consumer_messages_are_redelivered_and_applied_once(rabbitmq, 
         killed_at = applied_counts()[0]
         second = start_consumer("rabbitmq", rabbitmq.url, unique_name, "order.created")
         try:
-            # On a timeout the assertion below fails instead, with the counts and the log.
-            with contextlib.suppress(WaitTimeout):
-                wait_until(
-                    lambda: applied_counts()[1] >= total,
-                    timeout=120,
-                    interval=0.5,
-                    what="every event applied",
-                )
+            wait_for_applications(total, timeout=120)
         finally:
             output = stop_process(second)
     assert killed_at < total

@@ -24,6 +24,7 @@ from integration_tests.event_helpers import (
     stop_process,
     stop_process_when_dead,
     transaction_id,
+    wait_for_applications,
 )
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS, queue_depth
 from microservices.events.crash import CRASH_ENV
@@ -172,14 +173,7 @@ def test_a_consumer_killed_before_its_window_commits_applies_every_event_exactly
             "rabbitmq", rabbitmq.url, unique_name, "order.created", extra_args=window
         )
         try:
-            # On a timeout the assertion below fails instead, with the counts and the log.
-            with contextlib.suppress(WaitTimeout):
-                wait_until(
-                    lambda: applied_counts()[1] >= total,
-                    timeout=60,
-                    interval=0.5,
-                    what="every event applied",
-                )
+            wait_for_applications(total, timeout=60)
         finally:
             output = stop_process(second)
     assert applied_counts() == (total, total, 0), output[-3000:]
