@@ -38,7 +38,7 @@ def create_user(body: UserCreate, store: StoreDep, response: Response) -> User:
 @router.get("/users/search", operation_id="searchUsers", responses=problems(422))
 def search_users(
     store: StoreDep,
-    q: Annotated[str, Query(min_length=1, max_length=200)],
+    q: Annotated[str, Query(min_length=1, max_length=254)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> UserList:
     users = store.search(q, limit)
