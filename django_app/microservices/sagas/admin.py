@@ -59,15 +59,6 @@ def _definition(saga_type: str) -> SagaDefinition | None:
         return None
 
 
-def lease_lapsed(obj: SagaExecution, now: datetime | None = None) -> bool:
-    """An active saga whose worker's lease ran out: nobody is running it; resume it."""
-    return (
-        obj.status in ACTIVE_STATUSES
-        and obj.lease_expires_at is not None
-        and obj.lease_expires_at <= (now or timezone.now())
-    )
-
-
 def position(obj: SagaExecution) -> str:
     """Where the saga is, by step name: "3/5 process_payment", "undoing 3/5 ...", "done"."""
     definition = _definition(obj.saga_type)
@@ -121,7 +112,7 @@ class SagaStepLogInline(_InlineBase):
             return str(log.status)
         execution = log.execution
         later = execution.step_logs.filter(started_at__gt=log.started_at).exists()
-        if not later and execution.status in ACTIVE_STATUSES and not lease_lapsed(execution):
+        if not later and execution.status in ACTIVE_STATUSES and not execution.lease_lapsed():
             return "running"
         return "interrupted (process died)"
 
@@ -209,7 +200,7 @@ class SagaExecutionAdmin(_AdminBase):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: SagaExecution) -> SafeString:
         colour = STATUS_COLOURS.get(SagaStatus(obj.status), ACTIVE_COLOUR)
-        stale = " · lease expired" if lease_lapsed(obj) else ""
+        stale = " · lease expired" if obj.lease_lapsed() else ""
         if obj.not_before is not None and obj.status in ACTIVE_STATUSES:
             stale = f" · waits until {_when(obj.not_before)}"
         return format_html(
@@ -267,7 +258,7 @@ class SagaExecutionAdmin(_AdminBase):
     @admin.display(description="lease expires")
     def lease(self, obj: SagaExecution) -> str:
         text = _when(obj.lease_expires_at)
-        return text + " (lapsed: resume it)" if lease_lapsed(obj) else text
+        return text + " (lapsed: resume it)" if obj.lease_lapsed() else text
 
     @admin.display(description="context data")
     def context(self, obj: SagaExecution) -> SafeString:
