@@ -45,7 +45,7 @@ class Observed:
     """What one finished saga shows about its charge."""
 
     status: str
-    payment_attempts: list[str]  # each action attempt's log status ("running": never ended)
+    payment_attempts: list[str]  # each action attempt's status, "interrupted" if it never ended
     posts: int
     keys: int
     charges: int | None  # None: the payments ledger cannot be read from this process
@@ -154,7 +154,7 @@ PRESETS: tuple[Preset, ...] = (
         ),
         check=lambda o, f: (
             o.status == SagaStatus.COMPLETED
-            and o.payment_attempts == ["running", "succeeded"]
+            and o.payment_attempts == ["interrupted", "succeeded"]
             and o.keys == 1
             and o.charges == 1
         ),
@@ -188,7 +188,7 @@ def observe(
     return Observed(
         status=status,
         payment_attempts=[
-            str(log.status)
+            str(log.status) if log.finished_at is not None else "interrupted"
             for log in logs
             if log.step_name == PAYMENT_STEP and log.direction == StepDirection.ACTION
         ],

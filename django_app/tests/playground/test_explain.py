@@ -125,7 +125,7 @@ FIGURES = presets.Figures(requests=4, attempts=5)
         ("lost-response", presets.Observed("completed", ["succeeded"], 2, 1, 2), False),
         (
             "kill-after-charge",
-            presets.Observed("completed", ["running", "succeeded"], 2, 1, 1),
+            presets.Observed("completed", ["interrupted", "succeeded"], 2, 1, 1),
             True,
         ),
         ("kill-after-charge", presets.Observed("completed", ["succeeded"], 1, 1, 1), False),
