@@ -24,7 +24,7 @@ from .masking import masked
 from .mermaid import saga_to_mermaid
 from .registry import get_definition
 from .services import saga_hand_off, saga_reopen_compensation
-from .timeline import format_duration, timeline_svg
+from .timeline import format_duration, read_attempts, timeline_svg
 from .waiting import waiting_for
 
 if TYPE_CHECKING:
@@ -110,11 +110,13 @@ class SagaStepLogInline(_InlineBase):
     def outcome(self, log: SagaStepLog) -> str:
         if log.finished_at is not None:
             return str(log.status)
+        # The timeline's reading of the attempt, so the row and its bar never disagree.
         execution = log.execution
-        later = execution.step_logs.filter(started_at__gt=log.started_at).exists()
-        if not later and execution.status in ACTIVE_STATUSES and not execution.lease_lapsed():
-            return "running"
-        return "interrupted (process died)"
+        lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
+        logs = list(execution.step_logs.all())
+        read = read_attempts(logs, now=timezone.now(), lease_expires_at=lease)
+        state = next(a.state for a in read if a.log.pk == log.pk)
+        return "running" if state == "running" else "interrupted (process died)"
 
     @admin.display(description="started")
     def started(self, log: SagaStepLog) -> str:
