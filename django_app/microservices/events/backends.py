@@ -49,6 +49,8 @@ def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
         config["RABBITMQ_URL"],
         config["RABBITMQ_EXCHANGE"],
         config["REDIS_URL"],
+        repr(config["REDIS_SENTINELS"]),
+        config["REDIS_SENTINEL_SERVICE"],
         config["REDIS_STREAM_PREFIX"],
     )
 
