@@ -1,9 +1,10 @@
 """Real servers for the integration tests: RabbitMQ, Redis, PostgreSQL and Consul.
 
-Session fixtures `rabbitmq`, `redis_server`, `redis_sentinel`, `postgres`, `consul` yield an `Endpoint`; each server
-comes from the environment, Docker (testcontainers) or a local process (see servers/). Django's
-database here is the PostgreSQL server. Tests using a server fixture get the `integration` marker
-and the server's marker; a failed test's report carries the tail of its servers' logs.
+Session fixtures `rabbitmq`, `redis_server`, `redis_sentinel`, `postgres`, `consul` yield an
+`Endpoint`; each server comes from the environment, Docker (testcontainers) or a local process
+(see servers/). Django's database here is the PostgreSQL server. Tests using a server fixture get
+the `integration` marker and the server's marker; a failed test's report carries the tail of its
+servers' logs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Real servers for the integration tests, one module per server.
 
 Each server is found in this order: an address in the environment (RABBITMQ_URL, REDIS_URL,
-DATABASE_URL, CONSUL_HTTP_ADDR, REDIS_SENTINELS); a testcontainers container when a Docker engine answers; the
-server binary run as a local process on free ports in a temp dir. `provide()` returns the first
-that works, or raises ServerUnavailable with a how-to message.
+REDIS_SENTINELS, DATABASE_URL, CONSUL_HTTP_ADDR); a testcontainers container when a Docker engine
+answers; the server binary run as a local process on free ports in a temp dir. `provide()`
+returns the first that works, or raises ServerUnavailable with a how-to message.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,14 @@ from mock_services.waiting import WaitTimeout, wait_until
 
 from .containers import docker_available
 from .endpoint import Endpoint, Provisioned, ServerStartError, ServerUnavailable
-from .process import ManagedProcess, free_ports, make_workdir, process_env, remove_workdir, tail_file
+from .process import (
+    ManagedProcess,
+    free_ports,
+    make_workdir,
+    process_env,
+    remove_workdir,
+    tail_file,
+)
 
 ENV = "REDIS_SENTINELS"
 SERVICE_ENV = "REDIS_SENTINEL_SERVICE"
@@ -140,7 +148,7 @@ class SentinelCluster:
     def primary_address(self) -> tuple[str, int] | None:
         """Where the first sentinel that answers says the primary is."""
         for host, port in self.sentinels:
-            client = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
+            client: Any = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
             try:
                 found = client.sentinel_get_master_addr_by_name(self.service)
             except redis.RedisError:
@@ -172,7 +180,7 @@ class SentinelCluster:
 
         def moved() -> bool:
             for host, port in self.sentinels:
-                client = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
+                client: Any = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
                 try:
                     found = client.sentinel_get_master_addr_by_name(self.service)
                 finally:
@@ -214,7 +222,7 @@ class SentinelCluster:
             if info.get("master_link_status") != "up" or int(info["master_port"]) != primary.port:
                 return False
         for host, port in self.sentinels:
-            client = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
+            client: Any = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
             try:
                 master = client.sentinel_master(self.service)
                 replicas = client.sentinel_slaves(self.service)
@@ -229,7 +237,8 @@ class SentinelCluster:
 
     def log_tail(self, lines: int) -> str:
         return "\n".join(
-            f"--- {node.name}\n{node.log_tail(lines)}" for node in [*self.nodes, *self.sentinel_nodes]
+            f"--- {node.name}\n{node.log_tail(lines)}"
+            for node in [*self.nodes, *self.sentinel_nodes]
         )
 
 
@@ -257,7 +266,12 @@ class SentinelEndpoint(Endpoint):
     cluster: SentinelCluster | None = field(default=None, repr=False, compare=False)
 
 
-def _provisioned(cluster: SentinelCluster, source: Any, close: Callable[[], None]) -> Provisioned:
+def _provisioned(
+    cluster: SentinelCluster,
+    source: Any,
+    close: Callable[[], None],
+    startup: float | None = None,
+) -> Provisioned:
     host, port = cluster.sentinels[0]
     endpoint = SentinelEndpoint(
         name="redis_sentinel",
@@ -266,6 +280,7 @@ def _provisioned(cluster: SentinelCluster, source: Any, close: Callable[[], None
         url=cluster.addresses,
         source=source,
         log_tail=cluster.log_tail,
+        startup_seconds=startup,
         cluster=cluster,
     )
     return Provisioned(endpoint, close=close)
@@ -287,7 +302,9 @@ def from_env() -> Provisioned | None:
     return _provisioned(cluster, "env", lambda: None)
 
 
-def _cluster(spawn: Callable[[str, int], Node], sentinel_argv: Callable[[Node, int], list[str]]) -> SentinelCluster:
+def _cluster(
+    spawn: Callable[[str, int], Node], sentinel_argv: Callable[[Node, int], list[str]]
+) -> SentinelCluster:
     """Start a primary, a replica synced to it, then three sentinels that know each other."""
     ports = free_ports(5)
     primary, replica = spawn("redis-1", ports[0]), spawn("redis-2", ports[1])
@@ -313,7 +330,9 @@ def _cluster(spawn: Callable[[str, int], Node], sentinel_argv: Callable[[Node, i
         sentinel = spawn(f"sentinel-{index}", port)
         sentinel.start(sentinel_argv(sentinel, primary.port))
         cluster.sentinel_nodes.append(sentinel)
-    wait_until(_quietly(lambda: cluster._in_sync(primary)), timeout=60, interval=0.1, what="sentinels")
+    wait_until(
+        _quietly(lambda: cluster._in_sync(primary)), timeout=60, interval=0.1, what="sentinels"
+    )
     return cluster
 
 
@@ -332,7 +351,9 @@ def as_process() -> Provisioned:
                 argv = [argv[0], "--sentinel"]
             else:
                 argv = [*argv, "--dir", str(home), "--daemonize", "no"]
-            process = ManagedProcess([binary, *argv], env=process_env(), log=home / "server.log", cwd=home)
+            process = ManagedProcess(
+                [binary, *argv], env=process_env(), log=home / "server.log", cwd=home
+            )
             process.spawn()
             return process
 
@@ -358,13 +379,14 @@ def as_process() -> Provisioned:
         nodes.append(node)
         return node
 
+    started = time.monotonic()
     try:
         cluster = _cluster(tracked, sentinel_argv)
     except (WaitTimeout, ServerStartError) as exc:
         tails = "\n".join(f"--- {n.name}\n{n.log_tail(20)}" for n in nodes)
         close()
         raise ServerStartError(f"Redis Sentinel cluster did not start: {exc}\n{tails}") from exc
-    return _provisioned(cluster, "process", close)
+    return _provisioned(cluster, "process", close, time.monotonic() - started)
 
 
 def in_docker() -> Provisioned:
@@ -379,11 +401,17 @@ def in_docker() -> Provisioned:
         def run(argv: list[str]) -> Any:
             if argv and argv[0].endswith(".conf"):
                 script = argv[1]
-                command = ["sh", "-c", f"printf '%s' '{script}' > /tmp/s.conf && "
-                           "exec redis-server /tmp/s.conf --sentinel"]
+                command = [
+                    "sh",
+                    "-c",
+                    f"printf '%s' '{script}' > /tmp/s.conf && "
+                    "exec redis-server /tmp/s.conf --sentinel",
+                ]
             else:
                 command = ["redis-server", *argv]
-            container = DockerContainer(IMAGE).with_command(command).with_kwargs(network_mode="host")
+            container = (
+                DockerContainer(IMAGE).with_command(command).with_kwargs(network_mode="host")
+            )
             container.start()
             containers.append(container)
             return container
@@ -398,9 +426,10 @@ def in_docker() -> Provisioned:
             with contextlib.suppress(Exception):
                 container.stop()
 
+    started = time.monotonic()
     try:
         cluster = _cluster(spawn, sentinel_argv)
     except (WaitTimeout, ServerStartError):
         close()
         raise
-    return _provisioned(cluster, "docker", close)
+    return _provisioned(cluster, "docker", close, time.monotonic() - started)

@@ -139,7 +139,7 @@ class RedisStreamsBus(RedisBus):
             self._replicated(replies, len(sent))
         except BusUnavailable as exc:
             return outcomes[: sent[0][0]], exc
-        for (index, stream, _), reply in zip(sent, replies, strict=True):
+        for (index, stream, _), reply in zip(sent, replies[: len(sent)], strict=True):
             if isinstance(reply, Exception):
                 outcomes[index] = f"Redis refused the event on {stream}: {reply}"
         return outcomes, None
