@@ -23,7 +23,7 @@ import pytest
 from django.db import connection
 
 from integration_tests.event_helpers import configured_bus, order_event
-from integration_tests.servers.redis_sentinel import Node, SentinelCluster
+from integration_tests.servers.sentinel_cluster import Node, SentinelCluster
 from microservices.events.backends import build_bus
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
