@@ -75,7 +75,7 @@ def _sentinel(entry: Any) -> tuple[str, int]:
 class RedisTarget:
     """One Redis to connect to: a URL, or a Sentinel service (the URL then gives auth and db)."""
 
-    url: str
+    url: str = field(repr=False)  # it may hold a password
     sentinels: tuple[tuple[str, int], ...] = ()
     service: str = ""
     sentinel_username: str = ""
