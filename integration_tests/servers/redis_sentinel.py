@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from microservices.events.redis_connection import RedisAddressError, parse_sentinels
 from mock_services.waiting import WaitTimeout, wait_until
 
 from .containers import docker_available
@@ -82,8 +83,6 @@ def _provisioned(
 
 
 def from_env() -> Provisioned | None:
-    from microservices.events.redis_connection import RedisAddressError, parse_sentinels
-
     raw = os.environ.get(ENV)
     if not raw:
         return None
