@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from integration_tests.servers import consul, postgres, rabbitmq, redis, redis_sentinel
+from microservices.events.redis_connection import parse_sentinels
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 
@@ -148,7 +149,7 @@ def test_exported_sentinels_are_the_sentinel_services_ports(compose):
     exports = _exports()
     services = compose["services"]
     ports = {int(services[f"sentinel-{n}"]["environment"]["SENTINEL_PORT"]) for n in (1, 2, 3)}
-    sentinels = redis_sentinel.parse_sentinels(exports[redis_sentinel.ENV])
+    sentinels = parse_sentinels(exports[redis_sentinel.ENV])
     assert {port for _, port in sentinels} == ports
     service = exports[redis_sentinel.SERVICE_ENV]
     primary_port = services["redis-primary"]["command"][2]
