@@ -24,10 +24,13 @@ from django.db import connection
 
 from integration_tests.event_helpers import configured_bus, order_event
 from integration_tests.servers.sentinel_cluster import Node, SentinelCluster
+from microservices.conf import _merge, ms_settings
 from microservices.events.backends import build_bus
+from microservices.events.checks import check_redis_persistence
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.events.outbox import outbox_enqueue, outbox_relay_loop
+from microservices.health import check_broker, check_redis
 from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 
@@ -40,6 +43,12 @@ UNREPLICATED = 500
 BACKLOG = 1 << 20
 FILLER = b"x" * BACKLOG
 WAIT_TIMEOUT_MS = 300
+
+
+def events_settings(**event_bus: Any) -> Any:
+    from django.test import override_settings
+
+    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
 
 
 def sent_count() -> int:
@@ -224,3 +233,22 @@ def _controllable(endpoint: Any) -> SentinelCluster:
     if not cluster.controllable:
         pytest.skip("the Sentinel cluster of REDIS_SENTINELS is not ours to kill")
     return cluster
+
+
+def test_health_and_the_deploy_check_ask_the_primary_the_sentinels_name(redis_sentinel):
+    """/health/ready/'s broker and Redis components PING the Sentinel service's primary, and
+    `check --deploy` asks that primary for its persistence (these nodes run without AOF: W041)."""
+    settings = {
+        "BACKEND": "redis",
+        "REDIS_URL": "",
+        "REDIS_SENTINELS": redis_sentinel.url,
+        "REDIS_SENTINEL_SERVICE": redis_sentinel.cluster.service,
+    }
+    with events_settings(**settings):
+        broker, redis_health = check_broker(), check_redis()
+        warnings = [message.id for message in check_redis_persistence()]
+    assert (broker.status, broker.detail.split(" ")[0]) == ("up", "redis")
+    assert redis_health.status == "up"
+    assert warnings == ["microservices.W041"]
+    with events_settings(**{**settings, "REDIS_SENTINEL_SERVICE": "nobody"}):
+        assert check_broker().status == "down"
