@@ -200,6 +200,7 @@ def lose_the_primary(cluster: SentinelCluster, name: str, *, wait_replicas: int)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # about 100-160 s on two shared cores; its waits have their own bounds
 @pytest.mark.django_db(transaction=True)
 def test_without_wait_the_relay_marks_sent_events_a_failover_loses(redis_sentinel, unique_name):
     """Asynchronous replication: events the primary acknowledged, and the relay marked sent,
@@ -213,6 +214,7 @@ def test_without_wait_the_relay_marks_sent_events_a_failover_loses(redis_sentine
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # about 100-160 s on two shared cores; its waits have their own bounds
 @pytest.mark.django_db(transaction=True)
 def test_with_wait_for_one_replica_the_same_failover_loses_no_event_marked_sent(
     redis_sentinel, unique_name

@@ -52,6 +52,9 @@ def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
         repr(config["REDIS_SENTINELS"]),
         config["REDIS_SENTINEL_SERVICE"],
         config["REDIS_STREAM_PREFIX"],
+        # what a publish waits for: a bus built without it must not serve a setting with it
+        config["REDIS_WAIT_REPLICAS"],
+        config["REDIS_WAIT_TIMEOUT_MS"],
     )
 
 
