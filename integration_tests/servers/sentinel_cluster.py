@@ -55,7 +55,9 @@ class Node:
         """SIGKILL: nothing flushed, nothing handed over; returns once it is gone."""
         if isinstance(self.handle, ManagedProcess):
             self.handle.kill()
-        elif self.handle is not None:
+        elif self.handle is not None:  # a container: `docker kill` sends SIGKILL, then remove it
+            with contextlib.suppress(Exception):
+                self.handle.get_wrapped_container().kill()
             with contextlib.suppress(Exception):
                 self.handle.stop()
         self.handle = None
