@@ -1,9 +1,10 @@
 """Real servers for the integration tests: RabbitMQ, Redis, PostgreSQL and Consul.
 
-Session fixtures `rabbitmq`, `redis_server`, `postgres`, `consul` yield an `Endpoint`; each server
-comes from the environment, Docker (testcontainers) or a local process (see servers/). Django's
-database here is the PostgreSQL server. Tests using a server fixture get the `integration` marker
-and the server's marker; a failed test's report carries the tail of its servers' logs.
+Session fixtures `rabbitmq`, `redis_server`, `redis_sentinel`, `postgres`, `consul` yield an
+`Endpoint`; each server comes from the environment, Docker (testcontainers) or a local process
+(see servers/). Django's database here is the PostgreSQL server. Tests using a server fixture get
+the `integration` marker and the server's marker; a failed test's report carries the tail of its
+servers' logs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from integration_tests.servers.endpoint import CallbackController
 SERVER_FIXTURES = {
     "rabbitmq": "rabbitmq",
     "redis_server": "redis",
+    "redis_sentinel": "redis_sentinel",
     "postgres": "postgres",
     "consul": "consul",
 }
@@ -87,6 +89,13 @@ def rabbitmq() -> Iterator[Endpoint]:
 def redis_server() -> Iterator[Endpoint]:
     """A Redis server: url redis://host:port/0 (isolate tests with `unique_name` key prefixes)."""
     yield from _serve("redis")
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[Endpoint]:
+    """Redis with Sentinel: url "host:port,..." (its sentinels, service "mymaster"); `.cluster`
+    holds the primary, the replica and the sentinels, each a process a test can signal."""
+    yield from _serve("redis_sentinel")
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,8 @@ def event_bus_settings(backend: str, url: str, name: str, **extra: Any) -> dict[
         "RECONNECT_BACKOFF_MAX": 1.0,
     }
     conf["RABBITMQ_URL" if backend == "rabbitmq" else "REDIS_URL"] = url
+    if backend != "rabbitmq":  # one Redis, whatever REDIS_SENTINELS the environment names
+        conf["REDIS_SENTINELS"] = []
     conf.update(extra)
     return conf
 

@@ -19,7 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
-from integration_tests.servers import consul, postgres, rabbitmq, redis
+from integration_tests.servers import consul, postgres, rabbitmq, redis, redis_sentinel
+from microservices.events.redis_connection import parse_sentinels
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 
@@ -31,6 +32,9 @@ SCHEMA_GLOBS = (
 )
 SERVERS = {"rabbitmq": rabbitmq, "redis": redis, "postgres": postgres, "consul": consul}
 STUBS = set(DEFAULT_PORTS)
+# profile `sentinel`: Redis with Sentinel, started only when asked for
+SENTINEL_SERVICES = {"redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
+SENTINEL_EXPORTS = {redis_sentinel.ENV, redis_sentinel.SERVICE_ENV}
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +104,13 @@ def test_docker_compose_config_accepts_the_file():
 
 
 def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
-    """The four servers and the four stubs are services, each with a healthcheck command."""
+    """The four servers and the four stubs are services, the Sentinel cluster's five only under
+    the `sentinel` profile, each with a healthcheck command."""
     services = compose["services"]
-    assert set(services) == set(SERVERS) | STUBS
+    assert set(services) == set(SERVERS) | STUBS | SENTINEL_SERVICES
+    profiled = {name for name, service in services.items() if service.get("profiles")}
+    assert profiled == SENTINEL_SERVICES
+    assert all(services[name]["profiles"] == ["sentinel"] for name in profiled)
     for name, service in services.items():
         test = service.get("healthcheck", {}).get("test")
         assert isinstance(test, list), name
@@ -112,7 +120,7 @@ def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
 def test_exported_addresses_use_the_fixture_variables_and_published_ports(compose):
     """The header's exports are the variables the fixtures read, at ports the services publish."""
     exports = _exports()
-    assert set(exports) == {module.ENV for module in SERVERS.values()}
+    assert set(exports) == {module.ENV for module in SERVERS.values()} | SENTINEL_EXPORTS
     services = compose["services"]
     for name, module in SERVERS.items():
         value = exports[module.ENV]
@@ -133,3 +141,18 @@ def test_stubs_listen_on_the_ports_django_settings_default_to(compose):
         assert service["environment"][f"MOCK_SERVICES_{name.upper()}_PORT"] == str(port)
         assert service["environment"]["STUB_PORT"] == str(port)
         assert service["environment"]["MOCK_SERVICES_TOKEN"] != ""
+
+
+def test_exported_sentinels_are_the_sentinel_services_ports(compose):
+    """REDIS_SENTINELS names the three sentinels' ports, REDIS_SENTINEL_SERVICE the monitored
+    name, and the sentinels monitor the primary's port."""
+    exports = _exports()
+    services = compose["services"]
+    ports = {int(services[f"sentinel-{n}"]["environment"]["SENTINEL_PORT"]) for n in (1, 2, 3)}
+    sentinels = parse_sentinels(exports[redis_sentinel.ENV])
+    assert {port for _, port in sentinels} == ports
+    service = exports[redis_sentinel.SERVICE_ENV]
+    primary_port = services["redis-primary"]["command"][2]
+    assert f"sentinel monitor {service} 127.0.0.1 {primary_port} 2" in " ".join(
+        services["sentinel-1"]["command"]
+    )

@@ -73,6 +73,18 @@ DEFAULTS: dict[str, Any] = {
         # at least 2 x CONSUME_WINDOW (W051): the next window arrives while one commits
         "RABBITMQ_PREFETCH": 50,
         "REDIS_URL": "",
+        # Redis with Sentinel: ["host:port", ...] or [[host, port], ...] and the service name;
+        # REDIS_URL then gives only the primary's auth, db and TLS (redis_connection.py)
+        "REDIS_SENTINELS": [],
+        "REDIS_SENTINEL_SERVICE": "",
+        # auth of the sentinels themselves ("" = none)
+        "REDIS_SENTINEL_USERNAME": "",
+        "REDIS_SENTINEL_PASSWORD": "",
+        # Redis Streams: a publish counts only once this many replicas have it (WAIT), else
+        # the relay keeps its rows pending; 0 = the primary's answer is enough (asynchronous
+        # replication: a failover can lose what it answered). Waits at most the timeout.
+        "REDIS_WAIT_REPLICAS": 0,
+        "REDIS_WAIT_TIMEOUT_MS": 1000,
         "REDIS_STREAM_PREFIX": "events",
         "MAX_DELIVERIES": 5,
         "RETRY_BACKOFF": 0.2,

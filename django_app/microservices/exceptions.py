@@ -157,6 +157,14 @@ class BusUnavailable(EventError, ConnectionError):
     default_message = "event bus unreachable"
 
 
+class NotReplicated(BusUnavailable):
+    """The Redis primary took the events, but fewer replicas than REDIS_WAIT_REPLICAS confirmed
+    them within REDIS_WAIT_TIMEOUT_MS: a failover could lose them, so they count as unpublished
+    (the relay sends them again; consumers deduplicate)."""
+
+    default_message = "too few Redis replicas confirmed the events"
+
+
 class RetryableHandlerError(EventError):
     """The handler's own passing failure: retried with backoff, and counted toward
     MAX_DELIVERIES (dead-lettered once they are used up), like any exception not named here."""

@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import pika
-import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connections
 from django.dispatch import receiver
 
 from .conf import ms_settings
+from .events.redis_connection import RedisAddressError, RedisTarget
 from .registry.base import get_registry
 
 Status = Literal["up", "down", "not_applicable", "not_configured"]
@@ -107,8 +107,10 @@ def ping_rabbitmq(url: str) -> str:
     return f"rabbitmq {version.decode() if isinstance(version, bytes) else version}".strip()
 
 
-def ping_redis(url: str) -> str:
-    client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+def ping_redis(where: str | RedisTarget) -> str:
+    """PING a Redis (a URL, or the bus's target: a Sentinel service's current primary)."""
+    target = RedisTarget(where) if isinstance(where, str) else where
+    client = target.client(socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
     try:
         client.ping()
         version = client.info("server").get("redis_version", "")
@@ -127,19 +129,27 @@ def check_broker() -> ComponentHealth:
             return ComponentHealth("down", "EVENT_BUS BACKEND rabbitmq has no RABBITMQ_URL")
         return _timed(lambda: ping_rabbitmq(url))
     if backend == "redis":
-        url = str(bus["REDIS_URL"] or "")
-        if not url:
-            return ComponentHealth("down", "EVENT_BUS BACKEND redis has no REDIS_URL")
-        return _timed(lambda: ping_redis(url))
+        target = _bus_redis(bus)
+        if target is None:
+            return ComponentHealth("down", "EVENT_BUS BACKEND redis has no REDIS_URL or sentinels")
+        return _timed(lambda: ping_redis(target))
     return ComponentHealth("not_applicable", f"event bus backend {backend!r} has no broker")
 
 
+def _bus_redis(bus: dict[str, Any]) -> RedisTarget | None:
+    """The event bus's Redis (a URL or a Sentinel service), None if the settings name none."""
+    try:
+        return RedisTarget.from_config(bus)
+    except RedisAddressError:
+        return None
+
+
 def redis_urls() -> list[str]:
-    """The Redis servers this service is configured to use (event bus, Django caches)."""
+    """The Redis servers of the Django caches, and the event bus's when it is one URL."""
     urls: list[str] = []
-    bus_url = str(ms_settings.EVENT_BUS["REDIS_URL"] or "")
-    if bus_url:
-        urls.append(bus_url)
+    bus = _bus_redis(ms_settings.EVENT_BUS)
+    if bus is not None and not bus.uses_sentinel:
+        urls.append(bus.url)
     for conf in getattr(settings, "CACHES", {}).values():
         if str(conf.get("BACKEND", "")).endswith("RedisCache"):
             location = conf.get("LOCATION")
@@ -148,12 +158,15 @@ def redis_urls() -> list[str]:
 
 
 def check_redis() -> ComponentHealth:
-    urls = redis_urls()
-    if not urls:
+    bus = _bus_redis(ms_settings.EVENT_BUS)
+    targets: list[str | RedisTarget] = [*redis_urls()]
+    if bus is not None and bus.uses_sentinel:
+        targets.insert(0, bus)
+    if not targets:
         return ComponentHealth("not_configured", "no Redis in EVENT_BUS REDIS_URL or CACHES")
 
     def probe() -> str:
-        return ", ".join(ping_redis(url) for url in urls)
+        return ", ".join(ping_redis(target) for target in targets)
 
     return _timed(probe)
 

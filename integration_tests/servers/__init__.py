@@ -1,9 +1,9 @@
 """Real servers for the integration tests, one module per server.
 
 Each server is found in this order: an address in the environment (RABBITMQ_URL, REDIS_URL,
-DATABASE_URL, CONSUL_HTTP_ADDR); a testcontainers container when a Docker engine answers; the
-server binary run as a local process on free ports in a temp dir. `provide()` returns the first
-that works, or raises ServerUnavailable with a how-to message.
+REDIS_SENTINELS, DATABASE_URL, CONSUL_HTTP_ADDR); a testcontainers container when a Docker engine
+answers; the server binary run as a local process on free ports in a temp dir. `provide()`
+returns the first that works, or raises ServerUnavailable with a how-to message.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from . import consul, postgres, rabbitmq, redis
+from . import consul, postgres, rabbitmq, redis, redis_sentinel
 from .containers import docker_available
 from .endpoint import Controller, Endpoint, Provisioned, ServerStartError, ServerUnavailable
 from .environment import required_servers
@@ -31,6 +31,7 @@ __all__ = [
 PROVIDERS: dict[str, ModuleType] = {
     "rabbitmq": rabbitmq,
     "redis": redis,
+    "redis_sentinel": redis_sentinel,
     "postgres": postgres,
     "consul": consul,
 }

@@ -49,7 +49,12 @@ def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
         config["RABBITMQ_URL"],
         config["RABBITMQ_EXCHANGE"],
         config["REDIS_URL"],
+        repr(config["REDIS_SENTINELS"]),
+        config["REDIS_SENTINEL_SERVICE"],
         config["REDIS_STREAM_PREFIX"],
+        # what a publish waits for: a bus built without it must not serve a setting with it
+        config["REDIS_WAIT_REPLICAS"],
+        config["REDIS_WAIT_TIMEOUT_MS"],
     )
 
 

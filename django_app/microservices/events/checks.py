@@ -16,6 +16,7 @@ from ..conf import ms_settings
 from .backends import BACKENDS
 from .contract import get_contract
 from .handlers import load_registry
+from .redis_connection import SENTINEL_SCHEMES, RedisAddressError, RedisTarget, parse_sentinels
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
@@ -54,14 +55,8 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="microservices.E041",
             )
         )
-    if backend in {"redis", "redis_pubsub"} and _scheme(conf.get("REDIS_URL")) not in REDIS_SCHEMES:
-        errors.append(
-            Error(
-                f"{WHERE}['REDIS_URL'] is missing or not a redis:// URL",
-                hint="Set REDIS_URL, e.g. redis://redis:6379/0.",
-                id="microservices.E042",
-            )
-        )
+    if backend in {"redis", "redis_pubsub"}:
+        errors.extend(_check_redis(conf))
     for key in ("MAX_DELIVERIES", "OUTBOX_BATCH_SIZE", "RABBITMQ_PREFETCH", "MAX_EVENT_BYTES"):
         if not _positive_int(conf.get(key)):
             errors.append(
@@ -89,6 +84,93 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 "rabbitmq or redis. Set ALLOW_MEMORY_BUS only where one process publishes and "
                 "consumes (tests, a demo).",
                 id="microservices.E048",
+            )
+        )
+    return errors
+
+
+def _check_redis(conf: dict[str, Any]) -> list[CheckMessage]:
+    """Where the Redis bus connects (REDIS_URL, or sentinels and a service) and its WAIT."""
+    errors: list[CheckMessage] = []
+    url: Any = conf.get("REDIS_URL")
+    sentinels: Any = conf.get("REDIS_SENTINELS")  # set at all: sentinels are meant
+    try:
+        parse_sentinels(sentinels or [])
+    except RedisAddressError as exc:
+        errors.append(
+            Error(
+                f"{WHERE}['REDIS_SENTINELS'] is invalid: {exc}",
+                hint='List the sentinels as ["host:port", ...] or [["host", port], ...], or '
+                '"host:port,host:port".',
+                id="microservices.E056",
+            )
+        )
+    if not sentinels and _scheme(url) not in REDIS_SCHEMES:
+        errors.append(
+            Error(
+                f"{WHERE}['REDIS_URL'] is missing or not a redis:// URL, and no REDIS_SENTINELS "
+                "is set",
+                hint="Set REDIS_URL, e.g. redis://redis:6379/0, or REDIS_SENTINELS with "
+                "REDIS_SENTINEL_SERVICE.",
+                id="microservices.E042",
+            )
+        )
+    if sentinels:
+        service: Any = conf.get("REDIS_SENTINEL_SERVICE")
+        if not isinstance(service, str) or not service:
+            errors.append(
+                Error(
+                    f"{WHERE}['REDIS_SENTINEL_SERVICE'] must name the monitored primary, not "
+                    f"{service!r}",
+                    hint="The name the sentinels monitor (`sentinel monitor <name> ...`), e.g. "
+                    '"mymaster".',
+                    id="microservices.E057",
+                )
+            )
+        if url and _scheme(url) not in SENTINEL_SCHEMES:
+            errors.append(
+                Error(
+                    f"{WHERE}['REDIS_URL'] must be a redis:// or rediss:// URL with "
+                    f"REDIS_SENTINELS, not {_scheme(url) or 'one without a scheme'}",
+                    hint="With sentinels it gives the primary's auth, db and TLS only: "
+                    "redis://:password@/0, or rediss:// for TLS.",
+                    id="microservices.E057",
+                )
+            )
+        elif url and urlsplit(url).hostname:
+            errors.append(
+                Warning(
+                    f"{WHERE}['REDIS_URL'] names host {urlsplit(url).hostname!r}, which is not "
+                    "used with REDIS_SENTINELS",
+                    hint="The sentinels name the primary; REDIS_URL gives its auth, db and TLS "
+                    "only. Write it without a host: redis://:password@/0.",
+                    id="microservices.W056",
+                )
+            )
+    errors.extend(_check_wait(conf))
+    return errors
+
+
+def _check_wait(conf: dict[str, Any]) -> list[CheckMessage]:
+    replicas: Any = conf.get("REDIS_WAIT_REPLICAS")
+    timeout: Any = conf.get("REDIS_WAIT_TIMEOUT_MS")
+    errors: list[CheckMessage] = []
+    if not (_positive_int(replicas) or replicas == 0) or isinstance(replicas, bool):
+        errors.append(
+            Error(
+                f"{WHERE}['REDIS_WAIT_REPLICAS'] must be an integer >= 0, not {replicas!r}",
+                hint="0 takes the primary's answer (a failover may lose it); N waits for N "
+                "replicas to have each relayed batch.",
+                id="microservices.E058",
+            )
+        )
+    if not _positive_int(timeout):
+        errors.append(
+            Error(
+                f"{WHERE}['REDIS_WAIT_TIMEOUT_MS'] must be an integer >= 1, not {timeout!r}",
+                hint="WAIT with 0 blocks until the replicas answer, however long a replica is "
+                "away: the relay would hang. Milliseconds, e.g. 1000.",
+                id="microservices.E058",
             )
         )
     return errors
@@ -185,10 +267,10 @@ def _check_contract_and_handlers() -> list[CheckMessage]:
     return []
 
 
-def _redis_appendonly(url: str) -> str | None:
-    """Redis's `appendonly` setting, or None when it cannot be asked (down, CONFIG disabled)."""
-    client = redis.Redis.from_url(
-        url,
+def _redis_appendonly(target: RedisTarget) -> str | None:
+    """Redis's `appendonly` setting (the primary's, with sentinels), or None when it cannot be
+    asked (down, CONFIG disabled)."""
+    client = target.client(
         socket_timeout=REDIS_CONFIG_TIMEOUT,
         socket_connect_timeout=REDIS_CONFIG_TIMEOUT,
         decode_responses=True,
@@ -210,14 +292,17 @@ def check_redis_persistence(app_configs: Any = None, **kwargs: Any) -> list[Chec
     Redis services often disable CONFIG while persisting by their own means.
     """
     conf: dict[str, Any] = ms_settings.EVENT_BUS
-    url = conf["REDIS_URL"]
-    if conf["BACKEND"] != "redis" or _scheme(url) not in REDIS_SCHEMES:
+    if conf["BACKEND"] != "redis":
         return []
-    if _redis_appendonly(url) != "no":
+    try:
+        target = RedisTarget.from_config(conf)
+    except RedisAddressError:
+        return []  # check_event_bus reports it
+    if _redis_appendonly(target) != "no":
         return []
     return [
         Warning(
-            f"the Redis of {WHERE}['REDIS_URL'] runs with appendonly no",
+            f"the Redis of {WHERE} ({target.describe()}) runs with appendonly no",
             hint="A Redis restart loses every stream: the events not yet consumed and the "
             "consumer groups' pending entries. Run it with appendonly yes "
             "(appendfsync everysec).",

@@ -1,7 +1,9 @@
 """What the two Redis buses share: one client, calls retried across reconnects, key names.
 
 Both name their keys `<prefix>:<event_type>` (a stream, or a pub/sub channel) and write what
-their handlers could not settle to the stream `<prefix>:dead:<group>`.
+their handlers could not settle to the stream `<prefix>:dead:<group>`. The client reaches one
+server (REDIS_URL) or the primary of a Sentinel service (redis_connection.py); a failover shows
+as one of RECONNECTABLE for a second or two, and every caller retries those.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ import time
 from collections.abc import Mapping
 from typing import Any, Self
 
-import redis
 import redis.exceptions as rx
 
 from ..exceptions import BusUnavailable
 from .bus import EventBus, reconnect_delay
+from .redis_connection import RedisTarget
 
-RECONNECTABLE: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
+# A server gone, or mid-failover: MasterNotFoundError (a ConnectionError) while no sentinel names
+# a primary, ReadOnlyError from a demoted primary still reached by an old connection.
+RECONNECTABLE: tuple[type[BaseException], ...] = (
+    rx.ConnectionError,
+    rx.TimeoutError,
+    rx.ReadOnlyError,
+    OSError,
+)
 
 
 def text(value: Any) -> str:
@@ -29,7 +38,7 @@ class RedisBus(EventBus):
 
     def __init__(
         self,
-        url: str,
+        target: RedisTarget | str,
         *,
         prefix: str,
         max_deliveries: int,
@@ -37,23 +46,20 @@ class RedisBus(EventBus):
         reconnect_backoff_max: float,
     ) -> None:
         super().__init__()
-        if not url:
-            raise ValueError("Redis bus needs MICROSERVICES['EVENT_BUS']['REDIS_URL']")
-        self.url = url
+        self.target = RedisTarget(target) if isinstance(target, str) else target
+        self.target.validate()  # RedisAddressError (a ValueError) names what is missing
         self.prefix = prefix
         self.max_deliveries = max_deliveries
         self.publish_timeout = publish_timeout
         self.reconnect_backoff_max = reconnect_backoff_max
-        # Any: redis-py annotates replies as unions over RESP2/RESP3 and sync/async that do not
-        # narrow; the code below decodes each reply explicitly instead.
-        self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        self.client: Any = self.target.client(
+            socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         """A bus from the EVENT_BUS settings, every key present (backends.bus_settings())."""
-        return cls(str(config["REDIS_URL"]), **cls.options(config))
+        return cls(RedisTarget.from_config(config), **cls.options(config))
 
     @classmethod
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:

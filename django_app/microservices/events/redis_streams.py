@@ -16,6 +16,11 @@ one MULTI: one XACK of the ids, with the XADDs of the dead ones. A read returns 
 holds without waiting for more, so a quiet stream is acked at once (CONSUME_WINDOW_WAIT is
 RabbitMQ's). A failing entry alone is retried or dead-lettered; a crash before the commit leaves
 the whole window pending, reclaimed by XAUTOCLAIM, and the inbox makes the replay harmless.
+
+Redis replicates asynchronously: a primary that dies before its replica has an XADD loses it,
+though it already answered. With REDIS_WAIT_REPLICAS = N, each publish ends with `WAIT N
+timeout` in the same round trip, and fewer than N confirming replicas is a failed publish
+(NotReplicated, a BusUnavailable): the outbox keeps those rows pending and relays them again.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from ..exceptions import BusUnavailable, EventContractViolation, NotReplicated, PublishError
 from .budget import ConsumeBudget
 from .bus import reconnect_delay
 from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .redis_base import RECONNECTABLE, RedisBus, text
+from .redis_connection import RedisTarget
 from .redis_dead_letters import RedisDeadLetters
 from .redis_stream_run import StreamRun
 
@@ -51,17 +57,21 @@ class RedisStreamsBus(RedisBus):
 
     def __init__(
         self,
-        url: str,
+        target: RedisTarget | str,
         *,
         claim_idle_ms: int,
         block_ms: int,
         consume_window: int = 1,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
         **kwargs: Any,
     ) -> None:
-        super().__init__(url, **kwargs)
+        super().__init__(target, **kwargs)
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.consume_window = consume_window
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
 
     @classmethod
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,6 +80,8 @@ class RedisStreamsBus(RedisBus):
             "claim_idle_ms": int(config["REDIS_CLAIM_IDLE_MS"]),
             "block_ms": int(config["REDIS_BLOCK_MS"]),
             "consume_window": int(config["CONSUME_WINDOW"]),
+            "wait_replicas": int(config["REDIS_WAIT_REPLICAS"]),
+            "wait_timeout_ms": int(config["REDIS_WAIT_TIMEOUT_MS"]),
         }
 
     def stream(self, event_type: str) -> str:
@@ -94,7 +106,8 @@ class RedisStreamsBus(RedisBus):
         An event the contract refuses is not sent; Redis refusing one (e.g. OOM) refuses that
         one only. A connection lost during the round trip is retried as a whole (a duplicate
         entry is what at-least-once allows, and the inbox absorbs); if Redis stays away, no
-        outcome after the first event sent is known, so those before it are returned.
+        outcome after the first event sent is known, so those before it are returned. So it is
+        when too few replicas confirm the batch (REDIS_WAIT_REPLICAS): NotReplicated.
         """
         outcomes: list[str | None] = [None] * len(envelopes)
         sent: list[tuple[int, str, dict[str, Any]]] = []
@@ -118,13 +131,15 @@ class RedisStreamsBus(RedisBus):
             pipe = self.client.pipeline(transaction=False)
             for _, stream, fields in sent:
                 pipe.xadd(stream, fields)
+            self._wait(pipe)
             return list(pipe.execute(raise_on_error=False))
 
         try:
             replies = self._with_reconnect("XADD", execute)
+            self._replicated(replies, len(sent))
         except BusUnavailable as exc:
             return outcomes[: sent[0][0]], exc
-        for (index, stream, _), reply in zip(sent, replies, strict=True):
+        for (index, stream, _), reply in zip(sent, replies[: len(sent)], strict=True):
             if isinstance(reply, Exception):
                 outcomes[index] = f"Redis refused the event on {stream}: {reply}"
         return outcomes, None
@@ -132,11 +147,37 @@ class RedisStreamsBus(RedisBus):
     def publish_raw(self, event_type: str, fields: dict[str, Any]) -> str:
         """XADD fields unchecked (poison tests); returns the entry id once Redis has it."""
         stream = self.stream(event_type)
-        try:
-            entry_id = self._with_reconnect("XADD", lambda: self.client.xadd(stream, fields))
-        except rx.ResponseError as exc:  # e.g. OOM with maxmemory-policy noeviction
-            raise PublishError(f"Redis refused the event on {stream}: {exc}") from exc
-        return text(entry_id)
+
+        def execute() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.xadd(stream, fields)
+            self._wait(pipe)
+            return list(pipe.execute(raise_on_error=False))
+
+        replies = self._with_reconnect("XADD", execute)
+        if isinstance(replies[0], rx.ResponseError):  # e.g. OOM with maxmemory-policy noeviction
+            raise PublishError(f"Redis refused the event on {stream}: {replies[0]}") from replies[0]
+        self._replicated(replies, 1)
+        return text(replies[0])
+
+    def _wait(self, pipe: Any) -> None:
+        """End the round trip with WAIT when REDIS_WAIT_REPLICAS asks for replicas: it answers
+        how many replicas have every write of this connection so far (at most the timeout)."""
+        if self.wait_replicas:
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+
+    def _replicated(self, replies: list[Any], sent: int) -> None:
+        """NotReplicated unless WAIT (the reply after the `sent` XADDs) counted enough replicas."""
+        if not self.wait_replicas:
+            return
+        confirmed = replies[sent] if len(replies) > sent else None
+        if isinstance(confirmed, int) and confirmed >= self.wait_replicas:
+            return
+        raise NotReplicated(
+            f"{confirmed if isinstance(confirmed, int) else 'no'} of {self.wait_replicas} Redis "
+            f"replica(s) confirmed {sent} event(s) within {self.wait_timeout_ms} ms"
+            + (f": {confirmed}" if isinstance(confirmed, Exception) else "")
+        )
 
     # -- groups ------------------------------------------------------------------------
 

@@ -131,6 +131,9 @@ MICROSERVICES: dict[str, object] = {
         "ALLOW_MEMORY_BUS": os.environ.get("EVENT_BUS_ALLOW_MEMORY_BUS", "0") == "1",
         "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # "host:port,host:port": the bus finds the primary of REDIS_SENTINEL_SERVICE through them
+        "REDIS_SENTINELS": os.environ.get("REDIS_SENTINELS", ""),
+        "REDIS_SENTINEL_SERVICE": os.environ.get("REDIS_SENTINEL_SERVICE", ""),
         "HANDLER_MODULES": ["shop.handlers"],
     },
     "REGISTRY": {
