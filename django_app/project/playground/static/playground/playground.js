@@ -282,9 +282,12 @@
     $("payment-posts").dataset.keys = String(keys.size);
     fill($("calls-list"), data.calls, function (tr, c) {
       tr.dataset.service = c.service;
+      tr.dataset.replay = c.replay ? "true" : "false";
+      cell(tr, "+" + Math.round(c.t_ms) + " ms", "at");
       cell(tr, c.service);
-      cell(tr, c.method + " " + c.path);
+      cell(tr, c.method + " " + c.path + " → " + (c.status === null ? "no answer" : c.status));
       cell(tr, c.key);
+      cell(tr, c.replay || "", "replay");
     });
   }
 
