@@ -47,6 +47,8 @@ from shop.order_processing import ORDER_PROCESSING
 REPO = Path(__file__).resolve().parents[3]
 # One file per scene: what fails, what the system does, what the picture shows (see about.py).
 SCENE_TEXTS = REPO / "docs" / "scenes"
+# The docs' recorded scenes, drawn by `make diagrams` (tools/diagrams/catalogue.py).
+DOCS_RECORDINGS = REPO / "docs" / "recordings"
 # Where `make docs` builds the site the report links into.
 DOCS_SITE = REPO / "build" / "site"
 SERVICES = ("users", "orders", "payments", "inventory")
@@ -202,7 +204,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--record",
         type=Path,
         metavar="DIR",
-        help="also write each scene's recording as DIR/<scene>.json (the docs draw them)",
+        help="also write each scene's recording as DIR/<scene>.json",
+    )
+    parser.add_argument(
+        "--record-docs",
+        action="store_true",
+        help="also write each scene's recording as docs/recordings/<about>.json, the docs'"
+        " recorded scenes (`make diagrams` then draws them); with --only, those scenes",
     )
     return parser.parse_args(argv)
 
@@ -294,6 +302,12 @@ def run(
     )
     if args.record is not None:
         write_recordings(recorder.scenes, args.record)
+    if args.record_docs:
+        abouts = {number: scene.about for number, scene in enumerate(scenes, 1)}
+        for recording in recorder.scenes:
+            if (about := abouts[recording["number"]]) is not None:
+                path = DOCS_RECORDINGS / f"{about}.json"
+                path.write_text(dump_recording(recording), encoding="utf-8")
     verdict = "OK" if failures == 0 else f"FAILED ({failures} scene(s))"
     print(
         f"\nDemo finished: {verdict}, {printer.calls} service calls in {elapsed:.1f}s.",
