@@ -192,6 +192,7 @@ def layout(recording: SceneRecording) -> Layout:
     rows: list[Row] = []
     top = float(HEAD + 4)
     for index, item in enumerate(recording["interactions"]):
+        lines: tuple[str, ...]
         if item["kind"] == "note":
             lines, title, height = (item["text"],), item["text"], float(NOTE_ROW)
         else:
