@@ -150,6 +150,7 @@ def test_a_lost_payment_response_is_retried_and_charged_once(
     expect(replays.locator("td.replay")).to_have_text(
         f"replayed: same Idempotency-Key as {first_at}, answered from the stub's idempotency store"
     )
+    page.locator("#calls").screenshot(path=str(page_watch.screenshots / "calls-replay-marked.png"))
     shoot(page, page_watch, "lost-response-charged-once")
     # The stub's own request log agrees: two arrivals, one Idempotency-Key, this saga's.
     posts = [
