@@ -30,7 +30,7 @@ th,td{border:1px solid #d5d8dc;padding:.2rem .5rem;text-align:left;vertical-alig
 th{background:#eef2f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font-family:ui-monospace,monospace;font-size:.8rem}
 pre{background:#f4f6f6;padding:.5rem;overflow-x:auto}
-.diagram{overflow-x:auto}h3{font-size:1rem;margin:.8rem 0 .3rem}
+.diagram,.scroll{overflow-x:auto}h3{font-size:1rem;margin:.8rem 0 .3rem}
 dl.about{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}
 dl.about dt{font-weight:bold;color:#566573}dl.about dd{margin:0}
 """
@@ -52,9 +52,9 @@ def _calls_table(recording: SceneRecording) -> str:
             f"<td><code>{escape(call['request_id'])}</code></td><td>{escape(retries)}</td></tr>"
         )
     return (
-        "<h3>Calls, as the Django clients saw them</h3><table class=calls><tr><th>service</th>"
-        "<th>operation</th><th>request</th><th>outcome</th><th>attempts</th><th>duration</th>"
-        "<th>request id</th><th>retries</th></tr>" + "".join(rows) + "</table>"
+        "<h3>Calls, as the Django clients saw them</h3><div class=scroll><table class=calls>"
+        "<tr><th>service</th><th>operation</th><th>request</th><th>outcome</th><th>attempts</th><th>duration</th>"
+        "<th>request id</th><th>retries</th></tr>" + "".join(rows) + "</table></div>"
     )
 
 
