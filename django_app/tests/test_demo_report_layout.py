@@ -131,28 +131,30 @@ def test_rows_fall_in_the_band_of_their_step_attempt_set_up_greyed():
     last before it (it commits with that attempt's close); a call inside `demo.aside()` is
     set-up; in a saga scene any other call is the scene's own."""
     setup = span("aside", "set-up", 0, 5)
+    more = span("aside", "set-up", 5, 8)
     pay = span("action", "process_payment", 10, 20, "action #1")
     order = span("action", "create_order", 20, 40, "action #1")
     rec = scene(
         [
             http(1, "inventory", "/products"),
+            http(6, "users", "/users"),
             http(12, "payments", "/payments"),
             enqueued(20.5),
             http(30, "orders", "/orders"),
             http(50, "inventory", "/products/x"),
         ],
-        [pay, order, setup],
+        [pay, order, setup, more],
     )
     plan = layout(rec)
-    assert [row.span for row in plan.rows] == [setup, pay, pay, order, OUTSIDE]
+    assert [row.span for row in plan.rows] == [setup, more, pay, pay, order, OUTSIDE]
     assert [(b.span["label"], b.bottom - b.top) for b in plan.bands] == [
-        ("set-up", 40),
+        ("set-up", 80),
         ("process_payment", 80),
         ("create_order", 40),
         ("the scene's own calls", 40),
     ]
     svg = render_sequence_svg(rec)
-    assert svg.count('class="interaction http aside"') == 2
+    assert svg.count('class="interaction http aside"') == 3
     assert svg.count('<g class="band action">') == 2
 
 

@@ -243,6 +243,11 @@ def layout(recording: SceneRecording) -> Layout:
     )
 
 
+def _same_band(a: Span, b: Span) -> bool:
+    """One step attempt; or set-up next to set-up (a scene may make it in several pieces)."""
+    return a is b or (a["kind"] == b["kind"] == "aside" and a["label"] == b["label"])
+
+
 def _bands(rows: list[Row]) -> list[Band]:
     """Neighbouring rows in the same span, as one band each."""
     bands: list[Band] = []
@@ -250,7 +255,7 @@ def _bands(rows: list[Row]) -> list[Band]:
         if row.span is None:
             continue
         last = bands[-1] if bands else None
-        if last is not None and last.span is row.span and last.bottom == row.top:
+        if last is not None and _same_band(last.span, row.span) and last.bottom == row.top:
             bands[-1] = Band(row.span, last.top, row.top + row.height)
         else:
             bands.append(Band(row.span, row.top, row.top + row.height))
