@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from browser_tests.conftest import served, shoot
+from browser_tests.test_report import OVERFLOWING
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,3 +83,19 @@ def test_docs_navigation_works_offline(page, page_watch, docs_site):
     page.click("text=Saga orchestration")
     page.wait_for_load_state("networkidle")
     assert page.title().startswith("Saga orchestration")
+
+
+def test_failure_scenarios_show_each_scene_text_and_unclipped_recorded_scenes(
+    page, page_watch, docs_site
+):
+    """docs/failures.md includes each scene's text from docs/scenes/ (the report shows the
+    same file) and draws the recorded scenes with their replay marked, no text outside them."""
+    page.goto(docs_site + "failures.html")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("p", has_text="What fails:").count() >= 11
+    sequences = page.locator("svg.sequence-diagram")
+    assert sequences.count() == 2  # the lost response and the crash, as recorded
+    assert page.locator("svg.sequence-diagram text.replay-note").count() == 2
+    assert page.evaluate(OVERFLOWING) == []
+    sequences.first.scroll_into_view_if_needed()
+    sequences.first.screenshot(path=str(page_watch.screenshots / "lost-response-sequence.png"))

@@ -87,6 +87,14 @@ def test_a_lost_payment_response_is_retried_and_charged_once(
     expect(page.locator("#charges")).to_have_attribute("data-count", "1")
     expect(page.locator("#charges")).to_contain_text("captured")
     expect(page.locator("#faults-list td.hits")).to_have_text("1")
+    # The second POST is marked as the replay it was, pointing at the first one's time.
+    replays = page.locator('#calls-list tr[data-replay="true"][data-service="payments"]')
+    expect(replays).to_have_count(1)
+    first_at = page.locator('#calls-list tr[data-service="payments"] td.at').first.inner_text()
+    expect(replays.locator("td.replay")).to_have_text(
+        f"replayed: same Idempotency-Key as {first_at}, answered from the stub's idempotency store"
+    )
+    page.locator("#calls").screenshot(path=str(page_watch.screenshots / "calls-replay-marked.png"))
     shoot(page, page_watch, "lost-response-charged-once")
     # The stub's own request log agrees: two arrivals, one Idempotency-Key, this saga's.
     posts = [

@@ -118,8 +118,12 @@ def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
     assert [s["number"] for s in scenes] == list(range(1, 12))
     assert [s["passed"] for s in scenes] == [True] * 11
     for scene in scenes:
-        # The page draws each scene from exactly what its recording holds.
-        assert render_sequence_svg(scene) in page
+        # The page draws each scene from exactly what its recording holds (a scene with no
+        # call and no event shows its figure instead).
+        drawn = bool(scene["interactions"]) or not scene["figures"]
+        assert (scene["number"], render_sequence_svg(scene) in page) == (scene["number"], drawn)
+        for figure in scene["figures"]:
+            assert figure["svg"] in page
         for check in scene["checks"]:
             assert f"<td>{html.escape(check['name'])}</td>" in page
     assert re.findall(r'data-passed="(\w+)"', page) == ["true"] * 11
@@ -133,11 +137,35 @@ def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
     ]
     assert [p[:2] for p in payments] == [("POST", 201), ("POST", 201)]
     assert len({p[2] for p in payments}) == 1
+    # The stubs marked the keyed retries they answered from the store: scene 5's and 10's.
+    replayed = {
+        s["number"]: [i["path"] for i in s["interactions"] if i["kind"] == "http" and i["replayed"]]
+        for s in scenes
+    }
+    assert {n: paths for n, paths in replayed.items() if paths} == {
+        5: ["/reservations"],
+        10: ["/payments"],
+    }
+    assert page.count('<text class="replay-note"') == 2
+    # The saga scenes' step attempts (worker A's and B's in scene 10), and scene 6's drawing.
+    steps = {s["number"]: [p["label"] for p in s["spans"] if p["kind"] != "aside"] for s in scenes}
+    assert steps[10] == [
+        "validate_user",
+        "reserve_inventory",
+        "process_payment",
+        "process_payment",
+        "create_order",
+        "send_confirmation",
+    ]
+    assert [len(s["figures"]) for s in scenes] == [0] * 5 + [1] + [0] * 5
     actions = [i["action"] for i in scenes[10]["interactions"] if i["kind"] == "event"]
     assert {"enqueued", "relayed", "consumed", "skipped", "dead_lettered"} <= set(actions)
     # Self-contained and secret-free: no script, nothing fetched, no credentials.
     assert "<script" not in page
-    assert re.findall(r"(?:src|href)=\"(?!#)[^\"]*\"", page) == []
+    # The only links leave for the docs site `make docs` builds, one per scene and a few more.
+    links = re.findall(r"(?:src|href)=\"(?!#)([^\"]*)\"", page)
+    assert [link for link in links if not link.startswith("../")] == []
+    assert len([link for link in links if "/failures.html#" in link]) == 11
     assert "Bearer" not in page
     assert "Authorization" not in page
 

@@ -42,6 +42,7 @@ def recording(**changes: object) -> SceneRecording:
                 "duration_ms": 2.5,
                 "request_id": "req-0001",
                 "idempotency_key": "order-7:process_payment:action",
+                "replayed": False,
             },
             {
                 "kind": "event",
@@ -57,6 +58,8 @@ def recording(**changes: object) -> SceneRecording:
         calls=[],
         checks=[{"name": "a <b> check", "passed": True, "expected": "1", "actual": "1"}],
         sagas=[],
+        spans=[],
+        figures=[],
     )
     scene.update(changes)  # type: ignore[typeddict-item]
     return scene
@@ -78,8 +81,7 @@ def test_sequence_labels_carry_status_duration_ids_and_are_escaped():
     svg = render_sequence_svg(recording())
     assert "POST /payments/&lt;script&gt;alert(1)&lt;/script&gt;  → 402 · 2.5 ms" in svg
     assert "<script" not in svg
-    assert "req req-0001 · Idempotency-Key order-7:process_payment:acti…" in svg
-    assert "Idempotency-Key order-7:process_payment:action" in svg  # the full key in the title
+    assert "req req-0001 · Idempotency-Key order-7:process_payment:action<" in svg
     assert "enqueued payment.processed" in svg
     assert "event 0f16adb4…" in svg
 
@@ -102,7 +104,10 @@ def test_an_empty_scene_says_so_instead_of_drawing_nothing():
 def test_a_recording_of_another_version_is_refused_with_a_typed_error(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"version": RECORDING_VERSION + 1}), encoding="utf-8")
-    with pytest.raises(RecordingError, match="recording version 2, this renderer reads 1"):
+    with pytest.raises(
+        RecordingError,
+        match=f"recording version {RECORDING_VERSION + 1}, this renderer reads {RECORDING_VERSION}",
+    ):
         load_recording(path)
     path.write_text("not json", encoding="utf-8")
     with pytest.raises(RecordingError, match="not a readable JSON recording"):

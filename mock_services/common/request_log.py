@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mock_services.common.asgi import header
 from mock_services.common.errors import REQUEST_ID_SCOPE_KEY
 from mock_services.common.faults import CONTROL_PREFIX
+from mock_services.common.idempotency import REPLAYED_HEADER
 
 MAX_LOGGED = 10_000
 
@@ -34,6 +35,8 @@ class ReceivedRequest(BaseModel):
     # without one, as a drop or lost_response fault does) and how long it took to answer.
     status: int | None = None
     duration_ms: float | None = None
+    # The answer came from the idempotency store (it carried `Idempotent-Replayed: true`).
+    replayed: bool = False
 
 
 class ReceivedRequests(BaseModel):
@@ -90,11 +93,17 @@ class RequestLogMiddleware:
         async def answered(message: Message) -> None:
             if message["type"] == "http.response.start":
                 item.status = int(message["status"])
+                item.replayed = _is_replay(message)
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 item.duration_ms = (time.perf_counter() - started) * 1000
             await send(message)
 
         await self.app(scope, receive, answered)
+
+
+def _is_replay(start: Message) -> bool:
+    name, value = REPLAYED_HEADER
+    return any(bytes(k).lower() == name and bytes(v) == value for k, v in start.get("headers", ()))
 
 
 request_log_router = APIRouter(prefix=CONTROL_PREFIX, tags=["control"])

@@ -56,3 +56,25 @@ def test_each_logged_request_carries_the_status_it_was_answered_with(stub_token)
             True,
             False,
         ]
+
+
+def test_a_logged_request_says_whether_the_idempotency_store_answered_it(stub_token):
+    """The first POST with a key runs (replayed false); the same POST again is answered from the
+    store (replayed true); a POST without a key is never a replay."""
+    with StubServer("users", stub_token) as users:
+        headers = {"Authorization": f"Bearer {stub_token}", "Idempotency-Key": "key-1"}
+        body = {"email": "once@example.com", "name": "Once"}
+        for _ in range(2):
+            requests.post(f"{users.url}/users", json=body, headers=headers, timeout=5)
+        requests.post(
+            f"{users.url}/users",
+            json={"email": "other@example.com", "name": "Other"},
+            headers={"Authorization": f"Bearer {stub_token}"},
+            timeout=5,
+        )
+        logged = users.requests(method="POST")
+        assert [(r["idempotency_key"], r["status"], r["replayed"]) for r in logged] == [
+            ("key-1", 201, False),
+            ("key-1", 201, True),
+            (None, 201, False),
+        ]

@@ -10,5 +10,8 @@ instead. A scene checks its invariants with `demo.check(...)`: one that fails ma
 exit 1. The recorder keeps each scene's calls, events, checks and saga timelines, and the run
 ends by writing one self-contained HTML report (report/) and printing its path.
 Add a scene by writing `def my_scene(demo: Demo) -> None` in the scenes module of its
-topic and appending `Scene("title", my_scene)` to SCENES in `__main__.py`.
+topic (its set-up calls inside `with demo.aside():`, which the report greys), appending
+`Scene("title", my_scene, about="my-scene")` to SCENES in `__main__.py`, and writing what
+fails, what the system does and what the picture shows in `docs/scenes/my-scene.md`, which
+`docs/failures.md` includes in the scene's section and the report shows in its own.
 """

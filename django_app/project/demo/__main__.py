@@ -14,35 +14,55 @@ from project.demo import scenes_clients, scenes_events, scenes_sagas  # noqa: E4
 from project.demo.harness import Scene, run  # noqa: E402
 
 SCENES: list[Scene] = [
-    Scene("Place an order: user, stock, payment, order", scenes_clients.order_flow),
-    Scene("A 503, retried, then success", scenes_clients.retried_503),
-    Scene("A declined card as a typed error", scenes_clients.declined_card),
-    Scene("A malformed response caught by the contract", scenes_clients.malformed_response),
+    Scene(
+        "Place an order: user, stock, payment, order", scenes_clients.order_flow, about="order-flow"
+    ),
+    Scene("A 503, retried, then success", scenes_clients.retried_503, about="retried-503"),
+    Scene("A declined card as a typed error", scenes_clients.declined_card, about="declined-card"),
+    Scene(
+        "A malformed response caught by the contract",
+        scenes_clients.malformed_response,
+        about="malformed-response",
+    ),
     Scene(
         "A lost response, retried with its Idempotency-Key, applied once",
         scenes_clients.lost_response,
+        about="lost-response",
     ),
-    Scene("The order saga as data: its Mermaid flowchart", scenes_sagas.saga_mermaid),
-    Scene("Order saga, happy path: the step log", scenes_sagas.saga_succeeds, show_calls=False),
+    Scene(
+        "The order saga as data: its Mermaid flowchart",
+        scenes_sagas.saga_mermaid,
+        about="saga-as-data",
+    ),
+    Scene(
+        "Order saga, happy path: the step log",
+        scenes_sagas.saga_succeeds,
+        show_calls=False,
+        about="saga-happy-path",
+    ),
     Scene(
         "Order saga, card declined: compensations in reverse",
         scenes_sagas.saga_payment_declined,
         show_calls=False,
+        about="saga-declined",
     ),
     Scene(
         "Order saga, second item out of stock: the first released",
         scenes_sagas.saga_partial_reservation,
         show_calls=False,
+        about="saga-partial-reservation",
     ),
     Scene(
         "Order saga, worker killed after the charge, resumed by another",
         scenes_sagas.saga_crash_and_resume,
         show_calls=False,
+        about="saga-crash-and-resume",
     ),
     Scene(
         "Events: outbox, relay, inbox dedupe, dead letters",
         scenes_events.events_outbox_inbox,
         show_calls=False,
+        about="events-outbox-inbox",
     ),
 ]
 

@@ -8,6 +8,7 @@ stopping the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import io
 import logging
@@ -15,7 +16,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from microservices.sagas.mermaid import saga_to_mermaid
 from mock_services.testing import StubServer
 from project.demo.bootstrap import STACKS, Bootstrapped
 from project.demo.recorder import Recorder
+from project.demo.report.about import SceneText, load_scene_text
 from project.demo.report.model import SceneRecording, dump_recording
 from project.demo.report.page import render_report_html
 from project.demo.stacks import EmbeddedStack, RealStack, Stack
@@ -43,6 +45,12 @@ from shop.clients.users import UserServiceClient
 from shop.order_processing import ORDER_PROCESSING
 
 REPO = Path(__file__).resolve().parents[3]
+# One file per scene: what fails, what the system does, what the picture shows (see about.py).
+SCENE_TEXTS = REPO / "docs" / "scenes"
+# The docs' recorded scenes, drawn by `make diagrams` (tools/diagrams/catalogue.py).
+DOCS_RECORDINGS = REPO / "docs" / "recordings"
+# Where `make docs` builds the site the report links into.
+DOCS_SITE = REPO / "build" / "site"
 SERVICES = ("users", "orders", "payments", "inventory")
 # The payments stub's test cards (documented in contracts/payments.yaml), not secrets.
 CARD_OK = "tok_visa"
@@ -104,6 +112,11 @@ class Demo:
     def say(self, text: str) -> None:
         print(f"    {text}", file=self.out)
 
+    def aside(self, label: str = "set-up") -> contextlib.AbstractContextManager[None]:
+        """`with demo.aside():` around the calls that only prepare the scene (or read back
+        what it did): the report greys them."""
+        return self.recorder.aside(label)
+
     def check(self, what: str, actual: object, expected: object) -> None:
         """An invariant of the scene, recorded for the report: printed when it holds, the scene
         fails when it does not."""
@@ -135,6 +148,11 @@ class Scene:
     run: Callable[[Demo], None]
     # Print one line per service call (the saga scenes show their step log instead).
     show_calls: bool = True
+    # Its text, docs/scenes/<about>.md: shown in its section of the report and of the docs.
+    about: str | None = None
+
+    def text(self) -> SceneText | None:
+        return None if self.about is None else load_scene_text(SCENE_TEXTS / f"{self.about}.md")
 
 
 @contextmanager
@@ -186,7 +204,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--record",
         type=Path,
         metavar="DIR",
-        help="also write each scene's recording as DIR/<scene>.json (the docs draw them)",
+        help="also write each scene's recording as DIR/<scene>.json",
+    )
+    parser.add_argument(
+        "--record-docs",
+        action="store_true",
+        help="also write each scene's recording as docs/recordings/<about>.json, the docs'"
+        " recorded scenes (`make diagrams` then draws them); with --only, those scenes",
     )
     return parser.parse_args(argv)
 
@@ -210,6 +234,7 @@ def run(
         return 0
 
     started = time.perf_counter()
+    texts = {number: scene.text() for number, scene in enumerate(scenes, 1)}  # fails early
     call_command("migrate", run_syncdb=True, verbosity=0)
     token = secrets.token_urlsafe(24)  # lives only in this process (and the ones it starts)
     printer = CallPrinter(out)
@@ -271,9 +296,18 @@ def run(
         stack=setup.stack,
         elapsed_s=elapsed,
         secrets_never_shown=[token],
+        texts={
+            r["slug"]: text for r in recorder.scenes if (text := texts[r["number"]]) is not None
+        },
     )
     if args.record is not None:
         write_recordings(recorder.scenes, args.record)
+    if args.record_docs:
+        abouts = {number: scene.about for number, scene in enumerate(scenes, 1)}
+        for recording in recorder.scenes:
+            if (about := abouts[recording["number"]]) is not None:
+                path = DOCS_RECORDINGS / f"{about}.json"
+                path.write_text(dump_recording(recording), encoding="utf-8")
     verdict = "OK" if failures == 0 else f"FAILED ({failures} scene(s))"
     print(
         f"\nDemo finished: {verdict}, {printer.calls} service calls in {elapsed:.1f}s.",
@@ -296,9 +330,17 @@ def write_report(
     stack: str,
     elapsed_s: float,
     secrets_never_shown: Sequence[str],
+    texts: Mapping[str, SceneText] | None = None,
 ) -> Path:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    page = render_report_html(scenes, stack=stack, elapsed_s=elapsed_s, generated_at=generated)
+    page = render_report_html(
+        scenes,
+        stack=stack,
+        elapsed_s=elapsed_s,
+        generated_at=generated,
+        texts=texts,
+        docs_base=Path(os.path.relpath(DOCS_SITE, path.resolve().parent)).as_posix(),
+    )
     if any(secret and secret in page for secret in secrets_never_shown):
         raise RuntimeError("the report would show the services' token: not written")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +30,14 @@ from project.demo.report.model import (
     Check,
     EventAction,
     EventInteraction,
+    Figure,
     HttpInteraction,
     Interaction,
     NoteInteraction,
     SagaTimeline,
     SceneRecording,
+    Span,
+    SpanKind,
 )
 
 REPR_CHARS = 300
@@ -103,6 +107,8 @@ class _Scene:
     started: float  # time.time()
     checks: list[Check] = field(default_factory=list)
     notes: list[EventInteraction | NoteInteraction] = field(default_factory=list)
+    asides: list[Span] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
 
 
 class Recorder:
@@ -161,6 +167,24 @@ class Recorder:
             NoteInteraction(kind="note", t_ms=self._since(scene, time.time()), text=text)
         )
 
+    @contextmanager
+    def aside(self, label: str) -> Iterator[None]:
+        """The calls made inside are the scene's set-up or checks, not its point: the report
+        draws them greyed, in a band named `label`."""
+        scene = self._current()
+        start = self._since(scene, time.time())
+        try:
+            yield
+        finally:
+            end = self._since(scene, time.time())
+            scene.asides.append(
+                Span(kind="aside", label=label, detail="", start_ms=start, end_ms=end)
+            )
+
+    def figure(self, title: str, svg: str) -> None:
+        """A drawing for the scene's section of the report (an SVG the caller made)."""
+        self._current().figures.append(Figure(title=title, svg=svg))
+
     @staticmethod
     def _since(scene: _Scene, at: float) -> float:
         return round((at - scene.started) * 1000, 1)
@@ -170,10 +194,10 @@ class Recorder:
         finished = time.time()
         interactions: list[Interaction] = [
             *self._requests(scene, finished),
-            *self._events(scene),
-            *scene.notes,
+            *_own_events([*self._events(scene), *scene.notes]),
         ]
         interactions.sort(key=lambda item: item["t_ms"])
+        logs = self._step_logs(scene)
         recording = SceneRecording(
             version=RECORDING_VERSION,
             number=scene.number,
@@ -188,7 +212,9 @@ class Recorder:
             interactions=interactions,
             calls=self.client_log.take(),
             checks=scene.checks,
-            sagas=self._sagas(scene),
+            sagas=self._sagas(logs),
+            spans=[*_step_spans(logs, scene, finished), *scene.asides],
+            figures=scene.figures,
             lines=lines,
         )
         self.scenes.append(recording)
@@ -214,6 +240,7 @@ class Recorder:
                             ),
                             request_id=item.request_id,
                             idempotency_key=item.idempotency_key,
+                            replayed=item.replayed,
                         )
                     )
         return found
@@ -251,14 +278,19 @@ class Recorder:
             )
         return found
 
-    def _sagas(self, scene: _Scene) -> list[SagaTimeline]:
+    @staticmethod
+    def _step_logs(scene: _Scene) -> list[SagaStepLog]:
+        """The step attempts that ran (started or finished) while the scene did."""
         since = datetime.fromtimestamp(scene.started, tz=UTC)
-        touched = (
+        return list(
             SagaStepLog.objects.filter(Q(started_at__gte=since) | Q(finished_at__gte=since))
+            .select_related("execution")
             .order_by("started_at", "id")
-            .values_list("execution_id", flat=True)
         )
-        ids = list(dict.fromkeys(touched))
+
+    @staticmethod
+    def _sagas(logs: list[SagaStepLog]) -> list[SagaTimeline]:
+        ids = list(dict.fromkeys(log.execution_id for log in logs))
         executions = SagaExecution.objects.in_bulk(ids)
         timelines = []
         for pk in ids:
@@ -272,6 +304,62 @@ class Recorder:
                 )
             )
         return timelines
+
+
+def _step_spans(logs: list[SagaStepLog], scene: _Scene, finished: float) -> list[Span]:
+    """One span per step attempt. An attempt with no end (its worker died) lasts until the
+    next attempt of its saga starts. Workers are named A, B, ... when more than one ran."""
+    workers = {w: chr(ord("A") + i) for i, w in enumerate(dict.fromkeys(g.worker for g in logs))}
+    spans = []
+    for n, log in enumerate(logs):
+        end = log.finished_at
+        if end is None:
+            later = [g.started_at for g in logs[n + 1 :] if g.execution_id == log.execution_id]
+            end = later[0] if later else datetime.fromtimestamp(finished, tz=UTC)
+        kind: SpanKind = "action" if log.direction == "action" else "compensation"
+        detail = f"{'action' if kind == 'action' else 'undo'} #{log.attempt}"
+        if len(workers) > 1:
+            detail += f" · worker {workers[log.worker]}"
+        spans.append(
+            Span(
+                kind=kind,
+                label=log.step_name,
+                detail=detail,
+                start_ms=Recorder._since(scene, log.started_at.timestamp()),
+                end_ms=Recorder._since(scene, end.timestamp()),
+            )
+        )
+    return spans
+
+
+def _own_events(
+    events: list[EventInteraction | NoteInteraction],
+) -> list[EventInteraction | NoteInteraction]:
+    """The scene's own events: a relay, delivery or skip of an event an earlier scene put in
+    the outbox is left out, and one note says how many were."""
+    own = {
+        e["event_id"]
+        for e in events
+        if e["kind"] == "event" and e["action"] in {"enqueued", "rolled_back", "published_raw"}
+    }
+    kept: list[EventInteraction | NoteInteraction] = []
+    earlier: list[EventInteraction] = []
+    for e in events:
+        if e["kind"] == "event" and e["event_id"] is not None and e["event_id"] not in own:
+            earlier.append(e)
+        else:
+            kept.append(e)
+    if earlier:
+        kinds = sorted({e["action"].replace("_", "-") for e in earlier})
+        kept.append(
+            NoteInteraction(
+                kind="note",
+                t_ms=earlier[0]["t_ms"],
+                text=f"{len(earlier)} events of earlier scenes {' and '.join(kinds)} here"
+                " (not drawn)",
+            )
+        )
+    return kept
 
 
 def _event_fields(row: OutboxEvent) -> dict[str, str]:

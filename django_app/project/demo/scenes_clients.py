@@ -104,10 +104,12 @@ def malformed_response(demo: Demo) -> None:
 def lost_response(demo: Demo) -> None:
     """The reservation is made but its response is lost: the keyed retry replays it, once."""
     product = demo.state["product"]
-    before = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    with demo.aside():
+        before = demo.inventory.get_stock(product_id=product["id"])["reserved"]
     demo.stubs["inventory"].faults.add(method="POST", path="/reservations", kind="lost_response")
     demo.inventory.reserve_item(product_id=product["id"], quantity=1)
-    after = demo.inventory.get_stock(product_id=product["id"])["reserved"]
+    with demo.aside("check"):
+        after = demo.inventory.get_stock(product_id=product["id"])["reserved"]
     demo.say(f"reserved {before} -> {after}: applied once despite the retry")
     keys = [r["idempotency_key"] for r in demo.stubs["inventory"].requests(method="POST")[-2:]]
     demo.check("stub: both attempts carried the same Idempotency-Key", len(set(keys)), 1)

@@ -58,6 +58,14 @@ def events_outbox_inbox(demo: Demo) -> None:
         lost_event = str(exc)
     else:
         raise AssertionError("the failing sign-up did not fail")
+    demo.recorder.note_event(
+        "rolled_back",
+        event_type="user.created",
+        event_id=lost_event,
+        source="django",
+        target="outbox",
+        detail="the sign-up's transaction rolled back: its outbox row went with it",
+    )
     demo.check(
         "rolled-back sign-up: neither the user nor its event kept",
         (
@@ -89,6 +97,10 @@ def events_outbox_inbox(demo: Demo) -> None:
     # The relay dies after the bus has the event and before it marks the row sent: the row is
     # still pending, so the next relay publishes it again (at least once).
     OutboxEvent.objects.filter(pk=row.pk).update(status=OutboxStatus.PENDING, sent_at=None)
+    demo.recorder.note(
+        f"the relay dies after publishing {event_id[:8]}… and before marking outbox row"
+        f" #{row.pk} sent: the row is still pending"
+    )
     redelivered, _ = stack.relay()
     skipped = stack.consume("user.created", group=group, max_messages=1).skipped
     demo.say(f"relay died before marking the row sent: the next relay re-published {redelivered};")

@@ -15,6 +15,7 @@ from microservices.sagas.services import saga_claim_stale, worker_id
 from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
+from tools.diagrams.saga import saga_svg
 
 # The demo's catalogue: its products are priced in the currency its orders are placed in.
 CURRENCY = "EUR"
@@ -29,9 +30,10 @@ CRASH_LEASE_SECONDS = 2.0
 def _customer(demo: Demo) -> str:
     """The active user the saga scenes order for (made once, so any scene can run alone)."""
     if "customer_id" not in demo.state:
-        user = demo.users.create_user(
-            email=f"grace+{secrets.token_hex(3)}@example.com", name="Grace"
-        )
+        with demo.aside():
+            user = demo.users.create_user(
+                email=f"grace+{secrets.token_hex(3)}@example.com", name="Grace"
+            )
         demo.state["customer_id"] = user["id"]
     return str(demo.state["customer_id"])
 
@@ -39,9 +41,10 @@ def _customer(demo: Demo) -> str:
 def _product(demo: Demo, name: str, on_hand: int, unit_price: int = NOTEBOOK_PRICE) -> str:
     """A product in the inventory stub's catalogue: the saga charges its price from there."""
     sku = f"{name.upper()}-{secrets.token_hex(3).upper()}"
-    product = demo.inventory.create_product(
-        sku=sku, name=name, on_hand=on_hand, unit_price=unit_price, currency=CURRENCY
-    )
+    with demo.aside():
+        product = demo.inventory.create_product(
+            sku=sku, name=name, on_hand=on_hand, unit_price=unit_price, currency=CURRENCY
+        )
     return str(product["id"])
 
 
@@ -95,6 +98,10 @@ def _print_step_log(
 
 def saga_mermaid(demo: Demo) -> None:
     """The order saga is data: its Mermaid flowchart, drawn from the engine's transitions."""
+    demo.recorder.figure(
+        "The order saga's states, walked from transition() (as the docs draw it)",
+        saga_svg(ORDER_PROCESSING),
+    )
     source = saga_to_mermaid(ORDER_PROCESSING, direction="LR")
     labels = dict(re.findall(r"^\s+(\w+)\[\"([^\"]+)\"\]", source, re.MULTILINE))
     labels.update(re.findall(r"^\s+(\w+)\(\(([^)]+)\)\)", source, re.MULTILINE))

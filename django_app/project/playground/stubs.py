@@ -17,6 +17,7 @@ from microservices.conf import ms_settings
 from mock_services.common.app import load_service
 from mock_services.common.faults import FaultSpec
 from mock_services.testing import StubServer
+from project.demo.report.replays import KeyedCall, replay_note, replay_of
 
 SERVICES = ("users", "inventory", "payments", "orders")
 TIMEOUT = 5.0
@@ -95,7 +96,8 @@ def faults_clear() -> None:
 
 
 def saga_calls(saga_id: str) -> list[dict[str, Any]]:
-    """The requests the stubs received under this saga's Idempotency-Keys, oldest first."""
+    """The requests the stubs received under this saga's Idempotency-Keys, oldest first, each
+    with `t_ms` (since the first) and, for a replay, `replay` (the report's words for it)."""
     prefix = f"{saga_id}:"
     calls: list[dict[str, Any]] = []
     for service in SERVICES:
@@ -103,7 +105,13 @@ def saga_calls(saga_id: str) -> list[dict[str, Any]]:
             key = item.get("idempotency_key") or ""
             if key.startswith(prefix):
                 calls.append({"service": service, **item, "key": key[len(prefix) :]})
-    return sorted(calls, key=lambda call: float(call["received_at"]))
+    calls.sort(key=lambda call: float(call["received_at"]))
+    start = float(calls[0]["received_at"]) if calls else 0.0
+    keyed = [KeyedCall(c["service"], c["key"], bool(c.get("replayed"))) for c in calls]
+    for call, original in zip(calls, replay_of(keyed), strict=True):
+        call["t_ms"] = round((float(call["received_at"]) - start) * 1000, 1)
+        call["replay"] = None if original is None else replay_note(calls[original]["t_ms"])
+    return calls
 
 
 def saga_charges(saga_id: str) -> list[dict[str, Any]] | None:

@@ -338,3 +338,24 @@ def test_the_status_feed_lists_the_memory_bus_dead_letters(staff: Client, memory
     assert [(d["event_id"], d["reason"], d["attempts"]) for d in dead] == [
         (sent.event_id, "test.refuse: no such shop", 1)
     ]
+
+
+def test_the_calls_feed_marks_a_replayed_payment_with_the_reports_words(
+    staff: Client, registered_stubs: dict[str, Any], services_settings: dict[str, Any]
+):
+    """The payment's response is lost: its keyed retry is answered from the stub's store, and
+    the feed says so (the one replay rule of project/demo/report/replays.py)."""
+    user = UserServiceClient().create_user(email="ada@example.com", name="Ada")
+    registered_stubs["payments"].faults.add(
+        method="POST", path="/payments", kind="lost_response", times=1
+    )
+    items = [{"product_id": WIDGET_ID, "quantity": 1}]
+    assert process_order_request(user["id"], items, "tok_visa", saga_id="pg-lost").succeeded
+    calls = staff.get(reverse("playground:calls", args=["pg-lost"])).json()["calls"]
+    posts = [c for c in calls if c["path"] == "/payments"]
+    assert [(c["status"], c["replayed"]) for c in posts] == [(None, False), (201, True)]
+    assert [c["replay"] for c in calls if c["replay"]] == [
+        f"replayed: same Idempotency-Key as +{posts[0]['t_ms']:.0f} ms, answered from the"
+        " stub's idempotency store"
+    ]
+    assert calls[0]["t_ms"] == 0.0

@@ -2,7 +2,9 @@
 
 `interactions` are the arrows of the sequence diagram, in the order they happened: the HTTP
 requests as the stubs received and answered them, the events as the outbox, the bus and the
-inbox saw them, and notes on the processes (a worker killed, another resuming). `calls` are the
+inbox saw them, and notes on the processes (a worker killed, another resuming). `spans` say
+which part of the scene a moment belongs to: a saga step's attempt (its calls drawn in the
+step's band) or the scene's own set-up and checks (drawn greyed). `calls` are the
 same calls as the Django clients of the demo's own process saw them (attempts, client-side
 duration, the typed error). Nothing here is a secret: headers other than X-Request-ID and
 Idempotency-Key are never recorded, bodies never.
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 #: Bumped when a field changes meaning; a renderer refuses recordings of another version.
-RECORDING_VERSION = 1
+RECORDING_VERSION = 2
 
 #: The sequence diagram's lifelines, left to right; a diagram draws only those it uses.
 LIFELINES = (
@@ -31,7 +33,7 @@ LIFELINES = (
 )
 
 EventAction = Literal[
-    "enqueued", "relayed", "consumed", "skipped", "dead_lettered", "published_raw"
+    "enqueued", "rolled_back", "relayed", "consumed", "skipped", "dead_lettered", "published_raw"
 ]
 
 
@@ -46,6 +48,8 @@ class HttpInteraction(TypedDict):
     duration_ms: float | None  # as the stub measured it
     request_id: str
     idempotency_key: str | None
+    # The stub answered from its idempotency store (Idempotent-Replayed: true).
+    replayed: bool
 
 
 class EventInteraction(TypedDict):
@@ -90,6 +94,26 @@ class Check(TypedDict):
     actual: str
 
 
+SpanKind = Literal["action", "compensation", "aside"]
+
+
+class Span(TypedDict):
+    """A stretch of the scene: one attempt of a saga step, or the scene's own set-up or checks."""
+
+    kind: SpanKind
+    label: str  # the step's name, or "set-up", "check"
+    detail: str  # "action #1 · worker A", or "" for an aside
+    start_ms: float
+    end_ms: float
+
+
+class Figure(TypedDict):
+    """A drawing the scene adds to its section (the saga's state diagram)."""
+
+    title: str
+    svg: str
+
+
 class SagaTimeline(TypedDict):
     saga_id: str
     status: str
@@ -111,6 +135,8 @@ class SceneRecording(TypedDict):
     calls: list[Call]
     checks: list[Check]
     sagas: list[SagaTimeline]
+    spans: list[Span]
+    figures: list[Figure]
     lines: NotRequired[list[str]]
 
 

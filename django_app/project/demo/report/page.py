@@ -1,14 +1,20 @@
 """The demo report: one self-contained HTML page (inline CSS and SVG, no script, nothing
-fetched) with, per scene, what it shows, its saga timelines, the sequence diagram of its calls
-and events, the calls as the clients saw them and the checks it made."""
+fetched) with, per scene, what fails, what the system does and what the picture shows (its
+text in docs/scenes/, with a link to its section of the docs), its drawings (the saga's state
+diagram, its saga timelines), the sequence diagram of its calls and events, the calls as the
+clients saw them and the checks it made."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
+from .about import LABELS, SceneText, docs_anchor, inline_html
 from .model import SceneRecording
 from .sequence import render_sequence_svg
+
+#: The docs page with one section per scene.
+SCENES_PAGE = "failures"
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:1rem 2rem;
@@ -24,7 +30,9 @@ th,td{border:1px solid #d5d8dc;padding:.2rem .5rem;text-align:left;vertical-alig
 th{background:#eef2f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font-family:ui-monospace,monospace;font-size:.8rem}
 pre{background:#f4f6f6;padding:.5rem;overflow-x:auto}
-.diagram{overflow-x:auto}h3{font-size:1rem;margin:.8rem 0 .3rem}
+.diagram,.scroll{overflow-x:auto}h3{font-size:1rem;margin:.8rem 0 .3rem}
+dl.about{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}
+dl.about dt{font-weight:bold;color:#566573}dl.about dd{margin:0}
 """
 
 
@@ -44,9 +52,9 @@ def _calls_table(recording: SceneRecording) -> str:
             f"<td><code>{escape(call['request_id'])}</code></td><td>{escape(retries)}</td></tr>"
         )
     return (
-        "<h3>Calls, as the Django clients saw them</h3><table class=calls><tr><th>service</th>"
-        "<th>operation</th><th>request</th><th>outcome</th><th>attempts</th><th>duration</th>"
-        "<th>request id</th><th>retries</th></tr>" + "".join(rows) + "</table>"
+        "<h3>Calls, as the Django clients saw them</h3><div class=scroll><table class=calls>"
+        "<tr><th>service</th><th>operation</th><th>request</th><th>outcome</th><th>attempts</th><th>duration</th>"
+        "<th>request id</th><th>retries</th></tr>" + "".join(rows) + "</table></div>"
     )
 
 
@@ -65,7 +73,24 @@ def _checks_table(recording: SceneRecording) -> str:
     )
 
 
-def _scene(recording: SceneRecording) -> str:
+def _about(recording: SceneRecording, text: SceneText | None, docs_base: str) -> str:
+    """The scene's three paragraphs and the link to its section of the docs."""
+    anchor = docs_anchor(f"{recording['number']}. {recording['title']}")
+    link = (
+        f'<p class=docs-link>Docs: <a href="{escape(docs_base)}/{SCENES_PAGE}.html#{anchor}">'
+        f"Failure scenarios, {recording['number']}</a> (the site <code>make docs</code> "
+        "builds)</p>"
+    )
+    if text is None:
+        return link
+    rows = "".join(
+        f"<dt>{escape(label.rstrip(':'))}</dt><dd>{inline_html(part, docs_base=docs_base)}</dd>"
+        for label, part in zip(LABELS, (text.fails, text.does, text.shows), strict=True)
+    )
+    return f"<dl class=about>{rows}</dl>{link}"
+
+
+def _scene(recording: SceneRecording, text: SceneText | None, docs_base: str) -> str:
     passed = recording["passed"]
     badge = '<span class="badge pass">passed</span>'
     if not passed:
@@ -75,20 +100,27 @@ def _scene(recording: SceneRecording) -> str:
         f'data-passed="{str(passed).lower()}">',
         f"<h2>{recording['number']}. {escape(recording['title'])} {badge}</h2>",
         f"<p>{escape(recording['summary'])}</p>",
+        _about(recording, text, docs_base),
         f"<p class=meta>request id <code>{escape(recording['request_id'])}</code> · "
         f"{recording['duration_ms'] / 1000:.2f} s</p>",
     ]
     if recording["error"]:
         parts.append(f"<pre class=error>{escape(recording['error'])}</pre>")
+    for figure in recording["figures"]:
+        parts.append(
+            f'<h3>{escape(figure["title"])}</h3><div class="diagram figure">{figure["svg"]}</div>'
+        )
     for saga in recording["sagas"]:
         parts.append(
             f"<h3>Saga <code>{escape(saga['saga_id'])}</code>: {escape(saga['status'])}</h3>"
             f'<div class="diagram timeline">{saga["svg"]}</div>'
         )
-    parts.append(
-        "<h3>Sequence of calls and events</h3>"
-        f'<div class="diagram sequence">{render_sequence_svg(recording)}</div>'
-    )
+    # A scene that only draws (no call, no event) shows its figures alone.
+    if recording["interactions"] or not recording["figures"]:
+        parts.append(
+            "<h3>Sequence of calls and events</h3>"
+            f'<div class="diagram sequence">{render_sequence_svg(recording)}</div>'
+        )
     parts.append(_calls_table(recording))
     parts.append(_checks_table(recording))
     if recording.get("lines"):
@@ -102,10 +134,18 @@ def _scene(recording: SceneRecording) -> str:
 
 
 def render_report_html(
-    recordings: Sequence[SceneRecording], *, stack: str, elapsed_s: float, generated_at: str
+    recordings: Sequence[SceneRecording],
+    *,
+    stack: str,
+    elapsed_s: float,
+    generated_at: str,
+    texts: Mapping[str, SceneText] | None = None,
+    docs_base: str = "../../build/site",
 ) -> str:
-    """The whole page; every text from a recording is escaped, the timelines are SVG the
-    saga timeline already escaped."""
+    """The whole page; every text from a recording is escaped, the timelines and figures are
+    SVG their drawers already escaped. `texts` are the scenes' texts by slug; `docs_base` is
+    where the built docs site is, relative to the page."""
+    texts = texts or {}
     failed = sum(not r["passed"] for r in recordings)
     verdict = "all scenes passed" if not failed else f"{failed} scene(s) failed"
     toc = "".join(
@@ -122,5 +162,7 @@ def render_report_html(
         f"<title>Demo report ({escape(stack)} stack)</title><style>{CSS}</style></head><body>"
         f"<h1>Demo report</h1><p class=meta>{escape(stack)} stack · {len(recordings)} scenes · "
         f"{verdict} · {elapsed_s:.1f} s · {escape(generated_at)}</p>"
-        f"<nav><ol>{toc}</ol></nav>" + "".join(_scene(r) for r in recordings) + "</body></html>\n"
+        f"<nav><ol>{toc}</ol></nav>"
+        + "".join(_scene(r, texts.get(r["slug"]), docs_base) for r in recordings)
+        + "</body></html>\n"
     )

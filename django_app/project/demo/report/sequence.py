@@ -1,8 +1,10 @@
 """Draw a recorded scene as an SVG sequence diagram: one lifeline per party, one arrow per HTTP
 request (method and path, the status and duration the stub answered with, request id and
-Idempotency-Key) and per event (enqueued, relayed, consumed, skipped, dead-lettered, with its
-id), and a band across for what happened to a process (a worker killed), top to bottom in the
-order they happened.
+Idempotency-Key, and whether the stub replayed it) and per event (enqueued, rolled back,
+relayed, consumed, skipped, dead-lettered, with its id), a note across for what happened to a
+process (a worker killed), top to bottom in the order they happened; behind them, a band per
+saga step attempt and for the scene's own set-up and checks (those calls greyed). The sizes
+come from layout.py: nothing clips.
 
 Deterministic: the same recording gives the same bytes, so the docs can commit a drawing and a
 test can regenerate it to see it is not stale (`python -m project.demo.report.sequence IN OUT`).
@@ -16,43 +18,30 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from .model import LIFELINES, EventInteraction, HttpInteraction, SceneRecording, load_recording
+from .layout import BAND, BAND_DETAIL, BOX_H, EMPTY, HEAD, IDS, LABEL, NOTE, TIME, Layout, layout
+from .model import SceneRecording, SpanKind, load_recording
 
-COL = 150  # between two lifelines
-GUTTER = 64  # the time column, left of the first lifeline
-HEAD = 44  # the lifelines' name boxes
-ROW = 40  # one arrow: its label above, its ids below
-BOX_W, BOX_H = 116, 26
 FONT = 'font-family="sans-serif"'
 
 STATUS_COLOURS = {2: "#2e8b57", 3: "#2874a6", 4: "#d35400", 5: "#c0392b"}
 NO_ANSWER = "#7f8c8d"
 EVENT_COLOURS = {
     "enqueued": "#6c3483",
+    "rolled_back": "#7f8c8d",
     "relayed": "#6c3483",
     "published_raw": "#8e44ad",
     "consumed": "#1f618d",
     "skipped": "#7f8c8d",
     "dead_lettered": "#c0392b",
 }
-
-
-def _short(value: str | None, length: int = 8) -> str:
-    if not value:
-        return "—"
-    return value if len(value) <= length else value[:length] + "…"
-
-
-def _duration(ms: float | None) -> str:
-    return "—" if ms is None else f"{ms:.1f} ms"
-
-
-def _lifelines(recording: SceneRecording) -> list[str]:
-    used = {"django"}
-    for item in recording["interactions"]:
-        if item["kind"] != "note":
-            used.update((item["source"], item["target"]))
-    return [name for name in LIFELINES if name in used] + sorted(used - set(LIFELINES))
+REPLAY = "#1a5276"
+# A set-up or check call: drawn, but greyed, so the scene's point stands out.
+GREYED = "#a6acaf"
+BAND_FILL: dict[SpanKind, tuple[str, str]] = {
+    "action": ("#eef5fc", "#5d8fc4"),
+    "compensation": ("#fdf0ef", "#c0392b"),
+    "aside": ("#f4f6f6", "#aab7b8"),
+}
 
 
 def _arrow(x1: float, x2: float, y: float, colour: str, *, dashed: bool = False) -> str:
@@ -65,97 +54,101 @@ def _arrow(x1: float, x2: float, y: float, colour: str, *, dashed: bool = False)
     )
 
 
-def _http(item: HttpInteraction) -> tuple[str, str, str, str]:
-    """(colour, label, ids line, full title) of one request."""
-    status = item["status"]
-    colour = NO_ANSWER if status is None else STATUS_COLOURS.get(status // 100, NO_ANSWER)
-    answer = "no answer" if status is None else str(status)
-    label = f"{item['method']} {item['path']}  → {answer} · {_duration(item['duration_ms'])}"
-    ids = f"req {_short(item['request_id'])}"
-    if item["idempotency_key"]:
-        ids += f" · Idempotency-Key {_short(item['idempotency_key'], 28)}"
-    title = (
-        f"{item['method']} {item['path']} to {item['target']}: {answer} in "
-        f"{_duration(item['duration_ms'])}; X-Request-ID {item['request_id']}; "
-        f"Idempotency-Key {item['idempotency_key'] or 'none'}"
-    )
-    return colour, label, ids, title
-
-
-def _event(item: EventInteraction) -> tuple[str, str, str, str]:
-    colour = EVENT_COLOURS.get(item["action"], NO_ANSWER)
-    action = item["action"].replace("_", "-")
-    label = f"{action} {item['event_type']}"
-    ids = f"event {_short(item['event_id'])}"
-    if item["detail"]:
-        ids += f" · {item['detail'][:48]}"
-    title = f"{action} {item['event_type']} event {item['event_id'] or '(not an envelope)'}"
-    if item["detail"]:
-        title += f": {item['detail']}"
-    return colour, label, ids, title
+def _bands(plan: Layout) -> list[str]:
+    parts = []
+    for band in plan.bands:
+        fill, stroke = BAND_FILL[band.span["kind"]]
+        top, height = band.top + 1, band.bottom - band.top - 2
+        parts.append(
+            f'<g class="band {band.span["kind"]}">'
+            f'<rect x="2" y="{top:.0f}" width="{plan.width - 4:.0f}" height="{height:.0f}" '
+            f'fill="{fill}"/>'
+            f'<rect x="{plan.band_x:.0f}" y="{top:.0f}" width="3" height="{height:.0f}" '
+            f'fill="{stroke}"/>'
+            f'<text x="{plan.band_x + 10:.0f}" y="{band.top + 14:.0f}" font-size="{BAND}" '
+            f'font-weight="bold" fill="{stroke}">{escape(band.span["label"])}</text>'
+            f'<text x="{plan.band_x + 10:.0f}" y="{band.top + 27:.0f}" '
+            f'font-size="{BAND_DETAIL}" fill="#566573">{escape(band.span["detail"])}</text></g>'
+        )
+    return parts
 
 
 def render_sequence_svg(recording: SceneRecording) -> str:
     """The scene's calls and events as one SVG element (all text escaped)."""
-    names = _lifelines(recording)
-    x = {name: GUTTER + COL * i + COL / 2 for i, name in enumerate(names)}
-    items = recording["interactions"]
-    width = GUTTER + COL * len(names)
-    height = HEAD + ROW * max(len(items), 1) + 24
+    plan = layout(recording)
+    width, height = round(plan.width), round(plan.height)
     title = f"sequence of scene {recording['number']}: {recording['title']}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="sequence-diagram" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" {FONT} style="width:100%;max-width:{width}px;height:auto">',
         f'<rect class="background" width="{width}" height="{height}" fill="#fff"/>',
+        *_bands(plan),
     ]
-    for name in names:
-        cx = x[name]
+    for name in plan.names:
+        cx, box = plan.x[name], plan.box_w[name]
         parts.append(
             f'<g class="lifeline" data-name="{escape(name)}">'
             f'<line x1="{cx:.0f}" y1="{HEAD - 8}" x2="{cx:.0f}" y2="{height - 8}" '
             'stroke="#b3b6b7" stroke-dasharray="3 3"/>'
-            f'<rect x="{cx - BOX_W / 2:.0f}" y="6" width="{BOX_W}" height="{BOX_H}" rx="4" '
+            f'<rect x="{cx - box / 2:.0f}" y="6" width="{box:.0f}" height="{BOX_H}" rx="4" '
             'fill="#eef2f5" stroke="#5d6d7e"/>'
             f'<text x="{cx:.0f}" y="23" text-anchor="middle" font-size="12" '
             f'font-weight="bold" fill="#1b2631">{escape(name)}</text></g>'
         )
-    if not items:
+    if not plan.rows:
         parts.append(
-            f'<text x="{GUTTER}" y="{HEAD + 22}" font-size="12" fill="#566573">'
-            "no service call and no event in this scene</text>"
+            f'<text x="{plan.gutter:.0f}" y="{HEAD + 22}" font-size="12" fill="#566573">'
+            f"{EMPTY}</text>"
         )
-    for row, item in enumerate(items):
-        y = HEAD + ROW * row + 20
+    for row in plan.rows:
+        item = recording["interactions"][row.index]
+        y = row.y
+        at = (
+            f'<text x="4" y="{y + 4:.0f}" font-size="{TIME}" fill="#7f8c8d">'
+            f"+{item['t_ms']:.0f} ms</text>"
+        )
         if item["kind"] == "note":
             parts.append(
-                f'<g class="interaction note"><title>{escape(item["text"])}</title>'
-                f'<text x="4" y="{y + 4:.0f}" font-size="10" fill="#7f8c8d">'
-                f"+{item['t_ms']:.0f} ms</text>"
-                f'<rect x="{GUTTER + 8}" y="{y - 12:.0f}" width="{width - GUTTER - 16}" '
+                f'<g class="interaction note"><title>{escape(row.title)}</title>{at}'
+                f'<rect x="{plan.gutter + 8:.0f}" y="{y - 12:.0f}" '
+                f'width="{plan.band_x - plan.gutter - 16:.0f}" '
                 f'height="24" rx="4" fill="#fdebd0" stroke="#d68910"/>'
-                f'<text x="{GUTTER + 18}" y="{y + 4:.0f}" font-size="11" fill="#7e5109">'
-                f"{escape(item['text'])}</text></g>"
+                f'<text x="{plan.gutter + 18:.0f}" y="{y + 4:.0f}" font-size="{NOTE}" '
+                f'fill="#7e5109">{escape(row.lines[0])}</text></g>'
             )
             continue
         if item["kind"] == "http":
-            colour, label, ids, full = _http(item)
+            status = item["status"]
+            colour = NO_ANSWER if status is None else STATUS_COLOURS.get(status // 100, NO_ANSWER)
             kind = "http"
         else:
-            colour, label, ids, full = _event(item)
+            colour = EVENT_COLOURS.get(item["action"], NO_ANSWER)
             kind = f"event {item['action']}"
-        x1, x2 = x[item["source"]], x[item["target"]]
+        aside = row.span is not None and row.span["kind"] == "aside"
+        ink = GREYED if aside else "#566573"
+        if aside:
+            colour, kind = GREYED, f"{kind} aside"
+        replay = len(row.lines) > 2
+        if replay:
+            kind += " replay"
+        x1, x2 = plan.x[item["source"]], plan.x[item["target"]]
         left = min(x1, x2) + 6
         parts.append(
-            f'<g class="interaction {kind}"><title>{escape(full)}</title>'
-            f'<text x="4" y="{y + 4:.0f}" font-size="10" fill="#7f8c8d">'
-            f"+{item['t_ms']:.0f} ms</text>"
-            f'<text x="{left:.0f}" y="{y - 5:.0f}" font-size="11" fill="{colour}">'
-            f"{escape(label)}</text>"
+            f'<g class="interaction {kind}"><title>{escape(row.title)}</title>{at}'
+            f'<text x="{left:.0f}" y="{y - 5:.0f}" font-size="{LABEL}" fill="{colour}">'
+            f"{escape(row.lines[0])}</text>"
             + _arrow(x1, x2, y, colour, dashed=item["kind"] == "event")
-            + f'<text x="{left:.0f}" y="{y + 13:.0f}" font-size="9.5" fill="#566573">'
-            f"{escape(ids)}</text></g>"
+            + f'<text x="{left:.0f}" y="{y + 13:.0f}" font-size="{IDS}" fill="{ink}">'
+            f"{escape(row.lines[1])}</text>"
         )
+        if replay:
+            parts.append(
+                f'<text class="replay-note" x="{left:.0f}" y="{y + 26:.0f}" font-size="{IDS}" '
+                f'font-weight="bold" fill="{GREYED if aside else REPLAY}">'
+                f"{escape(row.lines[2])}</text>"
+            )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -319,11 +319,14 @@
     fill($("calls-list"), data.calls, function (tr, c) {
       tr.dataset.service = c.service;
       tr.dataset.key = c.key;
+      tr.dataset.replay = c.replay ? "true" : "false";
+      cell(tr, "+" + Math.round(c.t_ms) + " ms", "at");
       cell(tr, c.service);
       cell(tr, c.method + " " + c.path);
       cell(tr, c.status === null ? "— (no answer)" : c.status, "status");
       cell(tr, c.attempt, "attempt");
       cell(tr, c.key, "code");
+      cell(tr, c.replay || "", "replay");
     });
   }
 
