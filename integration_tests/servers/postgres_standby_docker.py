@@ -40,8 +40,7 @@ def in_docker(*, synchronous: bool) -> StandbyPair:
         .with_volume_mapping(str(HBA_SCRIPT), "/docker-entrypoint-initdb.d/10-replication.sh")
         .with_bind_ports(5432, port)
         .with_command(
-            "postgres -c fsync=off -c synchronous_standby_names="
-            + ("*" if synchronous else "''")
+            "postgres -c fsync=off -c synchronous_standby_names=" + ("*" if synchronous else "''")
         )
     )
     standby: Any = (
