@@ -118,6 +118,7 @@ def test_standby_promoted_under_the_relay_consumer_and_workers_loses_nothing(
                     and tolerant(lambda: applied_counts()[0], 0) > 0
                 ),
                 "ten sagas ended, 150 rows committed, events applied",
+                timeout=120,
             )
             with run.timeline.fault("primary stopped, standby promoted", "postgresql"):
                 started = time.monotonic()
