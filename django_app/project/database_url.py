@@ -24,7 +24,7 @@ class DatabaseURLError(ValueError):
 
 
 def _host_and_port(address: str, url_position: int) -> tuple[str, str]:
-    """"db1:5432" -> ("db1", "5432"); "[::1]:5432" -> ("::1", "5432"); "db1" -> ("db1", "")."""
+    """One address of the list, split: db1:5432, [::1]:5432 (brackets dropped) or db1 (port "")."""
     if address.startswith("["):
         host, bracket, rest = address[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):

@@ -1,4 +1,4 @@
-"""DATABASE_URL's parser: one host as before, libpq's multi-host form kept whole, bad parts named."""
+"""DATABASE_URL's parser: one host as before, libpq's multi-host form whole, bad parts named."""
 
 from __future__ import annotations
 
