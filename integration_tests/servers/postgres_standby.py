@@ -34,7 +34,8 @@ ENV = "DATABASE_CLUSTER_URL"
 IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:15-alpine")
 #: mounted into the Docker primary's /docker-entrypoint-initdb.d (docker-compose.test.yml too)
 HBA_SCRIPT = Path(__file__).with_name("postgres_replication.sh")
-#: what a standby needs to keep streaming and stay out of the way of a promotion
+#: both servers: loopback only, speed over durability (the tests kill processes, not the host,
+#: and the kernel keeps what a killed process wrote)
 COMMON = "-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
 
 
@@ -156,6 +157,7 @@ def as_processes(*, synchronous: bool) -> StandbyPair:
         run(pg_ctl, "-D", str(standby_data), "-w", "-t", "60", "promote")
 
     standby_url = url_for("127.0.0.1", standby_port, "postgres", password, "postgres")
+    held: list[int] = []  # WAL receivers stopped, to let go at close whatever happened
 
     def hold_receiver(hold: bool) -> None:
         pid = _walreceiver_pid(standby_url) if hold else held.pop()
@@ -163,8 +165,6 @@ def as_processes(*, synchronous: bool) -> StandbyPair:
             held.append(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGSTOP if hold else signal.SIGCONT)
-
-    held: list[int] = []
 
     def close() -> None:
         if closed:
