@@ -10,7 +10,6 @@ servers' logs.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from integration_tests.django_database import restore_default_database, swap_default_database
 from integration_tests.servers import (
     Endpoint,
     Provisioned,
@@ -26,7 +26,9 @@ from integration_tests.servers import (
     provide,
     required_servers,
 )
+from integration_tests.servers import postgres_standby as postgres_standby_server
 from integration_tests.servers.endpoint import CallbackController
+from integration_tests.servers.postgres_standby import StandbyPair
 
 #: fixture name -> server name (also the marker name)
 SERVER_FIXTURES = {
@@ -36,9 +38,12 @@ SERVER_FIXTURES = {
     "postgres": "postgres",
     "consul": "consul",
 }
+#: fixtures of servers started per test, not per session (no log in _running): their marker
+PER_TEST_FIXTURES = {"postgres_standby": "postgres"}
 LOG_LINES = 40
 
 _running: dict[str, Provisioned] = {}
+_pairs: list[StandbyPair] = []  # the primary/standby pairs of the test running now
 _startup_report: list[tuple[str, str, float | None]] = []
 
 
@@ -111,6 +116,29 @@ def consul() -> Iterator[Endpoint]:
 
 
 @pytest.fixture
+def postgres_standby(request: pytest.FixtureRequest) -> Iterator[StandbyPair]:
+    """A PostgreSQL primary and a streaming standby, new for each test (a test may promote the
+    standby). Synchronous unless parametrized `indirect` with False. Apart from the `postgres`
+    server and Django's test database on it: a test puts Django on the pair with
+    `django_database.django_on(pair.url, django_db_blocker)`, or runs processes against it."""
+    synchronous = bool(getattr(request, "param", True))
+    try:
+        pair = postgres_standby_server.provide(synchronous=synchronous)
+    except ServerUnavailable as exc:
+        if "postgres" in required_servers():
+            pytest.fail(f"{exc} [postgres is required by REQUIRE_REAL_SERVICES]", pytrace=False)
+        pytest.skip(str(exc))
+    except ServerStartError as exc:
+        pytest.fail(f"the PostgreSQL pair could not be started: {exc}", pytrace=False)
+    _pairs.append(pair)
+    try:
+        yield pair
+    finally:
+        _pairs.remove(pair)
+        pair.close()
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A per-test name ("t" + 8 hex) for queues, exchanges, streams and Redis key prefixes."""
     return f"t{uuid.uuid4().hex[:8]}"
@@ -127,36 +155,6 @@ def _restart_servers_left_stopped() -> Iterator[None]:
 
 
 # --- Django's database: the PostgreSQL server ---------------------------------------------------
-
-
-def _swap_default_database(new: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """Point Django's `default` alias at `new`; returns what `_restore_default_database` needs."""
-    from django.conf import settings
-    from django.db import connections
-
-    old_settings = settings.DATABASES["default"]
-    initialized = {c.alias for c in connections.all(initialized_only=True)}
-    old_connection = connections["default"] if "default" in initialized else None
-    connections.configure_settings({"default": new})  # fills Django's per-alias defaults in place
-    settings.DATABASES["default"] = new
-    connections.settings["default"] = new
-    if old_connection is not None:
-        del connections["default"]  # the next access builds a wrapper for the new engine
-    return old_settings, old_connection
-
-
-def _restore_default_database(old_settings: dict[str, Any], old_connection: Any) -> None:
-    from django.conf import settings
-    from django.db import connections
-
-    connections["default"].close()
-    settings.DATABASES["default"] = old_settings
-    connections.settings["default"] = old_settings
-    if old_connection is not None:
-        connections["default"] = old_connection
-    else:
-        with contextlib.suppress(AttributeError):
-            del connections["default"]
 
 
 # Package scope: when one session also runs the SQLite suites, Django gets its SQLite database
@@ -176,7 +174,7 @@ def django_db_modify_db_settings(
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     if worker:
         test_name += f"_{worker}"
-    saved = _swap_default_database(
+    saved = swap_default_database(
         {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -188,7 +186,7 @@ def django_db_modify_db_settings(
         }
     )
     yield
-    _restore_default_database(*saved)
+    restore_default_database(*saved)
 
 
 @pytest.fixture(scope="package")
@@ -234,7 +232,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         item.add_marker(pytest.mark.integration)
         names = set(getattr(item, "fixturenames", ()))
-        for fixture, marker in SERVER_FIXTURES.items():
+        for fixture, marker in {**SERVER_FIXTURES, **PER_TEST_FIXTURES}.items():
             if fixture in names:
                 item.add_marker(getattr(pytest.mark, marker))
         if item.get_closest_marker("django_db") is not None and "postgres" not in names:
@@ -253,6 +251,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if fixture in names and provisioned is not None and provisioned.endpoint.log_tail:
                 tail = provisioned.endpoint.log_tail(LOG_LINES)
                 report.sections.append((f"{server} server log (last {LOG_LINES} lines)", tail))
+        for pair in _pairs:
+            if pair.log_tail is not None:
+                report.sections.append(("postgres pair logs", pair.log_tail(LOG_LINES)))
     return report
 
 

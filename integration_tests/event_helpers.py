@@ -193,9 +193,11 @@ def start_consumer(
     *types: str,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    stdout: Any = subprocess.PIPE,
 ) -> subprocess.Popen[bytes]:
     """`manage.py consume_events` in its own process, on this test's database and bus names;
-    `env` adds to its environment (a crash point such as EVENTS_CRASH_AT)."""
+    `env` adds to its environment (a crash point such as EVENTS_CRASH_AT); its output goes to
+    a pipe, or to `stdout` (a file: nobody reads a long run's pipe, and a full one blocks it)."""
     environment = django_subprocess_env(
         EVENT_BUS_BACKEND=backend,
         **({"RABBITMQ_URL": url} if backend == "rabbitmq" else {"REDIS_URL": url}),
@@ -217,7 +219,7 @@ def start_consumer(
         "integration_tests.event_helpers",
         *extra_args,
     )
-    return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(argv, env=environment, stdout=stdout, stderr=subprocess.STDOUT)
 
 
 def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:

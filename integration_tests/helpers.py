@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from urllib.parse import quote
+
+from project.database_url import url_from_database
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 MANAGE_PY = REPO_DIR / "django_app" / "manage.py"
@@ -15,16 +16,13 @@ def database_url() -> str:
     """The URL of the database Django uses right now (the PostgreSQL test database here)."""
     from django.db import connection
 
-    settings = connection.settings_dict
     if connection.vendor != "postgresql":
         raise RuntimeError(
             f"Django's database is {connection.vendor}, not PostgreSQL: use the `postgres`-backed "
             "database of integration_tests (a django_db test in integration_tests/)"
         )
-    user = quote(str(settings.get("USER") or ""), safe="")
-    password = quote(str(settings.get("PASSWORD") or ""), safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    return f"postgresql://{auth}{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    # every host of a primary/standby pair and its target_session_attrs included
+    return url_from_database(connection.settings_dict)
 
 
 def django_subprocess_env(**extra: str) -> dict[str, str]:

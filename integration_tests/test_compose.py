@@ -19,7 +19,14 @@ import jsonschema
 import pytest
 import yaml
 
-from integration_tests.servers import consul, postgres, rabbitmq, redis, redis_sentinel
+from integration_tests.servers import (
+    consul,
+    postgres,
+    postgres_standby,
+    rabbitmq,
+    redis,
+    redis_sentinel,
+)
 from microservices.events.redis_connection import parse_sentinels
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
@@ -32,9 +39,14 @@ SCHEMA_GLOBS = (
 )
 SERVERS = {"rabbitmq": rabbitmq, "redis": redis, "postgres": postgres, "consul": consul}
 STUBS = set(DEFAULT_PORTS)
-# profile `sentinel`: Redis with Sentinel, started only when asked for
-SENTINEL_SERVICES = {"redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
-SENTINEL_EXPORTS = {redis_sentinel.ENV, redis_sentinel.SERVICE_ENV}
+#: services started only with `--profile <name>`, and the variables their header exports
+PROFILES = {
+    "sentinel": (
+        {"redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"},
+        {redis_sentinel.ENV, redis_sentinel.SERVICE_ENV},
+    ),
+    "standby": ({"postgres-primary", "postgres-standby"}, {postgres_standby.ENV}),
+}
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +116,14 @@ def test_docker_compose_config_accepts_the_file():
 
 
 def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
-    """The four servers and the four stubs are services, the Sentinel cluster's five only under
-    the `sentinel` profile, each with a healthcheck command."""
+    """The four servers and the four stubs are services, each profile's servers beside them
+    (started only under that profile), each with a healthcheck command."""
     services = compose["services"]
-    assert set(services) == set(SERVERS) | STUBS | SENTINEL_SERVICES
-    profiled = {name for name, service in services.items() if service.get("profiles")}
-    assert profiled == SENTINEL_SERVICES
-    assert all(services[name]["profiles"] == ["sentinel"] for name in profiled)
+    profiled = {name for names, _ in PROFILES.values() for name in names}
+    assert set(services) == set(SERVERS) | STUBS | profiled
+    assert {n for n, s in services.items() if s.get("profiles")} == profiled
+    for profile, (names, _) in PROFILES.items():
+        assert all(services[name]["profiles"] == [profile] for name in names)
     for name, service in services.items():
         test = service.get("healthcheck", {}).get("test")
         assert isinstance(test, list), name
@@ -120,7 +133,8 @@ def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
 def test_exported_addresses_use_the_fixture_variables_and_published_ports(compose):
     """The header's exports are the variables the fixtures read, at ports the services publish."""
     exports = _exports()
-    assert set(exports) == {module.ENV for module in SERVERS.values()} | SENTINEL_EXPORTS
+    profile_envs = {env for _, envs in PROFILES.values() for env in envs}
+    assert set(exports) == {module.ENV for module in SERVERS.values()} | profile_envs
     services = compose["services"]
     for name, module in SERVERS.items():
         value = exports[module.ENV]
@@ -129,6 +143,18 @@ def test_exported_addresses_use_the_fixture_variables_and_published_ports(compos
             assert f"-http-port={port}" in services[name]["command"]
         else:
             assert port in _published(services[name]), name
+
+
+def test_standby_profile_export_names_the_primary_then_the_standby(compose):
+    """DATABASE_CLUSTER_URL lists the primary's published port, then the standby's, and asks
+    libpq for a read-write session."""
+    services, (env,) = PROFILES["standby"]
+    parts = urlsplit(_exports()[env])
+    addresses = parts.netloc.rpartition("@")[2].split(",")
+    ports = [int(address.rsplit(":", 1)[1]) for address in addresses]
+    published = [_published(compose["services"][name]) for name in sorted(services)]
+    assert [{port} for port in ports] == published  # postgres-primary sorts first
+    assert parts.query == "target_session_attrs=read-write"
 
 
 def test_stubs_listen_on_the_ports_django_settings_default_to(compose):

@@ -1,14 +1,16 @@
 """System checks of the MICROSERVICES settings: each area keeps its own, registered on import here.
 
 Ids are `microservices.E0xx` (errors) and `microservices.W0xx` (warnings), each with a hint.
-The health endpoint's few settings are checked here (E080-E089).
+The health endpoint's few settings are checked here (E080-E089), and DATABASES' host lists (W070).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from .clients import checks as clients_checks  # noqa: F401
 from .conf import ms_settings
@@ -40,3 +42,35 @@ def check_health_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             )
         )
     return errors
+
+
+#: the sessions libpq may open on a primary only; anything else may land on a standby
+WRITABLE_SESSIONS = frozenset({"read-write", "primary"})
+
+
+def database_host_warnings(databases: Mapping[str, Mapping[str, object]]) -> list[CheckMessage]:
+    """A PostgreSQL alias listing several hosts must ask libpq for a writable session."""
+    warnings: list[CheckMessage] = []
+    for alias, conf in databases.items():
+        if "postgresql" not in str(conf.get("ENGINE", "")) or "," not in str(conf.get("HOST")):
+            continue
+        options = conf.get("OPTIONS")
+        attrs = options.get("target_session_attrs", "any") if isinstance(options, dict) else "any"
+        if attrs not in WRITABLE_SESSIONS:
+            warnings.append(
+                Warning(
+                    f"DATABASES[{alias!r}] lists several hosts ({conf['HOST']}) with "
+                    f"target_session_attrs={attrs!r}: libpq keeps the first host that answers, "
+                    "a standby too, and then every write of the outbox, the inbox and the "
+                    "sagas fails as read-only.",
+                    hint="Add ?target_session_attrs=read-write to DATABASE_URL (or "
+                    "OPTIONS={'target_session_attrs': 'read-write'}); see docs/clusters.md.",
+                    id="microservices.W070",
+                )
+            )
+    return warnings
+
+
+@register()
+def check_database_hosts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return database_host_warnings(settings.DATABASES)

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -110,35 +111,34 @@ def _bindir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def as_process(*, durable: bool = False) -> Provisioned:
-    """PostgreSQL as a local process on a free port. The tests' server trades durability for
-    speed (fsync, synchronous_commit, full_page_writes off); `durable=True` keeps PostgreSQL's
-    own defaults (all on), for figures that must say what a commit promises."""
+def local_binaries() -> tuple[Path, str | None, list[str]]:
+    """PostgreSQL's bin dir, and the user (with the argv prefix) its tools must run as:
+    initdb and pg_ctl refuse root, so as root they run as `postgres`."""
     bindir = _bindir()
     if bindir is None:
         raise ServerUnavailable(f"PostgreSQL unavailable (no initdb binary): {HOW_TO}")
-    # initdb and pg_ctl refuse to run as root: run them as the postgres user then
-    owner: str | None = None
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            raise ServerUnavailable(
-                f"PostgreSQL unavailable (running as root and no 'postgres' user): {HOW_TO}"
-            ) from None
-        owner = "postgres"
-        prefix = ["runuser", "-u", "postgres", "--"]
+    if os.geteuid() != 0:
+        return bindir, None, []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServerUnavailable(
+            f"PostgreSQL unavailable (running as root and no 'postgres' user): {HOW_TO}"
+        ) from None
+    return bindir, "postgres", ["runuser", "-u", "postgres", "--"]
 
-    workdir = make_workdir("pg", owner=owner)
-    data = workdir / "data"
-    log = workdir / "server.log"
-    (port,) = free_ports(1)
-    password = secrets.token_hex(8)
+
+def write_pwfile(workdir: Path, password: str, owner: str | None) -> Path:
     pwfile = workdir / "pwfile"
     pwfile.write_text(password + "\n")
     if owner:
         shutil.chown(pwfile, user=owner, group=None)
+    return pwfile
+
+
+def runner(prefix: list[str], workdir: Path) -> Callable[..., None]:
+    """run(*argv, timeout=120): a PostgreSQL tool as the server's user; ServerStartError with
+    its output when it fails."""
     env = process_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
 
     def run(*argv: str, timeout: float = 120) -> None:
@@ -156,6 +156,39 @@ def as_process(*, durable: bool = False) -> Provisioned:
                 f"{Path(argv[0]).name} failed ({result.returncode}): "
                 f"{(result.stderr or result.stdout).strip()[-800:]}"
             )
+
+    return run
+
+
+def initdb_argv(bindir: Path, data: Path, pwfile: Path) -> list[str]:
+    return [
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "--no-sync",
+        "-U",
+        "postgres",
+        f"--pwfile={pwfile}",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    ]
+
+
+def as_process(*, durable: bool = False) -> Provisioned:
+    """PostgreSQL as a local process on a free port. The tests' server trades durability for
+    speed (fsync, synchronous_commit, full_page_writes off); `durable=True` keeps PostgreSQL's
+    own defaults (all on), for figures that must say what a commit promises."""
+    bindir, owner, prefix = local_binaries()
+    workdir = make_workdir("pg", owner=owner)
+    data = workdir / "data"
+    log = workdir / "server.log"
+    (port,) = free_ports(1)
+    password = secrets.token_hex(8)
+    pwfile = write_pwfile(workdir, password, owner)
+    run = runner(prefix, workdir)
 
     durability = "on" if durable else "off"
     options = (
@@ -182,20 +215,7 @@ def as_process(*, durable: bool = False) -> Provisioned:
         remove_workdir(workdir)
 
     def first_start() -> None:
-        run(
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "--no-sync",
-            "-U",
-            "postgres",
-            f"--pwfile={pwfile}",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        )
+        run(*initdb_argv(bindir, data, pwfile))
         start()
 
     return start_local_server(

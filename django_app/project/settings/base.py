@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from project.database_url import database_from_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 REPO_DIR = BASE_DIR.parent
 
@@ -61,27 +63,11 @@ TEMPLATES = [
     },
 ]
 
-
-def _database_from_url(url: str) -> dict[str, object]:
-    """Translate a postgres:// URL (DATABASE_URL) into a Django DATABASES entry."""
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"}:
-        raise ValueError(f"DATABASE_URL must be postgres://..., got scheme {parts.scheme!r}")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parts.path.lstrip("/")),
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
-    }
-
-
+# DATABASE_URL may name a primary and its standbys (postgres://u:p@db1:5432,db2:5432/shop
+# ?target_session_attrs=read-write): libpq connects to whichever is the primary now.
 DATABASES: dict[str, dict[str, object]] = {
     "default": (
-        _database_from_url(os.environ["DATABASE_URL"])
+        database_from_url(os.environ["DATABASE_URL"])
         if os.environ.get("DATABASE_URL")
         else {
             "ENGINE": "django.db.backends.sqlite3",
