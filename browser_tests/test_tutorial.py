@@ -1,0 +1,170 @@
+"""docs/tutorial.md, Part 1, in a real browser: one test per step, doing what the step says
+and checking what it says you will see. The playground runs as `make playground` runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browser_tests.conftest import PageWatch, shoot
+from browser_tests.test_playground import (
+    FORWARD,
+    SAGA_TIMEOUT_MS,
+    _log_in,
+    _place,
+    _steps,
+    _wait_status,
+)
+from project.playground.spawn import PlaygroundInfo, playground_process
+
+
+@pytest.fixture(scope="module")
+def playground() -> Iterator[PlaygroundInfo]:
+    with playground_process() as info:
+        yield info
+
+
+def _fault_on_payments(page: Page, kind: str, times: int) -> None:
+    """Step 3 and 4's form: service payments, operation POST /payments, the kind, Times."""
+    page.select_option("#fault-service", "payments")
+    page.select_option("#fault-operation", "POST /payments")
+    page.select_option("#fault-kind", kind)
+    page.fill("#fault-times", str(times))
+    page.click("#add-fault")
+    expect(page.locator("#fault-note")).to_contain_text("Fault added on payments")
+    expect(page.locator("#faults-list tr")).to_have_count(1)
+
+
+def _clear_faults(page: Page) -> None:
+    page.click("#clear-faults")
+    expect(page.locator("#faults-list tr")).to_have_count(0)
+
+
+def _attempts(page: Page, step: str) -> list[str | None]:
+    rows = page.locator(f"#steps tr[data-step={step}][data-direction=action]")
+    return [rows.nth(i).get_attribute("data-outcome") for i in range(rows.count())]
+
+
+def test_step_1_an_order_completes_and_its_timeline_shows_five_steps(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """202 at once; then completed, five forward steps, no undo, one charge, events handled."""
+    _log_in(page, page_watch, playground)
+    _place(page, "tok_visa")
+    expect(page.locator("#api-status")).not_to_have_attribute("data-status", "")
+    _wait_status(page, "completed")
+    assert _steps(page, "action") == FORWARD
+    assert _steps(page, "compensation") == []
+    expect(page.locator("#timeline svg.saga-timeline")).to_be_visible()
+    expect(page.locator("#charges")).to_have_attribute("data-count", "1")
+    for event_type in ("payment.processed", "order.created"):
+        row = page.locator(f"#events-list tr[data-event-type='{event_type}']")
+        expect(row.locator("td.outbox")).to_have_text("sent", timeout=SAGA_TIMEOUT_MS)
+        expect(row.locator("td.bus")).to_have_text("carried")
+    order_created = page.locator("#events-list tr[data-event-type='order.created'] td.inbox")
+    expect(order_created).to_have_text(
+        "orders.statistics_and_stock_check ✓", timeout=SAGA_TIMEOUT_MS
+    )
+    shoot(page, page_watch, "tutorial-1-completed")
+
+
+def test_step_2_a_declined_card_is_undone_newest_first(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """API failed, saga compensated; the payment rejected once; undo: payment, then stock."""
+    _log_in(page, page_watch, playground)
+    _place(page, "tok_declined")
+    _wait_status(page, "compensated", "failed")
+    assert _steps(page, "action") == ["validate_user", "reserve_inventory", "process_payment"]
+    assert _attempts(page, "process_payment") == ["rejected"]
+    assert page.locator("#compensations li").all_inner_texts() == [
+        "process_payment",
+        "reserve_inventory",
+    ]
+    expect(page.locator("#saga-error")).to_contain_text("payment declined")
+    expect(page.locator("#charges")).to_have_attribute("data-count", "0")
+    shoot(page, page_watch, "tutorial-2-declined")
+
+
+def test_step_3_a_503_that_ends_is_hidden_by_the_client_retries(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """Two 503s, then 201: three POSTs under one key inside one step attempt; one charge."""
+    _log_in(page, page_watch, playground)
+    _fault_on_payments(page, "error", times=2)
+    try:
+        _place(page, "tok_visa")
+        _wait_status(page, "completed")
+        assert _steps(page, "action") == FORWARD
+        assert _attempts(page, "process_payment") == ["succeeded"]
+        expect(page.locator("#payment-posts")).to_have_attribute("data-count", "3")
+        expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
+        expect(page.locator("#charges")).to_have_attribute("data-count", "1")
+        expect(page.locator("#faults-list td.hits")).to_have_text("2")
+        shoot(page, page_watch, "tutorial-3-503-twice")
+    finally:
+        _clear_faults(page)
+
+
+def test_step_4_a_503_that_never_ends_fails_the_step_and_undoes_the_order(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """Five step attempts of four requests each; the charge's undo sends nothing (ABSENT)."""
+    _log_in(page, page_watch, playground)
+    _fault_on_payments(page, "error", times=0)
+    try:
+        _place(page, "tok_visa")
+        _wait_status(page, "compensated", "failed")
+        assert _attempts(page, "process_payment") == ["failed"] * 5
+        expect(page.locator("#payment-posts")).to_have_attribute("data-count", "20")
+        expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
+        assert page.locator("#compensations li").all_inner_texts() == [
+            "process_payment",
+            "reserve_inventory",
+        ]
+        expect(page.locator("#charges")).to_have_attribute("data-count", "0")
+        refunds = page.locator("#calls-list tr[data-service=payments]", has_text="/refund")
+        expect(refunds).to_have_count(0)
+        shoot(page, page_watch, "tutorial-4-503-forever")
+    finally:
+        _clear_faults(page)
+
+
+def test_step_5_a_lost_response_is_replayed_and_charged_once(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """The charge is made, its answer lost: two POSTs under one key, one charge."""
+    _log_in(page, page_watch, playground)
+    _fault_on_payments(page, "lost_response", times=1)
+    try:
+        _place(page, "tok_visa")
+        _wait_status(page, "completed")
+        expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
+        expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
+        expect(page.locator("#charges")).to_have_attribute("data-count", "1")
+        shoot(page, page_watch, "tutorial-5-lost-response")
+    finally:
+        _clear_faults(page)
+
+
+def test_step_6_a_worker_killed_after_the_charge_is_replaced_and_resumes(
+    page: Page, page_watch: PageWatch, playground: PlaygroundInfo
+) -> None:
+    """The worker dies after the charge; another resumes once the lease lapses; one charge."""
+    _log_in(page, page_watch, playground)
+    started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
+    page.click("#arm-kill")
+    expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
+    _place(page, "tok_visa")
+    expect(page.locator("#worker-exits li").last).to_contain_text(
+        "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
+    )
+    _wait_status(page, "completed")
+    expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
+    assert _attempts(page, "process_payment") == ["interrupted", "succeeded"]
+    expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
+    expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
+    expect(page.locator("#charges")).to_have_attribute("data-count", "1")
+    shoot(page, page_watch, "tutorial-6-worker-killed")
