@@ -1,9 +1,11 @@
-"""docs/tutorial.md, Part 1, in a real browser: one test per step, doing what the step says
-and checking what it says you will see. The playground runs as `make playground` runs it."""
+"""docs/tutorial.md in a real browser: one test per step of Part 1, doing what the step says
+and checking what it says you will see, and Part 2's last step on a copy of the project changed
+as the tutorial says. The playground runs as `make playground` runs it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,6 +20,7 @@ from browser_tests.test_playground import (
     _wait_status,
 )
 from project.playground.spawn import PlaygroundInfo, playground_process
+from tools import tutorial
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +171,39 @@ def test_step_6_a_worker_killed_after_the_charge_is_replaced_and_resumes(
     expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
     expect(page.locator("#charges")).to_have_attribute("data-count", "1")
     shoot(page, page_watch, "tutorial-6-worker-killed")
+
+
+@pytest.fixture
+def extended_playground(tmp_path: Path) -> Iterator[PlaygroundInfo]:
+    """The playground of a copy of the project changed as Part 2 says (steps 8 and 11). A test
+    names it before `page`, so the page is closed before this server stops."""
+    project = tutorial.project_copy(tmp_path / "project")
+    tutorial.add_shipping_step(project)
+    tutorial.add_packing_handler(project)
+    with playground_process(project) as info:
+        yield info
+
+
+def test_step_12_the_new_step_and_the_packing_slip_show_in_the_playground(
+    extended_playground: PlaygroundInfo, page: Page, page_watch: PageWatch
+) -> None:
+    """Part 2 applied: reserve_shipping runs between the stock and the charge, order.created
+    reaches both handlers, and a declined card gives the courier slot back."""
+    _log_in(page, page_watch, extended_playground)
+    expect(page.locator("#order-form label.item", has_text="Courier slot")).to_have_count(1)
+    _place(page, "tok_visa")
+    _wait_status(page, "completed")
+    assert _steps(page, "action") == [*FORWARD[:2], "reserve_shipping", *FORWARD[2:]]
+    handlers = page.locator("#events-list tr[data-event-type='order.created'] td.inbox")
+    expect(handlers).to_have_text(
+        "orders.statistics_and_stock_check ✓, shipping.packing_slip ✓", timeout=SAGA_TIMEOUT_MS
+    )
+    shoot(page, page_watch, "tutorial-12-packing-slip")
+    _place(page, "tok_declined")
+    _wait_status(page, "compensated", "failed")
+    assert page.locator("#compensations li").all_inner_texts() == [
+        "process_payment",
+        "reserve_shipping",
+        "reserve_inventory",
+    ]
+    shoot(page, page_watch, "tutorial-12-declined")
