@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
+from project.playground.spawn import PlaygroundInfo, playground_process
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -115,10 +117,20 @@ def page_watch(request: pytest.FixtureRequest) -> PageWatch:
     return PageWatch(screenshots=folder)
 
 
+@pytest.fixture(scope="session")
+def playground() -> Iterator[PlaygroundInfo]:
+    """`make playground` in a child process, shared by the playground's test modules (each test
+    places its own orders)."""
+    with playground_process() as info:
+        yield info
+
+
 @contextmanager
-def watched_page(browser: Browser, watch: PageWatch) -> Iterator[Page]:
+def watched_page(
+    browser: Browser, watch: PageWatch, *, width: int = 1280, height: int = 900
+) -> Iterator[Page]:
     """A fresh page in its own context, its console errors and outside requests put in `watch`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height})
 
     def guard(route: Route) -> None:
         url = route.request.url

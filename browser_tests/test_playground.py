@@ -6,87 +6,31 @@ on real sockets)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from browser_tests.conftest import PageWatch, shoot
-from project.playground.spawn import PlaygroundInfo, playground_process
-
-SAGA_TIMEOUT_MS = 30_000
-FORWARD = [
-    "validate_user",
-    "reserve_inventory",
-    "process_payment",
-    "create_order",
-    "send_confirmation",
-]
-
-
-@pytest.fixture(scope="module")
-def playground() -> Iterator[PlaygroundInfo]:
-    with playground_process() as info:
-        yield info
-
-
-def _log_in(page: Page, watch: PageWatch, info: PlaygroundInfo) -> None:
-    page.goto(info.url)
-    expect(page).to_have_url(re.compile(r"/playground/login/"))
-    page.fill("#id_username", info.username)
-    page.fill("#id_password", info.password)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#place-order")).to_be_visible()
-    # The polls have filled the worker's panel: the page talks to its feeds.
-    expect(page.locator("#worker-status")).to_contain_text("running")
-
-
-def _place(page: Page, card: str) -> str:
-    page.check(f"input[name=card][value={card}]")
-    page.click("#place-order")
-    expect(page.locator("#order-note")).to_contain_text("Accepted (202)")
-    saga_id = page.locator("#saga-id").inner_text()
-    expect(page.locator("#api-location")).to_have_text(f"/api/orders/{saga_id}")
-    return saga_id
-
-
-def _wait_status(page: Page, status: str, api_status: str | None = None) -> None:
-    """The saga's status in the engine's words, and in the orders API's (GET Location)."""
-    expect(page.locator("#saga-status")).to_have_attribute(
-        "data-status", status, timeout=SAGA_TIMEOUT_MS
-    )
-    expect(page.locator("#api-status")).to_have_attribute(
-        "data-status", api_status or status, timeout=SAGA_TIMEOUT_MS
-    )
-
-
-def _steps(page: Page, direction: str) -> list[str]:
-    return page.locator(f"#steps tr[data-direction={direction}] td.step-name").all_inner_texts()
-
-
-def _stub_requests(info: PlaygroundInfo, service: str, **params: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        info.stubs[service] + "/__control/requests",
-        params=params,
-        headers={"Authorization": f"Bearer {info.token}"},
-        timeout=5,
-    )
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+from browser_tests.playground_steps import (
+    FORWARD,
+    SAGA_TIMEOUT_MS,
+    log_in,
+    place,
+    steps_of,
+    stub_requests,
+    wait_status,
+)
+from project.playground.spawn import PlaygroundInfo
 
 
 def test_a_happy_order_completes_and_its_events_reach_the_inbox(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     shoot(page, page_watch, "logged-in")
-    _place(page, "tok_visa")
-    _wait_status(page, "completed")
-    assert _steps(page, "action") == FORWARD
-    assert _steps(page, "compensation") == []
+    place(page, "tok_visa")
+    wait_status(page, "completed")
+    assert steps_of(page, "action") == FORWARD
+    assert steps_of(page, "compensation") == []
     expect(page.locator("#timeline svg.saga-timeline")).to_be_visible()
     expect(page.locator("#admin-link")).to_have_attribute(
         "href", re.compile(r"^/admin/microservices/sagaexecution/\d+/change/$")
@@ -105,15 +49,15 @@ def test_a_happy_order_completes_and_its_events_reach_the_inbox(
 def test_a_declined_card_is_compensated_in_reverse(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
-    _log_in(page, page_watch, playground)
-    _place(page, "tok_declined")
-    _wait_status(page, "compensated", "failed")
-    forward = _steps(page, "action")
+    log_in(page, page_watch, playground)
+    place(page, "tok_declined")
+    wait_status(page, "compensated", "failed")
+    forward = steps_of(page, "action")
     assert forward == ["validate_user", "reserve_inventory", "process_payment"]
     expect(
         page.locator("#steps tr[data-step=process_payment][data-direction=action]")
     ).to_have_attribute("data-outcome", "rejected")
-    undone = page.locator("#compensations li").all_inner_texts()
+    undone = [li.get_attribute("data-step") for li in page.locator("#compensations li").all()]
     # Every forward step with an undo, newest first (validate_user has none).
     assert undone == ["process_payment", "reserve_inventory"]
     assert undone == [name for name in reversed(forward) if name != "validate_user"]
@@ -125,7 +69,7 @@ def test_a_declined_card_is_compensated_in_reverse(
 def test_a_lost_payment_response_is_retried_and_charged_once(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     page.select_option("#fault-service", "payments")
     page.select_option("#fault-operation", "POST /payments")
     page.select_option("#fault-kind", "lost_response")
@@ -134,9 +78,9 @@ def test_a_lost_payment_response_is_retried_and_charged_once(
     expect(page.locator("#fault-note")).to_contain_text("Fault added on payments")
     expect(page.locator("#faults-list tr")).to_have_count(1)
     shoot(page, page_watch, "fault-on")
-    saga_id = _place(page, "tok_visa")
-    _wait_status(page, "completed")
-    assert _steps(page, "action") == FORWARD
+    saga_id = place(page, "tok_visa")
+    wait_status(page, "completed")
+    assert steps_of(page, "action") == FORWARD
     # What the page shows: two POST /payments under one key, one charge in the stub.
     expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
     expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
@@ -147,7 +91,7 @@ def test_a_lost_payment_response_is_retried_and_charged_once(
     # The stub's own request log agrees: two arrivals, one Idempotency-Key, this saga's.
     posts = [
         r
-        for r in _stub_requests(playground, "payments", method="POST", path="/payments")
+        for r in stub_requests(playground, "payments", method="POST", path="/payments")
         if (r["idempotency_key"] or "").startswith(saga_id + ":")
     ]
     assert [r["idempotency_key"] for r in posts] == [f"{saga_id}:process_payment:action"] * 2
@@ -158,15 +102,15 @@ def test_a_lost_payment_response_is_retried_and_charged_once(
 def test_the_worker_killed_after_the_charge_is_replaced_and_the_saga_resumed(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
     page.click("#arm-kill")
     expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
-    _place(page, "tok_visa")
+    place(page, "tok_visa")
     expect(page.locator("#worker-exits li").last).to_contain_text(
         "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
     )
-    _wait_status(page, "completed")
+    wait_status(page, "completed")
     expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
     expect(page.locator("#worker-status")).to_have_attribute("data-armed", "no")
     payment = page.locator("#steps tr[data-step=process_payment]")

@@ -198,13 +198,19 @@ class ServiceRetry(Retry):
         return min(seconds, float(self.retry_after_max))
 
 
+def requests_per_call(retry: Mapping[str, Any]) -> int:
+    """How many requests one call may send under a service's RETRY settings: the first and
+    TOTAL retries (a retry only when re-sending is safe, see `may_retry`)."""
+    return int(retry["TOTAL"]) + 1
+
+
 def longest_call_seconds(conf: Mapping[str, Any]) -> float:
     """How long one call to a service (`conf`: its settings) can block, its retries included:
     every one of the RETRY TOTAL + 1 attempts may spend its connect and read timeouts, and the
     longest wait before each retry. Per instance: with DISCOVERY, a call that cannot connect
     starts again on the next instance."""
     retry = conf["RETRY"]
-    attempts = int(retry["TOTAL"]) + 1
+    attempts = requests_per_call(retry)
     per_attempt = float(conf["CONNECT_TIMEOUT"]) + float(conf["TIMEOUT"])
     return attempts * per_attempt + sum(_longest_wait(n, retry) for n in range(1, attempts))
 

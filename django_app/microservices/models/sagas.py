@@ -7,7 +7,10 @@ time own a running saga, and `not_before` keeps a waiting saga from every worker
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
+from django.utils import timezone
 
 __all__ = ["SagaExecution", "SagaStatus", "SagaStepLog", "StepDirection", "StepLogStatus"]
 
@@ -95,6 +98,18 @@ class SagaExecution(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    def lease_lapsed(self, now: datetime | None = None) -> bool:
+        """An active saga whose worker's lease ran out: nobody is running it; resume it.
+
+        The one rule the admin, the timeline's callers and the playground read a lease by: an
+        active saga whose lease has not lapsed is in a worker's hands (as far as the database
+        knows; only the worker's host can tell a dead process sooner)."""
+        return (
+            self.status in ACTIVE_STATUSES
+            and self.lease_expires_at is not None
+            and self.lease_expires_at <= (now or timezone.now())
+        )
 
 
 class SagaStepLog(models.Model):

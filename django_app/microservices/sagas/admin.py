@@ -24,7 +24,7 @@ from .masking import masked
 from .mermaid import saga_to_mermaid
 from .registry import get_definition
 from .services import saga_hand_off, saga_reopen_compensation
-from .timeline import format_duration, timeline_svg
+from .timeline import format_duration, read_attempts, timeline_svg
 from .waiting import waiting_for
 
 if TYPE_CHECKING:
@@ -57,15 +57,6 @@ def _definition(saga_type: str) -> SagaDefinition | None:
         return get_definition(saga_type)
     except LookupError:
         return None
-
-
-def lease_lapsed(obj: SagaExecution, now: datetime | None = None) -> bool:
-    """An active saga whose worker's lease ran out: nobody is running it; resume it."""
-    return (
-        obj.status in ACTIVE_STATUSES
-        and obj.lease_expires_at is not None
-        and obj.lease_expires_at <= (now or timezone.now())
-    )
 
 
 def position(obj: SagaExecution) -> str:
@@ -119,11 +110,13 @@ class SagaStepLogInline(_InlineBase):
     def outcome(self, log: SagaStepLog) -> str:
         if log.finished_at is not None:
             return str(log.status)
+        # The timeline's reading of the attempt, so the row and its bar never disagree.
         execution = log.execution
-        later = execution.step_logs.filter(started_at__gt=log.started_at).exists()
-        if not later and execution.status in ACTIVE_STATUSES and not lease_lapsed(execution):
-            return "running"
-        return "interrupted (process died)"
+        lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
+        logs = list(execution.step_logs.all())
+        read = read_attempts(logs, now=timezone.now(), lease_expires_at=lease)
+        state = next(a.state for a in read if a.log.pk == log.pk)
+        return "running" if state == "running" else "interrupted (process died)"
 
     @admin.display(description="started")
     def started(self, log: SagaStepLog) -> str:
@@ -209,7 +202,7 @@ class SagaExecutionAdmin(_AdminBase):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: SagaExecution) -> SafeString:
         colour = STATUS_COLOURS.get(SagaStatus(obj.status), ACTIVE_COLOUR)
-        stale = " · lease expired" if lease_lapsed(obj) else ""
+        stale = " · lease expired" if obj.lease_lapsed() else ""
         if obj.not_before is not None and obj.status in ACTIVE_STATUSES:
             stale = f" · waits until {_when(obj.not_before)}"
         return format_html(
@@ -267,7 +260,7 @@ class SagaExecutionAdmin(_AdminBase):
     @admin.display(description="lease expires")
     def lease(self, obj: SagaExecution) -> str:
         text = _when(obj.lease_expires_at)
-        return text + " (lapsed: resume it)" if lease_lapsed(obj) else text
+        return text + " (lapsed: resume it)" if obj.lease_lapsed() else text
 
     @admin.display(description="context data")
     def context(self, obj: SagaExecution) -> SafeString:

@@ -37,7 +37,7 @@ from .outcomes import earlier_calls_unrecorded
 from .state import Outcome, SagaState, transition
 from .store import Attempt, ExecutionStore, StepEnd
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "retry_policy"]
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class Runner:
         direction = str(StepDirection.COMPENSATION if compensating else StepDirection.ACTION)
         fn = step.compensation if compensating else step.action
         assert fn is not None  # transition() only lands on steps with a compensation
-        policy = _retry_policy(step, compensating)
+        policy = retry_policy(step, compensating)
         timeout = float(
             step.timeout if step.timeout is not None else ms_settings.SAGA["STEP_TIMEOUT"]
         )
@@ -233,7 +233,8 @@ class Runner:
         )
 
 
-def _retry_policy(step: SagaStep, compensating: bool) -> RetryPolicy:
+def retry_policy(step: SagaStep, compensating: bool) -> RetryPolicy:
+    """How often this step's action (or undo) is tried within one run, and on which errors."""
     if not compensating:
         return step.retry
     if step.compensation_retry is not None:

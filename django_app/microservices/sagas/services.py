@@ -44,6 +44,7 @@ __all__ = [
     "saga_resume_stale",
     "saga_retry_compensation",
     "worker_id",
+    "worker_pid",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,14 @@ class SagaResult:
 def worker_id() -> str:
     """A name for this process as a lease owner: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def worker_pid(owner: str) -> int | None:
+    """The process id inside a `worker_id()` name; None for a name of another shape."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 def _lease_seconds(lease_seconds: float | None) -> float:

@@ -132,12 +132,18 @@ class Attempt:
 
 
 def read_attempts(
-    logs: Sequence[SagaStepLog], *, now: datetime, lease_expires_at: datetime | None = None
+    logs: Sequence[SagaStepLog],
+    *,
+    now: datetime,
+    lease_expires_at: datetime | None = None,
+    owner_dead: bool = False,
 ) -> list[Attempt]:
     """Each attempt with its drawn end and state; see the module docstring for unfinished ones.
 
     `lease_expires_at` is the saga's lease (None when no worker holds it): a live lease makes
-    the last unfinished attempt "running", a lapsed one dates its worker's death.
+    the last unfinished attempt "running", a lapsed one dates its worker's death. `owner_dead`:
+    the caller knows the lease's owner has died (a supervisor saw its process exit), so a live
+    lease no longer means a running attempt: it is interrupted, and waits for the lease to lapse.
     """
     out: list[Attempt] = []
     for i, log in enumerate(logs):
@@ -148,6 +154,13 @@ def read_attempts(
         if later:
             end = max(min(later), log.started_at)
             note = f"no end recorded; resumed {format_duration(_ms(log.started_at, end))} later"
+            out.append(Attempt(log, end, "interrupted", note))
+        elif lease_expires_at is not None and lease_expires_at > now and owner_dead:
+            end = max(now, log.started_at)
+            note = (
+                "no end recorded; its worker died; the lease lapses in"
+                f" {format_duration(_ms(now, lease_expires_at))}"
+            )
             out.append(Attempt(log, end, "interrupted", note))
         elif lease_expires_at is not None and lease_expires_at > now:
             so_far = format_duration(_ms(log.started_at, now))
@@ -169,12 +182,15 @@ def timeline_svg(
     *,
     now: datetime | None = None,
     lease_expires_at: datetime | None = None,
+    owner_dead: bool = False,
 ) -> SafeString:
     """The attempts as an SVG document fragment (safe to embed in HTML: all text is escaped)."""
     if not logs:
         return mark_safe('<p class="saga-timeline-empty">No step has run yet.</p>')
     now = now or timezone.now()
-    attempts = read_attempts(logs, now=now, lease_expires_at=lease_expires_at)
+    attempts = read_attempts(
+        logs, now=now, lease_expires_at=lease_expires_at, owner_dead=owner_dead
+    )
     start = min(a.log.started_at for a in attempts)
     span = max(max(_ms(start, a.end) for a in attempts), 1.0)
     plot_bottom = TOP + ROW * len(attempts)

@@ -8,55 +8,62 @@ process's in-memory bus carried) into the inbox (one row per handler that proces
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 
 from microservices.events.backends import get_bus
 from microservices.events.dead_letter_service import dead_letter_box, dead_letters_list
 from microservices.events.handlers import load_registry
 from microservices.events.memory import MemoryBus
-from microservices.models import InboxEvent, OutboxEvent, SagaExecution, SagaStepLog
+from microservices.models import InboxEvent, OutboxEvent, SagaExecution
 from microservices.models.sagas import ACTIVE_STATUSES, StepDirection
-from microservices.sagas.admin import lease_lapsed, position
-from microservices.sagas.timeline import timeline_svg
+from microservices.sagas.admin import position
+from microservices.sagas.timeline import read_attempts, timeline_svg
 
+from . import explain
 from .files import KILL_AFTER_CHARGE, WORKERS, read_json
 
 RECENT = 8
 
 
-def _outcome(log: SagaStepLog, later: bool, execution: SagaExecution) -> str:
-    """As the admin says it: the status, or running / interrupted for an open attempt."""
-    if log.finished_at is not None:
-        return str(log.status)
-    if not later and execution.status in ACTIVE_STATUSES and not lease_lapsed(execution):
-        return "running"
-    return "interrupted"
+def saga_feed(execution: SagaExecution, workers: Mapping[str, Any]) -> dict[str, Any]:
+    """The saga, its attempts (each with its worker, alive or not), its lease and the timeline.
 
-
-def saga_feed(execution: SagaExecution) -> dict[str, Any]:
+    `workers` is the supervisor's account (worker_feed): a lease whose worker it saw die is not
+    "running" though it has not lapsed, and its attempt is drawn hatched."""
     logs = list(execution.step_logs.order_by("started_at", "id"))
-    steps = [
-        {
-            "index": log.step_index,
-            "name": log.step_name,
-            "direction": str(log.direction),
-            "attempt": log.attempt,
-            "outcome": _outcome(log, i + 1 < len(logs), execution),
-            "duration_ms": log.duration_ms,
-            "error": log.error,
-        }
-        for i, log in enumerate(logs)
-    ]
+    lease = explain.lease_feed(execution, workers)
+    owner_dead = lease["state"] == "dead-owner"
+    expires = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
+    # One reading of each attempt, shared with the drawing: running, interrupted or its status.
+    read = read_attempts(logs, now=timezone.now(), lease_expires_at=expires, owner_dead=owner_dead)
+    steps = []
+    for attempt in read:
+        log = attempt.log
+        undo = log.direction == StepDirection.COMPENSATION
+        steps.append(
+            {
+                "index": log.step_index,
+                "name": log.step_name,
+                "direction": str(log.direction),
+                "attempt": log.attempt,
+                "outcome": attempt.state,
+                "duration_ms": log.duration_ms,
+                "error": log.error,
+                "worker": explain.worker_of(log.worker, workers),
+                "note": explain.undo_note(execution, log.step_name) if undo else attempt.note,
+            }
+        )
     forward: list[str] = []
     undone: list[str] = []
     for log in logs:
         names = undone if log.direction == StepDirection.COMPENSATION else forward
         if log.step_name not in names:
             names.append(log.step_name)
-    lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
     context = execution.context_data
     return {
         "saga_id": execution.saga_id,
@@ -66,8 +73,11 @@ def saga_feed(execution: SagaExecution) -> dict[str, Any]:
         "error": execution.error_message,
         "steps": steps,
         "forward": forward,
-        "compensations": undone,
-        "timeline": str(timeline_svg(logs, lease_expires_at=lease)),
+        "compensations": [
+            {"name": name, "note": explain.undo_note(execution, name)} for name in undone
+        ],
+        "lease": lease,
+        "timeline": str(timeline_svg(logs, lease_expires_at=expires, owner_dead=owner_dead)),
         "admin_url": reverse("admin:microservices_sagaexecution_change", args=[execution.pk]),
         "card": context.get("card_token"),
         "total_amount": context.get("total_amount"),

@@ -24,4 +24,5 @@ urlpatterns = [
     path("sagas/<str:saga_id>.json", views.saga, name="saga"),
     path("sagas/<str:saga_id>/events.json", views.events, name="events"),
     path("sagas/<str:saga_id>/calls.json", views.calls, name="calls"),
+    path("sagas/<str:saga_id>/presets/<str:slug>.json", views.verdict, name="verdict"),
 ]

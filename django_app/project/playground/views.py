@@ -20,12 +20,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from microservices.api.tokens import api_token_issue
+from microservices.conf import ms_settings
 from microservices.models import SagaExecution
 from mock_services.inventory.store import SEED_PRODUCTS
+from shop.api.representation import API_STATUSES
 from shop.clients.inventory import InventoryServiceClient, Product
 from shop.models import Customer
 
-from . import feeds, stubs
+from . import feeds, layers, presets, stubs
 from .files import CUSTOMERS, KILL_AFTER_CHARGE, playground_dir, read_json
 
 FAULT_KINDS = {
@@ -89,8 +91,12 @@ def page(request: HttpRequest) -> HttpResponse:
         "products": _catalogue(),
         "cards": CARDS,
         "fault_kinds": FAULT_KINDS,
+        "figures": presets.figures(),
+        "status_map": list(API_STATUSES.items()),
+        "max_deliveries": ms_settings.EVENT_BUS["MAX_DELIVERIES"],
         "config": {
             "operations": stubs.operations(),
+            "presets": presets.page_presets(),
             "urls": {
                 "orders": reverse("shop_api:orders"),
                 "token": reverse("playground:token", args=["USER"]),
@@ -100,6 +106,7 @@ def page(request: HttpRequest) -> HttpResponse:
                 "saga": reverse("playground:saga", args=["SAGA"]),
                 "events": reverse("playground:events", args=["SAGA"]),
                 "calls": reverse("playground:calls", args=["SAGA"]),
+                "verdict": reverse("playground:verdict", args=["SAGA", "PRESET"]),
                 "dead_letters": reverse("admin:microservices_dead_letters"),
             },
         },
@@ -126,7 +133,7 @@ def saga(request: HttpRequest, saga_id: str) -> HttpResponse:
     execution = SagaExecution.objects.filter(saga_id=saga_id).first()
     if execution is None:
         return _problem(404, f"no saga {saga_id}")
-    return JsonResponse(feeds.saga_feed(execution))
+    return JsonResponse(feeds.saga_feed(execution, feeds.worker_feed(playground_dir())))
 
 
 @staff_json
@@ -138,12 +145,38 @@ def events(request: HttpRequest, saga_id: str) -> HttpResponse:
 @staff_json
 @require_GET
 def calls(request: HttpRequest, saga_id: str) -> HttpResponse:
-    """The stubs' request log for this saga, and the payments stub's charges for it."""
+    """The stubs' request log for this saga (each call with the step attempt that made it),
+    the payments stub's charges for it, and its two retry layers."""
     try:
         received = stubs.saga_calls(saga_id)
     except requests.RequestException as exc:
         return _problem(502, f"a stub did not answer: {type(exc).__name__}")
-    return JsonResponse({"calls": received, "charges": stubs.saga_charges(saga_id)})
+    execution = SagaExecution.objects.filter(saga_id=saga_id).first()
+    drawn = []
+    if execution is not None:
+        logs = list(execution.step_logs.order_by("started_at", "id"))
+        drawn = layers.retry_layers(execution, logs, received)
+    return JsonResponse(
+        {"calls": received, "charges": stubs.saga_charges(saga_id), "layers": drawn}
+    )
+
+
+@staff_json
+@require_GET
+def verdict(request: HttpRequest, saga_id: str, slug: str) -> HttpResponse:
+    """Whether what a "Try this" preset said would happen to this saga happened."""
+    preset = presets.BY_SLUG.get(slug)
+    if preset is None:
+        return _problem(404, f"no preset {slug}", presets=sorted(presets.BY_SLUG))
+    execution = SagaExecution.objects.filter(saga_id=saga_id).first()
+    if execution is None:
+        return _problem(404, f"no saga {saga_id}")
+    try:
+        received = stubs.saga_calls(saga_id)
+    except requests.RequestException as exc:
+        return _problem(502, f"a stub did not answer: {type(exc).__name__}")
+    charges = stubs.saga_charges(saga_id)
+    return JsonResponse(presets.verdict(preset, execution, received, charges))
 
 
 @staff_json

@@ -5,6 +5,7 @@ FaultSpec and forwarded, the JSON feeds."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from microservices.events.outbox import outbox_relay
 from microservices.exceptions import PermanentHandlerError
 from microservices.models import SagaExecution, SagaStepLog
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
+from project.playground.explain import NOTHING_TO_UNDO
 from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
 from shop.clients.users import UserServiceClient
 from shop.event_samples import sample_envelope
@@ -35,6 +37,7 @@ JSON_VIEWS = [
     ("get", "playground:saga", ["s-1"]),
     ("get", "playground:events", ["s-1"]),
     ("get", "playground:calls", ["s-1"]),
+    ("get", "playground:verdict", ["s-1", "declined-card"]),
 ]
 
 
@@ -96,9 +99,13 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(
     config = response.context["config"]
     assert {"method": "POST", "path": "/payments"} in config["operations"]["payments"]
     assert {"method": "POST", "path": "/reservations"} in config["operations"]["inventory"]
-    # Nothing from the network: the one script and the one stylesheet are our static files.
+    # Nothing from the network: the scripts and the one stylesheet are our static files.
     assert "https://" not in html and "//cdn" not in html
-    assert html.count("<script src=") == 1
+    assert re.findall(r'<script src="([^"]+)"', html) == [
+        "/static/playground/playground.js",
+        "/static/playground/explain.js",
+        "/static/playground/presets.js",
+    ]
 
 
 def test_the_page_shows_the_prices_the_inventory_stub_holds_now(
@@ -234,7 +241,12 @@ def test_the_saga_feed_of_a_declined_order_lists_the_undo_in_reverse(
     assert result.status == "compensated"
     feed = staff.get(reverse("playground:saga", args=["pg-declined"])).json()
     assert feed["forward"] == ["validate_user", "reserve_inventory", "process_payment"]
-    assert feed["compensations"] == ["process_payment", "reserve_inventory"]
+    # The payment's undo made no call, and says why; the inventory's had something to undo.
+    assert feed["compensations"] == [
+        {"name": "process_payment", "note": NOTHING_TO_UNDO},
+        {"name": "reserve_inventory", "note": ""},
+    ]
+    assert feed["lease"]["state"] == "released"
     assert [s["outcome"] for s in feed["steps"] if s["direction"] == "action"] == [
         "succeeded",
         "succeeded",
@@ -253,6 +265,23 @@ def test_the_saga_feed_of_a_declined_order_lists_the_undo_in_reverse(
             "reserve_inventory:compensation:0",
         ),
     ]
+    # Each call belongs to the step attempt that made it; the layers count them per attempt.
+    assert calls["calls"][-1]["attempt"] == "reserve_inventory · undo #1"
+    payment = next(
+        layer
+        for layer in calls["layers"]
+        if (layer["step"], layer["direction"]) == ("process_payment", "action")
+    )
+    assert (payment["attempts_allowed"], payment["requests_per_call"]) == (5, 4)
+    assert [(a["status"], [r["status"] for r in a["requests"]]) for a in payment["attempts"]] == [
+        ("rejected", [402])
+    ]
+    verdict = staff.get(reverse("playground:verdict", args=["pg-declined", "declined-card"]))
+    assert (verdict.json()["finished"], verdict.json()["met"]) == (True, True)
+    wrong = staff.get(reverse("playground:verdict", args=["pg-declined", "lost-response"]))
+    assert wrong.json()["met"] is False
+    unknown = staff.get(reverse("playground:verdict", args=["pg-declined", "no-such"]))
+    assert (unknown.status_code, unknown.json()["title"]) == (404, "no preset no-such")
 
 
 def test_an_unknown_saga_is_a_404(staff: Client):

@@ -266,6 +266,36 @@ def test_dead_attempt_of_a_resumed_saga_reads_interrupted_not_running(admin_clie
     assert "resumed 2.00 s later" in body
 
 
+@pytest.mark.parametrize(
+    ("lease_in", "outcome"), [(30, "running"), (-5, "interrupted (process died)")]
+)
+def test_an_open_attempt_reads_running_while_the_lease_lives_as_its_bar_does(
+    admin_client_, lease_in: int, outcome: str
+):
+    """The step log's row and the timeline's bar read an open attempt by the same rule."""
+    register(SagaDefinition("admin_open", [SagaStep("pay", _noop)]))
+    execution = SagaExecution.objects.create(
+        saga_id="open",
+        saga_type="admin_open",
+        status=SagaStatus.RUNNING,
+        lease_owner="w",
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_in),
+    )
+    SagaStepLog.objects.create(
+        execution=execution,
+        step_index=0,
+        step_name="pay",
+        direction="action",
+        attempt=1,
+        status="running",
+        started_at=execution.created_at,
+    )
+    body = _change_page(admin_client_, "open")
+    assert re.findall(r'class="field-outcome">\s*<p>(.*?)</p>', body) == [outcome]
+    state = "running" if outcome == "running" else "interrupted"
+    assert f'<g class="attempt action {state}">' in body
+
+
 def test_context_is_pretty_printed_with_secrets_cut_to_a_hint(admin_client_):
     """The context JSON is indented, and a card token or key shows only its first characters."""
     register(SagaDefinition("admin_ctx", [SagaStep("a", _noop)]))

@@ -176,3 +176,20 @@ def test_axis_ticks_use_steps_a_clock_reads(span_ms, ticks):
     execution = SagaExecution.objects.create(saga_id=f"a{span_ms}", saga_type="x")
     logs = [_log(execution, "pay", "action", "succeeded", 0, span_ms)]
     assert _ticks(str(timeline_svg(logs, now=timezone.now()))) == ticks
+
+
+def test_an_attempt_whose_worker_is_known_dead_is_hatched_before_its_lease_lapses():
+    """A live lease means "running" (yellow) unless the caller knows its worker died: then
+    the attempt is interrupted (hatched), with when the lease lapses."""
+    execution = SagaExecution.objects.create(saga_id="dead", saga_type="x")
+    logs = [_log(execution, "pay", "action", "running", 0, None)]
+    now = execution.created_at + timedelta(milliseconds=500)
+    lease = now + timedelta(seconds=2)
+    alive = str(timeline_svg(logs, now=now, lease_expires_at=lease))
+    assert '<g class="attempt action running">' in alive
+    hatched = 'fill="url(#interrupted)"'
+    assert alive.count(hatched) == 1  # the legend's swatch only
+    dead = str(timeline_svg(logs, now=now, lease_expires_at=lease, owner_dead=True))
+    assert '<g class="attempt action interrupted">' in dead
+    assert dead.count(hatched) == 2  # the bar and the legend's swatch
+    assert "its worker died; the lease lapses in 2.00 s" in dead

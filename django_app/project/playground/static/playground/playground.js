@@ -54,8 +54,13 @@
   }
 
   // --- placing an order -------------------------------------------------------------------
-  $("order-form").addEventListener("submit", async function (event) {
+  $("order-form").addEventListener("submit", function (event) {
     event.preventDefault();
+    placeOrder();
+  });
+
+  // Places the order the form describes; resolves to its saga id, or null when refused.
+  async function placeOrder() {
     const items = [];
     document.querySelectorAll("input.quantity").forEach(function (input) {
       const quantity = parseInt(input.value, 10);
@@ -68,7 +73,7 @@
     const customer = $("customer").value;
     if (!tokens[customer]) {
       const issued = await send("POST", url("token").replace("USER", encodeURIComponent(customer)));
-      if (!issued.ok) { $("order-note").textContent = describeErrors(issued.data); return; }
+      if (!issued.ok) { $("order-note").textContent = describeErrors(issued.data); return null; }
       tokens[customer] = issued.data.token;
     }
     const response = await fetch(config.urls.orders, {
@@ -90,10 +95,11 @@
       locationToken = tokens[customer];
       $("api-location").textContent = location_;
       watch(body.id);
-    } else {
-      $("order-note").textContent = response.status + " " + body.title + (body.detail ? ": " + body.detail : "");
+      return body.id;
     }
-  });
+    $("order-note").textContent = response.status + " " + body.title + (body.detail ? ": " + body.detail : "");
+    return null;
+  }
 
   async function refreshApiStatus() {
     if (location_ === null) { return; }
@@ -202,12 +208,22 @@
       return li;
     });
     $("recent-sagas").replaceChildren.apply($("recent-sagas"), sagas);
-    fill($("dead-letters"), data.dead_letters, function (tr, d) {
-      cell(tr, d.event_type);
-      cell(tr, d.event_id);
-      cell(tr, d.reason);
-      cell(tr, String(d.attempts));
-    });
+    $("dead-count").textContent = "(" + data.dead_letters.length + ")";
+    $("dead-count").dataset.count = String(data.dead_letters.length);
+    if (data.dead_letters.length === 0) {
+      const tr = document.createElement("tr");
+      tr.className = "empty";
+      cell(tr, "none: every event so far was handled, or is still being retried").colSpan = 4;
+      $("dead-letters").replaceChildren(tr);
+    } else {
+      fill($("dead-letters"), data.dead_letters, function (tr, d) {
+        cell(tr, d.event_type);
+        cell(tr, d.event_id, "code");
+        cell(tr, d.reason);
+        cell(tr, String(d.attempts));
+      });
+    }
+    hooks.status.forEach(function (hook) { hook(data); });
   }
 
   // --- the watched saga -------------------------------------------------------------------
@@ -228,9 +244,14 @@
       getJSON(url("saga", sagaId)), getJSON(url("events", sagaId)), getJSON(url("calls", sagaId)),
     ]);
     if (sagaId !== current) { return; }
-    if (saga !== null) { showSaga(saga); }
+    if (saga !== null) { showSaga(saga); hooks.saga.forEach(function (hook) { hook(saga); }); }
     if (events !== null) { showEvents(events.events); }
-    if (calls !== null) { showCalls(calls); }
+    if (calls !== null) { showCalls(calls); hooks.calls.forEach(function (hook) { hook(calls); }); }
+  }
+
+  function workerText(w) {
+    if (!w || w.pid === null) { return w && w.owner ? w.owner : ""; }
+    return "pid " + w.pid + (w.alive === true ? " (alive)" : w.alive === false ? " (dead)" : "");
   }
 
   function showSaga(saga) {
@@ -250,12 +271,27 @@
       cell(tr, s.direction);
       cell(tr, s.attempt);
       cell(tr, s.outcome, "outcome");
+      const worker = cell(tr, workerText(s.worker), "worker");
+      worker.dataset.alive = s.worker.alive === null ? "" : (s.worker.alive ? "yes" : "no");
       cell(tr, s.duration_ms === null ? "" : s.duration_ms.toFixed(1));
       cell(tr, s.error, "error");
+      if (s.note) {
+        const note = document.createElement("div");
+        note.className = "note step-note";
+        note.textContent = s.note;
+        tr.lastChild.appendChild(note);
+      }
     });
-    const undone = saga.compensations.map(function (name) {
+    const undone = saga.compensations.map(function (c) {
       const li = document.createElement("li");
-      li.textContent = name;
+      li.dataset.step = c.name;
+      li.textContent = c.name;
+      if (c.note) {
+        const why = document.createElement("span");
+        why.className = "note undo-note";
+        why.textContent = ": " + c.note;
+        li.appendChild(why);
+      }
       return li;
     });
     $("compensations").replaceChildren.apply($("compensations"), undone);
@@ -282,9 +318,12 @@
     $("payment-posts").dataset.keys = String(keys.size);
     fill($("calls-list"), data.calls, function (tr, c) {
       tr.dataset.service = c.service;
+      tr.dataset.key = c.key;
       cell(tr, c.service);
       cell(tr, c.method + " " + c.path);
-      cell(tr, c.key);
+      cell(tr, c.status === null ? "— (no answer)" : c.status, "status");
+      cell(tr, c.attempt, "attempt");
+      cell(tr, c.key, "code");
     });
   }
 
@@ -293,5 +332,13 @@
       setTimeout(tick, POLL_MS);
     });
   }
-  tick();
+
+  // What the other scripts of the page (explain.js, presets.js) build on.
+  const hooks = { saga: [], calls: [], status: [] };
+  window.Playground = {
+    config: config, $: $, cell: cell, fill: fill, send: send, getJSON: getJSON, url: url,
+    describeErrors: describeErrors, placeOrder: placeOrder, refreshFaults: refreshFaults,
+    refreshStatus: refreshStatus, hooks: hooks,
+  };
+  setTimeout(tick, 0);
 })();
