@@ -11,13 +11,13 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from browser_tests.conftest import PageWatch, shoot
-from browser_tests.test_playground import (
+from browser_tests.playground_steps import (
     FORWARD,
     SAGA_TIMEOUT_MS,
-    _log_in,
-    _place,
-    _steps,
-    _wait_status,
+    log_in,
+    place,
+    steps_of,
+    wait_status,
 )
 from project.playground.spawn import PlaygroundInfo, playground_process
 from tools import tutorial
@@ -50,6 +50,18 @@ def _attempts(page: Page, step: str) -> list[str | None]:
     return [rows.nth(i).get_attribute("data-outcome") for i in range(rows.count())]
 
 
+def _payment_attempt_boxes(page: Page) -> Locator:
+    """The retry layers' drawing: one box per attempt of process_payment, `data-requests` the
+    requests the stub received in it."""
+    layer = page.locator("#layers-list .layer[data-step=process_payment][data-direction=action]")
+    return layer.locator(".attempt-box")
+
+
+def _undone(page: Page) -> list[str | None]:
+    """The compensations list: the steps undone, in the order they ran."""
+    return [li.get_attribute("data-step") for li in page.locator("#compensations li").all()]
+
+
 def _refunds(page: Page) -> Locator:
     """The saga's refund calls in the calls table (an undo of an ABSENT charge makes none)."""
     return page.locator("#calls-list tr[data-service=payments]", has_text="/refund")
@@ -59,12 +71,12 @@ def test_step_1_an_order_completes_and_its_timeline_shows_five_steps(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """202 at once; then completed, five forward steps, no undo, one charge, events handled."""
-    _log_in(page, page_watch, playground)
-    _place(page, "tok_visa")
+    log_in(page, page_watch, playground)
+    place(page, "tok_visa")
     expect(page.locator("#api-status")).not_to_have_attribute("data-status", "")
-    _wait_status(page, "completed")
-    assert _steps(page, "action") == FORWARD
-    assert _steps(page, "compensation") == []
+    wait_status(page, "completed")
+    assert steps_of(page, "action") == FORWARD
+    assert steps_of(page, "compensation") == []
     expect(page.locator("#timeline svg.saga-timeline")).to_be_visible()
     expect(page.locator("#charges")).to_have_attribute("data-count", "1")
     for event_type in ("payment.processed", "order.created"):
@@ -82,18 +94,20 @@ def test_step_2_a_declined_card_is_undone_newest_first(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """API failed, saga compensated; the payment rejected once; undo: payment, then stock."""
-    _log_in(page, page_watch, playground)
-    _place(page, "tok_declined")
-    _wait_status(page, "compensated", "failed")
-    assert _steps(page, "action") == ["validate_user", "reserve_inventory", "process_payment"]
+    log_in(page, page_watch, playground)
+    place(page, "tok_declined")
+    wait_status(page, "compensated", "failed")
+    assert steps_of(page, "action") == ["validate_user", "reserve_inventory", "process_payment"]
     assert _attempts(page, "process_payment") == ["rejected"]
-    assert page.locator("#compensations li").all_inner_texts() == [
+    assert _undone(page) == [
         "process_payment",
         "reserve_inventory",
     ]
     expect(page.locator("#saga-error")).to_contain_text("payment declined")
     expect(page.locator("#charges")).to_have_attribute("data-count", "0")
     expect(_refunds(page)).to_have_count(0)
+    undo_note = page.locator("#compensations li[data-step=process_payment] .undo-note")
+    expect(undo_note).to_contain_text("made no call: the action's outcome is ABSENT")
     shoot(page, page_watch, "tutorial-2-declined")
 
 
@@ -101,17 +115,19 @@ def test_step_3_a_503_that_ends_is_hidden_by_the_client_retries(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """Two 503s, then 201: three POSTs under one key inside one step attempt; one charge."""
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     _fault_on_payments(page, "error", times=2)
     try:
-        _place(page, "tok_visa")
-        _wait_status(page, "completed")
-        assert _steps(page, "action") == FORWARD
+        place(page, "tok_visa")
+        wait_status(page, "completed")
+        assert steps_of(page, "action") == FORWARD
         assert _attempts(page, "process_payment") == ["succeeded"]
         expect(page.locator("#payment-posts")).to_have_attribute("data-count", "3")
         expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
         expect(page.locator("#charges")).to_have_attribute("data-count", "1")
         expect(page.locator("#faults-list td.hits")).to_have_text("2")
+        expect(_payment_attempt_boxes(page)).to_have_count(1)
+        expect(_payment_attempt_boxes(page).first).to_have_attribute("data-requests", "3")
         shoot(page, page_watch, "tutorial-3-503-twice")
     finally:
         _clear_faults(page)
@@ -121,20 +137,23 @@ def test_step_4_a_503_that_never_ends_fails_the_step_and_undoes_the_order(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """Five step attempts of four requests each; the charge's undo sends nothing (ABSENT)."""
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     _fault_on_payments(page, "error", times=0)
     try:
-        _place(page, "tok_visa")
-        _wait_status(page, "compensated", "failed")
+        place(page, "tok_visa")
+        wait_status(page, "compensated", "failed")
         assert _attempts(page, "process_payment") == ["failed"] * 5
         expect(page.locator("#payment-posts")).to_have_attribute("data-count", "20")
         expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
-        assert page.locator("#compensations li").all_inner_texts() == [
+        assert _undone(page) == [
             "process_payment",
             "reserve_inventory",
         ]
         expect(page.locator("#charges")).to_have_attribute("data-count", "0")
         expect(_refunds(page)).to_have_count(0)
+        boxes = _payment_attempt_boxes(page)
+        expect(boxes).to_have_count(5)
+        assert [boxes.nth(i).get_attribute("data-requests") for i in range(5)] == ["4"] * 5
         shoot(page, page_watch, "tutorial-4-503-forever")
     finally:
         _clear_faults(page)
@@ -144,11 +163,11 @@ def test_step_5_a_lost_response_is_replayed_and_charged_once(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """The charge is made, its answer lost: two POSTs under one key, one charge."""
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     _fault_on_payments(page, "lost_response", times=1)
     try:
-        _place(page, "tok_visa")
-        _wait_status(page, "completed")
+        place(page, "tok_visa")
+        wait_status(page, "completed")
         expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
         expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
         expect(page.locator("#charges")).to_have_attribute("data-count", "1")
@@ -161,15 +180,15 @@ def test_step_6_a_worker_killed_after_the_charge_is_replaced_and_resumes(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     """The worker dies after the charge; another resumes once the lease lapses; one charge."""
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
     page.click("#arm-kill")
     expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
-    _place(page, "tok_visa")
+    place(page, "tok_visa")
     expect(page.locator("#worker-exits li").last).to_contain_text(
         "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
     )
-    _wait_status(page, "completed")
+    wait_status(page, "completed")
     expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
     assert _attempts(page, "process_payment") == ["interrupted", "succeeded"]
     expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
@@ -194,19 +213,19 @@ def test_step_12_the_new_step_and_the_packing_slip_show_in_the_playground(
 ) -> None:
     """Part 2 applied: reserve_shipping runs between the stock and the charge, order.created
     reaches both handlers, and a declined card gives the courier slot back."""
-    _log_in(page, page_watch, extended_playground)
+    log_in(page, page_watch, extended_playground)
     expect(page.locator("#order-form label.item", has_text="Courier slot")).to_have_count(1)
-    _place(page, "tok_visa")
-    _wait_status(page, "completed")
-    assert _steps(page, "action") == [*FORWARD[:2], "reserve_shipping", *FORWARD[2:]]
+    place(page, "tok_visa")
+    wait_status(page, "completed")
+    assert steps_of(page, "action") == [*FORWARD[:2], "reserve_shipping", *FORWARD[2:]]
     handlers = page.locator("#events-list tr[data-event-type='order.created'] td.inbox")
     expect(handlers).to_have_text(
         "orders.statistics_and_stock_check ✓, shipping.packing_slip ✓", timeout=SAGA_TIMEOUT_MS
     )
     shoot(page, page_watch, "tutorial-12-packing-slip")
-    _place(page, "tok_declined")
-    _wait_status(page, "compensated", "failed")
-    assert page.locator("#compensations li").all_inner_texts() == [
+    place(page, "tok_declined")
+    wait_status(page, "compensated", "failed")
+    assert _undone(page) == [
         "process_payment",
         "reserve_shipping",
         "reserve_inventory",
