@@ -96,7 +96,7 @@ diagrams: install ## Regenerate the docs' diagrams (docs/diagrams/) from the cod
 
 test: lint contracts docs test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
-bench: install-bench ## Run every benchmark in bench/, write JSON under bench/results/ and the README's table from it
+bench: install-bench ## Run every benchmark in bench/, write JSON under bench/results/ and docs/benchmarks.md's table from it
 	@mkdir -p bench/results
 	@set -e; for b in bench/bench_*.py; do \
 		echo "== $$b"; start=$$SECONDS; $(PY) $$b; echo "== $$b took $$((SECONDS - start)) s"; \

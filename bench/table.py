@@ -1,7 +1,8 @@
-"""The README's benchmark table, derived from bench/results/*.json (what `make bench` wrote).
+"""The benchmark table of docs/benchmarks.md, derived from bench/results/*.json (what `make bench`
+wrote).
 
-    .venv/bin/python bench/table.py           # rewrite the table between the README's markers
-    .venv/bin/python bench/table.py --check   # exit 1 if the README's table is not the derived one
+    .venv/bin/python bench/table.py           # rewrite the table between the page's markers
+    .venv/bin/python bench/table.py --check   # exit 1 if the page's table is not the derived one
 
 One row per ratio the scripts computed, with the two figures it divides and its target (met or
 missed), and the machine's load when each file was written: the figures are never typed by hand.
@@ -18,7 +19,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
-README = REPO / "README.md"
+PAGE = REPO / "docs" / "benchmarks.md"
 START = "<!-- bench-table:start (bench/table.py writes this table from bench/results/*.json) -->"
 END = "<!-- bench-table:end -->"
 # the order of the rows; a results file not named here comes after these, by name
@@ -135,27 +136,28 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def rewrite(readme: str, generated: str) -> str:
-    before, start, rest = readme.partition(START)
+def rewrite(page: str, generated: str) -> str:
+    before, start, rest = page.partition(START)
     _, end, after = rest.partition(END)
     if not start or not end:
-        raise SystemExit(f"README.md has no {START!r} ... {END!r} block")
+        raise SystemExit(f"{PAGE.relative_to(REPO)} has no {START!r} ... {END!r} block")
     return f"{before}{START}\n{generated}\n{END}{after}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the README is stale")
+    parser.add_argument("--check", action="store_true", help="fail if the page's table is stale")
     args = parser.parse_args()
-    readme = README.read_text()
-    updated = rewrite(readme, table())
+    page = PAGE.read_text()
+    updated = rewrite(page, table())
+    name = PAGE.relative_to(REPO)
     if args.check:
-        if updated != readme:
-            print("README.md's benchmark table is not the one bench/results/*.json give")
+        if updated != page:
+            print(f"{name}'s benchmark table is not the one bench/results/*.json give")
             return 1
         return 0
-    README.write_text(updated)
-    print("README.md: benchmark table rewritten from bench/results/*.json")
+    PAGE.write_text(updated)
+    print(f"{name}: benchmark table rewritten from bench/results/*.json")
     return 0
 
 

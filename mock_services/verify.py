@@ -2,8 +2,9 @@
 
 --validate-only: every contracts/*.yaml must be valid OpenAPI (openapi-spec-validator) and follow
 the house rules in contract_rules.py. Without it, each stub also runs on a real socket and
-schemathesis checks it against its contract with the README's command (OUTSIDER_COMMAND: all
-checks; phases examples, coverage, fuzzing, stateful); cases and failures per service are printed.
+schemathesis checks it against its contract with the command docs/contracts.md gives
+(OUTSIDER_COMMAND: all checks; phases examples, coverage, fuzzing, stateful); cases and failures
+per service are printed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ ROOT = CONTRACTS_DIR.parent
 # The stubs' token variable; schemathesis.toml's [auth] section reads the same one.
 AUTH_VARIABLE = "MOCK_SERVICES_TOKEN"
 PHASES = "examples,coverage,fuzzing,stateful"
-# What the README tells a newcomer to type from the repository root, against running stubs
+# What docs/contracts.md tells a reader to type from the repository root, against running stubs
 # (test_schemathesis.py runs exactly this for every service; verify adds only run options).
 OUTSIDER_COMMAND = (
     "st --config-file mock_services/schemathesis.toml run contracts/{service}.yaml"
@@ -114,7 +115,7 @@ class RunResult:
 def run_outsider_command(
     service: str, url: str, token: str, *extra: str, timeout: float = 1800
 ) -> RunResult:
-    """The README's command against a stub at `url` (extra: further `st run` options)."""
+    """docs/contracts.md's command against a stub at `url` (extra: further `st run` options)."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         argv = [
@@ -135,7 +136,7 @@ def run_outsider_command(
 def run_schemathesis(
     service: str, *, max_examples: int, seed: int | None, junit: Path | None = None
 ) -> RunResult:
-    """The README's command against a fresh stub of `service` on a real socket."""
+    """docs/contracts.md's command against a fresh stub of `service` on a real socket."""
     token = secrets.token_urlsafe(24)
     extra = ["--max-examples", str(max_examples), "--generation-database", "none"]
     if seed is not None:

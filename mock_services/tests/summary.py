@@ -33,7 +33,7 @@ class ServiceFigures:
     cases: Counter[str] = field(default_factory=Counter)  # schemathesis cases by phase
     failures: int = 0  # failed schemathesis tests
     drift: str = "not run"  # outcome of the drift comparison
-    cli: str = "not run"  # the README's `st` command: "ok (N cases)" or "FAILED ..."
+    cli: str = "not run"  # docs/contracts.md's `st` command: "ok (N cases)" or "FAILED ..."
 
     def row(self) -> list[str]:
         return [

@@ -3,8 +3,8 @@
 Positive and negative data, the examples/coverage/fuzzing phases per operation, and the stateful
 phase following the contracts' OpenAPI links; every check, including ignored_auth and ours,
 linked_resource_is_available (a stub whose read answers 404 for what it just created fails the
-stateful run). Also the README's plain `st` command (verify.OUTSIDER_COMMAND), exactly as typed,
-against `python -m mock_services`.
+stateful run). Also docs/contracts.md's plain `st` command (verify.OUTSIDER_COMMAND), exactly as
+typed, against `python -m mock_services`.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def _accepting(url: str) -> bool:
 def test_readme_st_command_is_green_against_python_m_mock_services_schemathesis(
     service, python_m_mock_services
 ):
-    """The README's `st --config-file ... run ...` (defaults, all phases) finds no issue."""
+    """docs/contracts.md's `st --config-file ... run ...` (defaults, all phases) finds no issue."""
     urls, token = python_m_mock_services
     assert outsider_command(service, urls[service])[1:] == [
         "--config-file",

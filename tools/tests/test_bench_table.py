@@ -1,4 +1,4 @@
-"""bench/table.py: the README's benchmark table is derived from the results JSON."""
+"""bench/table.py: the benchmark table of docs/benchmarks.md is derived from the results JSON."""
 
 from __future__ import annotations
 
@@ -55,14 +55,14 @@ def test_a_soak_becomes_one_row_naming_what_grows(
     )
 
 
-def test_the_readme_block_is_replaced_and_a_missing_block_is_an_error() -> None:
-    readme = f"intro\n{table.START}\nold table\n{table.END}\nafter\n"
-    assert table.rewrite(readme, "new") == f"intro\n{table.START}\nnew\n{table.END}\nafter\n"
+def test_the_page_block_is_replaced_and_a_missing_block_is_an_error() -> None:
+    page = f"intro\n{table.START}\nold table\n{table.END}\nafter\n"
+    assert table.rewrite(page, "new") == f"intro\n{table.START}\nnew\n{table.END}\nafter\n"
     with pytest.raises(SystemExit, match="no"):
         table.rewrite("no markers here", "new")
 
 
-def test_the_readme_table_is_the_one_the_committed_results_give() -> None:
+def test_the_page_table_is_the_one_the_committed_results_give() -> None:
     """Regenerate it with `bench/table.py` (make bench does) whenever bench/results changes."""
-    readme = table.README.read_text()
-    assert table.rewrite(readme, table.table()) == readme
+    page = table.PAGE.read_text()
+    assert table.rewrite(page, table.table()) == page

@@ -39,7 +39,6 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
 def _copy_of_the_docs(tmp_path: Path) -> Path:
     shutil.copytree(DOCS, tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    shutil.copy(ROOT / "README.md", tmp_path / "README.md")  # the benchmark table's one copy
     shutil.copytree(ROOT / "bench" / "results", tmp_path / "bench" / "results")  # the soak's plot
     return tmp_path / "mkdocs.yml"
 

@@ -41,19 +41,21 @@ class PlaygroundInfo:
 
 
 @contextmanager
-def playground_process() -> Iterator[PlaygroundInfo]:
+def playground_process(repo: Path = REPO) -> Iterator[PlaygroundInfo]:
+    """`make playground` in a child process; `repo`: another checkout's code (the tutorial's
+    browser test runs a copy changed as the tutorial says)."""
     scratch = Path(tempfile.mkdtemp(prefix="playground-run-"))
     info_file, log = scratch / "info.json", scratch / "playground.log"
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "django_app"), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join([str(repo / "django_app"), str(repo)]),
         "PYTHONUNBUFFERED": "1",
     }
     with log.open("wb") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "project.playground", "--info-file", str(info_file)],
             env=env,
-            cwd=REPO,
+            cwd=repo,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
