@@ -131,7 +131,7 @@ MICROSERVICES: dict[str, object] = {
         "ALLOW_MEMORY_BUS": os.environ.get("EVENT_BUS_ALLOW_MEMORY_BUS", "0") == "1",
         "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "HANDLER_MODULES": ["shop.handlers"],
+        "HANDLER_MODULES": ["shop.handlers", "shop.choreography.participants"],
     },
     "REGISTRY": {
         "BACKEND": os.environ.get("REGISTRY_BACKEND", "static"),
