@@ -89,8 +89,8 @@ class Checkout(models.Model):
     status = models.CharField(
         max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.REQUESTED
     )
-    # The event that moved it last: where to look when it stops moving.
-    last_event = models.CharField(max_length=100, blank=True)
+    # The participant that moved it last: with the status, who to ask when it stops moving.
+    moved_by = models.CharField(max_length=50, default="shop")
     reservations = models.JSONField(default=list)  # [{"id", "product_id", "quantity", ...}]
     total_amount = models.BigIntegerField(null=True, blank=True)
     payment_id = models.UUIDField(null=True, blank=True)

@@ -147,7 +147,11 @@ def reserve_stock(envelope: Envelope) -> Verdict:
             return Verdict(False, reason=_refusal(exc, item["product_id"]))
     return Verdict(
         True,
-        {"reservations": list(reservations.values()), "total_amount": order_total(priced)},
+        {
+            "reservations": list(reservations.values()),
+            "total_amount": order_total(priced),
+            "currency": checkout.currency,
+        },
     )
 
 
@@ -199,7 +203,10 @@ def charge(envelope: Envelope) -> Verdict:
         return Verdict(False, reason=f"payment declined ({reason})")
     except _GaveUp as exc:
         return Verdict(False, reason=str(exc))
-    return Verdict(True, {"payment_id": payment["id"], "amount": payment["amount"]})
+    return Verdict(
+        True,
+        {"payment_id": payment["id"], "amount": payment["amount"], "currency": payment["currency"]},
+    )
 
 
 def refund(envelope: Envelope) -> Verdict:
@@ -209,7 +216,15 @@ def refund(envelope: Envelope) -> Verdict:
     made = client_for(PaymentServiceClient).refund_payment(
         payment_id=str(checkout.payment_id), idempotency_key=call_key(envelope, "refund")
     )
-    return Verdict(True, {"refund_id": made["id"], "amount": made["amount"]})
+    return Verdict(
+        True,
+        {
+            "payment_id": made["payment_id"],
+            "refund_id": made["id"],
+            "amount": made["amount"],
+            "currency": made["currency"],
+        },
+    )
 
 
 def place_order(envelope: Envelope) -> Verdict:
@@ -239,7 +254,14 @@ def place_order(envelope: Envelope) -> Verdict:
         )
     except (_GaveUp, UnprocessableEntity) as exc:
         return Verdict(False, reason=f"order not placed: {exc}")
-    return Verdict(True, {"order_id": order["id"], "total_amount": order["total_amount"]})
+    return Verdict(
+        True,
+        {
+            "order_id": order["id"],
+            "total_amount": order["total_amount"],
+            "currency": order["currency"],
+        },
+    )
 
 
 def customer_of(envelope: Envelope) -> dict[str, str]:

@@ -57,10 +57,10 @@ registry = HandlerRegistry()
 def on_requested(envelope: Envelope, verdict: Verdict) -> None:
     user_id = envelope.data["user_id"]
     if verdict.ok:
-        _advance(envelope, expected=S.REQUESTED, to=S.CUSTOMER_VERIFIED)
+        _move(envelope, "customer", S.REQUESTED, S.CUSTOMER_VERIFIED)
         _publish(envelope, "customer", "checkout.customer_verified", user_id=user_id)
     else:
-        _advance(envelope, expected=S.REQUESTED, to=S.FAILED, error=verdict.reason)
+        _move(envelope, "customer", S.REQUESTED, S.FAILED, error=verdict.reason)
         _publish(
             envelope,
             "customer",
@@ -75,14 +75,16 @@ def on_requested(envelope: Envelope, verdict: Verdict) -> None:
 )
 def on_customer_verified(envelope: Envelope, verdict: Verdict) -> None:
     if not verdict.ok:  # the participant released what it had reserved before the refusal
-        _advance(envelope, expected=S.CUSTOMER_VERIFIED, to=S.COMPENSATED, error=verdict.reason)
+        _move(envelope, "inventory", S.CUSTOMER_VERIFIED, S.COMPENSATED, error=verdict.reason)
         _publish(envelope, "inventory", "checkout.stock_refused", reason=verdict.reason)
         return
-    reservations, total = verdict.answer["reservations"], verdict.answer["total_amount"]
-    checkout = _advance(
+    reservations = verdict.answer["reservations"]
+    total, currency = verdict.answer["total_amount"], verdict.answer["currency"]
+    _move(
         envelope,
-        expected=S.CUSTOMER_VERIFIED,
-        to=S.STOCK_RESERVED,
+        "inventory",
+        S.CUSTOMER_VERIFIED,
+        S.STOCK_RESERVED,
         reservations=reservations,
         total_amount=total,
     )
@@ -92,44 +94,30 @@ def on_customer_verified(envelope: Envelope, verdict: Verdict) -> None:
         "checkout.stock_reserved",
         reservation_ids=[str(r["id"]) for r in reservations],
         total_amount=total,
-        currency=checkout.currency,
+        currency=currency,
     )
 
 
 @registry.handler("checkout.stock_reserved", name="checkout.payments.charge", prepare=charge)
 def on_stock_reserved(envelope: Envelope, verdict: Verdict) -> None:
     if not verdict.ok:
-        _advance(envelope, expected=S.STOCK_RESERVED, to=S.COMPENSATING, error=verdict.reason)
+        _move(envelope, "payments", S.STOCK_RESERVED, S.COMPENSATING, error=verdict.reason)
         _publish(envelope, "payments", "checkout.payment_failed", reason=verdict.reason)
         return
-    payment_id = verdict.answer["payment_id"]
-    checkout = _advance(envelope, expected=S.STOCK_RESERVED, to=S.PAID, payment_id=payment_id)
-    _publish(
-        envelope,
-        "payments",
-        "checkout.payment_captured",
-        payment_id=str(payment_id),
-        amount=verdict.answer["amount"],
-        currency=checkout.currency,
-    )
+    payment = verdict.answer
+    _move(envelope, "payments", S.STOCK_RESERVED, S.PAID, payment_id=payment["payment_id"])
+    _publish(envelope, "payments", "checkout.payment_captured", **payment)
 
 
 @registry.handler("checkout.payment_captured", name="checkout.orders.place", prepare=place_order)
 def on_payment_captured(envelope: Envelope, verdict: Verdict) -> None:
     if not verdict.ok:
-        _advance(envelope, expected=S.PAID, to=S.COMPENSATING, error=verdict.reason)
+        _move(envelope, "orders", S.PAID, S.COMPENSATING, error=verdict.reason)
         _publish(envelope, "orders", "checkout.order_failed", reason=verdict.reason)
         return
-    order_id = verdict.answer["order_id"]
-    checkout = _advance(envelope, expected=S.PAID, to=S.PLACED, order_id=order_id)
-    _publish(
-        envelope,
-        "orders",
-        "checkout.order_placed",
-        order_id=str(order_id),
-        total_amount=verdict.answer["total_amount"],
-        currency=checkout.currency,
-    )
+    order = verdict.answer
+    _move(envelope, "orders", S.PAID, S.PLACED, order_id=order["order_id"])
+    _publish(envelope, "orders", "checkout.order_placed", **order)
 
 
 @registry.handler(
@@ -137,38 +125,21 @@ def on_payment_captured(envelope: Envelope, verdict: Verdict) -> None:
 )
 def on_order_placed(envelope: Envelope, customer: dict[str, str]) -> None:
     """E-mail the customer, last in the transaction: at least once, never zero times."""
-    checkout = _advance(envelope, expected=S.PLACED, to=S.COMPLETED)
+    checkout = _move(envelope, "notification", S.PLACED, S.COMPLETED)
     send_mail(**confirmation_mail(checkout, customer))
 
 
 @registry.handler("checkout.order_failed", name="checkout.payments.refund", prepare=refund)
 def on_order_failed(envelope: Envelope, verdict: Verdict) -> None:
-    checkout = _advance(
-        envelope,
-        expected=S.COMPENSATING,
-        to=S.COMPENSATING,
-        refund_id=verdict.answer["refund_id"],
-    )
-    _publish(
-        envelope,
-        "payments",
-        "checkout.payment_refunded",
-        payment_id=str(checkout.payment_id),
-        refund_id=str(verdict.answer["refund_id"]),
-        amount=verdict.answer["amount"],
-        currency=checkout.currency,
-    )
+    refunded = verdict.answer
+    _move(envelope, "payments", S.COMPENSATING, S.COMPENSATING, refund_id=refunded["refund_id"])
+    _publish(envelope, "payments", "checkout.payment_refunded", **refunded)
 
 
 def on_compensating(envelope: Envelope, verdict: Verdict) -> None:
     """The last undo: the checkout's stock is back, the checkout is compensated."""
-    _advance(envelope, expected=S.COMPENSATING, to=S.COMPENSATED)
-    _publish(
-        envelope,
-        "inventory",
-        "checkout.stock_released",
-        reservation_ids=verdict.answer["reservation_ids"],
-    )
+    _move(envelope, "inventory", S.COMPENSATING, S.COMPENSATED)
+    _publish(envelope, "inventory", "checkout.stock_released", **verdict.answer)
 
 
 for _event_type, _name in (
@@ -182,10 +153,15 @@ for _event_type, _name in (
 # What every participant does with the checkout row and the next event
 
 
-def _advance(
-    envelope: Envelope, *, expected: CheckoutStatus, to: CheckoutStatus, **fields: Any
+def _move(
+    envelope: Envelope,
+    participant: str,
+    expected: CheckoutStatus,
+    to: CheckoutStatus,
+    **fields: Any,
 ) -> Checkout:
-    """Move the checkout from `expected` to `to` with `fields`, in the inbox transaction.
+    """Move the checkout from `expected` to `to` with `fields`, in the inbox transaction, and
+    name the participant that moved it last.
 
     Any other status means an event out of order (a redelivery never gets here: the inbox
     skips it): dead-lettered, not guessed at.
@@ -199,7 +175,7 @@ def _advance(
     for name, value in fields.items():
         setattr(checkout, name, value)
     checkout.status = to
-    checkout.last_event = envelope.event_type
+    checkout.moved_by = participant
     checkout.save()
     return checkout
 

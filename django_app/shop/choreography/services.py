@@ -52,7 +52,6 @@ def checkout_start(
                 "items": context["items"],
                 "currency": context["currency"],
                 "card_token": context["card_token"],
-                "last_event": "checkout.requested",
             },
         )
         if created:
@@ -76,7 +75,7 @@ def checkout_start(
 
 def checkout_stuck(*, quiet_for: timedelta) -> QuerySet[Checkout]:
     """Checkouts not finished and not moved for `quiet_for`, oldest first: with no orchestrator
-    to ask, the row's status and `last_event` say which participant holds it."""
+    to ask, the row's status says which event is waiting for which participant."""
     cutoff = timezone.now() - quiet_for
     return (
         Checkout.objects.exclude(status__in=TERMINAL)
