@@ -96,9 +96,10 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(
     config = response.context["config"]
     assert {"method": "POST", "path": "/payments"} in config["operations"]["payments"]
     assert {"method": "POST", "path": "/reservations"} in config["operations"]["inventory"]
-    # Nothing from the network: the one script and the one stylesheet are our static files.
+    # Nothing from the network: the scripts (the page's and the flow switch's) and the one
+    # stylesheet are our static files.
     assert "https://" not in html and "//cdn" not in html
-    assert html.count("<script src=") == 1
+    assert html.count("<script src=") == 2
 
 
 def test_the_page_shows_the_prices_the_inventory_stub_holds_now(
