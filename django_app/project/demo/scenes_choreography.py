@@ -3,15 +3,41 @@ participant reacting to the event before it and publishing the next (docs/choreo
 
 from __future__ import annotations
 
+import secrets
+
 from microservices.models import InboxEvent, OutboxEvent
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
-from project.demo.scenes_sagas import CURRENCY, _customer, _product, _stock
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start
 from shop.models import Checkout
 
 PARTICIPANTS = "shop.choreography.participants"
 CONSUMER_GROUP = "demo-checkout"
+CURRENCY = "EUR"
+NOTEBOOK_PRICE = 1250
+
+
+def _customer(demo: Demo) -> str:
+    user = demo.users.create_user(email=f"joan+{secrets.token_hex(3)}@example.com", name="Joan")
+    return str(user["id"])
+
+
+def _product(demo: Demo, name: str, on_hand: int) -> str:
+    """A product of the inventory stub's catalogue, priced in the scene's currency."""
+    product = demo.inventory.create_product(
+        sku=f"{name.upper()}-{secrets.token_hex(3).upper()}",
+        name=name,
+        on_hand=on_hand,
+        unit_price=NOTEBOOK_PRICE,
+        currency=CURRENCY,
+    )
+    return str(product["id"])
+
+
+def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
+    """(on_hand, reserved, available) as the inventory stub reports them."""
+    product = demo.inventory.get_stock(product_id=product_id)
+    return product["on_hand"], product["reserved"], product["available"]
 
 
 def _follow(demo: Demo, checkout: Checkout, group: str) -> list[str]:
@@ -44,9 +70,10 @@ def checkout_choreographed(demo: Demo) -> None:
     demo.stack.declare(registry.event_types, group=group)
     notebook = _product(demo, "Notebook", 10)
     items = [{"product_id": notebook, "quantity": 2}]
+    customer = _customer(demo)
 
     placed = checkout_start(
-        user_id=_customer(demo), items=items, payment_method=CARD_OK, currency=CURRENCY
+        user_id=customer, items=items, payment_method=CARD_OK, currency=CURRENCY
     )
     demo.say(f"checkout {str(placed.checkout_id)[:8]}…: row and checkout.requested committed")
     events = _follow(demo, placed, group)
@@ -65,7 +92,7 @@ def checkout_choreographed(demo: Demo) -> None:
 
     before = _stock(demo, notebook)
     declined = checkout_start(
-        user_id=_customer(demo), items=items, payment_method=CARD_DECLINED, currency=CURRENCY
+        user_id=customer, items=items, payment_method=CARD_DECLINED, currency=CURRENCY
     )
     demo.say(f"checkout {str(declined.checkout_id)[:8]}…: the card will be declined")
     events = _follow(demo, declined, group)
