@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import secrets
 
+from microservices.events.outbox import outbox_relay
 from microservices.models import InboxEvent, OutboxEvent
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start
 from shop.models import Checkout
 
-PARTICIPANTS = "shop.choreography.participants"
+# Seconds a participant waits for its event before the scene gives up on it.
+IDLE_TIMEOUT = 5.0
 CONSUMER_GROUP = "demo-checkout"
 CURRENCY = "EUR"
 NOTEBOOK_PRICE = 1250
@@ -42,10 +44,14 @@ def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
 
 def _follow(demo: Demo, checkout: Checkout, group: str) -> list[str]:
     """Relay, then hand the checkout's newest event to its participant, until no participant
-    is left to react; the event types in the order they were published."""
+    is left to react; the event types in the order they were published.
+
+    Relay and participants run in this process, on the stack's bus (RabbitMQ on the real
+    stack): a relay and a consumer process per hop would spend the scene starting Django.
+    """
     handled = set(registry.event_types)
     while True:
-        demo.stack.relay()
+        outbox_relay(bus=demo.stack.bus)
         latest = (
             OutboxEvent.objects.filter(correlation_id=str(checkout.checkout_id))
             .order_by("-id")
@@ -55,7 +61,12 @@ def _follow(demo: Demo, checkout: Checkout, group: str) -> list[str]:
             break
         if InboxEvent.objects.filter(event_id=latest.event_id).exists():
             break  # its participant has handled it and published nothing after it
-        demo.stack.consume(latest.event_type, group=group, max_messages=1, handlers=PARTICIPANTS)
+        demo.stack.bus.consume(
+            registry=registry.only([latest.event_type]),
+            group=group,
+            max_messages=1,
+            idle_timeout=IDLE_TIMEOUT,
+        )
         checkout.refresh_from_db()
         demo.say(f"{checkout.moved_by:<12} on {latest.event_type:<27} -> {checkout.status}")
     checkout.refresh_from_db()

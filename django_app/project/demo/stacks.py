@@ -124,10 +124,7 @@ class Stack(ABC):
         return sent, refused
 
     @abstractmethod
-    def consume(
-        self, event_type: str, *, group: str, max_messages: int, handlers: str = HANDLER_MODULE
-    ) -> Consumed:
-        """Consume `event_type` with the handlers of module `handlers` until `max_messages`."""
+    def consume(self, event_type: str, *, group: str, max_messages: int) -> Consumed: ...
 
     @abstractmethod
     def dead_letters(self, event_type: str, *, group: str) -> list[DeadLetterSeen]:
@@ -193,10 +190,8 @@ class EmbeddedStack(Stack):
         result = outbox_relay(bus=self._bus)
         return result.sent, result.refused
 
-    def consume(
-        self, event_type: str, *, group: str, max_messages: int, handlers: str = HANDLER_MODULE
-    ) -> Consumed:
-        registry = load_registry([handlers]).only([event_type])
+    def consume(self, event_type: str, *, group: str, max_messages: int) -> Consumed:
+        registry = load_registry([HANDLER_MODULE]).only([event_type])
         with captured_logs(CONSUMER_LOG) as records:
             settled = self._bus.consume(
                 registry=registry, group=group, max_messages=max_messages, idle_timeout=2.0
@@ -303,16 +298,14 @@ class RealStack(Stack):
             raise RuntimeError(f"relay_outbox said {out!r}")
         return int(found.group(1)), int(found.group(2))
 
-    def consume(
-        self, event_type: str, *, group: str, max_messages: int, handlers: str = HANDLER_MODULE
-    ) -> Consumed:
+    def consume(self, event_type: str, *, group: str, max_messages: int) -> Consumed:
         proc = self.manage(
             "consume_events",
             event_type,
             "--group",
             group,
             "--handler-module",
-            handlers,
+            HANDLER_MODULE,
             "--max-messages",
             str(max_messages),
             "--idle-timeout",
