@@ -22,7 +22,7 @@ from integration_tests.servers import Endpoint
 pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
-SCENES = 11
+SCENES = 12
 
 
 def test_demo_real_stack_passes_every_scene_and_writes_the_report(

@@ -149,7 +149,7 @@ def test_pubsub_loses_an_event_published_while_the_subscriber_is_down_streams_ke
 def test_every_event_type_round_trips_through_redis_pubsub_while_subscribed(
     redis_server, unique_name
 ):
-    """With the subscriber listening, pub/sub delivers each of the nine event types."""
+    """With the subscriber listening, pub/sub delivers each event type of the contract."""
     with configured_bus("redis_pubsub", redis_server.url, unique_name) as bus:
         registry, received = recording_registry(*EVENT_TYPES)
         ready = threading.Event()

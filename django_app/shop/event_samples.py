@@ -16,6 +16,7 @@ _ORDER = "6f1c2d9e-0000-4000-8000-00000000b001"
 _PRODUCT = "00000000-0000-4000-8000-000000000001"
 _PAYMENT = "6f1c2d9e-0000-4000-8000-00000000c001"
 _RESERVATION = "6f1c2d9e-0000-4000-8000-00000000d001"
+_CHECKOUT = "6f1c2d9e-0000-4000-8000-00000000e001"
 
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "user.created": {"user_id": _USER, "email": "ada@example.com", "name": "Ada"},
@@ -62,6 +63,48 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "order_id": _ORDER,
     },
     "inventory.low": {"product_id": _PRODUCT, "sku": "WIDGET-001", "available": 3, "threshold": 5},
+    # The choreographed checkout's events (shop/choreography/participants.py).
+    "checkout.requested": {
+        "checkout_id": _CHECKOUT,
+        "user_id": _USER,
+        "items": [{"product_id": _PRODUCT, "quantity": 2}],
+        "currency": "EUR",
+    },
+    "checkout.customer_verified": {"checkout_id": _CHECKOUT, "user_id": _USER},
+    "checkout.customer_rejected": {
+        "checkout_id": _CHECKOUT,
+        "user_id": _USER,
+        "reason": "user is not active",
+    },
+    "checkout.stock_reserved": {
+        "checkout_id": _CHECKOUT,
+        "reservation_ids": [_RESERVATION],
+        "total_amount": 2500,
+        "currency": "EUR",
+    },
+    "checkout.stock_refused": {"checkout_id": _CHECKOUT, "reason": "not enough stock"},
+    "checkout.payment_captured": {
+        "checkout_id": _CHECKOUT,
+        "payment_id": _PAYMENT,
+        "amount": 2500,
+        "currency": "EUR",
+    },
+    "checkout.payment_failed": {"checkout_id": _CHECKOUT, "reason": "payment declined"},
+    "checkout.order_placed": {
+        "checkout_id": _CHECKOUT,
+        "order_id": _ORDER,
+        "total_amount": 2500,
+        "currency": "EUR",
+    },
+    "checkout.order_failed": {"checkout_id": _CHECKOUT, "reason": "order not placed"},
+    "checkout.payment_refunded": {
+        "checkout_id": _CHECKOUT,
+        "payment_id": _PAYMENT,
+        "refund_id": "6f1c2d9e-0000-4000-8000-00000000c002",
+        "amount": 2500,
+        "currency": "EUR",
+    },
+    "checkout.stock_released": {"checkout_id": _CHECKOUT, "reservation_ids": [_RESERVATION]},
 }
 
 

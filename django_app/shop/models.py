@@ -1,12 +1,13 @@
 """What the shop keeps: a local profile per user and order statistics (built by its event
-handlers), and which users-service user each API account orders as."""
+handlers), which users-service user each API account orders as, and the choreographed
+checkouts (shop/choreography/)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 
-__all__ = ["Customer", "OrderStatistics", "UserProfile"]
+__all__ = ["Checkout", "CheckoutStatus", "Customer", "OrderStatistics", "UserProfile"]
 
 
 class UserProfile(models.Model):
@@ -58,3 +59,51 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} -> {self.user_id}"
+
+
+class CheckoutStatus(models.TextChoices):
+    """How far a choreographed order got: each participant moves it on (shop/choreography/)."""
+
+    REQUESTED = "requested"
+    CUSTOMER_VERIFIED = "customer_verified"
+    STOCK_RESERVED = "stock_reserved"
+    PAID = "paid"
+    PLACED = "placed"
+    COMPLETED = "completed"
+    COMPENSATING = "compensating"
+    COMPENSATED = "compensated"
+    FAILED = "failed"
+
+
+class Checkout(models.Model):
+    """A choreographed order: no orchestrator holds its state, this row does. Each participant
+    advances `status` in the transaction that records its inbox row and enqueues the next event.
+    """
+
+    checkout_id = models.UUIDField(unique=True)
+    user_id = models.UUIDField()
+    items = models.JSONField()  # [{"product_id", "quantity"}], as the customer asked
+    currency = models.CharField(max_length=3)
+    # The payment method's token: read by the payments participant, never put on the bus.
+    card_token = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.REQUESTED
+    )
+    # The participant that moved it last: with the status, who to ask when it stops moving.
+    moved_by = models.CharField(max_length=50, default="shop")
+    reservations = models.JSONField(default=list)  # [{"id", "product_id", "quantity", ...}]
+    total_amount = models.BigIntegerField(null=True, blank=True)
+    payment_id = models.UUIDField(null=True, blank=True)
+    refund_id = models.UUIDField(null=True, blank=True)
+    order_id = models.UUIDField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Attempts per participant that met a failing service (participant -> count).
+    attempts = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "updated_at"], name="shop_checkout_stuck")]
+
+    def __str__(self) -> str:
+        return f"checkout {self.checkout_id}: {self.status}"

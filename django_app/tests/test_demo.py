@@ -58,7 +58,7 @@ def test_demo_runs_every_scene_and_prints_each_outcome(tmp_path):
     assert re.search(r"Demo finished: OK, \d+ service calls", out)
     assert "    FAILED: " not in out
     headers = re.findall(r"^\[(\d+)\] ", out, re.MULTILINE)
-    assert headers == [str(n) for n in range(1, 12)]
+    assert headers == [str(n) for n in range(1, 13)]
     expected = [
         # clients: one line per call, retries, typed errors, the contract, idempotent replay
         "users      createUser",
@@ -99,6 +99,10 @@ def test_demo_runs_every_scene_and_prints_each_outcome(tmp_path):
         "✓ redelivery skipped by the inbox",
         "dead-lettered after 1 delivery: contract: event body is not valid JSON",
         "✓ the consumer lived on: the next event was handled",
+        # the same order, choreographed
+        "payments     on checkout.stock_reserved     -> paid",
+        "inventory    on checkout.payment_failed     -> compensated",
+        "✓ the compensating events: payment_failed, then stock_released",
     ]
     missing = [line for line in expected if line not in out]
     assert missing == []
@@ -115,8 +119,8 @@ def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = report.read_text(encoding="utf-8")
     scenes = [load_recording(path) for path in sorted(recordings.glob("*.json"))]
-    assert [s["number"] for s in scenes] == list(range(1, 12))
-    assert [s["passed"] for s in scenes] == [True] * 11
+    assert [s["number"] for s in scenes] == list(range(1, 13))
+    assert [s["passed"] for s in scenes] == [True] * 12
     for scene in scenes:
         # The page draws each scene from exactly what its recording holds (a scene with no
         # call and no event shows its figure instead).
@@ -126,7 +130,7 @@ def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
             assert figure["svg"] in page
         for check in scene["checks"]:
             assert f"<td>{html.escape(check['name'])}</td>" in page
-    assert re.findall(r'data-passed="(\w+)"', page) == ["true"] * 11
+    assert re.findall(r'data-passed="(\w+)"', page) == ["true"] * 12
     assert page.count('class="saga-timeline"') == 4
     assert sum(len(s["checks"]) for s in scenes) >= 30
     # The crash scene's two charges as the payments stub saw them: one key, applied once.

@@ -118,7 +118,7 @@ def test_failure_scenarios_has_one_section_per_demo_scene_in_order() -> None:
     text = (DOCS / "failures.md").read_text(encoding="utf-8")
     sections = re.findall(r"^## (\d+)\. (.+)$", text, re.MULTILINE)
     assert sections == [(str(i), title) for i, title in enumerate(titles, 1)]
-    assert len(titles) == 11
+    assert len(titles) == 12
 
 
 def test_site_builds_strictly(tmp_path: Path) -> None:

@@ -10,7 +10,12 @@ from project.demo.bootstrap import setup_django, stack_from_argv
 SETUP = setup_django(stack_from_argv(sys.argv[1:]))
 
 # The scene modules import models and the shop's clients at their top: Django must be set up.
-from project.demo import scenes_clients, scenes_events, scenes_sagas  # noqa: E402
+from project.demo import (  # noqa: E402
+    scenes_choreography,
+    scenes_clients,
+    scenes_events,
+    scenes_sagas,
+)
 from project.demo.harness import Scene, run  # noqa: E402
 
 SCENES: list[Scene] = [
@@ -63,6 +68,11 @@ SCENES: list[Scene] = [
         scenes_events.events_outbox_inbox,
         show_calls=False,
         about="events-outbox-inbox",
+    ),
+    Scene(
+        "The same order, choreographed: each participant publishes the next event",
+        scenes_choreography.checkout_choreographed,
+        show_calls=False,
     ),
 ]
 

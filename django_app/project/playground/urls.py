@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import choreography_views, views
 
 app_name = "playground"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("sagas/<str:saga_id>/events.json", views.events, name="events"),
     path("sagas/<str:saga_id>/calls.json", views.calls, name="calls"),
     path("sagas/<str:saga_id>/presets/<str:slug>.json", views.verdict, name="verdict"),
+    path("checkouts", choreography_views.checkout_place, name="checkouts"),
+    path("checkouts/<str:checkout_id>.json", choreography_views.checkout_feed, name="checkout"),
 ]

@@ -120,7 +120,7 @@ MICROSERVICES: dict[str, object] = {
         # "host:port,host:port": the bus finds the primary of REDIS_SENTINEL_SERVICE through them
         "REDIS_SENTINELS": os.environ.get("REDIS_SENTINELS", ""),
         "REDIS_SENTINEL_SERVICE": os.environ.get("REDIS_SENTINEL_SERVICE", ""),
-        "HANDLER_MODULES": ["shop.handlers"],
+        "HANDLER_MODULES": ["shop.handlers", "shop.choreography.participants"],
     },
     "REGISTRY": {
         "BACKEND": os.environ.get("REGISTRY_BACKEND", "static"),

@@ -99,9 +99,11 @@ def test_the_page_offers_the_customers_cards_and_every_stub_operation(
     config = response.context["config"]
     assert {"method": "POST", "path": "/payments"} in config["operations"]["payments"]
     assert {"method": "POST", "path": "/reservations"} in config["operations"]["inventory"]
-    # Nothing from the network: the scripts and the one stylesheet are our static files.
+    # Nothing from the network: the scripts (the page's, its explanations', the presets' and the
+    # flow switch's) and the one stylesheet are our static files.
     assert "https://" not in html and "//cdn" not in html
     assert re.findall(r'<script src="([^"]+)"', html) == [
+        "/static/playground/choreography.js",
         "/static/playground/playground.js",
         "/static/playground/explain.js",
         "/static/playground/presets.js",

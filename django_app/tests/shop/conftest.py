@@ -7,6 +7,10 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from microservices.conf import _merge
+from microservices.events.backends import get_bus, reset_buses
+from microservices.events.memory import MemoryBus
+
 from .support import Shop
 
 
@@ -30,3 +34,25 @@ def shop(saga_settings, reset_stubs):
     s = Shop(reset_stubs)
     yield s
     s.close()
+
+
+@pytest.fixture
+def checkout_bus(shop, saga_settings):
+    """A fresh MemoryBus for the choreographed checkout, over the stubs' settings: no wait
+    before a retry, and a breaker that pauses a consumer at most 50 ms after a 503."""
+    conf = _merge(
+        saga_settings,
+        {
+            "EVENT_BUS": {
+                "BACKEND": "memory",
+                "RETRY_BACKOFF": 0.0,
+                "RECONNECT_BACKOFF_MAX": 0.05,
+            }
+        },
+    )
+    reset_buses()
+    with override_settings(MICROSERVICES=conf):
+        bus = get_bus()
+        assert isinstance(bus, MemoryBus)
+        yield bus
+    reset_buses()
