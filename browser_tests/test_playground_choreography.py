@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser_tests.conftest import PageWatch, shoot
-from browser_tests.test_playground import SAGA_TIMEOUT_MS, _log_in
+from browser_tests.playground_steps import SAGA_TIMEOUT_MS, log_in
 from project.playground.spawn import PlaygroundInfo, playground_process
 
 
@@ -29,7 +29,7 @@ def _checkout(page: Page, card: str) -> None:
 def test_a_choreographed_order_completes_and_a_declined_one_is_compensated(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
-    _log_in(page, page_watch, playground)
+    log_in(page, page_watch, playground)
     _checkout(page, "tok_visa")
     expect(page.locator("#checkout-status")).to_have_text("completed", timeout=SAGA_TIMEOUT_MS)
     expect(page.locator("#checkout-events tr")).to_have_count(5)
