@@ -73,6 +73,7 @@ SCENES: list[Scene] = [
         "The same order, choreographed: each participant publishes the next event",
         scenes_choreography.checkout_choreographed,
         show_calls=False,
+        about="choreographed-checkout",
     ),
 ]
 
