@@ -26,10 +26,13 @@ from integration_tests.servers import (
     required_servers,
 )
 from integration_tests.servers.endpoint import CallbackController
+from integration_tests.servers.rabbitmq_cluster import RabbitCluster
+from integration_tests.servers.rabbitmq_cluster import provide as rabbitmq_cluster_provide
 
 #: fixture name -> server name (also the marker name)
 SERVER_FIXTURES = {
     "rabbitmq": "rabbitmq",
+    "rabbitmq_cluster": "rabbitmq",
     "redis_server": "redis",
     "postgres": "postgres",
     "consul": "consul",
@@ -38,6 +41,7 @@ LOG_LINES = 40
 
 _running: dict[str, Provisioned] = {}
 _startup_report: list[tuple[str, str, float | None]] = []
+_clusters: list[RabbitCluster] = []
 
 
 def _close(name: str) -> None:
@@ -51,6 +55,8 @@ def _close_all() -> None:
     """Last resort when the session dies before fixture teardown: leave no server behind."""
     for name in list(_running):
         _close(name)
+    while _clusters:
+        _clusters.pop().close()
 
 
 def _serve(name: str) -> Iterator[Endpoint]:
@@ -81,6 +87,36 @@ def _serve(name: str) -> Iterator[Endpoint]:
 def rabbitmq() -> Iterator[Endpoint]:
     """A RabbitMQ broker: url amqp://user:pass@host:port/%2F."""
     yield from _serve("rabbitmq")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_cluster() -> Iterator[RabbitCluster]:
+    """A three-node RabbitMQ cluster (servers/rabbitmq_cluster.py): RABBITMQ_URLS, three
+    containers, or three local nodes; per node its URL, name, pid, kill() and restart().
+    Nodes a test killed are restarted after it."""
+    try:
+        cluster = rabbitmq_cluster_provide()
+    except ServerUnavailable as exc:
+        if "rabbitmq" in required_servers():
+            pytest.fail(f"{exc} [rabbitmq is required by REQUIRE_REAL_SERVICES]", pytrace=False)
+        pytest.skip(str(exc))
+    except ServerStartError as exc:
+        pytest.fail(f"the RabbitMQ cluster could not be started: {exc}", pytrace=False)
+    _clusters.append(cluster)
+    _startup_report.append(("rabbitmq-cluster", cluster.source, cluster.startup_seconds))
+    try:
+        yield cluster
+    finally:
+        if cluster in _clusters:
+            _clusters.remove(cluster)
+            cluster.close()
+
+
+@pytest.fixture
+def cluster(rabbitmq_cluster: RabbitCluster) -> Iterator[RabbitCluster]:
+    """The session's cluster for one test: every node it killed is restarted (and rejoined)."""
+    yield rabbitmq_cluster
+    rabbitmq_cluster.restart_killed()
 
 
 @pytest.fixture(scope="session")
@@ -244,6 +280,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if fixture in names and provisioned is not None and provisioned.endpoint.log_tail:
                 tail = provisioned.endpoint.log_tail(LOG_LINES)
                 report.sections.append((f"{server} server log (last {LOG_LINES} lines)", tail))
+        if "rabbitmq_cluster" in names:
+            for cluster in _clusters:
+                if cluster.log_tail is not None:
+                    report.sections.append(("rabbitmq cluster logs", cluster.log_tail(LOG_LINES)))
     return report
 
 

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
-from integration_tests.servers import consul, postgres, rabbitmq, redis
+from integration_tests.servers import consul, postgres, rabbitmq, rabbitmq_cluster, redis
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 
@@ -31,6 +31,7 @@ SCHEMA_GLOBS = (
 )
 SERVERS = {"rabbitmq": rabbitmq, "redis": redis, "postgres": postgres, "consul": consul}
 STUBS = set(DEFAULT_PORTS)
+CLUSTER = ["rabbit1", "rabbit2", "rabbit3"]  # the profile `cluster`
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_docker_compose_config_accepts_the_file():
 def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
     """The four servers and the four stubs are services, each with a healthcheck command."""
     services = compose["services"]
-    assert set(services) == set(SERVERS) | STUBS
+    assert set(services) == set(SERVERS) | STUBS | set(CLUSTER)
     for name, service in services.items():
         test = service.get("healthcheck", {}).get("test")
         assert isinstance(test, list), name
@@ -112,7 +113,7 @@ def test_compose_runs_every_server_and_stub_with_a_healthcheck(compose):
 def test_exported_addresses_use_the_fixture_variables_and_published_ports(compose):
     """The header's exports are the variables the fixtures read, at ports the services publish."""
     exports = _exports()
-    assert set(exports) == {module.ENV for module in SERVERS.values()}
+    assert set(exports) == {module.ENV for module in SERVERS.values()} | {rabbitmq_cluster.ENV}
     services = compose["services"]
     for name, module in SERVERS.items():
         value = exports[module.ENV]
@@ -133,3 +134,19 @@ def test_stubs_listen_on_the_ports_django_settings_default_to(compose):
         assert service["environment"][f"MOCK_SERVICES_{name.upper()}_PORT"] == str(port)
         assert service["environment"]["STUB_PORT"] == str(port)
         assert service["environment"]["MOCK_SERVICES_TOKEN"] != ""
+
+
+def test_cluster_profile_runs_three_rabbitmq_nodes_that_know_each_other(compose):
+    """rabbit1-3 only under the profile `cluster`: one cookie, each naming all three nodes, and
+    RABBITMQ_URLS lists the port each one publishes."""
+    services = compose["services"]
+    nodes = [services[name] for name in CLUSTER]
+    assert all(node["profiles"] == ["cluster"] for node in nodes)
+    assert [node["hostname"] for node in nodes] == CLUSTER
+    assert len({node["environment"]["RABBITMQ_ERLANG_COOKIE"] for node in nodes}) == 1
+    for node in nodes:
+        args = node["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+        assert all(f"'rabbit@{name}'" in args for name in CLUSTER)
+    urls = _exports()[rabbitmq_cluster.ENV].split(",")
+    assert [urlsplit(url).port for url in urls] == [_published(node).pop() for node in nodes]
+    assert all("profiles" not in services[name] for name in set(services) - set(CLUSTER))
