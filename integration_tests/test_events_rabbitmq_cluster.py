@@ -36,6 +36,7 @@ def assert_nothing_lost_nothing_twice(run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 5,000 events on a shared two-core machine, plus a node restart
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_relays_node_loses_nothing_and_the_relay_fails_over(cluster, unique_name):
     """SIGKILL the node the relay publishes to: unconfirmed rows are published again on another
@@ -47,6 +48,7 @@ def test_killing_the_relays_node_loses_nothing_and_the_relay_fails_over(cluster,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 5,000 events on a shared two-core machine, plus a node restart
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_consumers_node_loses_nothing_and_the_consumer_fails_over(cluster, unique_name):
     """SIGKILL the node the consumer is connected to: it reconnects to another node, what it
@@ -59,6 +61,7 @@ def test_killing_the_consumers_node_loses_nothing_and_the_consumer_fails_over(cl
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 5,000 events on a shared two-core machine, plus a node restart
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_quorum_queues_leader_loses_nothing(cluster, unique_name):
     """SIGKILL the node holding the queue's leader (neither the relay's nor the consumer's): a
