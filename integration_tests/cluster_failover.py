@@ -170,6 +170,17 @@ def first_after(times: list[float], moment: float) -> float | None:
     return round(min(later), 3) if later else None
 
 
+def longest_stall(times: list[float], moment: float, window: float = 30.0) -> float | None:
+    """The longest wait for progress from `moment` on (within `window` s): from the kill to the
+    first progress, or between two progresses after it. A consumer works through what it had
+    prefetched before it notices anything, so the first progress alone can hide the stall."""
+    later = sorted(t for t in list(times) if moment < t <= moment + window)
+    if not later:
+        return None
+    gaps = [b - a for a, b in zip([moment, *later], later, strict=False)]
+    return round(max(gaps), 3)
+
+
 def report(name: str, figures: dict[str, Any]) -> None:
     """Print the figures (pytest -s) and write them to reports/cluster/<name>.json."""
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -240,8 +251,14 @@ def run_with_a_node_killed(
             for thread in threads:
                 thread.join(timeout=60)
             output = stop_process(consumer)
-    killed_at = flow.killed_at
+    killed_at = flow.killed_at or 0.0
     applied_after = [t for t, count in flow.applied if count > _applied_at(flow, killed_at)]
+    # the samples at which the applied count went up: when the consumers made progress
+    progress = [
+        t
+        for (t, count), (_, before) in zip(flow.applied[1:], flow.applied, strict=False)
+        if count > before
+    ]
     figures = {
         "scenario": victim,
         "events": total,
@@ -249,8 +266,11 @@ def run_with_a_node_killed(
         "killed_node": nodes[victim].name,
         "roles": {role: node.name for role, node in nodes.items()},
         "enqueued_at_kill": flow.enqueued_at_kill,
-        "publish_failover_s": first_after(flow.confirms, killed_at or 0.0),
-        "handle_failover_s": first_after(applied_after, killed_at or 0.0),
+        "publish_failover_s": first_after(flow.confirms, killed_at),
+        "handle_failover_s": first_after(applied_after, killed_at),
+        "publish_longest_stall_s": longest_stall(flow.confirms, killed_at),
+        "handle_longest_stall_s": longest_stall(progress, killed_at),
+        "consumer_reconnected": "consumer lost" in output,
         "new_leader": cluster.queue_leader(queue).name,
     }
     report(f"kill-{victim}", figures)
@@ -264,7 +284,7 @@ def run_with_a_node_killed(
     }
 
 
-def _applied_at(flow: Flow, moment: float | None) -> int:
+def _applied_at(flow: Flow, moment: float) -> int:
     """How many were applied at `moment` (the last sample before it)."""
-    before = [count for t, count in flow.applied if moment is not None and t <= moment]
+    before = [count for t, count in flow.applied if t <= moment]
     return before[-1] if before else 0

@@ -9,10 +9,13 @@ The failover times are printed and written to reports/cluster/kill-<role>.json, 
 
 from __future__ import annotations
 
+import pika
 import pytest
 
 from integration_tests.cluster_failover import run_with_a_node_killed
 from integration_tests.event_helpers import applied_counts
+from integration_tests.servers.process import free_ports
+from microservices.health import ping_rabbitmq
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 
 TOTAL = 5000
@@ -71,3 +74,14 @@ def test_killing_the_quorum_queues_leader_loses_nothing(cluster, unique_name):
     assert_nothing_lost_nothing_twice(run)
     figures = run["figures"]
     assert figures["new_leader"] != figures["killed_node"]
+
+
+def test_readiness_answers_while_one_node_of_rabbitmq_url_does(cluster):
+    """/health/ready/'s probe goes through the same node list: with two of three nodes named
+    dead, it reaches the live one and says which; with none alive it fails."""
+    dead = [f"amqp://test:x@127.0.0.1:{port}/%2F" for port in free_ports(2)]
+    live = cluster.nodes[0]
+    for _ in range(5):  # whatever the shuffle puts first
+        assert ping_rabbitmq([*dead, live.url]).endswith(f" at 127.0.0.1:{live.port}")
+    with pytest.raises(pika.exceptions.AMQPConnectionError):
+        ping_rabbitmq(dead)
