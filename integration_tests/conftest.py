@@ -29,10 +29,13 @@ from integration_tests.servers import (
 from integration_tests.servers import postgres_standby as postgres_standby_server
 from integration_tests.servers.endpoint import CallbackController
 from integration_tests.servers.postgres_standby import StandbyPair
+from integration_tests.servers.rabbitmq_cluster import RabbitCluster
+from integration_tests.servers.rabbitmq_cluster import provide as rabbitmq_cluster_provide
 
 #: fixture name -> server name (also the marker name)
 SERVER_FIXTURES = {
     "rabbitmq": "rabbitmq",
+    "rabbitmq_cluster": "rabbitmq",
     "redis_server": "redis",
     "redis_sentinel": "redis_sentinel",
     "postgres": "postgres",
@@ -45,6 +48,7 @@ LOG_LINES = 40
 _running: dict[str, Provisioned] = {}
 _pairs: list[StandbyPair] = []  # the primary/standby pairs of the test running now
 _startup_report: list[tuple[str, str, float | None]] = []
+_clusters: list[RabbitCluster] = []
 
 
 def _close(name: str) -> None:
@@ -58,6 +62,8 @@ def _close_all() -> None:
     """Last resort when the session dies before fixture teardown: leave no server behind."""
     for name in list(_running):
         _close(name)
+    while _clusters:
+        _clusters.pop().close()
 
 
 def _serve(name: str) -> Iterator[Endpoint]:
@@ -88,6 +94,36 @@ def _serve(name: str) -> Iterator[Endpoint]:
 def rabbitmq() -> Iterator[Endpoint]:
     """A RabbitMQ broker: url amqp://user:pass@host:port/%2F."""
     yield from _serve("rabbitmq")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_cluster() -> Iterator[RabbitCluster]:
+    """A three-node RabbitMQ cluster (servers/rabbitmq_cluster.py): RABBITMQ_URLS, three
+    containers, or three local nodes; per node its URL, name, pid, kill() and restart().
+    Nodes a test killed are restarted after it."""
+    try:
+        cluster = rabbitmq_cluster_provide()
+    except ServerUnavailable as exc:
+        if "rabbitmq" in required_servers():
+            pytest.fail(f"{exc} [rabbitmq is required by REQUIRE_REAL_SERVICES]", pytrace=False)
+        pytest.skip(str(exc))
+    except ServerStartError as exc:
+        pytest.fail(f"the RabbitMQ cluster could not be started: {exc}", pytrace=False)
+    _clusters.append(cluster)
+    _startup_report.append(("rabbitmq-cluster", cluster.source, cluster.startup_seconds))
+    try:
+        yield cluster
+    finally:
+        if cluster in _clusters:
+            _clusters.remove(cluster)
+            cluster.close()
+
+
+@pytest.fixture
+def cluster(rabbitmq_cluster: RabbitCluster) -> Iterator[RabbitCluster]:
+    """The session's cluster for one test: every node it killed is restarted (and rejoined)."""
+    yield rabbitmq_cluster
+    rabbitmq_cluster.restart_killed()
 
 
 @pytest.fixture(scope="session")
@@ -254,6 +290,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for pair in _pairs:
             if pair.log_tail is not None:
                 report.sections.append(("postgres pair logs", pair.log_tail(LOG_LINES)))
+        if "rabbitmq_cluster" in names:
+            for cluster in _clusters:
+                if cluster.log_tail is not None:
+                    report.sections.append(("rabbitmq cluster logs", cluster.log_tail(LOG_LINES)))
     return report
 
 

@@ -24,6 +24,7 @@ from integration_tests.servers import (
     postgres,
     postgres_standby,
     rabbitmq,
+    rabbitmq_cluster,
     redis,
     redis_sentinel,
 )
@@ -41,12 +42,14 @@ SERVERS = {"rabbitmq": rabbitmq, "redis": redis, "postgres": postgres, "consul":
 STUBS = set(DEFAULT_PORTS)
 #: services started only with `--profile <name>`, and the variables their header exports
 PROFILES = {
+    "cluster": ({"rabbit1", "rabbit2", "rabbit3"}, {rabbitmq_cluster.ENV}),
     "sentinel": (
         {"redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"},
         {redis_sentinel.ENV, redis_sentinel.SERVICE_ENV},
     ),
     "standby": ({"postgres-primary", "postgres-standby"}, {postgres_standby.ENV}),
 }
+CLUSTER = ["rabbit1", "rabbit2", "rabbit3"]  # the profile `cluster`, in order
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +185,18 @@ def test_exported_sentinels_are_the_sentinel_services_ports(compose):
     assert f"sentinel monitor {service} 127.0.0.1 {primary_port} 2" in " ".join(
         services["sentinel-1"]["command"]
     )
+
+
+def test_cluster_profile_runs_three_rabbitmq_nodes_that_know_each_other(compose):
+    """rabbit1-3 only under the profile `cluster`: one cookie, each naming all three nodes, and
+    RABBITMQ_URLS lists the port each one publishes."""
+    services = compose["services"]
+    nodes = [services[name] for name in CLUSTER]
+    assert all(node["profiles"] == ["cluster"] for node in nodes)
+    assert [node["hostname"] for node in nodes] == CLUSTER
+    assert len({node["environment"]["RABBITMQ_ERLANG_COOKIE"] for node in nodes}) == 1
+    for node in nodes:
+        args = node["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+        assert all(f"'rabbit@{name}'" in args for name in CLUSTER)
+    urls = _exports()[rabbitmq_cluster.ENV].split(",")
+    assert [urlsplit(url).port for url in urls] == [_published(node).pop() for node in nodes]

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
         # True only where one process publishes and consumes (tests, the demo).
         "ALLOW_MEMORY_BUS": False,
         "PRODUCER": "django-orders",
+        # one node, or a cluster: a list of URLs or one string of comma-separated URLs
         "RABBITMQ_URL": "",
         "RABBITMQ_EXCHANGE": "microservices.events",
         # at least 2 x CONSUME_WINDOW (W051): the next window arrives while one commits
@@ -107,6 +108,9 @@ DEFAULTS: dict[str, Any] = {
         "HANDLER_MODULES": [],
         "MAX_EVENT_BYTES": 256 * 1024,
         "RABBITMQ_QUEUE_TYPE": "quorum",  # "classic" for brokers without quorum queues
+        # replicas of each new quorum queue (x-quorum-initial-group-size); None: the broker's
+        # default (every node of the cluster)
+        "RABBITMQ_QUORUM_INITIAL_GROUP_SIZE": None,
         "RABBITMQ_HEARTBEAT": 30,
         # publish: keep reconnecting this long before raising BusUnavailable
         "PUBLISH_TIMEOUT": 15.0,

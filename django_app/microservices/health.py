@@ -22,6 +22,7 @@ from django.db import connections
 from django.dispatch import receiver
 
 from .conf import ms_settings
+from .events.rabbitmq_nodes import connection_parameters, rabbitmq_urls
 from .events.redis_connection import RedisAddressError, RedisTarget
 from .registry.base import get_registry
 
@@ -92,19 +93,22 @@ def check_database(alias: str = "default") -> ComponentHealth:
     return _timed(probe)
 
 
-def ping_rabbitmq(url: str) -> str:
-    params = pika.URLParameters(url)
-    params.connection_attempts = 1
-    params.retry_delay = 0
-    params.socket_timeout = TIMEOUT
-    params.stack_timeout = TIMEOUT * 2
-    params.blocked_connection_timeout = TIMEOUT
-    connection = pika.BlockingConnection(params)
+def ping_rabbitmq(url: str | list[str]) -> str:
+    """The first node (of a shuffle) of RABBITMQ_URL that answers: a cluster is ready while one
+    node serves its clients."""
+    nodes = connection_parameters(rabbitmq_urls(url))
+    for params in nodes:
+        params.socket_timeout = TIMEOUT
+        params.stack_timeout = TIMEOUT * 2
+        params.blocked_connection_timeout = TIMEOUT
+    connection = pika.BlockingConnection(nodes)
     try:
         version = connection._impl.server_properties.get("version", b"")
+        node = f"{connection._impl.params.host}:{connection._impl.params.port}"
     finally:
         connection.close()
-    return f"rabbitmq {version.decode() if isinstance(version, bytes) else version}".strip()
+    version = version.decode() if isinstance(version, bytes) else version
+    return f"rabbitmq {version}".strip() + (f" at {node}" if len(nodes) > 1 else "")
 
 
 def ping_redis(where: str | RedisTarget) -> str:
@@ -124,10 +128,10 @@ def check_broker() -> ComponentHealth:
     bus: dict[str, Any] = ms_settings.EVENT_BUS
     backend = str(bus["BACKEND"])
     if backend == "rabbitmq":
-        url = str(bus["RABBITMQ_URL"] or "")
-        if not url:
+        nodes = bus["RABBITMQ_URL"] or ""
+        if not nodes:
             return ComponentHealth("down", "EVENT_BUS BACKEND rabbitmq has no RABBITMQ_URL")
-        return _timed(lambda: ping_rabbitmq(url))
+        return _timed(lambda: ping_rabbitmq(nodes))
     if backend == "redis":
         target = _bus_redis(bus)
         if target is None:

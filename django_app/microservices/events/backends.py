@@ -43,10 +43,15 @@ def bus_settings(**overrides: Any) -> dict[str, Any]:
     return {**ms_settings.EVENT_BUS, **{k.upper(): v for k, v in overrides.items()}}
 
 
+def _hashable(value: Any) -> Any:
+    """A setting as part of a dict key: RABBITMQ_URL may be a list."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _bus_key(backend: str, config: dict[str, Any]) -> tuple[Any, ...]:
     return (
         backend,
-        config["RABBITMQ_URL"],
+        _hashable(config["RABBITMQ_URL"]),
         config["RABBITMQ_EXCHANGE"],
         config["REDIS_URL"],
         repr(config["REDIS_SENTINELS"]),

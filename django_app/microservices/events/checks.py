@@ -17,6 +17,7 @@ from .backends import BACKENDS
 from .contract import get_contract
 from .handlers import load_registry
 from .redis_connection import SENTINEL_SCHEMES, RedisAddressError, RedisTarget, parse_sentinels
+from .rabbitmq_nodes import RabbitMQURLError, rabbitmq_urls
 
 WHERE = "MICROSERVICES['EVENT_BUS']"
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
@@ -47,14 +48,8 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="microservices.E040",
             )
         )
-    if backend == "rabbitmq" and _scheme(conf.get("RABBITMQ_URL")) not in {"amqp", "amqps"}:
-        errors.append(
-            Error(
-                f"{WHERE}['RABBITMQ_URL'] is missing or not an amqp:// URL",
-                hint="Set RABBITMQ_URL, e.g. amqp://user:password@rabbitmq:5672/%2F.",
-                id="microservices.E041",
-            )
-        )
+    if backend == "rabbitmq":
+        errors.extend(_check_rabbitmq_nodes(conf))
     if backend in {"redis", "redis_pubsub"}:
         errors.extend(_check_redis(conf))
     for key in ("MAX_DELIVERIES", "OUTBOX_BATCH_SIZE", "RABBITMQ_PREFETCH", "MAX_EVENT_BYTES"):
@@ -174,6 +169,46 @@ def _check_wait(conf: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def _check_rabbitmq_nodes(conf: dict[str, Any]) -> list[CheckMessage]:
+    """RABBITMQ_URL: one amqp:// URL, a list, or comma-separated URLs; the quorum queues'
+    initial group size, and whether the nodes named can hold that many replicas."""
+    try:
+        nodes = len(rabbitmq_urls(conf.get("RABBITMQ_URL") or ""))
+    except RabbitMQURLError as exc:
+        return [
+            Error(
+                f"{WHERE}['RABBITMQ_URL'] is missing or not amqp:// URLs: {exc}",
+                hint="Set RABBITMQ_URL to one node, e.g. amqp://user:password@rabbitmq:5672/%2F, "
+                "or to several: a list of such URLs or one string of comma-separated URLs.",
+                id="microservices.E041",
+            )
+        ]
+    size: Any = conf.get("RABBITMQ_QUORUM_INITIAL_GROUP_SIZE")
+    if size is None:
+        return []
+    if not _positive_int(size):
+        return [
+            Error(
+                f"{WHERE}['RABBITMQ_QUORUM_INITIAL_GROUP_SIZE'] must be an integer >= 1 or None, "
+                f"not {size!r}",
+                hint="None lets the broker decide (a replica on every node of the cluster).",
+                id="microservices.E052",
+            )
+        ]
+    if conf.get("RABBITMQ_QUEUE_TYPE") == "quorum" and size > nodes:
+        return [
+            Warning(
+                f"{WHERE}['RABBITMQ_QUORUM_INITIAL_GROUP_SIZE'] ({size}) is larger than the "
+                f"{nodes} node(s) RABBITMQ_URL names",
+                hint="A quorum queue gets at most one replica per node of the cluster: list every "
+                "node in RABBITMQ_URL (clients then fail over to them), or lower the size. "
+                "Odd sizes (3, 5) tolerate the most failures per replica.",
+                id="microservices.W052",
+            )
+        ]
+    return []
 
 
 def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:

@@ -15,6 +15,12 @@ confirmed; a batch (`publish_many`, the outbox relay) is sent at once and its co
 together (rabbitmq_publisher.py). An unroutable event (no queue bound) raises `PublishError`
 instead of vanishing. Both publishing and consuming reconnect with capped exponential backoff
 when the broker goes away.
+
+RABBITMQ_URL may name several nodes of a cluster (rabbitmq_nodes.py): every connection goes to
+the first node of a fresh shuffle that answers, and a client that lost its node tries the others
+at once. A lost publisher sends again only what was not confirmed; a consumer never acks a
+delivery of a lost connection on the new one (its deliveries die with their channel, the broker
+requeues them, and the inbox drops what was applied already).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions as pe
@@ -33,12 +38,13 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
 from .budget import ConsumeBudget
-from .bus import EventBus, reconnect_delay
+from .bus import EventBus
 from .consumer import Dispatcher, Outcome
 from .contract import encode_event, get_contract, max_event_bytes
 from .envelope import Envelope
 from .handlers import HandlerRegistry
 from .rabbitmq_dead_letters import RabbitMQDeadLetters
+from .rabbitmq_nodes import connection_parameters, describe, failover_delay, rabbitmq_urls
 from .rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .rabbitmq_settle import Delivery, Held, attempt_of, deliver, release, settle_window
 from .rabbitmq_topology import Topology
@@ -58,18 +64,12 @@ RECONNECTABLE: tuple[type[BaseException], ...] = (
 PUBLISH_RETRYABLE: tuple[type[BaseException], ...] = (PublisherLost, *RECONNECTABLE)
 
 
-def _where(url: str) -> str:
-    """host:port/vhost of an AMQP URL, for logs (never the credentials)."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
-
-
 class RabbitMQBus(EventBus):
     backend = "rabbitmq"
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         exchange: str,
         prefetch: int,
@@ -81,13 +81,16 @@ class RabbitMQBus(EventBus):
         retry_backoff: float,
         consume_window: int,
         consume_window_wait: float,
+        quorum_group_size: int | None = None,
     ) -> None:
         super().__init__()
         if not url:
             raise ValueError("RabbitMQ bus needs MICROSERVICES['EVENT_BUS']['RABBITMQ_URL']")
-        self.url = url
+        self.urls = rabbitmq_urls(url)
         self.exchange = exchange
-        self.topology = Topology(exchange, queue_type, max_deliveries, retry_backoff)
+        self.topology = Topology(
+            exchange, queue_type, max_deliveries, retry_backoff, quorum_group_size
+        )
         self.prefetch = prefetch
         self.heartbeat = heartbeat
         self.publish_timeout = publish_timeout
@@ -101,7 +104,7 @@ class RabbitMQBus(EventBus):
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         """A bus from the EVENT_BUS settings, every key present (backends.bus_settings())."""
         return cls(
-            str(config["RABBITMQ_URL"]),
+            config["RABBITMQ_URL"],
             exchange=str(config["RABBITMQ_EXCHANGE"]),
             prefetch=int(config["RABBITMQ_PREFETCH"]),
             queue_type=str(config["RABBITMQ_QUEUE_TYPE"]),
@@ -112,28 +115,37 @@ class RabbitMQBus(EventBus):
             retry_backoff=float(config["RETRY_BACKOFF"]),
             consume_window=int(config["CONSUME_WINDOW"]),
             consume_window_wait=float(config["CONSUME_WINDOW_WAIT"]),
+            quorum_group_size=config["RABBITMQ_QUORUM_INITIAL_GROUP_SIZE"],
         )
 
     # -- connections -------------------------------------------------------------------
 
-    def _parameters(self, role: str) -> pika.URLParameters:
-        """Connection parameters; `role` names the connection in the management UI."""
-        params = pika.URLParameters(self.url)
-        params.blocked_connection_timeout = self.publish_timeout
-        params.connection_attempts = 1
-        params.socket_timeout = 5
-        params.client_properties = {"connection_name": f"microservices-{role}-{self.exchange}"}
-        return params
+    @property
+    def where(self) -> str:
+        """The configured node(s), for logs (never the credentials)."""
+        return describe(self.urls)
+
+    def _parameters(self, role: str) -> list[pika.URLParameters]:
+        """Connection parameters, one per node in a fresh random order; `role` names the
+        connection in the management UI."""
+        nodes = connection_parameters(self.urls)
+        for params in nodes:
+            params.blocked_connection_timeout = self.publish_timeout
+            params.socket_timeout = 5
+            params.client_properties = {"connection_name": f"microservices-{role}-{self.exchange}"}
+        return nodes
 
     def _connect(self) -> BlockingConnection:
-        params = self._parameters("events")
-        params.heartbeat = self.heartbeat
-        return BlockingConnection(params)
+        """A connection to the first node (of a fresh shuffle) that answers."""
+        nodes = self._parameters("events")
+        for params in nodes:
+            params.heartbeat = self.heartbeat
+        return BlockingConnection(nodes)
 
     def _publisher(self) -> ConfirmingPublisher:
         if self._confirming is None:
             self._confirming = ConfirmingPublisher(
-                self._parameters("publisher"),
+                lambda: self._parameters("publisher"),
                 self.exchange,
                 timeout=min(self.publish_timeout, 30.0),
             )
@@ -195,26 +207,41 @@ class RabbitMQBus(EventBus):
             raise PublishError(outcome)
 
     def _send(self, batch: list[Outgoing]) -> list[str | None]:
+        """Per message None (confirmed) or why it was refused; after a lost connection only the
+        messages not answered yet are sent again (on whichever node answers)."""
         deadline = time.monotonic() + self.publish_timeout
         attempt = 0
+        outcomes: dict[int, str | None] = {}
         while True:
+            remaining = [index for index in range(len(batch)) if index not in outcomes]
+            publisher = self._publisher()
             try:
-                return self._publisher().publish(batch)
+                sent = publisher.publish([batch[index] for index in remaining])
             except PUBLISH_RETRYABLE as exc:
-                # Part of the batch may have reached the broker: sending it again is
-                # at-least-once, and consumers deduplicate on event_id.
-                self._publisher().close()
-                attempt += 1
+                # What the broker confirmed is kept; the rest may or may not have reached it:
+                # sending it again is at-least-once, and consumers deduplicate on event_id.
+                answered = publisher.answered([batch[index] for index in remaining])
+                outcomes.update({remaining[i]: outcome for i, outcome in answered.items()})
+                publisher.close()
+                attempt = 1 if answered else attempt + 1  # progress: fail over at once again
                 if time.monotonic() >= deadline:
                     raise BusUnavailable(
-                        f"RabbitMQ at {_where(self.url)} unreachable for "
+                        f"RabbitMQ at {self.where} unreachable for "
                         f"{self.publish_timeout:.0f}s: {exc}"
                     ) from exc
-                delay = reconnect_delay(attempt, self.reconnect_backoff_max)
+                delay = failover_delay(attempt, len(self.urls), self.reconnect_backoff_max)
                 logger.warning(
-                    "publish to %s failed (%s), reconnecting in %.1fs", _where(self.url), exc, delay
+                    "publish to %s failed (%s), %d of %d unconfirmed, reconnecting in %.1fs",
+                    self.where,
+                    exc,
+                    len(batch) - len(outcomes),
+                    len(batch),
+                    delay,
                 )
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                continue
+            outcomes.update(zip(remaining, sent, strict=True))
+            return [outcomes[index] for index in range(len(batch))]
 
     # -- topology (rabbitmq_topology.py) and dead letters ----------------------------
 
@@ -264,10 +291,11 @@ class RabbitMQBus(EventBus):
                     else:
                         on_message = self._collector(window, queue, stop)
                     channel.basic_consume(queue, on_message_callback=on_message)
+                node = f"{connection._impl.params.host}:{connection._impl.params.port}"
                 if attempt:
-                    logger.info("reconnected to %s after %d attempt(s)", _where(self.url), attempt)
+                    logger.info("reconnected to %s after %d attempt(s)", node, attempt)
                 attempt = 0
-                logger.info("consuming %s from %s as %s", ", ".join(types), _where(self.url), group)
+                logger.info("consuming %s from %s as %s", ", ".join(types), node, group)
                 budget.mark_active()
                 while not stop.is_set() and not budget.exhausted:
                     paused = breaker.remaining()  # > 0 while the breaker waits
@@ -286,10 +314,10 @@ class RabbitMQBus(EventBus):
                     self._settle_window(dispatcher, window, group, stop)
             except RECONNECTABLE as exc:
                 attempt += 1
-                delay = reconnect_delay(attempt, self.reconnect_backoff_max)
+                delay = failover_delay(attempt, len(self.urls), self.reconnect_backoff_max)
                 logger.warning(
                     "consumer lost %s (%s), reconnecting in %.1fs",
-                    _where(self.url),
+                    self.where,
                     type(exc).__name__,
                     delay,
                 )

@@ -5,6 +5,10 @@ batch costs one broker round trip per event. This drives pika's public asynchron
 (SelectConnection) synchronously instead: every message of a batch goes out at once, mandatory,
 and the call returns when the broker has confirmed (or returned, or nacked) each of them.
 The result is per message, so the outbox relay can mark exactly the confirmed rows as sent.
+
+With several nodes (a cluster) each connection goes to the first node of a fresh shuffle that
+answers. When the connection is lost mid-batch, `answered()` says which messages the broker had
+already confirmed (or refused): the caller sends only the others again, on the next node.
 """
 
 from __future__ import annotations
@@ -43,9 +47,16 @@ class PublisherLost(Exception):
 class ConfirmingPublisher:
     """One connection and channel, kept open between batches; not thread-safe (one per thread)."""
 
-    def __init__(self, parameters: pika.URLParameters, exchange: str, timeout: float) -> None:
-        parameters.heartbeat = 0
-        self.parameters = parameters
+    def __init__(
+        self,
+        parameters: pika.URLParameters | Callable[[], Sequence[pika.URLParameters]],
+        exchange: str,
+        timeout: float,
+    ) -> None:
+        # a callable gives the nodes to try, in order, for each new connection (rabbitmq_nodes)
+        self._nodes: Callable[[], Sequence[pika.URLParameters]] = (
+            parameters if callable(parameters) else lambda: [parameters]
+        )
         self.exchange = exchange
         self.timeout = timeout
         self._connection: SelectConnection | None = None
@@ -55,10 +66,12 @@ class ConfirmingPublisher:
         self._next_tag = 0
         # delivery tag -> index in the batch being confirmed
         self._unconfirmed: dict[int, int] = {}
+        self._published = 0  # messages of the batch handed to the channel
         self._nacked: set[int] = set()
         self._returned_ids: set[str] = set()
         self._last_used = time.monotonic()
         self.max_idle = MAX_IDLE_SECONDS
+        self.parameters: pika.URLParameters | None = None
 
     # -- driving the ioloop ------------------------------------------------------------
 
@@ -101,19 +114,41 @@ class ConfirmingPublisher:
             and self._connection.is_open
         )
 
+    @property
+    def node(self) -> str | None:
+        """host:port of the node this publisher is connected to (None when not connected)."""
+        if not self.is_open or self.parameters is None:
+            return None
+        return f"{self.parameters.host}:{self.parameters.port}"
+
     def open(self) -> None:
+        """Connect to the first node that answers, in the order the nodes come."""
+        errors = []
+        for parameters in self._nodes():
+            try:
+                self._open(parameters)
+            except PublisherLost as exc:
+                errors.append(str(exc))
+                continue
+            return
+        raise PublisherLost("; ".join(errors) or "no RabbitMQ node to connect to")
+
+    def _open(self, parameters: pika.URLParameters) -> None:
         self.close()
         self._error = None
         self._ready = False
         self._next_tag = 0
+        parameters.heartbeat = 0
+        self.parameters = parameters
         self._connection = SelectConnection(
-            self.parameters,
+            parameters,
             on_open_callback=self._on_connection_open,
             on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_connection_closed,
         )
         try:
-            self._run_until(lambda: self._ready, "connecting")
+            where = f"{parameters.host}:{parameters.port}"
+            self._run_until(lambda: self._ready, f"connecting to {where}")
         except PublisherLost:
             self.close()
             raise
@@ -205,32 +240,43 @@ class ConfirmingPublisher:
         """
         # A connection silent for long may have been dropped by something in between (NAT,
         # load balancer) without a word: start afresh rather than wait for a confirm timeout.
+        self._unconfirmed.clear()
+        self._nacked.clear()
+        self._returned_ids.clear()
+        self._published = 0
         idle = time.monotonic() - self._last_used
         if not self.is_open or idle > self.max_idle:
             self.open()
         assert self._channel is not None
-        self._unconfirmed.clear()
-        self._nacked.clear()
-        self._returned_ids.clear()
-        message_ids: list[str] = []
-        for index, message in enumerate(batch):
+        for message in batch:
             properties = message.properties
             if not properties.message_id:
                 properties.message_id = str(uuid.uuid4())
-            message_ids.append(properties.message_id)
+        for index, message in enumerate(batch):
             self._channel.basic_publish(
-                self.exchange, message.routing_key, message.body, properties, mandatory=True
+                self.exchange, message.routing_key, message.body, message.properties, mandatory=True
             )
             self._next_tag += 1
             self._unconfirmed[self._next_tag] = index
+            self._published += 1
         self._run_until(lambda: not self._unconfirmed, "waiting for confirms")
         self._last_used = time.monotonic()
-        outcomes: list[str | None] = []
-        for index, message in enumerate(batch):
-            if message_ids[index] in self._returned_ids:
-                outcomes.append(f"{message.routing_key}: no queue is bound for this event type")
-            elif index in self._nacked:
-                outcomes.append(f"{message.routing_key}: the broker nacked the event")
-            else:
-                outcomes.append(None)
-        return outcomes
+        return [self._outcome(index, message) for index, message in enumerate(batch)]
+
+    def _outcome(self, index: int, message: Outgoing) -> str | None:
+        """None (confirmed) or why the broker refused message `index` of an answered batch."""
+        if message.properties.message_id in self._returned_ids:
+            return f"{message.routing_key}: no queue is bound for this event type"
+        if index in self._nacked:
+            return f"{message.routing_key}: the broker nacked the event"
+        return None
+
+    def answered(self, batch: Sequence[Outgoing]) -> dict[int, str | None]:
+        """After `publish(batch)` raised PublisherLost: the messages the broker answered before
+        the loss (index -> outcome). The rest may or may not be stored: send them again."""
+        pending = set(self._unconfirmed.values())
+        return {
+            index: self._outcome(index, batch[index])
+            for index in range(self._published)
+            if index not in pending
+        }

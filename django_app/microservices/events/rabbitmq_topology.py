@@ -46,6 +46,8 @@ class Topology:
     queue_type: str  # "quorum" or "classic"
     max_deliveries: int
     retry_backoff: float
+    # x-quorum-initial-group-size of every quorum queue; None: the broker's default
+    quorum_group_size: int | None = None
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -81,23 +83,30 @@ class Topology:
             # Queue arguments cannot change in place (RabbitMQ refuses the redeclaration).
             raise EventError(
                 f"RabbitMQ refused the topology of {group}: {exc.reply_text}. A queue exists with "
-                "other arguments: keep MAX_DELIVERIES / RETRY_BACKOFF / RABBITMQ_QUEUE_TYPE as "
-                "they were when it was declared, or drain and delete it (or set the limit by "
-                "policy)."
+                "other arguments: keep MAX_DELIVERIES / RETRY_BACKOFF / RABBITMQ_QUEUE_TYPE / "
+                "RABBITMQ_QUORUM_INITIAL_GROUP_SIZE as they were when it was declared, or drain "
+                "and delete it (or set the limit by policy)."
             ) from exc
+
+    def queue_type_arguments(self) -> dict[str, Any]:
+        """x-queue-type, and for quorum queues how many replicas they start with."""
+        arguments: dict[str, Any] = {"x-queue-type": self.queue_type}
+        if self.queue_type == "quorum" and self.quorum_group_size is not None:
+            arguments["x-quorum-initial-group-size"] = self.quorum_group_size
+        return arguments
 
     def _declare_all(self, channel: BlockingChannel, types: Sequence[str], group: str) -> list[str]:
         channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, exchange_type="direct", durable=True)
         dead = self.dead_letter_queue(group)
-        channel.queue_declare(dead, durable=True, arguments={"x-queue-type": self.queue_type})
+        channel.queue_declare(dead, durable=True, arguments=self.queue_type_arguments())
         channel.queue_bind(dead, self.dead_letter_exchange, routing_key=dead)
         self._declare_retry_queues(channel, group)
         queues = []
         for event_type in types:
             queue = self.queue_name(group, event_type)
             arguments: dict[str, Any] = {
-                "x-queue-type": self.queue_type,
+                **self.queue_type_arguments(),
                 "x-dead-letter-exchange": self.dead_letter_exchange,
                 "x-dead-letter-routing-key": dead,
             }
@@ -115,7 +124,7 @@ class Topology:
         for attempt in range(1, self.max_deliveries):
             queue = self.retry_queue(group, attempt)
             arguments: dict[str, Any] = {
-                "x-queue-type": self.queue_type,
+                **self.queue_type_arguments(),
                 "x-message-ttl": self.retry_ttl_ms(attempt),
                 # "" is the default exchange: the routing key, a work queue's name, is the way back
                 "x-dead-letter-exchange": "",
