@@ -25,7 +25,7 @@ from microservices.clients.testing import services_settings_for
 
 CONSUMER = "shop"
 # The token the pacts carry as their example; the verifier replaces it with the stub's own.
-TOKEN = "pact-token"
+TOKEN = "pact-token"  # noqa: S105  (an example value, not a secret)
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 JSON = "application/json"
 PROBLEM = "application/problem+json"

@@ -34,7 +34,10 @@ CASES = [
         "/payments",
         201,
         lambda c: c.process_payment(
-            user_id=USER, amount=2500, currency="USD", card_token="tok_visa"
+            user_id=USER,
+            amount=2500,
+            currency="USD",
+            card_token="tok_visa",  # noqa: S106  (the stub's test card)
         ),
         body={"user_id": USER, "amount": 2500, "currency": "USD", "payment_method": CARD},
         idempotent=True,
@@ -47,7 +50,10 @@ CASES = [
         "/payments",
         402,
         lambda c: c.process_payment(
-            user_id=USER, amount=2500, currency="USD", card_token="tok_declined"
+            user_id=USER,
+            amount=2500,
+            currency="USD",
+            card_token="tok_declined",  # noqa: S106
         ),
         body={
             "user_id": USER,
