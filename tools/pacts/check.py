@@ -113,17 +113,14 @@ def check_http(name: str, interaction: dict[str, Any], contract: ServiceContract
     responses = found.operation / "responses"
     status = str(response["status"])
     if status not in responses and "default" not in responses:
-        listed = ", ".join(sorted(str(k) for k in responses.keys()))  # noqa: SIM118
+        listed = ", ".join(sorted(str(k) for k in _resolved(responses)))
         reason = f"{operation} does not list status {status} (it lists {listed})"
         return [Finding(name, what, "status", reason)]
     documented = responses / (status if status in responses else "default")
     findings: list[Finding] = []
     out_headers = {k: _first(v) for k, v in (response.get("headers") or {}).items()}
-    declared = (
-        {str(h).lower() for h in (documented / "headers").keys()}
-        if "headers" in documented
-        else set()
-    )  # noqa: SIM118
+    headers_doc = _resolved(documented / "headers") if "headers" in documented else {}
+    declared = {str(h).lower() for h in headers_doc}
     for header in out_headers:
         if header.lower() not in declared | TRANSPORT_HEADERS:
             reason = f"{operation} {status} does not declare this response header"
