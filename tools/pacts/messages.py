@@ -11,6 +11,7 @@ by the real producer code into the body and metadata the RabbitMQ relay publishe
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def expected_envelope(event_type: str) -> dict[str, Any]:
     }
 
 
-def consume(consumer: str, body: str | bytes | None, metadata: dict[str, Any]) -> None:
+def consume(consumer: str, body: str | bytes | None, metadata: dict[str, object]) -> None:
     """The consumer's side: what it does with a delivery before any handler runs."""
     raw = body.encode() if isinstance(body, str) else (body or b"")
     envelope = validate_body(raw)
@@ -98,7 +99,7 @@ def write_message_pacts(out_dir: Path) -> list[Path]:
                 .with_body(expected_envelope(event_type), "application/json")
                 .with_metadata({"routingKey": event_type})
             )
-        pact.verify(lambda body, metadata, c=consumer: consume(c, body, metadata), "Async")
+        pact.verify(functools.partial(consume, consumer), "Async")
         out_dir.mkdir(parents=True, exist_ok=True)
         pact.write_file(out_dir, overwrite=True)
         written.append(out_dir / f"{consumer}-{provider}.json")

@@ -12,7 +12,7 @@ and `relay_message` gives each as the relay sends it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ def verify_messages(
         missing = [t for t in event_types if t not in produced]
         if missing:
             raise AssertionError(f"{provider} produced no {', '.join(missing)} event")
-        handler = {description(t): produced[t] for t in event_types}
+        handler: dict[str, Callable[..., Message] | Message | bytes] = {
+            description(t): produced[t] for t in event_types
+        }
         pact_file = pacts_dir / f"{consumer}-{provider}.json"
         verifier = (
             Verifier(provider)

@@ -17,13 +17,13 @@ from tools.pacts.verify import saga_messages, user_created_message, verify_http,
 
 def _comparable(path: Path) -> dict[str, Any]:
     """A pact without what changes from run to run or machine to machine (pact's versions)."""
-    pact = json.loads(path.read_text())
+    pact: dict[str, Any] = json.loads(path.read_text())
     pact.pop("metadata", None)
     pact["interactions"] = sorted(pact["interactions"], key=lambda i: i["description"])
     return pact
 
 
-def test_committed_pacts_are_what_the_consumers_write_today(tmp_path):
+def test_committed_pacts_are_what_the_consumers_write_today(tmp_path: Path) -> None:
     """`make pacts` would change nothing: the pacts written now from the real clients and
     event code equal contracts/pacts/ (else the committed pacts are stale)."""
     written = write_all(tmp_path)
@@ -33,14 +33,16 @@ def test_committed_pacts_are_what_the_consumers_write_today(tmp_path):
 
 
 @pytest.mark.parametrize("provider", sorted(HTTP_CONSUMERS))
-def test_the_stub_honours_the_shops_pact(provider, stubs, stub_token):
+def test_the_stub_honours_the_shops_pact(
+    provider: str, stubs: dict[str, StubServer], stub_token: str
+) -> None:
     """Every interaction the shop's client relies on, replayed by pact's verifier against the
     stub on its socket, in the provider state the interaction names."""
     results = verify_http(PACTS_DIR / f"shop-{provider}.json", stubs[provider], stub_token)
     assert results["result"] is True
 
 
-def test_a_stub_that_breaks_a_pact_fails_verification(tmp_path, stub_token):
+def test_a_stub_that_breaks_a_pact_fails_verification(tmp_path: Path, stub_token: str) -> None:
     """The verifier is not vacuous: a pact expecting what the stub does not answer fails,
     naming the interaction and the field."""
     pact = json.loads((PACTS_DIR / "shop-users.json").read_text())
@@ -56,7 +58,9 @@ def test_a_stub_that_breaks_a_pact_fails_verification(tmp_path, stub_token):
 
 
 @pytest.mark.django_db
-def test_the_relayed_outbox_honours_the_message_pacts(services_settings, reset_stubs):
+def test_the_relayed_outbox_honours_the_message_pacts(
+    services_settings: dict[str, Any], reset_stubs: dict[str, StubServer]
+) -> None:
     """The order saga, run on the stubs until it undoes its order, writes outbox rows whose
     relayed envelopes (body, content type, routing key) meet every message pact."""
     produced = {**saga_messages(), "user.created": user_created_message()}
@@ -68,7 +72,7 @@ def test_the_relayed_outbox_honours_the_message_pacts(services_settings, reset_s
     ]
 
 
-def test_a_message_pact_the_publisher_does_not_meet_fails(tmp_path):
+def test_a_message_pact_the_publisher_does_not_meet_fails(tmp_path: Path) -> None:
     """A consumer relying on a field the publisher does not send fails verification."""
     shutil.copy(PACTS_DIR / "shop-handlers-users.json", tmp_path)
     path = tmp_path / "shop-handlers-users.json"

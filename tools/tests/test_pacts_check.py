@@ -30,14 +30,16 @@ def _findings(pacts: Path) -> list[str]:
     return [str(finding) for finding in check_all(pacts, CONTRACTS)[2]]
 
 
-def test_every_committed_pact_is_promised_by_its_providers_contract():
+def test_every_committed_pact_is_promised_by_its_providers_contract() -> None:
     """7 pacts, every interaction within what the OpenAPI and AsyncAPI documents promise."""
     pacts, interactions, findings = check_all(PACTS_DIR, CONTRACTS)
     assert (pacts, findings) == (7, [])
     assert interactions == 33
 
 
-def test_a_response_field_the_contract_lacks_fails_naming_pact_interaction_and_field(tmp_path):
+def test_a_response_field_the_contract_lacks_fails_naming_pact_interaction_and_field(
+    tmp_path: Path,
+) -> None:
     """users' User schema is closed: validation names the field (once, not again by the walk)."""
 
     def edit(interaction: Any) -> None:
@@ -50,7 +52,7 @@ def test_a_response_field_the_contract_lacks_fails_naming_pact_interaction_and_f
     ]
 
 
-def test_a_status_the_contract_does_not_list_fails(tmp_path):
+def test_a_status_the_contract_does_not_list_fails(tmp_path: Path) -> None:
     def edit(interaction: Any) -> None:
         interaction["response"]["status"] = 410
 
@@ -61,7 +63,7 @@ def test_a_status_the_contract_does_not_list_fails(tmp_path):
     )
 
 
-def test_a_request_the_contract_refuses_fails_naming_the_field(tmp_path):
+def test_a_request_the_contract_refuses_fails_naming_the_field(tmp_path: Path) -> None:
     def edit(interaction: Any) -> None:
         interaction["request"]["body"]["content"]["quantity"] = 0
 
@@ -71,7 +73,7 @@ def test_a_request_the_contract_refuses_fails_naming_the_field(tmp_path):
     assert "minimum of 1" in finding
 
 
-def test_a_response_header_the_contract_does_not_declare_fails(tmp_path):
+def test_a_response_header_the_contract_does_not_declare_fails(tmp_path: Path) -> None:
     def edit(interaction: Any) -> None:
         interaction["response"]["headers"]["X-Loyalty-Tier"] = ["gold"]
 
@@ -82,7 +84,7 @@ def test_a_response_header_the_contract_does_not_declare_fails(tmp_path):
     ]
 
 
-def test_a_message_field_the_asyncapi_lacks_fails(tmp_path):
+def test_a_message_field_the_asyncapi_lacks_fails(tmp_path: Path) -> None:
     """Event payloads are open (tolerant readers: extra fields validate): the field walk finds
     what a consumer relies on that the AsyncAPI document never promised."""
 
@@ -96,7 +98,7 @@ def test_a_message_field_the_asyncapi_lacks_fails(tmp_path):
     ]
 
 
-def test_a_message_the_schema_refuses_or_misroutes_fails(tmp_path):
+def test_a_message_the_schema_refuses_or_misroutes_fails(tmp_path: Path) -> None:
     def edit(interaction: Any) -> None:
         del interaction["contents"]["content"]["data"]["email"]
         interaction["metadata"]["routingKey"] = "users.created"
@@ -108,7 +110,9 @@ def test_a_message_the_schema_refuses_or_misroutes_fails(tmp_path):
     )
 
 
-def test_the_command_exits_1_and_prints_the_findings(tmp_path, capsys):
+def test_the_command_exits_1_and_prints_the_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shutil.copy(PACTS_DIR / "shop-orders.json", tmp_path)
     assert main(["check", "--pacts", str(tmp_path)]) == 0
 
@@ -122,6 +126,6 @@ def test_the_command_exits_1_and_prints_the_findings(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in PACTS_DIR.glob("*.json")))
-def test_each_pact_names_a_known_provider(name):
+def test_each_pact_names_a_known_provider(name: str) -> None:
     provider = json.loads((PACTS_DIR / name).read_text())["provider"]["name"]
     assert provider in {"users", "orders", "payments", "inventory", "order-saga"}

@@ -90,7 +90,9 @@ class EventContract:
     def schema(self, name: str, version: int) -> dict[str, Any] | None:
         """The payload schema of one event type, its refs inlined (None if not described)."""
         validator = self._validators.get((name, version))
-        return None if validator is None else dict(validator.schema)
+        if validator is None or not isinstance(validator.schema, dict):
+            return None
+        return dict(validator.schema)
 
     @property
     def event_types(self) -> list[str]:
