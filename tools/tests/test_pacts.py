@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
+from microservices.events.consumer import Dispatcher
+from microservices.events.handlers import load_registry
+from microservices.events.outcomes import Outcome
 from mock_services.testing import StubServer
+from shop.models import OrderStatistics, UserProfile
 from tools.pacts.catalogue import HTTP_CONSUMERS, PACTS_DIR, write_all
 from tools.pacts.verify import saga_messages, user_created_message, verify_http, verify_messages
 
@@ -82,3 +86,28 @@ def test_a_message_pact_the_publisher_does_not_meet_fails(tmp_path: Path) -> Non
     with pytest.raises(AssertionError) as failure:
         verify_messages(tmp_path, {"user.created": user_created_message()}, providers={"users"})
     assert "$.data -> Actual map is missing the following keys: phone" in str(failure.value)
+
+
+@pytest.mark.django_db
+def test_the_shops_handlers_handle_the_messages_their_pacts_describe(
+    services_settings: dict[str, Any], reset_stubs: dict[str, StubServer]
+) -> None:
+    """The consumer side, end to end: each message of the shop-handlers pacts, as the pact's
+    example, through the real dispatcher (decode, validate, inbox, handler) is acknowledged
+    and does what the handler is for."""
+    dispatcher = Dispatcher(load_registry(["shop.handlers"]))
+    handled: dict[str, dict[str, Any]] = {}
+    for name in ("shop-handlers-users.json", "shop-handlers-order-saga.json"):
+        for interaction in json.loads((PACTS_DIR / name).read_text())["interactions"]:
+            envelope = interaction["contents"]["content"]
+            result = dispatcher.dispatch(json.dumps(envelope).encode())
+            assert (interaction["description"], result.outcome) == (
+                interaction["description"],
+                Outcome.ACK,
+            )
+            handled[envelope["event_type"]] = envelope["data"]
+    user = handled["user.created"]
+    assert UserProfile.objects.get(user_id=user["user_id"]).email == user["email"]
+    order = handled["order.created"]
+    stats = OrderStatistics.objects.get(user_id=order["user_id"], currency=order["currency"])
+    assert (stats.order_count, stats.total_amount) == (1, order["total_amount"])
