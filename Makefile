@@ -12,7 +12,7 @@ NODE_TOOLS := node_modules/.package-lock.json
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams contracts lint-contracts contracts-compat lint format bench soak mutation stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams pacts contracts lint-contracts contracts-compat lint format bench soak mutation stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,11 +70,17 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 		contracts/*.yaml contracts/events/asyncapi.yaml
 	$(VENV)/bin/check-jsonschema --check-metaschema contracts/events/schemas/*.json
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door
+pacts: install ## Write contracts/pacts/ from the shop's real clients and event code (consumer-driven pacts)
+	$(PY) -m tools.pacts write
+
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door, the pacts both ways
 	$(PY) -m mock_services.verify --validate-only
 	$(PY) -m tools.compat.door
+	$(PY) -m tools.pacts check
 	$(PYTEST) mock_services/tests tools/tests django_app/tests/shop/test_api_schemathesis.py -m "not integration" \
-		-k "contract or drift or schemathesis or compat" --junitxml=$(REPORTS)/contracts.xml
+		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml
+	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_contract_claims.py \
+		--junitxml=$(REPORTS)/pacts.xml
 
 contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
 	$(PY) -m tools.compat --base $(BASE) --junit $(REPORTS)/contracts-compat.xml

@@ -174,6 +174,10 @@ class StubServer:
         ).json()["items"]
         return items
 
+    def set_state(self, state: str, params: dict[str, Any] | None = None) -> None:
+        """Reset, then put the stub in a named provider state (POST /__control/states)."""
+        self.control("POST", "/__control/states", json={"state": state, "params": params or {}})
+
     def reset(self) -> None:
         """Back to the seeded start state; idempotency records, faults and the request log are
         forgotten."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -21,6 +21,7 @@ from mock_services.common.idempotency import (
 from mock_services.common.request_id import RequestIdHeader, RequestIdMiddleware
 from mock_services.common.request_log import RequestLog, RequestLogMiddleware, request_log_router
 from mock_services.common.settings import StubSettings
+from mock_services.common.states import StateHandler, states_router
 from mock_services.common.store import LockedStore
 
 SERVICE_NAMES = ("users", "orders", "payments", "inventory")
@@ -34,6 +35,8 @@ class ServiceDefinition:
     title: str
     router: APIRouter
     store_factory: Callable[[], LockedStore]
+    # Provider states the consumer pacts may ask for (POST /__control/states).
+    states: Mapping[str, StateHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class StubRuntime:
     requests: RequestLog
     # The service's own routes (no control plane), matched by the fault middleware.
     routes: tuple[APIRoute, ...]
+    states: Mapping[str, StateHandler]
 
     def reset(self) -> None:
         self.store.reset()
@@ -90,6 +94,7 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
         faults=FaultStore(),
         requests=RequestLog(),
         routes=tuple(route for route in definition.router.routes if isinstance(route, APIRoute)),
+        states=definition.states,
     )
 
     # The state lives as long as the app, not as long as one server run: a stub stopped and
@@ -114,6 +119,7 @@ def create_app(service: str, *, token: str | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(definition.router)
     app.include_router(control_router)
+    app.include_router(states_router)
     app.include_router(request_log_router)
     # add_middleware prepends: the last added runs first.
     app.add_middleware(DelayMiddleware)

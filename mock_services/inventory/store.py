@@ -40,6 +40,18 @@ class InventoryStore(LockedStore):
         }
         self._reservations: dict[str, Reservation] = {}
 
+    def seed_product(self, product: Product) -> None:
+        """Put `product` in under its own id (provider states: a record the pact names)."""
+        with self._lock:
+            self._products[product.id] = product
+
+    def seed_reservation(self, reservation: Reservation) -> None:
+        """Put `reservation` in under its own id; an active one holds its units."""
+        with self._lock:
+            if reservation.status == "active":
+                self._move_reserved(self.get_product(reservation.product_id), reservation.quantity)
+            self._reservations[reservation.id] = reservation
+
     def create_product(self, data: ProductCreate) -> Product:
         with self._lock:
             if any(product.sku == data.sku for product in self._products.values()):

@@ -149,3 +149,24 @@ def test_search_is_its_own_resource(api):
     """PUT /users/search is a 405 (GET only), not an update of a user with id "search"."""
     response = api["users"].put("/users/search", json=USER)
     assert (response.status_code, response.headers["Allow"]) == (405, "GET")
+
+
+# An operation of each service that would answer 200 or 404 to a good request.
+READS = {
+    "users": "/users/search?q=a",
+    "orders": f"/orders/{uuid.UUID(int=1)}",
+    "payments": f"/payments/{uuid.UUID(int=1)}",
+    "inventory": "/products/00000000-0000-4000-8000-000000000001",
+}
+
+
+@pytest.mark.parametrize("service", sorted(READS))
+@pytest.mark.parametrize("bad", ["req 1", "caf\u00e9"])
+def test_a_request_id_outside_the_pattern_is_a_422_with_a_minted_id(api, service, bad):
+    """What the contracts' RequestId parameter says: a value that is not printable ASCII
+    without spaces is refused (422 validation-error) and the answer carries a minted UUID."""
+    response = api[service].get(READS[service], headers={"X-Request-ID": bad.encode("latin-1")})
+    minted = response.headers["X-Request-ID"]
+    assert response.status_code == 422
+    assert response.json()["type"] == "https://errors.example.com/validation-error"
+    assert str(uuid.UUID(minted)) == minted

@@ -21,6 +21,11 @@ class UsersStore(LockedStore):
     def _initial_state(self) -> None:
         self._users: dict[str, User] = {}
 
+    def seed(self, user: User) -> None:
+        """Put `user` in under its own id (provider states: a record the pact names)."""
+        with self._lock:
+            self._users[user.id] = user
+
     def _email_owner(self, email: str) -> str | None:
         wanted = email.casefold()
         for user in self._users.values():

@@ -87,6 +87,13 @@ class EventContract:
             if key not in {"$id", "$schema", "$defs"}
         }
 
+    def schema(self, name: str, version: int) -> dict[str, Any] | None:
+        """The payload schema of one event type, its refs inlined (None if not described)."""
+        validator = self._validators.get((name, version))
+        if validator is None or not isinstance(validator.schema, dict):
+            return None
+        return dict(validator.schema)
+
     @property
     def event_types(self) -> list[str]:
         """Every event type the contract describes, sorted."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 
@@ -123,3 +125,14 @@ def test_an_order_the_payments_service_could_not_carry_is_a_422_at_the_door(api)
     assert [entry["field"] for entry in problem["errors"]] == ["items.0.unit_price"]
     assert "200000" in problem["errors"][0]["message"]
     assert not SagaExecution.objects.exists()
+
+
+@pytest.mark.parametrize("bad", ["req 1", "caf\u00e9"])
+def test_a_request_id_outside_the_pattern_is_a_422_with_a_minted_id(api, bad):
+    """What shop.yaml's RequestId parameter says: refused (422 validation-error), and the
+    answer's X-Request-ID is a minted UUID, not the refused value."""
+    response = api.get("/api/orders", HTTP_X_REQUEST_ID=bad)
+    minted = response["X-Request-ID"]
+    assert response.status_code == 422
+    assert problem_of(response)["type"] == "https://errors.example.com/validation-error"
+    assert str(uuid.UUID(minted)) == minted

@@ -1,0 +1,1 @@
+"""The shop's four clients as consumers: one module of `Case`s per provider."""

@@ -1,0 +1,115 @@
+"""Provider verification: the stubs against the HTTP pacts, the real publisher against the
+message pacts, each with pact-python's `Verifier`.
+
+HTTP: the stub runs on a real socket; before each interaction the verifier asks the stub's
+control plane for the interaction's provider state (`POST /__control/states`, which resets the
+stub first), then replays the pact's request with the stub's own bearer token.
+Messages: the order saga runs on the stubs with the confirmation e-mail failing, so it charges,
+places the order, then refunds and cancels: its outbox rows hold the four events it publishes,
+and `relay_message` gives each as the relay sends it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from django.test import override_settings
+from pact import Verifier
+from pact.types import Message
+
+from microservices.events.outbox import outbox_row
+from microservices.models import OutboxEvent
+from mock_services.inventory.store import WIDGET_ID
+from mock_services.testing import StubServer
+from shop.clients.users import UserServiceClient
+from shop.event_samples import SAMPLE_DATA
+from shop.order_processing import process_order_request
+from tools.pacts.messages import MESSAGE_PACTS, description, relay_message
+
+
+def _raise_on_failure(verifier: Verifier, what: str) -> None:
+    try:
+        verifier.verify()
+    except RuntimeError as exc:  # pact-python raises this with no detail of its own
+        raise AssertionError(f"{what}:\n{verifier.output(strip_ansi=True)}") from exc
+
+
+def verify_http(pact_file: Path, stub: StubServer, token: str) -> dict[str, Any]:
+    """Replay every interaction of `pact_file` against `stub`; AssertionError naming each
+    mismatch. Returns pact's results (for counting)."""
+
+    def set_state(state: str, action: str, parameters: Mapping[str, Any] | None = None) -> None:
+        # Pact calls this with state "" for an interaction that names none: a clean stub.
+        if action == "setup" and state:
+            stub.set_state(state, dict(parameters or {}))
+        elif action == "setup":
+            stub.reset()
+
+    stub.reset()
+    verifier = (
+        Verifier(stub.service, host=stub.host)
+        .add_transport(url=stub.url)
+        .add_source(pact_file)
+        .state_handler(set_state, teardown=True)
+        .add_custom_header("Authorization", f"Bearer {token}")
+        .set_error_on_empty_pact(enabled=True)
+    )
+    _raise_on_failure(verifier, f"{pact_file.name} against the {stub.service} stub")
+    return verifier.results
+
+
+def saga_messages(user_email: str = "pact@example.com") -> dict[str, Message]:
+    """Run the order saga until its e-mail fails and it undoes everything; every event type it
+    published -> the message the relay sends for its first outbox row. Needs the stubs in the
+    MICROSERVICES settings and a database."""
+    user_id = UserServiceClient().create_user(email=user_email, name="Pact")["id"]
+    backend = "tests.shop.failing_email.EmailBackend"
+    with override_settings(EMAIL_BACKEND=backend):
+        result = process_order_request(
+            user_id,
+            [{"product_id": WIDGET_ID, "quantity": 1}],
+            "tok_visa",
+            saga_id=str(uuid.uuid4()),
+        )
+    if result.status != "compensated":
+        raise AssertionError(f"the saga ended {result.status}, expected compensated")
+    messages: dict[str, Message] = {}
+    for row in OutboxEvent.objects.order_by("id"):
+        messages.setdefault(row.event_type, relay_message(row))
+    return messages
+
+
+def user_created_message() -> Message:
+    """user.created as the outbox writes it (the users service's own publisher is not in this
+    repository; its sample payload is the one the unit tests keep valid)."""
+    return relay_message(outbox_row("user.created", dict(SAMPLE_DATA["user.created"])))
+
+
+def verify_messages(
+    pacts_dir: Path, produced: Mapping[str, Message], *, providers: set[str] | None = None
+) -> list[str]:
+    """Verify each message pact (of `providers`, default all) against `produced` (event type ->
+    message); returns the pact files verified."""
+    verified: list[str] = []
+    for (consumer, provider), event_types in MESSAGE_PACTS.items():
+        if providers is not None and provider not in providers:
+            continue
+        missing = [t for t in event_types if t not in produced]
+        if missing:
+            raise AssertionError(f"{provider} produced no {', '.join(missing)} event")
+        handler: dict[str, Callable[..., Message] | Message | bytes] = {
+            description(t): produced[t] for t in event_types
+        }
+        pact_file = pacts_dir / f"{consumer}-{provider}.json"
+        verifier = (
+            Verifier(provider)
+            .message_handler(handler)
+            .add_source(pact_file)
+            .set_error_on_empty_pact(enabled=True)
+        )
+        _raise_on_failure(verifier, f"{pact_file.name} against the {provider} publisher")
+        verified.append(pact_file.name)
+    return verified
