@@ -40,6 +40,9 @@ WINDOW = 10
 #: the queue whose leader the third kill aims at (the saga's busiest event)
 LEADER_OF = "order.created"
 LEADER = "queue leader"  # the third kill's role
+# Seconds to wait for the run to move on: generous, as a shared machine may be very busy
+# (processes starting, a node rejoining); never a measure of speed.
+WAIT = 300.0
 
 
 class Process:
@@ -158,9 +161,11 @@ class ClusterRun(ChaosRun):
         return self
 
     def stop(self) -> None:
+        """Stop everything (a fixture's teardown); a failed test's report shows their logs."""
         super().stop()
         for process in [*self.consumers, *([self.relay] if self.relay else [])]:
-            process.stop(timeout=10)
+            code, err = process.stop(timeout=10)
+            print(f"--- {process.name} exited {code}; its log's end ---\n{err[-2000:]}")
 
     # -- while it runs ---------------------------------------------------------------------
 
@@ -225,6 +230,7 @@ class ClusterRun(ChaosRun):
                 lambda: InboxEvent.objects.filter(processed_at__gt=_aware(since)).exists(), False
             ),
             f"a message handled after {node.name} came back",
+            timeout=WAIT,
         )
         return kill
 
