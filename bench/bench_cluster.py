@@ -11,7 +11,9 @@ confirms a publish (and settles an ack) once a majority holds it; on one node, o
 Failover (on the cluster, `--kills` times each): a publisher sends a batch of 10 every 20 ms
 and a consumer drains the queue; the node the publisher is on is SIGKILLed: seconds to the
 first publish confirmed after the kill; then the node the consumer is on: seconds to the first
-message handled after it. Each killed node is restarted (it rejoins) before the next kill.
+message handled after it. Each killed node is restarted (it rejoins), and its replica of the
+queue is online again, before the next kill: else the queue has one replica of three, no
+majority, and the broker nacks every publish until one comes back.
 
     .venv/bin/python bench/bench_cluster.py [--events 3000] [--rounds 3] [--window 50] [--kills 3]
 """
@@ -160,8 +162,11 @@ def throughput(args: argparse.Namespace, urls: dict[str, str]) -> tuple[Any, Any
 
 
 def _purger(url: str, queue: str) -> Callable[[], None]:
+    """Empties `queue` through the first node `url` names (any node of a cluster will do)."""
+    first = url.split(",", 1)[0]
+
     def purge() -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(url))
+        connection = pika.BlockingConnection(pika.URLParameters(first))
         try:
             connection.channel().queue_purge(queue)
         finally:
@@ -191,6 +196,7 @@ def failover(args: argparse.Namespace, cluster: RabbitCluster) -> dict[str, Any]
     name = unique_name("benchfo")
     publisher, consumer = _bus(cluster.url, name), _bus(cluster.url, name)
     publisher.declare([EVENT_TYPE], group=name)
+    queue = publisher.topology.queue_name(name, EVENT_TYPE)
     # (time.time(), the port of the node it went through) of each batch confirmed, and of
     # each message handled: what the killed node itself confirmed or delivered before it died
     # does not count as having failed over
@@ -214,7 +220,8 @@ def failover(args: argparse.Namespace, cluster: RabbitCluster) -> dict[str, Any]
                 publisher.publish_many(events)
                 confirmed.append((time.time(), _publisher_port(publisher)))
             except Exception as exc:  # reported, and the loop goes on as a relay's would
-                errors.append(f"{type(exc).__name__}: {exc}")
+                errors.append(f"{time.strftime('%H:%M:%S')} {type(exc).__name__}: {exc}")
+                print(f"  publish failed: {errors[-1]}", flush=True)
             stop.wait(0.02)
 
     threads = [
@@ -228,12 +235,14 @@ def failover(args: argparse.Namespace, cluster: RabbitCluster) -> dict[str, Any]
         thread.start()
     kills: dict[str, list[dict[str, Any]]] = {"publisher": [], "consumer": []}
     try:
-        _until(lambda: bool(handled) and watcher.port is not None, "the consumer to start")
+        _until(lambda: len(handled) >= 100 and watcher.port is not None, "the consumer to start")
         for _ in range(args.kills):
             port = _publisher_port(publisher)
-            kills["publisher"].append(_kill(cluster, port, "publisher", confirmed, handled))
+            kills["publisher"].append(_kill(cluster, queue, port, "publisher", confirmed, handled))
             _until(lambda: watcher.port is not None, "the consumer to be connected")
-            kills["consumer"].append(_kill(cluster, watcher.port, "consumer", confirmed, handled))
+            kills["consumer"].append(
+                _kill(cluster, queue, watcher.port, "consumer", confirmed, handled)
+            )
     finally:
         stop.set()
         for thread in threads:
@@ -265,6 +274,7 @@ def _first_after(moments: list[Moment], killed: float, port: int | None) -> floa
 
 def _kill(
     cluster: RabbitCluster,
+    queue: str,
     port: int | None,
     whose: str,
     confirmed: list[Moment],
@@ -275,13 +285,16 @@ def _kill(
     node: ClusterNode = next(n for n in cluster.nodes if n.port == port)
     killed = time.time()
     node.kill()
-    _until(
-        lambda: (
-            _first_after(confirmed, killed, port) is not None
-            and _first_after(handled, killed, port) is not None
-        ),
-        f"a publish confirmed and a message handled after {node.name} was killed",
-    )
+    try:
+        _until(
+            lambda: (
+                _first_after(confirmed, killed, port) is not None
+                and _first_after(handled, killed, port) is not None
+            ),
+            f"a publish confirmed and a message handled after {node.name} was killed",
+        )
+    except RuntimeError as exc:  # reported as None: the failover did not happen in time
+        print(f"  {exc}", flush=True)
     figures = {
         "killed": whose,
         "node": node.name,
@@ -289,6 +302,8 @@ def _kill(
         "first_handled_s": _first_after(handled, killed, port),
     }
     node.restart()
+    # the next kill must leave a majority of the queue's replicas
+    _until(lambda: cluster.offline_members(queue) == {}, f"the replicas on {node.name} online")
     print(f"  SIGKILL of the {whose}'s node {node.name}: {figures}", flush=True)
     return figures
 
@@ -301,14 +316,18 @@ def _failover_figures(kills: dict[str, list[dict[str, Any]]], errors: list[str])
     }
     figures: dict[str, Any] = {"kills": kills, "publish_errors": errors[:10], "summary": []}
     for whose, (key, label) in measured.items():
-        seconds = [k[key] for k in kills[whose]]
+        seconds = [k[key] for k in kills[whose] if k[key] is not None]
         figures["summary"].append(
             {
                 "label": f"SIGKILL of the {whose}'s node {label}",
                 "key": key,
-                "kills": len(seconds),
-                "median_s": round(statistics.median(seconds), 3),
-                "max_s": round(max(seconds), 3),
+                "kills": len(kills[whose]),
+                # a kill after which nothing happened within KILL_TIMEOUT counts as that long
+                "not_within_timeout": len(kills[whose]) - len(seconds),
+                "median_s": round(statistics.median(seconds or [KILL_TIMEOUT]), 3),
+                "max_s": round(
+                    max(seconds) if len(seconds) == len(kills[whose]) else KILL_TIMEOUT, 3
+                ),
             }
         )
     for row in figures["summary"]:

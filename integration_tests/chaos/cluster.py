@@ -84,7 +84,8 @@ class Kill:
     clients: list[str] = field(default_factory=list)  # the processes connected to it
     # client -> from the kill to its connection to a live node, while the node was still down
     reconnected_s: dict[str, float] = field(default_factory=dict)
-    restart_and_rejoin_s: float = 0.0
+    restart_and_rejoin_s: float = 0.0  # from the end of `down` to the node running
+    replicas_online_s: float = 0.0  # ... to its replicas of this run's queues online
     # from the kill to the first outbox row the relay marked sent (its publish confirmed)
     first_confirmed_publish_s: float | None = None
     # from the kill to the first inbox row a consumer committed (a message handled)
@@ -222,7 +223,15 @@ class ClusterRun(ChaosRun):
             node.kill()
             self._watch_moving(kill, on_it, down)
             node.restart()
-        kill.restart_and_rejoin_s = round(time.time() - killed - down, 2)
+            kill.restart_and_rejoin_s = round(time.time() - killed - down, 2)
+            # the next kill must leave a majority of each queue's replicas
+            wait_until(
+                lambda: self.cluster.offline_members(f"{self.group}.") == {},
+                timeout=WAIT,
+                interval=0.2,
+                what=f"the replicas on {node.name} online",
+            )
+        kill.replicas_online_s = round(time.time() - killed - down, 2)
         self.kills.append(kill)
         since = time.time()
         self.wait_for(
