@@ -167,6 +167,11 @@ class ClusterRun(ChaosRun):
         for process in [*self.consumers, *([self.relay] if self.relay else [])]:
             code, err = process.stop(timeout=10)
             print(f"--- {process.name} exited {code}; its log's end ---\n{err[-2000:]}")
+        if self.cluster.ctl is not None and any(n.running for n in self.cluster.nodes):
+            columns = ["name", "leader", "members", "online", "messages"]
+            with contextlib.suppress(Exception):  # a diagnosis only: never hide the failure
+                queues = self.cluster.ctl(["list_queues", *columns, "--formatter", "json"])
+                print(f"--- the cluster's queues at the end ---\n{queues}")
 
     # -- while it runs ---------------------------------------------------------------------
 
