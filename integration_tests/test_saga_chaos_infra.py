@@ -136,7 +136,9 @@ def test_cluster_nodes_killed_under_relay_and_consumers_every_event_handled_once
     Every client of a killed node moves to a live one while it is down; every saga ends clean,
     and every outbox event is published and handled exactly once; the relay and the consumers
     were never restarted and exit 0 at the end."""
-    run = cluster_chaos("rabbitmq-cluster", sagas=400, interval=0.2)
+    # more sagas than the kills need: the feeder is halted after the last one, so events are
+    # in flight at every kill and after every restart
+    run = cluster_chaos("rabbitmq-cluster", sagas=2000, interval=0.2)
     run.wait_for(lambda: run.handled() >= 20, "twenty events handled", timeout=WAIT)
     run.kill("relay", run.relay_node(), down=5)
     run.kill("consumer", run.consumer_node(), down=5)
