@@ -8,8 +8,6 @@ import os
 import pika
 import pytest
 
-from integration_tests.servers.rabbitmq_cluster import RabbitCluster
-
 
 def _declare_quorum(url: str, queue: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
@@ -18,14 +16,6 @@ def _declare_quorum(url: str, queue: str) -> None:
         channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
     finally:
         connection.close()
-
-
-def _members(cluster: RabbitCluster, queue: str) -> list[str]:
-    import json
-
-    assert cluster.ctl is not None
-    rows = json.loads(cluster.ctl(["list_queues", "name", "members", "--formatter", "json"]))
-    return sorted(next(row["members"] for row in rows if row["name"] == queue))
 
 
 def test_the_cluster_has_three_running_nodes_each_answering_amqp(cluster):
@@ -48,7 +38,7 @@ def test_a_quorum_queue_has_a_replica_on_every_node_and_its_leader_where_declare
         pytest.skip("the cluster comes from RABBITMQ_URLS: rabbitmqctl cannot reach it")
     _declare_quorum(cluster.nodes[1].url, unique_name)
     assert cluster.queue_leader(unique_name) is cluster.nodes[1]
-    assert _members(cluster, unique_name) == sorted(node.name for node in cluster.nodes)
+    assert cluster.queue_members(unique_name) == sorted(node.name for node in cluster.nodes)
 
 
 def test_a_sigkilled_node_is_gone_and_rejoins_the_cluster_when_restarted(cluster):
@@ -68,3 +58,17 @@ def test_a_sigkilled_node_is_gone_and_rejoins_the_cluster_when_restarted(cluster
     node.restart()
     assert cluster.running_nodes() == sorted(n.name for n in cluster.nodes)
     pika.BlockingConnection(pika.URLParameters(node.url)).close()
+
+
+def test_the_node_a_client_is_connected_to_is_found_by_its_connection_name(cluster, unique_name):
+    """connection_node() finds, among three nodes, the one holding a named connection."""
+    if cluster.ctl is None:
+        pytest.skip("the cluster comes from RABBITMQ_URLS: rabbitmqctl cannot reach it")
+    for node in cluster.nodes:
+        params = pika.URLParameters(node.url)
+        params.client_properties = {"connection_name": f"{unique_name}-{node.index}"}
+        connection = pika.BlockingConnection(params)
+        try:
+            assert cluster.connection_node(f"{unique_name}-{node.index}") is node
+        finally:
+            connection.close()

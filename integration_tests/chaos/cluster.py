@@ -170,7 +170,7 @@ class ClusterRun(ChaosRun):
         if self.cluster.ctl is not None and any(n.running for n in self.cluster.nodes):
             columns = ["name", "leader", "members", "online", "messages"]
             with contextlib.suppress(Exception):  # a diagnosis only: never hide the failure
-                queues = self.cluster.ctl(["list_queues", *columns, "--formatter", "json"])
+                queues = self.cluster.ctl(["list_queues", *columns, "--formatter", "json"], None)
                 print(f"--- the cluster's queues at the end ---\n{queues}")
 
     # -- while it runs ---------------------------------------------------------------------

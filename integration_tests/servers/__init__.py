@@ -3,7 +3,8 @@
 Each server is found in this order: an address in the environment (RABBITMQ_URL, REDIS_URL,
 DATABASE_URL, CONSUL_HTTP_ADDR); a testcontainers container when a Docker engine answers; the
 server binary run as a local process on free ports in a temp dir. `provide()` returns the first
-that works, or raises ServerUnavailable with a how-to message.
+that works, or raises ServerUnavailable with a how-to message. A three-node RabbitMQ cluster
+comes the same way from `rabbitmq_cluster.provide()` (RABBITMQ_URLS first).
 """
 
 from __future__ import annotations

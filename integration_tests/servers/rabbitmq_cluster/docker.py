@@ -59,7 +59,9 @@ def in_docker() -> RabbitCluster:
                 .with_env("RABBITMQ_ERLANG_COOKIE", cookie)
                 .with_env("RABBITMQ_DEFAULT_USER", "test")
                 .with_env("RABBITMQ_DEFAULT_PASS", password)
-                .with_bind_ports(5672, port)
+                # the same port inside and out: `list_connections port` then names the node
+                .with_env("RABBITMQ_NODE_PORT", str(port))
+                .with_bind_ports(port, port)
             )
             container.start()
             containers.append(container)
@@ -77,9 +79,9 @@ def in_docker() -> RabbitCluster:
         close()
         raise
 
-    def ctl(args: Sequence[str]) -> str:
+    def ctl(args: Sequence[str], on: ClusterNode | None = None) -> str:
         for node, container in zip(nodes, containers, strict=True):
-            if node.running:
+            if node.running and (on is None or on is node):
                 return exec_in(container, ["rabbitmqctl", "-q", *args])
         raise ServerStartError("no node of the cluster is running")
 

@@ -161,9 +161,9 @@ class _LocalCluster:
         node.spawn()
         self.wait_started(node)
 
-    def ctl(self, args: Sequence[str]) -> str:
+    def ctl(self, args: Sequence[str], on: ClusterNode | None = None) -> str:
         for node in self.nodes:
-            if node.process.alive():
+            if node.process.alive() and (on is None or on.name == node.name):
                 return self.rabbitmqctl(node, "-q", *args)
         raise ServerStartError("no node of the cluster is running")
 

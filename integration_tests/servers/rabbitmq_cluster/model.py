@@ -13,7 +13,6 @@ from ..endpoint import ServerStartError
 SIZE = 3
 # Ports for local nodes come from here: below Linux's ephemeral range (32768-60999 by default).
 PORT_RANGE = (20000, 32000)
-CTL_PORTS = 10  # rabbitmqctl's own distribution ports, one range per cluster
 
 
 def _free(port: int) -> bool:
@@ -85,8 +84,9 @@ class RabbitCluster:
     password: str = field(default="", repr=False)
     startup_seconds: float | None = None
     close: Callable[[], None] = field(default=lambda: None, repr=False)
-    #: runs `rabbitmqctl <args>` against a live node, returns its stdout (None: not ours)
-    ctl: Callable[[Sequence[str]], str] | None = field(default=None, repr=False)
+    #: runs `rabbitmqctl <args>` against the node given (None: any live one), returns its stdout;
+    #: None when the cluster is not ours
+    ctl: Callable[[Sequence[str], ClusterNode | None], str] | None = field(default=None, repr=False)
     log_tail: Callable[[int], str] | None = field(default=None, repr=False)
 
     @property
@@ -112,9 +112,7 @@ class RabbitCluster:
 
     def queue_leader(self, queue: str, vhost: str = "/") -> ClusterNode:
         """The node holding the quorum queue's leader (`rabbitmqctl list_queues name leader`)."""
-        if self.ctl is None:
-            raise NotImplementedError("the cluster is not ours: rabbitmqctl cannot reach it")
-        out = self.ctl(["list_queues", "-p", vhost, "name", "leader", "--formatter", "json"])
+        out = self._ctl(["list_queues", "-p", vhost, "name", "leader", "--formatter", "json"])
         for row in json.loads(out or "[]"):
             if row.get("name") == queue:
                 return self.node_named(str(row["leader"]))
@@ -124,10 +122,8 @@ class RabbitCluster:
         """Quorum queues (named `prefix`...) with members not online, and those members. A
         node restarted after a kill runs before its replicas are back: kill another node then
         and a three-member queue has one, no majority, and the broker refuses its publishes."""
-        if self.ctl is None:
-            raise NotImplementedError("the cluster is not ours: rabbitmqctl cannot reach it")
         args = ["list_queues", "-p", vhost, "name", "type", "members", "online"]
-        rows = json.loads(self.ctl([*args, "--formatter", "json"]) or "[]")
+        rows = json.loads(self._ctl([*args, "--formatter", "json"]) or "[]")
         found = {}
         for row in rows:
             name = str(row.get("name", ""))
@@ -137,11 +133,32 @@ class RabbitCluster:
                     found[name] = missing
         return found
 
+    def queue_members(self, queue: str, vhost: str = "/") -> list[str]:
+        """The nodes holding a replica of the quorum queue, by name, sorted."""
+        out = self._ctl(["list_queues", "-p", vhost, "name", "members", "--formatter", "json"])
+        for row in json.loads(out or "[]"):
+            if row.get("name") == queue:
+                return sorted(row["members"])
+        raise LookupError(f"no queue {queue} in the cluster")
+
     def running_nodes(self) -> list[str]:
+        status = json.loads(self._ctl(["cluster_status", "--formatter", "json"]))
+        return sorted(status["running_nodes"])
+
+    def _ctl(self, args: Sequence[str], node: ClusterNode | None = None) -> str:
         if self.ctl is None:
             raise NotImplementedError("the cluster is not ours: rabbitmqctl cannot reach it")
-        status = json.loads(self.ctl(["cluster_status", "--formatter", "json"]))
-        return sorted(status["running_nodes"])
+        return self.ctl(args, node)
+
+    def connection_node(self, connection_name: str) -> ClusterNode:
+        """The node a client's connection (pika's `connection_name`) is on, by the AMQP port
+        that accepted it (each node listens on its own port, in containers too)."""
+        columns = ["list_connections", "port", "client_properties", "--formatter", "json"]
+        for row in json.loads(self._ctl(columns) or "[]"):
+            names = [v for k, _, v in row["client_properties"] if k == "connection_name"]
+            if connection_name in names:
+                return self.node_on_port(int(row["port"]))
+        raise LookupError(f"no node has a connection named {connection_name}")
 
     def restart_killed(self) -> None:
         for node in self.nodes:
