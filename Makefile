@@ -102,6 +102,7 @@ diagrams: install ## Regenerate the docs' diagrams (docs/diagrams/) from the cod
 
 test: lint contracts docs test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
+# bench/bench_cluster.py starts its own three-node RabbitMQ cluster (as the integration tests do)
 bench: install-bench ## Run every benchmark in bench/, write JSON under bench/results/ and docs/benchmarks.md's table from it
 	@mkdir -p bench/results
 	@set -e; for b in bench/bench_*.py; do \

@@ -23,7 +23,7 @@ PAGE = REPO / "docs" / "benchmarks.md"
 START = "<!-- bench-table:start (bench/table.py writes this table from bench/results/*.json) -->"
 END = "<!-- bench-table:end -->"
 # the order of the rows; a results file not named here comes after these, by name
-ORDER = ("publish", "consume", "peer", "saga", "contract_validation")
+ORDER = ("publish", "consume", "cluster", "peer", "saga", "contract_validation")
 
 
 def rows(name: str, results: Mapping[str, Any]) -> Iterator[list[str]]:
@@ -57,6 +57,21 @@ def rows(name: str, results: Mapping[str, Any]) -> Iterator[list[str]]:
                 f"{ratio['value']:.2f}x",
                 target,
             ]
+    if name == "cluster":
+        yield from _failover_rows(results["failover"])
+
+
+def _failover_rows(failover: Mapping[str, Any]) -> Iterator[list[str]]:
+    """bench/bench_cluster.py: seconds from a node's SIGKILL to the client's first success
+    through another node (no ratio: a time, its median and max over the kills)."""
+    for row in failover["summary"]:
+        yield [
+            "cluster",
+            f"RabbitMQ cluster failover: {row['label']} (seconds; lower is better)",
+            f"median {row['median_s']:.2f} s, max {row['max_s']:.2f} s ({row['kills']} kills)",
+            "",
+            "",
+        ]
 
 
 def _short(title: str) -> str:

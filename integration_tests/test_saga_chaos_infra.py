@@ -1,13 +1,15 @@
 """Faults below HTTP under a run of order sagas, each against real processes: a stub process
 stopped for 30 s (its port closed: connections refused), the registry with no instance of a
-service for 10 s, PostgreSQL restarted under the workers.
+service for 10 s, PostgreSQL restarted under the workers; and on a three-node RabbitMQ cluster,
+the nodes under the outbox relay and the consumers SIGKILLed one after another.
 
 Sagas are stored at a steady pace while three `manage.py resume_sagas` processes run them
 (chaos/run.py says why processes); some are declined, some undo a charge (their buyer's mail
 bounces). Once the fault has cleared and the waits have run out, every saga must be COMPLETED
 or COMPENSATED, none NEEDS_ATTENTION, stock conserved, no charge without an order, no charge
-made by an undo, and the outbox must tell what the services hold (chaos/checks.py). Each run's
-figures are printed and written to reports/chaos/<name>.json.
+made by an undo, and the outbox must tell what the services hold (chaos/checks.py); on the
+cluster, every outbox event published and handled exactly once too. Each run's figures are
+printed and written to reports/chaos/<name>.json.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from django.test import override_settings
 from tests.shop.support import Shop
 
+from integration_tests.chaos.cluster import LEADER, WAIT, ClusterRun
 from integration_tests.chaos.registry import write_instances
 from integration_tests.chaos.run import ChaosRun
 from microservices.models import SagaStepLog
@@ -38,6 +41,24 @@ def chaos(shop, stubs, stub_token, tmp_path):
 
     def make(name: str, **options) -> ChaosRun:
         run = ChaosRun(name, shop, stubs, stub_token, tmp_path, **options)
+        runs.append(run)
+        return run.start()
+
+    yield make
+    for run in runs:
+        run.stop()
+
+
+@pytest.fixture
+def cluster_chaos(shop, stubs, stub_token, tmp_path, cluster):
+    """A ClusterRun factory on the three-node cluster; its processes are stopped whatever
+    happens (and the `cluster` fixture restarts a node left killed)."""
+    if not all(node.can_kill for node in cluster.nodes) or cluster.ctl is None:
+        pytest.skip("the cluster comes from RABBITMQ_URLS: its nodes are not ours to kill")
+    runs: list[ClusterRun] = []
+
+    def make(name: str, **options) -> ClusterRun:
+        run = ClusterRun(name, shop, stubs, stub_token, tmp_path, cluster=cluster, **options)
         runs.append(run)
         return run.start()
 
@@ -105,3 +126,23 @@ def test_postgres_restarted_under_the_workers_every_saga_ends_clean(chaos, shop,
     assert figures["worker_database_errors"] > 0
     assert figures["attempts_cut_short"] > 0
     run.check_plain_orders_complete_after(outage)
+
+
+@pytest.mark.timeout(1800)  # three nodes restarted, each in 5-30 s (or more on a busy machine)
+def test_cluster_nodes_killed_under_relay_and_consumers_every_event_handled_once(cluster_chaos):
+    """Sagas publish through the outbox, `relay_outbox` and two `consume_events` processes on a
+    three-node RabbitMQ cluster while three nodes are SIGKILLed in turn (each restarted and
+    rejoined before the next): the relay's, a consumer's, the order.created queue's leader.
+    Every client of a killed node moves to a live one while it is down; every saga ends clean,
+    and every outbox event is published and handled exactly once; the relay and the consumers
+    were never restarted and exit 0 at the end."""
+    # more sagas than the kills need: the feeder is halted after the last one, so events are
+    # in flight at every kill and after every restart
+    run = cluster_chaos("rabbitmq-cluster", sagas=2000, interval=0.2)
+    run.wait_for(lambda: run.handled() >= 20, "twenty events handled", timeout=WAIT)
+    run.kill("relay", run.relay_node(), down=5)
+    run.kill("consumer", run.consumer_node(), down=5)
+    run.kill(LEADER, run.leader_node(), down=5)
+    run.feeder.halt()  # enough traffic: what was stored must now end
+    figures = run.finish(timeout=WAIT)
+    assert [k["role"] for k in figures["node_kills"]] == ["relay", "consumer", LEADER]

@@ -64,7 +64,7 @@ class ChaosRun:
         self.on_hand = {pid: p["on_hand"] for pid, p in shop.ledger().products.items()}
         self.instances = workdir / "instances.json"
         write_instances(self.instances, {})
-        env = django_subprocess_env(
+        self.env = django_subprocess_env(
             DJANGO_SETTINGS_MODULE=SETTINGS,
             SERVICES_API_KEY=token,
             CHAOS_INSTANCES_FILE=str(self.instances),
@@ -72,7 +72,8 @@ class ChaosRun:
             LOG_LEVEL="WARNING",
             **{f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()},
         )
-        self.workers = Workers(WORKERS, env, workdir, "--poll-interval", "0.1")
+        self.workdir = workdir
+        self.workers = Workers(WORKERS, self.env, workdir, "--poll-interval", "0.1")
         self.feeder = Feeder(self.orders, interval)
         self.timeline = Timeline()
 
@@ -176,13 +177,26 @@ class ChaosRun:
         assert [o.returncode for o in outputs] == [0] * WORKERS, [o.stderr[-3000:] for o in outputs]
         connection.close()
         ledger = self.shop.ledger()
+        more = self.after_sagas_ended(timeout)
         figures = measure(
             self.timeline,
             self.stubs,
             workers=WORKERS,
             feeder_database_errors=self.feeder.database_errors,
             worker_database_errors=sum(o.stderr.count("database error") for o in outputs),
+            **more,
         )
         report(self.name, figures)
         check_run(ledger, self.stubs["payments"], self.on_hand)
+        self.check_more(figures)
         return figures
+
+    # -- what a run with more parts adds (cluster.py) -------------------------------------
+
+    def after_sagas_ended(self, timeout: float) -> dict[str, Any]:
+        """Once every saga has ended and the workers stopped: wait for what else must settle,
+        stop it, and return its figures (reported with the run's)."""
+        return {}
+
+    def check_more(self, figures: dict[str, Any]) -> None:
+        """Checks of its own after the run's (which have passed by then)."""

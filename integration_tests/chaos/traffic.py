@@ -92,7 +92,9 @@ class Feeder(threading.Thread):
 
     @property
     def done(self) -> bool:
-        return len(self.created) == len(self.orders) or self.error is not None
+        """Every order stored, or the feeder failed, or it was halted and has ended."""
+        halted = self._halt.is_set() and not self.is_alive()
+        return len(self.created) == len(self.orders) or self.error is not None or halted
 
     def halt(self, timeout: float = 30) -> None:
         """Store no more; returns once the thread has ended (its connection closed)."""

@@ -66,3 +66,37 @@ def test_the_page_table_is_the_one_the_committed_results_give() -> None:
     """Regenerate it with `bench/table.py` (make bench does) whenever bench/results changes."""
     page = table.PAGE.read_text()
     assert table.rewrite(page, table.table()) == page
+
+
+def test_the_cluster_results_give_their_ratios_and_a_row_per_failover_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench_cluster.py: the relay's cluster / one node ratio as any ratio, and each kind of
+    node kill as its median and max seconds."""
+    relay = {
+        "title": "RabbitMQ relay",
+        "events_per_second": {"median": {"cluster": 900.0, "one_node": 1800.0}},
+        "ratios": [
+            {"label": "cluster / one node", "ours": "cluster", "ceiling": "one_node", "value": 0.5}
+        ],
+    }
+    failover = {
+        "summary": [
+            {
+                "label": "SIGKILL of the publisher's node to the first confirmed publish",
+                "kills": 3,
+                "median_s": 0.25,
+                "max_s": 1.5,
+            }
+        ]
+    }
+    results = {"relay": relay, "failover": failover, "machine": {}}
+    (tmp_path / "cluster.json").write_text(json.dumps(results))
+    monkeypatch.setattr(table, "RESULTS_DIR", tmp_path)
+    generated = table.table()
+    assert "| cluster | RabbitMQ relay: cluster / one node | 900 / 1,800 | 0.50x |  |" in generated
+    assert (
+        "| cluster | RabbitMQ cluster failover: SIGKILL of the publisher's node to the first "
+        "confirmed publish (seconds; lower is better) | median 0.25 s, max 1.50 s (3 kills) "
+        "|  |  |" in generated
+    )

@@ -118,6 +118,21 @@ class RabbitCluster:
                 return self.node_named(str(row["leader"]))
         raise LookupError(f"no queue {queue} in the cluster")
 
+    def offline_members(self, prefix: str = "", vhost: str = "/") -> dict[str, list[str]]:
+        """Quorum queues (named `prefix`...) with members not online, and those members. A
+        node restarted after a kill runs before its replicas are back: kill another node then
+        and a three-member queue has one, no majority, and the broker refuses its publishes."""
+        args = ["list_queues", "-p", vhost, "name", "type", "members", "online"]
+        rows = json.loads(self._ctl([*args, "--formatter", "json"]) or "[]")
+        found = {}
+        for row in rows:
+            name = str(row.get("name", ""))
+            if row.get("type") == "quorum" and name.startswith(prefix):
+                missing = sorted(set(row.get("members") or []) - set(row.get("online") or []))
+                if missing:
+                    found[name] = missing
+        return found
+
     def queue_members(self, queue: str, vhost: str = "/") -> list[str]:
         """The nodes holding a replica of the quorum queue, by name, sorted."""
         out = self._ctl(["list_queues", "-p", vhost, "name", "members", "--formatter", "json"])
