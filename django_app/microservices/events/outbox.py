@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, transaction
@@ -37,6 +37,7 @@ from .backends import get_bus
 from .bus import EventBus
 from .contract import encode_event
 from .envelope import Envelope
+from .publish_outcomes import Declined
 
 logger = logging.getLogger("microservices.events.outbox")
 
@@ -110,7 +111,16 @@ class RelayResult:
     sent: int = 0
     # refused by the broker this round (kept pending with a backoff, or FAILED after too many)
     refused: int = 0
+    # nacked this round: kept pending, tried again after DECLINED_RETRY_SECONDS, never FAILED
+    declined: int = 0
     batches: int = 0
+
+
+# A nack is the broker declining responsibility for now (a quorum queue without its majority,
+# or a channel with a stale view of the queue's leader: docs/clusters.md), not a verdict on the
+# event: it does not count toward OUTBOX_MAX_ATTEMPTS, and it is tried again soon, on a fresh
+# channel, like a batch the broker could not be reached for.
+DECLINED_RETRY_SECONDS = 1.0
 
 
 def _refusal_backoff(attempts: int) -> timedelta:
@@ -138,7 +148,10 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
             if outcome is None:
                 sent_ids.append(row.id)
                 continue
-            # This event was refused (unroutable, nacked, or the contract changed under it):
+            if isinstance(outcome, Declined):
+                _declined(row, outcome, now, result)
+                continue
+            # This event was refused (unroutable, or the contract changed under it):
             # back off on it alone so it does not block the events behind it.
             row.attempts += 1
             row.last_error = outcome[:2000]
@@ -168,6 +181,22 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
     return len(rows)
 
 
+def _declined(row: OutboxEvent, outcome: str, now: datetime, result: RelayResult) -> None:
+    """Keep a nacked row pending, its attempts untouched, due again shortly."""
+    row.last_error = outcome[:2000]
+    row.next_attempt_at = now + timedelta(seconds=DECLINED_RETRY_SECONDS)
+    row.save(update_fields=["last_error", "next_attempt_at"])
+    result.declined += 1
+    logger.warning(
+        "outbox event %s (%s) nacked by the broker, trying again in %.1fs: %s",
+        row.event_id,
+        row.event_type,
+        DECLINED_RETRY_SECONDS,
+        outcome,
+        extra={"event_id": str(row.event_id), "correlation_id": row.correlation_id},
+    )
+
+
 def outbox_relay(
     *,
     bus: EventBus | None = None,
@@ -187,8 +216,13 @@ def outbox_relay(
         if taken == 0:
             break
         result.batches += 1
-    if result.sent or result.refused:
-        logger.info("outbox relay: %d sent, %d refused", result.sent, result.refused)
+    if result.sent or result.refused or result.declined:
+        logger.info(
+            "outbox relay: %d sent, %d refused, %d nacked",
+            result.sent,
+            result.refused,
+            result.declined,
+        )
     return result
 
 
@@ -233,6 +267,7 @@ def outbox_relay_loop(
             continue
         total.sent += result.sent
         total.refused += result.refused
+        total.declined += result.declined
         total.batches += result.batches
         if result.batches < 10:
             stop.wait(pause)

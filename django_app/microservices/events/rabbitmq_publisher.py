@@ -24,6 +24,8 @@ import pika
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 
+from .publish_outcomes import Declined
+
 logger = logging.getLogger("microservices.events.rabbitmq")
 
 
@@ -261,14 +263,22 @@ class ConfirmingPublisher:
             self._published += 1
         self._run_until(lambda: not self._unconfirmed, "waiting for confirms")
         self._last_used = time.monotonic()
-        return [self._outcome(index, message) for index, message in enumerate(batch)]
+        outcomes = [self._outcome(index, message) for index, message in enumerate(batch)]
+        if self._nacked:
+            # A channel remembers each quorum queue's members as the queue's record named them
+            # at its first publish there. When that record still named a dead leader (a node
+            # killed a moment before), RabbitMQ 3.10 nacks every later publish on the channel
+            # until that node is back, though the queue has a new leader: drop the channel, the
+            # next batch asks afresh (docs/clusters.md, "A nack is the channel's, not the queue's").
+            self.close()
+        return outcomes
 
     def _outcome(self, index: int, message: Outgoing) -> str | None:
         """None (confirmed) or why the broker refused message `index` of an answered batch."""
         if message.properties.message_id in self._returned_ids:
             return f"{message.routing_key}: no queue is bound for this event type"
         if index in self._nacked:
-            return f"{message.routing_key}: the broker nacked the event"
+            return Declined(f"{message.routing_key}: the broker nacked the event")
         return None
 
     def answered(self, batch: Sequence[Outgoing]) -> dict[int, str | None]:

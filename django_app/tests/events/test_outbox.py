@@ -7,10 +7,17 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, transaction
+from django.utils import timezone
 
 from microservices.events.bus import EventBus
 from microservices.events.envelope import Envelope
-from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
+from microservices.events.outbox import (
+    DECLINED_RETRY_SECONDS,
+    outbox_enqueue,
+    outbox_pending_count,
+    outbox_relay,
+)
+from microservices.events.publish_outcomes import Declined
 from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
 from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
@@ -125,6 +132,46 @@ def test_event_refused_too_often_is_kept_as_failed_not_dropped(settings):
     outbox_enqueue("inventory.low", sample_data("inventory.low"))
     outbox_relay(bus=RefusingBus(refuse={"inventory.low"}))
     assert OutboxEvent.objects.get().status == OutboxStatus.FAILED
+
+
+class NackingBus(RefusingBus):
+    """A bus whose broker nacks some event types (declines them for now), as RabbitMQ does."""
+
+    def publish_results(self, envelopes):
+        outcomes: list[str | None] = []
+        for envelope in envelopes:
+            if envelope.event_type in self.refuse:
+                outcomes.append(Declined(f"{envelope.event_type}: the broker nacked the event"))
+            else:
+                self.published.append(envelope)
+                outcomes.append(None)
+        return outcomes, None
+
+
+def test_nacked_event_stays_pending_uncounted_and_is_due_again_soon(settings):
+    """A nack is the broker declining the event for now, not a verdict on it: the row keeps its
+    attempts (never FAILED however often), records the nack, and is due again within seconds."""
+    from microservices.conf import _merge
+
+    settings.MICROSERVICES = _merge(
+        settings.MICROSERVICES, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}}
+    )
+    nacked = outbox_enqueue("inventory.low", sample_data("inventory.low"))
+    outbox_enqueue("user.created", sample_data("user.created"))
+    bus = NackingBus(refuse={"inventory.low"})
+    for _ in range(3):
+        OutboxEvent.objects.filter(event_id=nacked.event_id).update(next_attempt_at=None)
+        result = outbox_relay(bus=bus)
+        assert (result.declined, result.refused) == (1, 0)
+    row = OutboxEvent.objects.get(event_id=nacked.event_id)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 0)
+    assert row.last_error == "inventory.low: the broker nacked the event"
+    assert row.next_attempt_at is not None
+    assert (row.next_attempt_at - timezone.now()).total_seconds() <= DECLINED_RETRY_SECONDS
+    bus.refuse = set()
+    OutboxEvent.objects.filter(event_id=nacked.event_id).update(next_attempt_at=None)
+    assert outbox_relay(bus=bus).sent == 1
+    assert OutboxEvent.objects.get(event_id=nacked.event_id).status == OutboxStatus.SENT
 
 
 def test_broker_going_away_mid_batch_keeps_what_was_confirmed_and_the_order():
