@@ -60,7 +60,8 @@ class EventBus(ABC):
         self, envelopes: Sequence[Envelope]
     ) -> tuple[list[str | None], BusUnavailable | None]:
         """Publish a batch and say what became of each event, in order: None if the broker has
-        it, otherwise why it was refused (contract, unroutable, or nacked: a `publish_outcomes.Declined`).
+        it, otherwise why it was refused: contract, unroutable, or nacked (then a
+        `publish_outcomes.Declined`: try it again, it is not a verdict on the event).
 
         If the broker became unreachable, the outcomes cover only the events before that point
         and the error is returned alongside (the rest were not published).

@@ -15,7 +15,8 @@ __all__ = ["InboxEvent", "OutboxEvent", "OutboxStatus"]
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
-    # Refused by the broker more than OUTBOX_MAX_ATTEMPTS times: kept for a human, not dropped.
+    # Refused by the broker (unroutable, contract) OUTBOX_MAX_ATTEMPTS times: kept for a human, not
+    # dropped. Nacks do not count (outbox.py).
     FAILED = "failed", "Failed"
 
 
