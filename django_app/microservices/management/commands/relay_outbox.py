@@ -86,4 +86,6 @@ class Command(BaseCommand):
                     )
         finally:
             bus.close()
-        self.stdout.write(f"sent {result.sent}, refused {result.refused}")
+        self.stdout.write(
+            f"sent {result.sent}, refused {result.refused}, nacked (pending) {result.declined}"
+        )
