@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from microservices.conf import _merge, ms_settings
 from microservices.events.checks import check_event_bus
+from microservices.events.publish_outcomes import Declined
 from microservices.events.rabbitmq import RabbitMQBus
 from microservices.events.rabbitmq_nodes import (
     RabbitMQURLError,
@@ -217,3 +218,6 @@ def test_answered_is_what_the_broker_confirmed_nacked_or_returned_before_the_los
         1: "e1: no queue is bound for this event type",
         2: "e2: the broker nacked the event",
     }
+    # a nack is the broker declining for now, an unroutable event is a verdict (outbox.py)
+    answered = publisher.answered(batch)
+    assert (isinstance(answered[1], Declined), isinstance(answered[2], Declined)) == (False, True)
