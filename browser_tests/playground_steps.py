@@ -66,3 +66,18 @@ def stub_requests(info: PlaygroundInfo, service: str, **params: str) -> list[dic
     response.raise_for_status()
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def kill_after_the_charge(page: Page) -> str:
+    """Arm the kill switch, place an order with a good card: the worker dies (SIGKILL) just
+    after the charge, a new one is started, and the saga completes. Returns the saga id."""
+    started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
+    page.click("#arm-kill")
+    expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
+    saga_id = place(page, "tok_visa")
+    expect(page.locator("#worker-exits li").last).to_contain_text(
+        "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
+    )
+    wait_status(page, "completed")
+    expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
+    return saga_id

@@ -13,6 +13,7 @@ from browser_tests.conftest import PageWatch, shoot
 from browser_tests.playground_steps import (
     FORWARD,
     SAGA_TIMEOUT_MS,
+    kill_after_the_charge,
     log_in,
     place,
     steps_of,
@@ -111,15 +112,7 @@ def test_the_worker_killed_after_the_charge_is_replaced_and_the_saga_resumed(
     page: Page, page_watch: PageWatch, playground: PlaygroundInfo
 ) -> None:
     log_in(page, page_watch, playground)
-    started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
-    page.click("#arm-kill")
-    expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
-    place(page, "tok_visa")
-    expect(page.locator("#worker-exits li").last).to_contain_text(
-        "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
-    )
-    wait_status(page, "completed")
-    expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
+    kill_after_the_charge(page)
     expect(page.locator("#worker-status")).to_have_attribute("data-armed", "no")
     payment = page.locator("#steps tr[data-step=process_payment]")
     expect(payment).to_have_count(2)

@@ -14,6 +14,7 @@ from browser_tests.conftest import PageWatch, shoot
 from browser_tests.playground_steps import (
     FORWARD,
     SAGA_TIMEOUT_MS,
+    kill_after_the_charge,
     log_in,
     place,
     steps_of,
@@ -181,15 +182,7 @@ def test_step_6_a_worker_killed_after_the_charge_is_replaced_and_resumes(
 ) -> None:
     """The worker dies after the charge; another resumes once the lease lapses; one charge."""
     log_in(page, page_watch, playground)
-    started = int(page.locator("#worker-status").get_attribute("data-started") or "0")
-    page.click("#arm-kill")
-    expect(page.locator("#worker-status")).to_have_attribute("data-armed", "yes")
-    place(page, "tok_visa")
-    expect(page.locator("#worker-exits li").last).to_contain_text(
-        "SIGKILL) at after_action:process_payment", timeout=SAGA_TIMEOUT_MS
-    )
-    wait_status(page, "completed")
-    expect(page.locator("#worker-status")).to_have_attribute("data-started", str(started + 1))
+    kill_after_the_charge(page)
     assert _attempts(page, "process_payment") == ["interrupted", "succeeded"]
     expect(page.locator("#payment-posts")).to_have_attribute("data-count", "2")
     expect(page.locator("#payment-posts")).to_have_attribute("data-keys", "1")
