@@ -10,7 +10,6 @@ known; together they are the command in schemathesis.toml beside this file. Part
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -71,7 +70,8 @@ def run_phase(server: DjangoServer, token: str, phase: str, report: Path) -> dic
         "--report-json-path",
         str(report),
     ]
-    env = {**os.environ, "SHOP_API_TOKEN": token, "NO_COLOR": "1"}  # never on a command line
+    # django_env's PYTHONPATH: the config's hooks import `tests.shop`, also under a bare `pytest`
+    env = django_env(SHOP_API_TOKEN=token, NO_COLOR="1")  # the token never on a command line
     completed = subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False
     )
