@@ -62,9 +62,8 @@ def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
 def _stub_payments(demo: Demo, saga_id: str) -> list[dict[str, Any]]:
     """Every payment the payments stub holds for a saga. The API has no listing endpoint, so
     read the stub's own store, as the saga tests' ledger does: the ground truth."""
-    store = demo.stubs["payments"].app.state.runtime.store
-    with store._lock:
-        return [p.model_dump() for p in store._payments.values() if p.order_reference == saga_id]
+    held = demo.stubs["payments"].app.state.runtime.store.snapshot()["payments"]
+    return [p for p in held if p["order_reference"] == saga_id]
 
 
 def _short_ids(text: str) -> str:
