@@ -85,7 +85,7 @@ def _print_step_log(
     """One line per attempt: step, direction, attempt number, status, duration (and error)."""
     for log in logs:
         duration = "—" if log.duration_ms is None else f"{log.duration_ms:6.1f} ms"
-        status = "interrupted" if log.finished_at is None else str(log.status)
+        status = log.outcome
         line = f"  {log.step_name:<18} {log.direction:<12} #{log.attempt}  {status:<11}"
         line += f" {duration:>9}"
         if workers is not None:
