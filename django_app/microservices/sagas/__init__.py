@@ -14,7 +14,8 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
     registry | mermaid | timeline | waiting | masking
     graph                         every state transition() reaches, and the edges between them
     state | crash                 transition() (pure); crash points behind a hook
-    definition                    steps, retry policy, step context: data only
+    definition | outcomes         steps, retry policy, step context: data only; what a
+                                  step's call did (APPLIED, ABSENT, UNKNOWN)
 
 Below them all: microservices.models, .conf, .exceptions, .backoff, .call_guards,
 .events.outbox.
