@@ -8,7 +8,12 @@ a pytest node id (`integration_tests/test_saga_crash.py::test_killed_during_any_
 (def, class or assignment, at the level the dots and `::` say); in any other file its text must
 appear (a Makefile target must be a rule). Fenced code blocks are examples, not references.
 
-    python -m tools.docrefs     # list the references that do not resolve; exit 1 if any
+A package docstring's layer map (the indented block after its paragraph starting "Layers") is
+held to the import-linter layers contract of that package in pyproject.toml: the same layers,
+highest first, with the same modules, so a reader of the package meets the layering that
+`lint-imports` enforces.
+
+    python -m tools.docrefs     # list what does not resolve or match; exit 1 if any
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -130,12 +136,108 @@ def broken(docs: Path = DOCS) -> list[tuple[Reference, str]]:
     return [(ref, why) for ref in references(docs) if (why := problem(ref)) is not None]
 
 
+# A line of a layer map: module names first (`|` between siblings, `,` between layers on one
+# line), then its description; deeper-indented lines continue a description.
+_MAP_LINE = re.compile(r"^ {4}(\w+(?:\s*[|,]\s*\w+)*)")
+Layers = list[set[str]]
+
+
+def layer_map(docstring: str) -> Layers | None:
+    """The layers a package docstring's map lists, highest first; None when it has no map."""
+    lines = docstring.splitlines()
+    i = next((n for n, line in enumerate(lines) if line.startswith("Layers")), len(lines))
+    if i == len(lines):
+        return None
+    while i < len(lines) and lines[i].strip():  # the rest of the "Layers ..." paragraph
+        i += 1
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    layers: Layers = []
+    while i < len(lines) and lines[i].startswith(" "):
+        match = _MAP_LINE.match(lines[i])
+        if match:
+            layers += [{name.strip() for name in layer.split("|")} for layer in match[1].split(",")]
+        i += 1
+    return layers
+
+
+def contract_layers(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, Layers]:
+    """Container package -> its layers contract's layers, highest first (`|` and `:` both
+    separate the modules of one layer)."""
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    found: dict[str, Layers] = {}
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        if contract["type"] != "layers":
+            continue
+        layers = [
+            {name.strip(" ()") for name in re.split(r"[|:]", layer)} for layer in contract["layers"]
+        ]
+        for container in contract.get("containers", []):
+            found[container] = layers
+    return found
+
+
+def map_problems(package: str, mapped: Layers, layers: Layers) -> list[str]:
+    """How a package's docstring map differs from its contract's layers ([] when it does not)."""
+    in_map, in_contract = set().union(*mapped), set().union(*layers)
+    problems = [
+        f"{package}: `{name}` is in the layers contract but not in the docstring's map"
+        for name in sorted(in_contract - in_map)
+    ] + [
+        f"{package}: `{name}` is in the docstring's map but not in the layers contract"
+        for name in sorted(in_map - in_contract)
+    ]
+    if not problems and mapped != layers:
+        at = next(
+            (n for n, (a, b) in enumerate(zip(mapped, layers, strict=False)) if a != b),
+            min(len(mapped), len(layers)),
+        )
+        problems.append(
+            f"{package}: the docstring's map differs from the contract at layer {at + 1}: "
+            f"{' | '.join(sorted(mapped[at])) if at < len(mapped) else '(none)'} against "
+            f"{' | '.join(sorted(layers[at])) if at < len(layers) else '(none)'}"
+        )
+    return problems
+
+
+def _package_docstring(package: str) -> str:
+    parts = package.split(".")
+    for base in (ROOT / "django_app", ROOT):
+        init = base.joinpath(*parts, "__init__.py")
+        if init.exists():
+            return ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+    raise LookupError(f"no package {package} under django_app/ or the root")
+
+
+def layer_maps() -> dict[str, Layers]:
+    """Package -> the layers its docstring's map lists, for every contract container with one."""
+    found = {}
+    for package in contract_layers():
+        mapped = layer_map(_package_docstring(package))
+        if mapped is not None:
+            found[package] = mapped
+    return found
+
+
+def mismatched_maps() -> list[str]:
+    layers = contract_layers()
+    return [
+        problem
+        for package, mapped in layer_maps().items()
+        for problem in map_problems(package, mapped, layers[package])
+    ]
+
+
 def main() -> int:
     failures = broken()
     for ref, why in failures:
         print(f"{ref}: {why}")
     print(f"{len(list(references()))} references, {len(failures)} broken")
-    return 1 if failures else 0
+    maps = mismatched_maps()
+    for line in maps:
+        print(line)
+    print(f"{len(layer_maps())} layer maps, {len(maps)} differences from their contracts")
+    return 1 if failures or maps else 0
 
 
 if __name__ == "__main__":

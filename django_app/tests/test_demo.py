@@ -68,7 +68,7 @@ def test_demo_runs_every_scene_and_prints_each_outcome(tmp_path):
         "PaymentDeclined: status 402",
         "ContractViolation in getOrder",
         "applied once despite the retry",
-        # the saga's definition, read back from its Mermaid source
+        # the saga's definition: every node's edges, from the walk its flowchart is drawn from
         "create_order             ok -> send_confirmation        fails -> undo create_order",
         "undo reserve_inventory   ok -> waits, released | COMPENSATED | NEEDS_ATTENTION",
         "                         waits -> waits, released",

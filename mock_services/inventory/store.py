@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+
+from pydantic import BaseModel
 
 from mock_services.common.errors import ProblemError
 from mock_services.common.store import LockedStore, utcnow
@@ -39,6 +42,9 @@ class InventoryStore(LockedStore):
             for product_id, sku, name, on_hand, unit_price in SEED_PRODUCTS
         }
         self._reservations: dict[str, Reservation] = {}
+
+    def _tables(self) -> Mapping[str, Mapping[str, BaseModel]]:
+        return {"products": self._products, "reservations": self._reservations}
 
     def seed_product(self, product: Product) -> None:
         """Put `product` in under its own id (provider states: a record the pact names)."""

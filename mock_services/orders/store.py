@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+
+from pydantic import BaseModel
 
 from mock_services.common.errors import ProblemError
 from mock_services.common.store import LockedStore, utcnow
@@ -21,6 +24,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 class OrdersStore(LockedStore):
     def _initial_state(self) -> None:
         self._orders: dict[str, Order] = {}
+
+    def _tables(self) -> Mapping[str, Mapping[str, BaseModel]]:
+        return {"orders": self._orders}
 
     def seed(self, order: Order) -> None:
         """Put `order` in under its own id (provider states: a record the pact names)."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+
+from pydantic import BaseModel
 
 from mock_services.common.errors import ProblemError
 from mock_services.common.store import LockedStore, utcnow
@@ -19,6 +22,9 @@ class PaymentsStore(LockedStore):
     def _initial_state(self) -> None:
         self._payments: dict[str, Payment] = {}
         self._refunds: dict[str, Refund] = {}
+
+    def _tables(self) -> Mapping[str, Mapping[str, BaseModel]]:
+        return {"payments": self._payments, "refunds": self._refunds}
 
     def seed(self, payment: Payment) -> None:
         """Put `payment` in under its own id (provider states: a record the pact names)."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+
+from pydantic import BaseModel
 
 from mock_services.common.errors import ProblemError
 from mock_services.common.store import LockedStore, utcnow
@@ -20,6 +23,9 @@ def user_not_found(user_id: str) -> ProblemError:
 class UsersStore(LockedStore):
     def _initial_state(self) -> None:
         self._users: dict[str, User] = {}
+
+    def _tables(self) -> Mapping[str, Mapping[str, BaseModel]]:
+        return {"users": self._users}
 
     def seed(self, user: User) -> None:
         """Put `user` in under its own id (provider states: a record the pact names)."""

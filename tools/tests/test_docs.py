@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from tools.docrefs import DOCS, ROOT, Reference, broken, problem, references
+from tools.docrefs import (
+    DOCS,
+    ROOT,
+    Reference,
+    broken,
+    contract_layers,
+    layer_map,
+    layer_maps,
+    map_problems,
+    mismatched_maps,
+    problem,
+    references,
+)
 
 PATTERN_PAGES = [
     "clients.md",
@@ -91,6 +103,66 @@ def test_references_are_read_outside_code_blocks_only(tmp_path: Path) -> None:
     )
     assert [(r.line, r.text) for r in references(tmp_path)] == [(1, "django_app/nothing.py::x")]
     assert [why for _, why in broken(tmp_path)] == ["no such file or folder"]
+
+
+def test_every_package_layer_map_lists_its_contracts_layers() -> None:
+    """The maps in the packages' docstrings say what lint-imports enforces: same layers, same
+    modules, same order; the app's clients, events and sagas each have one."""
+    assert mismatched_maps() == []
+    assert {"microservices.clients", "microservices.events", "microservices.sagas"} <= set(
+        layer_maps()
+    )
+
+
+MAP_DOC = """What the package is.
+
+Layers, highest first (`|`: independent):
+
+    top | side              what the top does, described at length so that it wraps
+                            onto a deeper-indented line
+    middle, lower | other   two layers on one line
+    base
+
+Below them all: nothing.
+"""
+
+
+def test_a_layer_map_is_read_from_its_indented_block() -> None:
+    """Names first, `|` between siblings, `,` between layers; descriptions are not modules."""
+    assert layer_map(MAP_DOC) == [{"top", "side"}, {"middle"}, {"lower", "other"}, {"base"}]
+    assert layer_map("A package with no map.\n\n    indented example\n") is None
+
+
+@pytest.mark.parametrize(
+    ("mapped", "named"),
+    [
+        (
+            [{"top", "side"}, {"middle"}, {"lower"}, {"base"}],
+            "`other` is in the layers contract but not in the docstring's map",
+        ),
+        (
+            [{"top", "side"}, {"middle"}, {"lower", "other", "gone"}, {"base"}],
+            "`gone` is in the docstring's map but not in the layers contract",
+        ),
+        (
+            [{"top", "side"}, {"lower", "other"}, {"middle"}, {"base"}],
+            "the docstring's map differs from the contract at layer 2: "
+            "lower | other against middle",
+        ),
+    ],
+)
+def test_a_map_that_drifted_from_its_contract_is_named(mapped: list[set[str]], named: str) -> None:
+    """A module missing from the map, one the contract lacks, or layers out of order."""
+    contract = [{"top", "side"}, {"middle"}, {"lower", "other"}, {"base"}]
+    assert [p.split(": ", 1)[1] for p in map_problems("pkg", mapped, contract)] == [named]
+    assert map_problems("pkg", contract, contract) == []
+
+
+def test_contract_layers_are_read_from_pyproject() -> None:
+    """Each layers contract's container with its layers, highest first."""
+    layers = contract_layers()
+    assert layers["microservices.clients"][0] == {"factory", "checks", "testing"}
+    assert layers["microservices.sagas"][-1] == {"definition", "outcomes"}
 
 
 @pytest.mark.parametrize("page", PATTERN_PAGES)

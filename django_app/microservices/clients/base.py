@@ -1,6 +1,6 @@
 """`ServiceClient`: the one HTTP path to the services.
 
-Anchor idea: every call takes the same road, so every call gets the same guarantees. It
+Every call takes the same road, so every call gets the same guarantees. It
 - first runs the caller's guards (call_guards.py), which may stop it before anything is sent;
 - carries `X-Request-ID` (the inbound request's id while serving one, else a new one) and the
   service's bearer token;

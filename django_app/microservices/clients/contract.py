@@ -1,10 +1,10 @@
 """Contract validation of service calls against `contracts/<service>.yaml`.
 
-Anchor idea: the contract is checked on both sides of the wire. A request is checked before it
-is sent, its response (success or problem+json error) when it comes back; any mismatch raises
-`ContractViolation` naming the operationId and the offending field, e.g.
-`inventory.createReservation request: quantity: -1 is less than the minimum of 1`.
-Each contract is parsed once per process (openapi.py makes its validators fast).
+Both sides of the wire are checked, so neither a bad request nor a drifted response passes
+unnoticed. A request is checked before it is sent, its response (success or problem+json error)
+when it comes back; any mismatch raises `ContractViolation` naming the operationId and the
+offending field, e.g. `inventory.createReservation request: quantity: -1 is less than the
+minimum of 1`. Each contract is parsed once per process (openapi.py makes its validators fast).
 """
 
 from __future__ import annotations

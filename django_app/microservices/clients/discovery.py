@@ -1,12 +1,13 @@
 """`RegistryFailover`: the endpoint strategy that finds a service's instances in the registry.
 
-Anchor idea: the next instance is the retry. Each call goes to an instance the registry
-chooses. When it can't be reached, the registry is asked again (bypassing its cache) for an
-instance not yet tried, and the call is sent there, once per instance, before
-ServiceConnectionError is raised (connect errors are not retried on the same instance). A
-POST without Idempotency-Key moves on only when the connection was never made, since
-otherwise the first instance may have applied it. Which instance comes first, and what is
-served while the registry itself is down (its last known good answer), is the registry's call.
+A call that cannot reach one instance is sent to the next, so one dead instance costs a retry,
+not a failed call. Each call goes to an instance the registry chooses. When it can't be reached,
+the registry is asked again (bypassing its cache) for an instance not yet tried, and the call is
+sent there, once per instance, before ServiceConnectionError is raised (connect errors are not
+retried on the same instance). A POST without Idempotency-Key moves on only when the connection
+was never made, since otherwise the first instance may have applied it. Which instance comes
+first, and what is served while the registry itself is down (its last known good answer), is the
+registry's call.
 """
 
 from __future__ import annotations

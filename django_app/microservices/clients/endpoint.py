@@ -1,9 +1,10 @@
 """Where a call goes: the endpoint strategy a `ServiceClient` holds, and the static one.
 
-Anchor idea: composition. The client knows how to make a call; its `Endpoint` knows where the
-call goes and where it goes next when that fails. `StaticEndpoint` sends everything to one
-base URL; `discovery.RegistryFailover` asks the service registry and fails over between its
-instances. A client gets either without changing class.
+A client holds where its calls go as an object (composition), so the same client class serves a
+fixed URL or the registry. The client knows how to make a call; its `Endpoint` knows where the
+call goes and where it goes next when that fails. `StaticEndpoint` sends everything to one base
+URL; `discovery.RegistryFailover` asks the service registry and fails over between its
+instances.
 """
 
 from __future__ import annotations

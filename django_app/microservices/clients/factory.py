@@ -1,6 +1,6 @@
 """Typed clients as the app's own code gets them: discovery-aware when configured, one per thread.
 
-Anchor idea: configuration picks the strategy, not the class. `build_client(cls)` makes a
+Configuration picks the endpoint strategy, so no client class changes: `build_client(cls)` makes a
 `cls` whose endpoint is a `RegistryFailover` when the service's DISCOVERY setting is on, the
 static BASE_URL otherwise. `client_for(cls)` keeps one per class and thread, so a saga step or
 an event handler reuses its keep-alive connections instead of opening new ones per call; the

@@ -1,10 +1,10 @@
 """openapi-core set up for contracts that never change while the process runs.
 
-Anchor idea: compile once, match many. openapi-core rebuilds schema validators and walks every
-path of the document on each call; `load_openapi()` gives it a validator cache per contract and
-a path finder that remembers each (method, template), which roughly halves validation's cost
-(bench/bench_contract_validation.py measures it). Calls are matched on their path relative to
-the service's base URL, whatever the host.
+Each contract's validators are compiled once and reused by every call: openapi-core rebuilds
+schema validators and walks every path of the document on each call; `load_openapi()` gives it a
+validator cache per contract and a path finder that remembers each (method, template), which
+roughly halves validation's cost (bench/bench_contract_validation.py measures it). Calls are
+matched on their path relative to the service's base URL, whatever the host.
 """
 
 from __future__ import annotations

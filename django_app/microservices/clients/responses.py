@@ -1,6 +1,6 @@
 """What a service's answer becomes: a `ServiceResponse` with parsed data, or a typed error.
 
-Anchor idea: the status alone picks the exception class (one table, `ERRORS_BY_STATUS`); the
+The status alone picks the exception class (one table, `ERRORS_BY_STATUS`); the
 body (RFC 9457 problem+json) only supplies its message and payload. Callers catch
 `ResourceNotFound` or `ServiceUnavailable`, never inspect status codes.
 """

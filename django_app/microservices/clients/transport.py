@@ -1,6 +1,6 @@
 """How a call travels: urllib3's retry policy, the Idempotency-Key rule, typed transport errors.
 
-Anchor idea: a request is re-sent only when re-sending is safe. Connection errors and
+A request is re-sent only when re-sending is safe. Connection errors and
 429/500/502/503/504 are retried with exponential backoff, waiting what `Retry-After` asks up to
 RETRY_AFTER_MAX (a longer wait is not retried: the caller gets the response and reschedules);
 a POST/PATCH is retried only when it carries an `Idempotency-Key`, since only then can the

@@ -17,8 +17,9 @@ Layers, each importing only from the layers below it (`|`: independent of each o
     memory | rabbitmq | redis_streams | redis_pubsub
                                          the buses
     rabbitmq_dead_letters | redis_stream_run, rabbitmq_settle | redis_dead_letters,
-    rabbitmq_publisher | rabbitmq_topology | redis_base
-                                         what one broker's bus is built from
+    rabbitmq_publisher | rabbitmq_topology | rabbitmq_nodes | redis_base
+                                         what one broker's bus is built from (rabbitmq_nodes:
+                                         the nodes of RABBITMQ_URL, parsed once)
     bus | window, budget | dead_letters  the EventBus interface; when a consume loop stops;
                                          a group's dead letters (DeadLetterBox)
     consumer                             a message's fate: the exception steers the outcome
@@ -26,7 +27,10 @@ Layers, each importing only from the layers below it (`|`: independent of each o
                                          which failure earns which outcome
     handlers | contract | infrastructure handlers by event type; the event contracts; whose
                                          failure it is, and the consumer's breaker
-    envelope                             what every event looks like
+    envelope | crash | redis_connection | publish_outcomes
+                                         what every event looks like; the consumers' crash
+                                         points for tests; where the Redis buses connect;
+                                         what publish_results says of an event not taken
 
 The modules from inbox upwards use the ORM; handlers, contract and envelope load no models.
 """

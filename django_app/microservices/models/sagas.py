@@ -99,17 +99,20 @@ class SagaExecution(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    def lease_lapsed(self, now: datetime | None = None) -> bool:
-        """An active saga whose worker's lease ran out: nobody is running it; resume it.
+    @property
+    def live_lease(self) -> datetime | None:
+        """When the worker's lease on this active saga runs out; None once the saga has ended
+        (a finished saga's lease columns mean nothing) or while no worker holds it.
 
         The one rule the admin, the timeline's callers and the playground read a lease by: an
         active saga whose lease has not lapsed is in a worker's hands (as far as the database
         knows; only the worker's host can tell a dead process sooner)."""
-        return (
-            self.status in ACTIVE_STATUSES
-            and self.lease_expires_at is not None
-            and self.lease_expires_at <= (now or timezone.now())
-        )
+        return self.lease_expires_at if self.status in ACTIVE_STATUSES else None
+
+    def lease_lapsed(self, now: datetime | None = None) -> bool:
+        """An active saga whose worker's lease ran out: nobody is running it; resume it."""
+        lease = self.live_lease
+        return lease is not None and lease <= (now or timezone.now())
 
 
 class SagaStepLog(models.Model):
@@ -133,6 +136,13 @@ class SagaStepLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_name} {self.direction} #{self.attempt} ({self.status})"
+
+    @property
+    def outcome(self) -> str:
+        """Its status once it ended; "interrupted" when no end was recorded, read after the
+        fact (while its saga runs, `sagas.selectors.saga_attempts` tells a running attempt
+        from an interrupted one by the lease)."""
+        return "interrupted" if self.finished_at is None else str(self.status)
 
     @property
     def duration_ms(self) -> float | None:

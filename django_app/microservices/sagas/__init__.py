@@ -3,8 +3,10 @@
 Layers, highest first; a module imports only from layers below its own (`|`: independent):
 
     admin | checks
-    services | retention          saga_execute, saga_resume, ...: the only entry points;
-                                  finished sagas purged after RETENTION['SAGAS']
+    services | retention | selectors
+                                  saga_execute, saga_resume, ...: the only entry points;
+                                  finished sagas purged after RETENTION['SAGAS']; how a
+                                  saga reads to a person (position, attempt states)
     runner                        one saga to its end: attempts, retries, time budget, waits
     store | heartbeat             lease-guarded writes, one atomic move per step; the lease
                                   kept while a step runs, its calls stopped once it is lost
@@ -12,7 +14,8 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
     registry | mermaid | timeline | waiting | masking
     graph                         every state transition() reaches, and the edges between them
     state | crash                 transition() (pure); crash points behind a hook
-    definition                    steps, retry policy, step context: data only
+    definition | outcomes         steps, retry policy, step context: data only; what a
+                                  step's call did (APPLIED, ABSENT, UNKNOWN)
 
 Below them all: microservices.models, .conf, .exceptions, .backoff, .call_guards,
 .events.outbox.

@@ -22,9 +22,9 @@ from ..models.sagas import ACTIVE_STATUSES, SagaExecution, SagaStatus, SagaStepL
 from .definition import SagaDefinition
 from .masking import masked
 from .mermaid import saga_to_mermaid
-from .registry import get_definition
+from .selectors import definition_of, position, saga_attempts
 from .services import saga_hand_off, saga_reopen_compensation
-from .timeline import format_duration, read_attempts, timeline_svg
+from .timeline import format_duration, timeline_svg
 from .waiting import waiting_for
 
 if TYPE_CHECKING:
@@ -50,34 +50,6 @@ def _when(value: datetime | None) -> str:
         return "-"
     local = timezone.localtime(value)
     return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local:%Z}"
-
-
-def _definition(saga_type: str) -> SagaDefinition | None:
-    try:
-        return get_definition(saga_type)
-    except LookupError:
-        return None
-
-
-def position(obj: SagaExecution) -> str:
-    """Where the saga is, by step name: "3/5 process_payment", "undoing 3/5 ...", "done"."""
-    definition = _definition(obj.saga_type)
-    total = len(definition) if definition is not None else None
-    if obj.status == SagaStatus.COMPLETED:
-        return f"all {total} steps done" if total else "all steps done"
-    name = "?"
-    if definition is not None and 0 <= obj.current_step < len(definition):
-        name = definition.steps[obj.current_step].name
-    where = f"{obj.current_step + 1}/{total or '?'} {name}"
-    if obj.status == SagaStatus.COMPENSATED:
-        return "all undone"
-    if obj.status == SagaStatus.FAILED:
-        return f"stopped at {where}"
-    if obj.status == SagaStatus.NEEDS_ATTENTION:
-        return f"undo failed at {where}"
-    if obj.compensating:
-        return f"undoing {where}"
-    return where
 
 
 class SagaStepLogInline(_InlineBase):
@@ -111,11 +83,7 @@ class SagaStepLogInline(_InlineBase):
         if log.finished_at is not None:
             return str(log.status)
         # The timeline's reading of the attempt, so the row and its bar never disagree.
-        execution = log.execution
-        lease = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
-        logs = list(execution.step_logs.all())
-        read = read_attempts(logs, now=timezone.now(), lease_expires_at=lease)
-        state = next(a.state for a in read if a.log.pk == log.pk)
+        state = next(a.state for a in saga_attempts(log.execution) if a.log.pk == log.pk)
         return "running" if state == "running" else "interrupted (process died)"
 
     @admin.display(description="started")
@@ -269,12 +237,11 @@ class SagaExecutionAdmin(_AdminBase):
 
     @admin.display(description="step timeline")
     def timeline(self, obj: SagaExecution) -> SafeString:
-        lease = obj.lease_expires_at if obj.status in ACTIVE_STATUSES else None
-        return timeline_svg(list(obj.step_logs.all()), lease_expires_at=lease)
+        return timeline_svg(list(obj.step_logs.all()), lease_expires_at=obj.live_lease)
 
     @admin.display(description="definition (Mermaid)")
     def diagram(self, obj: SagaExecution) -> SafeString:
-        definition = _definition(obj.saga_type)
+        definition = definition_of(obj.saga_type)
         if definition is None:
             return format_html("<em>{}</em>", "no definition registered for this type")
         source = saga_to_mermaid(definition)

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..models.sagas import SagaStatus
+from ..models.sagas import TERMINAL_STATUSES, SagaStatus
 from .definition import SagaDefinition
 from .state import Outcome, SagaState, transition
 
-__all__ = ["TERMINAL_STATUSES", "WAIT", "StateEdge", "StateGraph", "StateNode", "state_graph"]
+__all__ = ["TERMINAL_ORDER", "WAIT", "StateEdge", "StateGraph", "StateNode", "state_graph"]
 
 WAIT = "wait"  # the node of every waiting state
 
-# In the order a drawing lists them.
-TERMINAL_STATUSES = (
+# The ends (models.sagas.TERMINAL_STATUSES) in the order a drawing lists them.
+TERMINAL_ORDER = (
     SagaStatus.COMPLETED,
     SagaStatus.FAILED,
     SagaStatus.COMPENSATED,
@@ -86,11 +86,11 @@ def _node(definition: SagaDefinition, state: SagaState) -> StateNode:
 
 
 def _order(node: StateNode) -> tuple[int, int, int]:
-    """Steps in order, each action before its undo, then the ends in TERMINAL_STATUSES order."""
+    """Steps in order, each action before its undo, then the ends in TERMINAL_ORDER."""
     if node.kind == WAIT:
         return (1, -1, 0)
     if node.step is None:
-        return (1, [str(s) for s in TERMINAL_STATUSES].index(node.kind), 0)
+        return (1, [str(s) for s in TERMINAL_ORDER].index(node.kind), 0)
     return (0, node.step, node.kind == "compensation")
 
 

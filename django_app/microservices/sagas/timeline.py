@@ -148,7 +148,7 @@ def read_attempts(
     out: list[Attempt] = []
     for i, log in enumerate(logs):
         if log.finished_at is not None:
-            out.append(Attempt(log, log.finished_at, str(log.status), ""))
+            out.append(Attempt(log, log.finished_at, log.outcome, ""))
             continue
         later = [other.started_at for other in logs[i + 1 :]]
         if later:

@@ -295,7 +295,7 @@ class Recorder:
         timelines = []
         for pk in ids:
             execution = executions[pk]
-            lease = None if execution.is_terminal else execution.lease_expires_at
+            lease = execution.live_lease  # None once the saga has ended
             timelines.append(
                 SagaTimeline(
                     saga_id=execution.saga_id,

@@ -10,7 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.mermaid import saga_to_mermaid
+from microservices.sagas.graph import WAIT, StateGraph, state_graph
+from microservices.sagas.mermaid import edge_label, saga_to_mermaid
 from microservices.sagas.services import saga_claim_stale, worker_id
 from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
@@ -62,9 +63,8 @@ def _stock(demo: Demo, product_id: str) -> tuple[int, int, int]:
 def _stub_payments(demo: Demo, saga_id: str) -> list[dict[str, Any]]:
     """Every payment the payments stub holds for a saga. The API has no listing endpoint, so
     read the stub's own store, as the saga tests' ledger does: the ground truth."""
-    store = demo.stubs["payments"].app.state.runtime.store
-    with store._lock:
-        return [p.model_dump() for p in store._payments.values() if p.order_reference == saga_id]
+    held = demo.stubs["payments"].app.state.runtime.store.snapshot()["payments"]
+    return [p for p in held if p["order_reference"] == saga_id]
 
 
 def _short_ids(text: str) -> str:
@@ -86,7 +86,7 @@ def _print_step_log(
     """One line per attempt: step, direction, attempt number, status, duration (and error)."""
     for log in logs:
         duration = "—" if log.duration_ms is None else f"{log.duration_ms:6.1f} ms"
-        status = "interrupted" if log.finished_at is None else str(log.status)
+        status = log.outcome
         line = f"  {log.step_name:<18} {log.direction:<12} #{log.attempt}  {status:<11}"
         line += f" {duration:>9}"
         if workers is not None:
@@ -103,16 +103,6 @@ def saga_mermaid(demo: Demo) -> None:
         saga_svg(ORDER_PROCESSING),
     )
     source = saga_to_mermaid(ORDER_PROCESSING, direction="LR")
-    labels = dict(re.findall(r"^\s+(\w+)\[\"([^\"]+)\"\]", source, re.MULTILINE))
-    labels.update(re.findall(r"^\s+(\w+)\(\(([^)]+)\)\)", source, re.MULTILINE))
-    labels.update(re.findall(r"^\s+(\w+)\{\{\"([^\"]+)\"\}\}", source, re.MULTILINE))
-    edges: dict[str, dict[str, list[str]]] = {}
-    for src, label, dst in re.findall(
-        r"^\s+(\w+) (?:-->|-\. (.+?) \.->) (\w+)$", source, re.MULTILINE
-    ):
-        edges.setdefault(src, {}).setdefault(label or "ok", []).append(labels[dst])
-    actions = [n for n in labels if re.fullmatch(r"a\d+", n)]
-    undos = sorted((n for n in labels if re.fullmatch(r"c\d+", n)), reverse=True)
     payment = f"a{ORDER_PROCESSING.index('process_payment')}"
     sample = [line.strip() for line in source.splitlines() if line.strip().startswith(payment)]
     demo.say(
@@ -120,28 +110,47 @@ def saga_mermaid(demo: Demo) -> None:
         " prints them); process_payment's:"
     )
     demo.say("  " + "    ".join(sample))
-    demo.say("every node's edges, read back from the source:")
-    for node in actions + undos:
-        out = {label: " | ".join(targets) for label, targets in edges[node].items()}
-        if node in actions:
-            (failure,) = (label for label in out if label != "ok")
-            demo.say(f"  {labels[node]:<24} ok -> {out['ok']:<24} {failure} -> {out[failure]}")
-            continue
-        demo.say(f"  {labels[node]:<24} ok -> {out['ok']}")
+    graph = state_graph(ORDER_PROCESSING)
+    edges = _edges_by_label(graph)
+    actions = [node for node in graph.nodes if node.kind == "action"]
+    undos = sorted(
+        (node for node in graph.nodes if node.kind == "compensation"),
+        key=lambda node: node.step or 0,
+        reverse=True,
+    )
+    demo.say("every node's edges, from the walk the flowchart is drawn from (state_graph):")
+    for node in actions:
+        out = edges[node.key]
+        (failure,) = (label for label in out if label != "ok")
+        demo.say(f"  {node.label:<24} ok -> {out['ok']:<24} {failure} -> {out[failure]}")
+    for node in undos:
+        out = edges[node.key]
+        demo.say(f"  {node.label:<24} ok -> {out['ok']}")
         for label, to in out.items():
             if label != "ok":
                 demo.say(f"  {'':<24} {label} -> {to}")
-    demo.say(f"  {labels['wait']:<24} when due -> {out_of(edges, 'wait')}")
+    wait = graph.node(WAIT)
+    demo.say(f"  {wait.label:<24} when due -> {' | '.join(edges[WAIT].values())}")
     compensable = [s.name for s in ORDER_PROCESSING.steps if s.compensation is not None]
     demo.check(
         "every step with an undo has an undo node",
-        sorted(labels[n] for n in undos),
+        sorted(node.label for node in undos),
         sorted(f"undo {name}" for name in compensable),
     )
 
 
-def out_of(edges: dict[str, dict[str, list[str]]], node: str) -> str:
-    return " | ".join(target for targets in edges[node].values() for target in targets)
+def _edges_by_label(graph: StateGraph) -> dict[str, dict[str, str]]:
+    """Node key -> edge label ("ok" for a success) -> its targets' labels, " | "-joined, in the
+    graph's edge order."""
+    targets: dict[str, dict[str, list[str]]] = {}
+    for edge in graph.edges:
+        label = edge_label(graph, edge) or "ok"
+        by_label = targets.setdefault(edge.source, {})
+        by_label.setdefault(label, []).append(graph.node(edge.target).label)
+    return {
+        key: {label: " | ".join(names) for label, names in by_label.items()}
+        for key, by_label in targets.items()
+    }
 
 
 def saga_succeeds(demo: Demo) -> None:

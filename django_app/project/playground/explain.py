@@ -3,7 +3,8 @@ alive, and why an undo made no call.
 
 Whether a worker is alive is the supervisor's knowledge (workers.json: the live pid, every
 exit), which the database does not have: there a dead worker's lease looks live until it lapses.
-The lease rule itself is the model's (`SagaExecution.lease_lapsed`), read as the admin reads it.
+The lease rule itself is the model's (`SagaExecution.live_lease`, `.lease_lapsed`), read as the
+admin reads it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def lease_feed(execution: SagaExecution, workers: Mapping[str, Any]) -> dict[str
     page should say about it in one sentence."""
     now = timezone.now()
     active = execution.status in ACTIVE_STATUSES
-    expires = execution.lease_expires_at if active else None
+    expires = execution.live_lease
     held = bool(execution.lease_owner) and expires is not None
     worker = worker_of(execution.lease_owner, workers) if held else None
     lapsed = execution.lease_lapsed(now)

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 
 from microservices.events.backends import get_bus
 from microservices.events.dead_letter_service import dead_letter_box, dead_letters_list
 from microservices.events.handlers import load_registry
 from microservices.events.memory import MemoryBus
 from microservices.models import InboxEvent, OutboxEvent, SagaExecution
-from microservices.models.sagas import ACTIVE_STATUSES, StepDirection
-from microservices.sagas.admin import position
-from microservices.sagas.timeline import read_attempts, timeline_svg
+from microservices.models.sagas import StepDirection
+from microservices.sagas.selectors import position, saga_attempts
+from microservices.sagas.timeline import timeline_svg
 
 from . import explain
 from .files import KILL_AFTER_CHARGE, WORKERS, read_json
@@ -38,9 +37,8 @@ def saga_feed(execution: SagaExecution, workers: Mapping[str, Any]) -> dict[str,
     logs = list(execution.step_logs.order_by("started_at", "id"))
     lease = explain.lease_feed(execution, workers)
     owner_dead = lease["state"] == "dead-owner"
-    expires = execution.lease_expires_at if execution.status in ACTIVE_STATUSES else None
     # One reading of each attempt, shared with the drawing: running, interrupted or its status.
-    read = read_attempts(logs, now=timezone.now(), lease_expires_at=expires, owner_dead=owner_dead)
+    read = saga_attempts(execution, logs, owner_dead=owner_dead)
     steps = []
     for attempt in read:
         log = attempt.log
@@ -77,7 +75,9 @@ def saga_feed(execution: SagaExecution, workers: Mapping[str, Any]) -> dict[str,
             {"name": name, "note": explain.undo_note(execution, name)} for name in undone
         ],
         "lease": lease,
-        "timeline": str(timeline_svg(logs, lease_expires_at=expires, owner_dead=owner_dead)),
+        "timeline": str(
+            timeline_svg(logs, lease_expires_at=execution.live_lease, owner_dead=owner_dead)
+        ),
         "admin_url": reverse("admin:microservices_sagaexecution_change", args=[execution.pk]),
         "card": context.get("card_token"),
         "total_amount": context.get("total_amount"),

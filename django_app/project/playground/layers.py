@@ -20,16 +20,8 @@ from microservices.clients.transport import requests_per_call
 from microservices.conf import ms_settings
 from microservices.models import SagaExecution, SagaStepLog
 from microservices.models.sagas import StepDirection
-from microservices.sagas.definition import SagaDefinition
-from microservices.sagas.registry import get_definition
 from microservices.sagas.runner import retry_policy
-
-
-def _definition(saga_type: str) -> SagaDefinition | None:
-    try:
-        return get_definition(saga_type)
-    except LookupError:
-        return None
+from microservices.sagas.selectors import definition_of
 
 
 def attempt_of(logs: Sequence[SagaStepLog], received_at: float) -> int | None:
@@ -45,7 +37,7 @@ def _requests_per_call(service: str) -> int:
 
 
 def _budget(execution: SagaExecution, log: SagaStepLog) -> int | None:
-    definition = _definition(execution.saga_type)
+    definition = definition_of(execution.saga_type)
     if definition is None or not 0 <= log.step_index < len(definition):
         return None
     step = definition.steps[log.step_index]

@@ -188,7 +188,7 @@ def observe(
     return Observed(
         status=status,
         payment_attempts=[
-            str(log.status) if log.finished_at is not None else "interrupted"
+            log.outcome
             for log in logs
             if log.step_name == PAYMENT_STEP and log.direction == StepDirection.ACTION
         ],

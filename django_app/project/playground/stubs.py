@@ -120,7 +120,9 @@ def saga_charges(saga_id: str) -> list[dict[str, Any]] | None:
     payments = _running.get("payments")
     if payments is None:
         return None
-    store = payments.app.state.runtime.store
-    with store._lock:
-        held = [p for p in store._payments.values() if p.order_reference == saga_id]
-    return [{"id": p.id, "amount": p.amount, "status": p.status} for p in held]
+    held = payments.app.state.runtime.store.snapshot()["payments"]
+    return [
+        {"id": p["id"], "amount": p["amount"], "status": p["status"]}
+        for p in held
+        if p["order_reference"] == saga_id
+    ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from microservices.models.sagas import SagaStatus
+from microservices.models.sagas import TERMINAL_STATUSES, SagaStatus
 from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.graph import state_graph
+from microservices.sagas.graph import TERMINAL_ORDER, state_graph
 from microservices.sagas.state import Outcome
 from shop.order_processing import ORDER_PROCESSING
 
@@ -89,3 +89,8 @@ def test_an_undo_on_the_first_step_makes_failed_unreachable():
     keys = [n.key for n in state_graph(definition).nodes]
     assert keys == ["a0", "c0", "a1", "wait", "completed", "compensated", "needs_attention"]
     assert ("a1", "c0", FAILS) in _edges(definition)
+
+
+def test_the_drawing_order_of_the_ends_lists_every_terminal_status_once():
+    """TERMINAL_ORDER orders the model's TERMINAL_STATUSES: none missing, none twice."""
+    assert sorted(TERMINAL_ORDER) == sorted(TERMINAL_STATUSES)

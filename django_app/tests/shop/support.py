@@ -10,11 +10,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from microservices.models import OutboxEvent, SagaStepLog
 from microservices.sagas.crash import installed
 from microservices.sagas.outcomes import APPLIED
+from mock_services.common.store import LockedStore, Snapshot
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
 from mock_services.testing import FaultsClient
 from shop.clients.inventory import InventoryServiceClient
@@ -83,17 +84,16 @@ class Ledger:
 
     @classmethod
     def read(cls, stubs: dict[str, Any]) -> Ledger:
-        def store(name: str) -> Any:
-            return stubs[name].app.state.runtime.store
+        def snapshot(name: str) -> Snapshot:
+            return cast(LockedStore, stubs[name].app.state.runtime.store).snapshot()
 
-        inv, pay, ords = store("inventory"), store("payments"), store("orders")
-        with inv._lock, pay._lock, ords._lock:
-            return cls(
-                products={k: v.model_dump() for k, v in inv._products.items()},
-                reservations=[r.model_dump() for r in inv._reservations.values()],
-                payments=[p.model_dump() for p in pay._payments.values()],
-                orders=[o.model_dump() for o in ords._orders.values()],
-            )
+        inventory = snapshot("inventory")
+        return cls(
+            products={p["id"]: p for p in inventory["products"]},
+            reservations=inventory["reservations"],
+            payments=snapshot("payments")["payments"],
+            orders=snapshot("orders")["orders"],
+        )
 
     def for_saga(self, saga_id: str) -> tuple[list, list, list]:
         """(reservations, payments, orders) a saga made: linked by order_reference / payment_id."""
