@@ -109,7 +109,8 @@ def _bounds(up: View, down: View) -> list[Refusal]:
     found: list[Refusal] = []
     integer = _types(up)[0] == frozenset({"integer"})
     for lower, lower_excl, upper, upper_excl in BOUNDS:
-        for inclusive, exclusive, is_upper in ((lower, lower_excl, False), (upper, upper_excl, True)):
+        sides = ((lower, lower_excl, False), (upper, upper_excl, True))
+        for inclusive, exclusive, is_upper in sides:
             theirs = _bound(down, inclusive, exclusive, integer, is_upper)
             mine = _bound(up, inclusive, exclusive, integer, is_upper)
             if _within(mine, theirs, is_upper):
@@ -130,12 +131,12 @@ def _pattern_and_format(up: View, down: View) -> list[Refusal]:
     found: list[Refusal] = []
     values = _values(up)
     pattern = _get(down, "pattern")
-    if isinstance(pattern, str) and _get(up, "pattern") != pattern:
-        if values is None or not all(
-            isinstance(v, str) and re.search(pattern, v) for v in values
-        ):
-            shown = _get(up, "pattern") or "none"
-            found.append(Refusal("pattern", up.loc, f"pattern {shown} is not {pattern}"))
+    matched = values is not None and all(
+        isinstance(v, str) and re.search(str(pattern), v) for v in values
+    )
+    if isinstance(pattern, str) and _get(up, "pattern") != pattern and not matched:
+        shown = _get(up, "pattern") or "none"
+        found.append(Refusal("pattern", up.loc, f"pattern {shown} is not {pattern}"))
     wanted = _get(down, "format")
     if isinstance(wanted, str) and _get(up, "format") != wanted:
         implied = FORMATS.get(wanted, (None, 0))[0]
@@ -150,11 +151,10 @@ def refused(up: View, down: View) -> list[Refusal]:
     found: list[Refusal] = []
     up_types, up_null = _types(up)
     down_types, down_null = _types(down)
-    if down.types is not None and not _covers(down_types, up_types):
+    if down_types is not None and not _covers(down_types, up_types):
         shown = "any type" if up_types is None else "/".join(sorted(up_types))
-        found.append(
-            Refusal("type", up.at("type"), f"type {shown} is not {'/'.join(sorted(down_types))}")
-        )
+        wanted = "/".join(sorted(down_types))
+        found.append(Refusal("type", up.at("type"), f"type {shown} is not {wanted}"))
     if up_null and not down_null and down.types is not None:
         found.append(Refusal("null", up.loc, "null is admitted upstream, refused downstream"))
     theirs = _values(down)

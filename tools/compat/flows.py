@@ -70,6 +70,7 @@ ORDER_CURRENCY = request(ORDERS, "createOrder", "currency")
 SAGA = "shop/order_processing.py"
 CALLS = "shop/choreography/calls.py"
 PARTICIPANTS = "shop/choreography/participants.py"
+OVER = "quantity-over-downstream"
 PRICED = "shop/prices.py::check_price refuses an unpriced reservation"
 
 FLOWS: tuple[Flow, ...] = (
@@ -80,8 +81,8 @@ FLOWS: tuple[Flow, ...] = (
         request(INVENTORY, "createReservation", "product_id"),
         f"{SAGA}::_reserve_call",
     ),
-    Flow(QUANTITY, RESERVED_QUANTITY, f"{SAGA}::_reserve_call", door_rule="quantity-over-downstream"),
-    Flow(QUANTITY, ORDER_QUANTITY, f"{SAGA}::_order_call", door_rule="quantity-over-downstream"),
+    Flow(QUANTITY, RESERVED_QUANTITY, f"{SAGA}::_reserve_call", door_rule=OVER),
+    Flow(QUANTITY, ORDER_QUANTITY, f"{SAGA}::_order_call", door_rule=OVER),
     Flow(
         request(SHOP, "placeOrder", "items", "[]", "product_id"),
         request(ORDERS, "createOrder", "items", "[]", "product_id"),

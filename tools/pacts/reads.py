@@ -69,7 +69,9 @@ def _functions() -> dict[str, _Function]:
 def fields_read(function: str) -> frozenset[str]:
     """The event fields `function` reads, itself or through the choreography's functions it
     calls."""
-    functions, seen, todo, reads = _functions(), set(), [function], set()
+    functions, todo = _functions(), [function]
+    seen: set[str] = set()
+    reads: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen or name not in functions:
