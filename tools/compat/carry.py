@@ -17,7 +17,7 @@ from typing import Any
 
 from tools.compat.flows import Flow
 from tools.compat.locate import Contracts, Spot
-from tools.compat.schema import Loc, View, _covers
+from tools.compat.schema import Loc, View, covers
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # A format the contracts use, the pattern that says the same, and the length it implies.
@@ -151,7 +151,7 @@ def refused(up: View, down: View) -> list[Refusal]:
     found: list[Refusal] = []
     up_types, up_null = _types(up)
     down_types, down_null = _types(down)
-    if down_types is not None and not _covers(down_types, up_types):
+    if down_types is not None and not covers(down_types, up_types):
         shown = "any type" if up_types is None else "/".join(sorted(up_types))
         wanted = "/".join(sorted(down_types))
         found.append(Refusal("type", up.at("type"), f"type {shown} is not {wanted}"))

@@ -50,16 +50,13 @@ DOOR_RULES: dict[str, str] = {
     "items-over-downstream": "the door takes more items than an order may hold",
     "currency-not-carried": "the door takes a currency the payments or orders service refuses",
 }
-# The door reads the contracts as the flows do.
-Door = Contracts
-Value = Spot
 
 
 def _finding(rule: str, loc: Loc, message: str) -> Finding:
     return Finding(loc.document, loc.pointer, rule, message, subject="placeOrder (the door)")
 
 
-def _prices(door: Door) -> tuple[Value | None, list[Finding]]:
+def _prices(door: Contracts) -> tuple[Spot | None, list[Finding]]:
     """Which price an order is charged (the catalogue's, else the buyer's), and the findings
     about the door's own unit_price against the catalogue."""
     findings: list[Finding] = []
@@ -90,7 +87,7 @@ def _prices(door: Door) -> tuple[Value | None, list[Finding]]:
     return CATALOGUE_PRICE, findings
 
 
-def _amounts(door: Door, price: Value | None) -> list[Finding]:
+def _amounts(door: Contracts, price: Spot | None) -> list[Finding]:
     items, quantity = door.bound(ITEMS, "maxItems"), door.bound(QUANTITY, "maximum")
     if price is None:
         loc = door.where(QUANTITY, "maximum")
@@ -122,7 +119,7 @@ def _amounts(door: Door, price: Value | None) -> list[Finding]:
     return findings
 
 
-def _door_flows(door: Door, price: Spot | None) -> list[Finding]:
+def _door_flows(door: Contracts, price: Spot | None) -> list[Finding]:
     """The flows of the table the door owns (tools/compat/flows.py), under the door's rule
     names; the price flow starts from the price the order is charged."""
     findings: list[Finding] = []
@@ -151,7 +148,7 @@ def _door_flows(door: Door, price: Spot | None) -> list[Finding]:
 
 def door_findings(contracts: Mapping[str, Any]) -> list[Finding]:
     """Every value shop.yaml's placeOrder accepts that a service behind it cannot carry."""
-    door = Door(contracts)
+    door = Contracts(contracts)
     price, findings = _prices(door)
     findings += _amounts(door, price)
     return findings + _door_flows(door, price)
