@@ -73,9 +73,9 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 pacts: install ## Write contracts/pacts/ from the shop's real clients and event code (consumer-driven pacts)
 	$(PY) -m tools.pacts write
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door, the pacts both ways
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check that the contracts agree with each other (the door and every flow), the pacts both ways
 	$(PY) -m mock_services.verify --validate-only
-	$(PY) -m tools.compat.door
+	$(PY) -m tools.compat.agree
 	$(PY) -m tools.pacts check
 	$(PYTEST) mock_services/tests tools/tests django_app/tests/shop/test_api_schemathesis.py -m "not integration" \
 		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml

@@ -4,33 +4,41 @@
 accepts that a downstream contract refuses is found only when the saga calls that service, with
 stock already held (issue 17: quantity 101 at 100000000 was accepted, and the payments client
 refused the amount). These rules read the bounds from the contracts and fail when one does not
-fit (`python -m tools.compat.door`, run by `make contracts`):
+fit (`python -m tools.compat.door`; `make contracts` runs them with every other flow through
+`python -m tools.compat.agree`):
 
 - the largest order, max items x max quantity x the largest price it can be charged, is a
   payment the payments service takes, and the smallest order is not under its minimum;
 - the price charged is the catalogue's (inventory.yaml's reservation answer) when it declares
   one, else the buyer's (shop.yaml's unit_price); a price the door still takes must be one the
-  catalogue can hold, and every catalogue price one the orders service takes;
-- an item's quantity fits a reservation and an order line, the item count an order;
-- the order's currency is one the payments and orders services take (an enum within theirs, or
-  the same pattern: patterns are compared as text).
+  catalogue can hold.
+
+The door also owns, under its rule names, the flows of tools/compat/flows.py that carry a
+`door_rule`, checked as every flow is (tools/compat/carry.py): every price charged is one the
+orders service takes, an item's quantity fits a reservation and an order line, the item count
+an order, the order's currency is one the payments and orders services take.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tools.compat.__main__ import ROOT, working_tree
-from tools.compat.schema import Documents, Finding, Loc, Unresolvable, View, view
-
-SHOP, PAYMENTS = "contracts/shop.yaml", "contracts/payments.yaml"
-INVENTORY, ORDERS = "contracts/inventory.yaml", "contracts/orders.yaml"
+from tools.compat.carry import flow_refusals
+from tools.compat.flows import (
+    AMOUNT,
+    CATALOGUE_PRICE,
+    FLOWS,
+    ITEMS,
+    QUANTITY,
+    SENT_PRICE,
+)
+from tools.compat.locate import Contracts, Spot
+from tools.compat.schema import Finding, Loc
 
 DOOR_RULES: dict[str, str] = {
     "amount-over-payment-max": "the largest order the door takes is over the largest payment",
@@ -44,85 +52,11 @@ DOOR_RULES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Value:
-    """One schema the rules read: an operation's request body or response, then properties
-    (`[]` steps into an array's items)."""
-
-    document: str
-    operation: str  # operationId
-    part: str  # "request" or a response status
-    path: tuple[str, ...]
-
-    def label(self) -> str:
-        return f"{self.document.rpartition('/')[2]} {self.operation} {'.'.join(self.path)}"
-
-
-ITEMS = Value(SHOP, "placeOrder", "request", ("items",))
-QUANTITY = Value(SHOP, "placeOrder", "request", ("items", "[]", "quantity"))
-SENT_PRICE = Value(SHOP, "placeOrder", "request", ("items", "[]", "unit_price"))
-CURRENCY = Value(SHOP, "placeOrder", "request", ("currency",))
-CATALOGUE_PRICE = Value(INVENTORY, "createReservation", "201", ("unit_price",))
-RESERVED_QUANTITY = Value(INVENTORY, "createReservation", "request", ("quantity",))
-AMOUNT = Value(PAYMENTS, "createPayment", "request", ("amount",))
-PAYMENT_CURRENCY = Value(PAYMENTS, "createPayment", "request", ("currency",))
-ORDER_ITEMS = Value(ORDERS, "createOrder", "request", ("items",))
-ORDER_QUANTITY = Value(ORDERS, "createOrder", "request", ("items", "[]", "quantity"))
-ORDER_PRICE = Value(ORDERS, "createOrder", "request", ("items", "[]", "unit_price"))
-ORDER_CURRENCY = Value(ORDERS, "createOrder", "request", ("currency",))
-
-
-class Door:
-    """The contracts, read through $refs and allOf, with the bounds the rules need."""
-
-    def __init__(self, contracts: Mapping[str, Any]) -> None:
-        self.docs = Documents(contracts)
-
-    def _operation(self, document: str, operation_id: str) -> Loc:
-        for template, item in self.docs.get(Loc(document, "")).get("paths", {}).items():
-            for method, operation in item.items():
-                if isinstance(operation, dict) and operation.get("operationId") == operation_id:
-                    return Loc(document, "").child("paths", template, method)
-        raise Unresolvable(f"{document}: no operation {operation_id}")
-
-    def _deref(self, loc: Loc) -> Loc:
-        node = self.docs.get(loc)
-        while isinstance(node, dict) and "$ref" in node:
-            loc = self.docs.target(node["$ref"], loc)
-            node = self.docs.get(loc)
-        return loc
-
-    def schema(self, value: Value) -> View | None:
-        """The schema at `value`, or None where the contract has no such field."""
-        op = self._operation(value.document, value.operation)
-        if value.part == "request":
-            body = self._deref(op.child("requestBody"))
-        else:
-            body = self._deref(op.child("responses", value.part))
-        current = view(self.docs, [body.child("content", "application/json", "schema")])
-        for step in value.path:
-            locs = current.items if step == "[]" else current.properties.get(step)
-            if not locs:
-                return None
-            current = view(self.docs, locs)
-        return current
-
-    def bound(self, value: Value, keyword: str) -> Any:
-        schema = self.schema(value)
-        return None if schema is None else schema.keywords.get(keyword, (None,))[0]
-
-    def where(self, value: Value, keyword: str) -> Loc:
-        schema = self.schema(value)
-        if schema is None:
-            return Loc(value.document, "")
-        return schema.at(keyword)
-
-
 def _finding(rule: str, loc: Loc, message: str) -> Finding:
     return Finding(loc.document, loc.pointer, rule, message, subject="placeOrder (the door)")
 
 
-def _prices(door: Door) -> tuple[Value | None, list[Finding]]:
+def _prices(door: Contracts) -> tuple[Spot | None, list[Finding]]:
     """Which price an order is charged (the catalogue's, else the buyer's), and the findings
     about the door's own unit_price against the catalogue."""
     findings: list[Finding] = []
@@ -153,7 +87,7 @@ def _prices(door: Door) -> tuple[Value | None, list[Finding]]:
     return CATALOGUE_PRICE, findings
 
 
-def _amounts(door: Door, price: Value | None) -> list[Finding]:
+def _amounts(door: Contracts, price: Spot | None) -> list[Finding]:
     items, quantity = door.bound(ITEMS, "maxItems"), door.bound(QUANTITY, "maximum")
     if price is None:
         loc = door.where(QUANTITY, "maximum")
@@ -185,49 +119,28 @@ def _amounts(door: Door, price: Value | None) -> list[Finding]:
     return findings
 
 
-def _within(door: Door, rule: str, inner: Value, outer: Value, keyword: str) -> list[Finding]:
-    """`inner`'s bound within `outer`'s (upper bounds no higher, lower bounds no lower)."""
-    mine, theirs = door.bound(inner, keyword), door.bound(outer, keyword)
-    if theirs is None or door.schema(inner) is None:
-        return []
-    upper = keyword.startswith("max")
-    if mine is None or (mine > theirs if upper else mine < theirs):
-        return [
-            _finding(
-                rule,
-                door.where(inner, keyword),
-                f"{inner.label()} {keyword} {mine} {'>' if upper else '<'} {theirs}"
-                f" ({outer.label()})",
-            )
-        ]
-    return []
-
-
-def _carried(ours: View, theirs: View) -> bool:
-    """Every currency `ours` accepts, `theirs` accepts: an enum within theirs, or values that
-    all match their pattern, or the same pattern (regular expressions compared as text)."""
-    our_enum, their_enum = ours.value("enum"), theirs.value("enum")
-    their_pattern = theirs.value("pattern")
-    if isinstance(their_enum, list):
-        return isinstance(our_enum, list) and set(our_enum) <= set(their_enum)
-    if not isinstance(their_pattern, str):
-        return True
-    if isinstance(our_enum, list):
-        return all(isinstance(v, str) and bool(re.search(their_pattern, v)) for v in our_enum)
-    return bool(ours.value("pattern") == their_pattern)
-
-
-def _currency(door: Door) -> list[Finding]:
-    ours = door.schema(CURRENCY)
-    findings = []
-    for downstream in (PAYMENT_CURRENCY, ORDER_CURRENCY):
-        theirs = door.schema(downstream)
-        if ours is not None and theirs is not None and not _carried(ours, theirs):
+def _door_flows(door: Contracts, price: Spot | None) -> list[Finding]:
+    """The flows of the table the door owns (tools/compat/flows.py), under the door's rule
+    names; the price flow starts from the price the order is charged."""
+    findings: list[Finding] = []
+    for flow in FLOWS:
+        if not flow.door_rule:
+            continue
+        upstream = flow.upstream
+        if flow.door_rule == "price-outside-orders":
+            if price is None:
+                continue
+            upstream = price
+        if door.schema(upstream) is None or door.schema(flow.downstream) is None:
+            continue
+        for refusal in flow_refusals(door, flow, upstream):
+            if upstream == SENT_PRICE and refusal.check == "required":
+                continue  # charged only where the catalogue has no price: the buyer sent one
             findings.append(
                 _finding(
-                    "currency-not-carried",
-                    ours.loc,
-                    f"{CURRENCY.label()} takes what {downstream.label()} may refuse",
+                    flow.door_rule,
+                    refusal.loc,
+                    f"{upstream.label()}: {refusal.reason} ({flow.downstream.label()})",
                 )
             )
     return findings
@@ -235,17 +148,10 @@ def _currency(door: Door) -> list[Finding]:
 
 def door_findings(contracts: Mapping[str, Any]) -> list[Finding]:
     """Every value shop.yaml's placeOrder accepts that a service behind it cannot carry."""
-    door = Door(contracts)
+    door = Contracts(contracts)
     price, findings = _prices(door)
     findings += _amounts(door, price)
-    if price is not None:
-        for keyword in ("maximum", "minimum"):
-            findings += _within(door, "price-outside-orders", price, ORDER_PRICE, keyword)
-    for outer in (RESERVED_QUANTITY, ORDER_QUANTITY):
-        findings += _within(door, "quantity-over-downstream", QUANTITY, outer, "maximum")
-    findings += _within(door, "items-over-downstream", ITEMS, ORDER_ITEMS, "maxItems")
-    findings += _currency(door)
-    return findings
+    return findings + _door_flows(door, price)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -209,7 +209,7 @@ def view(documents: Documents, locs: Iterable[Loc], depth: int = 0) -> View:
     return result
 
 
-def _covers(wide: frozenset[str] | None, narrow: frozenset[str] | None) -> bool:
+def covers(wide: frozenset[str] | None, narrow: frozenset[str] | None) -> bool:
     """Every value of type `narrow` is also one of type `wide` (integer is a number)."""
     if wide is None:
         return True
@@ -263,10 +263,10 @@ class Comparison:
     def _types(self, before: View, after: View, what: str) -> bool:
         old, new = before.types, after.types
         if self.direction == REQUEST:
-            broken = not _covers(new, old) or len(after.variants) < len(before.variants)
+            broken = not covers(new, old) or len(after.variants) < len(before.variants)
             rule, verb = "type-narrowed", "accepts"
         else:
-            broken = not _covers(old, new) or len(after.variants) > len(before.variants)
+            broken = not covers(old, new) or len(after.variants) > len(before.variants)
             rule, verb = "type-widened", "may be"
         if not broken:
             return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.pacts.checkout import write_checkout_pacts
 from tools.pacts.consumers import inventory, orders, payments, users
 from tools.pacts.http import write_pact
 from tools.pacts.messages import write_message_pacts
@@ -25,4 +26,4 @@ def write_all(out_dir: Path) -> list[Path]:
         write_pact(provider, module.CLIENT, module.CASES, out_dir)
         for provider, module in HTTP_CONSUMERS.items()
     ]
-    return written + write_message_pacts(out_dir)
+    return written + write_message_pacts(out_dir) + write_checkout_pacts(out_dir)

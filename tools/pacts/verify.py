@@ -6,7 +6,9 @@ control plane for the interaction's provider state (`POST /__control/states`, wh
 stub first), then replays the pact's request with the stub's own bearer token.
 Messages: the order saga runs on the stubs with the confirmation e-mail failing, so it charges,
 places the order, then refunds and cancels: its outbox rows hold the four events it publishes,
-and `relay_message` gives each as the relay sends it.
+and `relay_message` gives each as the relay sends it. The choreography's participants run on
+the stubs and the memory bus through every ending of a checkout, publishing the 11 checkout
+events the same way.
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.test import override_settings
 from pact import Verifier
 from pact.types import Message
 
+from microservices.conf import _merge
+from microservices.events.backends import get_bus, reset_buses
+from microservices.events.memory import MemoryBus
 from microservices.events.outbox import outbox_row
 from microservices.models import OutboxEvent
-from mock_services.inventory.store import WIDGET_ID
+from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
 from mock_services.testing import StubServer
+from shop.choreography.local import settle
+from shop.choreography.services import checkout_start
 from shop.clients.users import UserServiceClient
 from shop.event_samples import SAMPLE_DATA
 from shop.order_processing import process_order_request
@@ -82,6 +90,50 @@ def saga_messages(user_email: str = "pact@example.com") -> dict[str, Message]:
     return messages
 
 
+def choreography_messages(stubs: Mapping[str, StubServer]) -> dict[str, Message]:
+    """Run the choreographed checkout on the stubs and the memory bus through every ending it
+    has (completed; customer rejected; sold out; card declined; orders down, so refunded):
+    every checkout event type the participants published -> the message the relay sends for
+    its first outbox row. Needs the stubs in the MICROSERVICES settings and a database."""
+    users = UserServiceClient()
+    active = users.create_user(email="pact-checkout@example.com", name="Pact")["id"]
+    inactive = users.create_user(email="pact-gone@example.com", name="Gone", is_active=False)
+    item = [{"product_id": WIDGET_ID, "quantity": 1}]
+    runs: list[tuple[str, list[dict[str, Any]], str, str | None]] = [
+        (active, item, "tok_visa", None),
+        (inactive["id"], item, "tok_visa", None),
+        (active, [{"product_id": SOLD_OUT_ID, "quantity": 1}], "tok_visa", None),
+        (active, item, "tok_declined", None),
+        (active, item, "tok_visa", "orders"),
+    ]
+    conf = _merge(
+        settings.MICROSERVICES,
+        {"EVENT_BUS": {"BACKEND": "memory", "RETRY_BACKOFF": 0.0, "RECONNECT_BACKOFF_MAX": 0.05}},
+    )
+    reset_buses()
+    try:
+        with override_settings(MICROSERVICES=conf):
+            bus = get_bus()
+            assert isinstance(bus, MemoryBus)
+            for user_id, items, card, down in runs:
+                faults = stubs[down].faults if down is not None else None
+                fault = (
+                    faults.add(method="POST", path=f"/{down}", kind="error", status=503, times=0)
+                    if faults is not None
+                    else None
+                )
+                checkout_start(user_id=user_id, items=items, payment_method=card, currency="USD")
+                settle(bus=bus)
+                if faults is not None and fault is not None:
+                    faults.remove(fault)
+    finally:
+        reset_buses()
+    messages: dict[str, Message] = {}
+    for row in OutboxEvent.objects.filter(event_type__startswith="checkout.").order_by("id"):
+        messages.setdefault(row.event_type, relay_message(row))
+    return messages
+
+
 def user_created_message() -> Message:
     """user.created as the outbox writes it (the users service's own publisher is not in this
     repository; its sample payload is the one the unit tests keep valid)."""
@@ -89,12 +141,16 @@ def user_created_message() -> Message:
 
 
 def verify_messages(
-    pacts_dir: Path, produced: Mapping[str, Message], *, providers: set[str] | None = None
+    pacts_dir: Path,
+    produced: Mapping[str, Message],
+    *,
+    providers: set[str] | None = None,
+    pacts: Mapping[tuple[str, str], tuple[str, ...]] = MESSAGE_PACTS,
 ) -> list[str]:
-    """Verify each message pact (of `providers`, default all) against `produced` (event type ->
-    message); returns the pact files verified."""
+    """Verify each message pact of `pacts` (of `providers`, default all) against `produced`
+    (event type -> message); returns the pact files verified."""
     verified: list[str] = []
-    for (consumer, provider), event_types in MESSAGE_PACTS.items():
+    for (consumer, provider), event_types in pacts.items():
         if providers is not None and provider not in providers:
             continue
         missing = [t for t in event_types if t not in produced]

@@ -16,7 +16,14 @@ from microservices.events.outcomes import Outcome
 from mock_services.testing import StubServer
 from shop.models import OrderStatistics, UserProfile
 from tools.pacts.catalogue import HTTP_CONSUMERS, PACTS_DIR, write_all
-from tools.pacts.verify import saga_messages, user_created_message, verify_http, verify_messages
+from tools.pacts.checkout import CHECKOUT_EVENTS, checkout_pacts
+from tools.pacts.verify import (
+    choreography_messages,
+    saga_messages,
+    user_created_message,
+    verify_http,
+    verify_messages,
+)
 
 
 def _comparable(path: Path) -> dict[str, Any]:
@@ -111,3 +118,35 @@ def test_the_shops_handlers_handle_the_messages_their_pacts_describe(
     order = handled["order.created"]
     stats = OrderStatistics.objects.get(user_id=order["user_id"], currency=order["currency"])
     assert (stats.order_count, stats.total_amount) == (1, order["total_amount"])
+
+
+@pytest.mark.django_db
+def test_the_choreographys_outbox_honours_the_checkout_pacts(
+    tmp_path: Path, services_settings: dict[str, Any], reset_stubs: dict[str, StubServer]
+) -> None:
+    """The participants, run on the stubs through every ending of a checkout, publish the 11
+    checkout events; each relayed envelope meets every checkout pact."""
+    produced = choreography_messages(reset_stubs)
+    assert sorted(produced) == sorted(CHECKOUT_EVENTS)
+    pacts = checkout_pacts()
+    verified = verify_messages(PACTS_DIR, produced, pacts=pacts)
+    assert verified == [f"{consumer}-{provider}.json" for consumer, provider in pacts]
+    # Not vacuous: the orders participant relying on a field payments does not send fails.
+    name = "checkout-orders-checkout-payments.json"
+    pact = json.loads((PACTS_DIR / name).read_text())
+    pact["interactions"][0]["contents"]["content"]["data"]["receipt_url"] = "https://x.test/r"
+    (tmp_path / name).write_text(json.dumps(pact))
+    only = {("checkout-orders", "checkout-payments"): pacts["checkout-orders", "checkout-payments"]}
+    with pytest.raises(AssertionError) as failure:
+        verify_messages(tmp_path, produced, pacts=only)
+    assert "$.data -> Actual map is missing the following keys: receipt_url" in str(failure.value)
+
+
+def test_a_checkout_pact_names_only_what_the_participant_reads() -> None:
+    """The payments participant's pact on stock_reserved expects the envelope's ids and the
+    two data fields its code reads, not the reservations or the currency."""
+    pact = json.loads((PACTS_DIR / "checkout-payments-checkout-inventory.json").read_text())
+    [interaction] = pact["interactions"]
+    content = interaction["contents"]["content"]
+    assert sorted(content["data"]) == ["checkout_id", "total_amount"]
+    assert sorted(content) == ["correlation_id", "data", "event_id", "event_type", "version"]

@@ -31,10 +31,11 @@ def _findings(pacts: Path) -> list[str]:
 
 
 def test_every_committed_pact_is_promised_by_its_providers_contract() -> None:
-    """7 pacts, every interaction within what the OpenAPI and AsyncAPI documents promise."""
+    """16 pacts (9 of them the checkout's), every interaction within what the OpenAPI and
+    AsyncAPI documents promise."""
     pacts, interactions, findings = check_all(PACTS_DIR, CONTRACTS)
-    assert (pacts, findings) == (7, [])
-    assert interactions == 33
+    assert (pacts, findings) == (16, [])
+    assert interactions == 44
 
 
 def test_a_response_field_the_contract_lacks_fails_naming_pact_interaction_and_field(
@@ -128,4 +129,40 @@ def test_the_command_exits_1_and_prints_the_findings(
 @pytest.mark.parametrize("name", sorted(p.name for p in PACTS_DIR.glob("*.json")))
 def test_each_pact_names_a_known_provider(name: str) -> None:
     provider = json.loads((PACTS_DIR / name).read_text())["provider"]["name"]
-    assert provider in {"users", "orders", "payments", "inventory", "order-saga"}
+    senders = ("shop", "customer", "inventory", "payments", "orders")
+    participants = {f"checkout-{p}" for p in senders}
+    assert provider in {"users", "orders", "payments", "inventory", "order-saga", *participants}
+
+
+STOCK_RESERVED = "the checkout.stock_reserved event"
+PAYMENTS_PACT = "checkout-payments-checkout-inventory.json"
+
+
+def test_a_part_of_an_event_the_contract_may_leave_out_fails(tmp_path: Path) -> None:
+    """The payments participant reads total_amount: an event schema that stops requiring it
+    no longer promises what the participant's pact expects."""
+    shutil.copytree(CONTRACTS, tmp_path / "contracts")
+    path = tmp_path / "contracts" / "events" / "schemas" / "checkout.stock_reserved.v1.json"
+    schema = json.loads(path.read_text())
+    schema["properties"]["data"]["required"].remove("total_amount")
+    path.write_text(json.dumps(schema))
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    shutil.copy(PACTS_DIR / PAYMENTS_PACT, pacts)
+    findings = [str(f) for f in check_all(pacts, tmp_path / "contracts")[2]]
+    assert findings == [
+        f"{PAYMENTS_PACT} | {STOCK_RESERVED} | data.total_amount: "
+        "checkout.stock_reserved v1 may leave it out"
+    ]
+
+
+def test_a_part_of_an_event_the_contract_refuses_fails(tmp_path: Path) -> None:
+    """A partial message is still validated where it has values: a total in a string fails."""
+
+    def edit(interaction: Any) -> None:
+        interaction["contents"]["content"]["data"]["total_amount"] = "2500"
+
+    pacts = _edited(tmp_path, PAYMENTS_PACT, STOCK_RESERVED, edit)
+    (finding,) = _findings(pacts)
+    assert finding.startswith(f"{PAYMENTS_PACT} | {STOCK_RESERVED} | <body>: ")
+    assert finding.endswith("data.total_amount: '2500' is not of type 'integer'")
