@@ -41,6 +41,10 @@ READ_RULES = frozenset(
 )
 # Changes no example can show: they reach consumers that leave the value out.
 UNSEEN_RULES = frozenset({"default-changed"})
+# The check's fields an AsyncAPI change can fail: the routing key, and a message refused as a
+# whole (no message of its type any more). The routing key is no schema's concern.
+ROUTING_KEY = "metadata.routingKey"
+CHANNEL_FIELDS = frozenset({ROUTING_KEY, "<body>"})
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,17 @@ def breaks(
             for use in known:
                 if not _uses(use, operations[use], result, finding, addresses):
                     continue
-                found += _charge(use, finding, failures[(use.pact, use.interaction)], claimed)
+                failing = failures[(use.pact, use.interaction)]
+                concerned = [failure for failure in failing if _concerns(result, failure)]
+                found += _charge(use, finding, concerned, claimed)
             charged[finding] = found
     return charged
+
+
+def _concerns(result: Result, failure: Break) -> bool:
+    if result.document == ASYNCAPI:
+        return failure.field in CHANNEL_FIELDS
+    return failure.field != ROUTING_KEY
 
 
 def _charge(use: Use, finding: Finding, failures: list[Break], claimed: set[str]) -> list[Break]:
