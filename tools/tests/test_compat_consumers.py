@@ -226,7 +226,7 @@ def test_compat_a_field_no_pact_reads_passes_in_consumers_mode_and_fails_in_stri
     )
 
 
-def test_compat_consumers_mode_reads_the_pacts_at_pacts_ref(
+def test_compat_consumers_mode_reads_the_interactions_at_the_ref_given(
     repository: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """getUser loses its 404: HEAD's pacts expect it, the working tree's do not (--pacts-ref)."""
