@@ -8,7 +8,8 @@ its consumer still breaks (a field it reads made optional or widened, a unit ren
 change is charged to every interaction that carries the field it names, or, when its pointer
 names no field, to every interaction of the operation or event type. A changed request default
 reaches consumers that omit the value, which no example shows: it is charged to every
-interaction of the operation.
+interaction of the operation. A change of a contract that no pact uses at all (a document, an
+event type, a channel) fails as in strict mode: its consumers are unknown, not absent.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ READ_RULES = frozenset(
 )
 # Changes no example can show: they reach consumers that leave the value out.
 UNSEEN_RULES = frozenset({"default-changed"})
+# What a change of a contract no pact uses is charged to: its consumers are unknown, not absent.
+UNKNOWN = "(consumers unknown)"
+UNKNOWN_REASON = "no pact uses this contract, so the change fails as in strict mode"
 # The check's fields an AsyncAPI change can fail: the routing key, and a message refused as a
 # whole (no message of its type any more). The routing key is no schema's concern.
 ROUTING_KEY = "metadata.routingKey"
@@ -120,6 +124,9 @@ def breaks(
     for result in results:
         claimed = {name for finding in result.findings if (name := field_name(finding.pointer))}
         for finding in result.findings:
+            if not _consumers_known(result, finding, known, addresses):
+                charged[finding] = [Break(UNKNOWN, result.document, "-", UNKNOWN_REASON)]
+                continue
             found: list[Break] = []
             for use in known:
                 if not _uses(use, operations[use], result, finding, addresses):
@@ -129,6 +136,22 @@ def breaks(
                 found += _charge(use, finding, concerned, claimed)
             charged[finding] = found
     return charged
+
+
+def _channel(finding: Finding) -> str:
+    """The channel key an AsyncAPI finding's pointer (/channels/<key>/...) names."""
+    parts = finding.pointer.split("/")
+    return parts[2].replace("~1", "/").replace("~0", "~") if len(parts) > 2 else ""
+
+
+def _consumers_known(
+    result: Result, finding: Finding, known: list[Use], addresses: Mapping[str, str]
+) -> bool:
+    """Whether some pact uses what `finding` changed: the contract document of `result`, or,
+    in the AsyncAPI document, the finding's channel."""
+    if result.document == ASYNCAPI:
+        return addresses.get(_channel(finding)) in {use.target for use in known if not use.method}
+    return any(use.document == result.document for use in known)
 
 
 def _concerns(result: Result, failure: Break) -> bool:
@@ -189,9 +212,7 @@ def _uses(
 ) -> bool:
     """Whether `use` (which calls `operation`) relies on what `finding` of `result` changed."""
     if result.document == ASYNCAPI:
-        parts = finding.pointer.split("/")
-        channel = parts[2].replace("~1", "/").replace("~0", "~") if len(parts) > 2 else ""
-        return use.method == "" and addresses.get(channel) == use.target
+        return use.method == "" and addresses.get(_channel(finding)) == use.target
     if use.document != result.document:
         return False
     if use.method == "":

@@ -155,6 +155,28 @@ def test_compat_consumers_event_changes_reach_the_message_interactions(tmp_path:
     )
 
 
+def test_compat_consumers_a_contract_no_pact_uses_fails_as_in_strict_mode(
+    tmp_path: Path,
+) -> None:
+    """shop.yaml (the Django API) and inventory.low have no pact: their consumers are unknown."""
+
+    def edit(tree: Tree) -> None:
+        del tree["contracts/shop.yaml"]["paths"]["/api/orders/{id}"]
+        del tree["contracts/events/asyncapi.yaml"]["channels"]["inventory_low"]
+
+    found = charged_after(tmp_path, edit)
+    assert found == {
+        ("getOrder (GET /api/orders/{id})", "/paths/~1api~1orders~1{id}/get"): [
+            "(consumers unknown) | contracts/shop.yaml | -: "
+            "no pact uses this contract, so the change fails as in strict mode"
+        ],
+        ("AsyncAPI channels and messages", "/channels/inventory_low"): [
+            "(consumers unknown) | contracts/events/asyncapi.yaml | -: "
+            "no pact uses this contract, so the change fails as in strict mode"
+        ],
+    }
+
+
 def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
 
