@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -175,20 +174,6 @@ def test_compat_consumers_a_contract_no_pact_uses_fails_as_in_strict_mode(
             "no pact uses this contract, so the change fails as in strict mode"
         ],
     }
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-
-
-@pytest.fixture
-def repository(tmp_path: Path) -> Path:
-    """A git repository holding a copy of our contracts and pacts, committed."""
-    shutil.copytree(gate.ROOT / "contracts", tmp_path / "contracts")
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "add", "contracts")
-    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
-    return tmp_path
 
 
 def _edit_users(repository: Path, edit: Callable[[Tree], None]) -> None:

@@ -4,7 +4,6 @@ git repository: the verdict table, its Markdown and its JUnit XML."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -23,25 +22,18 @@ def _git(root: Path, *args: str) -> str:
     return completed.stdout.decode().strip()
 
 
-def _commit(root: Path, message: str) -> str:
-    _git(root, "add", "contracts")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    return _git(root, "rev-parse", "--short", "HEAD")
-
-
 @pytest.fixture
-def repository(tmp_path: Path) -> tuple[Path, str, str]:
+def two_refs(repository: Path) -> tuple[Path, str, str]:
     """Our contracts and pacts committed (HEAD~1), then users.yaml without User.name (HEAD)."""
-    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
-    _git(tmp_path, "init", "-q")
-    deployed = _commit(tmp_path, "deployed")
-    users = tmp_path / "contracts" / "users.yaml"
+    deployed = _git(repository, "rev-parse", "--short", "HEAD")
+    users = repository / "contracts" / "users.yaml"
     document = yaml.safe_load(users.read_text())
     user = document["components"]["schemas"]["User"]
     del user["properties"]["name"]
     user["required"].remove("name")
     users.write_text(yaml.safe_dump(document))
-    return tmp_path, deployed, _commit(tmp_path, "User.name goes")
+    _git(repository, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "-")
+    return repository, deployed, _git(repository, "rev-parse", "--short", "HEAD")
 
 
 def _run(root: Path, *refs: str) -> int:
@@ -60,11 +52,11 @@ def _run(root: Path, *refs: str) -> int:
 
 
 def test_can_i_deploy_fails_the_cells_where_a_provider_ref_drops_what_a_pact_reads(
-    repository: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    two_refs: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Pacts at HEAD~1 and in the working tree x contracts at HEAD~1 and HEAD: shop-users fails
     against HEAD in both rows, every other cell is ok; table, Markdown and JUnit say so."""
-    root, deployed, head = repository
+    root, deployed, head = two_refs
     refs = ["--consumer-ref", "HEAD~1", "--consumer-ref", "WORKTREE"]
     refs += ["--provider-ref", "HEAD~1", "--provider-ref", "HEAD"]
     assert _run(root, *refs) == 1
@@ -109,13 +101,13 @@ def test_can_i_deploy_fails_the_cells_where_a_provider_ref_drops_what_a_pact_rea
 
 
 def test_can_i_deploy_passes_when_every_cell_is_ok_and_appends_the_job_summary(
-    repository: tuple[Path, str, str],
+    two_refs: tuple[Path, str, str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pacts at both refs against the contracts that still have User.name: exit 0; the table
     is appended to $GITHUB_STEP_SUMMARY after what an earlier step wrote there."""
-    root = repository[0]
+    root = two_refs[0]
     summary = root / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
