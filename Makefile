@@ -8,11 +8,18 @@ export PYTHONPATH := $(CURDIR)/django_app:$(CURDIR)
 REPORTS := reports
 # npm ci writes this file last: its date says node_modules/ matches package-lock.json.
 NODE_TOOLS := node_modules/.package-lock.json
-# The git ref `make contracts-compat` compares the working tree with.
+# The git ref `make contracts-compat` compares the working tree with; MODE=consumers lets a
+# breaking change pass when it breaks no pact interaction (the pacts at PACTS_REF).
 BASE ?= HEAD
+MODE ?= strict
+PACTS_REF ?= WORKTREE
+# `make can-i-deploy`: the pacts at each consumer ref against the contracts at each provider ref
+# (git refs, space-separated; WORKTREE is the working tree).
+CONSUMER_REFS ?= HEAD WORKTREE
+PROVIDER_REFS ?= HEAD WORKTREE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams pacts contracts lint-contracts contracts-compat lint format bench soak mutation stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams pacts contracts lint-contracts contracts-compat can-i-deploy lint format bench soak mutation stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,11 +86,16 @@ contracts: install lint-contracts ## Validate and lint the contracts, verify the
 	$(PY) -m tools.pacts check
 	$(PYTEST) mock_services/tests tools/tests django_app/tests/shop/test_api_schemathesis.py -m "not integration" \
 		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml
-	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_contract_claims.py \
-		--junitxml=$(REPORTS)/pacts.xml
+	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_pacts_can_i_deploy.py \
+		tools/tests/test_contract_claims.py --junitxml=$(REPORTS)/pacts.xml
 
-contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
-	$(PY) -m tools.compat --base $(BASE) --junit $(REPORTS)/contracts-compat.xml
+contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD; MODE=strict|consumers)
+	$(PY) -m tools.compat --base $(BASE) --mode $(MODE) --pacts-ref $(PACTS_REF) --junit $(REPORTS)/contracts-compat.xml
+
+can-i-deploy: install ## The pacts at CONSUMER_REFS against the contracts at PROVIDER_REFS: verdict table, Markdown and JUnit in reports/
+	$(PY) -m tools.pacts can-i-deploy $(foreach ref,$(CONSUMER_REFS),--consumer-ref=$(ref)) \
+		$(foreach ref,$(PROVIDER_REFS),--provider-ref=$(ref)) \
+		--markdown $(REPORTS)/can-i-deploy.md --junit $(REPORTS)/can-i-deploy.xml
 
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
 	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml

@@ -50,6 +50,8 @@ class Result:
     document: str
     subject: str
     findings: list[Finding] = field(default_factory=list)
+    # (method, path template with "{}" for each parameter) when the subject is an operation
+    operation: tuple[str, str] | None = None
 
 
 def compare_trees(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Result]:
@@ -128,7 +130,7 @@ def _openapi(path: str, old: Documents, new: Documents) -> Iterator[Result]:
     for key, (op_loc, operation) in _operations(old, path).items():
         method = key[0]
         label = f"{operation.get('operationId', '?')} ({method.upper()} {_template(op_loc)})"
-        result = Result(path, label)
+        result = Result(path, label, operation=key)
         if key not in new_operations:
             gone = Finding(path, op_loc.pointer, "operation-removed", f"{label} is gone")
             yield _subject(result, [gone])

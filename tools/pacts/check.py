@@ -47,7 +47,8 @@ class Finding:
         return f"{self.pact} | {self.interaction} | {self.field}: {self.reason}"
 
 
-def _content(part: dict[str, Any]) -> Any:
+def content_of(part: dict[str, Any]) -> Any:
+    """The body of a pact's request, response or message, decoded when it is JSON."""
     body = part.get("body") or part.get("contents") or {}
     content = body.get("content")
     if isinstance(content, str) and "json" in str(body.get("contentType", "")):
@@ -133,7 +134,7 @@ def check_http(name: str, interaction: dict[str, Any], contract: ServiceContract
     method, path = request["method"].upper(), request["path"]
     query = urlencode({k: _first(v) for k, v in (request.get("query") or {}).items()})
     headers = {k: _first(v) for k, v in (request.get("headers") or {}).items()}
-    body = _content(request)
+    body = content_of(request)
     raw = None if body is None else json.dumps(body).encode()
     call = Call(method, path, query, headers, raw, headers.get("Content-Type", "application/json"))
     try:
@@ -158,7 +159,7 @@ def check_http(name: str, interaction: dict[str, Any], contract: ServiceContract
         if header.lower() not in declared | TRANSPORT_HEADERS:
             reason = f"{operation} {status} does not declare this response header"
             findings.append(Finding(name, what, f"header {header}", reason))
-    payload = _content(response)
+    payload = content_of(response)
     raw_out = b"" if payload is None else json.dumps(payload).encode()
     try:
         contract.check_response(
@@ -196,7 +197,7 @@ def check_message(
     name: str, interaction: dict[str, Any], events: EventContract, *, partial: bool = False
 ) -> list[Finding]:
     what = interaction["description"]
-    payload = _content(interaction)
+    payload = content_of(interaction)
     if not isinstance(payload, dict):
         return [Finding(name, what, "<body>", "the message is not a JSON object")]
     event_type, version = payload.get("event_type"), payload.get("version")

@@ -89,7 +89,14 @@ def test_workflow_is_valid_against_githubs_workflow_schema() -> None:
 def test_workflow_runs_only_make_targets_that_our_ci_runs() -> None:
     """Each `run:` is make with targets .ci/run also runs (or a listed exception, with why)."""
     ours = _run_by_our_ci()
-    assert {"lint", "contracts", "test-unit", "test-integration", "contracts-compat"} <= ours
+    assert {
+        "lint",
+        "contracts",
+        "test-unit",
+        "test-integration",
+        "contracts-compat",
+        "can-i-deploy",
+    } <= ours
     commands = [step["run"] for job in _workflow()["jobs"] for step in _steps(job) if "run" in step]
     targets = {t for command in commands for t in (_make_targets(command) or [])}
     others = {command for command in commands if _make_targets(command) is None}
@@ -141,3 +148,22 @@ def test_workflow_gate_runs_on_pull_requests_against_the_base_branch() -> None:
     assert gate["run"] == 'make contracts-compat BASE="origin/$BASE_REF"'
     assert gate["env"]["BASE_REF"] == "${{ github.base_ref }}"
     assert "pull_request" in _workflow()[True]  # YAML 1.1 reads the `on:` key as true
+
+
+def test_workflow_runs_the_can_i_deploy_matrix_on_pull_requests() -> None:
+    """Pacts and contracts of the base branch and of the pull request, crossed; JUnit uploaded."""
+    job = _workflow()["jobs"]["contracts-compat"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    (matrix,) = [s for s in job["steps"] if "can-i-deploy" in s.get("run", "")]
+    assert _make_targets(matrix["run"]) == ["can-i-deploy"]
+    assigned = dict(word.split("=", 1) for word in shlex.split(matrix["run"]) if "=" in word)
+    assert assigned == {
+        "CONSUMER_REFS": "origin/$BASE_REF HEAD",
+        "PROVIDER_REFS": "origin/$BASE_REF HEAD",
+    }
+    assert matrix["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    assert matrix["if"] == "${{ !cancelled() }}"  # also when the strict gate failed
+    reports = [s["with"] for s in job["steps"] if "with" in s and "report_paths" in s["with"]]
+    assert "reports/can-i-deploy.xml" in [r["report_paths"] for r in reports]
+    uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert [u["with"]["path"] for u in uploads] == ["reports/"]

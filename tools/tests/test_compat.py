@@ -8,8 +8,6 @@ no single edit of our contracts can trigger get a synthetic test here.
 from __future__ import annotations
 
 import copy
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -154,20 +152,6 @@ def test_compat_path_parameter_renamed_is_the_same_operation() -> None:
     paths = new["contracts/users.yaml"]["paths"]
     paths["/users/{id}"] = paths.pop("/users/{user_id}")
     assert [r.findings for r in compare_trees(old, new) if r.findings] == []
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-
-
-@pytest.fixture
-def repository(tmp_path: Path) -> Path:
-    """A git repository holding a copy of our contracts, committed."""
-    shutil.copytree(gate.ROOT / "contracts", tmp_path / "contracts")
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "add", "contracts")
-    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
-    return tmp_path
 
 
 def test_compat_command_passes_against_head_and_writes_junit(
