@@ -15,6 +15,8 @@ from tools.pacts.__main__ import main
 from tools.pacts.catalogue import ROOT
 
 PACTS = sorted(path.name for path in (ROOT / "contracts" / "pacts").glob("*.json"))
+# two consumer refs x two provider refs: a cell per pact and pair of refs
+CELLS = 2 * 2 * len(PACTS)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -62,7 +64,7 @@ def test_can_i_deploy_fails_the_cells_where_a_provider_ref_drops_what_a_pact_rea
     assert _run(root, *refs) == 1
     out = capsys.readouterr().out.splitlines()
     old, new = f"HEAD~1 ({deployed})", f"HEAD ({head})"
-    table = [re.split(r"\s{2,}", line) for line in out[:15]]
+    table = [re.split(r"\s{2,}", line) for line in out[: 1 + 2 * len(PACTS)]]
     assert table[0] == ["pacts at", "pact", f"contracts at {old}", f"contracts at {new}"]
     verdicts = {(consumer, pact): cells for consumer, pact, *cells in table[1:]}
     assert set(verdicts) == {(ref, pact) for ref in (old, "WORKTREE") for pact in PACTS}
@@ -70,7 +72,7 @@ def test_can_i_deploy_fails_the_cells_where_a_provider_ref_drops_what_a_pact_rea
         (old, "shop-users.json"): ["ok", "4 finding(s)"],
         ("WORKTREE", "shop-users.json"): ["ok", "4 finding(s)"],
     }
-    assert out[-1] == "can-i-deploy: 28 cells, 2 failed: FAILED"
+    assert out[-1] == f"can-i-deploy: {CELLS} cells, 2 failed: FAILED"
     assert (
         f"FAILED pacts at WORKTREE against contracts at {new}: shop-users.json | "
         "a request for a user | name: users.getUser response 200: name: "
@@ -81,12 +83,12 @@ def test_can_i_deploy_fails_the_cells_where_a_provider_ref_drops_what_a_pact_rea
     assert f"| pacts at | pact | contracts at {old} | contracts at {new} |" in markdown
     assert f"| {old} | shop-users.json | ok | 4 finding(s) |" in markdown
     assert "| WORKTREE | shop-orders.json | ok | ok |" in markdown
-    assert "28 cells, 2 failed." in markdown
+    assert f"{CELLS} cells, 2 failed." in markdown
     assert f"- `shop-users.json` at WORKTREE against contracts at {new}:" in markdown
     assert "  - shop-users.json \\| a search for users \\| items[0].name: " in markdown
 
     junit = ET.parse(root / "reports" / "can-i-deploy.xml").getroot()  # noqa: S314 (just written)
-    assert (junit.get("tests"), junit.get("failures")) == ("28", "2")
+    assert (junit.get("tests"), junit.get("failures")) == (str(CELLS), "2")
     assert [suite.get("name") for suite in junit] == [f"pacts at {old}", "pacts at WORKTREE"]
     (failure,) = junit.findall(
         f".//testcase[@name='shop-users.json against contracts at {new}']"
@@ -113,8 +115,11 @@ def test_can_i_deploy_passes_when_every_cell_is_ok_and_appends_the_job_summary(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     refs = ["--consumer-ref", "HEAD~1", "--consumer-ref", "HEAD", "--provider-ref", "HEAD~1"]
     assert _run(root, *refs) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "can-i-deploy: 14 cells, 0 failed: ok"
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == f"can-i-deploy: {CELLS // 2} cells, 0 failed: ok"
+    )
     text = summary.read_text()
     assert text.startswith("earlier step\n## can-i-deploy: pacts against contracts\n")
-    assert "14 cells, 0 failed." in text
+    assert f"{CELLS // 2} cells, 0 failed." in text
     assert "### Findings" not in text
