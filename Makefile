@@ -73,7 +73,7 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 pacts: install ## Write contracts/pacts/ from the shop's real clients and event code (consumer-driven pacts)
 	$(PY) -m tools.pacts write
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door, the pacts both ways
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door, the pacts both ways, every AsyncAPI message on live RabbitMQ and Redis
 	$(PY) -m mock_services.verify --validate-only
 	$(PY) -m tools.compat.door
 	$(PY) -m tools.pacts check
@@ -81,6 +81,9 @@ contracts: install lint-contracts ## Validate and lint the contracts, verify the
 		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml
 	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_contract_claims.py \
 		--junitxml=$(REPORTS)/pacts.xml
+	# The AsyncAPI document on live brokers (servers started as test-integration starts them):
+	# one testcase per message per broker, relayed from the outbox and fuzzed at the consumer.
+	$(PYTEST) integration_tests/asyncapi_live --junitxml=$(REPORTS)/asyncapi-live.xml
 
 contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
 	$(PY) -m tools.compat --base $(BASE) --junit $(REPORTS)/contracts-compat.xml
@@ -88,8 +91,8 @@ contracts-compat: install ## Fail on a contract change that breaks a consumer of
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
 	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml
 
-test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available)
-	$(PYTEST) integration_tests --junitxml=$(REPORTS)/integration.xml
+test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available); the live AsyncAPI checks run in `make contracts`
+	$(PYTEST) integration_tests --ignore=integration_tests/asyncapi_live --junitxml=$(REPORTS)/integration.xml
 
 test-browser: install ## Pages in headless Chromium (Debian's /usr/bin/chromium, via Playwright); screenshots in reports/screenshots/
 	$(PYTEST) browser_tests --junitxml=$(REPORTS)/browser.xml

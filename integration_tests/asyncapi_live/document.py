@@ -61,7 +61,9 @@ def messages() -> tuple[Message, ...]:
             location = message["correlationId"]["location"]
             prefix = "$message.payload#"
             if not location.startswith(prefix):
-                raise ValueError(f"{message['name']}: correlationId outside the payload: {location}")
+                raise ValueError(
+                    f"{message['name']}: correlationId outside the payload: {location}"
+                )
             found.append(
                 Message(
                     key=ref["$ref"].rsplit("/", 1)[-1],
@@ -91,9 +93,7 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
 @cache
 def _registry() -> Registry[Any]:
-    resources = [
-        (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
-    ]
+    resources = [(schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()]
     return Registry().with_resources(resources)
 
 

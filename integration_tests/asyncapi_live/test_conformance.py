@@ -52,9 +52,10 @@ def assert_conforms(msg: Message, sent: dict[str, Any], delivered: list[Delivere
     headers and payload valid against the document's schemas."""
     assert [d.destination for d in delivered] == [msg.address]
     (one,) = delivered
+    assert one.body is not None
     payload = json.loads(one.body)
-    assert payload == sent
     assert payload_errors(msg, payload) == []
+    assert payload == sent
     correlation_id = at_pointer(payload, msg.correlation_pointer)
     assert isinstance(correlation_id, str)
     assert correlation_id == sent["correlation_id"]

@@ -1,11 +1,12 @@
 """The consumers fuzzed on the live brokers with payloads generated from the event schemas.
 
-Per message and broker: VALID payloads drawn from its schema and up to three invalid ones (a
-required field of `data` dropped, one of the wrong type, one outside its constraint), published
-raw with pika / redis-py, then the real consumer loop (`bus.consume`, a message budget) on them.
-Each valid one is handled exactly once (a handler counter and one inbox row); each invalid one
-is in the group's dead letters with a reason naming the broken field; the consumer settles all
-of them and handles the valid one published after the invalid ones.
+Per message and broker: VALID payloads drawn from its schema (the first one published twice) and
+up to three invalid ones (a required field of `data` dropped, one of the wrong type, one outside
+its constraint), published raw with pika / redis-py, then the real consumer loop (`bus.consume`
+with a message budget) on them. Each valid one is handled exactly once (a handler counter and
+one inbox row); each invalid one is in the group's dead letters with a reason naming the broken
+field; the consumer settles all of them and handles the valid one published after the invalid
+ones.
 
 The handler is the test's own for every type: the shop's handlers call services and look up rows
 the generated ids do not name, and what is checked here is the consumer, not the shop.
@@ -44,9 +45,11 @@ class Fuzz:
         self.valid = valid_payloads(msg, VALID)
         self.invalid: list[Invalid] = invalid_payloads(msg, self.valid[0])
         half = VALID // 2
-        # The last valid one comes after every invalid one: the consumer must still be there.
+        # The first valid one twice (a broker delivers at least once: the inbox makes it once);
+        # the last valid one after every invalid one: the consumer must still be there.
         self.published: list[dict[str, Any]] = [
             *self.valid[:half],
+            self.valid[0],
             *(invalid.payload for invalid in self.invalid),
             *self.valid[half:],
         ]
