@@ -73,6 +73,8 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 pacts: install ## Write contracts/pacts/ from the shop's real clients and event code (consumer-driven pacts)
 	$(PY) -m tools.pacts write
 
+# The last step checks the AsyncAPI document on live brokers, started as test-integration starts
+# them: one testcase per message per broker, relayed from the outbox and fuzzed at the consumer.
 contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check the door, the pacts both ways, every AsyncAPI message on live RabbitMQ and Redis
 	$(PY) -m mock_services.verify --validate-only
 	$(PY) -m tools.compat.door
@@ -81,8 +83,6 @@ contracts: install lint-contracts ## Validate and lint the contracts, verify the
 		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml
 	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_contract_claims.py \
 		--junitxml=$(REPORTS)/pacts.xml
-	# The AsyncAPI document on live brokers (servers started as test-integration starts them):
-	# one testcase per message per broker, relayed from the outbox and fuzzed at the consumer.
 	$(PYTEST) integration_tests/asyncapi_live --junitxml=$(REPORTS)/asyncapi-live.xml
 
 contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD)
