@@ -80,7 +80,9 @@ lint-contracts: install $(NODE_TOOLS) ## Lint the contracts: spectral (OpenAPI +
 pacts: install ## Write contracts/pacts/ from the shop's real clients and event code (consumer-driven pacts)
 	$(PY) -m tools.pacts write
 
-contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check that the contracts agree with each other (the door and every flow), the pacts both ways
+# The last step checks the AsyncAPI document on live brokers, started as test-integration starts
+# them: one testcase per message per broker, relayed from the outbox and fuzzed at the consumer.
+contracts: install lint-contracts ## Validate and lint the contracts, verify the stubs and the Django API against them (schemathesis, drift), check that the contracts agree with each other (the door and every flow), the pacts both ways, every AsyncAPI message on live RabbitMQ and Redis
 	$(PY) -m mock_services.verify --validate-only
 	$(PY) -m tools.compat.agree
 	$(PY) -m tools.pacts check
@@ -88,6 +90,7 @@ contracts: install lint-contracts ## Validate and lint the contracts, verify the
 		-k "(contract or drift or schemathesis or compat) and not pacts and not claims" --junitxml=$(REPORTS)/contracts.xml
 	$(PYTEST) tools/tests/test_pacts.py tools/tests/test_pacts_check.py tools/tests/test_pacts_can_i_deploy.py \
 		tools/tests/test_contract_claims.py --junitxml=$(REPORTS)/pacts.xml
+	$(PYTEST) integration_tests/asyncapi_live --junitxml=$(REPORTS)/asyncapi-live.xml
 
 contracts-compat: install ## Fail on a contract change that breaks a consumer of BASE (BASE=<git ref>, default HEAD; MODE=strict|consumers)
 	$(PY) -m tools.compat --base $(BASE) --mode $(MODE) --pacts-ref $(PACTS_REF) --junit $(REPORTS)/contracts-compat.xml
@@ -100,8 +103,8 @@ can-i-deploy: install ## The pacts at CONSUMER_REFS against the contracts at PRO
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
 	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml
 
-test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available)
-	$(PYTEST) integration_tests --junitxml=$(REPORTS)/integration.xml
+test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available); the live AsyncAPI checks run in `make contracts`
+	$(PYTEST) integration_tests --ignore=integration_tests/asyncapi_live --junitxml=$(REPORTS)/integration.xml
 
 test-browser: install ## Pages in headless Chromium (Debian's /usr/bin/chromium, via Playwright); screenshots in reports/screenshots/
 	$(PYTEST) browser_tests --junitxml=$(REPORTS)/browser.xml
