@@ -47,9 +47,7 @@ def test_a_503_retried_counts_one_call_of_200_and_one_retry_of_503(
 
 def test_retries_run_out_counts_the_final_503(reset_stubs, services_settings, users_client, scrape):
     """Every attempt 503: one call ending in 503, TOTAL (3) retries of 503."""
-    reset_stubs["users"].faults.add(
-        method="GET", path=USER_PATH, kind="error", status=503, times=0
-    )
+    reset_stubs["users"].faults.add(method="GET", path=USER_PATH, kind="error", status=503, times=0)
     before = scrape()
     with pytest.raises(ServiceUnavailable):
         users_client.get_user(user_id=str(uuid.uuid4()))
@@ -105,6 +103,7 @@ def test_consumer_outcomes_are_counted_by_group(memory_bus, scrape):
     after = scrape()
     name = "microservices_consumer_messages_total"
     for outcome in ("ack", "dead"):
-        assert _counts(after, name, group=group, outcome=outcome) == _counts(
-            before, name, group=group, outcome=outcome
-        ) + 1
+        assert (
+            _counts(after, name, group=group, outcome=outcome)
+            == _counts(before, name, group=group, outcome=outcome) + 1
+        )
