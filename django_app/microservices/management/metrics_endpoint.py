@@ -1,4 +1,5 @@
-"""`--metrics-port` of the long-running commands: their counters served while they run.
+"""`--metrics-port` of the long-running commands: their counters served while they run (and
+pushed through OTLP when OTEL_METRICS_EXPORTER says otlp: metrics/otlp.py).
 
     manage.py relay_outbox --metrics-port 9108 --metrics-address 0.0.0.0
     manage.py consume_events --metrics-port 9109
@@ -14,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from opentelemetry.sdk.metrics import MeterProvider
 
 from ..conf import ms_settings
 from ..metrics.exposition import MetricsServer
+from ..metrics.otlp import start_otlp_export
 from .arguments import non_negative
 
 
@@ -33,25 +36,31 @@ def add_metrics_arguments(parser: CommandParser) -> None:
     )
 
 
-class _NotServed:
+class MetricsExport:
+    """What this process exports its counters through: an endpoint, OTLP, both or neither."""
+
+    def __init__(self, server: MetricsServer | None, otlp: MeterProvider | None) -> None:
+        self.server = server
+        self.otlp = otlp
+
     def close(self) -> None:
-        return None
+        if self.server is not None:
+            self.server.close()
+        if self.otlp is not None:
+            self.otlp.shutdown()  # exports what was counted since the last push
 
 
-def metrics_endpoint(
-    options: dict[str, Any], write: Callable[[str], Any]
-) -> MetricsServer | _NotServed:
-    """The endpoint --metrics-port asks for, serving until closed (without it: nothing to
-    close); `write` says where it listens."""
+def metrics_endpoint(options: dict[str, Any], write: Callable[[str], Any]) -> MetricsExport:
+    """The endpoint --metrics-port asks for and the OTLP export the environment asks for,
+    running until closed; `write` says where the endpoint listens."""
     port = options.get("metrics_port")
-    if port is None:
-        return _NotServed()
-    address = str(options.get("metrics_address") or "127.0.0.1")
-    try:
-        server = MetricsServer(
-            port=int(port), address=address, token=str(ms_settings.HEALTH["TOKEN"])
-        )
-    except (ValueError, OSError) as exc:  # no token; the port taken or not ours to bind
-        raise CommandError(f"--metrics-port: {exc}") from exc
-    write(f"metrics at http://{address}:{server.port}/metrics")
-    return server
+    server = None
+    if port is not None:
+        address = str(options.get("metrics_address") or "127.0.0.1")
+        token = str(ms_settings.HEALTH["TOKEN"])
+        try:
+            server = MetricsServer(port=int(port), address=address, token=token)
+        except (ValueError, OSError) as exc:  # no token; the port taken or not ours to bind
+            raise CommandError(f"--metrics-port: {exc}") from exc
+        write(f"metrics at http://{address}:{server.port}/metrics")
+    return MetricsExport(server, start_otlp_export())

@@ -49,7 +49,8 @@ class _Both(Collector):
 def web_registry() -> CollectorRegistry:
     """The web process's view: its counters, and the database's and broker's state."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Both(REGISTRY, STATE))
+    # The state first: a source that fails counts its scrape error into REGISTRY, in this scrape
+    registry.register(_Both(STATE, REGISTRY))
     return registry
 
 
