@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import ThreadingWSGIServer, choose_encoder, make_wsgi_app
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .instruments import REGISTRY
@@ -29,6 +31,7 @@ __all__ = ["REALM", "MetricsServer", "bearer_matches", "render", "web_registry"]
 logger = logging.getLogger("microservices.metrics")
 
 REALM = 'Bearer realm="metrics"'
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 StartResponse = Callable[..., Any]
 
 
@@ -47,10 +50,19 @@ class _Both(Collector):
 
 
 def web_registry() -> CollectorRegistry:
-    """The web process's view: its counters, and the database's and broker's state."""
+    """The web process's view: its counters, and the database's and broker's state.
+
+    Under a server that forks several web processes, set PROMETHEUS_MULTIPROC_DIR (an empty
+    directory, wiped at each start): every process then writes its counters there and
+    /metrics sums them all, whichever process answers.
+    """
+    counters: Collector = REGISTRY
+    if os.environ.get(MULTIPROC_DIR):
+        counters = CollectorRegistry()
+        MultiProcessCollector(counters)
     registry = CollectorRegistry(auto_describe=False)
     # The state first: a source that fails counts its scrape error into REGISTRY, in this scrape
-    registry.register(_Both(STATE, REGISTRY))
+    registry.register(_Both(STATE, counters))
     return registry
 
 
