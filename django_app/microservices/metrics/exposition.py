@@ -59,7 +59,7 @@ def web_registry() -> CollectorRegistry:
     counters: Collector = REGISTRY
     if os.environ.get(MULTIPROC_DIR):
         counters = CollectorRegistry()
-        MultiProcessCollector(counters)
+        MultiProcessCollector(counters)  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=False)
     # The state first: a source that fails counts its scrape error into REGISTRY, in this scrape
     registry.register(_Both(STATE, counters))
