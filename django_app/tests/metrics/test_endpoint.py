@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from microservices.conf import _merge
 from microservices.events.outbox import outbox_enqueue, outbox_relay
+from microservices.metrics import state
 from microservices.models import OutboxEvent
 from shop.event_samples import sample_data
 
@@ -133,3 +135,36 @@ def test_the_exposition_parses_back_to_the_same_samples(client, metrics_token):
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {metrics_token}")
     samples = parse(response.content.decode())
     assert value(samples, "microservices_outbox_events", status="pending") == 0
+
+
+def test_a_broker_read_that_hangs_is_cut_short_and_not_queued_behind(scrape, monkeypatch):
+    """A broker read that never returns: the scrape answers after SCRAPE_TIMEOUT with a broker
+    scrape error; the next scrape does not start a second read behind the stuck one."""
+    release = threading.Event()
+    reads: list[str] = []
+
+    def stuck(bus, groups, *, timeout):
+        reads.append(str(bus["BACKEND"]))
+        release.wait(30)
+        return {}
+
+    errors = "microservices_metrics_scrape_errors_total"
+    before = value(scrape(), errors, source="broker") or 0
+    monkeypatch.setattr(state, "read_backlog", stuck)
+    conf = _merge(
+        settings.MICROSERVICES,
+        {
+            "EVENT_BUS": {"BACKEND": "rabbitmq", "RABBITMQ_URL": "amqp://127.0.0.1:1/"},
+            "METRICS": {"GROUPS": {"billing": ["order.created"]}, "SCRAPE_TIMEOUT": 0.2},
+        },
+    )
+    try:
+        with override_settings(MICROSERVICES=conf):
+            first = scrape()
+            second = scrape()
+    finally:
+        release.set()
+    assert value(first, errors, source="broker") == before + 1
+    assert value(second, errors, source="broker") == before + 2
+    assert reads == ["rabbitmq"]
+    assert value(second, "microservices_outbox_events", status="pending") == 0
