@@ -1,7 +1,8 @@
 """System checks of the MICROSERVICES settings: each area keeps its own, registered on import here.
 
 Ids are `microservices.E0xx` (errors) and `microservices.W0xx` (warnings), each with a hint.
-The health endpoint's few settings are checked here (E080-E089), and DATABASES' host lists (W070).
+The health and metrics endpoints' few settings are checked here (E080-E089), and DATABASES' host
+lists (W070).
 """
 
 from __future__ import annotations
@@ -39,6 +40,40 @@ def check_health_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 "MICROSERVICES['HEALTH']['TOKEN'] must be a string.",
                 hint="Set it from the environment, or '' to show details to staff users only.",
                 id="microservices.E081",
+            )
+        )
+    return errors
+
+
+@register()
+def check_metrics_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf: dict[str, Any] = ms_settings.METRICS
+    errors: list[CheckMessage] = []
+    groups = conf["GROUPS"]
+    if not isinstance(groups, dict) or not all(
+        isinstance(group, str)
+        and group
+        and isinstance(types, list | tuple)
+        and all(isinstance(t, str) and t for t in types)
+        for group, types in groups.items()
+    ):
+        errors.append(
+            Error(
+                f"MICROSERVICES['METRICS']['GROUPS'] = {groups!r} must map each consumer group "
+                "to the list of event types it consumes.",
+                hint='Say {"billing": ["order.created"]}, or {} for CONSUMER_GROUP and the '
+                "types of HANDLER_MODULES. /metrics reads their lag and dead letters.",
+                id="microservices.E082",
+            )
+        )
+    timeout = conf["SCRAPE_TIMEOUT"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        errors.append(
+            Error(
+                f"MICROSERVICES['METRICS']['SCRAPE_TIMEOUT'] = {timeout!r} must be a number > 0.",
+                hint="Seconds a scrape waits for the broker and for each database query; keep "
+                "it below Prometheus's scrape_timeout (10 s by default).",
+                id="microservices.E083",
             )
         )
     return errors

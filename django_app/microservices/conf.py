@@ -127,6 +127,14 @@ DEFAULTS: dict[str, Any] = {
         # a bearer token that may read the per-component details ("" = staff users only)
         "TOKEN": "",
     },
+    "METRICS": {
+        # /metrics reads these consumer groups' lag and dead letters from the broker: group ->
+        # the event types it consumes. {} = CONSUMER_GROUP, with the types of HANDLER_MODULES.
+        "GROUPS": {},
+        # A scrape waits at most this long (seconds) for the broker, and for each database
+        # query on PostgreSQL; what does not answer is counted in *_scrape_errors_total
+        "SCRAPE_TIMEOUT": 2.0,
+    },
     "API": {
         # The contract of the API this application serves (a file in CONTRACTS_DIR, or a path);
         # "" = no contract validation by microservices.api.middleware

@@ -1,4 +1,4 @@
-"""URLs of the reusable app: liveness and readiness."""
+"""URLs of the reusable app: liveness, readiness and metrics."""
 
 from django.urls import path
 
@@ -9,4 +9,5 @@ app_name = "microservices"
 urlpatterns = [
     path("health/live/", views.liveness, name="liveness"),
     path("health/ready/", views.readiness, name="readiness"),
+    path("metrics", views.metrics, name="metrics"),
 ]

@@ -4,5 +4,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from microservices.metrics.otlp import start_otlp_export
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 application = get_wsgi_application()
+# Pushes the counters through OTLP when OTEL_METRICS_EXPORTER says otlp (Prometheus reads /metrics)
+otlp_metrics = start_otlp_export()

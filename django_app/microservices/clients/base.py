@@ -30,6 +30,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..call_guards import run_guards
 from ..conf import ms_settings
 from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
+from ..metrics import instruments
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
 from .contract import Call, contract_for, should_validate
@@ -227,6 +228,8 @@ class ServiceClient:
                 response = route.send(prepared, send, service=self.service, operation=operation)
         except (ServiceTimeoutError, ServiceConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
+            failed = "timeout" if isinstance(exc, ServiceTimeoutError) else "connection_error"
+            instruments.client_call(self.service, operation, failed, duration_ms / 1000)
             logger.warning(
                 "%s.%s %s %s failed: %s after %.1f ms request_id=%s",
                 self.service,
@@ -243,6 +246,7 @@ class ServiceClient:
         retries = getattr(response.raw, "retries", None)
         attempts = len(retries.history) + 1 if retries is not None else 1
         status = response.status_code
+        instruments.client_call(self.service, operation, str(status), duration_ms / 1000)
         logger.log(
             logging.WARNING if status >= 500 else logging.INFO,
             "%s.%s %s %s -> %d in %.1f ms (attempts=%d) request_id=%s",

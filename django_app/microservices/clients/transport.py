@@ -38,6 +38,7 @@ from urllib3.util.retry import Retry
 
 from ..backoff import exponential_backoff
 from ..exceptions import ServiceConnectionError, ServiceTimeoutError
+from ..metrics import instruments
 
 logger = logging.getLogger("microservices.clients")
 
@@ -168,6 +169,9 @@ class ServiceRetry(Retry):
         if not wait:  # like Retry.sleep(): no (or a zero) Retry-After means the backoff
             wait = new.get_backoff_time()
         cause = f"status {response.status}" if response is not None else type(error).__name__
+        if call is not None:
+            status = str(response.status) if response is not None else type(error).__name__
+            instruments.client_retry(call.service, status)
         logger.info(
             "retry %s.%s %s %s after %s: attempt %d, waiting %.3fs%s",
             call.service if call else "?",

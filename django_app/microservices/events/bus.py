@@ -117,12 +117,13 @@ class EventBus(ABC):
 
     # helpers shared by the backends
 
-    def _dispatcher(self, registry: HandlerRegistry | None) -> Dispatcher:
+    def _dispatcher(self, registry: HandlerRegistry | None, group: str = "") -> Dispatcher:
         cap = getattr(self, "reconnect_backoff_max", None)
         return Dispatcher(
             registry if registry is not None else self.registry,
             max_deliveries=getattr(self, "max_deliveries", None),
             breaker=Breaker(cap=cap),
+            group=group,
         )
 
     def _types(

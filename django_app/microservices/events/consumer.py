@@ -32,6 +32,7 @@ from django.db import DatabaseError, transaction
 
 from ..conf import ms_settings
 from ..exceptions import EventContractViolation
+from ..metrics import instruments
 from ..request_id import bind_request_id
 from .contract import validate_body
 from .crash import crash_point
@@ -88,8 +89,11 @@ class Dispatcher:
         *,
         max_deliveries: int | None = None,
         breaker: Breaker | None = None,
+        group: str = "",
     ) -> None:
         self.registry = registry
+        # The consuming service whose outcomes this dispatcher counts (metrics)
+        self.group = group
         self.max_deliveries = int(max_deliveries or ms_settings.EVENT_BUS["MAX_DELIVERIES"])
         # Opened by a DEFER; the backend waits on it before taking the next message.
         self.breaker = breaker if breaker is not None else Breaker()
@@ -98,12 +102,14 @@ class Dispatcher:
         """Decide the fate of one message; `delivery_count` is 1 on its first delivery."""
         decoded = self._decode(body)
         if isinstance(decoded, Result):
+            instruments.consumer_outcomes(self.group, [decoded.outcome.value])
             return decoded
         envelope, handlers = decoded
         with bind_request_id(envelope.correlation_id):
             result = self._run(envelope, handlers, delivery_count, None)
         if result.outcome is Outcome.ACK:
             self.breaker.succeeded()
+        instruments.consumer_outcomes(self.group, [result.outcome.value])
         return result
 
     def dispatch_window(
@@ -137,9 +143,11 @@ class Dispatcher:
                 raise
             reason = f"the window's transaction failed: {type(exc).__name__}: {exc}"
             self.breaker.trip(failure, reason)
+            instruments.consumer_outcomes(self.group, [Outcome.DEFER.value] * len(messages))
             return [Result(Outcome.DEFER, reason=reason) for _ in messages]
         if any(result.outcome is Outcome.ACK for result in results):
             self.breaker.succeeded()
+        instruments.consumer_outcomes(self.group, [result.outcome.value for result in results])
         return results
 
     def _dispatch_window(

@@ -95,7 +95,7 @@ class MemoryBus(EventBus):
     ) -> int:
         types = self._types(registry, event_types)
         group = self._group(group)
-        dispatcher = self._dispatcher(registry)
+        dispatcher = self._dispatcher(registry, group)
         self.declare(types, group=group)
         budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
         while not (stop is not None and stop.is_set()) and not budget.exhausted:

@@ -32,6 +32,7 @@ from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..deletion import delete_in_batches
 from ..exceptions import BusUnavailable
+from ..metrics import instruments
 from ..models import OutboxEvent, OutboxStatus
 from .backends import get_bus
 from .bus import EventBus
@@ -131,6 +132,7 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
     """Publish one locked batch; returns how many rows it took (0 when nothing is due)."""
     now = timezone.now()
     max_attempts = int(ms_settings.EVENT_BUS["OUTBOX_MAX_ATTEMPTS"])
+    tally: list[tuple[str, str]] = []  # (event type, outcome), counted once committed
     with transaction.atomic():
         rows = list(
             OutboxEvent.objects.select_for_update(skip_locked=True)
@@ -147,10 +149,13 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
         for row, outcome in zip(rows, outcomes, strict=False):
             if outcome is None:
                 sent_ids.append(row.id)
+                tally.append((row.event_type, "sent"))
                 continue
             if isinstance(outcome, Declined):
                 _declined(row, outcome, now, result)
+                tally.append((row.event_type, "nacked"))
                 continue
+            tally.append((row.event_type, "refused"))
             # This event was refused (unroutable, or the contract changed under it):
             # back off on it alone so it does not block the events behind it.
             row.attempts += 1
@@ -176,6 +181,7 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
                 last_error="",
             )
         result.sent += len(sent_ids)
+    instruments.relay_outcomes(tally)
     if unavailable is not None:
         raise unavailable
     return len(rows)

@@ -269,7 +269,7 @@ class RabbitMQBus(EventBus):
     ) -> int:
         types = self._types(registry, event_types)
         group = self._group(group)
-        dispatcher = self._dispatcher(registry)
+        dispatcher = self._dispatcher(registry, group)
         stop = stop or threading.Event()
         budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
         breaker = dispatcher.breaker

@@ -211,7 +211,7 @@ class RedisStreamsBus(RedisBus):
     ) -> int:
         types = self._types(registry, event_types)
         group = self._group(group)
-        dispatcher = self._dispatcher(registry)
+        dispatcher = self._dispatcher(registry, group)
         stop = stop or threading.Event()
         consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         streams = [self.stream(t) for t in types]

@@ -23,6 +23,7 @@ from ..backoff import exponential_backoff
 from ..call_guards import before_each_call
 from ..conf import ms_settings
 from ..exceptions import SagaDefinitionMismatch, SagaLeaseLost, StepRejected
+from ..metrics import instruments
 from ..models.sagas import (
     TERMINAL_STATUSES,
     SagaExecution,
@@ -80,7 +81,15 @@ class Runner:
         with heartbeat:
             while state.status not in TERMINAL_STATUSES and not state.waiting:
                 step = self.definition.steps[state.step]
+                started = time.monotonic()
                 attempt = self._run_step(state, step, ended, heartbeat)
+                instruments.saga_step(
+                    self.definition.saga_type,
+                    step.name,
+                    "compensation" if state.compensating else "action",
+                    str(attempt.status),
+                    time.monotonic() - started,
+                )
                 outcome = self._outcome(state, attempt)
                 nxt = transition(self.definition, state, outcome)
                 logger.info(

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.handlers import load_registry
 from microservices.management.arguments import non_negative, positive
+from microservices.management.metrics_endpoint import add_metrics_arguments, metrics_endpoint
 from microservices.management.shutdown import stop_on_signals
 
 logger = logging.getLogger("microservices.events.consume")
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--declare-only", action="store_true", help="create queues/groups, then exit"
         )
+        add_metrics_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -72,9 +74,11 @@ class Command(BaseCommand):
             }.items()
             if value
         }
+        endpoint = metrics_endpoint(options, self.stdout.write)
         try:
             bus = build_bus(options["bus"], **overrides)
         except ValueError as exc:  # a backend without its URL
+            endpoint.close()
             raise CommandError(str(exc)) from exc
         try:
             if options["declare_only"]:
@@ -91,6 +95,7 @@ class Command(BaseCommand):
                     idle_timeout=options["idle_timeout"],
                 )
         finally:
+            endpoint.close()
             bus.close()
         logger.info("consumer exiting after settling %d message(s)", settled)
         self.stdout.write(f"settled {settled}")

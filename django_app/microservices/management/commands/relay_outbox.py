@@ -21,6 +21,7 @@ from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from microservices.exceptions import BusUnavailable
 from microservices.management.arguments import non_negative, positive
+from microservices.management.metrics_endpoint import add_metrics_arguments, metrics_endpoint
 from microservices.management.shutdown import stop_on_signals
 from microservices.retention.purge import RetentionSchedule
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             type=non_negative(float),
             help="first delete rows sent more than this many days ago",
         )
+        add_metrics_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = options["bus"] or ms_settings.EVENT_BUS["BACKEND"]
@@ -65,9 +67,11 @@ class Command(BaseCommand):
         if options["purge_sent_days"] is not None:
             purged = outbox_purge_sent(older_than=timedelta(days=options["purge_sent_days"]))
             self.stdout.write(f"purged {purged} sent row(s)")
+        endpoint = metrics_endpoint(options, self.stdout.write)
         try:
             bus = build_bus(options["bus"], **overrides)
         except ValueError as exc:  # a backend without its URL
+            endpoint.close()
             raise CommandError(str(exc)) from exc
         try:
             if options["once"]:
@@ -85,6 +89,7 @@ class Command(BaseCommand):
                         housekeeping=RetentionSchedule(bus=bus).run_if_due,
                     )
         finally:
+            endpoint.close()
             bus.close()
         self.stdout.write(
             f"sent {result.sent}, refused {result.refused}, nacked (pending) {result.declined}"
