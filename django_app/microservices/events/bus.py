@@ -123,6 +123,7 @@ class EventBus(ABC):
             registry if registry is not None else self.registry,
             max_deliveries=getattr(self, "max_deliveries", None),
             breaker=Breaker(cap=cap),
+            system=self.backend,
         )
 
     def _types(
