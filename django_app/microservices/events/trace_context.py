@@ -81,7 +81,10 @@ def end_publish_spans(
 
 
 class Named(Protocol):
-    name: str
+    """A handler, as far as a span is concerned."""
+
+    @property
+    def name(self) -> str: ...
 
 
 @contextmanager

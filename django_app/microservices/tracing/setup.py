@@ -91,7 +91,7 @@ def _append(path: str) -> IO[str]:
 
 
 def _line(span: ReadableSpan) -> str:
-    return span.to_json(indent=None) + "\n"
+    return str(span.to_json(indent=None)) + "\n"
 
 
 def _instrument() -> None:
