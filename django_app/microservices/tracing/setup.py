@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 FILE_ENV = "MICROSERVICES_TRACES_FILE"
 EXPORTERS = ("otlp", "console", "jsonfile", "none")
 
 _lock = threading.Lock()
-_provider: TracerProvider | None = None
+_provider: TracerProvider | None = None  # the SDK's, once set up
 
 
 def exporter_name() -> str:
@@ -54,6 +50,10 @@ def tracing_setup(*, service_name: str = "django", instrument: bool = True) -> b
         name = exporter_name()
         if name == "none":
             return False
+        # The SDK is imported only now: a process with tracing off loads the API alone.
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+
         processor = _processor(name)
         service = os.environ.get("OTEL_SERVICE_NAME") or service_name
         provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
@@ -66,6 +66,12 @@ def tracing_setup(*, service_name: str = "django", instrument: bool = True) -> b
 
 
 def _processor(name: str) -> SpanProcessor:
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SimpleSpanProcessor,
+    )
+
     if name == "otlp":
         # Loaded only when asked for: it brings protobuf and an HTTP session.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

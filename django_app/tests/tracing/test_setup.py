@@ -15,6 +15,7 @@ from microservices.tracing import capture, tracing_setup
 REPO = Path(__file__).resolve().parents[3]
 
 OFF_PROBE = """
+import sys
 import threading
 from opentelemetry import trace
 from microservices.tracing import capture, tracer, tracing_setup
@@ -24,6 +25,7 @@ with tracer().start_as_current_span("nothing") as span:
     assert capture() == {}
 assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 assert threading.active_count() == 1, threading.enumerate()
+assert "opentelemetry.sdk" not in sys.modules
 print("off")
 """
 
@@ -60,7 +62,8 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 )
 def test_off_is_the_api_no_op_tracer_with_no_sdk_and_no_thread(env):
     """Without OTEL_TRACES_EXPORTER (or with none, or the SDK disabled) nothing is set up:
-    spans do not record, nothing is captured, no exporter thread runs."""
+    spans do not record, nothing is captured, no exporter thread runs, the SDK is not even
+    imported."""
     assert _python(OFF_PROBE, **env).stdout.strip() == "off"
 
 
