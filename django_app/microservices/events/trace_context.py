@@ -21,7 +21,7 @@ from opentelemetry.semconv._incubating.attributes import messaging_attributes as
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..request_id import bind_request_id
-from ..tracing import capture, record_request_id, restore, tracer
+from ..tracing import capture, record_request_id, restore, tracer, tracing_on
 from .envelope import Envelope
 
 # A message's headers (RabbitMQ) or stream fields (Redis): where its trace context travels.
@@ -46,6 +46,11 @@ def publish_spans(
 ) -> tuple[list[Envelope], list[trace.Span]]:
     """Start one publish span per envelope under its stored context; the envelopes returned
     carry the context the message must send (`Envelope.trace`)."""
+    if not tracing_on():  # the stored contexts go on as they are
+        return [
+            dataclasses.replace(envelope, trace=dict(context)) if context else envelope
+            for envelope, context in zip(envelopes, stored, strict=True)
+        ], []
     traced: list[Envelope] = []
     spans: list[trace.Span] = []
     for envelope, context in zip(envelopes, stored, strict=True):
@@ -93,6 +98,10 @@ def processing(
 ) -> Iterator[trace.Span]:
     """Where a message's handlers run: its correlation id bound as the request id, and its
     `process <event type>` span current, a child of the publish that sent it (`headers`)."""
+    if not tracing_on():
+        with bind_request_id(envelope.correlation_id):
+            yield trace.INVALID_SPAN
+        return
     with (
         bind_request_id(envelope.correlation_id),
         tracer().start_as_current_span(

@@ -9,6 +9,7 @@ from .propagation import (
     record_request_id,
     restore,
     tracer,
+    tracing_on,
 )
 from .setup import EXPORTER_ENV, FILE_ENV, exporter_name, tracing_setup
 
@@ -23,5 +24,6 @@ __all__ = [
     "record_request_id",
     "restore",
     "tracer",
+    "tracing_on",
     "tracing_setup",
 ]

@@ -28,6 +28,12 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+def tracing_on() -> bool:
+    """Whether an SDK's provider is set in this process (not the API's stand-in): the hot
+    paths skip their spans altogether when it is not."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def capture() -> dict[str, str]:
     """The current span's context as `{"traceparent": ..., "tracestate": ...}` ({} if none)."""
     carrier: dict[str, str] = {}
