@@ -7,13 +7,15 @@ The order is placed with a `traceparent` of the test's own: every span found mus
 trace, under the right parent: the server span under the test's, the saga run under the
 server span, each step under the run, each service call (client span) under its step and each
 stub request under its client span, each event's publish under the step that emitted it, each
-handler's process span under that publish.
+handler's process span under that publish; a saga taken over by a second worker links its
+run to the one it interrupted.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from tests.shop.support import Shop, two_items
 from integration_tests.event_helpers import stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import SagaExecution
+from microservices.sagas.crash import CRASH_ENV
 from mock_services.waiting import wait_until
 from shop.api.services import customer_token_issue
 
@@ -37,6 +40,7 @@ LOCMEM_MAIL = "django.core.mail.backends.locmem.EmailBackend"
 VISA = {"type": "card", "token": "tok_visa"}
 DECLINED = {"type": "card", "token": "tok_declined"}
 SAGA = "order_processing"
+WORKER = ["resume_sagas", "--poll-interval", "0.1"]
 FORWARD = ["validate_user", "reserve_inventory", "process_payment", "create_order"]
 # the events the saga emits on the happy path, the step that emits each, and their handlers
 EVENTS = {
@@ -102,7 +106,8 @@ def bus(request: pytest.FixtureRequest) -> dict[str, str]:
 def stack(
     postgres, stubs, stub_token, reset_stubs, bus, unique_name, tmp_path
 ) -> Iterator[dict[str, Any]]:
-    """The server, a saga worker, the relay and a consumer, all exporting spans to files."""
+    """The server, the relay and a consumer, all exporting spans to files; `start` starts
+    another process (a saga worker) the same way."""
     spans_dir = tmp_path / "spans"
     spans_dir.mkdir()
     urls = {f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()}
@@ -128,25 +133,32 @@ def stack(
     subprocess.run(
         manage_py_argv(*consume, "--declare-only"), env=base, check=True, capture_output=True
     )
-    processes = [
-        subprocess.Popen(
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(service: str, *argv: str, **env: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
             manage_py_argv(*argv),
-            env=traced_env(base, spans_dir, service),
-            stdout=(tmp_path / f"{service}.log").open("wb"),
+            env={**traced_env(base, spans_dir, service), **env},
+            stdout=(tmp_path / f"{service}.log").open("ab"),
             stderr=subprocess.STDOUT,
         )
-        for service, argv in {
-            "worker": ["resume_sagas", "--poll-interval", "0.1"],
-            "relay": ["relay_outbox", "--bus", backend, "--interval", "0.1", *names],
-            "consumer": consume,
-        }.items()
-    ]
+        processes.append(process)
+        return process
+
+    start("relay", "relay_outbox", "--bus", backend, "--interval", "0.1", *names)
+    start("consumer", *consume)
     try:
         with DjangoServer(traced_env(base, spans_dir, "api"), tmp_path / "api.log") as server:
-            yield {"server": server, "spans": spans_dir, "stubs": reset_stubs, "bus": backend}
+            yield {
+                "server": server,
+                "spans": spans_dir,
+                "stubs": reset_stubs,
+                "bus": backend,
+                "start": start,
+            }
     finally:
         for process in processes:
-            stop_process(process)  # type: ignore[arg-type]
+            stop_process(process)
 
 
 @pytest.fixture
@@ -224,6 +236,7 @@ def check_calls(
 def test_one_trace_runs_from_the_request_through_the_saga_to_every_handler(stack, customer):
     """A completed order: the server span, the run and its steps, the service calls and the
     stubs' requests, each event's publish and process spans, all in the test's trace."""
+    stack["start"]("worker", *WORKER)
     trace_id, our_span, saga_id = place_traced(stack["server"], customer, VISA)
     wait_until(
         lambda: SagaExecution.objects.get(saga_id=saga_id).status == "completed",
@@ -272,6 +285,7 @@ def test_one_trace_runs_from_the_request_through_the_saga_to_every_handler(stack
 def test_a_declined_order_traces_its_compensations(stack, customer):
     """tok_declined: the failed step and both undos are spans of the same run, in the
     request's trace, each undo's service calls under it."""
+    stack["start"]("worker", *WORKER)
     trace_id, _, saga_id = place_traced(stack["server"], customer, DECLINED)
     wait_until(
         lambda: SagaExecution.objects.get(saga_id=saga_id).status == "compensated",
@@ -288,3 +302,41 @@ def test_a_declined_order_traces_its_compensations(stack, customer):
     steps = [f"saga {SAGA} step {s}" for s in FORWARD[:3]]
     called = check_calls(trace, check_steps(trace, run, steps + undos), stack["stubs"])
     assert called[f"saga {SAGA} compensation reserve_inventory"] == {"inventory"}
+
+
+@pytest.mark.parametrize("bus", ["rabbitmq"], indirect=True)
+def test_a_saga_resumed_by_another_worker_continues_the_trace_with_a_link(stack, customer):
+    """The first worker is SIGKILLed after the payment call returned; the second takes the
+    saga over once the lease lapses: its run is another child of the request's span, linked
+    to the run it interrupted, and the steps it runs are under it."""
+    trace_id, _, saga_id = place_traced(stack["server"], customer, VISA)
+    first = stack["start"](
+        "worker-1", *WORKER, "--lease-seconds", "2", **{CRASH_ENV: "after_action:process_payment"}
+    )
+    assert first.wait(timeout=90) == -signal.SIGKILL
+    stack["start"]("worker-2", *WORKER)
+    wait_until(
+        lambda: SagaExecution.objects.get(saga_id=saga_id).status == "completed",
+        timeout=90,
+        what="the second worker to complete the saga",
+    )
+    trace = wait_for_spans(stack, trace_id, [f"saga {SAGA}", "process order.created"])
+    (server,) = [s for s in trace.spans if s["kind"] == "SpanKind.SERVER"]
+    # the killed run's span never ended; the steps it finished name it as their parent
+    early = trace.one(f"saga {SAGA} step validate_user")
+    assert early["resource"]["attributes"]["service.name"] == "worker-1"
+    run = trace.one(f"saga {SAGA}")
+    assert run["resource"]["attributes"]["service.name"] == "worker-2"
+    assert run["parent_id"] == server["context"]["span_id"]
+    assert run["attributes"]["microservices.saga.resumed"] is True
+    (link,) = run["links"]
+    assert link["context"]["trace_id"] == trace.trace_id
+    assert link["context"]["span_id"] == early["parent_id"]
+    assert link["attributes"] == {"microservices.link": "interrupted run"}
+    for step in ("process_payment", "create_order"):
+        (resumed,) = [
+            s
+            for s in trace.named(f"saga {SAGA} step {step}")
+            if s["resource"]["attributes"]["service.name"] == "worker-2"
+        ]
+        assert resumed["parent_id"] == run["context"]["span_id"]
