@@ -29,6 +29,7 @@ from integration_tests.servers import (
     redis_sentinel,
 )
 from microservices.events.redis_connection import parse_sentinels
+from microservices.tracing import EXPORTER_ENV
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 
@@ -48,6 +49,7 @@ PROFILES = {
         {redis_sentinel.ENV, redis_sentinel.SERVICE_ENV},
     ),
     "standby": ({"postgres-primary", "postgres-standby"}, {postgres_standby.ENV}),
+    "tracing": ({"jaeger"}, {EXPORTER_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT"}),
 }
 CLUSTER = ["rabbit1", "rabbit2", "rabbit3"]  # the profile `cluster`, in order
 
@@ -200,3 +202,13 @@ def test_cluster_profile_runs_three_rabbitmq_nodes_that_know_each_other(compose)
         assert all(f"'rabbit@{name}'" in args for name in CLUSTER)
     urls = _exports()[rabbitmq_cluster.ENV].split(",")
     assert [urlsplit(url).port for url in urls] == [_published(node).pop() for node in nodes]
+
+
+def test_tracing_profile_exports_point_the_otlp_exporter_at_jaeger(compose):
+    """OTEL_TRACES_EXPORTER=otlp (an exporter tracing_setup knows) and the OTLP endpoint at the
+    HTTP receiver's port Jaeger publishes, beside its UI."""
+    exports = _exports()
+    assert exports[EXPORTER_ENV] == "otlp"
+    endpoint = urlsplit(exports["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    assert (endpoint.scheme, endpoint.hostname) == ("http", "127.0.0.1")
+    assert _published(compose["services"]["jaeger"]) == {endpoint.port, 16686}

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from mock_services.common import SERVICE_NAMES, StubSettings, create_app
 from mock_services.common.server import bind_socket, uvicorn_config
+from mock_services.common.tracing import tracing_setup
 
 
 class _Server(uvicorn.Server):
@@ -82,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Invalid settings: {exc}", file=sys.stderr)
         return 2
     token = settings.token.get_secret_value()
+    try:
+        tracing_setup()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
     for service in args.only or SERVICE_NAMES:
         port = settings.port_for(service)

@@ -9,6 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from .request_id import HEADER, META_KEY, bind_request_id, is_well_formed
+from .tracing import record_request_id
 
 
 class RequestIDMiddleware:
@@ -38,6 +39,7 @@ class RequestIDMiddleware:
             return self.__acall__(request)
         with bind_request_id(self._incoming(request)) as request_id:
             request.request_id = request_id  # type: ignore[attr-defined]
+            record_request_id(request_id=request_id)  # on the server span, when tracing
             response: HttpResponseBase = self.get_response(request)
         response[HEADER] = request_id
         return response
@@ -46,6 +48,7 @@ class RequestIDMiddleware:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         with bind_request_id(self._incoming(request)) as request_id:
             request.request_id = request_id  # type: ignore[attr-defined]
+            record_request_id(request_id=request_id)  # on the server span, when tracing
             response = await get_response(request)
         response[HEADER] = request_id
         return response

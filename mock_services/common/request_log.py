@@ -37,6 +37,9 @@ class ReceivedRequest(BaseModel):
     duration_ms: float | None = None
     # The answer came from the idempotency store (it carried `Idempotent-Replayed: true`).
     replayed: bool = False
+    # The W3C trace context the caller sent (its client span), if any: tests follow a trace
+    # into the stubs with it.
+    traceparent: str | None = None
 
 
 class ReceivedRequests(BaseModel):
@@ -87,6 +90,7 @@ class RequestLogMiddleware:
             received_at=time.time(),
             request_id=str(scope.get(REQUEST_ID_SCOPE_KEY, "")),
             idempotency_key=header(scope, "Idempotency-Key"),
+            traceparent=header(scope, "traceparent"),
         )
         log.record(item)
 

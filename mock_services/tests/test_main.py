@@ -84,3 +84,33 @@ def test_serves_the_stubs_and_prints_urls_but_not_the_token():
     assert (users.status_code, product.status_code) == (200, 200)
     assert token not in "".join(lines) + output
     assert process.returncode == 0
+
+
+def test_with_a_trace_exporter_each_request_is_a_server_span_under_its_caller():
+    """OTEL_TRACES_EXPORTER=console: a request carrying a traceparent becomes a server span,
+    its child, printed when the stubs stop (SIGTERM flushes it)."""
+    token = "main-test-token-0123456789"
+    trace_id, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_services", "--users-port", "0", "--only", "users"],
+        env=_env(MOCK_SERVICES_TOKEN=token, OTEL_TRACES_EXPORTER="console"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().split()[1] + "/users/search?q=a"
+    headers = {"Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{parent}-01"}
+
+    def answered() -> bool:
+        try:
+            return requests.get(url, headers=headers, timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(answered, timeout=20, interval=0.05, what="the users stub to answer")
+    process.terminate()
+    output, _ = process.communicate(timeout=30)
+    assert f'"trace_id": "0x{trace_id}"' in output
+    assert f'"parent_id": "0x{parent}"' in output
+    assert '"kind": "SpanKind.SERVER"' in output

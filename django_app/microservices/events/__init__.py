@@ -25,8 +25,10 @@ Layers, each importing only from the layers below it (`|`: independent of each o
     consumer                             a message's fate: the exception steers the outcome
     inbox | outcomes                     a handler's effect and its record, in one transaction;
                                          which failure earns which outcome
-    handlers | contract | infrastructure handlers by event type; the event contracts; whose
-                                         failure it is, and the consumer's breaker
+    handlers | contract | infrastructure | trace_context
+                                         handlers by event type; the event contracts; whose
+                                         failure it is, and the consumer's breaker; the
+                                         publish and process spans around each event
     envelope | crash | redis_connection | publish_outcomes
                                          what every event looks like; the consumers' crash
                                          points for tests; where the Redis buses connect;

@@ -124,6 +124,7 @@ class EventBus(ABC):
             max_deliveries=getattr(self, "max_deliveries", None),
             breaker=Breaker(cap=cap),
             group=group,
+            system=self.backend,
         )
 
     def _types(

@@ -50,6 +50,7 @@ from .inbox import (
 )
 from .infrastructure import Breaker, Failure, classify
 from .outcomes import Outcome, Result, failure_result, retry_delay
+from .trace_context import Headers, processing
 
 # What the backends import from here (outcomes.py defines them).
 __all__ = ["Dispatcher", "Outcome", "Result", "retry_delay"]
@@ -66,6 +67,7 @@ class _Admitted:
     handlers: list[RegisteredHandler]
     delivery_count: int
     prepared: dict[str, Any] = field(default_factory=dict)
+    headers: Headers = None  # its headers or stream fields, with its trace context
 
 
 class _WindowFailed(Exception):
@@ -90,22 +92,24 @@ class Dispatcher:
         max_deliveries: int | None = None,
         breaker: Breaker | None = None,
         group: str = "",
+        system: str = "",
     ) -> None:
         self.registry = registry
         # The consuming service whose outcomes this dispatcher counts (metrics)
         self.group = group
+        self.system = system  # the bus's backend, for the process spans
         self.max_deliveries = int(max_deliveries or ms_settings.EVENT_BUS["MAX_DELIVERIES"])
         # Opened by a DEFER; the backend waits on it before taking the next message.
         self.breaker = breaker if breaker is not None else Breaker()
 
-    def dispatch(self, body: bytes, *, delivery_count: int = 1) -> Result:
-        """Decide the fate of one message; `delivery_count` is 1 on its first delivery."""
+    def dispatch(self, body: bytes, *, delivery_count: int = 1, headers: Headers = None) -> Result:
+        """Decide one message's fate (`delivery_count` 1 at first; `headers` carry its trace)."""
         decoded = self._decode(body)
         if isinstance(decoded, Result):
             instruments.consumer_outcomes(self.group, [decoded.outcome.value])
             return decoded
         envelope, handlers = decoded
-        with bind_request_id(envelope.correlation_id):
+        with processing(envelope, headers, self.system, handlers):
             result = self._run(envelope, handlers, delivery_count, None)
         if result.outcome is Outcome.ACK:
             self.breaker.succeeded()
@@ -113,7 +117,11 @@ class Dispatcher:
         return result
 
     def dispatch_window(
-        self, messages: Sequence[tuple[bytes, int]], *, stop: threading.Event | None = None
+        self,
+        messages: Sequence[tuple[bytes, int]],
+        *,
+        stop: threading.Event | None = None,
+        headers: Sequence[Headers] | None = None,
     ) -> list[Result]:
         """Decide the fate of a window of (body, delivery_count) in ONE database transaction.
 
@@ -133,10 +141,10 @@ class Dispatcher:
         there: the results cover that prefix only, committed; the caller leaves the rest
         unsettled for the broker to hand on, as the per-message path leaves its prefetch.
         If the database goes away under the window, nothing of it committed: every message
-        is DEFER (infrastructure.py).
+        is DEFER (infrastructure.py). `headers`, one per message, carry their trace contexts.
         """
         try:
-            results = self._dispatch_window(messages, stop)
+            results = self._dispatch_window(messages, stop, headers or [None] * len(messages))
         except Exception as exc:
             failure = classify(exc)
             if failure is not Failure.DATABASE or self.breaker.probe():
@@ -151,10 +159,13 @@ class Dispatcher:
         return results
 
     def _dispatch_window(
-        self, messages: Sequence[tuple[bytes, int]], stop: threading.Event | None
+        self,
+        messages: Sequence[tuple[bytes, int]],
+        stop: threading.Event | None,
+        headers: Sequence[Headers],
     ) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
-        work = self._admit(messages, results)
+        work = self._admit(messages, results, headers)
         try:
             decided = self._decide_at_once(work, results, stop, len(messages))
         except _WindowFailed as failed:
@@ -179,7 +190,10 @@ class Dispatcher:
         return [result for result in results[:decided] if result is not None]
 
     def _admit(
-        self, messages: Sequence[tuple[bytes, int]], results: list[Result | None]
+        self,
+        messages: Sequence[tuple[bytes, int]],
+        results: list[Result | None],
+        headers: Sequence[Headers],
     ) -> list[_Admitted]:
         """Decode and validate each message and run its `prepare` steps; what fails is decided
         in `results`, the rest is returned, in order. One inbox query for the whole window
@@ -190,7 +204,7 @@ class Dispatcher:
             if isinstance(found, Result):
                 results[index] = found
             else:
-                decoded.append(_Admitted(index, found[0], found[1], count))
+                decoded.append(_Admitted(index, found[0], found[1], count, headers=headers[index]))
         seen = inbox_seen_many(
             claim_key(item.envelope, handler.name)
             for item in decoded
@@ -238,7 +252,7 @@ class Dispatcher:
                     inbox_unclaim(claimed)  # what is left belongs to the messages not run
                     decided = item.index
                     break
-                with bind_request_id(item.envelope.correlation_id):
+                with processing(item.envelope, item.headers, self.system, item.handlers):
                     for handler in item.handlers:
                         try:
                             ran = self._apply(item, handler, claimed)
@@ -289,7 +303,7 @@ class Dispatcher:
                     results[item.index] = known[position]
                     continue
                 savepoint = transaction.savepoint()
-                with bind_request_id(item.envelope.correlation_id):
+                with processing(item.envelope, item.headers, self.system, item.handlers):
                     result = self._run(
                         item.envelope, item.handlers, item.delivery_count, item.prepared
                     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,9 @@ class Envelope:
     producer: str
     correlation_id: str
     data: dict[str, Any] = field(default_factory=dict)
+    # The W3C trace context the message carries in its headers or stream fields, beside the
+    # body: not part of the event (not in `to_dict`, not compared). Set by the outbox relay.
+    trace: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def new(

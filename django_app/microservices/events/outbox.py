@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,11 +34,13 @@ from ..deletion import delete_in_batches
 from ..exceptions import BusUnavailable
 from ..metrics import instruments
 from ..models import OutboxEvent, OutboxStatus
+from ..tracing import capture
 from .backends import get_bus
 from .bus import EventBus
 from .contract import encode_event
 from .envelope import Envelope
 from .publish_outcomes import Declined
+from .trace_context import end_publish_spans, publish_spans
 
 logger = logging.getLogger("microservices.events.outbox")
 
@@ -51,18 +53,20 @@ def outbox_enqueue(
     version: int = 1,
     producer: str | None = None,
     event_id: str | uuid.UUID | None = None,
+    trace_context: Mapping[str, str] | None = None,
 ) -> Envelope:
     """Record an event in the outbox, in the caller's transaction; returns its envelope.
 
     Validated against the contract now (`EventContractViolation` rolls back with the caller),
     published by the relay once the transaction has committed. `correlation_id` defaults to
-    the current request id. Pass `event_id` to make a retried producer step idempotent: an id
-    already in the outbox is a no-op (the first row stays; the caller's transaction goes on).
+    the current request id, `trace_context` to the current span's (tracing/). Pass `event_id`
+    to make a retried producer step idempotent: an id already in the outbox is a no-op (the
+    first row stays; the caller's transaction goes on).
     """
     envelope = _envelope(event_type, data, version, correlation_id, producer, event_id)
     # ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite): one statement, no savepoint, and no
     # aborted transaction on PostgreSQL when the id is a duplicate.
-    OutboxEvent.objects.bulk_create([_row(envelope)], ignore_conflicts=True)
+    OutboxEvent.objects.bulk_create([_row(envelope, trace_context)], ignore_conflicts=True)
     return envelope
 
 
@@ -72,10 +76,11 @@ def outbox_row(
     *,
     correlation_id: str | None = None,
     event_id: str | uuid.UUID | None = None,
+    trace_context: Mapping[str, str] | None = None,
 ) -> OutboxEvent:
     """The unsaved row `outbox_enqueue` would insert, validated the same way: for a writer that
     inserts it within a statement of its own (ON CONFLICT ("event_id") DO NOTHING)."""
-    return _row(_envelope(event_type, data, 1, correlation_id, None, event_id))
+    return _row(_envelope(event_type, data, 1, correlation_id, None, event_id), trace_context)
 
 
 def _envelope(
@@ -98,12 +103,13 @@ def _envelope(
     return envelope
 
 
-def _row(envelope: Envelope) -> OutboxEvent:
+def _row(envelope: Envelope, trace_context: Mapping[str, str] | None) -> OutboxEvent:
     return OutboxEvent(
         event_id=envelope.event_id,
         event_type=envelope.event_type,
         correlation_id=envelope.correlation_id[:128],
         payload=envelope.to_dict(),
+        trace_context=dict(trace_context) if trace_context is not None else capture(),
     )
 
 
@@ -143,9 +149,14 @@ def _relay_batch(bus: EventBus, batch_size: int, result: RelayResult) -> int:
         if not rows:
             return 0
         sent_ids: list[int] = []
-        envelopes = [Envelope.from_dict(row.payload) for row in rows]
+        envelopes, spans = publish_spans(
+            [Envelope.from_dict(row.payload) for row in rows],
+            [row.trace_context or {} for row in rows],
+            system=bus.backend,
+        )
         # One batch, confirmed together: the broker has every row marked sent below.
         outcomes, unavailable = bus.publish_results(envelopes)
+        end_publish_spans(spans, outcomes, unavailable)
         for row, outcome in zip(rows, outcomes, strict=False):
             if outcome is None:
                 sent_ids.append(row.id)

@@ -166,7 +166,8 @@ class RabbitMQBus(EventBus):
             correlation_id=envelope.correlation_id,
             type=envelope.event_type,
             app_id=envelope.producer,
-            headers={"version": envelope.version},
+            # the W3C trace context beside the version (contracts/events/asyncapi.yaml)
+            headers={"version": envelope.version, **envelope.trace},
         )
 
     def publish(self, envelope: Envelope) -> None:
@@ -357,7 +358,11 @@ class RabbitMQBus(EventBus):
         committed; stopping, what was not decided stays unacked (requeued when the connection
         closes); what was deferred goes back to the window's front, unacked, for the next try."""
         taken = window.take()
-        results = dispatcher.dispatch_window([(d.body, d.attempt) for d, _ in taken], stop=stop)
+        results = dispatcher.dispatch_window(
+            [(d.body, d.attempt) for d, _ in taken],
+            stop=stop,
+            headers=[d.properties.headers for d, _ in taken],
+        )
         settle_window(taken[: len(results)], results, self.topology, group=group)
         window.put_back(
             [

@@ -95,7 +95,9 @@ def deliver(
     budget: ConsumeBudget,
 ) -> bool:
     """Dispatch and settle one delivery; False if it was deferred (the caller holds it)."""
-    result = dispatcher.dispatch(delivery.body, delivery_count=delivery.attempt)
+    result = dispatcher.dispatch(
+        delivery.body, delivery_count=delivery.attempt, headers=delivery.properties.headers
+    )
     if result.outcome is Outcome.DEFER:
         return False
     settle(delivery, result, topology, group=group, queue=queue)

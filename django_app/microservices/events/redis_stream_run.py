@@ -208,7 +208,7 @@ class StreamRun:
         if body is None:
             self.dead_letter(stream, entry_id, fields, "entry has no `envelope` field", delivery)
             return
-        result = self.dispatcher.dispatch(body, delivery_count=delivery)
+        result = self.dispatcher.dispatch(body, delivery_count=delivery, headers=fields)
         if result.outcome is Outcome.ACK:
             self.client.xack(stream, self.group, entry_id)
             self.failures.pop(entry_id, None)
@@ -243,7 +243,11 @@ class StreamRun:
             else:
                 work.append((entry_id, fields, body, delivery))
         results = (
-            self.dispatcher.dispatch_window([(body, d) for _, _, body, d in work], stop=stop)
+            self.dispatcher.dispatch_window(
+                [(body, d) for _, _, body, d in work],
+                stop=stop,
+                headers=[fields for _, fields, _, _ in work],
+            )
             if work
             else []
         )

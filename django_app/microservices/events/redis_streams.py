@@ -90,13 +90,7 @@ class RedisStreamsBus(RedisBus):
     # -- publishing --------------------------------------------------------------------
 
     def publish(self, envelope: Envelope) -> None:
-        body = encode_event(envelope)
-        fields = {
-            "envelope": body,
-            "event_id": envelope.event_id,
-            "correlation_id": envelope.correlation_id,
-        }
-        self.publish_raw(envelope.event_type, fields)
+        self.publish_raw(envelope.event_type, _fields(envelope, encode_event(envelope)))
 
     def publish_results(
         self, envelopes: Sequence[Envelope]
@@ -118,12 +112,7 @@ class RedisStreamsBus(RedisBus):
             except EventContractViolation as exc:
                 outcomes[index] = str(exc)
                 continue
-            fields = {
-                "envelope": body,
-                "event_id": envelope.event_id,
-                "correlation_id": envelope.correlation_id,
-            }
-            sent.append((index, self.stream(envelope.event_type), fields))
+            sent.append((index, self.stream(envelope.event_type), _fields(envelope, body)))
         if not sent:
             return outcomes, None
 
@@ -252,3 +241,14 @@ class RedisStreamsBus(RedisBus):
                 break
         run.leave(streams)
         return budget.settled
+
+
+def _fields(envelope: Envelope, body: bytes) -> dict[str, Any]:
+    """An entry's fields: the envelope, its id and correlation id for the tools, and the W3C
+    trace context (traceparent, tracestate) when it has one (contracts/events/asyncapi.yaml)."""
+    return {
+        "envelope": body,
+        "event_id": envelope.event_id,
+        "correlation_id": envelope.correlation_id,
+        **envelope.trace,
+    }

@@ -27,6 +27,9 @@ class OutboxEvent(models.Model):
     correlation_id = models.CharField(max_length=128, blank=True, default="")
     # The whole envelope, validated against the contract when the row was written.
     payload = models.JSONField()
+    # The W3C trace context (traceparent, tracestate) current when the event was enqueued: the
+    # relay's publish span is its child ({} when tracing is off).
+    trace_context = models.JSONField(blank=True, default=dict)
     status = models.CharField(
         max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )

@@ -69,6 +69,10 @@ class SagaExecution(models.Model):
     waiting_since = models.DateTimeField(null=True, blank=True)
     waits = models.PositiveIntegerField(default=0)
     context_data = models.JSONField(default=dict)
+    # The W3C trace context of whoever started the saga (`traceparent`, `tracestate`), and the
+    # `run` that last ran it: every run is a span of the starter's trace, and a resumed run links
+    # to the one it took over from ({} when tracing is off).
+    trace_context = models.JSONField(blank=True, default=dict)
     # Whom the saga is for (e.g. an API's customer), so their sagas are listed by an index
     # rather than by a lookup inside context_data; "" when nobody. Not the lease_owner (the
     # worker running it).

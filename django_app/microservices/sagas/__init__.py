@@ -11,7 +11,8 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
     store | heartbeat             lease-guarded writes, one atomic move per step; the lease
                                   kept while a step runs, its calls stopped once it is lost
     store_postgres                that move as one PostgreSQL statement
-    registry | mermaid | timeline | waiting | masking
+    registry | mermaid | timeline | waiting | masking | spans
+                                  (spans: the run, step and compensation spans of a saga)
     graph                         every state transition() reaches, and the edges between them
     state | crash                 transition() (pure); crash points behind a hook
     definition | outcomes         steps, retry policy, step context: data only; what a

@@ -26,6 +26,7 @@ from ..exceptions import (
     ServiceTimeoutError,
     StepRejected,
 )
+from ..tracing import capture
 
 # 409 is the idempotency draft's "a request with this key is still in flight": try again.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -73,6 +74,8 @@ class StepEvent:
     event_type: str
     data: dict[str, Any]
     event_id: uuid.UUID
+    # The step attempt's span when the event was made: the relay's publish span is its child.
+    trace_context: dict[str, str] = field(default_factory=capture, compare=False)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from .crash import crash_point
 from .definition import RetryPolicy, SagaDefinition, SagaStep, StepContext, default_is_retryable
 from .heartbeat import Heartbeat
 from .outcomes import earlier_calls_unrecorded
+from .spans import saga_run_span, step_span
 from .state import Outcome, SagaState, transition
 from .store import Attempt, ExecutionStore, StepEnd
 
@@ -78,7 +79,7 @@ class Runner:
         # a thread per step was about 7% of an order saga. Renewing between steps too is
         # harmless; it stops before `finish` releases the lease, which it would take as lost.
         heartbeat = Heartbeat(self.store.renew, self.lease_seconds, saga_id=ex.saga_id)
-        with heartbeat:
+        with heartbeat, saga_run_span(ex):
             while state.status not in TERMINAL_STATUSES and not state.waiting:
                 step = self.definition.steps[state.step]
                 started = time.monotonic()
@@ -196,7 +197,11 @@ class Runner:
             # The lease is kept while fn runs; its calls stop once another worker holds it.
             heartbeat.written()  # begin_attempt has just renewed the lease
             try:
-                with before_each_call(heartbeat.check), earlier_calls_unrecorded(unrecorded):
+                with (
+                    before_each_call(heartbeat.check),
+                    earlier_calls_unrecorded(unrecorded),
+                    step_span(self.execution, step.name, direction, ctx.attempt),
+                ):
                     fn(ctx)
             except SagaLeaseLost:
                 raise

@@ -27,6 +27,7 @@ from django.utils import timezone
 from ..conf import ms_settings
 from ..exceptions import SagaDefinitionMismatch, SagaLeaseLost
 from ..models.sagas import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaExecution, SagaStatus
+from ..tracing import capture
 from .definition import SagaDefinition
 from .registry import get_definition
 from .runner import Runner
@@ -119,6 +120,7 @@ def saga_execute(
             status=SagaStatus.PENDING,
             context_data=context,
             lease_owner=owner,
+            trace_context=capture(),
         )
         try:
             Runner(definition, new, owner, seconds, creating=True).run()
@@ -168,6 +170,7 @@ def saga_create(
                 saga_type=definition.saga_type,
                 status=SagaStatus.PENDING,
                 context_data=context,
+                trace_context=capture(),
                 owner_key=owner_key,
                 lease_owner=owner,
                 lease_expires_at=expires,

@@ -214,6 +214,8 @@ class ExecutionStore:
         """`fields` plus the context (saved with every write) and the lease, renewed or released."""
         fields = {
             "context_data": self.execution.context_data,
+            # empty with tracing off; else the run's (sagas/spans.py): a column more, no query
+            **({"trace_context": trace} if (trace := self.execution.trace_context) else {}),
             **fields,
             "lease_expires_at": None if release else now + self.lease,
             "updated_at": now,
@@ -241,6 +243,7 @@ class ExecutionStore:
             event.data,
             correlation_id=self.execution.saga_id,
             event_id=event.event_id,
+            trace_context=event.trace_context,
         )
 
     def _publish(self, events: Sequence[StepEvent]) -> None:
@@ -250,6 +253,7 @@ class ExecutionStore:
                 event.data,
                 correlation_id=self.execution.saga_id,
                 event_id=event.event_id,
+                trace_context=event.trace_context,
             )
 
 

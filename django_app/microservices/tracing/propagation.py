@@ -1,0 +1,73 @@
+"""The trace context as a plain dict, to store with a row or carry in a message's headers.
+
+`capture()` is what `propagate.inject` writes for the current span (W3C `traceparent` and, when
+set, `tracestate`): an empty dict when no SDK is configured, so nothing is stored or sent then.
+`restore()` turns such a dict (or a message's headers, bytes keys and values included) back
+into a Context to start spans under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+
+from ..request_id import current_request_id
+
+TRACER_NAME = "microservices"
+# The request id (X-Request-ID, the events' correlation id) on the spans it belongs to.
+REQUEST_ID_ATTRIBUTE = "microservices.request_id"
+# The keys of the W3C Trace Context that travel with a row or a message.
+KEYS = ("traceparent", "tracestate")
+
+
+def tracer() -> trace.Tracer:
+    """The app's tracer: the API's no-op one until an SDK is configured (setup.py)."""
+    return trace.get_tracer(TRACER_NAME)
+
+
+def tracing_on() -> bool:
+    """Whether an SDK's provider is set in this process (not the API's stand-in): the hot
+    paths skip their spans altogether when it is not."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def capture() -> dict[str, str]:
+    """The current span's context as `{"traceparent": ..., "tracestate": ...}` ({} if none)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def current_traceparent() -> str:
+    """The current span's `traceparent` ("" when no span is recording)."""
+    return capture().get("traceparent", "")
+
+
+def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
+    """The trace keys of message headers or stream fields, as str (Redis gives bytes)."""
+    if not headers:
+        return {}
+    carrier: dict[str, str] = {}
+    for key in KEYS:
+        value = headers.get(key, headers.get(key.encode()))
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if isinstance(value, str) and value:
+            carrier[key] = value
+    return carrier
+
+
+def restore(carrier: Mapping[Any, Any] | None) -> Context:
+    """A Context whose parent is the span `carrier` names (the empty context if none)."""
+    return propagate.extract(carrier_of(carrier))
+
+
+def record_request_id(span: trace.Span | None = None, request_id: str | None = None) -> None:
+    """Put the request id (default: the one bound now) on `span` (default: the current one)."""
+    value = request_id or current_request_id()
+    target = span if span is not None else trace.get_current_span()
+    if value and target.is_recording():
+        target.set_attribute(REQUEST_ID_ATTRIBUTE, value)

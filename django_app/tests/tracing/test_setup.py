@@ -1,0 +1,101 @@
+"""Tracing is off unless the environment asks: the API's no-op tracer, no SDK, no thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from microservices.tracing import capture, tracing_setup
+
+REPO = Path(__file__).resolve().parents[3]
+
+OFF_PROBE = """
+import sys
+import threading
+from opentelemetry import trace
+from microservices.tracing import capture, tracer, tracing_setup
+assert tracing_setup() is False
+with tracer().start_as_current_span("nothing") as span:
+    assert not span.is_recording()
+    assert capture() == {}
+assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+assert threading.active_count() == 1, threading.enumerate()
+assert "opentelemetry.sdk" not in sys.modules
+print("off")
+"""
+
+FILE_PROBE = """
+from microservices.tracing import capture, tracer, tracing_setup
+assert tracing_setup(service_name="probe", instrument=False) is True
+with tracer().start_as_current_span("parent"):
+    with tracer().start_as_current_span("child"):
+        print(capture()["traceparent"])
+"""
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("OTEL_") and key != "MICROSERVICES_TRACES_FILE"
+    }
+    environment["PYTHONPATH"] = f"{REPO / 'django_app'}{os.pathsep}{REPO}"
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"OTEL_TRACES_EXPORTER": "none"},
+        {"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"},
+    ],
+    ids=["unset", "none", "sdk-disabled"],
+)
+def test_off_is_the_api_no_op_tracer_with_no_sdk_and_no_thread(env):
+    """Without OTEL_TRACES_EXPORTER (or with none, or the SDK disabled) nothing is set up:
+    spans do not record, nothing is captured, no exporter thread runs, the SDK is not even
+    imported."""
+    assert _python(OFF_PROBE, **env).stdout.strip() == "off"
+
+
+def test_the_file_exporter_writes_one_json_line_a_span(tmp_path):
+    """OTEL_TRACES_EXPORTER=jsonfile appends each ended span to the file, with its parent."""
+    path = tmp_path / "spans-{pid}.jsonl"
+    out = _python(FILE_PROBE, OTEL_TRACES_EXPORTER="jsonfile", MICROSERVICES_TRACES_FILE=str(path))
+    (written,) = tmp_path.glob("spans-*.jsonl")
+    spans = {s["name"]: s for s in map(json.loads, written.read_text().splitlines())}
+    assert set(spans) == {"parent", "child"}
+    assert spans["child"]["parent_id"] == spans["parent"]["context"]["span_id"]
+    assert spans["parent"]["resource"]["attributes"]["service.name"] == "probe"
+    trace_id = out.stdout.strip().split("-")[1]
+    assert spans["child"]["context"]["trace_id"] == f"0x{trace_id}"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER='zipkin' is not one of"),
+        ({"OTEL_TRACES_EXPORTER": "jsonfile"}, "needs MICROSERVICES_TRACES_FILE"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_variable(monkeypatch, env, message):
+    """An unknown exporter, or the file exporter without its file, is a clear error."""
+    monkeypatch.delenv("MICROSERVICES_TRACES_FILE", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=message):
+        tracing_setup()
+
+
+def test_capture_is_empty_outside_a_span():
+    """Nothing to store when no span is current (tracing off in this process)."""
+    assert capture() == {}
