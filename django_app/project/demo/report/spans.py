@@ -100,6 +100,8 @@ def _label(span: SpanDict, peers: Mapping[str, str]) -> tuple[str, str]:
         outcome = _attr(span, "microservices.outcome") or ""
         extra = ", ".join(handlers) if kind == "consumer" else outcome
         return str(span["name"]), " · ".join(part for part in (event_id[:8], extra) if part)
+    if _attr(span, "microservices.saga.resumed"):
+        return str(span["name"]), "resumed: took over an interrupted run"
     attempt = _attr(span, "microservices.saga.attempt")
     return str(span["name"]), "" if attempt is None else f"attempt {attempt}"
 
@@ -113,10 +115,17 @@ def trace_spans(
         (span for span in spans if is_drawn(span)), key=lambda s: (s["start_time"], s["name"])
     )
     ids = {_id(span["context"]["span_id"]) for span in drawn}
+    peer_of = {
+        _id(span["context"]["span_id"]): _peer(_request(span)[1], peers)
+        for span in drawn
+        if _kind(span) == "client"
+    }
     bars: list[TraceSpan] = []
     for span in drawn:
         parent = _id(span.get("parent_id"))
         name, detail = _label(span, peers)
+        if _kind(span) == "server" and parent in peer_of:
+            name = f"{peer_of[parent]} handles {name}"  # a stub, answering its client span
         bars.append(
             TraceSpan(
                 span_id=str(_id(span["context"]["span_id"])),

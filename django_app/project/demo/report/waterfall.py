@@ -39,7 +39,7 @@ LEGEND = (
     ("service call", "client"),
     ("publish", "producer"),
     ("process", "consumer"),
-    ("request", "server"),
+    ("a service answers", "server"),
 )
 
 
@@ -51,7 +51,8 @@ def ordered(spans: Sequence[TraceSpan]) -> list[tuple[int, TraceSpan]]:
     rows: list[tuple[int, TraceSpan]] = []
 
     def walk(parent: str | None, depth: int) -> None:
-        for span in sorted(children.get(parent, []), key=lambda s: (s["start_ms"], s["name"])):
+        # Stable: spans that start in the same tenth of a millisecond keep the trace's order.
+        for span in sorted(children.get(parent, []), key=lambda s: s["start_ms"]):
             rows.append((depth, span))
             walk(span["span_id"], depth + 1)
 
