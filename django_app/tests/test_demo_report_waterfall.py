@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from project.demo.report.model import TraceSpan
 from project.demo.report.spans import StubAnswer, span_interactions, trace_spans
 from project.demo.report.textwidth import text_width
 from project.demo.report.waterfall import EMPTY, render_waterfall_svg
@@ -165,3 +166,32 @@ def test_the_sequence_is_drawn_from_client_publish_and_process_spans():
     assert [(i["status"], i["request_id"]) for i in alone if i["kind"] == "http"] == [
         (201, "req-1")
     ]
+
+
+def test_a_span_another_process_made_names_that_process():
+    """Where the trace crosses into another process (a worker, a consumer), the label says
+    which; a child of the same process does not repeat it."""
+
+    def bar(span_id: str, parent: str | None, service: str) -> TraceSpan:
+        return TraceSpan(
+            span_id=span_id,
+            parent_id=parent,
+            name=f"span {span_id}",
+            kind="internal",
+            service=service,
+            start_ms=float(len(span_id)),
+            end_ms=10.0,
+            error=False,
+            detail="",
+        )
+
+    svg = render_waterfall_svg(
+        [
+            bar("a", None, "django"),
+            bar("bb", "a", "resume_sagas"),
+            bar("ccc", "bb", "resume_sagas"),
+        ],
+        title="t",
+    )
+    labels = re.findall(r'font-size="11.0" fill="#1b2631">([^<]+)<', svg)
+    assert labels == ["span a", "span bb · in resume_sagas", "span ccc"]

@@ -261,10 +261,11 @@ class RealStack(Stack):
     def manage(
         self, *args: str, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """`manage.py <args>` in a process of its own, on this run's servers and settings."""
+        """`manage.py <args>` in a process of its own, on this run's servers and settings; its
+        spans name it by its command (OTEL_SERVICE_NAME)."""
         return subprocess.run(
             [sys.executable, str(MANAGE_PY), *args],
-            env={**self.env, **(env or {})},
+            env={**self.env, "OTEL_SERVICE_NAME": args[0], **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,7 +1,8 @@
 """Draw a scene's trace as an SVG waterfall: one row a span, its name indented under its
-parent on the left, its bar on a shared time axis from its start to its end, coloured by its
-kind (the saga's runs and steps, the calls to the services, the relay's publishes, the
-consumers' handling), outlined red when the span failed; its duration after the bar.
+parent on the left (with the process that made it, when another than its parent's), its bar on
+a shared time axis from its start to its end, coloured by its kind (the saga's runs and steps,
+the calls to the services, the relay's publishes, the consumers' handling), outlined red when
+the span failed; its duration after the bar.
 
 The name column is as wide as its widest indented name and the drawing as wide as its widest
 bar plus its duration (textwidth.py), so no text is clipped. Deterministic: the same spans give
@@ -43,6 +44,17 @@ LEGEND = (
 )
 
 
+def _crossings(spans: Sequence[TraceSpan]) -> dict[str, str]:
+    """The spans another process made than their parent's (a worker, the relay, a consumer):
+    their label names that process's service."""
+    service = {span["span_id"]: span["service"] for span in spans}
+    return {
+        span["span_id"]: span["service"]
+        for span in spans
+        if span["parent_id"] in service and service[span["parent_id"]] != span["service"]
+    }
+
+
 def ordered(spans: Sequence[TraceSpan]) -> list[tuple[int, TraceSpan]]:
     """The spans depth first (each child under its parent, siblings by start), with depth."""
     children: dict[str | None, list[TraceSpan]] = {}
@@ -60,8 +72,9 @@ def ordered(spans: Sequence[TraceSpan]) -> list[tuple[int, TraceSpan]]:
     return rows
 
 
-def _label(span: TraceSpan) -> str:
-    return f"{span['name']} · {span['detail']}" if span["detail"] else span["name"]
+def _label(span: TraceSpan, crossings: dict[str, str] | None = None) -> str:
+    parts = [span["name"], span["detail"], f"in {(crossings or {}).get(span['span_id'], '')}"]
+    return " · ".join(part for part in parts if part and part != "in ")
 
 
 def _duration(span: TraceSpan) -> str:
@@ -77,8 +90,9 @@ def _colour(span: TraceSpan) -> str:
 def render_waterfall_svg(spans: Sequence[TraceSpan], *, title: str) -> str:
     """The trace as one SVG element (all text escaped)."""
     rows = ordered(spans)
+    crossings = _crossings(spans)
     names = max(
-        [depth * INDENT + text_width(_label(span), NAME) for depth, span in rows]
+        [depth * INDENT + text_width(_label(span, crossings), NAME) for depth, span in rows]
         + [text_width(EMPTY, NAME)]
     )
     left = PAD + names + 2 * PAD
@@ -126,10 +140,10 @@ def render_waterfall_svg(spans: Sequence[TraceSpan], *, title: str) -> str:
         outline = ' stroke="#922b21" stroke-width="2"' if span["error"] else ""
         parts.append(
             f'<g class="span {escape(span["kind"])}{" error" if span["error"] else ""}" '
-            f'data-name="{escape(span["name"])}"><title>{escape(_label(span))} '
+            f'data-name="{escape(span["name"])}"><title>{escape(_label(span, crossings))} '
             f"({escape(span['service'])}, {_duration(span)})</title>"
             f'<text x="{PAD + depth * INDENT}" y="{y + 15}" font-size="{NAME}" '
-            f'fill="#1b2631">{escape(_label(span))}</text>'
+            f'fill="#1b2631">{escape(_label(span, crossings))}</text>'
             f'<rect x="{x0:.1f}" y="{y + 5}" width="{bar:.1f}" height="{BAR_H}" rx="2" '
             f'fill="{_colour(span)}"{outline}/>'
             f'<text x="{x0 + bar + PAD / 2:.1f}" y="{y + 15}" font-size="{DETAIL}" '
