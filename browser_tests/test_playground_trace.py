@@ -27,7 +27,10 @@ def test_the_selected_order_s_trace_is_drawn_as_a_waterfall(
     log_in(page, page_watch, playground)
     first = place(page, "tok_visa")
     wait_status(page, "completed")
-    place(page, "tok_declined")
+    # The second order inline: `place` reads the note, which still says the first was accepted.
+    page.check("input[name=card][value=tok_declined]")
+    page.click("#place-order")
+    expect(page.locator("#saga-id")).not_to_have_text(first)
     wait_status(page, "compensated", "failed")
     page.locator("#recent-sagas a", has_text=first).click()
     expect(page.locator("#saga-id")).to_have_text(first)
