@@ -1,7 +1,7 @@
-"""The demo report in headless Chromium: every scene's sequence diagram and every saga's
-timeline drawn, over a local HTTP server, with no console error and nothing fetched from
-outside (the `page` fixture fails the test on either); no text sticks out of its drawing; each
-scene says what it is about. Screenshots per scene."""
+"""The demo report in headless Chromium: every scene's sequence diagram and trace waterfall and
+every saga's timeline drawn, over a local HTTP server, with no console error and nothing
+fetched from outside (the `page` fixture fails the test on either); no text sticks out of its
+drawing; each scene says what it is about. Screenshots per scene."""
 
 from __future__ import annotations
 
