@@ -1,7 +1,7 @@
-"""The demo report in headless Chromium: every scene's sequence diagram and every saga's
-timeline drawn, over a local HTTP server, with no console error and nothing fetched from
-outside (the `page` fixture fails the test on either); no text sticks out of its drawing; each
-scene says what it is about. Screenshots per scene."""
+"""The demo report in headless Chromium: every scene's sequence diagram and trace waterfall and
+every saga's timeline drawn, over a local HTTP server, with no console error and nothing
+fetched from outside (the `page` fixture fails the test on either); no text sticks out of its
+drawing; each scene says what it is about. Screenshots per scene."""
 
 from __future__ import annotations
 
@@ -208,3 +208,34 @@ def test_each_scene_says_what_it_is_about_and_marks_replays_steps_and_set_up(
     scenes.nth(0).locator("dl.about").screenshot(
         path=str(page_watch.screenshots / "scene-01-about.png")
     )
+
+
+def test_each_scene_draws_its_trace_as_a_waterfall(
+    page: Page, page_watch: PageWatch, report_url: str, scene_count: int
+) -> None:
+    """Every scene's trace drawn as a waterfall from its spans: the scene's own span on top,
+    the crash scene's bars naming each saga step's attempts and the service calls they made,
+    the events scene its publishes and handling; no bar name leaves the drawing (the test
+    above checks every SVG); a screenshot of the crash scene's waterfall."""
+    page.goto(report_url)
+    page.wait_for_load_state("networkidle")
+    waterfalls = page.locator("section.scene .diagram.waterfall > svg.trace-waterfall")
+    assert waterfalls.count() == scene_count
+    crash = page.locator("section.scene").nth(CRASH - 1).locator("svg.trace-waterfall")
+    names = crash.locator("g.span").evaluate_all("gs => gs.map(g => g.dataset.name)")
+    assert names[0] == "demo scene"
+    steps = [n for n in names if n.startswith("saga order_processing step ")]
+    assert steps == [
+        "saga order_processing step validate_user",
+        "saga order_processing step reserve_inventory",
+        "saga order_processing step process_payment",
+        "saga order_processing step process_payment",
+        "saga order_processing step create_order",
+        "saga order_processing step send_confirmation",
+    ]
+    assert "POST payments /payments" in names
+    assert crash.locator("g.span.client").count() >= 5
+    events = page.locator("section.scene").nth(EVENTS - 1).locator("svg.trace-waterfall")
+    assert events.locator("g.span.producer").count() >= 1
+    assert events.locator("g.span.consumer").count() >= 1
+    crash.screenshot(path=str(page_watch.screenshots / f"scene-{CRASH:02d}-waterfall.png"))

@@ -71,3 +71,10 @@ def test_demo_real_stack_passes_every_scene_and_writes_the_report(
     # Event arrows of the real consumer's work: consumed, skipped, dead-lettered.
     for kind in ("event consumed", "event skipped", "event dead_lettered", "event relayed"):
         assert f'class="interaction {kind}"' in page
+    # A waterfall per scene, drawn from spans the worker, relay and consumer processes exported
+    # into the collector directory beside the report (their labels name the process).
+    waterfalls = page.count('<svg xmlns="http://www.w3.org/2000/svg" class="trace-waterfall"')
+    assert waterfalls == SCENES
+    assert list((report.parent / "traces").glob("spans-*.jsonl")) != []
+    for process in ("resume_sagas", "relay_outbox", "consume_events"):
+        assert f" · in {process}</text>" in page

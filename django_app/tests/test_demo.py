@@ -17,6 +17,7 @@ import pytest
 
 from project.demo.report.model import load_recording
 from project.demo.report.sequence import render_sequence_svg
+from project.demo.report.waterfall import render_waterfall_svg
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,6 +165,22 @@ def test_demo_report_holds_every_scene_drawn_from_its_recording(tmp_path):
     assert [len(s["figures"]) for s in scenes] == [0] * 5 + [1] + [0] * 6
     actions = [i["action"] for i in scenes[10]["interactions"] if i["kind"] == "event"]
     assert {"enqueued", "relayed", "consumed", "skipped", "dead_lettered"} <= set(actions)
+    # Drawn from each scene's trace: its waterfall is on the page, and every call drawn is a
+    # client span of that trace (the same method, service and path).
+    for scene in scenes:
+        trace = scene.get("trace", [])
+        assert (scene["number"], trace[0]["name"]) == (scene["number"], "demo scene")
+        title = f"trace of scene {scene['number']}: {scene['title']}"
+        assert render_waterfall_svg(trace, title=title) in page
+        sent = {bar["name"] for bar in trace if bar["kind"] == "client"}
+        drawn_calls = {
+            f"{i['method']} {i['target']} {i['path']}"
+            for i in scene["interactions"]
+            if i["kind"] == "http"
+        }
+        assert (scene["number"], drawn_calls - sent) == (scene["number"], set())
+    crash_steps = [bar["name"].rsplit(" ", 1)[-1] for bar in scenes[9].get("trace", [])]
+    assert [name for name in crash_steps if name in steps[10]] == steps[10]
     # Self-contained and secret-free: no script, nothing fetched, no credentials.
     assert "<script" not in page
     # The only links leave for the docs site `make docs` builds, one per scene and a few more.

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ class _Message:
     not_before: float = 0.0
     replays: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    # The trace context the envelope carries (`traceparent`): the process span's parent.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryBus(EventBus):
@@ -49,16 +51,20 @@ class MemoryBus(EventBus):
 
     def publish(self, envelope: Envelope) -> None:
         body = encode_event(envelope)
-        self.publish_raw(envelope.event_type, body)
+        self.publish_raw(envelope.event_type, body, headers=envelope.trace)
         with self._cond:
             self.published.append(envelope)
 
-    def publish_raw(self, event_type: str, body: bytes) -> None:
+    def publish_raw(
+        self, event_type: str, body: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         """Put bytes on the bus unchecked (what a foreign producer could send; for tests)."""
         with self._cond:
             for queues in self._queues.values():
                 if event_type in queues:
-                    queues[event_type].append(_Message(body, event_type))
+                    queues[event_type].append(
+                        _Message(body, event_type, headers=dict(headers or {}))
+                    )
             self._cond.notify_all()
 
     def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
@@ -107,7 +113,9 @@ class MemoryBus(EventBus):
                     self._cond.wait(0.05)
                     continue
             message.deliveries += 1
-            result = dispatcher.dispatch(message.body, delivery_count=message.deliveries)
+            result = dispatcher.dispatch(
+                message.body, delivery_count=message.deliveries, headers=message.headers
+            )
             with self._cond:
                 if result.outcome is Outcome.DEFER:
                     message.deliveries -= 1  # our infrastructure's failure: not counted

@@ -38,6 +38,7 @@ from project.demo.report.about import SceneText, load_scene_text
 from project.demo.report.model import SceneRecording, dump_recording
 from project.demo.report.page import render_report_html
 from project.demo.stacks import EmbeddedStack, RealStack, Stack
+from project.demo.traces import SceneTraces
 from shop.clients.inventory import InventoryServiceClient
 from shop.clients.orders import OrderServiceClient
 from shop.clients.payments import PaymentServiceClient
@@ -166,7 +167,11 @@ def default_report(stack: str) -> Path:
 
 
 def make_stack(
-    setup: Bootstrapped, recorder: Recorder, stubs: dict[str, StubServer], token: str
+    setup: Bootstrapped,
+    recorder: Recorder,
+    stubs: dict[str, StubServer],
+    token: str,
+    traces: SceneTraces,
 ) -> Stack:
     if setup.stack == "embedded":
         return EmbeddedStack(recorder)
@@ -175,6 +180,7 @@ def make_stack(
     env.update({f"{name.upper()}_SERVICE_URL": server.url for name, server in stubs.items()})
     env["SERVICES_API_KEY"] = token
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "django_app"), str(REPO)])
+    env.update(traces.environment())  # each process exports its spans to the collector
     return RealStack(recorder, env=env, mail_dir=setup.mail_dir, run_id=setup.run_id)
 
 
@@ -234,6 +240,7 @@ def run(
         return 0
 
     started = time.perf_counter()
+    report_path = args.report or default_report(setup.stack)
     texts = {number: scene.text() for number, scene in enumerate(scenes, 1)}  # fails early
     call_command("migrate", run_syncdb=True, verbosity=0)
     token = secrets.token_urlsafe(24)  # lives only in this process (and the ones it starts)
@@ -244,6 +251,7 @@ def run(
     client_log.propagate = False
     logging.getLogger("mock_services").setLevel(logging.WARNING)
     failures = 0
+    traces = SceneTraces(_collector(setup.stack, report_path))
     with running_stubs(token) as stubs:
         recorder = Recorder(stubs, stack=setup.stack)
         client_log.addHandler(recorder.client_log)
@@ -256,7 +264,7 @@ def run(
         print(f"Stack: {setup.stack}{where}", file=out)
         print("Stubs: " + ", ".join(f"{n} {s.url}" for n, s in stubs.items()), file=out)
         with override_settings(MICROSERVICES=conf), ExitStack() as clients:
-            stack = make_stack(setup, recorder, stubs, token)
+            stack = make_stack(setup, recorder, stubs, token, traces)
             clients.callback(stack.close)
             demo = Demo(
                 stubs=stubs,
@@ -279,20 +287,27 @@ def run(
                     demo.out = printer.out = scene_out
                     recorder.begin(number, scene.title, _summary(scene), request_id)
                     error = None
-                    try:
-                        scene.run(demo)
-                    except Exception as exc:  # report every scene, then fail the run
-                        failures += 1
-                        error = f"{type(exc).__name__}: {exc}"
-                        print(f"    FAILED: {error}", file=out)
-                    recorder.end(error=error, lines=scene_out.lines())
+                    with traces.scene(number, scene.title) as trace_id:
+                        try:
+                            scene.run(demo)
+                        except Exception as exc:  # report every scene, then fail the run
+                            failures += 1
+                            error = f"{type(exc).__name__}: {exc}"
+                            print(f"    FAILED: {error}", file=out)
+                    recorder.end(
+                        error=error,
+                        lines=scene_out.lines(),
+                        trace_id=trace_id,
+                        spans=traces.spans_of(trace_id),
+                    )
                     demo.out = printer.out = out
+    traces.close()
     client_log.removeHandler(printer)
     client_log.removeHandler(recorder.client_log)
     elapsed = time.perf_counter() - started
     report = write_report(
         recorder.scenes,
-        path=args.report or default_report(setup.stack),
+        path=report_path,
         stack=setup.stack,
         elapsed_s=elapsed,
         secrets_never_shown=[token],
@@ -315,6 +330,17 @@ def run(
     )
     print(f"Report: {report}", file=out)
     return 0 if failures == 0 else 1
+
+
+def _collector(stack: str, report: Path) -> Path | None:
+    """Where the real stack's processes export their spans (JSON lines, beside the report),
+    emptied first; None on the embedded stack, whose spans stay in this process's memory."""
+    if stack == "embedded":
+        return None
+    directory = report.parent / "traces"
+    for old in directory.glob("*.jsonl"):
+        old.unlink()
+    return directory
 
 
 def _summary(scene: Scene) -> str:

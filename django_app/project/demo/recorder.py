@@ -1,32 +1,36 @@
-"""Harness machinery that records each scene for the report: the HTTP requests as the stubs
-received and answered them, the calls as the clients logged them, the outbox and inbox rows the
-scene touched, the events a stack noted (skipped, dead-lettered, raw bytes), the checks, and
-the sagas whose steps ran (their timelines, drawn as the admin draws them).
+"""Harness machinery that records each scene for the report from its trace (traces.py): the
+service calls as the clients' spans made them, each with what the stub that answered recorded
+(its request id, Idempotency-Key, whether it replayed), the relay's publishes and the
+consumers' handling as their spans saw them, the trace itself for the waterfall. What spans do
+not cover comes from where it always did: the outbox rows the scene enqueued, the events only
+the stack saw (skipped, dead-lettered, raw bytes), the notes on the processes, the calls as the
+clients logged them (attempts, the typed error), the checks, and the sagas whose steps ran
+(their timelines and step attempts, from the step log, drawn as the admin draws them).
 
-The stubs' request logs are the ground truth for the arrows: they see every request, whichever
-process sent it (on the real stack a saga worker or the consumer makes some of them).
+A request a stub received that no span of the scene's trace sent (no `traceparent`, or a
+process that died before it exported its span) is drawn from the stub's log, as before spans.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Q
 from django.utils.text import slugify
 
-from microservices.models import InboxEvent, OutboxEvent, SagaExecution, SagaStepLog
+from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.timeline import timeline_svg
 from mock_services.testing import StubServer
+from project.demo.call_log import ClientCallLog
 from project.demo.report.model import (
     RECORDING_VERSION,
-    Call,
     Check,
     EventAction,
     EventInteraction,
@@ -39,6 +43,8 @@ from project.demo.report.model import (
     Span,
     SpanKind,
 )
+from project.demo.report.spans import StubAnswer, span_interactions, trace_spans
+from project.demo.traces import SpanDict
 
 REPR_CHARS = 300
 
@@ -56,46 +62,6 @@ def event_id_of(body: bytes) -> str | None:
         return None
     found = data.get("event_id") if isinstance(data, dict) else None
     return str(found) if found else None
-
-
-class ClientCallLog(logging.Handler):
-    """Keeps the clients' `call` and `retry` records of the scene being recorded."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.calls: list[Call] = []
-        self._retries: dict[tuple[str, str, str], list[str]] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        fields = record.__dict__
-        key = (
-            str(fields.get("service")),
-            str(fields.get("operation")),
-            str(fields.get("request_id")),
-        )
-        if fields.get("event") == "retry":
-            wait = fields.get("wait_s") or 0.0
-            self._retries.setdefault(key, []).append(f"{fields.get('cause')}, waited {wait:.3f}s")
-        elif fields.get("event") == "call":
-            error = fields.get("error")
-            self.calls.append(
-                Call(
-                    service=key[0],
-                    operation=key[1],
-                    method=str(fields.get("method")),
-                    path=str(fields.get("path")),
-                    status=fields.get("status"),
-                    attempts=int(fields.get("attempts") or 1),
-                    duration_ms=round(float(fields.get("duration_ms") or 0.0), 1),
-                    request_id=key[2],
-                    error=type(error).__name__ if error is not None else None,
-                    retries=self._retries.pop(key, []),
-                )
-            )
-
-    def take(self) -> list[Call]:
-        calls, self.calls, self._retries = self.calls, [], {}
-        return calls
 
 
 @dataclass
@@ -189,11 +155,33 @@ class Recorder:
     def _since(scene: _Scene, at: float) -> float:
         return round((at - scene.started) * 1000, 1)
 
-    def end(self, *, error: str | None, lines: list[str]) -> SceneRecording:
+    def end(
+        self,
+        *,
+        error: str | None,
+        lines: list[str],
+        trace_id: str = "",
+        spans: list[SpanDict] | None = None,
+    ) -> SceneRecording:
+        """Close the scene; `spans` are its trace's (`trace_id`), as exported so far."""
         scene = self._current()
         finished = time.time()
+        spans = spans or []
+        peers = {_netloc(stub.url): name for name, stub in self.stubs.items()}
+        sent = {
+            str(span["context"]["span_id"]).removeprefix("0x")
+            for span in spans
+            if str(span["kind"]).endswith("CLIENT")
+        }
         interactions: list[Interaction] = [
-            *self._requests(scene, finished),
+            *span_interactions(
+                spans,
+                started=scene.started,
+                peers=peers,
+                answers=self._answers(scene, finished),
+                request_id=scene.request_id,
+            ),
+            *self._unsent(scene, finished, trace_id, sent),
             *_own_events([*self._events(scene), *scene.notes]),
         ]
         interactions.sort(key=lambda item: item["t_ms"])
@@ -216,33 +204,64 @@ class Recorder:
             spans=[*_step_spans(logs, scene, finished), *scene.asides],
             figures=scene.figures,
             lines=lines,
+            trace_id=trace_id,
+            trace=trace_spans(spans, started=scene.started, peers=peers),
         )
         self.scenes.append(recording)
         self._scene = None
         return recording
 
-    def _requests(self, scene: _Scene, finished: float) -> list[HttpInteraction]:
-        found: list[HttpInteraction] = []
+    def _received(self, scene: _Scene, finished: float) -> Iterator[tuple[str, Any]]:
         for name, stub in self.stubs.items():
             for item in stub.app.state.runtime.requests.items():
                 if scene.started <= item.received_at <= finished:
-                    found.append(
-                        HttpInteraction(
-                            kind="http",
-                            t_ms=self._since(scene, item.received_at),
-                            source="django",
-                            target=name,
-                            method=item.method,
-                            path=item.path,
-                            status=item.status,
-                            duration_ms=(
-                                None if item.duration_ms is None else round(item.duration_ms, 1)
-                            ),
-                            request_id=item.request_id,
-                            idempotency_key=item.idempotency_key,
-                            replayed=item.replayed,
-                        )
+                    yield name, item
+
+    def _answers(self, scene: _Scene, finished: float) -> dict[str, list[StubAnswer]]:
+        """What the stubs recorded of the scene's requests, by the client span that sent each."""
+        found: dict[str, list[StubAnswer]] = {}
+        for _, item in self._received(scene, finished):
+            if parent := _parent_of(item.traceparent):
+                found.setdefault(parent, []).append(
+                    StubAnswer(
+                        t_ms=self._since(scene, item.received_at),
+                        status=item.status,
+                        request_id=item.request_id,
+                        idempotency_key=item.idempotency_key,
+                        replayed=item.replayed,
+                        duration_ms=(
+                            None if item.duration_ms is None else round(item.duration_ms, 1)
+                        ),
                     )
+                )
+        for attempts in found.values():
+            attempts.sort(key=lambda answer: answer.t_ms)
+        return found
+
+    def _unsent(
+        self, scene: _Scene, finished: float, trace_id: str, sent: set[str]
+    ) -> list[HttpInteraction]:
+        """The scene's requests no exported span sent: drawn from the stubs' logs."""
+        found: list[HttpInteraction] = []
+        for name, item in self._received(scene, finished):
+            parts = (item.traceparent or "").split("-")
+            if len(parts) == 4 and (parts[1] != trace_id or parts[2] in sent):
+                continue  # another trace's, or drawn from its client span
+            found.append(
+                HttpInteraction(
+                    kind="http",
+                    t_ms=self._since(scene, item.received_at),
+                    source="django",
+                    target=name,
+                    method=item.method,
+                    path=item.path,
+                    status=item.status,
+                    duration_ms=None if item.duration_ms is None else round(item.duration_ms, 1),
+                    request_id=item.request_id,
+                    idempotency_key=item.idempotency_key,
+                    replayed=item.replayed,
+                )
+            )
         return found
 
     def _events(self, scene: _Scene) -> list[EventInteraction]:
@@ -263,19 +282,9 @@ class Recorder:
                 )
             )
 
-        # Relays are noted by the stack as they happen (a row's sent_at keeps only the last).
+        # Enqueueing has no span of its own; relays and handling come from the trace.
         for row in OutboxEvent.objects.filter(created_at__gte=since).order_by("id"):
             add("enqueued", row.created_at, "django", "outbox", **_event_fields(row))
-        for inbox in InboxEvent.objects.filter(processed_at__gte=since).order_by("id"):
-            add(
-                "consumed",
-                inbox.processed_at,
-                "bus",
-                "inbox",
-                event_type=inbox.event_type,
-                event_id=inbox.event_id,
-                detail=inbox.handler,
-            )
         return found
 
     @staticmethod
@@ -330,6 +339,16 @@ def _step_spans(logs: list[SagaStepLog], scene: _Scene, finished: float) -> list
             )
         )
     return spans
+
+
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _parent_of(traceparent: str | None) -> str:
+    """The span id a `traceparent` names (the client span that sent the request), or ""."""
+    parts = (traceparent or "").split("-")
+    return parts[2] if len(parts) == 4 else ""
 
 
 def _own_events(

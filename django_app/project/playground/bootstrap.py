@@ -16,7 +16,9 @@ from pathlib import Path
 
 import django
 
+from microservices.tracing import tracing_setup
 from mock_services.testing import StubServer
+from project.playground.files import TRACES
 
 SERVICES = ("users", "orders", "payments", "inventory")
 
@@ -48,8 +50,19 @@ def prepare() -> Prepared:
             **{f"{name.upper()}_SERVICE_URL": stub.url for name, stub in stubs.items()},
         }
     )
+    # Every process exports its spans into the folder (the page's waterfall reads them).
+    (folder / TRACES).mkdir()
+    os.environ.update(
+        {
+            "OTEL_TRACES_EXPORTER": "jsonfile",
+            "MICROSERVICES_TRACES_FILE": str(folder / TRACES / "spans-{pid}.jsonl"),
+        }
+    )
+    os.environ.pop("OTEL_SDK_DISABLED", None)
     unset = [f"{name.upper()}_SERVICE_API_KEY" for name in SERVICES]
     for variable in ("DATABASE_URL", "EVENT_BUS_BACKEND", "SQLITE_PATH", *unset):
         os.environ.pop(variable, None)
+    # Before Django loads its middleware: the server's requests get their spans.
+    tracing_setup(service_name="playground")
     django.setup()
     return Prepared(folder=folder, token=token, stubs=stubs, stack=stack)

@@ -1,7 +1,8 @@
 """The files the playground's processes share in PLAYGROUND_DIR: one place for their names.
 
 The page arms the worker's kill with a flag file, the launcher's supervisor writes what it
-knows of the worker processes, the launcher writes the customers it created in the users stub.
+knows of the worker processes, the launcher writes the customers it created in the users stub,
+every process writes its spans into the traces folder.
 Each is written whole and renamed into place, so a reader never sees half a file.
 """
 
@@ -23,6 +24,8 @@ LAST_KILL = "last-kill.json"
 WORKERS = "workers.json"
 # The customers the launcher created in the users stub: [{"id", "name", "email"}].
 CUSTOMERS = "customers.json"
+# Where every playground process exports its spans, one JSON-lines file each (the collector).
+TRACES = "traces"
 
 
 def playground_dir() -> Path:

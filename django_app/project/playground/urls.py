@@ -24,6 +24,7 @@ urlpatterns = [
     path("sagas/<str:saga_id>.json", views.saga, name="saga"),
     path("sagas/<str:saga_id>/events.json", views.events, name="events"),
     path("sagas/<str:saga_id>/calls.json", views.calls, name="calls"),
+    path("sagas/<str:saga_id>/trace.json", views.trace, name="trace"),
     path("sagas/<str:saga_id>/presets/<str:slug>.json", views.verdict, name="verdict"),
     path("checkouts", choreography_views.checkout_place, name="checkouts"),
     path("checkouts/<str:checkout_id>.json", choreography_views.checkout_feed, name="checkout"),

@@ -27,7 +27,7 @@ from shop.api.representation import API_STATUSES
 from shop.clients.inventory import InventoryServiceClient, Product
 from shop.models import Customer
 
-from . import feeds, layers, presets, stubs
+from . import feeds, layers, presets, stubs, traces
 from .files import CUSTOMERS, KILL_AFTER_CHARGE, playground_dir, read_json
 
 FAULT_KINDS = {
@@ -106,6 +106,7 @@ def page(request: HttpRequest) -> HttpResponse:
                 "saga": reverse("playground:saga", args=["SAGA"]),
                 "events": reverse("playground:events", args=["SAGA"]),
                 "calls": reverse("playground:calls", args=["SAGA"]),
+                "trace": reverse("playground:trace", args=["SAGA"]),
                 "verdict": reverse("playground:verdict", args=["SAGA", "PRESET"]),
                 "dead_letters": reverse("admin:microservices_dead_letters"),
             },
@@ -159,6 +160,16 @@ def calls(request: HttpRequest, saga_id: str) -> HttpResponse:
     return JsonResponse(
         {"calls": received, "charges": stubs.saga_charges(saga_id), "layers": drawn}
     )
+
+
+@staff_json
+@require_GET
+def trace(request: HttpRequest, saga_id: str) -> HttpResponse:
+    """The saga's trace from the processes' span files: its spans as bars, and the waterfall."""
+    execution = SagaExecution.objects.filter(saga_id=saga_id).first()
+    if execution is None:
+        return _problem(404, f"no saga {saga_id}")
+    return JsonResponse(traces.trace_feed(execution, playground_dir()))
 
 
 @staff_json

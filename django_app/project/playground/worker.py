@@ -20,6 +20,7 @@ import django
 from django.core.management import call_command
 
 from microservices.sagas import crash
+from microservices.tracing import tracing_setup
 
 from .files import KILL_AFTER_CHARGE, LAST_KILL, playground_dir, write_json
 
@@ -58,6 +59,7 @@ def stop_with_parent(interval: float = 1.0) -> None:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.playground")
     stop_with_parent()
+    tracing_setup(service_name="saga-worker")  # into the playground's traces folder
     django.setup()
     with crash.installed(kill_after_charge(playground_dir())):
         call_command("resume_sagas", poll_interval=POLL_INTERVAL)

@@ -14,18 +14,23 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from microservices.events.handlers import HandlerRegistry, load_registry
 from microservices.events.outbox import outbox_relay
 from microservices.exceptions import PermanentHandlerError
 from microservices.models import SagaExecution, SagaStepLog
+from microservices.sagas.services import saga_create
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.playground.explain import NOTHING_TO_UNDO
-from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
+from project.playground.files import KILL_AFTER_CHARGE, TRACES, WORKERS, write_json
 from shop.clients.users import UserServiceClient
 from shop.event_samples import sample_envelope
 from shop.models import Customer
-from shop.order_processing import process_order_request
+from shop.order_processing import ORDER_PROCESSING, process_order_request
 
 pytestmark = pytest.mark.django_db
 
@@ -361,3 +366,39 @@ def test_the_calls_feed_marks_a_replayed_payment_with_the_reports_words(
         " stub's idempotency store"
     ]
     assert calls[0]["t_ms"] == 0.0
+
+
+def test_the_trace_feed_draws_the_saga_s_trace_from_the_processes_span_files(
+    staff: Client, playground_dir: Path
+):
+    """trace.json: the spans of the saga's trace (its stored traceparent's) from every file in
+    the traces folder, as bars under their parents and as the waterfall; another trace's span
+    and a half-written line are left out."""
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    saga_create(definition=ORDER_PROCESSING, saga_id="pg-traced", context={"user_id": WIDGET_ID})
+    SagaExecution.objects.filter(saga_id="pg-traced").update(
+        trace_context={"traceparent": f"00-{trace_id}-{parent}-01"}
+    )
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    under = TraceContextTextMapPropagator().extract({"traceparent": f"00-{trace_id}-{parent}-01"})
+    with tracer.start_as_current_span("saga order_processing", context=under):
+        tracer.start_span("saga order_processing step validate_user").end()
+    tracer.start_span("another trace's span").end()
+    folder = playground_dir / TRACES
+    folder.mkdir()
+    lines = [span.to_json(indent=None) for span in exporter.get_finished_spans()]
+    (folder / "spans-1.jsonl").write_text(lines[0] + "\n" + lines[2] + "\n")
+    (folder / "spans-2.jsonl").write_text(lines[1] + "\n" + lines[1][:40])
+    feed = staff.get(reverse("playground:trace", args=["pg-traced"])).json()
+    assert feed["trace_id"] == trace_id
+    assert [(s["name"], s["parent_id"] is None) for s in feed["spans"]] == [
+        ("saga order_processing", True),
+        ("saga order_processing step validate_user", False),
+    ]
+    assert feed["svg"].startswith('<svg xmlns="http://www.w3.org/2000/svg" class="trace-waterfall"')
+    assert 'data-name="saga order_processing step validate_user"' in feed["svg"]
+    missing = staff.get(reverse("playground:trace", args=["pg-nothing"]))
+    assert missing.status_code == 404

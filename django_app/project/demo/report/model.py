@@ -1,12 +1,14 @@
 """What the demo records of one scene, as plain JSON-ready dicts (a recording is a JSON file).
 
 `interactions` are the arrows of the sequence diagram, in the order they happened: the HTTP
-requests as the stubs received and answered them, the events as the outbox, the bus and the
-inbox saw them, and notes on the processes (a worker killed, another resuming). `spans` say
+requests as the clients' spans sent them (with what the stubs answered), the events as the
+relay's publish spans and the consumers' process spans saw them (their enqueueing as the
+outbox rows hold it), and notes on the processes (a worker killed, another resuming). `spans` say
 which part of the scene a moment belongs to: a saga step's attempt (its calls drawn in the
 step's band) or the scene's own set-up and checks (drawn greyed). `calls` are the
 same calls as the Django clients of the demo's own process saw them (attempts, client-side
-duration, the typed error). Nothing here is a secret: headers other than X-Request-ID and
+duration, the typed error). `trace` is the scene's trace, span by span, for its waterfall.
+Nothing here is a secret: headers other than X-Request-ID and
 Idempotency-Key are never recorded, bodies never.
 """
 
@@ -107,6 +109,24 @@ class Span(TypedDict):
     end_ms: float
 
 
+TraceKind = Literal["server", "client", "producer", "consumer", "internal"]
+
+
+class TraceSpan(TypedDict):
+    """One span of the scene's trace, as the waterfall draws it (spans.py reads them from the
+    exported spans): a bar from `start_ms` to `end_ms`, under its parent."""
+
+    span_id: str
+    parent_id: str | None  # None: the trace's root, or a parent not in the trace
+    name: str
+    kind: TraceKind
+    service: str  # the exporting process's service.name
+    start_ms: float  # since the scene started
+    end_ms: float
+    error: bool  # its status is ERROR
+    detail: str  # what the bar's label adds: the peer and status, the event id, the step
+
+
 class Figure(TypedDict):
     """A drawing the scene adds to its section (the saga's state diagram)."""
 
@@ -138,6 +158,10 @@ class SceneRecording(TypedDict):
     spans: list[Span]
     figures: list[Figure]
     lines: NotRequired[list[str]]
+    # The scene's trace (its spans in start order) and its id; absent in recordings made
+    # before the demo traced its scenes.
+    trace_id: NotRequired[str]
+    trace: NotRequired[list[TraceSpan]]
 
 
 class RecordingError(ValueError):

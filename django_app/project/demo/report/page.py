@@ -1,8 +1,9 @@
 """The demo report: one self-contained HTML page (inline CSS and SVG, no script, nothing
 fetched) with, per scene, what fails, what the system does and what the picture shows (its
 text in docs/scenes/, with a link to its section of the docs), its drawings (the saga's state
-diagram, its saga timelines), the sequence diagram of its calls and events, the calls as the
-clients saw them and the checks it made."""
+diagram, its saga timelines), the sequence diagram of its calls and events and the waterfall of
+its trace (both drawn from its spans), the calls as the clients saw them and the checks it
+made."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from html import escape
 from .about import LABELS, SceneText, docs_anchor, inline_html
 from .model import SceneRecording
 from .sequence import render_sequence_svg
+from .waterfall import render_waterfall_svg
 
 #: The docs page with one section per scene.
 SCENES_PAGE = "failures"
@@ -120,6 +122,16 @@ def _scene(recording: SceneRecording, text: SceneText | None, docs_base: str) ->
         parts.append(
             "<h3>Sequence of calls and events</h3>"
             f'<div class="diagram sequence">{render_sequence_svg(recording)}</div>'
+        )
+    if recording.get("trace"):
+        parts.append(
+            f"<h3>Trace <code>{escape(recording.get('trace_id', ''))}</code>, span by span</h3>"
+            '<div class="diagram waterfall">'
+            + render_waterfall_svg(
+                recording.get("trace", []),
+                title=f"trace of scene {recording['number']}: {recording['title']}",
+            )
+            + "</div>"
         )
     parts.append(_calls_table(recording))
     parts.append(_checks_table(recording))

@@ -240,13 +240,25 @@
   async function refreshSaga() {
     if (current === null) { return; }
     const sagaId = current;
-    const [saga, events, calls] = await Promise.all([
+    const [saga, events, calls, trace] = await Promise.all([
       getJSON(url("saga", sagaId)), getJSON(url("events", sagaId)), getJSON(url("calls", sagaId)),
+      getJSON(url("trace", sagaId)),
     ]);
     if (sagaId !== current) { return; }
     if (saga !== null) { showSaga(saga); hooks.saga.forEach(function (hook) { hook(saga); }); }
     if (events !== null) { showEvents(events.events); }
     if (calls !== null) { showCalls(calls); hooks.calls.forEach(function (hook) { hook(calls); }); }
+    if (trace !== null) { showTrace(trace); }
+  }
+
+  function showTrace(trace) {
+    $("trace-id").textContent = trace.trace_id;
+    const box = $("trace-waterfall");
+    if (box.dataset.spans === String(trace.spans.length) && box.dataset.trace === trace.trace_id) { return; }
+    box.dataset.spans = String(trace.spans.length);
+    box.dataset.trace = trace.trace_id;
+    // drawn and escaped by the server (project/demo/report/waterfall.py), like the timeline
+    box.innerHTML = trace.svg || '<p class="note">No span yet.</p>';
   }
 
   function workerText(w) {
