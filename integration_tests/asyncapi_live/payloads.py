@@ -3,7 +3,7 @@ sends the same), invalid ones made from a valid one by breaking one field.
 
 The strategies are built here from the schema keywords our event schemas use (type, const,
 properties, required, additionalProperties, allOf, anyOf, items, minItems, minLength, maxLength,
-minimum, pattern): hypothesis-jsonschema 0.23.1 does not run on the Hypothesis we have (its
+minimum, maximum, pattern): hypothesis-jsonschema 0.23.1 does not run on the Hypothesis we have (its
 object strategy calls `many.more()`, which Hypothesis 6.170 no longer has). A keyword outside
 that list raises, so a schema that grows one cannot be fuzzed with less than it says; and each
 payload is checked against the schema with jsonschema before it is used.
@@ -23,7 +23,7 @@ from integration_tests.asyncapi_live.document import Message, inlined, payload_e
 
 HANDLED = {
     "type", "const", "properties", "required", "additionalProperties", "allOf", "anyOf",
-    "items", "minItems", "minLength", "maxLength", "minimum", "pattern",
+    "items", "minItems", "minLength", "maxLength", "minimum", "maximum", "pattern",
     "description", "title",
 }  # fmt: skip
 # Named fields keep their schema; a few extra ones test the tolerant reader (`data` allows them).
