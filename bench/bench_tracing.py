@@ -53,11 +53,11 @@ from mock_services.testing import StubServer  # noqa: E402
 
 TARGET = 1.10
 WORKLOADS = {
-    "saga": "OrderProcessingSaga end to end on the stubs (sagas/s)",
-    "rabbitmq": "RabbitMQ consume, ours per message (quorum queue)",
-    "rabbitmq_window": f"RabbitMQ consume, ours in windows of {WINDOW} (quorum queue)",
-    "redis": "Redis Streams consume, ours per message",
-    "redis_window": f"Redis Streams consume, ours in windows of {WINDOW}",
+    "saga": "Tracing: the order saga end to end on the stubs",
+    "rabbitmq": "Tracing: RabbitMQ consume, ours per message (quorum queue)",
+    "rabbitmq_window": f"Tracing: RabbitMQ consume, ours in windows of {WINDOW} (quorum queue)",
+    "redis": "Tracing: Redis Streams consume, ours per message",
+    "redis_window": f"Tracing: Redis Streams consume, ours in windows of {WINDOW}",
 }
 # Environment a worker must not inherit: tracing is what the worker's mode says, nothing else.
 UNSET = ("OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED", "MICROSERVICES_TRACES_FILE")
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
         unit = "saga" if workload == "saga" else "event"
         figures = {f"{workload}_{mode}": f"tracing {mode}" for mode in MODES}
         ratio = Ratio(
-            f"tracing on / off, time a {unit} (figures: off / on per second)",
+            f"on / off, time per {unit} (figures: {unit}s/s off / on)",
             f"{workload}_off",
             f"{workload}_on",
             TARGET,
@@ -198,7 +198,13 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
         title = f"{WORKLOADS[workload]}, {label}"
         sections[workload] = report(title, figures, runs, [ratio], units_per_turn=units)
         sections[workload]["spans_per_unit"] = spans_per_unit(workers, workload)
-        print(f"  spans per {unit}: {sections[workload]['spans_per_unit']}\n", flush=True)
+        # each round's own on / off: how far the shared machine's load moved the figures
+        pairs = zip(runs[f"{workload}_off"], runs[f"{workload}_on"], strict=True)
+        by_round = [off / on for off, on in pairs]
+        sections[workload]["on_off_by_round"] = [round(value, 3) for value in by_round]
+        print(f"  {workload}: on / off by round: {min(by_round):.2f}x to {max(by_round):.2f}x")
+        spans = sections[workload]["spans_per_unit"]
+        print(f"  {workload}: spans per {unit}: {spans}\n", flush=True)
     return {
         "question": "what tracing (SDK, batch processor, in-memory exporter) costs, on / off",
         "rounds": args.rounds,
