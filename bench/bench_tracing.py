@@ -23,6 +23,7 @@ Not a test. Prints the figures and writes bench/results/tracing.json (not with -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -97,11 +98,10 @@ class Worker:
 
     def close(self) -> None:
         requests, _ = self._pipes()
-        if self.process.poll() is None:
+        with contextlib.suppress(BrokenPipeError):  # a worker that failed has said why on stderr
             requests.write("quit\n")
-            requests.flush()
             requests.close()
-            self.process.wait(timeout=60)
+        self.process.wait(timeout=60)
 
 
 def spans_per_unit(workers: Mapping[str, Worker], workload: str) -> dict[str, float]:
