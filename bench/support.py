@@ -189,12 +189,13 @@ def medians(runs: Mapping[str, list[float]]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Ratio:
     """`ours` over `ceiling`, two figures of the same kind of work; `target` is printed with
-    met/missed, never enforced."""
+    met/missed, never enforced: a floor, or with `at_most` a ceiling (a cost: lower is better)."""
 
     label: str
     ours: str
     ceiling: str
     target: float | None = None
+    at_most: bool = False
 
     def evaluate(self, median: Mapping[str, float]) -> dict[str, Any]:
         value = median[self.ours] / median[self.ceiling]
@@ -205,7 +206,10 @@ class Ratio:
             "value": round(value, 3),
         }
         if self.target is not None:
-            result.update(target=self.target, met=value >= self.target)
+            met = value <= self.target if self.at_most else value >= self.target
+            result.update(target=self.target, met=met)
+            if self.at_most:
+                result["at_most"] = True
         return result
 
 
@@ -226,7 +230,8 @@ def report(
     for ratio in evaluated:
         line = f"  {ratio['label']:<{width}}  {ratio['value']:>9.2f}x"
         if "target" in ratio:
-            line += f"   target >= {ratio['target']}x: {'met' if ratio['met'] else 'MISSED'}"
+            bound = "<=" if ratio.get("at_most") else ">="
+            line += f"   target {bound} {ratio['target']}x: {'met' if ratio['met'] else 'MISSED'}"
         print(line)
     print(flush=True)
     return {

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench import table
+from bench.support import Ratio
 
 
 def consume_results() -> dict[str, Any]:
@@ -100,3 +101,40 @@ def test_the_cluster_results_give_their_ratios_and_a_row_per_failover_kind(
         "confirmed publish (seconds; lower is better) | median 0.25 s, max 1.50 s (3 kills) "
         "|  |  |" in generated
     )
+
+
+def test_a_cost_ratio_shows_its_target_as_a_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench_tracing.py: on / off is a cost, met when at most its target (Ratio(at_most=True))."""
+    section = {
+        "title": "Order saga, tracing on vs off",
+        "events_per_second": {"median": {"saga_off": 20.0, "saga_on": 17.0}},
+        "ratios": [
+            {"label": "on / off", "ours": "saga_off", "ceiling": "saga_on", "value": 1.18}
+            | {"target": 1.1, "met": False, "at_most": True}
+        ],
+    }
+    (tmp_path / "tracing.json").write_text(json.dumps({"saga": section, "machine": {}}))
+    monkeypatch.setattr(table, "RESULTS_DIR", tmp_path)
+    assert (
+        "| tracing | Order saga, tracing on vs off: on / off | 20 / 17 | 1.18x "
+        "| ≤ 1.1x: **missed** |" in table.table()
+    )
+
+
+def test_a_cost_ratio_is_met_at_or_under_its_target_and_a_floor_at_or_over() -> None:
+    cost = Ratio("on / off", "off", "on", 1.1, at_most=True)
+    assert cost.evaluate({"off": 110.0, "on": 100.0}) == {
+        "label": "on / off",
+        "ours": "off",
+        "ceiling": "on",
+        "value": 1.1,
+        "target": 1.1,
+        "met": True,
+        "at_most": True,
+    }
+    assert cost.evaluate({"off": 120.0, "on": 100.0})["met"] is False
+    floor = Ratio("ours / raw", "ours", "raw", 0.5)
+    assert floor.evaluate({"ours": 60.0, "raw": 100.0})["met"] is True
+    assert "at_most" not in floor.evaluate({"ours": 40.0, "raw": 100.0})

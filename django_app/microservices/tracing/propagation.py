@@ -23,9 +23,22 @@ REQUEST_ID_ATTRIBUTE = "microservices.request_id"
 KEYS = ("traceparent", "tracestate")
 
 
+_current: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
-    """The app's tracer: the API's no-op one until an SDK is configured (setup.py)."""
-    return trace.get_tracer(TRACER_NAME)
+    """The app's tracer: the API's no-op one until an SDK is configured (setup.py).
+
+    Kept for the provider it came from: the SDK's get_tracer() resets a warnings filter and
+    builds two scope objects on every call before it finds its cached tracer, a cost every span
+    would pay; a provider installed later (or by a test) gets a tracer of its own.
+    """
+    global _current
+    provider = trace.get_tracer_provider()
+    current = _current
+    if current is None or current[0] is not provider:
+        current = _current = (provider, provider.get_tracer(TRACER_NAME))
+    return current[1]
 
 
 def tracing_on() -> bool:

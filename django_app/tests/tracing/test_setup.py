@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
 
-from microservices.tracing import capture, tracing_setup
+from microservices.tracing import capture, tracer, tracing_setup
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -99,3 +100,22 @@ def test_a_bad_setting_is_refused_naming_the_variable(monkeypatch, env, message)
 def test_capture_is_empty_outside_a_span():
     """Nothing to store when no span is current (tracing off in this process)."""
     assert capture() == {}
+
+
+def test_the_provider_is_asked_for_the_tracer_once(spans, monkeypatch):
+    """tracer() keeps what the installed provider gave (the SDK's get_tracer resets a warnings
+    filter on every call); spans still reach that provider, and every test here installs a
+    provider of its own, which gets a tracer of its own."""
+    provider = trace.get_tracer_provider()
+    asked = []
+
+    def get_tracer(*args, **kwargs):
+        asked.append(args)
+        return type(provider).get_tracer(provider, *args, **kwargs)
+
+    monkeypatch.setattr(provider, "get_tracer", get_tracer)
+    for _ in range(3):
+        with tracer().start_as_current_span("kept"):
+            pass
+    assert asked == [("microservices",)]
+    assert len(spans.named("kept")) == 3

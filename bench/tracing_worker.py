@@ -1,0 +1,202 @@
+"""One long-lived process of bench_tracing.py, tracing on or off for its whole life, running the
+bench's workloads when asked and answering with the rate and the spans they produced.
+
+    python -m bench.tracing_worker on|off     (started by bench/bench_tracing.py, not by hand)
+
+It reads one request a line on stdin (`saga 100`, `rabbitmq 2000`, `rabbitmq_window 2000`,
+`redis 2000`, `redis_window 2000`, `quit`) and writes one JSON line a request on stdout:
+`{"per_second": ..., "units": ..., "spans": ...}`. Everything else it prints goes to stderr.
+
+"on" is the SDK's TracerProvider with a BatchSpanProcessor (the real setup's processor) in front
+of the SDK's InMemorySpanExporter, plus the instrumentations the real setup installs (Django,
+requests, psycopg, redis). "off" is what the real setup leaves when tracing is off: no SDK, the
+API's no-op tracer, nothing instrumented. The spans of each request are flushed, counted and
+cleared after its clock stops, so a run never measures nothing unnoticed and memory stays flat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
+
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+
+from bench.raw_inbox import EVENT_TYPE, HANDLER  # noqa: E402
+from bench.support import Database, durability, setup_django, unique_name  # noqa: E402
+
+# The real setup's instrumentations, exactly: its public entry point picks the exporter from
+# the environment, and none of its exporters is the in-memory one this bench needs.
+from microservices.tracing.setup import _instrument  # noqa: E402
+
+MODES = ("off", "on")
+CONSUMERS = ("rabbitmq", "rabbitmq_window", "redis", "redis_window")
+WINDOW = 50
+# The trace context every bench message carries, as the relay sends it with tracing on in the
+# publisher; both modes consume the same messages, so only the consumer's tracing differs.
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@dataclasses.dataclass
+class Spans:
+    """The spans a worker produced: none at all when off (no SDK to hand them to)."""
+
+    exporter: InMemorySpanExporter | None = None
+    processor: BatchSpanProcessor | None = None
+
+    def take(self) -> int:
+        """Flush the batch processor, count what reached the exporter, and clear it."""
+        if self.exporter is None or self.processor is None:
+            return 0
+        self.processor.force_flush()
+        count = len(self.exporter.get_finished_spans())
+        self.exporter.clear()
+        return count
+
+
+def tracing_on() -> Spans:
+    """The SDK with a batch processor and an in-memory exporter, and the real instrumentations."""
+    exporter = InMemorySpanExporter()
+    processor = BatchSpanProcessor(exporter)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: "bench-tracing"}))
+    provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    _instrument()
+    return Spans(exporter, processor)
+
+
+Workload = Callable[[int], float]  # n units -> units per second
+
+
+def saga_workload() -> Workload:
+    """One OrderProcessingSaga after another, end to end on the stubs (bench_saga.py's saga)."""
+    from shop.clients.inventory import InventoryServiceClient
+    from shop.clients.users import UserServiceClient
+    from shop.order_processing import process_order_request
+
+    inventory, prefix = InventoryServiceClient(), unique_name("trace-")
+    user_id = UserServiceClient().create_user(email=f"{prefix}@example.com", name="Bench")["id"]
+    items = [
+        {
+            "product_id": inventory.create_product(
+                sku=f"{prefix}-{sku}".upper(), name=sku, on_hand=1_000_000, unit_price=price
+            )["id"],
+            "quantity": quantity,
+        }
+        for sku, price, quantity in (("a", 1250, 2), ("b", 4999, 1))
+    ]
+    serial = iter(range(10**9))
+
+    def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            saga_id = f"{prefix}-{next(serial)}"
+            result = process_order_request(user_id, items, "tok_visa", saga_id=saga_id)
+            if result.status != "completed":
+                raise RuntimeError(f"saga {saga_id} ended {result.status}: {result.error}")
+        return n / (time.perf_counter() - started)
+
+    return run
+
+
+def consume_workload(broker: str, *, window: int | None) -> Workload:
+    """Our consumer (bench_consume.py's "ours": validation, inbox row, no-op handler) draining n
+    events published before its clock starts, each carrying TRACEPARENT."""
+    from microservices.events.backends import bus_settings
+    from microservices.events.bus import EventBus
+    from microservices.events.envelope import Envelope
+    from microservices.events.handlers import HandlerRegistry
+    from microservices.events.rabbitmq import RabbitMQBus
+    from microservices.events.redis_streams import RedisStreamsBus
+    from microservices.models import InboxEvent
+    from shop.event_samples import sample_data
+
+    name = unique_name(f"benchtrace{broker[:5]}")
+    options: dict[str, Any] = {"consume_window": window} if window else {}
+    bus: EventBus
+    if broker == "rabbitmq":
+        bus = RabbitMQBus.from_config(
+            bus_settings(
+                rabbitmq_url=os.environ["RABBITMQ_URL"],
+                rabbitmq_exchange=name,
+                rabbitmq_prefetch=2 * (window or WINDOW),
+                **options,
+            )
+        )
+    else:
+        bus = RedisStreamsBus.from_config(
+            bus_settings(redis_url=os.environ["REDIS_URL"], redis_stream_prefix=name, **options)
+        )
+    bus.declare([EVENT_TYPE], group=name)
+    registry = HandlerRegistry()
+    registry.add(EVENT_TYPE, lambda envelope: None, name=HANDLER)
+    trace_context = {"traceparent": TRACEPARENT}
+
+    def run(n: int) -> float:
+        batch = [
+            dataclasses.replace(
+                Envelope.new(EVENT_TYPE, sample_data(EVENT_TYPE)), trace=trace_context
+            )
+            for _ in range(n)
+        ]
+        for i in range(0, n, 100):
+            bus.publish_many(batch[i : i + 100])
+        started = time.perf_counter()
+        settled = bus.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
+        per_second = n / (time.perf_counter() - started)
+        ids = [envelope.event_id for envelope in batch]
+        if settled != n or InboxEvent.objects.filter(event_id__in=ids).count() != n:
+            raise RuntimeError(f"{broker}: {settled} of {n} events settled with their inbox row")
+        return per_second
+
+    return run
+
+
+def serve(mode: str, requests: TextIO, replies: TextIO) -> None:
+    """Set this process up in `mode`, then answer requests until `quit` or end of input."""
+    if mode not in MODES:
+        raise ValueError(f"tracing worker: mode {mode!r} is not one of {', '.join(MODES)}")
+    spans = tracing_on() if mode == "on" else Spans()
+    url = os.environ["DATABASE_URL"]
+    setup_django("project.settings.base", Database("tests", url, durability(url)))
+    workloads: dict[str, Workload] = {}
+    for line in requests:
+        what, _, count = line.strip().partition(" ")
+        if what == "quit":
+            break
+        if what not in workloads:
+            if what == "saga":
+                workloads[what] = saga_workload()
+            elif what in CONSUMERS:
+                broker, _, windowed = what.partition("_")
+                workloads[what] = consume_workload(broker, window=WINDOW if windowed else None)
+            else:
+                raise ValueError(f"tracing worker: unknown workload {what!r}")
+        spans.take()  # what setting up and filling produced is not the workload's
+        per_second = workloads[what](int(count))
+        answer = {"per_second": per_second, "units": int(count), "spans": spans.take()}
+        replies.write(json.dumps(answer) + "\n")
+        replies.flush()
+
+
+def main() -> None:
+    replies, sys.stdout = sys.stdout, sys.stderr
+    serve(sys.argv[1] if len(sys.argv) > 1 else "", sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    main()

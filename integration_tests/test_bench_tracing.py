@@ -1,0 +1,44 @@
+"""bench/bench_tracing.py measures something: with --check, one tiny turn of every workload on
+the session's servers, its "on" worker must make spans and its "off" worker none (the script
+exits non-zero otherwise), so the bench cannot print a ratio of two untraced runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integration_tests.servers import Endpoint
+
+REPO = Path(__file__).resolve().parent.parent
+WORKLOADS = ("saga", "rabbitmq", "rabbitmq_window", "redis", "redis_window")
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.redis
+def test_the_bench_on_mode_makes_spans_and_its_off_mode_none(
+    postgres: Endpoint, rabbitmq: Endpoint, redis_server: Endpoint
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres.url,
+        "RABBITMQ_URL": rabbitmq.url,
+        "REDIS_URL": redis_server.url,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "django_app"), str(REPO)]),
+    }
+    done = subprocess.run(
+        [sys.executable, "bench/bench_tracing.py", "--check"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = dict(re.findall(r"(\w+): spans per \w+: \{'off': 0\.0, 'on': ([\d.]+)\}", done.stdout))
+    assert sorted(found) == sorted(WORKLOADS)
+    assert min(float(spans) for spans in found.values()) >= 1
