@@ -21,6 +21,7 @@ TRACER_NAME = "microservices"
 REQUEST_ID_ATTRIBUTE = "microservices.request_id"
 # The keys of the W3C Trace Context that travel with a row or a message.
 KEYS = ("traceparent", "tracestate")
+_EMPTY = Context()
 
 
 _current: tuple[trace.TracerProvider, trace.Tracer] | None = None
@@ -75,7 +76,17 @@ def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
 
 def restore(carrier: Mapping[Any, Any] | None) -> Context:
     """A Context whose parent is the span `carrier` names (the empty context if none)."""
-    return propagate.extract(carrier_of(carrier))
+    found = carrier_of(carrier)
+    return propagate.extract(found) if found else _EMPTY
+
+
+def linked(carrier: Mapping[Any, Any] | None) -> trace.SpanContext | None:
+    """The span context `carrier` names, to link to (None if it names none, or not validly)."""
+    found = carrier_of(carrier)
+    if not found:
+        return None
+    context = trace.get_current_span(propagate.extract(found)).get_span_context()
+    return context if context.is_valid else None
 
 
 def record_request_id(span: trace.Span | None = None, request_id: str | None = None) -> None:
