@@ -8,6 +8,7 @@ into a Context to start spans under.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,10 @@ TRACER_NAME = "microservices"
 REQUEST_ID_ATTRIBUTE = "microservices.request_id"
 # The keys of the W3C Trace Context that travel with a row or a message.
 KEYS = ("traceparent", "tracestate")
+_KEYS = tuple((key, key.encode()) for key in KEYS)  # Redis gives bytes
 _EMPTY = Context()
+# A W3C traceparent of version 00: version, trace id, parent span id, flags.
+_VERSION_00 = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 _current: tuple[trace.TracerProvider, trace.Tracer] | None = None
@@ -65,8 +69,10 @@ def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
     if not headers:
         return {}
     carrier: dict[str, str] = {}
-    for key in KEYS:
-        value = headers.get(key, headers.get(key.encode()))
+    for key, raw in _KEYS:
+        value = headers.get(key)
+        if value is None:
+            value = headers.get(raw)
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
         if isinstance(value, str) and value:
@@ -81,11 +87,24 @@ def restore(carrier: Mapping[Any, Any] | None) -> Context:
 
 
 def linked(carrier: Mapping[Any, Any] | None) -> trace.SpanContext | None:
-    """The span context `carrier` names, to link to (None if it names none, or not validly)."""
+    """The span context `carrier` names, to link to (None if it names none, or not validly).
+
+    A window links to each of its messages, so this is on every message's path: a lone
+    version-00 `traceparent` (what our relay sends) is read here, without building a Context;
+    anything else (a `tracestate`, another version) goes through the propagator."""
     found = carrier_of(carrier)
     if not found:
         return None
-    context = trace.get_current_span(propagate.extract(found)).get_span_context()
+    traceparent = found["traceparent"] if len(found) == 1 and "traceparent" in found else ""
+    if _VERSION_00.fullmatch(traceparent):
+        context = trace.SpanContext(
+            int(traceparent[3:35], 16),
+            int(traceparent[36:52], 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
+        )
+    else:
+        context = trace.get_current_span(propagate.extract(found)).get_span_context()
     return context if context.is_valid else None
 
 

@@ -16,6 +16,7 @@ from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError
 from microservices.request_id import current_request_id
+from microservices.tracing import linked
 from shop.event_samples import sample_envelope
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,32 @@ def test_a_failed_window_is_decided_again_in_a_span_per_message(spans):
     assert first.parent is not None
     assert (first.parent.trace_id, first.parent.span_id) == _ids(PARENTS[0])
     assert seen[-1] == (first.context, envelopes[0].correlation_id)
+
+
+@pytest.mark.parametrize(
+    ("carrier", "expected"),
+    [
+        ({b"traceparent": PARENTS[0].encode()}, _ids(PARENTS[0])),
+        ({"traceparent": PARENTS[1]}, _ids(PARENTS[1])),
+        ({}, None),
+        (None, None),
+        ({"traceparent": "00-" + "0" * 32 + "-b7ad6b7169203331-01"}, None),  # no trace id
+        ({"traceparent": "00-0af7651916cd43dd8448eb211c80319c-" + "0" * 16 + "-01"}, None),
+        ({"traceparent": PARENTS[0].upper()}, None),
+        ({"traceparent": PARENTS[0][:-1]}, None),
+        ({"traceparent": "not a traceparent"}, None),
+    ],
+)
+def test_a_link_is_to_the_context_a_valid_traceparent_names(carrier, expected):
+    context = linked(carrier)
+    found = None if context is None else (context.trace_id, context.span_id)
+    assert found == expected
+    if context is not None:
+        assert context.is_remote and context.trace_flags.sampled
+
+
+def test_a_link_keeps_the_tracestate():
+    """Read by the propagator, as any carrier with more than a version-00 traceparent."""
+    context = linked({"traceparent": PARENTS[0], "tracestate": "vendor=value"})
+    assert context is not None and context.trace_state.get("vendor") == "value"
+    assert (context.trace_id, context.span_id) == _ids(PARENTS[0])
