@@ -83,29 +83,43 @@ def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
 def restore(carrier: Mapping[Any, Any] | None) -> Context:
     """A Context whose parent is the span `carrier` names (the empty context if none)."""
     found = carrier_of(carrier)
-    return propagate.extract(found) if found else _EMPTY
+    if not found:
+        return _EMPTY
+    context = _version_00(found)
+    if context is None:
+        return propagate.extract(found)
+    return (
+        trace.set_span_in_context(trace.NonRecordingSpan(context), _EMPTY)
+        if context.is_valid
+        else _EMPTY
+    )
 
 
 def linked(carrier: Mapping[Any, Any] | None) -> trace.SpanContext | None:
-    """The span context `carrier` names, to link to (None if it names none, or not validly).
-
-    A window links to each of its messages, so this is on every message's path: a lone
-    version-00 `traceparent` (what our relay sends) is read here, without building a Context;
-    anything else (a `tracestate`, another version) goes through the propagator."""
+    """The span context `carrier` names, to link to (None if it names none, or not validly)."""
     found = carrier_of(carrier)
     if not found:
         return None
-    traceparent = found["traceparent"] if len(found) == 1 and "traceparent" in found else ""
-    if _VERSION_00.fullmatch(traceparent):
-        context = trace.SpanContext(
-            int(traceparent[3:35], 16),
-            int(traceparent[36:52], 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
-        )
-    else:
+    context = _version_00(found)
+    if context is None:
         context = trace.get_current_span(propagate.extract(found)).get_span_context()
     return context if context.is_valid else None
+
+
+def _version_00(carrier: Mapping[str, str]) -> trace.SpanContext | None:
+    """The remote span context of a carrier that is a lone version-00 `traceparent` (what our
+    relay sends), read without the propagator's Context; None for anything else (a
+    `tracestate`, another version, a malformed value), which the propagator then reads. Every
+    consumed message comes through here, so it skips the propagator's general path."""
+    traceparent = carrier.get("traceparent", "") if len(carrier) == 1 else ""
+    if not _VERSION_00.fullmatch(traceparent):
+        return None
+    return trace.SpanContext(
+        int(traceparent[3:35], 16),
+        int(traceparent[36:52], 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
+    )
 
 
 def record_request_id(span: trace.Span | None = None, request_id: str | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from microservices.events.consumer import Dispatcher, Outcome
@@ -16,7 +16,7 @@ from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError
 from microservices.request_id import current_request_id
-from microservices.tracing import linked
+from microservices.tracing import carrier_of, linked, restore
 from shop.event_samples import sample_envelope
 
 pytestmark = pytest.mark.django_db
@@ -121,16 +121,23 @@ def test_a_failed_window_is_decided_again_in_a_span_per_message(spans):
         ({"traceparent": "not a traceparent"}, None),
     ],
 )
-def test_a_link_is_to_the_context_a_valid_traceparent_names(carrier, expected):
+def test_a_link_and_a_parent_are_the_context_a_valid_traceparent_names(carrier, expected):
+    """`linked` and `restore` read a lone traceparent themselves: as the propagator would."""
     context = linked(carrier)
     found = None if context is None else (context.trace_id, context.span_id)
     assert found == expected
     if context is not None:
         assert context.is_remote and context.trace_flags.sampled
+    by_propagator = trace.get_current_span(propagate.extract(carrier_of(carrier)))
+    assert trace.get_current_span(restore(carrier)).get_span_context() == (
+        by_propagator.get_span_context()
+    )
 
 
 def test_a_link_keeps_the_tracestate():
     """Read by the propagator, as any carrier with more than a version-00 traceparent."""
-    context = linked({"traceparent": PARENTS[0], "tracestate": "vendor=value"})
+    carrier = {"traceparent": PARENTS[0], "tracestate": "vendor=value"}
+    context = linked(carrier)
     assert context is not None and context.trace_state.get("vendor") == "value"
+    assert trace.get_current_span(restore(carrier)).get_span_context() == context
     assert (context.trace_id, context.span_id) == _ids(PARENTS[0])
