@@ -8,6 +8,10 @@ to and lets each turn count the spans it made: a bench whose "on" made no span, 
 made one, stops with an error instead of printing a ratio. (OTLP to a closed port would encode
 each batch and then fail, retry and drop: a cost that depends on the failure path.)
 
+The consumer workloads also run two variants of "on", as extra rows beside the main figure:
+"sampled" (parentbased_traceidratio at 0.1, one message in ten arriving sampled) and "lean"
+(the psycopg and redis instrumentations off, our own spans only). `--variants ""` skips them.
+
 A process can set the global tracer provider once, so the two modes live in two long-lived
 worker processes, started once and driven in alternation: each round asks both for the same
 work, the one going first rotated every round (support.take_turns), so the machine's drift hits
@@ -15,6 +19,7 @@ both alike. Both use the same stubs (four, served by this process, which waits w
 works), the same PostgreSQL server (a database each) and the same brokers (their own names).
 
     .venv/bin/python bench/bench_tracing.py [--iterations 100] [--events 2000] [--rounds 5]
+                                            [--variants sampled,lean]
     .venv/bin/python bench/bench_tracing.py --check    # tiny turns: on makes spans, off none
 
 Not a test. Prints the figures and writes bench/results/tracing.json (not with --check).
@@ -46,7 +51,7 @@ from bench.support import (  # noqa: E402
     unique_name,
     write_results,
 )
-from bench.tracing_worker import MODES, WINDOW  # noqa: E402
+from bench.tracing_worker import MODES, RATIO, VARIANTS, WINDOW  # noqa: E402
 from integration_tests.servers import provide  # noqa: E402
 from integration_tests.servers.postgres import drop_database, fresh_database  # noqa: E402
 from mock_services.common.app import SERVICE_NAMES  # noqa: E402
@@ -61,7 +66,18 @@ WORKLOADS = {
     "redis_window": f"Tracing: Redis Streams consume, ours in windows of {WINDOW}",
 }
 # Environment a worker must not inherit: tracing is what the worker's mode says, nothing else.
-UNSET = ("OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED", "MICROSERVICES_TRACES_FILE")
+UNSET = (
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_SDK_DISABLED",
+    "MICROSERVICES_TRACES_FILE",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+)
+VARIANT_LABELS = {
+    "sampled": f"sampled ({RATIO:g}) / off",
+    "lean": "on without the psycopg and redis spans / off",
+}
 
 
 class Worker:
@@ -127,12 +143,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="sagas each worker runs first")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="which to run")
     parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="variants of on for the consumer"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="one tiny round: spans on, none off; no JSON"
     )
     args = parser.parse_args()
     chosen = args.workloads.split(",")
     if unknown := set(chosen) - set(WORKLOADS):
         parser.error(f"--workloads: unknown {', '.join(sorted(unknown))}")
+    args.variants = [name for name in args.variants.split(",") if name]
+    if unknown := set(args.variants) - set(VARIANTS):
+        parser.error(f"--variants: unknown {', '.join(sorted(unknown))}")
     if args.check:
         args.iterations, args.events, args.rounds, args.warmup = 2, 20, 1, 1
     with ExitStack() as stack:
@@ -168,7 +190,7 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
     )
     name = unique_name("bench_tracing_")
     workers: dict[str, Worker] = {}
-    for mode in MODES:
+    for mode in (*MODES, *args.variants):
         url = fresh_database(postgres.endpoint.url, f"{name}_{mode}")
         stack.callback(drop_database, postgres.endpoint.url, url)
         workers[mode] = Worker(mode, {**base_env, "DATABASE_URL": url})
@@ -181,23 +203,36 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
     sections: dict[str, Any] = {}
     for workload in chosen:
         units = args.iterations if workload == "saga" else args.events
-        turns = measures(workers, workload, units)
-        for worker in workers.values():  # warm-up: connections, caches, imports
+        modes = [*MODES, *(args.variants if workload != "saga" else [])]
+        turns = measures({mode: workers[mode] for mode in modes}, workload, units)
+        for worker in (workers[mode] for mode in modes):  # warm-up: connections, caches, imports
             worker.ask(workload, args.warmup if workload == "saga" else units // 10 or 1)
             worker.spans.clear()
         runs = take_turns(turns, args.rounds, f"{workload}, tracing off/on")
         unit = "saga" if workload == "saga" else "event"
-        figures = {f"{workload}_{mode}": f"tracing {mode}" for mode in MODES}
-        ratio = Ratio(
-            f"on / off, time per {unit} (figures: {unit}s/s off / on)",
-            f"{workload}_off",
-            f"{workload}_on",
-            TARGET,
-            at_most=True,
-        )
+        figures = {f"{workload}_{mode}": f"tracing {mode}" for mode in modes}
+        ratios = [
+            Ratio(
+                f"on / off, time per {unit} (figures: {unit}s/s off / on)",
+                f"{workload}_off",
+                f"{workload}_on",
+                TARGET,
+                at_most=True,
+            ),
+            *(
+                Ratio(
+                    f"{VARIANT_LABELS[mode]}, time per {unit} (figures: {unit}s/s off / {mode})",
+                    f"{workload}_off",
+                    f"{workload}_{mode}",
+                )
+                for mode in modes[len(MODES) :]
+            ),
+        ]
         title = f"{WORKLOADS[workload]}, {label}"
-        sections[workload] = report(title, figures, runs, [ratio], units_per_turn=units)
-        sections[workload]["spans_per_unit"] = spans_per_unit(workers, workload)
+        sections[workload] = report(title, figures, runs, ratios, units_per_turn=units)
+        sections[workload]["spans_per_unit"] = spans_per_unit(
+            {mode: workers[mode] for mode in modes}, workload
+        )
         # each round's own on / off: how far the shared machine's load moved the figures
         pairs = zip(runs[f"{workload}_off"], runs[f"{workload}_on"], strict=True)
         by_round = [off / on for off, on in pairs]
@@ -208,6 +243,7 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
     return {
         "question": "what tracing (SDK, batch processor, in-memory exporter) costs, on / off",
         "rounds": args.rounds,
+        "variants": {mode: VARIANT_LABELS[mode] for mode in args.variants},
         "exporter": "InMemorySpanExporter behind a BatchSpanProcessor",
         "postgres_settings": settings,
         "servers": {"rabbitmq": rabbit.endpoint.source, "redis": redis_server.endpoint.source},

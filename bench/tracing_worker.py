@@ -1,7 +1,7 @@
 """One long-lived process of bench_tracing.py, tracing on or off for its whole life, running the
 bench's workloads when asked and answering with the rate and the spans they produced.
 
-    python -m bench.tracing_worker on|off     (started by bench/bench_tracing.py, not by hand)
+    python -m bench.tracing_worker off|on|sampled|lean   (started by bench/bench_tracing.py)
 
 It reads one request a line on stdin (`saga 100`, `rabbitmq 2000`, `rabbitmq_window 2000`,
 `redis 2000`, `redis_window 2000`, `quit`) and writes one JSON line a request on stdout:
@@ -10,8 +10,14 @@ It reads one request a line on stdin (`saga 100`, `rabbitmq 2000`, `rabbitmq_win
 "on" is the SDK's TracerProvider with a BatchSpanProcessor (the real setup's processor) in front
 of the SDK's InMemorySpanExporter, plus the instrumentations the real setup installs (Django,
 requests, psycopg, redis). "off" is what the real setup leaves when tracing is off: no SDK, the
-API's no-op tracer, nothing instrumented. The spans of each request are flushed, counted and
-cleared after its clock stops, so a run never measures nothing unnoticed and memory stays flat.
+API's no-op tracer, nothing instrumented. Two variants of "on", for the consumer only, show
+what a user can trade: "sampled" adds the sampler `parentbased_traceidratio` at 0.1, its
+messages carrying a random trace each, flagged sampled as that sampler upstream would flag it
+(one in ten); "lean" turns the psycopg and redis instrumentations off
+(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS), so only our own spans remain. The spans of each
+request are flushed, counted and cleared after its clock stops, so a run never measures
+nothing unnoticed and memory stays flat. Once a consumer is set up, the worker freezes its
+heap, as `manage.py consume_events` does before its loop (microservices/management/heap.py).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -35,15 +42,23 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import (  # noqa: E402
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 from bench.raw_inbox import EVENT_TYPE, HANDLER  # noqa: E402
 from bench.support import Database, durability, setup_django, unique_name  # noqa: E402
 
 # The real setup's instrumentations, exactly: its public entry point picks the exporter from
 # the environment, and none of its exporters is the in-memory one this bench needs.
-from microservices.tracing.setup import _instrument  # noqa: E402
+from microservices.management.heap import freeze_startup_heap  # noqa: E402
+from microservices.tracing.setup import DISABLED_ENV, _instrument  # noqa: E402
 
 MODES = ("off", "on")
+VARIANTS = ("sampled", "lean")  # of "on", for the consumer workloads
+RATIO = 0.1  # the sampled variant's
 CONSUMERS = ("rabbitmq", "rabbitmq_window", "redis", "redis_window")
 WINDOW = 50
 # The trace context every bench message carries, as the relay sends it with tracing on in the
@@ -68,11 +83,14 @@ class Spans:
         return count
 
 
-def tracing_on() -> Spans:
-    """The SDK with a batch processor and an in-memory exporter, and the real instrumentations."""
+def tracing_on(sampler: Sampler | None = None) -> Spans:
+    """The SDK with a batch processor and an in-memory exporter, and the real instrumentations
+    (but those DISABLED_ENV names)."""
     exporter = InMemorySpanExporter()
     processor = BatchSpanProcessor(exporter)
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: "bench-tracing"}))
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: "bench-tracing"}), sampler=sampler
+    )
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     _instrument()
@@ -113,9 +131,20 @@ def saga_workload() -> Workload:
     return run
 
 
-def consume_workload(broker: str, *, window: int | None) -> Workload:
+def sampled_traceparent() -> dict[str, str]:
+    """A new trace's context, flagged sampled as TraceIdRatioBased(RATIO) decides for it."""
+    trace_id = random.getrandbits(128) or 1
+    sampler = TraceIdRatioBased(RATIO)
+    sampled = (trace_id & sampler.TRACE_ID_LIMIT) < sampler.bound
+    span_id = random.getrandbits(64) or 1
+    return {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"}
+
+
+def consume_workload(
+    broker: str, *, window: int | None, contexts: Callable[[], dict[str, str]]
+) -> Workload:
     """Our consumer (bench_consume.py's "ours": validation, inbox row, no-op handler) draining n
-    events published before its clock starts, each carrying TRACEPARENT."""
+    events published before its clock starts, each carrying the trace context `contexts()`."""
     from microservices.events.backends import bus_settings
     from microservices.events.bus import EventBus
     from microservices.events.envelope import Envelope
@@ -144,13 +173,10 @@ def consume_workload(broker: str, *, window: int | None) -> Workload:
     bus.declare([EVENT_TYPE], group=name)
     registry = HandlerRegistry()
     registry.add(EVENT_TYPE, lambda envelope: None, name=HANDLER)
-    trace_context = {"traceparent": TRACEPARENT}
 
     def run(n: int) -> float:
         batch = [
-            dataclasses.replace(
-                Envelope.new(EVENT_TYPE, sample_data(EVENT_TYPE)), trace=trace_context
-            )
+            dataclasses.replace(Envelope.new(EVENT_TYPE, sample_data(EVENT_TYPE)), trace=contexts())
             for _ in range(n)
         ]
         for i in range(0, n, 100):
@@ -168,9 +194,15 @@ def consume_workload(broker: str, *, window: int | None) -> Workload:
 
 def serve(mode: str, requests: TextIO, replies: TextIO) -> None:
     """Set this process up in `mode`, then answer requests until `quit` or end of input."""
-    if mode not in MODES:
-        raise ValueError(f"tracing worker: mode {mode!r} is not one of {', '.join(MODES)}")
-    spans = tracing_on() if mode == "on" else Spans()
+    if mode not in (*MODES, *VARIANTS):
+        known = ", ".join((*MODES, *VARIANTS))
+        raise ValueError(f"tracing worker: mode {mode!r} is not one of {known}")
+    if mode == "lean":
+        os.environ[DISABLED_ENV] = "psycopg,redis"
+    sampler = ParentBased(TraceIdRatioBased(RATIO)) if mode == "sampled" else None
+    spans = Spans() if mode == "off" else tracing_on(sampler)
+    traced = {"traceparent": TRACEPARENT}
+    contexts = sampled_traceparent if mode == "sampled" else traced.copy
     url = os.environ["DATABASE_URL"]
     setup_django("project.settings.base", Database("tests", url, durability(url)))
     workloads: dict[str, Workload] = {}
@@ -183,7 +215,10 @@ def serve(mode: str, requests: TextIO, replies: TextIO) -> None:
                 workloads[what] = saga_workload()
             elif what in CONSUMERS:
                 broker, _, windowed = what.partition("_")
-                workloads[what] = consume_workload(broker, window=WINDOW if windowed else None)
+                workloads[what] = consume_workload(
+                    broker, window=WINDOW if windowed else None, contexts=contexts
+                )
+                freeze_startup_heap()  # as manage.py consume_events does before its loop
             else:
                 raise ValueError(f"tracing worker: unknown workload {what!r}")
         spans.take()  # what setting up and filling produced is not the workload's

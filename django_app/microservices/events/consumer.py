@@ -50,7 +50,7 @@ from .inbox import (
 )
 from .infrastructure import Breaker, Failure, classify
 from .outcomes import Outcome, Result, failure_result, retry_delay
-from .trace_context import Headers, processing
+from .trace_context import Headers, processing, processing_window
 
 # What the backends import from here (outcomes.py defines them).
 __all__ = ["Dispatcher", "Outcome", "Result", "retry_delay"]
@@ -242,7 +242,8 @@ class Dispatcher:
             if handler.use_inbox and (handler.prepare is None or handler.name in item.prepared)
         ]
         decided, acked = size, []
-        with transaction.atomic():
+        # one batch span: the window's INSERT and every handler run under it (trace_context)
+        with transaction.atomic(), processing_window(work, self.system):
             try:
                 claimed = inbox_claim(claims)
             except DatabaseError as exc:
@@ -252,7 +253,7 @@ class Dispatcher:
                     inbox_unclaim(claimed)  # what is left belongs to the messages not run
                     decided = item.index
                     break
-                with processing(item.envelope, item.headers, self.system, item.handlers):
+                with bind_request_id(item.envelope.correlation_id):
                     for handler in item.handlers:
                         try:
                             ran = self._apply(item, handler, claimed)

@@ -8,6 +8,7 @@ into a Context to start spans under.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,10 @@ TRACER_NAME = "microservices"
 REQUEST_ID_ATTRIBUTE = "microservices.request_id"
 # The keys of the W3C Trace Context that travel with a row or a message.
 KEYS = ("traceparent", "tracestate")
+_KEYS = tuple((key, key.encode()) for key in KEYS)  # Redis gives bytes
+_EMPTY = Context()
+# A W3C traceparent of version 00: version, trace id, parent span id, flags.
+_VERSION_00 = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 _current: tuple[trace.TracerProvider, trace.Tracer] | None = None
@@ -64,8 +69,10 @@ def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
     if not headers:
         return {}
     carrier: dict[str, str] = {}
-    for key in KEYS:
-        value = headers.get(key, headers.get(key.encode()))
+    for key, raw in _KEYS:
+        value = headers.get(key)
+        if value is None:
+            value = headers.get(raw)
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
         if isinstance(value, str) and value:
@@ -75,7 +82,44 @@ def carrier_of(headers: Mapping[Any, Any] | None) -> dict[str, str]:
 
 def restore(carrier: Mapping[Any, Any] | None) -> Context:
     """A Context whose parent is the span `carrier` names (the empty context if none)."""
-    return propagate.extract(carrier_of(carrier))
+    found = carrier_of(carrier)
+    if not found:
+        return _EMPTY
+    context = _version_00(found)
+    if context is None:
+        return propagate.extract(found)
+    return (
+        trace.set_span_in_context(trace.NonRecordingSpan(context), _EMPTY)
+        if context.is_valid
+        else _EMPTY
+    )
+
+
+def linked(carrier: Mapping[Any, Any] | None) -> trace.SpanContext | None:
+    """The span context `carrier` names, to link to (None if it names none, or not validly)."""
+    found = carrier_of(carrier)
+    if not found:
+        return None
+    context = _version_00(found)
+    if context is None:
+        context = trace.get_current_span(propagate.extract(found)).get_span_context()
+    return context if context.is_valid else None
+
+
+def _version_00(carrier: Mapping[str, str]) -> trace.SpanContext | None:
+    """The remote span context of a carrier that is a lone version-00 `traceparent` (what our
+    relay sends), read without the propagator's Context; None for anything else (a
+    `tracestate`, another version, a malformed value), which the propagator then reads. Every
+    consumed message comes through here, so it skips the propagator's general path."""
+    traceparent = carrier.get("traceparent", "") if len(carrier) == 1 else ""
+    if not _VERSION_00.fullmatch(traceparent):
+        return None
+    return trace.SpanContext(
+        int(traceparent[3:35], 16),
+        int(traceparent[36:52], 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
+    )
 
 
 def record_request_id(span: trace.Span | None = None, request_id: str | None = None) -> None:

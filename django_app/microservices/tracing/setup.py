@@ -7,7 +7,9 @@
     unset, "none", or OTEL_SDK_DISABLED=true: no SDK, no exporter thread; the API's no-op tracer
 
 OTEL_SERVICE_NAME names the process (default: the name the entry point passes). The maintained
-instrumentations of Django, requests, psycopg and redis are installed along with the SDK.
+instrumentations of Django, requests, psycopg and redis are installed along with the SDK, but
+those named in OTEL_PYTHON_DISABLED_INSTRUMENTATIONS (a comma list: django, requests, psycopg,
+redis, or "*" for all; other names are ignored, as `opentelemetry-instrument` ignores them).
 Spans still buffered are exported at exit (the SDK's own atexit hook), so a process stopped
 with SIGTERM flushes them; the file exporter writes each span as it ends.
 """
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 FILE_ENV = "MICROSERVICES_TRACES_FILE"
 EXPORTERS = ("otlp", "console", "jsonfile", "none")
+DISABLED_ENV = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+# Our instrumentations by the names of their entry points (what DISABLED_ENV lists).
+INSTRUMENTATIONS = ("django", "requests", "psycopg", "redis")
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None  # the SDK's, once set up
@@ -100,20 +105,28 @@ def _line(span: ReadableSpan) -> str:
     return str(span.to_json(indent=None)) + "\n"
 
 
+def disabled_instrumentations() -> frozenset[str]:
+    """The instrumentations OTEL_PYTHON_DISABLED_INSTRUMENTATIONS turns off ("*": all)."""
+    names = {name.strip() for name in os.environ.get(DISABLED_ENV, "").split(",")}
+    return frozenset(INSTRUMENTATIONS) if "*" in names else frozenset(names) & set(INSTRUMENTATIONS)
+
+
 def _instrument() -> None:
     """The maintained instrumentations: server spans for Django, client spans for requests,
-    psycopg and redis, each a child of the span current when the call is made. Imported here
-    so a process with tracing off never loads them."""
+    psycopg and redis, each a child of the span current when the call is made; each can be
+    turned off (disabled_instrumentations). Imported here so a process with tracing off never
+    loads them."""
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
-    for instrumentor in (
-        DjangoInstrumentor(),
-        RequestsInstrumentor(),
-        PsycopgInstrumentor(),
-        RedisInstrumentor(),
+    disabled = disabled_instrumentations()
+    for name, instrumentor in (
+        ("django", DjangoInstrumentor()),
+        ("requests", RequestsInstrumentor()),
+        ("psycopg", PsycopgInstrumentor()),
+        ("redis", RedisInstrumentor()),
     ):
-        if not instrumentor.is_instrumented_by_opentelemetry:
+        if name not in disabled and not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()

@@ -81,6 +81,40 @@ def test_the_file_exporter_writes_one_json_line_a_span(tmp_path):
     assert spans["child"]["context"]["trace_id"] == f"0x{trace_id}"
 
 
+INSTRUMENTED_PROBE = """
+from opentelemetry.instrumentation.django import DjangoInstrumentor
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from microservices.tracing import tracing_setup
+assert tracing_setup() is True
+instrumentors = {
+    "django": DjangoInstrumentor(),
+    "requests": RequestsInstrumentor(),
+    "psycopg": PsycopgInstrumentor(),
+    "redis": RedisInstrumentor(),
+}
+print(",".join(sorted(n for n, i in instrumentors.items() if i.is_instrumented_by_opentelemetry)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("disabled", "instrumented"),
+    [
+        (None, "django,psycopg,redis,requests"),
+        ("psycopg, redis", "django,requests"),
+        ("flask,requests", "django,psycopg,redis"),  # a name of another package is ignored
+        ("*", ""),
+    ],
+)
+def test_the_standard_variable_turns_instrumentations_off(tmp_path, disabled, instrumented):
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, as opentelemetry-instrument reads it."""
+    env = {"OTEL_TRACES_EXPORTER": "jsonfile", "MICROSERVICES_TRACES_FILE": str(tmp_path / "s")}
+    if disabled is not None:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = disabled
+    assert _python(INSTRUMENTED_PROBE, **env).stdout.strip() == instrumented
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

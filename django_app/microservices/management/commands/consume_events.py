@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from microservices.events.backends import BACKENDS, build_bus
 from microservices.events.handlers import load_registry
 from microservices.management.arguments import non_negative, positive
+from microservices.management.heap import freeze_startup_heap
 from microservices.management.metrics_endpoint import add_metrics_arguments, metrics_endpoint
 from microservices.management.shutdown import stop_on_signals
 
@@ -85,6 +86,7 @@ class Command(BaseCommand):
                 bus.declare(types, group=options["group"])
                 self.stdout.write(f"declared {', '.join(types)}")
                 return
+            freeze_startup_heap()  # heap.py: the collector's full passes skip the startup heap
             with stop_on_signals(logger, "the current message") as stop:
                 settled = bus.consume(
                     registry=registry.only(types),
