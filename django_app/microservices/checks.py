@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from .check_helpers import at_least, positive_number
 from .clients import checks as clients_checks  # noqa: F401
 from .conf import ms_settings
 from .events import checks as events_checks  # noqa: F401
@@ -26,7 +27,7 @@ def check_health_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     conf: dict[str, Any] = ms_settings.HEALTH
     errors: list[CheckMessage] = []
     seconds = conf["CACHE_SECONDS"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+    if not at_least(seconds, 0):
         errors.append(
             Error(
                 f"MICROSERVICES['HEALTH']['CACHE_SECONDS'] = {seconds!r} must be a number >= 0.",
@@ -67,7 +68,7 @@ def check_metrics_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
             )
         )
     timeout = conf["SCRAPE_TIMEOUT"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+    if not positive_number(timeout):
         errors.append(
             Error(
                 f"MICROSERVICES['METRICS']['SCRAPE_TIMEOUT'] = {timeout!r} must be a number > 0.",

@@ -7,26 +7,16 @@ before the first call does; `check --deploy` also parses every contract.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Tags, Warning, register
 
+from ..check_helpers import ID, at_least, error, number, positive_number, unknown_keys
 from ..conf import DEFAULT_RETRY, DEFAULT_SERVICE, DEFAULTS, ms_settings
 from .contract import MODES, contract_path, load_contract
-
-ID = "microservices.{}"
-
-
-def _error(code: str, msg: str, hint: str) -> Error:
-    return Error(msg, hint=hint, id=ID.format(code))
-
-
-def _positive_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and float(value) > 0
 
 
 def _check_service(
@@ -34,22 +24,15 @@ def _check_service(
 ) -> list[CheckMessage]:
     where = f"MICROSERVICES['SERVICES'][{name!r}]"
     if not isinstance(conf, dict):
-        return [_error("E004", f"{where} must be a dict.", "Give at least {'BASE_URL': ...}.")]
+        return [error("E004", f"{where} must be a dict.", "Give at least {'BASE_URL': ...}.")]
     out: list[CheckMessage] = []
-    unknown = sorted(set(conf) - set(DEFAULT_SERVICE))
-    if unknown:
-        out.append(
-            _error(
-                "E005",
-                f"{where} has unknown keys: {', '.join(unknown)}.",
-                f"Known keys: {', '.join(sorted(DEFAULT_SERVICE))}.",
-            )
-        )
+    if unknown := unknown_keys(where, conf, DEFAULT_SERVICE, "E005"):
+        out.append(unknown)
     merged = ms_settings.service(name)
     base_url = merged["BASE_URL"]
     if not base_url and not merged["DISCOVERY"]:
         out.append(
-            _error(
+            error(
                 "E006",
                 f"{where} has no BASE_URL.",
                 "Set BASE_URL (e.g. 'http://users:8001'), or DISCOVERY: True to find "
@@ -60,7 +43,7 @@ def _check_service(
         parts = urlsplit(str(base_url)) if isinstance(base_url, str) else None
         if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
             out.append(
-                _error(
+                error(
                     "E007",
                     f"{where}['BASE_URL'] = {base_url!r} is not an http(s) URL.",
                     "Use an absolute URL with scheme and host, e.g. 'https://payments.internal'.",
@@ -68,14 +51,14 @@ def _check_service(
             )
         elif parts.query or parts.fragment:
             out.append(
-                _error(
+                error(
                     "E007",
                     f"{where}['BASE_URL'] must not have a query or fragment.",
                     "Keep only scheme, host, port and an optional path prefix.",
                 )
             )
     if not isinstance(merged["API_KEY"], str):
-        out.append(_error("E008", f"{where}['API_KEY'] must be a string.", "Read it from env."))
+        out.append(error("E008", f"{where}['API_KEY'] must be a string.", "Read it from env."))
     elif not merged["API_KEY"] and not settings.DEBUG:
         out.append(
             Warning(
@@ -86,9 +69,9 @@ def _check_service(
             )
         )
     for key in ("TIMEOUT", "CONNECT_TIMEOUT"):
-        if not _positive_number(merged[key]):
+        if not positive_number(merged[key]):
             out.append(
-                _error(
+                error(
                     "E009",
                     f"{where}['{key}'] = {merged[key]!r} must be a positive number of seconds.",
                     "A call without a timeout can hang a worker forever; use e.g. 5.0.",
@@ -97,7 +80,7 @@ def _check_service(
     out.extend(_check_retry(where, merged["RETRY"]))
     if validating and not (contracts_dir / f"{name}.yaml").is_file():
         out.append(
-            _error(
+            error(
                 "E010",
                 f"No contract for service {name!r}: {contracts_dir / f'{name}.yaml'} is missing.",
                 "Add the OpenAPI document, point CONTRACTS_DIR at the folder holding it, "
@@ -109,27 +92,20 @@ def _check_service(
 
 def _check_retry(where: str, retry: Any) -> list[CheckMessage]:
     if not isinstance(retry, dict):
-        return [_error("E011", f"{where}['RETRY'] must be a dict.", "See conf.DEFAULT_RETRY.")]
+        return [error("E011", f"{where}['RETRY'] must be a dict.", "See conf.DEFAULT_RETRY.")]
     out: list[CheckMessage] = []
-    unknown = sorted(set(retry) - set(DEFAULT_RETRY))
-    if unknown:
-        out.append(
-            _error(
-                "E011",
-                f"{where}['RETRY'] has unknown keys: {', '.join(unknown)}.",
-                f"Known keys: {', '.join(sorted(DEFAULT_RETRY))}.",
-            )
-        )
+    if unknown := unknown_keys(f"{where}['RETRY']", retry, DEFAULT_RETRY, "E011"):
+        out.append(unknown)
     total = retry.get("TOTAL")
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         out.append(
-            _error("E012", f"{where}['RETRY']['TOTAL'] = {total!r} must be an int >= 0.", "E.g. 3.")
+            error("E012", f"{where}['RETRY']['TOTAL'] = {total!r} must be an int >= 0.", "E.g. 3.")
         )
     for key in ("BACKOFF_FACTOR", "BACKOFF_MAX", "RETRY_AFTER_MAX"):
         value = retry.get(key)
-        if not isinstance(value, Real) or isinstance(value, bool) or float(value) < 0:
+        if not at_least(value, 0):
             out.append(
-                _error(
+                error(
                     "E012",
                     f"{where}['RETRY']['{key}'] = {value!r} must be a number >= 0.",
                     "Seconds, e.g. BACKOFF_FACTOR 0.1, BACKOFF_MAX 2.0, RETRY_AFTER_MAX 10.",
@@ -140,7 +116,7 @@ def _check_retry(where: str, retry: Any) -> list[CheckMessage]:
         isinstance(s, int) and 400 <= s <= 599 for s in statuses
     ):
         out.append(
-            _error(
+            error(
                 "E012",
                 f"{where}['RETRY']['STATUS_FORCELIST'] = {statuses!r} must list 4xx/5xx ints.",
                 "E.g. [429, 500, 502, 503, 504]; never list 4xx business errors like 409.",
@@ -154,21 +130,14 @@ def check_clients_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
     """MICROSERVICES settings used by the service clients."""
     raw = getattr(settings, "MICROSERVICES", {})
     if not isinstance(raw, dict):
-        return [_error("E001", "MICROSERVICES must be a dict.", "See microservices/conf.py.")]
+        return [error("E001", "MICROSERVICES must be a dict.", "See microservices/conf.py.")]
     out: list[CheckMessage] = []
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        out.append(
-            _error(
-                "E002",
-                f"MICROSERVICES has unknown keys: {', '.join(unknown)}.",
-                f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-            )
-        )
+    if unknown := unknown_keys("MICROSERVICES", raw, DEFAULTS, "E002"):
+        out.append(unknown)
     services = raw.get("SERVICES", {})
     if not isinstance(services, dict):
         out.append(
-            _error(
+            error(
                 "E003",
                 "MICROSERVICES['SERVICES'] must be a dict of service name -> settings.",
                 "E.g. {'users': {'BASE_URL': 'http://users:8001', 'API_KEY': ...}}.",
@@ -178,16 +147,17 @@ def check_clients_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
     mode = ms_settings.CONTRACT_VALIDATION
     if mode not in MODES:
         out.append(
-            _error(
+            error(
                 "E013",
                 f"MICROSERVICES['CONTRACT_VALIDATION'] = {mode!r} is not one of {MODES}.",
                 "Use 'on' in tests, 'sampled' (with CONTRACT_SAMPLE_RATE) or 'off' in production.",
             )
         )
     rate = ms_settings.CONTRACT_SAMPLE_RATE
-    if not isinstance(rate, Real) or isinstance(rate, bool) or not 0 <= float(rate) <= 1:
+    parsed_rate = number(rate)
+    if parsed_rate is None or not 0 <= parsed_rate <= 1:
         out.append(
-            _error(
+            error(
                 "E014",
                 f"MICROSERVICES['CONTRACT_SAMPLE_RATE'] = {rate!r} must be between 0 and 1.",
                 "The fraction of calls validated when CONTRACT_VALIDATION is 'sampled'.",
@@ -197,7 +167,7 @@ def check_clients_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
     contracts_dir = ms_settings.contracts_dir
     if validating and services and not contracts_dir.is_dir():
         out.append(
-            _error(
+            error(
                 "E016",
                 f"MICROSERVICES['CONTRACTS_DIR'] = {str(contracts_dir)!r} is not a directory.",
                 "Point it at the folder holding <service>.yaml OpenAPI documents.",
@@ -240,7 +210,7 @@ def check_contracts_parse(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             load_contract(str(name), str(path))
         except Exception as exc:
             out.append(
-                _error(
+                error(
                     "E017",
                     f"The contract of {name!r} ({path}) is not a valid OpenAPI document: {exc}",
                     "Run `make contracts` to see the validator's full report.",

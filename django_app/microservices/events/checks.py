@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from ..check_helpers import number, positive_int
 from ..conf import ms_settings
 from .backends import BACKENDS
 from .contract import get_contract
@@ -29,10 +30,6 @@ MAX_WINDOW_WAIT = 5.0
 
 def _scheme(url: Any) -> str:
     return urlsplit(url).scheme if isinstance(url, str) and url else ""
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @register()
@@ -53,7 +50,7 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     if backend in {"redis", "redis_pubsub"}:
         errors.extend(_check_redis(conf))
     for key in ("MAX_DELIVERIES", "OUTBOX_BATCH_SIZE", "RABBITMQ_PREFETCH", "MAX_EVENT_BYTES"):
-        if not _positive_int(conf.get(key)):
+        if not positive_int(conf.get(key)):
             errors.append(
                 Error(
                     f"{WHERE}['{key}'] must be an integer >= 1, not {conf.get(key)!r}",
@@ -150,7 +147,7 @@ def _check_wait(conf: dict[str, Any]) -> list[CheckMessage]:
     replicas: Any = conf.get("REDIS_WAIT_REPLICAS")
     timeout: Any = conf.get("REDIS_WAIT_TIMEOUT_MS")
     errors: list[CheckMessage] = []
-    if not (_positive_int(replicas) or replicas == 0) or isinstance(replicas, bool):
+    if not (positive_int(replicas) or replicas == 0) or isinstance(replicas, bool):
         errors.append(
             Error(
                 f"{WHERE}['REDIS_WAIT_REPLICAS'] must be an integer >= 0, not {replicas!r}",
@@ -159,7 +156,7 @@ def _check_wait(conf: dict[str, Any]) -> list[CheckMessage]:
                 id="microservices.E058",
             )
         )
-    if not _positive_int(timeout):
+    if not positive_int(timeout):
         errors.append(
             Error(
                 f"{WHERE}['REDIS_WAIT_TIMEOUT_MS'] must be an integer >= 1, not {timeout!r}",
@@ -188,7 +185,7 @@ def _check_rabbitmq_nodes(conf: dict[str, Any]) -> list[CheckMessage]:
     size: Any = conf.get("RABBITMQ_QUORUM_INITIAL_GROUP_SIZE")
     if size is None:
         return []
-    if not _positive_int(size):
+    if not positive_int(size):
         return [
             Error(
                 f"{WHERE}['RABBITMQ_QUORUM_INITIAL_GROUP_SIZE'] must be an integer >= 1 or None, "
@@ -216,7 +213,7 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
     wait: Any = conf.get("CONSUME_WINDOW_WAIT")
     prefetch: Any = conf.get("RABBITMQ_PREFETCH")
     errors: list[CheckMessage] = []
-    if not _positive_int(window):
+    if not positive_int(window):
         errors.append(
             Error(
                 f"{WHERE}['CONSUME_WINDOW'] must be an integer >= 1, not {window!r}",
@@ -225,7 +222,7 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
                 id="microservices.E049",
             )
         )
-    elif conf.get("BACKEND") == "rabbitmq" and _positive_int(prefetch) and window > prefetch:
+    elif conf.get("BACKEND") == "rabbitmq" and positive_int(prefetch) and window > prefetch:
         errors.append(
             Error(
                 f"{WHERE}['CONSUME_WINDOW'] ({window}) is larger than RABBITMQ_PREFETCH "
@@ -237,7 +234,7 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
         )
     elif (
         conf.get("BACKEND") == "rabbitmq"
-        and _positive_int(prefetch)
+        and positive_int(prefetch)
         and window > 1
         and prefetch < 2 * window
     ):
@@ -250,11 +247,8 @@ def _check_window(conf: dict[str, Any]) -> list[CheckMessage]:
                 id="microservices.W051",
             )
         )
-    if (
-        not isinstance(wait, int | float)
-        or isinstance(wait, bool)
-        or not 0 < wait <= MAX_WINDOW_WAIT
-    ):
+    seconds = number(wait)
+    if seconds is None or not 0 < seconds <= MAX_WINDOW_WAIT:
         errors.append(
             Error(
                 f"{WHERE}['CONSUME_WINDOW_WAIT'] must be seconds in (0, {MAX_WINDOW_WAIT:g}], "

@@ -3,21 +3,19 @@
 `crash_point(name)` SIGKILLs this process when the environment variable EVENTS_CRASH_AT names
 the point (the window's `window:before_commit`: handlers done, nothing committed or acked), which
 is how the window tests prove that a crash there redelivers every message and applies each once.
+The mechanism is microservices/crash.py's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 
-logger = logging.getLogger(__name__)
+from ..crash import CrashPoints
+
+__all__ = ["CRASH_ENV", "crash_point"]
 
 CRASH_ENV = "EVENTS_CRASH_AT"
 
+_points = CrashPoints(CRASH_ENV, "events", logging.getLogger(__name__))
 
-def crash_point(name: str) -> None:
-    """SIGKILL this process if EVENTS_CRASH_AT equals `name`; nothing otherwise."""
-    if os.environ.get(CRASH_ENV) == name:
-        logger.warning("events crash point %s reached: killing pid %s", name, os.getpid())
-        os.kill(os.getpid(), signal.SIGKILL)
+crash_point = _points.crash_point

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
+from ..check_helpers import ID, at_least, http_url, positive_number
 from ..conf import ms_settings
 from .base import BACKENDS, STRATEGIES, ServiceRegistry
 from .consul import parse_address
 
-ID = "microservices.{}"
 WHERE = "MICROSERVICES['REGISTRY']"
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -29,19 +27,6 @@ def duration_seconds(value: Any) -> float | None:
     return sum(
         float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", value)
     )
-
-
-def _number(value: Any, *, minimum: float, strict: bool) -> bool:
-    if not isinstance(value, Real) or isinstance(value, bool):
-        return False
-    return float(value) > minimum if strict else float(value) >= minimum
-
-
-def _http_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
 def _backend(conf: dict[str, Any]) -> list[CheckMessage]:
@@ -87,7 +72,7 @@ def _consul(conf: dict[str, Any]) -> list[CheckMessage]:
                 id=ID.format("E021"),
             )
         )
-    if not _number(conf.get("CONSUL_TIMEOUT"), minimum=0, strict=True):
+    if not positive_number(conf.get("CONSUL_TIMEOUT")):
         out.append(
             Error(
                 f"{WHERE}['CONSUL_TIMEOUT'] must be a positive number of seconds.",
@@ -130,7 +115,7 @@ def _checks_and_durations(conf: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     url = conf.get("HEALTH_CHECK_URL")
-    if url and not _http_url(url):
+    if url and not http_url(url):
         out.append(
             Error(
                 f"{WHERE}['HEALTH_CHECK_URL'] = {url!r} is not an http(s) URL.",
@@ -180,7 +165,7 @@ def _static(conf: dict[str, Any]) -> list[CheckMessage]:
         return [Error(f"{WHERE}['INSTANCES'] must be a dict.", hint=hint, id=ID.format("E026"))]
     out: list[CheckMessage] = []
     for name, urls in instances.items():
-        if not isinstance(urls, list | tuple) or not all(_http_url(u) for u in urls):
+        if not isinstance(urls, list | tuple) or not all(http_url(u) for u in urls):
             out.append(
                 Error(
                     f"{WHERE}['INSTANCES'][{name!r}] must be a list of http(s) base URLs.",
@@ -208,7 +193,7 @@ def check_registry_settings(
                 id=ID.format("E022"),
             )
         )
-    if not _number(conf.get("CACHE_TTL"), minimum=0, strict=False):
+    if not at_least(conf.get("CACHE_TTL"), 0):
         out.append(
             Error(
                 f"{WHERE}['CACHE_TTL'] must be a number of seconds >= 0.",

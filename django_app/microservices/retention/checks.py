@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
 
+from ..check_helpers import at_least, number
 from ..conf import ms_settings
 from ..events.consumer import retry_delay
 
@@ -13,15 +14,8 @@ from ..events.consumer import retry_delay
 MAX_JSON_DEPTH_CEILING = 100
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def _at_least(where: str, conf: dict[str, Any], key: str, minimum: float, hint: str) -> list[Error]:
-    value = _number(conf.get(key))
-    if value is not None and value >= minimum:
+    if at_least(conf.get(key), minimum):
         return []
     return [
         Error(
@@ -90,7 +84,7 @@ def check_api_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         ("RATE_LIMIT_WINDOW", 1, "Seconds of one rate-limit window."),
     ):
         errors += _at_least(where, conf, key, minimum, hint)
-    depth = _number(conf.get("MAX_JSON_DEPTH"))
+    depth = number(conf.get("MAX_JSON_DEPTH"))
     if depth is not None and depth > MAX_JSON_DEPTH_CEILING:
         errors.append(
             Error(

@@ -18,6 +18,6 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
     definition | outcomes         steps, retry policy, step context: data only; what a
                                   step's call did (APPLIED, ABSENT, UNKNOWN)
 
-Below them all: microservices.models, .conf, .exceptions, .backoff, .call_guards,
+Below them all: microservices.models, .conf, .exceptions, .backoff, .call_guards, .crash,
 .events.outbox.
 """

@@ -7,17 +7,11 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from ..check_helpers import at_least, number
 from ..clients.transport import longest_call_seconds
 from ..conf import ms_settings
 from .heartbeat import period
 from .registry import configured_definitions
-
-
-def _number(conf: dict[str, Any], key: str) -> float | None:
-    value = conf.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 @register()
@@ -34,8 +28,7 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         ("COMPENSATION_WAIT_MAX", 0.01),
         ("COMPENSATION_HORIZON", 0.0),
     ):
-        value = _number(conf, key)
-        if value is None or value < minimum:
+        if not at_least(conf.get(key), minimum):
             errors.append(
                 Error(
                     f"MICROSERVICES['SAGA']['{key}'] must be a number >= {minimum:g}, "
@@ -44,7 +37,7 @@ def check_saga_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                     id="microservices.E060",
                 )
             )
-    lease, timeout = _number(conf, "LEASE_SECONDS"), _number(conf, "STEP_TIMEOUT")
+    lease, timeout = number(conf.get("LEASE_SECONDS")), number(conf.get("STEP_TIMEOUT"))
     if lease is not None and timeout is not None and timeout >= lease:
         errors.append(
             Error(
@@ -66,8 +59,8 @@ def _waits(conf: dict[str, Any], lease: float) -> list[CheckMessage]:
     """A waiting undo must get tries within its horizon: the horizon has to outlast the
     longest wait, and the lease (a worker that died holding the saga frees it only then)."""
     horizon, wait_max = (
-        _number(conf, "COMPENSATION_HORIZON"),
-        _number(conf, "COMPENSATION_WAIT_MAX"),
+        number(conf.get("COMPENSATION_HORIZON")),
+        number(conf.get("COMPENSATION_WAIT_MAX")),
     )
     if horizon is None or wait_max is None:
         return []

@@ -199,7 +199,7 @@ def test_killed_payments_participant_redelivery_does_not_charge_twice(
         raise ProcessKilled("checkout:payments:before_commit")
 
     monkeypatch.setenv(CRASH_ENV, "checkout:payments:before_commit")
-    monkeypatch.setattr("microservices.events.crash.os.kill", die)
+    monkeypatch.setattr("microservices.crash.os.kill", die)
     message = Envelope.from_dict(body).to_bytes()
     with pytest.raises(ProcessKilled):
         Dispatcher(registry).dispatch(message, delivery_count=1)
