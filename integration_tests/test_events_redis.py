@@ -184,14 +184,22 @@ def test_sigkilled_consumer_entries_are_reclaimed_and_applied_once(redis_server,
         try:
             stream = bus.stream("order.created")
 
-            def mid_stream() -> bool:
-                # enough applied, and entries read but not yet acknowledged right now
-                return first.poll() is not None or (
-                    applied_counts()[0] >= total // 5
-                    and bus.client.xpending(stream, unique_name)["pending"] > 0
-                )
+            def frozen_mid_stream() -> bool:
+                # Enough applied, and, with the consumer stopped (SIGSTOP) so it cannot ack in
+                # between, entries read but not acknowledged; else it runs on and we look again.
+                if first.poll() is not None:
+                    return True
+                if applied_counts()[0] < total // 5:
+                    return False
+                first.send_signal(signal.SIGSTOP)
+                if bus.client.xpending(stream, unique_name)["pending"] > 0:
+                    return True
+                first.send_signal(signal.SIGCONT)
+                return False
 
-            wait_until(mid_stream, timeout=60, interval=0.05, what="the first consumer mid-stream")
+            wait_until(
+                frozen_mid_stream, timeout=60, interval=0.05, what="the first consumer mid-stream"
+            )
         finally:
             first_output = stop_process(first, signal.SIGKILL)
         assert first.returncode == -signal.SIGKILL, first_output[-3000:]
