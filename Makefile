@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
-export PYTHONPATH := $(CURDIR)/django_app:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/packages/django-interlink/src:$(CURDIR)/django_app:$(CURDIR)
 # JUnit XML of every test run lands here (gitignored), for CI systems to show.
 REPORTS := reports
 # npm ci writes this file last: its date says node_modules/ matches package-lock.json.
@@ -26,16 +26,18 @@ help: ## List the targets
 
 install: $(VENV)/.installed ## Create .venv and install the project with its dev tools
 
-$(VENV)/.installed: pyproject.toml
+# The reusable app (packages/django-interlink) and the reference around it, both editable.
+INTERLINK_PKG := packages/django-interlink
+$(VENV)/.installed: pyproject.toml $(INTERLINK_PKG)/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '$(INTERLINK_PKG)[rabbitmq,redis,consul,postgres,otel]' -e '.[dev]'
 	touch $@
 
 install-bench: $(VENV)/.installed-bench ## install, plus the bench extra (the peer library bench_peer.py runs)
 
 $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
-	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'
+	$(VENV)/bin/pip install --quiet -e '$(INTERLINK_PKG)[rabbitmq,redis,consul,postgres,otel]' -e '.[dev,bench]'
 	touch $@
 
 node-tools: $(NODE_TOOLS) ## Install the npm tools (spectral) into node_modules/ from package-lock.json
@@ -64,7 +66,7 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
+	$(VENV)/bin/mypy packages/django-interlink/src/django_interlink django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -1,9 +1,9 @@
 """The docs' references to the code and the tests, and whether each still resolves.
 
 A reference is inline code in a page of docs/ that starts with one of the repository's top-level
-files or folders: a path (`django_app/microservices/sagas/state.py`), a symbol in it
-(`django_app/microservices/sagas/state.py::transition`, `...base.py::ServiceClient.request`) or
-a pytest node id (`integration_tests/test_saga_crash.py::test_killed_during_any_action_...`,
+files or folders: a path (`django_app/shop/handlers.py`), a symbol in it
+(`django_app/shop/models.py::UserProfile`, `...base.py::ServiceClient.request`) or a pytest
+node id (`integration_tests/test_saga_crash.py::test_killed_during_any_action_...`,
 `path::Class::test`, a `[param]` suffix allowed). In a Python file a symbol must be defined
 (def, class or assignment, at the level the dots and `::` say); in any other file its text must
 appear (a Makefile target must be a rule). Fenced code blocks are examples, not references.
@@ -202,11 +202,11 @@ def map_problems(package: str, mapped: Layers, layers: Layers) -> list[str]:
 
 def _package_docstring(package: str) -> str:
     parts = package.split(".")
-    for base in (ROOT / "django_app", ROOT):
+    for base in (ROOT / "packages" / "django-interlink" / "src", ROOT / "django_app", ROOT):
         init = base.joinpath(*parts, "__init__.py")
         if init.exists():
             return ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
-    raise LookupError(f"no package {package} under django_app/ or the root")
+    raise LookupError(f"no package {package} under the package, django_app/ or the root")
 
 
 def layer_maps() -> dict[str, Layers]:

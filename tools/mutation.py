@@ -7,7 +7,8 @@ its own unit tests, and what survived.
 
 mutmut (3.8) names a module by its file path, stripping only a leading `src/`, and runs the
 tests on a copy of the tree under `mutants/`. So each target runs in a scratch folder of its
-own, build/mutation/<target>/ (gitignored), holding a `src` link to django_app/, links to what
+own, build/mutation/<target>/ (gitignored), holding a `src` folder of links (the reusable app's
+package and everything under django_app/, tests included), links to what
 the tests read (the contracts, the stubs, the root conftest.py, pyproject.toml) and a setup.cfg
 naming the module and its tests. Every run starts afresh: mutmut never refreshes its copy of a
 test file that changed. `process_isolation = forkserver` because a test keeps state in a class
@@ -29,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "django_app"
+PACKAGE = ROOT / "packages" / "django-interlink" / "src" / "django_interlink"
 WORK = ROOT / "build" / "mutation"
 # What the copied tests read besides django_app/: linked into the scratch folder, then copied
 # into mutants/ by mutmut (also_copy).
@@ -37,14 +39,14 @@ SHARED = ("contracts", "mock_services", "conftest.py")
 
 @dataclass(frozen=True)
 class Target:
-    module: str  # a path under django_app/
+    module: str  # a path under src/: the package's or django_app/'s
     tests: tuple[str, ...]  # paths under django_app/
 
 
 TARGETS = {
-    "outcomes": Target("microservices/sagas/outcomes.py", ("tests/sagas/test_outcomes.py",)),
+    "outcomes": Target("django_interlink/sagas/outcomes.py", ("tests/sagas/test_outcomes.py",)),
     "transport": Target(
-        "microservices/clients/transport.py",
+        "django_interlink/clients/transport.py",
         ("tests/clients", "tests/registry/test_discovery_client.py"),
     ),
 }
@@ -71,7 +73,10 @@ def prepare(name: str, target: Target) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    (folder / "src").symlink_to(APP, target_is_directory=True)
+    src = folder / "src"
+    src.mkdir()
+    for entry in (*APP.iterdir(), PACKAGE):
+        (src / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     for shared in (*SHARED, "pyproject.toml"):
         (folder / shared).symlink_to(ROOT / shared)
     (folder / "setup.cfg").write_text(setup_cfg(target))
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown target(s): {', '.join(unknown)}")
     if args.list:
         for name, target in TARGETS.items():
-            print(f"{name}: django_app/{target.module} against {', '.join(target.tests)}")
+            print(f"{name}: {target.module} against {', '.join(target.tests)}")
         return 0
     for name in args.targets or TARGETS:
         run(name, TARGETS[name])

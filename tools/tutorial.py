@@ -51,7 +51,9 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A command in the copy, with the copy's code first on the path (as the Makefile does)."""
     env = {
         **os.environ,
-        "PYTHONPATH": f"{project / 'django_app'}{os.pathsep}{project}",
+        "PYTHONPATH": os.pathsep.join(
+            str(project / part) for part in ("packages/django-interlink/src", "django_app", ".")
+        ),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     return subprocess.run(

@@ -57,7 +57,7 @@ def architecture_svg() -> str:
         min_width=160,
     )
 
-    d.cluster("django", 236, 120, 520, 466, "django_app/ (Django 5.2)")
+    d.cluster("django", 236, 120, 520, 466, "Django 5.2: django_app/ and packages/")
     d.box(
         "shop",
         495,
@@ -72,7 +72,7 @@ def architecture_svg() -> str:
         240,
         492,
         332,
-        "microservices/ (the reusable app: mechanisms only)",
+        "django_interlink: the reusable app, packages/django-interlink/",
         fill="#f4f8fc",
         stroke="#85a9cf",
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from project.database_url import database_from_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-REPO_DIR = BASE_DIR.parent
+# The project's root: the repository, whose contracts/ the app reads by default (CONTRACTS_DIR)
+BASE_DIR = Path(__file__).resolve().parents[3]
 
 # No default secret outside tests: `make demo` exports one, deployments must set their own.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -28,14 +28,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "microservices",
+    "django_interlink",
     "shop",
 ]
 
 MIDDLEWARE = [
-    "microservices.middleware.RequestIDMiddleware",
-    # /api/: every request and response checked against contracts/shop.yaml (MICROSERVICES["API"])
-    "microservices.api.middleware.ContractValidationMiddleware",
+    "django_interlink.middleware.RequestIDMiddleware",
+    # /api/: every request and response checked against contracts/shop.yaml (INTERLINK["API"])
+    "django_interlink.api.middleware.ContractValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,7 +71,7 @@ DATABASES: dict[str, dict[str, object]] = {
         if os.environ.get("DATABASE_URL")
         else {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "django_app" / "db.sqlite3")),
         }
     )
 }
@@ -86,7 +86,7 @@ STATIC_URL = "static/"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "microservices",
+        "LOCATION": "interlink",
     }
 }
 
@@ -103,8 +103,8 @@ def _service(name: str, port: int) -> dict[str, object]:
 
 
 # The one place this project's integration layer is configured; defaults live in
-# microservices/conf.py and are merged key by key.
-MICROSERVICES: dict[str, object] = {
+# django_interlink/conf.py and are merged key by key.
+INTERLINK: dict[str, object] = {
     "SERVICES": {
         "users": _service("users", 8001),
         "orders": _service("orders", 8002),
@@ -145,7 +145,7 @@ SHOP: dict[str, object] = {}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "microservices.request_id.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "django_interlink.request_id.RequestIDLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -157,7 +157,7 @@ LOGGING = {
         }
     },
     "loggers": {
-        "microservices": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        "django_interlink": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
         "shop": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }
