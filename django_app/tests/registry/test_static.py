@@ -88,7 +88,7 @@ def test_backend_setting_picks_the_registry_class(registry_settings):
 
 def test_unknown_backend_is_a_registry_error(registry_settings):
     """A BACKEND that names no ServiceRegistry class fails loudly."""
-    registry_settings(BACKEND="django_interlink.conf.MicroservicesSettings")
+    registry_settings(BACKEND="django_interlink.conf.InterlinkSettings")
     with pytest.raises(RegistryError):
         get_registry()
 
