@@ -87,7 +87,7 @@ def main() -> None:
 
 def _bus(url: str, exchange: str, **settings: Any) -> Any:
     from microservices.events.backends import bus_settings
-    from microservices.events.rabbitmq import RabbitMQBus
+    from microservices.events.rabbitmq.bus import RabbitMQBus
 
     return RabbitMQBus.from_config(
         bus_settings(rabbitmq_url=url, rabbitmq_exchange=exchange, **settings)

@@ -146,8 +146,8 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
     from microservices.events.backends import bus_settings
     from microservices.events.envelope import Envelope
     from microservices.events.handlers import HandlerRegistry
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
+    from microservices.events.rabbitmq.bus import RabbitMQBus
+    from microservices.events.redis.streams import RedisStreamsBus
     from microservices.models import InboxEvent
     from shop.event_samples import sample_data
 

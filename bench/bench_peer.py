@@ -136,7 +136,7 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str) -> dict[str, Any]
     from microservices.events.envelope import Envelope
     from microservices.events.handlers import HandlerRegistry
     from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
-    from microservices.events.rabbitmq import RabbitMQBus
+    from microservices.events.rabbitmq.bus import RabbitMQBus
     from microservices.models import InboxEvent, OutboxEvent
     from shop.event_samples import sample_data
 

@@ -137,8 +137,8 @@ def run(args: argparse.Namespace, amqp_url: str, redis_url: str) -> dict[str, An
     from microservices.conf import ms_settings
     from microservices.events.backends import bus_settings
     from microservices.events.envelope import Envelope
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
+    from microservices.events.rabbitmq.bus import RabbitMQBus
+    from microservices.events.redis.streams import RedisStreamsBus
     from shop.event_samples import sample_data
 
     batch_size = int(ms_settings.EVENT_BUS["OUTBOX_BATCH_SIZE"])

@@ -149,8 +149,8 @@ def consume_workload(
     from microservices.events.bus import EventBus
     from microservices.events.envelope import Envelope
     from microservices.events.handlers import HandlerRegistry
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
+    from microservices.events.rabbitmq.bus import RabbitMQBus
+    from microservices.events.redis.streams import RedisStreamsBus
     from microservices.models import InboxEvent
     from shop.event_samples import sample_data
 

@@ -36,7 +36,7 @@ from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluste
 from microservices.conf import DEFAULTS
 from microservices.events.backends import bus_settings
 from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay_loop
-from microservices.events.rabbitmq import RabbitMQBus
+from microservices.events.rabbitmq.bus import RabbitMQBus
 from mock_services.waiting import WaitTimeout, wait_until
 
 REPORTS = REPO_DIR / "reports" / "cluster"

@@ -28,7 +28,7 @@ from integration_tests.servers import (
     redis,
     redis_sentinel,
 )
-from microservices.events.redis_connection import parse_sentinels
+from microservices.events.redis.connection import parse_sentinels
 from microservices.tracing import EXPORTER_ENV
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS

@@ -29,9 +29,9 @@ from integration_tests.event_helpers import (
 )
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
-from microservices.events.redis_base import text
-from microservices.events.redis_pubsub import RedisPubSubBus
-from microservices.events.redis_streams import RedisStreamsBus
+from microservices.events.redis.base import text
+from microservices.events.redis.pubsub import RedisPubSubBus
+from microservices.events.redis.streams import RedisStreamsBus
 from microservices.exceptions import PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.waiting import wait_until

@@ -17,7 +17,7 @@ from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
 from microservices.events.backends import bus_settings
 from microservices.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
-from microservices.events.rabbitmq import RabbitMQBus
+from microservices.events.rabbitmq.bus import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_data

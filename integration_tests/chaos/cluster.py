@@ -25,7 +25,7 @@ from tests.shop.support import Shop
 
 from integration_tests.helpers import manage_py_argv
 from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
-from microservices.events.rabbitmq_topology import Topology
+from microservices.events.rabbitmq.topology import Topology
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 from mock_services.testing import StubServer
 from mock_services.waiting import WaitTimeout, wait_until

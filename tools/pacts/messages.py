@@ -21,7 +21,7 @@ from pact.types import Message
 from microservices.events.contract import encode_event, validate_body
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import load_registry
-from microservices.events.rabbitmq import RabbitMQBus
+from microservices.events.rabbitmq.bus import RabbitMQBus
 from microservices.models import OutboxEvent
 from shop.event_samples import SAMPLE_DATA
 from tools.pacts.http import UUID

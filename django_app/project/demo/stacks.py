@@ -22,7 +22,7 @@ from microservices.events.bus import EventBus
 from microservices.events.handlers import load_registry
 from microservices.events.memory import MemoryBus
 from microservices.events.outbox import outbox_relay
-from microservices.events.rabbitmq import RabbitMQBus
+from microservices.events.rabbitmq.bus import RabbitMQBus
 from microservices.sagas import crash
 from microservices.sagas.services import saga_create, saga_execute, saga_resume_stale, worker_id
 from project.demo.in_process import ProcessKilled, captured_logs, killed_at

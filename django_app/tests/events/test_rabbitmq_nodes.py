@@ -14,16 +14,16 @@ from django.test import override_settings
 from microservices.conf import _merge, ms_settings
 from microservices.events.checks import check_event_bus
 from microservices.events.publish_outcomes import Declined
-from microservices.events.rabbitmq import RabbitMQBus
-from microservices.events.rabbitmq_nodes import (
+from microservices.events.rabbitmq.bus import RabbitMQBus
+from microservices.events.rabbitmq.nodes import (
     RabbitMQURLError,
     connection_parameters,
     failover_delay,
     rabbitmq_urls,
     shuffled,
 )
-from microservices.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from microservices.events.rabbitmq_topology import Topology
+from microservices.events.rabbitmq.publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from microservices.events.rabbitmq.topology import Topology
 from microservices.exceptions import EventError
 
 A = "amqp://u:secret@rabbit1:5672/%2F"

@@ -7,12 +7,12 @@ from django.test import override_settings
 
 from microservices.conf import _merge, ms_settings
 from microservices.events.checks import check_event_bus
-from microservices.events.redis_connection import (
+from microservices.events.redis.connection import (
     RedisAddressError,
     RedisTarget,
     parse_sentinels,
 )
-from microservices.events.redis_streams import RedisStreamsBus
+from microservices.events.redis.streams import RedisStreamsBus
 from microservices.exceptions import BusUnavailable, NotReplicated
 
 SENTINELS = ["s1:26379", "s2:26380", ["s3", 26381]]

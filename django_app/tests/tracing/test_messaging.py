@@ -9,7 +9,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from microservices.events.bus import EventBus
+from microservices.events.bus import Consumption, EventBus
 from microservices.events.consumer import Dispatcher, Outcome
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
@@ -38,7 +38,7 @@ class CapturingBus(EventBus):
             raise PublishError(f"{envelope.event_type} unroutable")
         self.published.append(envelope)
 
-    def consume(self, **kwargs: Any) -> int:
+    def _consume(self, run: Consumption) -> None:
         raise NotImplementedError
 
 
