@@ -21,6 +21,7 @@ Layers, each importing only from the layers below it (`|`: independent of each o
     budget | dead_letters                when a consume loop stops; a group's dead letters
                                          (DeadLetterBox)
     consumer                             a message's fate: the exception steers the outcome
+    handling                             one message's handlers run, their failure judged
     inbox | outcomes                     a handler's effect and its record, in one transaction;
                                          which failure earns which outcome
     handlers | contract | infrastructure | trace_context
