@@ -8,11 +8,11 @@
 Publishing validates against the contract and returns only once the broker has the event
 (confirms on RabbitMQ, XADD's reply on Redis). `consume()` is the same for every backend: it
 resolves the types, the group, the dispatcher and the budget into a `Consumption` and hands it
-to the backend's `_consume`, which gives each message to the `Dispatcher` and carries out its
-`Outcome` (ack, retry later, dead-letter, defer); a DEFER (our
-infrastructure failed, infrastructure.py) is given back uncounted while the dispatcher's breaker
-holds the consumer. Both broker buses wait `reconnect_delay()` between attempts to reach a broker
-that went away. `dead_letter_box(group)` reads, replays and discards a group's dead letters.
+to the backend's one hook, `_consume`, which gives each message to the `Dispatcher` and carries
+out its `Outcome` (ack, retry later, dead-letter, defer); a DEFER (our infrastructure failed,
+infrastructure.py) is given back uncounted while the dispatcher's breaker holds the consumer.
+Both broker buses wait `reconnect_delay()` between attempts to reach a broker that went away.
+`dead_letter_box(group)` reads, replays and discards a group's dead letters.
 """
 
 from __future__ import annotations
