@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from microservices.events.bus import Consumption, EventBus
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
+from django_interlink.events.bus import Consumption, EventBus
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
 from shop.event_samples import sample_envelope
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,8 +89,8 @@ def test_a_broker_package_names_its_buses_without_loading_them_on_import():
     bus, consumer or model, Django unconfigured; the package's bus names still resolve."""
     code = (
         "import sys\n"
-        "import microservices.events.rabbitmq.nodes, microservices.events.redis.connection\n"
-        "print(sorted(m for m in sys.modules if m.startswith('microservices.events.')))\n"
+        "import django_interlink.events.rabbitmq.nodes, django_interlink.events.redis.connection\n"
+        "print(sorted(m for m in sys.modules if m.startswith('django_interlink.events.')))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "django_app"), str(ROOT)])
@@ -98,16 +98,16 @@ def test_a_broker_package_names_its_buses_without_loading_them_on_import():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert ast.literal_eval(out) == [
-        "microservices.events.infrastructure",
-        "microservices.events.rabbitmq",
-        "microservices.events.rabbitmq.nodes",
-        "microservices.events.redis",
-        "microservices.events.redis.connection",
+        "django_interlink.events.infrastructure",
+        "django_interlink.events.rabbitmq",
+        "django_interlink.events.rabbitmq.nodes",
+        "django_interlink.events.redis",
+        "django_interlink.events.redis.connection",
     ]
-    from microservices.events import rabbitmq, redis
-    from microservices.events.rabbitmq.bus import RabbitMQBus
-    from microservices.events.redis.pubsub import RedisPubSubBus
-    from microservices.events.redis.streams import RedisStreamsBus
+    from django_interlink.events import rabbitmq, redis
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
+    from django_interlink.events.redis.pubsub import RedisPubSubBus
+    from django_interlink.events.redis.streams import RedisStreamsBus
 
     assert (rabbitmq.RabbitMQBus, redis.RedisStreamsBus, redis.RedisPubSubBus) == (
         RabbitMQBus,
