@@ -87,7 +87,7 @@ def main() -> None:
 
 def _bus(url: str, exchange: str, **settings: Any) -> Any:
     from django_interlink.events.backends import bus_settings
-    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
 
     return RabbitMQBus.from_config(
         bus_settings(rabbitmq_url=url, rabbitmq_exchange=exchange, **settings)

@@ -146,8 +146,8 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -
     from django_interlink.events.backends import bus_settings
     from django_interlink.events.envelope import Envelope
     from django_interlink.events.handlers import HandlerRegistry
-    from django_interlink.events.rabbitmq import RabbitMQBus
-    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
+    from django_interlink.events.redis.streams import RedisStreamsBus
     from django_interlink.models import InboxEvent
     from shop.event_samples import sample_data
 

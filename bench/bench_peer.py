@@ -136,7 +136,7 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str) -> dict[str, Any]
     from django_interlink.events.envelope import Envelope
     from django_interlink.events.handlers import HandlerRegistry
     from django_interlink.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
-    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
     from django_interlink.models import InboxEvent, OutboxEvent
     from shop.event_samples import sample_data
 

@@ -137,8 +137,8 @@ def run(args: argparse.Namespace, amqp_url: str, redis_url: str) -> dict[str, An
     from django_interlink.conf import ms_settings
     from django_interlink.events.backends import bus_settings
     from django_interlink.events.envelope import Envelope
-    from django_interlink.events.rabbitmq import RabbitMQBus
-    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
+    from django_interlink.events.redis.streams import RedisStreamsBus
     from shop.event_samples import sample_data
 
     batch_size = int(ms_settings.EVENT_BUS["OUTBOX_BATCH_SIZE"])

@@ -149,8 +149,8 @@ def consume_workload(
     from django_interlink.events.bus import EventBus
     from django_interlink.events.envelope import Envelope
     from django_interlink.events.handlers import HandlerRegistry
-    from django_interlink.events.rabbitmq import RabbitMQBus
-    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.rabbitmq.bus import RabbitMQBus
+    from django_interlink.events.redis.streams import RedisStreamsBus
     from django_interlink.models import InboxEvent
     from shop.event_samples import sample_data
 

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django_interlink.conf import DEFAULTS
 from django_interlink.events.backends import bus_settings
 from django_interlink.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay_loop
-from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.events.rabbitmq.bus import RabbitMQBus
 from integration_tests.event_helpers import (
     applied_counts,
     configured_bus,

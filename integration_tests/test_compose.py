@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
-from django_interlink.events.redis_connection import parse_sentinels
+from django_interlink.events.redis.connection import parse_sentinels
 from django_interlink.tracing import EXPORTER_ENV
 from integration_tests.servers import (
     consul,

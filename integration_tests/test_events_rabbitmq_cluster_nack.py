@@ -6,7 +6,7 @@ else. When the leader's node has just been SIGKILLed and no new leader has rewri
 yet, that call fails (`badrpc, nodedown`), the publish is nacked, and the channel keeps the same
 stale view: every later publish on it is nacked until the dead node is back, although the queue
 has a new leader a moment later. The publisher therefore drops a channel that got a nack
-(rabbitmq_publisher.py); docs/clusters.md tells the whole story with its figures.
+(events/rabbitmq/publisher.py); docs/clusters.md tells the whole story with its figures.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pika
 import pytest
 
 from django_interlink.events.publish_outcomes import Declined
-from django_interlink.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing
+from django_interlink.events.rabbitmq.publisher import ConfirmingPublisher, Outgoing
 
 # publishes tried after the kill, 0.2 s apart: the dead node stays down throughout
 TRIES = 50

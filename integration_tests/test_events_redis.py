@@ -16,9 +16,9 @@ from django.core.checks import CheckMessage, run_checks
 
 from django_interlink.events.contract import get_contract
 from django_interlink.events.handlers import HandlerRegistry
-from django_interlink.events.redis_base import text
-from django_interlink.events.redis_pubsub import RedisPubSubBus
-from django_interlink.events.redis_streams import RedisStreamsBus
+from django_interlink.events.redis.base import text
+from django_interlink.events.redis.pubsub import RedisPubSubBus
+from django_interlink.events.redis.streams import RedisStreamsBus
 from django_interlink.exceptions import PublishError, RetryableHandlerError
 from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import (

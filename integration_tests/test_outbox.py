@@ -15,7 +15,7 @@ from django.db import connection
 
 from django_interlink.events.backends import bus_settings
 from django_interlink.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
-from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.events.rabbitmq.bus import RabbitMQBus
 from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv

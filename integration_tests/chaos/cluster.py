@@ -23,7 +23,7 @@ from typing import Any
 from django.db.models import Count, Max, Min
 from tests.shop.support import Shop
 
-from django_interlink.events.rabbitmq_topology import Topology
+from django_interlink.events.rabbitmq.topology import Topology
 from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from integration_tests.helpers import manage_py_argv
 from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster

@@ -21,7 +21,7 @@ from pact.types import Message
 from django_interlink.events.contract import encode_event, validate_body
 from django_interlink.events.envelope import Envelope
 from django_interlink.events.handlers import load_registry
-from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.events.rabbitmq.bus import RabbitMQBus
 from django_interlink.models import OutboxEvent
 from shop.event_samples import SAMPLE_DATA
 from tools.pacts.http import UUID

@@ -22,7 +22,7 @@ from django_interlink.events.bus import EventBus
 from django_interlink.events.handlers import load_registry
 from django_interlink.events.memory import MemoryBus
 from django_interlink.events.outbox import outbox_relay
-from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.events.rabbitmq.bus import RabbitMQBus
 from django_interlink.sagas import crash
 from django_interlink.sagas.services import saga_create, saga_execute, saga_resume_stale, worker_id
 from project.demo.in_process import ProcessKilled, captured_logs, killed_at

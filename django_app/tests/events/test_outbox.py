@@ -47,7 +47,7 @@ class RefusingBus(EventBus):
             raise PublishError(f"{envelope.event_type} unroutable")
         self.published.append(envelope)
 
-    def consume(self, **kwargs):
+    def _consume(self, run):
         raise NotImplementedError
 
 

@@ -14,16 +14,16 @@ from django.test import override_settings
 from django_interlink.conf import _merge, ms_settings
 from django_interlink.events.checks import check_event_bus
 from django_interlink.events.publish_outcomes import Declined
-from django_interlink.events.rabbitmq import RabbitMQBus
-from django_interlink.events.rabbitmq_nodes import (
+from django_interlink.events.rabbitmq.bus import RabbitMQBus
+from django_interlink.events.rabbitmq.nodes import (
     RabbitMQURLError,
     connection_parameters,
     failover_delay,
     rabbitmq_urls,
     shuffled,
 )
-from django_interlink.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from django_interlink.events.rabbitmq_topology import Topology
+from django_interlink.events.rabbitmq.publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from django_interlink.events.rabbitmq.topology import Topology
 from django_interlink.exceptions import EventError
 
 A = "amqp://u:secret@rabbit1:5672/%2F"

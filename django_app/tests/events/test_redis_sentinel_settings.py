@@ -7,12 +7,12 @@ from django.test import override_settings
 
 from django_interlink.conf import _merge, ms_settings
 from django_interlink.events.checks import check_event_bus
-from django_interlink.events.redis_connection import (
+from django_interlink.events.redis.connection import (
     RedisAddressError,
     RedisTarget,
     parse_sentinels,
 )
-from django_interlink.events.redis_streams import RedisStreamsBus
+from django_interlink.events.redis.streams import RedisStreamsBus
 from django_interlink.exceptions import BusUnavailable, NotReplicated
 
 SENTINELS = ["s1:26379", "s2:26380", ["s3", 26381]]

@@ -337,8 +337,8 @@ def test_a_redis_window_reads_up_to_the_window_within_the_budget():
     """CONSUME_WINDOW entries a read (the per-entry path keeps its small batch), never more
     than the budget still wants; building the client connects to nothing."""
     from django_interlink.events.backends import bus_settings
-    from django_interlink.events.redis_stream_run import StreamRun
-    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.redis.stream_run import StreamRun
+    from django_interlink.events.redis.streams import RedisStreamsBus
 
     def run(window: int, max_messages: int | None) -> StreamRun:
         bus = RedisStreamsBus.from_config(

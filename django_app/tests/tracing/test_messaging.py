@@ -9,7 +9,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from django_interlink.events.bus import EventBus
+from django_interlink.events.bus import Consumption, EventBus
 from django_interlink.events.consumer import Dispatcher, Outcome
 from django_interlink.events.envelope import Envelope
 from django_interlink.events.handlers import HandlerRegistry
@@ -38,7 +38,7 @@ class CapturingBus(EventBus):
             raise PublishError(f"{envelope.event_type} unroutable")
         self.published.append(envelope)
 
-    def consume(self, **kwargs: Any) -> int:
+    def _consume(self, run: Consumption) -> None:
         raise NotImplementedError
 
 

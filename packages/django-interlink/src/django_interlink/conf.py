@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
         "RABBITMQ_PREFETCH": 50,
         "REDIS_URL": "",
         # Redis with Sentinel: ["host:port", ...] or [[host, port], ...] and the service name;
-        # REDIS_URL then gives only the primary's auth, db and TLS (redis_connection.py)
+        # REDIS_URL then gives only the primary's auth, db and TLS (events/redis/connection.py)
         "REDIS_SENTINELS": [],
         "REDIS_SENTINEL_SERVICE": "",
         # auth of the sentinels themselves ("" = none)

@@ -22,8 +22,8 @@ from django.db import connections
 from django.dispatch import receiver
 
 from .conf import ms_settings
-from .events.rabbitmq_nodes import connection_parameters, rabbitmq_urls
-from .events.redis_connection import RedisAddressError, RedisTarget
+from .events.rabbitmq.nodes import connection_parameters, rabbitmq_urls
+from .events.redis.connection import RedisAddressError, RedisTarget
 from .registry.base import get_registry
 
 Status = Literal["up", "down", "not_applicable", "not_configured"]

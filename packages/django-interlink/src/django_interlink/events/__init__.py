@@ -14,25 +14,23 @@ Layers, each importing only from the layers below it (`|`: independent of each o
                                          streams trimmed to what their groups still need;
                                          dead-letter operations (the command's and the admin's)
     backends                             which bus: the backend table, get_bus(), build_bus()
-    memory | rabbitmq | redis_streams | redis_pubsub
-                                         the buses
-    rabbitmq_dead_letters | redis_stream_run, rabbitmq_settle | redis_dead_letters,
-    rabbitmq_publisher | rabbitmq_topology | rabbitmq_nodes | redis_base
-                                         what one broker's bus is built from (rabbitmq_nodes:
-                                         the nodes of RABBITMQ_URL, parsed once)
-    bus | window, budget | dead_letters  the EventBus interface; when a consume loop stops;
-                                         a group's dead letters (DeadLetterBox)
+    memory | rabbitmq | redis            the buses: in-process, and a subpackage per broker
+                                         with what its buses are built from
+    bus | window                         the EventBus interface and its one consume();
+                                         messages collected to be decided together
+    budget | dead_letters                when a consume loop stops; a group's dead letters
+                                         (DeadLetterBox)
     consumer                             a message's fate: the exception steers the outcome
+    handling                             one message's handlers run, their failure judged
     inbox | outcomes                     a handler's effect and its record, in one transaction;
                                          which failure earns which outcome
     handlers | contract | infrastructure | trace_context
                                          handlers by event type; the event contracts; whose
                                          failure it is, and the consumer's breaker; the
                                          publish and process spans around each event
-    envelope | crash | redis_connection | publish_outcomes
-                                         what every event looks like; the consumers' crash
-                                         points for tests; where the Redis buses connect;
-                                         what publish_results says of an event not taken
+    envelope | crash | publish_outcomes  what every event looks like; the consumers' crash
+                                         points for tests; what publish_results says of an
+                                         event not taken
 
 The modules from inbox upwards use the ORM; handlers, contract and envelope load no models.
 """

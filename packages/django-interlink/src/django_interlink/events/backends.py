@@ -17,9 +17,9 @@ from ..conf import ms_settings
 from .bus import EventBus
 from .envelope import Envelope
 from .memory import MemoryBus
-from .rabbitmq import RabbitMQBus
-from .redis_pubsub import RedisPubSubBus
-from .redis_streams import RedisStreamsBus
+from .rabbitmq.bus import RabbitMQBus
+from .redis.pubsub import RedisPubSubBus
+from .redis.streams import RedisStreamsBus
 
 # Buses that talk to a broker, built from the EVENT_BUS settings.
 BROKER_BUSES: dict[str, Callable[[Mapping[str, Any]], EventBus]] = {

@@ -6,11 +6,13 @@
     bus.consume(stop=stop_event)         # until `stop` is set
 
 Publishing validates against the contract and returns only once the broker has the event
-(confirms on RabbitMQ, XADD's reply on Redis). Consuming hands each message to a `Dispatcher`
-whose `Outcome` (ack, retry later, dead-letter, defer) the backend carries out; a DEFER (our
-infrastructure failed, infrastructure.py) is given back uncounted while the dispatcher's breaker
-holds the consumer. Both broker buses wait `reconnect_delay()` between attempts to reach a broker
-that went away. `dead_letter_box(group)` reads, replays and discards a group's dead letters.
+(confirms on RabbitMQ, XADD's reply on Redis). `consume()` is the same for every backend: it
+resolves the types, the group, the dispatcher and the budget into a `Consumption` and hands it
+to the backend's one hook, `_consume`, which gives each message to the `Dispatcher` and carries
+out its `Outcome` (ack, retry later, dead-letter, defer); a DEFER (our infrastructure failed,
+infrastructure.py) is given back uncounted while the dispatcher's breaker holds the consumer.
+Both broker buses wait `reconnect_delay()` between attempts to reach a broker that went away.
+`dead_letter_box(group)` reads, replays and discards a group's dead letters.
 """
 
 from __future__ import annotations
@@ -18,15 +20,39 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ..conf import ms_settings
 from ..exceptions import BusUnavailable, EventContractViolation, PublishError
+from .budget import ConsumeBudget
 from .consumer import Dispatcher
 from .dead_letters import DeadLetterBox
 from .envelope import Envelope
 from .handlers import Handler, HandlerRegistry
 from .infrastructure import Breaker
 from .infrastructure import reconnect_delay as reconnect_delay  # the buses' one backoff
+
+
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    """One `consume()` call, its arguments resolved: what a backend's `_consume` works with."""
+
+    types: list[str]  # the event types to receive, sorted, each once
+    group: str  # the consuming service: its queues or consumer groups
+    dispatcher: Dispatcher  # each message's Outcome; its breaker pauses the consumer
+    stop: threading.Event  # set from outside (SIGTERM): finish the message in hand, then return
+    budget: ConsumeBudget  # max_messages and idle_timeout, and the settled count
+    ready: threading.Event | None = None
+
+    @property
+    def running(self) -> bool:
+        """May the consumer take another message?"""
+        return not self.stop.is_set() and not self.budget.exhausted
+
+    def listening(self) -> None:
+        """The backend receives what is published from now on: tell whoever waits on `ready`."""
+        if self.ready is not None:
+            self.ready.set()
 
 
 class EventBus(ABC):
@@ -89,7 +115,6 @@ class EventBus(ABC):
         """
         return None
 
-    @abstractmethod
     def consume(
         self,
         *,
@@ -99,13 +124,33 @@ class EventBus(ABC):
         stop: threading.Event | None = None,
         max_messages: int | None = None,
         idle_timeout: float | None = None,
+        ready: threading.Event | None = None,
     ) -> int:
         """Deliver events to handlers until `stop` is set, `max_messages` were settled, or
         nothing arrived for `idle_timeout` seconds. Returns the number of messages settled.
 
         `event_types` defaults to every type the registry handles; `group` is the consuming
-        service (one queue or consumer group per service), by default CONSUMER_GROUP.
+        service (one queue or consumer group per service), by default CONSUMER_GROUP. `ready`
+        is set once the bus receives what is published from then on (a test publishes after it).
         """
+        types = self._types(registry, event_types)
+        group = self._group(group)
+        run = Consumption(
+            types=types,
+            group=group,
+            dispatcher=self._dispatcher(registry, group),
+            stop=stop or threading.Event(),
+            budget=ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout),
+            ready=ready,
+        )
+        self._consume(run)
+        return run.budget.settled
+
+    @abstractmethod
+    def _consume(self, run: Consumption) -> None:
+        """Receive `run.types` as `run.group`, hand each message to `run.dispatcher` and carry
+        out its `Outcome`, while `run.running`; return once idle for the budget's idle timeout.
+        Call `run.listening()` once what is published from then on will be received."""
 
     def close(self) -> None:
         """Release connections; the bus reconnects if used again."""

@@ -17,8 +17,8 @@ from ..conf import ms_settings
 from .backends import BACKENDS
 from .contract import get_contract
 from .handlers import load_registry
-from .rabbitmq_nodes import RabbitMQURLError, rabbitmq_urls
-from .redis_connection import SENTINEL_SCHEMES, RedisAddressError, RedisTarget, parse_sentinels
+from .rabbitmq.nodes import RabbitMQURLError, rabbitmq_urls
+from .redis.connection import SENTINEL_SCHEMES, RedisAddressError, RedisTarget, parse_sentinels
 
 WHERE = "INTERLINK['EVENT_BUS']"
 REDIS_SCHEMES = {"redis", "rediss", "unix"}

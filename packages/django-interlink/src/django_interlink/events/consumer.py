@@ -14,10 +14,11 @@ The exception a handler raises steers the outcome (FastStream's Ack/Nack/Reject,
   other exception                   -> RETRY after a backoff, DEAD once MAX_DELIVERIES is reached
 
 A message is never dropped and never acknowledged as a success unless every handler succeeded.
-The handlers come from a `HandlerRegistry` (handlers.py), each run through the inbox (inbox.py);
-the backends (memory, RabbitMQ, Redis) only carry out the `Outcome`. `dispatch_window` decides
-a window of messages in one transaction (CONSUME_WINDOW): tried at once with one inbox INSERT
-and no savepoint, and message by message, a savepoint each, only if a handler failed.
+The handlers come from a `HandlerRegistry` (handlers.py), each run through the inbox (inbox.py)
+by handling.py, which the `Dispatcher` builds on; the backends (memory, RabbitMQ, Redis) only
+carry out the `Outcome`. `dispatch_window` decides a window of messages in one transaction
+(CONSUME_WINDOW): tried at once with one inbox INSERT and no savepoint, and message by message,
+a savepoint each, only if a handler failed.
 """
 
 from __future__ import annotations
@@ -30,26 +31,22 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
-from ..conf import ms_settings
-from ..exceptions import EventContractViolation
 from ..metrics import instruments
 from ..request_id import bind_request_id
-from .contract import validate_body
 from .crash import crash_point
 from .envelope import Envelope
 from .handlers import HandlerRegistry, RegisteredHandler
+from .handling import Handling
 from .inbox import (
     ClaimKey,
     claim_key,
     inbox_apply_claimed,
-    inbox_apply_here,
     inbox_claim,
-    inbox_run,
     inbox_seen_many,
     inbox_unclaim,
 )
 from .infrastructure import Breaker, Failure, classify
-from .outcomes import Outcome, Result, failure_result, retry_delay
+from .outcomes import Outcome, Result, retry_delay
 from .trace_context import Headers, processing, processing_window
 
 # What the backends import from here (outcomes.py defines them).
@@ -82,7 +79,7 @@ class _WindowFailed(Exception):
         self.error = error
 
 
-class Dispatcher:
+class Dispatcher(Handling):
     """Runs the registered handlers for one message and says what to do with it."""
 
     def __init__(
@@ -94,13 +91,10 @@ class Dispatcher:
         group: str = "",
         system: str = "",
     ) -> None:
-        self.registry = registry
+        super().__init__(registry, max_deliveries=max_deliveries, breaker=breaker)
         # The consuming service whose outcomes this dispatcher counts (metrics)
         self.group = group
         self.system = system  # the bus's backend, for the process spans
-        self.max_deliveries = int(max_deliveries or ms_settings.EVENT_BUS["MAX_DELIVERIES"])
-        # Opened by a DEFER; the backend waits on it before taking the next message.
-        self.breaker = breaker if breaker is not None else Breaker()
 
     def dispatch(self, body: bytes, *, delivery_count: int = 1, headers: Headers = None) -> Result:
         """Decide one message's fate (`delivery_count` 1 at first; `headers` carry its trace)."""
@@ -320,90 +314,3 @@ class Dispatcher:
                 results[item.index] = result
             crash_point("window:before_commit")
         return decided
-
-    def _decode(self, body: bytes) -> tuple[Envelope, list[RegisteredHandler]] | Result:
-        """The envelope and its handlers, or the DEAD result of a message nobody can handle."""
-        try:
-            envelope = validate_body(body)
-        except EventContractViolation as exc:
-            logger.warning("dead-lettering a message that breaks the contract: %s", exc.message)
-            return Result(Outcome.DEAD, reason=f"contract: {exc.message}")
-        handlers = self.registry.handlers_for(envelope.event_type)
-        if not handlers:
-            log = logging.LoggerAdapter(logger, envelope.log_context)
-            log.warning("no handler for %s: dead-lettered", envelope.event_type)
-            return Result(Outcome.DEAD, envelope, reason=f"no handler for {envelope.event_type}")
-        return envelope, handlers
-
-    def _prepare(
-        self,
-        envelope: Envelope,
-        handlers: list[RegisteredHandler],
-        delivery_count: int,
-        seen: set[ClaimKey],
-    ) -> dict[str, Any] | Result:
-        """Run the `prepare` steps of the handlers not yet applied (not in `seen`): what each
-        returned, by handler name, or the Result of the first that failed."""
-        prepared: dict[str, Any] = {}
-        for handler in handlers:
-            if handler.prepare is None:
-                continue
-            if claim_key(envelope, handler.name) in seen:
-                continue
-            try:
-                prepared[handler.name] = handler.prepare(envelope)
-            except Exception as exc:
-                return self._failed(exc, handler, envelope, delivery_count)
-        return prepared
-
-    def _run(
-        self,
-        envelope: Envelope,
-        handlers: list[RegisteredHandler],
-        delivery_count: int,
-        prepared: dict[str, Any] | None,
-    ) -> Result:
-        """Run the handlers in order; `prepared` holds their prepare results (window mode),
-        None to let the inbox run each prepare step itself (one message at a time)."""
-        for handler in handlers:
-            try:
-                if not handler.use_inbox:
-                    handler.func(envelope)
-                    ran = True
-                elif prepared is None:
-                    ran = inbox_run(envelope=envelope, handler=handler)
-                elif handler.prepare is not None and handler.name not in prepared:
-                    ran = False  # found in the inbox before its prepare step
-                else:
-                    # the message's savepoint (dispatch_window) holds its row and effect
-                    ran = inbox_apply_here(
-                        envelope=envelope, handler=handler, prepared=prepared.get(handler.name)
-                    )
-            except Exception as exc:
-                return self._failed(exc, handler, envelope, delivery_count)
-            self._log_handled(envelope, handler, ran)
-        return Result(Outcome.ACK, envelope)
-
-    @staticmethod
-    def _log_handled(envelope: Envelope, handler: RegisteredHandler, ran: bool) -> None:
-        if logger.isEnabledFor(logging.DEBUG):  # on every message's path: skip the adapter
-            logging.LoggerAdapter(logger, envelope.log_context).debug(
-                "%s %s event %s (correlation %s)",
-                handler.name,
-                "handled" if ran else "already handled",
-                envelope.event_id,
-                envelope.correlation_id,
-            )
-
-    def _failed(
-        self, exc: Exception, handler: RegisteredHandler, envelope: Envelope, delivery_count: int
-    ) -> Result:
-        """The outcome a handler's exception steers its message to (the table above)."""
-        return failure_result(
-            exc,
-            handler=handler.name,
-            envelope=envelope,
-            delivery_count=delivery_count,
-            max_deliveries=self.max_deliveries,
-            breaker=self.breaker,
-        )

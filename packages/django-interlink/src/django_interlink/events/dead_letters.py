@@ -7,8 +7,8 @@
 
 A replayed message carries its event id unchanged (the inbox keeps it to one effect) and a
 replay count one higher; it leaves the dead letters only once the broker has the copy. Each bus
-implements the box in its own module (memory.py, rabbitmq_dead_letters.py,
-redis_dead_letters.py); the command and the admin reach it through dead_letter_service.py.
+implements the box in its own module (memory.py, rabbitmq/dead_letters.py,
+redis/dead_letters.py); the command and the admin reach it through dead_letter_service.py.
 """
 
 from __future__ import annotations

@@ -24,8 +24,7 @@ from .envelope import Envelope
 from .handlers import RegisteredHandler
 
 # An inbox row's identity: (event_id as str(UUID), handler name). Strings, not UUIDs: a window
-# sorts and looks up its keys, and UUID objects compare in Python (measured: most of the
-# claim's Python time).
+# sorts and looks up its keys, and UUID objects compare in Python, slowly.
 ClaimKey = tuple[str, str]
 
 # Databases that take INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLite since 3.35).
@@ -84,8 +83,8 @@ def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
 def _claim_unnest(
     connection: Any, ordered: list[tuple[ClaimKey, tuple[Envelope, str]]]
 ) -> set[ClaimKey]:
-    """PostgreSQL: the rows as four text arrays, whatever the window's size (about half the
-    time of a VALUES list of 5 parameters a row, measured: Django quotes each one in Python)."""
+    """PostgreSQL: the rows as four text arrays, whatever the window's size, where a VALUES
+    list has 5 parameters a row, each quoted by Django in Python."""
     quote = connection.ops.quote_name
     table, columns = quote(InboxEvent._meta.db_table), ", ".join(map(quote, COLUMNS))
     with connection.cursor() as cursor:

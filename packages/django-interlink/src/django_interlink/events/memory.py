@@ -18,13 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .budget import ConsumeBudget
-from .bus import EventBus
+from .bus import Consumption, EventBus
 from .consumer import Outcome
 from .contract import encode_event
 from .dead_letters import DeadLetter, DeadLetterBox, bounded, event_fields, failure, parse_time
 from .envelope import Envelope
-from .handlers import HandlerRegistry
 
 
 @dataclass
@@ -89,22 +87,11 @@ class MemoryBus(EventBus):
                 queue.append(message)
         return None
 
-    def consume(
-        self,
-        *,
-        registry: HandlerRegistry | None = None,
-        event_types: Sequence[str] | None = None,
-        group: str | None = None,
-        stop: threading.Event | None = None,
-        max_messages: int | None = None,
-        idle_timeout: float | None = None,
-    ) -> int:
-        types = self._types(registry, event_types)
-        group = self._group(group)
-        dispatcher = self._dispatcher(registry, group)
+    def _consume(self, run: Consumption) -> None:
+        group, types, dispatcher, budget = run.group, run.types, run.dispatcher, run.budget
         self.declare(types, group=group)
-        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
-        while not (stop is not None and stop.is_set()) and not budget.exhausted:
+        run.listening()
+        while run.running:
             with self._cond:
                 message = self._next(group, types)
                 if message is None:
@@ -130,11 +117,10 @@ class MemoryBus(EventBus):
                         self._dead_letter(group, message, result.reason)
                     )
             if result.outcome is Outcome.DEFER:
-                dispatcher.breaker.wait(stop or threading.Event())
+                dispatcher.breaker.wait(run.stop)
             elif result.outcome is not Outcome.RETRY:
                 budget.settled_one()
             budget.mark_active()
-        return budget.settled
 
     @staticmethod
     def _dead_letter(group: str, message: _Message, reason: str) -> DeadLetter:

@@ -25,8 +25,8 @@ import redis.exceptions as rx
 
 from ..exceptions import BusUnavailable
 from .bus import EventBus
-from .redis_base import text
-from .redis_streams import RedisStreamsBus
+from .redis.base import text
+from .redis.streams import RedisStreamsBus
 
 logger = logging.getLogger("django_interlink.events.retention")
 

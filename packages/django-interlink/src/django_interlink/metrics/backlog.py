@@ -21,10 +21,10 @@ import pika.exceptions as pe
 import redis.exceptions as rx
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from ..events.rabbitmq_nodes import connection_parameters, rabbitmq_urls
-from ..events.rabbitmq_topology import Topology
-from ..events.redis_base import text
-from ..events.redis_connection import RedisTarget
+from ..events.rabbitmq.nodes import connection_parameters, rabbitmq_urls
+from ..events.rabbitmq.topology import Topology
+from ..events.redis.base import text
+from ..events.redis.connection import RedisTarget
 
 __all__ = ["GroupBacklog", "read_backlog"]
 

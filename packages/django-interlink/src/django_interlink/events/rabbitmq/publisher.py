@@ -24,7 +24,7 @@ import pika
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 
-from .publish_outcomes import Declined
+from ..publish_outcomes import Declined
 
 logger = logging.getLogger("django_interlink.events.rabbitmq")
 
@@ -55,7 +55,7 @@ class ConfirmingPublisher:
         exchange: str,
         timeout: float,
     ) -> None:
-        # a callable gives the nodes to try, in order, for each new connection (rabbitmq_nodes)
+        # a callable gives the nodes to try, in order, for each new connection (nodes.py)
         self._nodes: Callable[[], Sequence[pika.URLParameters]] = (
             parameters if callable(parameters) else lambda: [parameters]
         )

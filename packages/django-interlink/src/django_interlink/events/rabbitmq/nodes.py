@@ -7,7 +7,8 @@
 Every client (the publisher, the consumer, the relay, the dead-letter tools, /health/ready/)
 connects through `connection_parameters()`: the nodes in a fresh random order each time, so that
 clients spread over the cluster and a client that lost its node tries the others first; pika's
-BlockingConnection takes that list and uses the first node that answers.
+BlockingConnection takes that list and uses the first node that answers. After one of
+RECONNECTABLE, `failover_delay()` says when to try again: at once on a cluster, then with backoff.
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import pika
+import pika.exceptions as pe
 
-from ..exceptions import EventError
-from .infrastructure import reconnect_delay
+from ...exceptions import EventError
+from ..infrastructure import reconnect_delay
 
 SCHEMES = ("amqp", "amqps")
+
+# Errors after which a fresh connection may succeed (broker restarting, network blip, a node of
+# the cluster gone): the publisher and the consumer reconnect on these, to another node at once.
+RECONNECTABLE: tuple[type[BaseException], ...] = (
+    pe.AMQPConnectionError,
+    pe.ChannelWrongStateError,
+    pe.ConnectionWrongStateError,
+    ConnectionError,
+    OSError,
+)
 
 
 class RabbitMQURLError(EventError, ValueError):

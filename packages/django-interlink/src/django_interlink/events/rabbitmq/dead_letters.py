@@ -24,8 +24,8 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from .dead_letters import DeadLetter, DeadLetterBox, event_fields, parse_time
-from .rabbitmq_settle import (
+from ..dead_letters import DeadLetter, DeadLetterBox, event_fields, parse_time
+from .settle import (
     ATTEMPT_HEADER,
     DEAD_LETTER_ID_HEADER,
     DEAD_REASON_HEADER,
@@ -33,7 +33,7 @@ from .rabbitmq_settle import (
     REPLAYS_HEADER,
     persistent_copy,
 )
-from .rabbitmq_topology import RETRY_QUEUE_HEADER, Topology
+from .topology import RETRY_QUEUE_HEADER, Topology
 
 # Headers that describe the dead-lettering, not the event: dropped from a replayed copy.
 DEAD_ONLY_HEADERS = frozenset(

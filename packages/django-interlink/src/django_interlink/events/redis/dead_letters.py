@@ -17,8 +17,8 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from .dead_letters import DeadLetter, DeadLetterBox, bounded, event_fields, parse_time
-from .redis_base import text
+from ..dead_letters import DeadLetter, DeadLetterBox, bounded, event_fields, parse_time
+from .base import text
 
 
 def dead_fields(

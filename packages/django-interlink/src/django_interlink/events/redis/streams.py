@@ -6,7 +6,7 @@ XREADGROUP, XACKs what its handlers settled, retries a failed entry after its ba
 itself), and reclaims entries left pending by a dead consumer with XAUTOCLAIM once idle for
 REDIS_CLAIM_IDLE_MS. An entry failing MAX_DELIVERIES times, or that breaks the contract, goes
 to `<prefix>:dead:<group>` with its reason and failure history (XADD + XACK in one MULTI),
-where `dead_letter_box(group)` reads, replays and discards it (redis_dead_letters.py). An entry
+where `dead_letter_box(group)` reads, replays and discards it (dead_letters.py). An entry
 deferred (our infrastructure failed, infrastructure.py) stays pending on us with its delivery
 count set back (XCLAIM RETRYCOUNT JUSTID), and nothing is taken while the breaker is open.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -36,16 +35,14 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from ..exceptions import BusUnavailable, EventContractViolation, NotReplicated, PublishError
-from .budget import ConsumeBudget
-from .bus import reconnect_delay
-from .contract import encode_event, get_contract, max_event_bytes
-from .envelope import Envelope
-from .handlers import HandlerRegistry
-from .redis_base import RECONNECTABLE, RedisBus, text
-from .redis_connection import RedisTarget
-from .redis_dead_letters import RedisDeadLetters
-from .redis_stream_run import StreamRun
+from ...exceptions import BusUnavailable, EventContractViolation, NotReplicated, PublishError
+from ..bus import Consumption, reconnect_delay
+from ..contract import encode_event, get_contract, max_event_bytes
+from ..envelope import Envelope
+from .base import RECONNECTABLE, RedisBus, text
+from .connection import RedisTarget
+from .dead_letters import RedisDeadLetters
+from .stream_run import StreamRun
 
 logger = logging.getLogger("django_interlink.events.redis")
 
@@ -187,47 +184,34 @@ class RedisStreamsBus(RedisBus):
 
     # -- consuming ---------------------------------------------------------------------
 
-    def consume(
-        self,
-        *,
-        registry: HandlerRegistry | None = None,
-        event_types: Sequence[str] | None = None,
-        group: str | None = None,
-        stop: threading.Event | None = None,
-        max_messages: int | None = None,
-        idle_timeout: float | None = None,
-        consumer: str | None = None,
-    ) -> int:
-        types = self._types(registry, event_types)
-        group = self._group(group)
-        dispatcher = self._dispatcher(registry, group)
-        stop = stop or threading.Event()
-        consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    def _consume(self, run: Consumption) -> None:
+        types, group, stop, budget = run.types, run.group, run.stop, run.budget
+        consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         streams = [self.stream(t) for t in types]
-        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
-        run = StreamRun(self, dispatcher, group, consumer, budget)
+        stream_run = StreamRun(self, run.dispatcher, group, consumer, budget)
         attempt = 0
         next_claim = 0.0
         need_groups = True
         logger.info("consuming %s as %s/%s", ", ".join(types), group, consumer)
-        while not stop.is_set() and not budget.exhausted:
+        while run.running:
             try:
                 if need_groups:  # at start, and after a reconnect (the server may be new)
                     self.declare(types, group=group)
                     need_groups = False
+                    run.listening()
                 attempt = 0
-                if not run.breaker.allows():  # paused: our infrastructure failed
-                    run.keep_retries()
+                if not stream_run.breaker.allows():  # paused: our infrastructure failed
+                    stream_run.keep_retries()
                     budget.mark_active()
-                    stop.wait(min(0.5, max(0.01, run.breaker.remaining())))
+                    stop.wait(min(0.5, max(0.01, stream_run.breaker.remaining())))
                     continue
-                worked = run.retry_due(stop)
+                worked = stream_run.retry_due(stop)
                 if time.monotonic() >= next_claim:
-                    worked += run.reclaim(streams, stop)
+                    worked += stream_run.reclaim(streams, stop)
                     next_claim = time.monotonic() + max(0.1, self.claim_idle_ms / 2000)
-                if not stop.is_set() and not budget.exhausted:
-                    block = self.block_ms if not run.retries else min(self.block_ms, 100)
-                    worked += run.read_new(streams, block, stop)
+                if run.running:
+                    block = self.block_ms if not stream_run.retries else min(self.block_ms, 100)
+                    worked += stream_run.read_new(streams, block, stop)
             except RECONNECTABLE as exc:
                 attempt += 1
                 delay = reconnect_delay(attempt, self.reconnect_backoff_max)
@@ -239,8 +223,7 @@ class RedisStreamsBus(RedisBus):
                 budget.mark_active()
             elif budget.idle_expired():
                 break
-        run.leave(streams)
-        return budget.settled
+        stream_run.leave(streams)
 
 
 def _fields(envelope: Envelope, body: bytes) -> dict[str, Any]:

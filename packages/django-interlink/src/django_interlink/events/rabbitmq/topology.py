@@ -32,8 +32,8 @@ from typing import Any
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel
 
-from ..exceptions import EventError
-from .consumer import retry_delay
+from ...exceptions import EventError
+from ..consumer import retry_delay
 
 # The retry queue a message is published to; the headers exchange routes on it. Not "x-"
 # prefixed: a headers exchange ignores those when matching.

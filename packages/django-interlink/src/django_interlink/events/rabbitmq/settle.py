@@ -10,7 +10,7 @@ Every failure is appended to the `x-failures` header (time, reason, attempt), th
 `manage.py dead_letters show` prints.
 
 The channel is never held while a message waits: the retry queue's TTL brings it back to its work
-queue (rabbitmq_topology.py). Publish, then ack: a crash in between leaves the original unacked,
+queue (topology.py). Publish, then ack: a crash in between leaves the original unacked,
 so it is delivered again (the inbox makes that harmless); nothing is acked before its copy is safe.
 
 A window (CONSUME_WINDOW > 1) is settled after its commit by `settle_window`: the failures one by
@@ -32,10 +32,10 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.blocking_connection import BlockingChannel
 
-from .budget import ConsumeBudget
-from .consumer import Dispatcher, Outcome, Result
-from .dead_letters import bounded, failure
-from .rabbitmq_topology import RETRY_QUEUE_HEADER, Topology
+from ..budget import ConsumeBudget
+from ..consumer import Dispatcher, Outcome, Result
+from ..dead_letters import bounded, failure
+from .topology import RETRY_QUEUE_HEADER, Topology
 
 logger = logging.getLogger("django_interlink.events.rabbitmq")
 

@@ -2,7 +2,7 @@
 
 What it reads is decided by the dispatcher (consumer.py) and settled here: XACK, a retry after
 its backoff (XCLAIM to ourselves), XAUTOCLAIM of a dead consumer's entries, the dead stream for
-what failed for good (with its failure history, redis_dead_letters.py), and for what our
+what failed for good (with its failure history, dead_letters.py), and for what our
 infrastructure failed (DEFER) nothing but its delivery count set back: it stays pending on us
 until the dispatcher's breaker lets us try again.
 """
@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import redis.exceptions as rx
 
-from .budget import ConsumeBudget
-from .consumer import Dispatcher, Outcome
-from .dead_letters import failure
-from .redis_base import RECONNECTABLE, text
-from .redis_dead_letters import dead_fields
+from ..budget import ConsumeBudget
+from ..consumer import Dispatcher, Outcome
+from ..dead_letters import failure
+from .base import RECONNECTABLE, text
+from .dead_letters import dead_fields
 
 logger = logging.getLogger("django_interlink.events.redis")
 

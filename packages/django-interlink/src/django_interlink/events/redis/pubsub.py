@@ -1,22 +1,19 @@
 """Redis pub/sub bus, explicitly fire-and-forget: for notifications that may be lost.
 
 PUBLISH and SUBSCRIBE on `<prefix>:<event_type>`: nothing is stored, nothing acknowledged, a
-subscriber that is away misses what is published meanwhile (redis_streams.py keeps it).
+subscriber that is away misses what is published meanwhile (streams.py keeps it).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Sequence
 
-from .budget import ConsumeBudget
-from .consumer import Outcome
-from .contract import encode_event
-from .envelope import Envelope
-from .handlers import HandlerRegistry
-from .redis_base import RedisBus, text
+from ..bus import Consumption
+from ..consumer import Outcome
+from ..contract import encode_event
+from ..envelope import Envelope
+from .base import RedisBus, text
 
 logger = logging.getLogger("django_interlink.events.redis")
 
@@ -37,25 +34,11 @@ class RedisPubSubBus(RedisBus):
         if not receivers:
             logger.debug("%s published with no subscriber listening: lost", envelope.event_type)
 
-    def consume(
-        self,
-        *,
-        registry: HandlerRegistry | None = None,
-        event_types: Sequence[str] | None = None,
-        group: str | None = None,
-        stop: threading.Event | None = None,
-        max_messages: int | None = None,
-        idle_timeout: float | None = None,
-        ready: threading.Event | None = None,
-    ) -> int:
-        types = self._types(registry, event_types)
-        group = self._group(group)
-        dispatcher = self._dispatcher(registry, group)
-        stop = stop or threading.Event()
-        budget = ConsumeBudget(max_messages=max_messages, idle_timeout=idle_timeout)
+    def _consume(self, run: Consumption) -> None:
+        dispatcher, stop, budget = run.dispatcher, run.stop, run.budget
         pubsub = self.client.pubsub()
         try:
-            channels = {self.channel(t) for t in types}
+            channels = {self.channel(t) for t in run.types}
             pubsub.subscribe(*channels)
             # Listening only once Redis confirmed every subscription (PUBLISH from another
             # connection could otherwise overtake our SUBSCRIBE).
@@ -64,9 +47,8 @@ class RedisPubSubBus(RedisBus):
                 confirmation = pubsub.get_message(timeout=0.2)
                 if confirmation and confirmation["type"] == "subscribe":
                     channels.discard(text(confirmation["channel"]))
-            if ready is not None:
-                ready.set()
-            while not stop.is_set() and not budget.exhausted:
+            run.listening()
+            while run.running:
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
                 if message is None or message["type"] != "message":
                     if budget.idle_expired():
@@ -85,9 +67,8 @@ class RedisPubSubBus(RedisBus):
                 if result.outcome is not Outcome.ACK:
                     logger.error("pub/sub event not handled: %s", result.reason)
                     self.client.xadd(
-                        self.dead_stream(group), {"envelope": body, "reason": result.reason}
+                        self.dead_stream(run.group), {"envelope": body, "reason": result.reason}
                     )
                 budget.settled_one()
         finally:
             pubsub.close()
-        return budget.settled

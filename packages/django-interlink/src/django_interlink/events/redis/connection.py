@@ -12,7 +12,7 @@ REDIS_SENTINEL_USERNAME / _PASSWORD authenticate to the sentinels themselves.
 The client comes from redis-py's `Sentinel.master_for`: every new connection asks the sentinels
 where the primary is. A connection broken by a failover is not re-resolved within redis-py's
 own quick retries (the sentinels still name the dead primary for down-after-milliseconds), so
-the buses retry in the application (redis_base.RECONNECTABLE): a later call connects afresh and
+the buses retry in the application (base.RECONNECTABLE): a later call connects afresh and
 reaches the promoted replica.
 """
 

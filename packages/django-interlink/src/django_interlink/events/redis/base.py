@@ -2,7 +2,7 @@
 
 Both name their keys `<prefix>:<event_type>` (a stream, or a pub/sub channel) and write what
 their handlers could not settle to the stream `<prefix>:dead:<group>`. The client reaches one
-server (REDIS_URL) or the primary of a Sentinel service (redis_connection.py); a failover shows
+server (REDIS_URL) or the primary of a Sentinel service (connection.py); a failover shows
 as one of RECONNECTABLE for a second or two, and every caller retries those.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Self
 
 import redis.exceptions as rx
 
-from ..exceptions import BusUnavailable
-from .bus import EventBus, reconnect_delay
-from .redis_connection import RedisTarget
+from ...exceptions import BusUnavailable
+from ..bus import EventBus, reconnect_delay
+from .connection import RedisTarget
 
 # A server gone, or mid-failover: MasterNotFoundError (a ConnectionError) while no sentinel names
 # a primary, ReadOnlyError from a demoted primary still reached by an old connection.
