@@ -32,12 +32,12 @@ from integration_tests.event_helpers import (
     stop_process,
 )
 from integration_tests.helpers import REPO_DIR
-from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
 from microservices.conf import DEFAULTS
 from microservices.events.backends import bus_settings
 from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay_loop
 from microservices.events.rabbitmq import RabbitMQBus
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.rabbitmq_cluster import ClusterNode, RabbitCluster
+from servers.waiting import WaitTimeout, wait_until
 
 REPORTS = REPO_DIR / "reports" / "cluster"
 EVENT_TYPE = "order.created"

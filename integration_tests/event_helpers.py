@@ -27,7 +27,7 @@ from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.events.envelope import Envelope
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 
 # --- what both buses' tests use ----------------------------------------------------------------
 

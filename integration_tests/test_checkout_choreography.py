@@ -22,7 +22,7 @@ from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS
 from microservices.events.crash import CRASH_ENV
 from microservices.events.outbox import outbox_relay
 from microservices.models import InboxEvent
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start
 from shop.models import Checkout

@@ -19,7 +19,11 @@ import jsonschema
 import pytest
 import yaml
 
-from integration_tests.servers import (
+from microservices.events.redis_connection import parse_sentinels
+from microservices.tracing import EXPORTER_ENV
+from mock_services.__main__ import _parser as _stub_parser
+from mock_services.common.settings import DEFAULT_PORTS
+from servers import (
     consul,
     postgres,
     postgres_standby,
@@ -28,10 +32,6 @@ from integration_tests.servers import (
     redis,
     redis_sentinel,
 )
-from microservices.events.redis_connection import parse_sentinels
-from microservices.tracing import EXPORTER_ENV
-from mock_services.__main__ import _parser as _stub_parser
-from mock_services.common.settings import DEFAULT_PORTS
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_DIR / "docker-compose.test.yml"

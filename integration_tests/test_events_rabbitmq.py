@@ -26,13 +26,13 @@ from integration_tests.event_helpers import (
     stop_process,
     wait_for_applications,
 )
-from integration_tests.servers.endpoint import CallbackController
 from microservices.conf import DEFAULTS
 from microservices.events.contract import get_contract
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
-from mock_services.waiting import wait_until
+from servers.endpoint import CallbackController
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types

@@ -14,9 +14,9 @@ import pytest
 
 from integration_tests.cluster_failover import run_with_a_node_killed
 from integration_tests.event_helpers import applied_counts
-from integration_tests.servers.process import free_ports
 from microservices.health import ping_rabbitmq
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
+from servers.process import free_ports
 
 TOTAL = 5000
 

@@ -34,7 +34,7 @@ from microservices.events.redis_pubsub import RedisPubSubBus
 from microservices.events.redis_streams import RedisStreamsBus
 from microservices.exceptions import PublishError, RetryableHandlerError
 from microservices.models import InboxEvent
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types

@@ -31,7 +31,7 @@ from microservices.events.crash import CRASH_ENV
 from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
 from microservices.models import InboxEvent
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 from shop.event_samples import sample_envelope
 
 

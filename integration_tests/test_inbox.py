@@ -17,7 +17,7 @@ from microservices.events.handlers import HandlerRegistry
 from microservices.exceptions import RetryableHandlerError
 from microservices.models import InboxEvent
 from mock_services.inventory.store import WIDGET_ID
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 from shop.handlers import registry as shop_registry
 from shop.models import UserProfile

@@ -26,7 +26,7 @@ from microservices.conf import _merge
 from microservices.events.handlers import HandlerRegistry
 from microservices.events.outbox import outbox_enqueue
 from microservices.exceptions import PermanentHandlerError
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 TOKEN = "integration-metrics-token"
 LAG = "microservices_consumer_lag_messages"

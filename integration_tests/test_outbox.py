@@ -19,7 +19,7 @@ from microservices.events.backends import bus_settings
 from microservices.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
 from microservices.events.rabbitmq import RabbitMQBus
 from microservices.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.models import UserProfile
 

@@ -32,7 +32,7 @@ from integration_tests.standby_run import (
 )
 from microservices.conf import DEFAULTS
 from microservices.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 from shop.models import OrderStatistics
 
 pytestmark = pytest.mark.slow

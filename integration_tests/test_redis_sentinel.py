@@ -23,7 +23,6 @@ import pytest
 from django.db import connection
 
 from integration_tests.event_helpers import configured_bus, order_event
-from integration_tests.servers.sentinel_cluster import Node, SentinelCluster
 from microservices.conf import _merge, ms_settings
 from microservices.events.backends import build_bus
 from microservices.events.checks import check_redis_persistence
@@ -32,7 +31,8 @@ from microservices.events.handlers import HandlerRegistry
 from microservices.events.outbox import outbox_enqueue, outbox_relay_loop
 from microservices.health import check_broker, check_redis
 from microservices.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import wait_until
+from servers.sentinel_cluster import Node, SentinelCluster
+from servers.waiting import wait_until
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "cluster"
 EVENTS = 4000

@@ -14,7 +14,7 @@ import pytest
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.registry.consul import ConsulRegistry
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)

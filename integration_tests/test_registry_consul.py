@@ -22,7 +22,7 @@ from microservices.registry.base import get_registry
 from microservices.registry.checks import duration_seconds
 from microservices.registry.consul import ConsulRegistry
 from mock_services.testing import StubServer
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 CHECK_INTERVAL = "1s"
 

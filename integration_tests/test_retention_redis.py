@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from integration_tests.event_helpers import configured_bus, stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from integration_tests.servers import redis as redis_servers
 from microservices.events.outbox import outbox_enqueue, outbox_relay
 from microservices.events.retention import StreamTrim, bus_trim
 from microservices.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import wait_until
+from servers import redis as redis_servers
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT = "user.created"

@@ -21,7 +21,7 @@ from tests.shop.support import Shop, check_global, check_saga, two_items
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
 from microservices.sagas.services import saga_create
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -31,7 +31,7 @@ from integration_tests.event_helpers import stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from microservices.models import SagaExecution
 from microservices.sagas.crash import CRASH_ENV
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.api.services import customer_token_issue
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]

@@ -24,11 +24,11 @@ from django.db.models import Count, Max, Min
 from tests.shop.support import Shop
 
 from integration_tests.helpers import manage_py_argv
-from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
 from microservices.events.rabbitmq_topology import Topology
 from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 from mock_services.testing import StubServer
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.rabbitmq_cluster import ClusterNode, RabbitCluster
+from servers.waiting import WaitTimeout, wait_until
 
 from .checks import check_events_handled_once
 from .handlers import EVENT_TYPES, applications

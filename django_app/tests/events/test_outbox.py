@@ -20,7 +20,7 @@ from microservices.events.outbox import (
 from microservices.events.publish_outcomes import Declined
 from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
 from microservices.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db

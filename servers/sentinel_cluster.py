@@ -14,9 +14,8 @@ from typing import Any
 
 import redis
 
-from mock_services.waiting import wait_until
-
 from .process import ManagedProcess, tail_file
+from .waiting import wait_until
 
 SERVICE = "mymaster"
 HOST = "127.0.0.1"
