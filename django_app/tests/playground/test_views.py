@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from microservices.models import SagaExecution, SagaStepLog
+from django_interlink.models import SagaExecution, SagaStepLog
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.playground.files import KILL_AFTER_CHARGE, WORKERS, write_json
 from shop.models import Customer

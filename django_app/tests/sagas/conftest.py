@@ -12,5 +12,5 @@ from tests.sagas.support import FAST
 
 @pytest.fixture
 def fast_saga_settings() -> Iterator[None]:
-    with override_settings(MICROSERVICES=FAST):
+    with override_settings(INTERLINK=FAST):
         yield

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
-from microservices.sagas.registry import register
+from django_interlink.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.registry import register
 
 FAST = {"SAGA": {"COMPENSATION_ATTEMPTS": 3, "COMPENSATION_BACKOFF": 0.0, "LEASE_SECONDS": 30}}
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from microservices.exceptions import ServiceHTTPError, ServiceTimeoutError, StepRejected
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas.definition import StepContext
-from microservices.sagas.services import saga_execute, saga_resume_stale, saga_retry_compensation
+from django_interlink.exceptions import ServiceHTTPError, ServiceTimeoutError, StepRejected
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.sagas.definition import StepContext
+from django_interlink.sagas.services import saga_execute, saga_resume_stale, saga_retry_compensation
 from tests.sagas.support import Recorder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_saga_settings")]

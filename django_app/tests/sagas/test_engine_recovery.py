@@ -8,10 +8,10 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from microservices.exceptions import SagaLeaseLost, ServiceTimeoutError, StepRejected
-from microservices.models import SagaExecution, SagaStatus
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
-from microservices.sagas.services import (
+from django_interlink.exceptions import SagaLeaseLost, ServiceTimeoutError, StepRejected
+from django_interlink.models import SagaExecution, SagaStatus
+from django_interlink.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.services import (
     saga_claim_stale,
     saga_create,
     saga_execute,
@@ -173,7 +173,7 @@ def test_a_saga_a_worker_cannot_load_needs_attention_and_the_worker_goes_on():
 def test_a_database_error_stops_the_run_and_the_saga_is_resumed_later(monkeypatch):
     """The database failing under a run is not the saga's fault: the worker lives on, the
     saga stays as it was (leased until its lease lapses), and a later pass finishes it."""
-    from microservices.sagas.store import ExecutionStore
+    from django_interlink.sagas.store import ExecutionStore
 
     r = Recorder()
     r.definition(["a", "b"])

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from microservices.sagas.definition import SagaDefinition, SagaStep
-from microservices.sagas.state import Outcome, SagaState, transition
+from django_interlink.sagas.definition import SagaDefinition, SagaStep
+from django_interlink.sagas.state import Outcome, SagaState, transition
 from tests.sagas.support import Recorder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_saga_settings")]
