@@ -66,7 +66,7 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy packages/django-interlink/src/django_interlink django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
+	$(VENV)/bin/mypy packages/django-interlink/src/django_interlink django_app/shop django_app/project django_app/tests mock_services servers integration_tests browser_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -103,7 +103,7 @@ can-i-deploy: install ## The pacts at CONSUMER_REFS against the contracts at PRO
 		--markdown $(REPORTS)/can-i-deploy.md --junit $(REPORTS)/can-i-deploy.xml
 
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
-	$(PYTEST) django_app/tests mock_services/tests tools/tests --junitxml=$(REPORTS)/unit.xml
+	$(PYTEST) django_app/tests mock_services/tests servers/tests tools/tests --junitxml=$(REPORTS)/unit.xml
 
 test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available); the live AsyncAPI checks run in `make contracts`
 	$(PYTEST) integration_tests --ignore=integration_tests/asyncapi_live --junitxml=$(REPORTS)/integration.xml

@@ -46,9 +46,9 @@ from bench.support import (  # noqa: E402
     unique_name,
 )
 from bench.support import write_results as write  # noqa: E402
-from integration_tests.servers import provide  # noqa: E402
-from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster  # noqa: E402
-from integration_tests.servers.rabbitmq_cluster import provide as provide_cluster  # noqa: E402
+from servers import provide  # noqa: E402
+from servers.rabbitmq_cluster import ClusterNode, RabbitCluster  # noqa: E402
+from servers.rabbitmq_cluster import provide as provide_cluster  # noqa: E402
 
 EVENT_TYPE = "order.created"
 HANDLER = "bench.cluster.noop"

@@ -55,7 +55,7 @@ from bench.support import (  # noqa: E402
     use_database,
     write_results,
 )
-from integration_tests.servers import provide  # noqa: E402
+from servers import provide  # noqa: E402
 
 TARGET = 0.5
 RAW_FIGURES = {

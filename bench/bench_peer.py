@@ -47,8 +47,8 @@ from bench.support import (  # noqa: E402
     use_database,
     write_results,
 )
-from integration_tests.servers import rabbitmq  # noqa: E402
-from integration_tests.servers.process import free_ports  # noqa: E402
+from servers import rabbitmq  # noqa: E402
+from servers.process import free_ports  # noqa: E402
 
 EVENT_TYPE = "order.created"
 HANDLER = "bench.noop"

@@ -35,7 +35,7 @@ from pika.channel import Channel  # noqa: E402
 
 from bench.support import Ratio, report, setup_django, take_turns, unique_name  # noqa: E402
 from bench.support import write_results as write  # noqa: E402
-from integration_tests.servers import provide  # noqa: E402
+from servers import provide  # noqa: E402
 
 EVENT_TYPE = "order.created"
 PERSISTENT = {"delivery_mode": 2, "content_type": "application/json"}

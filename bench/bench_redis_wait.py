@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 
 from bench.support import Ratio, report, setup_django, take_turns, unique_name  # noqa: E402
 from bench.support import write_results as write  # noqa: E402
-from integration_tests.servers import provide  # noqa: E402
+from servers import provide  # noqa: E402
 
 EVENT_TYPE = "order.created"
 WAIT_TIMEOUT_MS = 1000

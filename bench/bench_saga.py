@@ -54,10 +54,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from integration_tests.servers import provide
-    from integration_tests.servers.postgres import drop_database, fresh_database
     from mock_services.common.app import SERVICE_NAMES
     from mock_services.testing import StubServer
+    from servers import provide
+    from servers.postgres import drop_database, fresh_database
 
     server = provide("postgres")
     db_url = fresh_database(server.endpoint.url, f"bench_saga_{os.getpid()}")

@@ -1,6 +1,6 @@
 """What does a synchronous standby cost a commit, against an asynchronous one?
 
-Two primary/standby pairs as local servers (integration_tests/servers/postgres_standby.py),
+Two primary/standby pairs as local servers (servers/postgres_standby/),
 alike but for `synchronous_standby_names`: one client commits one outbox-sized row per
 transaction on each primary in turn. A synchronous commit returns once the standby has the WAL
 too; an asynchronous one once the primary has it. Both pairs have fsync off and share this
@@ -27,7 +27,7 @@ import psycopg  # noqa: E402
 
 from bench.support import Ratio, report, take_turns  # noqa: E402
 from bench.support import write_results as write  # noqa: E402
-from integration_tests.servers.postgres_standby import as_processes  # noqa: E402
+from servers.postgres_standby import as_processes  # noqa: E402
 
 ROW_BYTES = 1024  # about an order.created envelope
 

@@ -52,10 +52,10 @@ from bench.support import (  # noqa: E402
     write_results,
 )
 from bench.tracing_worker import MODES, RATIO, VARIANTS, WINDOW  # noqa: E402
-from integration_tests.servers import provide  # noqa: E402
-from integration_tests.servers.postgres import drop_database, fresh_database  # noqa: E402
 from mock_services.common.app import SERVICE_NAMES  # noqa: E402
 from mock_services.testing import StubServer  # noqa: E402
+from servers import provide  # noqa: E402
+from servers.postgres import drop_database, fresh_database  # noqa: E402
 
 TARGET = 1.10
 WORKLOADS = {

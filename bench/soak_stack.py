@@ -21,11 +21,11 @@ from typing import IO, Any
 
 import requests
 
-from integration_tests.servers import provide
-from integration_tests.servers.postgres import drop_database, fresh_database
-from integration_tests.servers.process import free_ports
 from mock_services.common.app import SERVICE_NAMES
-from mock_services.waiting import wait_until
+from servers import provide
+from servers.postgres import drop_database, fresh_database
+from servers.process import free_ports
+from servers.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE_PY = REPO / "django_app" / "manage.py"

@@ -30,8 +30,8 @@ import psycopg
 from django.core.management import call_command
 from django.db import connections
 
-from integration_tests.servers import Provisioned, provide
-from integration_tests.servers.postgres import as_process, drop_database, fresh_database
+from servers import Provisioned, provide
+from servers.postgres import as_process, drop_database, fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"

@@ -36,8 +36,8 @@ from integration_tests.event_helpers import (
     stop_process,
 )
 from integration_tests.helpers import REPO_DIR
-from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.rabbitmq_cluster import ClusterNode, RabbitCluster
+from servers.waiting import WaitTimeout, wait_until
 
 REPORTS = REPO_DIR / "reports" / "cluster"
 EVENT_TYPE = "order.created"

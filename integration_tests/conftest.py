@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from integration_tests.django_database import restore_default_database, swap_default_database
-from integration_tests.servers import (
+from servers import (
     Endpoint,
     Provisioned,
     ServerStartError,
@@ -26,11 +26,11 @@ from integration_tests.servers import (
     provide,
     required_servers,
 )
-from integration_tests.servers import postgres_standby as postgres_standby_server
-from integration_tests.servers.endpoint import CallbackController
-from integration_tests.servers.postgres_standby import StandbyPair
-from integration_tests.servers.rabbitmq_cluster import RabbitCluster
-from integration_tests.servers.rabbitmq_cluster import provide as rabbitmq_cluster_provide
+from servers import postgres_standby as postgres_standby_server
+from servers.endpoint import CallbackController
+from servers.postgres_standby import StandbyPair
+from servers.rabbitmq_cluster import RabbitCluster
+from servers.rabbitmq_cluster import provide as rabbitmq_cluster_provide
 
 #: fixture name -> server name (also the marker name)
 SERVER_FIXTURES = {

@@ -27,7 +27,7 @@ from django_interlink.events.envelope import Envelope
 from django_interlink.events.handlers import HandlerRegistry
 from django_interlink.exceptions import PermanentHandlerError
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 
 # --- what both buses' tests use ----------------------------------------------------------------
 

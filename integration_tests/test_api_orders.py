@@ -25,7 +25,7 @@ from tests.shop.support import Shop, two_items
 from django_interlink.api.idempotency import fingerprint
 from django_interlink.models import IdempotencyRecord, SagaExecution, SagaStepLog
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.api.services import customer_token_issue
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.servers import Endpoint
+from servers import Endpoint
 
 REPO = Path(__file__).resolve().parent.parent
 WORKLOADS = ("saga", "rabbitmq", "rabbitmq_window", "redis", "redis_window")

@@ -22,7 +22,7 @@ from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import configured_bus, stop_process, stop_process_when_dead
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start
 from shop.models import Checkout

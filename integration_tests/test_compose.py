@@ -21,7 +21,9 @@ import yaml
 
 from django_interlink.events.redis.connection import parse_sentinels
 from django_interlink.tracing import EXPORTER_ENV
-from integration_tests.servers import (
+from mock_services.__main__ import _parser as _stub_parser
+from mock_services.common.settings import DEFAULT_PORTS
+from servers import (
     consul,
     postgres,
     postgres_standby,
@@ -30,8 +32,6 @@ from integration_tests.servers import (
     redis,
     redis_sentinel,
 )
-from mock_services.__main__ import _parser as _stub_parser
-from mock_services.common.settings import DEFAULT_PORTS
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_DIR / "docker-compose.test.yml"

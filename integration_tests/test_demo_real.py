@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.servers import Endpoint
+from servers import Endpoint
 
 pytestmark = [pytest.mark.slow]
 

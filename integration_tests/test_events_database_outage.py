@@ -23,7 +23,7 @@ from integration_tests.event_helpers import (
     start_consumer,
     wait_for_applications,
 )
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 # The consumer process runs with the project's defaults; queues must be declared alike.
 SUBPROCESS_BUS = {key: DEFAULTS["EVENT_BUS"][key] for key in ("MAX_DELIVERIES", "RETRY_BACKOFF")}

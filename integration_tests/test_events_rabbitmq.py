@@ -31,8 +31,8 @@ from integration_tests.event_helpers import (
     stop_process,
     wait_for_applications,
 )
-from integration_tests.servers.endpoint import CallbackController
-from mock_services.waiting import wait_until
+from servers.endpoint import CallbackController
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types

@@ -16,7 +16,7 @@ from django_interlink.health import ping_rabbitmq
 from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from integration_tests.cluster_failover import run_with_a_node_killed
 from integration_tests.event_helpers import applied_counts
-from integration_tests.servers.process import free_ports
+from servers.process import free_ports
 
 TOTAL = 5000
 

@@ -34,7 +34,7 @@ from integration_tests.event_helpers import (
 from integration_tests.event_helpers import (
     registry as helper_registry,
 )
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT_TYPES = get_contract().event_types

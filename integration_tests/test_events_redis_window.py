@@ -29,7 +29,7 @@ from integration_tests.event_helpers import (
     transaction_id,
 )
 from integration_tests.event_helpers import registry as helper_registry
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 

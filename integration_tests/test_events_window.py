@@ -31,7 +31,7 @@ from integration_tests.event_helpers import (
     wait_for_applications,
 )
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS, queue_depth
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 from shop.event_samples import sample_envelope
 
 

@@ -17,7 +17,7 @@ from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import applied_counts, order_event, sent_statements
 from integration_tests.event_helpers import registry as helper_registry
 from mock_services.inventory.store import WIDGET_ID
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 from shop.handlers import registry as shop_registry
 from shop.models import UserProfile

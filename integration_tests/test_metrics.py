@@ -26,7 +26,7 @@ from integration_tests.event_helpers import (
     stop_process,
 )
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 TOKEN = "integration-metrics-token"
 LAG = "interlink_consumer_lag_messages"

@@ -19,7 +19,7 @@ from django_interlink.events.rabbitmq.bus import RabbitMQBus
 from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.models import UserProfile
 

@@ -32,7 +32,7 @@ from integration_tests.standby_run import (
     first_after,
     write_figures,
 )
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 from shop.models import OrderStatistics
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from integration_tests.standby_run import write_figures
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

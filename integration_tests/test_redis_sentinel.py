@@ -31,8 +31,8 @@ from django_interlink.events.outbox import outbox_enqueue, outbox_relay_loop
 from django_interlink.health import check_broker, check_redis
 from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus, order_event
-from integration_tests.servers.sentinel_cluster import Node, SentinelCluster
-from mock_services.waiting import wait_until
+from servers.sentinel_cluster import Node, SentinelCluster
+from servers.waiting import wait_until
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "cluster"
 EVENTS = 4000

@@ -14,7 +14,7 @@ import pytest
 
 from django_interlink.registry.consul import ConsulRegistry
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)

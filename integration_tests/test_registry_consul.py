@@ -22,7 +22,7 @@ from django_interlink.registry.base import get_registry
 from django_interlink.registry.checks import duration_seconds
 from django_interlink.registry.consul import ConsulRegistry
 from mock_services.testing import StubServer
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 CHECK_INTERVAL = "1s"
 

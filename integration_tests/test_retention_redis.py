@@ -17,8 +17,8 @@ from django_interlink.events.retention import StreamTrim, bus_trim
 from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus, stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from integration_tests.servers import redis as redis_servers
-from mock_services.waiting import wait_until
+from servers import redis as redis_servers
+from servers.waiting import wait_until
 from shop.event_samples import sample_envelope
 
 EVENT = "user.created"

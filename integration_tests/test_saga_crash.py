@@ -21,7 +21,7 @@ from tests.shop.support import Shop, check_global, check_saga, two_items
 from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
 from django_interlink.sagas.services import saga_create
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

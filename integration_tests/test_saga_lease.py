@@ -23,7 +23,7 @@ from django_interlink.exceptions import SagaLeaseLost
 from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
 from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
 from django_interlink.sagas.services import SagaResult, saga_execute, saga_resume_stale
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 

@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from integration_tests.servers.redis import can_ping
-from mock_services.waiting import wait_until
+from servers.redis import can_ping
+from servers.waiting import wait_until
 
 
 def _channel(url: str) -> tuple[pika.BlockingConnection, Any]:
@@ -194,7 +194,7 @@ def test_consul_agent_reports_a_leader(consul):
 
 def test_an_address_in_the_environment_wins_over_starting_a_server(monkeypatch, redis_server):
     """With REDIS_URL set, the provider uses that server as it is: source env, no controller."""
-    from integration_tests.servers import provide
+    from servers import provide
 
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     provisioned = provide("redis")
@@ -208,7 +208,7 @@ def test_an_unreachable_address_in_the_environment_is_an_error_not_a_skip(monkey
     """A set but dead REDIS_URL fails loudly instead of silently starting another server."""
     import socket
 
-    from integration_tests.servers import ServerStartError, provide
+    from servers import ServerStartError, provide
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

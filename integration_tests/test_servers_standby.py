@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from integration_tests.servers import ServerStartError
-from integration_tests.servers import postgres_standby as pair_server
+from servers import ServerStartError
+from servers import postgres_standby as pair_server
 
 
 def served_by(url: str) -> tuple[int, bool]:

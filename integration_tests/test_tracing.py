@@ -31,7 +31,7 @@ from django_interlink.models import SagaExecution
 from django_interlink.sagas.crash import CRASH_ENV
 from integration_tests.event_helpers import stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.api.services import customer_token_issue
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from integration_tests.helpers import manage_py_argv
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from mock_services.common import create_app
 from mock_services.common.server import bind_socket, uvicorn_config
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 
 _START_TIMEOUT = 10.0
 _CONTROL_TIMEOUT = 10.0

@@ -8,12 +8,12 @@ its own unit tests, and what survived.
 mutmut (3.8) names a module by its file path, stripping only a leading `src/`, and runs the
 tests on a copy of the tree under `mutants/`. So each target runs in a scratch folder of its
 own, build/mutation/<target>/ (gitignored), holding a `src` folder of links (the reusable app's
-package and everything under django_app/, tests included), links to what
-the tests read (the contracts, the stubs, the root conftest.py, pyproject.toml) and a setup.cfg
-naming the module and its tests. Every run starts afresh: mutmut never refreshes its copy of a
-test file that changed. `process_isolation = forkserver` because a test keeps state in a class
-(tests/clients/test_responses.py). Survivors are printed with their diff; `mutmut show NAME`
-and `mutmut browse` work in the target's folder afterwards.
+package and everything under django_app/, tests included), links to what the tests read (the
+contracts, the stubs, the test servers the stubs wait with, the root conftest.py,
+pyproject.toml) and a setup.cfg naming the module and its tests. Every run starts afresh: mutmut
+never refreshes its copy of a test file that changed. `process_isolation = forkserver` because a
+test keeps state in a class (tests/clients/test_responses.py). Survivors are printed with their
+diff; `mutmut show NAME` and `mutmut browse` work in the target's folder afterwards.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ PACKAGE = ROOT / "packages" / "django-interlink" / "src" / "django_interlink"
 WORK = ROOT / "build" / "mutation"
 # What the copied tests read besides django_app/: linked into the scratch folder, then copied
 # into mutants/ by mutmut (also_copy).
-SHARED = ("contracts", "mock_services", "conftest.py")
+SHARED = ("contracts", "mock_services", "servers", "conftest.py")
 
 
 @dataclass(frozen=True)

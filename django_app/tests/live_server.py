@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import requests
 
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 MANAGE_PY = Path(__file__).resolve().parents[1] / "manage.py"
 START_TIMEOUT = 60.0

@@ -26,9 +26,9 @@ from tests.shop.support import Shop
 from django_interlink.events.rabbitmq.topology import Topology
 from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from integration_tests.helpers import manage_py_argv
-from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
 from mock_services.testing import StubServer
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.rabbitmq_cluster import ClusterNode, RabbitCluster
+from servers.waiting import WaitTimeout, wait_until
 
 from .checks import check_events_handled_once
 from .handlers import EVENT_TYPES, applications

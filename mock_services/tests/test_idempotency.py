@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 USER_ID = "4b0e8bd5-2a8e-4f67-8c59-0b2a0b0d6d1e"
 PAYMENT = {

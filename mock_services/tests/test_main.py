@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

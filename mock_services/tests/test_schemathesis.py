@@ -39,7 +39,7 @@ from mock_services.verify import (
     outsider_command,
     run_outsider_command,
 )
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 MAX_EXAMPLES = 20
 STATEFUL_SETTINGS = hypothesis.settings(

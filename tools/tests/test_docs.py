@@ -76,7 +76,7 @@ def test_the_pages_name_code_and_tests_by_the_hundred() -> None:
             None,
         ),
         (
-            "django_app/tests/sagas/test_engine.py::test_transition_moves_forward_then_completes",
+            "django_app/tests/sagas/test_transition.py::test_transition_moves_forward_then_completes",
             None,
         ),
         ("Makefile::docs", None),

@@ -29,5 +29,5 @@ def test_the_settings_mutate_the_module_alone_against_its_tests(name: str) -> No
     assert (mutmut["source_paths"], mutmut["only_mutate"]) == ("src", f"src/{target.module}")
     selection = mutmut["pytest_add_cli_args_test_selection"].split()
     assert selection == [f"src/{test}" for test in target.tests]
-    assert mutmut["also_copy"].split() == ["contracts", "mock_services", "conftest.py"]
+    assert mutmut["also_copy"].split() == ["contracts", "mock_services", "servers", "conftest.py"]
     assert mutmut["process_isolation"] == "forkserver"

@@ -1,8 +1,8 @@
 """Embedded defaults or the real stack, then `django.setup()`: the one demo module imported
 before Django is set up.
 
-The real stack's servers come as the integration tests get theirs (integration_tests/servers:
-an address in the environment, else Docker, else local processes on free ports).
+The real stack's servers come from the `servers` package, as the integration tests get theirs:
+an address in the environment, else Docker, else local processes on free ports.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Literal
 
 import django
 
-from integration_tests.servers import ServerStartError, ServerUnavailable, provide
-from integration_tests.servers.postgres import drop_database, fresh_database
+from servers import ServerStartError, ServerUnavailable, provide
+from servers.postgres import drop_database, fresh_database
 
 StackName = Literal["embedded", "real"]
 STACKS: tuple[StackName, ...] = ("embedded", "real")

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 60.0

@@ -20,7 +20,7 @@ from django_interlink.events.outbox import (
 from django_interlink.events.publish_outcomes import Declined
 from django_interlink.exceptions import BusUnavailable, EventContractViolation, PublishError
 from django_interlink.models import OutboxEvent, OutboxStatus
-from mock_services.waiting import wait_until
+from servers.waiting import wait_until
 from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db

@@ -19,13 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django_interlink.events.redis.connection import RedisAddressError, parse_sentinels
-from mock_services.waiting import WaitTimeout, wait_until
-
 from .containers import docker_available
 from .endpoint import Endpoint, Provisioned, ServerStartError, ServerUnavailable
 from .process import ManagedProcess, free_ports, make_workdir, process_env, remove_workdir
 from .sentinel_cluster import HOST, SERVICE, Node, SentinelCluster, quietly
+from .waiting import WaitTimeout, wait_until
 
 ENV = "REDIS_SENTINELS"
 SERVICE_ENV = "REDIS_SENTINEL_SERVICE"
@@ -82,14 +80,29 @@ def _provisioned(
     return Provisioned(endpoint, close=close)
 
 
+def sentinel_addresses(raw: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS ("host:port,...", "[::1]:port" for IPv6) as (host, port) pairs.
+
+    The app reads the same variable with its own parser; this package parses it itself so
+    that it never imports the app it serves.
+    """
+    addresses = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ServerStartError(f"{ENV} is set but invalid: {entry!r} is not 'host:port'")
+        addresses.append((host, int(port)))
+    return addresses
+
+
 def from_env() -> Provisioned | None:
     raw = os.environ.get(ENV)
     if not raw:
         return None
-    try:
-        sentinels = list(parse_sentinels(raw))
-    except RedisAddressError as exc:
-        raise ServerStartError(f"{ENV} is set but invalid: {exc}") from exc
+    sentinels = sentinel_addresses(raw)
     cluster = SentinelCluster(sentinels, service=os.environ.get(SERVICE_ENV) or SERVICE)
     if cluster.primary_address() is None:
         raise ServerStartError(f"{ENV} is set but no sentinel names {cluster.service!r}")

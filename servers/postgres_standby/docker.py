@@ -7,11 +7,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .endpoint import ServerStartError
-from .postgres import can_query, url_for
-from .postgres_standby import HBA_SCRIPT, IMAGE, StandbyPair, cluster_url
-from .process import free_ports
-from .readiness import wait_until_ready
+from ..endpoint import ServerStartError
+from ..postgres import can_query, url_for
+from ..process import free_ports
+from ..readiness import wait_until_ready
+from .model import HBA_SCRIPT, IMAGE, StandbyPair, cluster_url
 
 DATA = "/var/lib/postgresql/data"
 

@@ -1,11 +1,25 @@
-"""Real servers for the integration tests, one module per server.
+"""Real servers for the integration tests, the demo's real stack and the benchmarks, one module
+per server. Standard library and the servers' client libraries only: never Django, the app, the
+shop or the stubs (lint-imports holds both sides to it).
 
-Each server is found in this order: an address in the environment (RABBITMQ_URL, REDIS_URL,
 Each server is found in this order: an address in the environment (RABBITMQ_URL, REDIS_URL,
 REDIS_SENTINELS, DATABASE_URL, CONSUL_HTTP_ADDR); a testcontainers container when a Docker engine
 answers; the server binary run as a local process on free ports in a temp dir. `provide()`
 returns the first that works, or raises ServerUnavailable with a how-to message. A three-node
-RabbitMQ cluster comes the same way from `rabbitmq_cluster.provide()` (RABBITMQ_URLS first).
+RabbitMQ cluster comes the same way from `rabbitmq_cluster.provide()` (RABBITMQ_URLS first), a
+PostgreSQL primary and standby from `postgres_standby.provide()` (DATABASE_CLUSTER_URL first).
+
+Layers, highest first; a module imports only from layers below its own (`|`: independent):
+
+    tests
+    postgres_standby | rabbitmq_cluster | redis_sentinel
+                                  the multi-server setups a test can break a piece of
+    consul | postgres | rabbitmq | redis | sentinel_cluster
+                                  one server each: from the environment, Docker or a process
+    containers | process | environment
+                                  how a server is run or found
+    readiness                     a port that answers, a server that is ready
+    endpoint | waiting            what a test gets (Endpoint, Provisioned); wait_until
 """
 
 from __future__ import annotations

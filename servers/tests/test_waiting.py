@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mock_services.waiting import WaitTimeout, wait_until
+from servers.waiting import WaitTimeout, wait_until
 
 
 def test_returns_as_soon_as_the_predicate_holds():

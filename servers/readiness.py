@@ -6,9 +6,8 @@ import contextlib
 import socket
 from collections.abc import Callable
 
-from mock_services.waiting import WaitTimeout, wait_until
-
 from .endpoint import ServerStartError
+from .waiting import WaitTimeout, wait_until
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -1,6 +1,7 @@
 """A Redis Sentinel cluster a test drives: its nodes (each a process or container it can
 SIGKILL, SIGSTOP, SIGCONT), where the sentinels say the primary is, and its repair between tests
-(redis_sentinel.py starts one)."""
+(redis_sentinel.py starts one). redis-py is imported where a client is made, as in the other
+servers' modules, so importing the package costs no client library."""
 
 from __future__ import annotations
 
@@ -12,11 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from mock_services.waiting import wait_until
-
 from .process import ManagedProcess, tail_file
+from .waiting import wait_until
 
 SERVICE = "mymaster"
 HOST = "127.0.0.1"
@@ -75,6 +73,8 @@ class Node:
         return self.handle is not None
 
     def client(self, timeout: float = 2.0) -> Any:
+        import redis
+
         return redis.Redis(*self.address, socket_timeout=timeout, socket_connect_timeout=timeout)
 
     def log_tail(self, lines: int) -> str:
@@ -105,6 +105,8 @@ class SentinelCluster:
 
     def primary_address(self) -> tuple[str, int] | None:
         """Where the first sentinel that answers says the primary is."""
+        import redis
+
         for host, port in self.sentinels:
             client: Any = redis.Redis(host, port, socket_timeout=1, socket_connect_timeout=1)
             try:
@@ -135,6 +137,8 @@ class SentinelCluster:
 
     def wait_for_failover(self, old: Node, timeout: float = 30.0) -> Node:
         """Wait until every sentinel names a primary other than `old`, and it says it is one."""
+
+        import redis
 
         def moved() -> bool:
             for host, port in self.sentinels:
@@ -173,6 +177,8 @@ class SentinelCluster:
         )
 
     def _in_sync(self, primary: Node) -> bool:
+        import redis
+
         for node in self.nodes:
             if node is primary:
                 continue
@@ -207,6 +213,8 @@ def _flags(info: dict[str, Any]) -> set[str]:
 
 def quietly(check: Callable[[], bool]) -> Callable[[], bool]:
     """`check`, with a server that does not answer yet counting as "not yet"."""
+
+    import redis
 
     def run() -> bool:
         try:

@@ -1,10 +1,5 @@
-"""A PostgreSQL primary and a streaming standby: from DATABASE_CLUSTER_URL, two testcontainers
-containers, or two local servers (initdb, then `pg_basebackup -R -X stream -c fast`).
-
-The pair hands tests a libpq multi-host URL (primary first, `target_session_attrs=read-write`)
-and, when we own the servers, the faults: the primary stopped hard, the standby promoted, the
-standby's WAL receiver held back (SIGSTOP) so that asynchronous replication lags for real.
-"""
+"""The primary/standby pair as two local servers: initdb, then `pg_basebackup -R -X stream -c
+fast` of the primary, each server in a work dir of its own."""
 
 from __future__ import annotations
 
@@ -13,103 +8,16 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from .containers import docker_available
-from .endpoint import ServerStartError, ServerUnavailable
-from .postgres import (
-    can_query,
-    initdb_argv,
-    local_binaries,
-    runner,
-    url_for,
-    write_pwfile,
-)
-from .process import free_ports, make_workdir, remove_workdir, tail_file
+from ..endpoint import ServerStartError
+from ..postgres import initdb_argv, local_binaries, runner, url_for, write_pwfile
+from ..process import free_ports, make_workdir, remove_workdir, tail_file
+from .model import StandbyPair, cluster_url
 
-ENV = "DATABASE_CLUSTER_URL"
-IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:15-alpine")
-#: mounted into the Docker primary's /docker-entrypoint-initdb.d (docker-compose.test.yml too)
-HBA_SCRIPT = Path(__file__).with_name("postgres_replication.sh")
 #: both servers: loopback only, speed over durability (the tests kill processes, not the host,
 #: and the kernel keeps what a killed process wrote)
 COMMON = "-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-
-
-def cluster_url(hosts: list[tuple[str, int]], user: str, password: str, dbname: str) -> str:
-    """postgresql://user:pass@h1:p1,h2:p2/db?target_session_attrs=read-write"""
-    single = url_for(hosts[0][0], hosts[0][1], user, password, dbname)
-    netloc = ",".join(f"{host}:{port}" for host, port in hosts)
-    first = f"{hosts[0][0]}:{hosts[0][1]}"
-    return single.replace(f"@{first}/", f"@{netloc}/") + "?target_session_attrs=read-write"
-
-
-@dataclass
-class StandbyPair:
-    """Two servers streaming from one to the other. `url` reaches whichever is the primary;
-    `primary_url`/`standby_url` one server each. Faults are None when we do not own them."""
-
-    url: str
-    primary_url: str
-    standby_url: str
-    synchronous: bool
-    source: str
-    stop_primary_hard: Callable[[], None] | None = None
-    promote_standby: Callable[[], None] | None = None
-    #: SIGSTOP (True) or SIGCONT (False) the standby's WAL receiver
-    hold_receiver: Callable[[bool], None] | None = None
-    close: Callable[[], None] = field(default=lambda: None, repr=False)
-    log_tail: Callable[[int], str] | None = field(default=None, repr=False)
-
-    @property
-    def owned(self) -> bool:
-        return self.stop_primary_hard is not None and self.promote_standby is not None
-
-    def replay_caught_up(self) -> bool:
-        """Has the standby replayed everything the primary has written (a quiet moment)?"""
-        import psycopg
-
-        with psycopg.connect(self.primary_url, autocommit=True, connect_timeout=3) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn = pg_current_wal_lsn()"
-            ).fetchone()
-        return bool(row and row[0] == 1)
-
-
-def from_env() -> StandbyPair | None:
-    url = os.environ.get(ENV)
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"} or "," not in parts.netloc:
-        raise ServerStartError(f"{ENV} must be postgresql://u:p@primary:port,standby:port/db")
-    if not can_query(url):
-        raise ServerStartError(f"{ENV} is set but no read-write server answers there")
-    return StandbyPair(url, url, url, synchronous=False, source="env")
-
-
-def provide(*, synchronous: bool) -> StandbyPair:
-    """The environment's pair, else Docker's, else two local servers."""
-    found = from_env()
-    if found is not None:
-        return found
-    docker_error: Exception | None = None
-    if docker_available():
-        try:
-            from .postgres_standby_docker import in_docker
-
-            return in_docker(synchronous=synchronous)
-        except Exception as exc:  # an image that can't be pulled: try the local binaries
-            docker_error = exc
-    try:
-        return as_processes(synchronous=synchronous)
-    except ServerUnavailable:
-        if docker_error is not None:
-            raise ServerStartError(f"postgres pair: Docker failed: {docker_error}") from None
-        raise
 
 
 def _postmaster_pid(data: Path) -> int:

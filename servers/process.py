@@ -19,10 +19,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mock_services.waiting import WaitTimeout, wait_until
-
 from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
 from .readiness import wait_until_ready
+from .waiting import WaitTimeout, wait_until
 
 T = TypeVar("T")
 
