@@ -46,6 +46,7 @@ from .redis_base import RECONNECTABLE, RedisBus, text
 from .redis_connection import RedisTarget
 from .redis_dead_letters import RedisDeadLetters
 from .redis_stream_run import StreamRun
+from .trace_context import quiet
 
 logger = logging.getLogger("microservices.events.redis")
 
@@ -170,6 +171,7 @@ class RedisStreamsBus(RedisBus):
 
     # -- groups ------------------------------------------------------------------------
 
+    @quiet  # the bus's plumbing: no client span (trace_context.py)
     def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
         group = self._group(group)
         for event_type in event_types:
