@@ -5,7 +5,8 @@ bench's workloads when asked and answering with the rate and the spans they prod
 
 It reads one request a line on stdin (`saga 100`, `rabbitmq 2000`, `rabbitmq_window 2000`,
 `redis 2000`, `redis_window 2000`, `quit`) and writes one JSON line a request on stdout:
-`{"per_second": ..., "units": ..., "spans": ..., "cpu": ...}` (this process's CPU seconds). Everything else it prints goes to stderr.
+`{"per_second": ..., "units": ..., "spans": ..., "cpu": ...}` (`cpu`: this process's CPU
+seconds while the clock ran). Everything else it prints goes to stderr.
 
 "on" is the SDK's TracerProvider with a BatchSpanProcessor (the real setup's processor) in front
 of the SDK's InMemorySpanExporter, plus the instrumentations the real setup installs (Django,
