@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.exceptions import (
+from django_interlink.exceptions import (
     ContractViolation,
     RegistryUnavailable,
     ResourceNotFound,
@@ -15,7 +15,7 @@ from microservices.exceptions import (
     ServiceTimeoutError,
     ServiceUnavailable,
 )
-from microservices.sagas.outcomes import (
+from django_interlink.sagas.outcomes import (
     ABSENT,
     APPLIED,
     UNKNOWN,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from microservices.events.outbox import RelayResult
-from microservices.management.commands import relay_outbox
+from django_interlink.events.outbox import RelayResult
+from django_interlink.management.commands import relay_outbox
 
 pytestmark = pytest.mark.django_db
 

@@ -18,12 +18,12 @@ from opentelemetry.instrumentation.utils import (
 )
 from opentelemetry.trace import SpanKind, StatusCode
 
-from microservices.events.consumer import Dispatcher, Outcome, Result
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.trace_context import quiet, settling, settling_window
-from microservices.exceptions import PermanentHandlerError
-from microservices.models import InboxEvent, OutboxEvent
+from django_interlink.events.consumer import Dispatcher, Outcome, Result
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.trace_context import quiet, settling, settling_window
+from django_interlink.exceptions import PermanentHandlerError
+from django_interlink.models import InboxEvent, OutboxEvent
 from shop.event_samples import sample_envelope
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def test_a_message_is_settled_in_a_span_under_its_process_span(spans):
     assert settle.attributes["messaging.system"] == "redis"
     assert settle.attributes["messaging.destination.name"] == "user.created"
     assert settle.attributes["messaging.message.id"] == envelope.event_id
-    assert settle.attributes["microservices.outcome"] == "ack"
+    assert settle.attributes["django_interlink.outcome"] == "ack"
     assert is_instrumentation_enabled()  # back on after the settle
 
 
@@ -120,7 +120,7 @@ def test_a_failed_message_names_its_outcome_and_without_a_process_span_its_publi
     assert dead.parent is not None
     assert dead.parent.span_id == spans.one("process user.created").context.span_id
     assert orphan.parent is not None and orphan.parent.span_id == 0xB7AD6B7169203331
-    assert orphan.attributes["microservices.outcome"] == "dead"
+    assert orphan.attributes["django_interlink.outcome"] == "dead"
 
 
 def test_a_deferred_message_is_not_settled(spans):
@@ -162,7 +162,7 @@ def test_a_window_is_settled_in_one_span_under_its_batch_span(spans):
     assert settle.parent is not None and settle.parent.span_id == batch.context.span_id
     assert settle.attributes["messaging.operation.type"] == "settle"
     assert settle.attributes["messaging.batch.message_count"] == 3
-    assert settle.attributes["microservices.outcomes"] == ("ack",)
+    assert settle.attributes["django_interlink.outcomes"] == ("ack",)
     inbox = _inbox_statements(seen)  # the prepare steps' lookup and the window's INSERT
     assert len(inbox) >= 2 and not any(inbox)
     assert _handler_statements(seen) == [(True, batch.context)] * 3

@@ -1,0 +1,389 @@
+"""The messaging spans of the outbox and the consumers, after OpenTelemetry's messaging
+semantic conventions: `publish <event type>` (PRODUCER) when the relay hands an event to the
+broker, `process <event type>` (CONSUMER) when a consumer runs its handlers.
+
+The outbox row keeps the context current when `outbox_enqueue` ran (the request's, the saga
+step's, the handler's). The relay's publish span is that context's child, and the message
+carries the publish span's own `traceparent`, so each `process` span is a child of the publish
+that sent it: one tree from the request to every handler, however long the row waited. With no
+SDK in the relay the stored context goes on unchanged, so the consumers still join the trace.
+
+A window of messages decided in one transaction is one batch, as the conventions shape it: ONE
+`process` span for the window, with `messaging.batch.message_count` and a link to each message's
+creation context (its publish span), instead of a span per message. A message decided alone
+(one at a time, or a window's message-by-message retry) keeps a `process` span of its own, the
+publish's child. The constant attributes of a destination are built once, not per message.
+
+Settling a message (ack, retry, dead letter) is one `<operation> <event type>` CLIENT span with
+`messaging.operation.type` "settle": a message's is the child of its process span, a window's
+is one span for the whole window, the child of its batch span. The bus's own calls to the
+database and the broker (the inbox's rows, XREADGROUP, XACK, the dead letter's XADD) run with
+OpenTelemetry's instrumentation suppressed (`quiet`): the settle span stands for them, and a
+consumer sends no client span per message of its own making. The handlers' calls are traced as
+always: `processing` lifts the suppression for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import Token
+from enum import Enum
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ..request_id import bind_request_id
+from ..tracing import (
+    REQUEST_ID_ATTRIBUTE,
+    capture,
+    linked,
+    record_request_id,
+    restore,
+    tracer,
+    tracing_on,
+)
+from .envelope import Envelope
+
+# A message's headers (RabbitMQ) or stream fields (Redis): where its trace context travels.
+Headers = Mapping[Any, Any] | None
+OUTCOME_ATTRIBUTE = "django_interlink.outcome"
+HANDLERS_ATTRIBUTE = "django_interlink.handlers"
+# The outcomes a window's settle span covers (ack, retry, dead), each once.
+OUTCOMES_ATTRIBUTE = "django_interlink.outcomes"
+# Set with the suppression by `quiet`: only a suppression of ours is lifted for the handlers.
+_QUIET = otel_context.create_key("django_interlink.quiet")
+_EMPTY = Context()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _attributes(envelope: Envelope, system: str, operation: str) -> dict[str, Any]:
+    return {
+        messaging.MESSAGING_SYSTEM: system or "unknown",
+        messaging.MESSAGING_OPERATION_TYPE: operation,
+        messaging.MESSAGING_OPERATION_NAME: operation,
+        messaging.MESSAGING_DESTINATION_NAME: envelope.event_type,
+        messaging.MESSAGING_MESSAGE_ID: envelope.event_id,
+    }
+
+
+def publish_spans(
+    envelopes: Sequence[Envelope], stored: Sequence[Mapping[str, str]], *, system: str
+) -> tuple[list[Envelope], list[trace.Span]]:
+    """Start one publish span per envelope under its stored context; the envelopes returned
+    carry the context the message must send (`Envelope.trace`)."""
+    if not tracing_on():  # the stored contexts go on as they are
+        return [
+            dataclasses.replace(envelope, trace=dict(context)) if context else envelope
+            for envelope, context in zip(envelopes, stored, strict=True)
+        ], []
+    traced: list[Envelope] = []
+    spans: list[trace.Span] = []
+    for envelope, context in zip(envelopes, stored, strict=True):
+        span = tracer().start_span(
+            f"publish {envelope.event_type}",
+            context=restore(context),
+            kind=SpanKind.PRODUCER,
+            attributes=_attributes(envelope, system, "publish"),
+        )
+        record_request_id(span, envelope.correlation_id)
+        if span.is_recording():
+            with trace.use_span(span, end_on_exit=False):
+                carrier = capture()
+        else:
+            carrier = dict(context)
+        traced.append(dataclasses.replace(envelope, trace=carrier) if carrier else envelope)
+        spans.append(span)
+    return traced, spans
+
+
+def end_publish_spans(
+    spans: Sequence[trace.Span], outcomes: Sequence[str | None], unavailable: Exception | None
+) -> None:
+    """End each publish span with what became of its event (None: the broker has it)."""
+    for index, span in enumerate(spans):
+        if index < len(outcomes) and outcomes[index] is None:
+            span.set_attribute(OUTCOME_ATTRIBUTE, "confirmed")
+        else:
+            reason = outcomes[index] if index < len(outcomes) else str(unavailable)
+            span.set_attribute(OUTCOME_ATTRIBUTE, "refused")
+            span.set_status(Status(StatusCode.ERROR, str(reason)[:200]))
+        span.end()
+
+
+class Named(Protocol):
+    """A handler, as far as a span is concerned."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class Message(Protocol):
+    """A message of a window, as far as its batch span is concerned."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    @property
+    def handlers(self) -> Sequence[Named]: ...
+
+
+# What every process span of one destination shares: (system, event type, handler names) ->
+# (span name, attributes). Bounded: a consumer has a handful of destinations.
+_PROCESS: dict[tuple[str, str, tuple[str, ...]], tuple[str, dict[str, Any]]] = {}
+_PROCESS_LIMIT = 1024
+
+
+def _process(system: str, event_type: str, handlers: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    key = (system, event_type, handlers)
+    found = _PROCESS.get(key)
+    if found is None:
+        if len(_PROCESS) >= _PROCESS_LIMIT:
+            _PROCESS.clear()
+        found = _PROCESS[key] = (
+            f"process {event_type}",
+            {
+                messaging.MESSAGING_SYSTEM: system or "unknown",
+                messaging.MESSAGING_OPERATION_TYPE: "process",
+                messaging.MESSAGING_OPERATION_NAME: "process",
+                messaging.MESSAGING_DESTINATION_NAME: event_type,
+                HANDLERS_ATTRIBUTE: key[2],
+            },
+        )
+    return found
+
+
+@contextmanager
+def processing(
+    envelope: Envelope, headers: Headers, system: str, handlers: Sequence[Named]
+) -> Iterator[trace.Span]:
+    """Where a message's handlers run: its correlation id bound as the request id, and its
+    `process <event type>` span current, a child of the publish that sent it (`headers`)."""
+    if not tracing_on():
+        with bind_request_id(envelope.correlation_id):
+            yield trace.INVALID_SPAN
+        return
+    name, constant = _process(
+        system, envelope.event_type, tuple(handler.name for handler in handlers)
+    )
+    attributes = {**constant, messaging.MESSAGING_MESSAGE_ID: envelope.event_id}
+    if envelope.correlation_id:
+        attributes[REQUEST_ID_ATTRIBUTE] = envelope.correlation_id
+    span = tracer().start_span(
+        name, context=restore(headers), kind=SpanKind.CONSUMER, attributes=attributes
+    )
+    with bind_request_id(envelope.correlation_id), _current(span):
+        yield span
+
+
+@contextmanager
+def processing_window(messages: Sequence[Message], system: str) -> Iterator[trace.Span]:
+    """Where a window's handlers run, as one batch: a `process` span (named for the event
+    type when the window has one) with `messaging.batch.message_count` and a link to each
+    message's creation context, its publish span. The span is current while the handlers run
+    (their own spans are its children); binding each message's request id is the caller's."""
+    if not tracing_on() or not messages:
+        yield trace.INVALID_SPAN
+        return
+    types = {message.envelope.event_type for message in messages}
+    handlers = {handler.name for message in messages for handler in message.handlers}
+    name, constant = _process(
+        system, types.pop() if len(types) == 1 else "", tuple(sorted(handlers))
+    )
+    attributes = {**constant, messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(messages)}
+    if types:  # more than one event type: no single destination
+        del attributes[messaging.MESSAGING_DESTINATION_NAME]
+    links = [
+        trace.Link(context)
+        for message in messages
+        if (context := linked(message.headers)) is not None
+    ]
+    span = tracer().start_span(
+        name.rstrip(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
+    )
+    with _current(span):
+        yield span
+
+
+@contextmanager
+def _current(span: trace.Span) -> Iterator[None]:
+    """`span` current until the block ends, then ended; an exception escaping the block is
+    recorded on it as an error. Instrumentation that `quiet` suppressed around the consumer
+    works again inside: the handlers' own calls are traced."""
+    context = trace.set_span_in_context(span)
+    if context.get(_QUIET):
+        context = otel_context.set_value(
+            _QUIET, False, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False, context)
+        )
+    token = otel_context.attach(context)
+    try:
+        yield
+    except Exception as exc:
+        failed(span, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+        span.end()
+
+
+def failed(span: trace.Span, error: BaseException) -> None:
+    """Mark `span` as an error: `error` recorded as its exception event and its status."""
+    if span.is_recording():
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:200]))
+
+
+def _suppress() -> Token[Context] | None:
+    """Suppress instrumentation in the current context: the token to detach, None if tracing
+    is off or instrumentation is suppressed already (by us, or by the caller)."""
+    if not tracing_on():
+        return None
+    current = otel_context.get_current()
+    if current.get(_SUPPRESS_INSTRUMENTATION_KEY):
+        return None
+    return otel_context.attach(
+        otel_context.set_value(
+            _QUIET, True, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
+        )
+    )
+
+
+@contextmanager
+def _suppressed() -> Iterator[None]:
+    token = _suppress()
+    try:
+        yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def quiet(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `func`, a piece of the bus's own plumbing (an inbox row, a read from the broker, an
+    acknowledgement), with OpenTelemetry's instrumentation suppressed: it makes no client span
+    (psycopg, redis) of its own. A handler called from inside runs traced again (`processing`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _suppress()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+    return wrapper
+
+
+class Settled(Protocol):
+    """A message's decided fate, as far as its settle span is concerned (consumer.Result)."""
+
+    @property
+    def outcome(self) -> Enum: ...
+
+    @property
+    def envelope(self) -> Envelope | None: ...
+
+    @property
+    def span(self) -> trace.SpanContext | None: ...
+
+
+# (system, operation, event type) -> (span name, attributes): built once a destination.
+_SETTLE: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
+
+
+def _settle(system: str, operation: str, event_type: str) -> tuple[str, dict[str, Any]]:
+    key = (system, operation, event_type)
+    found = _SETTLE.get(key)
+    if found is None:
+        if len(_SETTLE) >= _PROCESS_LIMIT:
+            _SETTLE.clear()
+        attributes: dict[str, Any] = {
+            messaging.MESSAGING_SYSTEM: system or "unknown",
+            messaging.MESSAGING_OPERATION_TYPE: "settle",
+            messaging.MESSAGING_OPERATION_NAME: operation,
+        }
+        if event_type:
+            attributes[messaging.MESSAGING_DESTINATION_NAME] = event_type
+        found = _SETTLE[key] = (f"{operation} {event_type}".rstrip(), attributes)
+    return found
+
+
+def _parent(span: trace.SpanContext | None, headers: Headers) -> Context:
+    if span is not None and span.is_valid:
+        return trace.set_span_in_context(trace.NonRecordingSpan(span), _EMPTY)
+    return restore(headers)
+
+
+@contextmanager
+def settling(result: Settled, system: str, headers: Headers = None) -> Iterator[None]:
+    """Where the backend carries out one message's `result`: an `<outcome> <event type>` settle
+    span (CLIENT), the child of the message's process span (`result.span`; without one, of its
+    publish in `headers`), with the bus's own calls quiet inside. A deferred message is not
+    settled: no span, only the quiet."""
+    operation = str(result.outcome.value)
+    if not tracing_on() or operation == "defer":
+        with _suppressed():
+            yield
+        return
+    envelope = result.envelope
+    name, constant = _settle(system, operation, envelope.event_type if envelope else "")
+    attributes = {**constant, OUTCOME_ATTRIBUTE: operation}
+    if envelope is not None:
+        attributes[messaging.MESSAGING_MESSAGE_ID] = envelope.event_id
+    span = tracer().start_span(
+        name, context=_parent(result.span, headers), kind=SpanKind.CLIENT, attributes=attributes
+    )
+    with _settled(span):
+        yield
+
+
+@contextmanager
+def settling_window(
+    results: Sequence[Settled], system: str, count: int | None = None
+) -> Iterator[None]:
+    """Where the backend carries out a window's results at once: ONE `settle <event type>` span
+    (CLIENT), the child of the window's batch span (the results' `span`), with how many messages
+    it settles (`count`, default: the results not deferred) and which outcomes, the bus's own
+    calls quiet inside."""
+    settled = [result for result in results if str(result.outcome.value) != "defer"]
+    if not tracing_on() or not (settled or count):
+        with _suppressed():
+            yield
+        return
+    types = {result.envelope.event_type for result in settled if result.envelope is not None}
+    name, constant = _settle(system, "settle", types.pop() if len(types) == 1 else "")
+    attributes = {
+        **constant,
+        messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(settled) if count is None else count,
+        OUTCOMES_ATTRIBUTE: tuple(sorted({str(result.outcome.value) for result in settled})),
+    }
+    parent = next((result.span for result in settled if result.span is not None), None)
+    span = tracer().start_span(
+        name, context=_parent(parent, None), kind=SpanKind.CLIENT, attributes=attributes
+    )
+    with _settled(span):
+        yield
+
+
+@contextmanager
+def _settled(span: trace.Span) -> Iterator[None]:
+    """The settle span open (not current: nothing below it is traced) over the quiet block."""
+    try:
+        with _suppressed():
+            yield
+    except Exception as exc:
+        failed(span, exc)
+        raise
+    finally:
+        span.end()
