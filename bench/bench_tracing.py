@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -94,6 +95,7 @@ class Worker:
             text=True,
         )
         self.spans: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}  # CPU seconds a unit, in the worker
 
     def _pipes(self) -> tuple[IO[str], IO[str]]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -110,6 +112,7 @@ class Worker:
             raise RuntimeError(f"the tracing-{self.mode} worker exited ({code}) on {workload}")
         answer = json.loads(line)
         self.spans.setdefault(workload, []).append(answer["spans"] / answer["units"])
+        self.cpu.setdefault(workload, []).append(answer["cpu"] / answer["units"])
         return float(answer["per_second"])
 
     def close(self) -> None:
@@ -126,6 +129,15 @@ def spans_per_unit(workers: Mapping[str, Worker], workload: str) -> dict[str, fl
     if found["off"] != 0 or min(workers["on"].spans[workload]) == 0:
         raise RuntimeError(f"{workload}: tracing off must make no span and on some, got {found}")
     return {mode: round(value, 2) for mode, value in found.items()}
+
+
+def cpu_per_unit(workers: Mapping[str, Worker], workload: str) -> dict[str, float]:
+    """The median CPU microseconds a unit of `workload` took in each worker: the cost less the
+    shared machine's waits (which the rates include), though not its cache and clock effects."""
+    return {
+        mode: round(statistics.median(worker.cpu[workload]) * 1e6, 1)
+        for mode, worker in workers.items()
+    }
 
 
 def measures(workers: Mapping[str, Worker], workload: str, units: int) -> dict[str, Any]:
@@ -208,6 +220,7 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
         for worker in (workers[mode] for mode in modes):  # warm-up: connections, caches, imports
             worker.ask(workload, args.warmup if workload == "saga" else units // 10 or 1)
             worker.spans.clear()
+            worker.cpu.clear()
         runs = take_turns(turns, args.rounds, f"{workload}, tracing off/on")
         unit = "saga" if workload == "saga" else "event"
         figures = {f"{workload}_{mode}": f"tracing {mode}" for mode in modes}
@@ -239,7 +252,10 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
         sections[workload]["on_off_by_round"] = [round(value, 3) for value in by_round]
         print(f"  {workload}: on / off by round: {min(by_round):.2f}x to {max(by_round):.2f}x")
         spans = sections[workload]["spans_per_unit"]
-        print(f"  {workload}: spans per {unit}: {spans}\n", flush=True)
+        print(f"  {workload}: spans per {unit}: {spans}")
+        cpu = cpu_per_unit({mode: workers[mode] for mode in modes}, workload)
+        sections[workload]["worker_cpu_us_per_unit"] = cpu
+        print(f"  {workload}: the worker's CPU per {unit}, us (median): {cpu}\n", flush=True)
     return {
         "question": "what tracing (SDK, batch processor, in-memory exporter) costs, on / off",
         "rounds": args.rounds,

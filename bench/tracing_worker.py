@@ -5,7 +5,8 @@ bench's workloads when asked and answering with the rate and the spans they prod
 
 It reads one request a line on stdin (`saga 100`, `rabbitmq 2000`, `rabbitmq_window 2000`,
 `redis 2000`, `redis_window 2000`, `quit`) and writes one JSON line a request on stdout:
-`{"per_second": ..., "units": ..., "spans": ...}`. Everything else it prints goes to stderr.
+`{"per_second": ..., "units": ..., "spans": ..., "cpu": ...}` (`cpu`: this process's CPU
+seconds while the clock ran). Everything else it prints goes to stderr.
 
 "on" is the SDK's TracerProvider with a BatchSpanProcessor (the real setup's processor) in front
 of the SDK's InMemorySpanExporter, plus the instrumentations the real setup installs (Django,
@@ -97,7 +98,8 @@ def tracing_on(sampler: Sampler | None = None) -> Spans:
     return Spans(exporter, processor)
 
 
-Workload = Callable[[int], float]  # n units -> units per second
+# n units -> (units per second, this process's CPU seconds while the clock ran)
+Workload = Callable[[int], tuple[float, float]]
 
 
 def saga_workload() -> Workload:
@@ -119,14 +121,14 @@ def saga_workload() -> Workload:
     ]
     serial = iter(range(10**9))
 
-    def run(n: int) -> float:
-        started = time.perf_counter()
+    def run(n: int) -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             saga_id = f"{prefix}-{next(serial)}"
             result = process_order_request(user_id, items, "tok_visa", saga_id=saga_id)
             if result.status != "completed":
                 raise RuntimeError(f"saga {saga_id} ended {result.status}: {result.error}")
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), time.process_time() - cpu
 
     return run
 
@@ -174,20 +176,20 @@ def consume_workload(
     registry = HandlerRegistry()
     registry.add(EVENT_TYPE, lambda envelope: None, name=HANDLER)
 
-    def run(n: int) -> float:
+    def run(n: int) -> tuple[float, float]:
         batch = [
             dataclasses.replace(Envelope.new(EVENT_TYPE, sample_data(EVENT_TYPE)), trace=contexts())
             for _ in range(n)
         ]
         for i in range(0, n, 100):
             bus.publish_many(batch[i : i + 100])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         settled = bus.consume(registry=registry, group=name, max_messages=n, idle_timeout=10)
-        per_second = n / (time.perf_counter() - started)
+        per_second, cpu = n / (time.perf_counter() - started), time.process_time() - cpu
         ids = [envelope.event_id for envelope in batch]
         if settled != n or InboxEvent.objects.filter(event_id__in=ids).count() != n:
             raise RuntimeError(f"{broker}: {settled} of {n} events settled with their inbox row")
-        return per_second
+        return per_second, cpu
 
     return run
 
@@ -222,8 +224,8 @@ def serve(mode: str, requests: TextIO, replies: TextIO) -> None:
             else:
                 raise ValueError(f"tracing worker: unknown workload {what!r}")
         spans.take()  # what setting up and filling produced is not the workload's
-        per_second = workloads[what](int(count))
-        answer = {"per_second": per_second, "units": int(count), "spans": spans.take()}
+        per_second, cpu = workloads[what](int(count))
+        answer = {"per_second": per_second, "units": int(count), "spans": spans.take(), "cpu": cpu}
         replies.write(json.dumps(answer) + "\n")
         replies.flush()
 

@@ -7,8 +7,9 @@ The order is placed with a `traceparent` of the test's own: every span found mus
 trace, under the right parent: the server span under the test's, the saga run under the
 server span, each step under the run, each service call (client span) under its step and each
 stub request under its client span, each event's publish under the step that emitted it, each
-handler's process span under that publish; a saga taken over by a second worker links its
-run to the one it interrupted.
+handler's process span under that publish, each message's settle span (its ack) under its
+process span, and none of the consumer's own database or broker calls as a span; a saga taken
+over by a second worker links its run to the one it interrupted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import requests
 from tests.live_server import DjangoServer
 from tests.shop.support import Shop, two_items
 
-from django_interlink.models import SagaExecution
+from django_interlink.models import InboxEvent, SagaExecution
 from django_interlink.sagas.crash import CRASH_ENV
 from integration_tests.event_helpers import stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
@@ -278,6 +279,35 @@ def test_one_trace_runs_from_the_request_through_the_saga_to_every_handler(stack
         assert list(process["attributes"]["django_interlink.handlers"]) == handlers
         assert process["attributes"]["django_interlink.request_id"] == saga_id
         assert process["status"]["status_code"] == "UNSET"
+        check_settled(trace, process, event_type, stack["bus"])
+    check_consumer_plumbing_untraced(read_spans(stack["spans"]), trace)
+
+
+def check_settled(trace: Trace, process: dict[str, Any], event_type: str, system: str) -> None:
+    """The message's ack is a settle span (CLIENT) of the consumer, under its process span."""
+    settle = trace.one(f"ack {event_type}")
+    assert settle["kind"] == "SpanKind.CLIENT"
+    assert settle["parent_id"] == process["context"]["span_id"]
+    assert settle["resource"]["attributes"]["service.name"] == "consumer"
+    attributes = settle["attributes"]
+    assert attributes["messaging.operation.type"] == "settle"
+    assert attributes["messaging.operation.name"] == "ack"
+    assert attributes["messaging.system"] == system
+    assert attributes["messaging.destination.name"] == event_type
+    assert attributes["messaging.message.id"] == process["attributes"]["messaging.message.id"]
+    assert attributes["django_interlink.outcome"] == "ack"
+
+
+def check_consumer_plumbing_untraced(spans: list[dict[str, Any]], trace: Trace) -> None:
+    """The consumer's own statements (the inbox's rows) and broker calls (XREADGROUP, XACK)
+    make no client span, in any trace; its handlers' database writes still do."""
+    inbox = InboxEvent._meta.db_table
+    consumer = [s for s in spans if s["resource"]["attributes"]["service.name"] == "consumer"]
+    database = [s for s in consumer if s["attributes"].get("db.system") == "postgresql"]
+    assert [s for s in database if inbox in str(s["attributes"].get("db.statement", ""))] == []
+    assert [s["name"] for s in consumer if s["attributes"].get("db.system") == "redis"] == []
+    handled = trace.one("process order.created")  # its handler records the order's statistics
+    assert any(s["parent_id"] == handled["context"]["span_id"] for s in database)
 
 
 # no event is published when the card is declined: one bus is enough

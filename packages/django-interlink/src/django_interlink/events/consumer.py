@@ -23,6 +23,7 @@ a savepoint each, only if a handler failed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
+from opentelemetry import trace
 
 from ..metrics import instruments
 from ..request_id import bind_request_id
@@ -103,8 +105,10 @@ class Dispatcher(Handling):
             instruments.consumer_outcomes(self.group, [decoded.outcome.value])
             return decoded
         envelope, handlers = decoded
-        with processing(envelope, headers, self.system, handlers):
+        with processing(envelope, headers, self.system, handlers) as span:
             result = self._run(envelope, handlers, delivery_count, None)
+        if span is not trace.INVALID_SPAN:  # tracing on: its settle span's parent
+            result = dataclasses.replace(result, span=span.get_span_context())
         if result.outcome is Outcome.ACK:
             self.breaker.succeeded()
         instruments.consumer_outcomes(self.group, [result.outcome.value])
@@ -159,9 +163,15 @@ class Dispatcher(Handling):
         headers: Sequence[Headers],
     ) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
-        work = self._admit(messages, results, headers)
+        decoded = self._decode_window(messages, results, headers)
+        work: list[_Admitted] = []
+        batch = trace.INVALID_SPAN_CONTEXT
         try:
-            decided = self._decide_at_once(work, results, stop, len(messages))
+            # one batch span: the prepare steps, the window's INSERT and every handler under it
+            with processing_window(decoded, self.system) as span:
+                batch = span.get_span_context()
+                work = self._admit(decoded, results)
+                decided = self._decide_at_once(work, results, stop, len(messages), batch)
         except _WindowFailed as failed:
             known: dict[int, Result] = {}
             if failed.handler is not None and not isinstance(failed.error, DatabaseError):
@@ -181,17 +191,20 @@ class Dispatcher(Handling):
             decided = self._decide_one_by_one(
                 work, results, stop, len(messages), failed.position, known
             )
-        return [result for result in results[:decided] if result is not None]
+        found = [result for result in results[:decided] if result is not None]
+        if not batch.is_valid:
+            return found
+        # settled as one window: the batch span is every result's settle parent
+        return [r if r.span is not None else dataclasses.replace(r, span=batch) for r in found]
 
-    def _admit(
+    def _decode_window(
         self,
         messages: Sequence[tuple[bytes, int]],
         results: list[Result | None],
         headers: Sequence[Headers],
     ) -> list[_Admitted]:
-        """Decode and validate each message and run its `prepare` steps; what fails is decided
-        in `results`, the rest is returned, in order. One inbox query for the whole window
-        tells which prepare steps are for events handled already."""
+        """Decode and validate each message; what fails is decided in `results`, the rest is
+        returned, in order."""
         decoded: list[_Admitted] = []
         for index, (body, count) in enumerate(messages):
             found = self._decode(body)
@@ -199,6 +212,12 @@ class Dispatcher(Handling):
                 results[index] = found
             else:
                 decoded.append(_Admitted(index, found[0], found[1], count, headers=headers[index]))
+        return decoded
+
+    def _admit(self, decoded: list[_Admitted], results: list[Result | None]) -> list[_Admitted]:
+        """Run the `prepare` steps of the decoded messages; what fails is decided in `results`,
+        the rest is returned, in order. One inbox query for the whole window tells which
+        prepare steps are for events handled already."""
         seen = inbox_seen_many(
             claim_key(item.envelope, handler.name)
             for item in decoded
@@ -225,10 +244,12 @@ class Dispatcher(Handling):
         results: list[Result | None],
         stop: threading.Event | None,
         size: int,
+        batch: trace.SpanContext,
     ) -> int:
         """The window in one INSERT of its inbox rows and no savepoint; raises `_WindowFailed`
         (its transaction rolled back) when a handler or the claim fails. How many of the
-        messages are decided (all, or the prefix before stopping)."""
+        messages are decided (all, or the prefix before stopping); `batch` is the span the
+        ACKs were decided in."""
         claims = [
             (item.envelope, handler.name)
             for item in work
@@ -236,8 +257,7 @@ class Dispatcher(Handling):
             if handler.use_inbox and (handler.prepare is None or handler.name in item.prepared)
         ]
         decided, acked = size, []
-        # one batch span: the window's INSERT and every handler run under it (trace_context)
-        with transaction.atomic(), processing_window(work, self.system):
+        with transaction.atomic():
             try:
                 claimed = inbox_claim(claims)
             except DatabaseError as exc:
@@ -256,8 +276,9 @@ class Dispatcher(Handling):
                         self._log_handled(item.envelope, handler, ran)
                 acked.append(item)
             crash_point("window:before_commit")
+        span = batch if batch.is_valid else None
         for item in acked:
-            results[item.index] = Result(Outcome.ACK, item.envelope)
+            results[item.index] = Result(Outcome.ACK, item.envelope, span=span)
         return decided
 
     @staticmethod

@@ -5,6 +5,7 @@ the same event serialise on the unique index, and the loser sees the winner's ro
 `prepare` step (its reads from other services) runs before that transaction, so the row lock is
 held for the writes only, never across an HTTP call. A consume window claims the rows of all its
 messages in one statement (`inbox_claim`), then applies the handlers whose rows were new.
+The inbox's own statements are the bus's plumbing: they make no client span (trace_context.quiet).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..deletion import delete_in_batches
 from ..models import InboxEvent
 from .envelope import Envelope
 from .handlers import RegisteredHandler
+from .trace_context import quiet
 
 # An inbox row's identity: (event_id as str(UUID), handler name). Strings, not UUIDs: a window
 # sorts and looks up its keys, and UUID objects compare in Python, slowly.
@@ -41,10 +43,12 @@ def claim_key(envelope: Envelope, handler_name: str) -> ClaimKey:
     return canonical, handler_name
 
 
+@quiet
 def inbox_seen(*, event_id: str, handler_name: str) -> bool:
     return InboxEvent.objects.filter(event_id=event_id, handler=handler_name).exists()
 
 
+@quiet
 def inbox_seen_many(keys: Iterable[ClaimKey]) -> set[ClaimKey]:
     """Which of `keys` have their row already: one query for a whole window."""
     wanted = set(keys)
@@ -57,6 +61,7 @@ def inbox_seen_many(keys: Iterable[ClaimKey]) -> set[ClaimKey]:
     return {key for key in ((str(event_id), name) for event_id, name in rows) if key in wanted}
 
 
+@quiet
 def inbox_claim(claims: Sequence[tuple[Envelope, str]]) -> set[ClaimKey]:
     """Insert the (event_id, handler) row of every claim in the caller's transaction, in one
     statement; the keys whose row is new (the others were handled before, or are claimed by a
@@ -143,6 +148,7 @@ def _claim_values(
     return claimed
 
 
+@quiet
 def inbox_unclaim(keys: Iterable[ClaimKey]) -> None:
     """Delete rows this transaction claimed and will not apply (a window cut short by stopping):
     inserted and deleted before the commit, they never existed for anyone else."""

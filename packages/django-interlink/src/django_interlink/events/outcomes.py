@@ -12,12 +12,16 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..backoff import exponential_backoff
 from ..conf import ms_settings
 from ..exceptions import EventContractViolation, ServiceError
 from .envelope import Envelope
 from .infrastructure import Breaker, Failure, classify
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
 
 logger = logging.getLogger("django_interlink.events.consumer")
 
@@ -39,6 +43,8 @@ class Result:
     reason: str = ""
     # Seconds to wait before the message is offered again (RETRY only).
     delay: float = 0.0
+    # The span that decided it (its process span, a window's batch span): its settle's parent.
+    span: SpanContext | None = None
 
 
 def retry_delay(delivery_count: int, *, base: float | None = None) -> float:

@@ -13,16 +13,29 @@ A window of messages decided in one transaction is one batch, as the conventions
 creation context (its publish span), instead of a span per message. A message decided alone
 (one at a time, or a window's message-by-message retry) keeps a `process` span of its own, the
 publish's child. The constant attributes of a destination are built once, not per message.
+
+Settling a message (ack, retry, dead letter) is one `<operation> <event type>` CLIENT span with
+`messaging.operation.type` "settle": a message's is the child of its process span, a window's
+is one span for the whole window, the child of its batch span. The bus's own calls to the
+database and the broker (the inbox's rows, XREADGROUP, XACK, the dead letter's XADD) run with
+OpenTelemetry's instrumentation suppressed (`quiet`): the settle span stands for them, and a
+consumer sends no client span per message of its own making. The handlers' calls are traced as
+always: `processing` lifts the suppression for them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from contextvars import Token
+from enum import Enum
+from typing import Any, ParamSpec, Protocol, TypeVar
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -42,6 +55,13 @@ from .envelope import Envelope
 Headers = Mapping[Any, Any] | None
 OUTCOME_ATTRIBUTE = "django_interlink.outcome"
 HANDLERS_ATTRIBUTE = "django_interlink.handlers"
+# The outcomes a window's settle span covers (ack, retry, dead), each once.
+OUTCOMES_ATTRIBUTE = "django_interlink.outcomes"
+# Set with the suppression by `quiet`: only a suppression of ours is lifted for the handlers.
+_QUIET = otel_context.create_key("django_interlink.quiet")
+_EMPTY = Context()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _attributes(envelope: Envelope, system: str, operation: str) -> dict[str, Any]:
@@ -162,7 +182,7 @@ def processing(
     span = tracer().start_span(
         name, context=restore(headers), kind=SpanKind.CONSUMER, attributes=attributes
     )
-    with bind_request_id(envelope.correlation_id), trace.use_span(span, end_on_exit=True):
+    with bind_request_id(envelope.correlation_id), _current(span):
         yield span
 
 
@@ -191,5 +211,179 @@ def processing_window(messages: Sequence[Message], system: str) -> Iterator[trac
     span = tracer().start_span(
         name.rstrip(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
     )
-    with trace.use_span(span, end_on_exit=True):
+    with _current(span):
         yield span
+
+
+@contextmanager
+def _current(span: trace.Span) -> Iterator[None]:
+    """`span` current until the block ends, then ended; an exception escaping the block is
+    recorded on it as an error. Instrumentation that `quiet` suppressed around the consumer
+    works again inside: the handlers' own calls are traced."""
+    context = trace.set_span_in_context(span)
+    if context.get(_QUIET):
+        context = otel_context.set_value(
+            _QUIET, False, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False, context)
+        )
+    token = otel_context.attach(context)
+    try:
+        yield
+    except Exception as exc:
+        failed(span, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+        span.end()
+
+
+def failed(span: trace.Span, error: BaseException) -> None:
+    """Mark `span` as an error: `error` recorded as its exception event and its status."""
+    if span.is_recording():
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:200]))
+
+
+def _suppress() -> Token[Context] | None:
+    """Suppress instrumentation in the current context: the token to detach, None if tracing
+    is off or instrumentation is suppressed already (by us, or by the caller)."""
+    if not tracing_on():
+        return None
+    current = otel_context.get_current()
+    if current.get(_SUPPRESS_INSTRUMENTATION_KEY):
+        return None
+    return otel_context.attach(
+        otel_context.set_value(
+            _QUIET, True, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
+        )
+    )
+
+
+@contextmanager
+def _suppressed() -> Iterator[None]:
+    token = _suppress()
+    try:
+        yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def quiet(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `func`, a piece of the bus's own plumbing (an inbox row, a read from the broker, an
+    acknowledgement), with OpenTelemetry's instrumentation suppressed: it makes no client span
+    (psycopg, redis) of its own. A handler called from inside runs traced again (`processing`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _suppress()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+    return wrapper
+
+
+class Settled(Protocol):
+    """A message's decided fate, as far as its settle span is concerned (consumer.Result)."""
+
+    @property
+    def outcome(self) -> Enum: ...
+
+    @property
+    def envelope(self) -> Envelope | None: ...
+
+    @property
+    def span(self) -> trace.SpanContext | None: ...
+
+
+# (system, operation, event type) -> (span name, attributes): built once a destination.
+_SETTLE: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
+
+
+def _settle(system: str, operation: str, event_type: str) -> tuple[str, dict[str, Any]]:
+    key = (system, operation, event_type)
+    found = _SETTLE.get(key)
+    if found is None:
+        if len(_SETTLE) >= _PROCESS_LIMIT:
+            _SETTLE.clear()
+        attributes: dict[str, Any] = {
+            messaging.MESSAGING_SYSTEM: system or "unknown",
+            messaging.MESSAGING_OPERATION_TYPE: "settle",
+            messaging.MESSAGING_OPERATION_NAME: operation,
+        }
+        if event_type:
+            attributes[messaging.MESSAGING_DESTINATION_NAME] = event_type
+        found = _SETTLE[key] = (f"{operation} {event_type}".rstrip(), attributes)
+    return found
+
+
+def _parent(span: trace.SpanContext | None, headers: Headers) -> Context:
+    if span is not None and span.is_valid:
+        return trace.set_span_in_context(trace.NonRecordingSpan(span), _EMPTY)
+    return restore(headers)
+
+
+@contextmanager
+def settling(result: Settled, system: str, headers: Headers = None) -> Iterator[None]:
+    """Where the backend carries out one message's `result`: an `<outcome> <event type>` settle
+    span (CLIENT), the child of the message's process span (`result.span`; without one, of its
+    publish in `headers`), with the bus's own calls quiet inside. A deferred message is not
+    settled: no span, only the quiet."""
+    operation = str(result.outcome.value)
+    if not tracing_on() or operation == "defer":
+        with _suppressed():
+            yield
+        return
+    envelope = result.envelope
+    name, constant = _settle(system, operation, envelope.event_type if envelope else "")
+    attributes = {**constant, OUTCOME_ATTRIBUTE: operation}
+    if envelope is not None:
+        attributes[messaging.MESSAGING_MESSAGE_ID] = envelope.event_id
+    span = tracer().start_span(
+        name, context=_parent(result.span, headers), kind=SpanKind.CLIENT, attributes=attributes
+    )
+    with _settled(span):
+        yield
+
+
+@contextmanager
+def settling_window(
+    results: Sequence[Settled], system: str, count: int | None = None
+) -> Iterator[None]:
+    """Where the backend carries out a window's results at once: ONE `settle <event type>` span
+    (CLIENT), the child of the window's batch span (the results' `span`), with how many messages
+    it settles (`count`, default: the results not deferred) and which outcomes, the bus's own
+    calls quiet inside."""
+    settled = [result for result in results if str(result.outcome.value) != "defer"]
+    if not tracing_on() or not (settled or count):
+        with _suppressed():
+            yield
+        return
+    types = {result.envelope.event_type for result in settled if result.envelope is not None}
+    name, constant = _settle(system, "settle", types.pop() if len(types) == 1 else "")
+    attributes = {
+        **constant,
+        messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(settled) if count is None else count,
+        OUTCOMES_ATTRIBUTE: tuple(sorted({str(result.outcome.value) for result in settled})),
+    }
+    parent = next((result.span for result in settled if result.span is not None), None)
+    span = tracer().start_span(
+        name, context=_parent(parent, None), kind=SpanKind.CLIENT, attributes=attributes
+    )
+    with _settled(span):
+        yield
+
+
+@contextmanager
+def _settled(span: trace.Span) -> Iterator[None]:
+    """The settle span open (not current: nothing below it is traced) over the quiet block."""
+    try:
+        with _suppressed():
+            yield
+    except Exception as exc:
+        failed(span, exc)
+        raise
+    finally:
+        span.end()

@@ -16,6 +16,8 @@ so it is delivered again (the inbox makes that harmless); nothing is acked befor
 A window (CONSUME_WINDOW > 1) is settled after its commit by `settle_window`: the failures one by
 one as above, then every ACK at once with `basic.ack(last tag, multiple=True)` (one by one when
 the window deferred some: a multiple ack would take the held ones with it).
+
+Each settling is a settle span (trace_context.settling): one a delivery, one a window.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from ..budget import ConsumeBudget
 from ..consumer import Dispatcher, Outcome, Result
 from ..dead_letters import bounded, failure
+from ..trace_context import settling, settling_window
 from .topology import RETRY_QUEUE_HEADER, Topology
 
 logger = logging.getLogger("django_interlink.events.rabbitmq")
@@ -100,7 +103,8 @@ def deliver(
     )
     if result.outcome is Outcome.DEFER:
         return False
-    settle(delivery, result, topology, group=group, queue=queue)
+    with settling(result, "rabbitmq", delivery.properties.headers):
+        settle(delivery, result, topology, group=group, queue=queue)
     if result.outcome is not Outcome.RETRY:
         budget.settled_one()
     budget.mark_active()
@@ -137,17 +141,18 @@ def settle_window(
     last ACKed tag, which covers exactly the window's other deliveries: every earlier window is
     settled, and what was prefetched after this one has higher tags.
     """
-    last_ack: int | None = None
-    deferred = any(result.outcome is Outcome.DEFER for result in results)
-    for (delivery, queue), result in zip(window, results, strict=True):
-        if result.outcome is Outcome.DEFER:
-            continue  # held by the consumer
-        if result.outcome is Outcome.ACK and not deferred:
-            last_ack = delivery.method.delivery_tag
-        else:
-            settle(delivery, result, topology, group=group, queue=queue)
-    if last_ack is not None:
-        window[0][0].channel.basic_ack(last_ack, multiple=True)
+    with settling_window(results, "rabbitmq"):
+        last_ack: int | None = None
+        deferred = any(result.outcome is Outcome.DEFER for result in results)
+        for (delivery, queue), result in zip(window, results, strict=True):
+            if result.outcome is Outcome.DEFER:
+                continue  # held by the consumer
+            if result.outcome is Outcome.ACK and not deferred:
+                last_ack = delivery.method.delivery_tag
+            else:
+                settle(delivery, result, topology, group=group, queue=queue)
+        if last_ack is not None:
+            window[0][0].channel.basic_ack(last_ack, multiple=True)
 
 
 def _retry(delivery: Delivery, reason: str, topology: Topology, *, group: str, queue: str) -> None:

@@ -5,6 +5,9 @@ its backoff (XCLAIM to ourselves), XAUTOCLAIM of a dead consumer's entries, the 
 what failed for good (with its failure history, dead_letters.py), and for what our
 infrastructure failed (DEFER) nothing but its delivery count set back: it stays pending on us
 until the dispatcher's breaker lets us try again.
+
+The run's own Redis calls make no client spans (trace_context.quiet): each settling is a settle
+span instead, one an entry, one a window; the handlers' calls are traced as always.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import redis.exceptions as rx
 from ..budget import ConsumeBudget
 from ..consumer import Dispatcher, Outcome
 from ..dead_letters import failure
+from ..trace_context import quiet, settling, settling_window
 from .base import RECONNECTABLE, text
 from .dead_letters import dead_fields
 
@@ -74,6 +78,7 @@ class StreamRun:
             count = min(count, self.budget.max_messages - self.budget.settled)
         return max(1, count)
 
+    @quiet
     def read_new(self, streams: list[str], block_ms: int, stop: threading.Event) -> int:
         response = self.client.xreadgroup(
             self.group,
@@ -112,6 +117,7 @@ class StreamRun:
         now = time.monotonic()
         self.retries.extend((now, stream, entry_id) for entry_id in entry_ids)
 
+    @quiet
     def keep_retries(self) -> None:
         """While paused, keep our pending entries ours: an XCLAIM JUSTID resets their idle time
         (so no XAUTOCLAIM takes them, counting a delivery) without counting one itself."""
@@ -124,6 +130,7 @@ class StreamRun:
         for stream, ids in by_stream.items():
             self.client.xclaim(stream, self.group, self.consumer, 0, ids, justid=True)
 
+    @quiet
     def retry_due(self, stop: threading.Event) -> int:
         now = time.monotonic()
         due = [r for r in self.retries if r[0] <= now]
@@ -138,6 +145,7 @@ class StreamRun:
             handled += self._process_claimed(stream, claimed, stop)
         return handled
 
+    @quiet
     def reclaim(self, streams: list[str], stop: threading.Event) -> int:
         """XAUTOCLAIM entries idle longer than REDIS_CLAIM_IDLE_MS (a dead consumer's)."""
         handled = 0
@@ -209,17 +217,18 @@ class StreamRun:
             self.dead_letter(stream, entry_id, fields, "entry has no `envelope` field", delivery)
             return
         result = self.dispatcher.dispatch(body, delivery_count=delivery, headers=fields)
-        if result.outcome is Outcome.ACK:
-            self.client.xack(stream, self.group, entry_id)
-            self.failures.pop(entry_id, None)
-            self.budget.settled_one()
-        elif result.outcome is Outcome.DEFER:
-            self.defer(stream, [entry_id], delivery)
-        elif result.outcome is Outcome.RETRY:
-            self.failures.setdefault(entry_id, []).append(failure(result.reason, delivery))
-            self.retries.append((time.monotonic() + result.delay, stream, entry_id))
-        else:
-            self.dead_letter(stream, entry_id, fields, result.reason, delivery)
+        with settling(result, "redis", fields):
+            if result.outcome is Outcome.ACK:
+                self.client.xack(stream, self.group, entry_id)
+                self.failures.pop(entry_id, None)
+                self.budget.settled_one()
+            elif result.outcome is Outcome.DEFER:
+                self.defer(stream, [entry_id], delivery)
+            elif result.outcome is Outcome.RETRY:
+                self.failures.setdefault(entry_id, []).append(failure(result.reason, delivery))
+                self.retries.append((time.monotonic() + result.delay, stream, entry_id))
+            else:
+                self.dead_letter(stream, entry_id, fields, result.reason, delivery)
 
     def process_window(
         self,
@@ -270,14 +279,15 @@ class StreamRun:
             self.defer(stream, [entry_id], delivery)
         settled = [*acked, *(entry_id for entry_id, *_ in dead)]
         if settled:
-            pipe = self.client.pipeline(transaction=True)
-            for entry_id, fields, reason, delivery in dead:
-                pipe.xadd(
-                    self.bus.dead_stream(self.group),
-                    self._dead_fields(stream, entry_id, fields, reason, delivery),
-                )
-            pipe.xack(stream, self.group, *settled)
-            pipe.execute()
+            with settling_window(results, "redis", len(settled)):
+                pipe = self.client.pipeline(transaction=True)
+                for entry_id, fields, reason, delivery in dead:
+                    pipe.xadd(
+                        self.bus.dead_stream(self.group),
+                        self._dead_fields(stream, entry_id, fields, reason, delivery),
+                    )
+                pipe.xack(stream, self.group, *settled)
+                pipe.execute()
         for _ in settled:
             self.budget.settled_one()
         # what was decided (a deferred entry was not)
@@ -309,6 +319,7 @@ class StreamRun:
         pipe.execute()
         self.budget.settled_one()
 
+    @quiet
     def leave(self, streams: list[str]) -> None:
         """Forget this consumer's name in the groups if nothing is pending on it."""
         try:

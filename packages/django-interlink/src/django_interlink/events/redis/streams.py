@@ -39,6 +39,7 @@ from ...exceptions import BusUnavailable, EventContractViolation, NotReplicated,
 from ..bus import Consumption, reconnect_delay
 from ..contract import encode_event, get_contract, max_event_bytes
 from ..envelope import Envelope
+from ..trace_context import quiet
 from .base import RECONNECTABLE, RedisBus, text
 from .connection import RedisTarget
 from .dead_letters import RedisDeadLetters
@@ -167,6 +168,7 @@ class RedisStreamsBus(RedisBus):
 
     # -- groups ------------------------------------------------------------------------
 
+    @quiet  # the bus's plumbing: no client span (trace_context.py)
     def declare(self, event_types: Sequence[str], *, group: str | None = None) -> None:
         group = self._group(group)
         for event_type in event_types:

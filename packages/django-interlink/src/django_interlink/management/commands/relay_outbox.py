@@ -21,6 +21,7 @@ from django_interlink.events.backends import BACKENDS, build_bus
 from django_interlink.events.outbox import outbox_purge_sent, outbox_relay, outbox_relay_loop
 from django_interlink.exceptions import BusUnavailable
 from django_interlink.management.arguments import non_negative, positive
+from django_interlink.management.heap import freeze_startup_heap
 from django_interlink.management.metrics_endpoint import add_metrics_arguments, metrics_endpoint
 from django_interlink.management.shutdown import stop_on_signals
 from django_interlink.retention.purge import RetentionSchedule
@@ -80,6 +81,7 @@ class Command(BaseCommand):
                 except BusUnavailable as exc:
                     raise CommandError(f"broker unavailable: {exc}") from exc
             else:
+                freeze_startup_heap()  # heap.py: the collector's full passes skip the startup heap
                 with stop_on_signals(logger, "the current batch") as stop:
                     result = outbox_relay_loop(
                         bus=bus,

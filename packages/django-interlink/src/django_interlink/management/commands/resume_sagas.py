@@ -15,6 +15,7 @@ from django.db import DatabaseError, close_old_connections
 
 from django_interlink.backoff import exponential_backoff
 from django_interlink.management.arguments import non_negative, positive
+from django_interlink.management.heap import freeze_startup_heap
 from django_interlink.management.shutdown import stop_on_signals
 from django_interlink.models import SagaExecution
 from django_interlink.sagas.services import saga_resume, saga_resume_stale, worker_id
@@ -69,6 +70,7 @@ class Command(BaseCommand):
             return
         total = 0
         outages = 0  # passes in a row the database refused: the wait grows, capped
+        freeze_startup_heap()  # heap.py: the collector's full passes skip the startup heap
         # Finish the saga in hand, then exit; a kill instead only costs a lease expiry.
         with stop_on_signals(logger, "the saga in hand") as stop:
             while not stop.is_set():
