@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import pika
 
 from ..exceptions import EventError
 from .infrastructure import reconnect_delay
+
+if TYPE_CHECKING:
+    import pika
 
 SCHEMES = ("amqp", "amqps")
 
@@ -35,6 +37,9 @@ def rabbitmq_urls(value: object) -> list[str]:
 
     Raises `RabbitMQURLError` naming the first bad entry (by position, never its credentials).
     """
+    # pika (the [rabbitmq] extra) is imported where a RabbitMQ URL is read, never at import.
+    import pika
+
     if isinstance(value, str):
         entries: list[object] = list(value.split(","))
     elif isinstance(value, list | tuple):
@@ -100,6 +105,8 @@ def connection_parameters(
     urls: Sequence[str], rng: random.Random | None = None
 ) -> list[pika.URLParameters]:
     """One pika.URLParameters per node, shuffled; each tried once before the next."""
+    import pika
+
     parameters = []
     for url in shuffled(urls, rng):
         params = pika.URLParameters(url)

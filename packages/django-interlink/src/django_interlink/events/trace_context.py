@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from opentelemetry import trace
-from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..request_id import bind_request_id
@@ -38,6 +37,15 @@ from ..tracing import (
 )
 from .envelope import Envelope
 
+# The messaging attributes of OpenTelemetry's semantic conventions, spelt out: their Python
+# package comes with the SDK (the [otel] extra), and these spans are made through the API alone.
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
+
 # A message's headers (RabbitMQ) or stream fields (Redis): where its trace context travels.
 Headers = Mapping[Any, Any] | None
 OUTCOME_ATTRIBUTE = "django_interlink.outcome"
@@ -46,11 +54,11 @@ HANDLERS_ATTRIBUTE = "django_interlink.handlers"
 
 def _attributes(envelope: Envelope, system: str, operation: str) -> dict[str, Any]:
     return {
-        messaging.MESSAGING_SYSTEM: system or "unknown",
-        messaging.MESSAGING_OPERATION_TYPE: operation,
-        messaging.MESSAGING_OPERATION_NAME: operation,
-        messaging.MESSAGING_DESTINATION_NAME: envelope.event_type,
-        messaging.MESSAGING_MESSAGE_ID: envelope.event_id,
+        MESSAGING_SYSTEM: system or "unknown",
+        MESSAGING_OPERATION_TYPE: operation,
+        MESSAGING_OPERATION_NAME: operation,
+        MESSAGING_DESTINATION_NAME: envelope.event_type,
+        MESSAGING_MESSAGE_ID: envelope.event_id,
     }
 
 
@@ -133,10 +141,10 @@ def _process(system: str, event_type: str, handlers: tuple[str, ...]) -> tuple[s
         found = _PROCESS[key] = (
             f"process {event_type}",
             {
-                messaging.MESSAGING_SYSTEM: system or "unknown",
-                messaging.MESSAGING_OPERATION_TYPE: "process",
-                messaging.MESSAGING_OPERATION_NAME: "process",
-                messaging.MESSAGING_DESTINATION_NAME: event_type,
+                MESSAGING_SYSTEM: system or "unknown",
+                MESSAGING_OPERATION_TYPE: "process",
+                MESSAGING_OPERATION_NAME: "process",
+                MESSAGING_DESTINATION_NAME: event_type,
                 HANDLERS_ATTRIBUTE: key[2],
             },
         )
@@ -156,7 +164,7 @@ def processing(
     name, constant = _process(
         system, envelope.event_type, tuple(handler.name for handler in handlers)
     )
-    attributes = {**constant, messaging.MESSAGING_MESSAGE_ID: envelope.event_id}
+    attributes = {**constant, MESSAGING_MESSAGE_ID: envelope.event_id}
     if envelope.correlation_id:
         attributes[REQUEST_ID_ATTRIBUTE] = envelope.correlation_id
     span = tracer().start_span(
@@ -180,9 +188,9 @@ def processing_window(messages: Sequence[Message], system: str) -> Iterator[trac
     name, constant = _process(
         system, types.pop() if len(types) == 1 else "", tuple(sorted(handlers))
     )
-    attributes = {**constant, messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(messages)}
+    attributes = {**constant, MESSAGING_BATCH_MESSAGE_COUNT: len(messages)}
     if types:  # more than one event type: no single destination
-        del attributes[messaging.MESSAGING_DESTINATION_NAME]
+        del attributes[MESSAGING_DESTINATION_NAME]
     links = [
         trace.Link(context)
         for message in messages
