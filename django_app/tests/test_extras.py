@@ -133,6 +133,7 @@ def test_tracing_asked_for_without_the_sdk_raises_naming_the_extra(monkeypatch):
 def test_installed_reads_a_blocked_parent_as_missing(monkeypatch):
     """A dotted module under a missing package is missing, not an ImportError."""
     _missing(monkeypatch, "opentelemetry")
+    monkeypatch.delitem(sys.modules, "opentelemetry.sdk", raising=False)
     assert extras.installed("otel") is False
 
 
