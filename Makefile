@@ -19,7 +19,7 @@ CONSUMER_REFS ?= HEAD WORKTREE
 PROVIDER_REFS ?= HEAD WORKTREE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench node-tools demo playground test test-unit test-integration test-browser docs diagrams pacts contracts lint-contracts contracts-compat can-i-deploy lint format bench soak mutation stubs clean
+.PHONY: help install install-bench node-tools demo playground test test-unit test-package test-integration test-browser docs diagrams pacts contracts lint-contracts contracts-compat can-i-deploy lint format bench soak mutation stubs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -103,7 +103,18 @@ can-i-deploy: install ## The pacts at CONSUMER_REFS against the contracts at PRO
 		--markdown $(REPORTS)/can-i-deploy.md --junit $(REPORTS)/can-i-deploy.xml
 
 test-unit: install ## Unit and component tests (stubs on real sockets, SQLite)
-	$(PYTEST) django_app/tests mock_services/tests servers/tests tools/tests --junitxml=$(REPORTS)/unit.xml
+	$(PYTEST) django_app/tests mock_services/tests servers/tests tools/tests --junitxml=$(REPORTS)/unit.xml \
+		--ignore=$(DISTRIBUTION_TEST)
+
+# It needs only pytest and build: CI's package job runs it on each Python with
+# PACKAGE_PYTHON=python (and INTERLINK_TEST_DJANGO naming the Django release to install). There
+# the project's pytest plugins are absent: no conftest, no strict config (their ini keys are
+# unknown to it).
+DISTRIBUTION_TEST := tools/tests/test_distribution.py
+PACKAGE_PYTHON ?=
+test-package: $(if $(PACKAGE_PYTHON),,install) ## The django-interlink wheel in a fresh venv and a fresh startproject: check --deploy, migrate, a saga, a handler
+	$(or $(PACKAGE_PYTHON),$(PY)) -m pytest --noconftest -o addopts="-ra" -p no:cacheprovider \
+		-W "ignore::pytest.PytestConfigWarning" $(DISTRIBUTION_TEST) --junitxml=$(REPORTS)/package.xml
 
 test-integration: install ## Integration tests against real RabbitMQ, Redis, PostgreSQL (and Consul when available); the live AsyncAPI checks run in `make contracts`
 	$(PYTEST) integration_tests --ignore=integration_tests/asyncapi_live --junitxml=$(REPORTS)/integration.xml
@@ -117,7 +128,7 @@ docs: install ## Build the docs site with mkdocs --strict into build/site/ (no b
 diagrams: install ## Regenerate the docs' diagrams (docs/diagrams/) from the code
 	$(PY) -m tools.diagrams
 
-test: lint contracts docs test-unit test-integration test-browser ## Everything: lint, contracts, unit and integration tests
+test: lint contracts docs test-unit test-package test-integration test-browser ## Everything: lint, contracts, unit and integration tests
 
 # bench/bench_cluster.py starts its own three-node RabbitMQ cluster (as the integration tests do)
 bench: install-bench ## Run every benchmark in bench/, write JSON under bench/results/ and docs/benchmarks.md's table from it

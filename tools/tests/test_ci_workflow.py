@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ ADDRESSES = ("RABBITMQ_URL", "REDIS_URL", "DATABASE_URL", "CONSUL_HTTP_ADDR")
 NOT_RUN_BY_OUR_CI = {
     "docker compose -f docker-compose.test.yml up -d --wait consul": (
         "no Docker engine here; integration_tests/test_compose.py validates the compose file"
+    ),
+    'python -m pip install "build>=1.2" "pytest>=8.3"': (
+        "the package job's only tools; our CI has them in .venv (the dev extra)"
     ),
 }
 
@@ -93,6 +97,7 @@ def test_workflow_runs_only_make_targets_that_our_ci_runs() -> None:
         "lint",
         "contracts",
         "test-unit",
+        "test-package",
         "test-integration",
         "contracts-compat",
         "can-i-deploy",
@@ -117,7 +122,8 @@ def test_workflow_first_job_gets_servers_by_address_and_requires_consul() -> Non
     required = integration["env"]["REQUIRE_REAL_SERVICES"].split(",")
     assert sorted(required) == ["consul", "postgres", "rabbitmq", "redis"]
     runs = [step.get("run") for step in job["steps"]]
-    assert runs.index(next(iter(NOT_RUN_BY_OUR_CI))) < runs.index("make test-integration")
+    consul = "docker compose -f docker-compose.test.yml up -d --wait consul"
+    assert runs.index(consul) < runs.index("make test-integration")
 
 
 def test_workflow_second_job_gives_no_addresses_so_testcontainers_starts_the_servers() -> None:
@@ -167,3 +173,38 @@ def test_workflow_runs_the_can_i_deploy_matrix_on_pull_requests() -> None:
     assert "reports/can-i-deploy.xml" in [r["report_paths"] for r in reports]
     uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert [u["with"]["path"] for u in uploads] == ["reports/"]
+
+
+def test_workflow_package_job_runs_the_distribution_test_on_each_python_and_django() -> None:
+    """3.11, 3.12, 3.13 x Django 5.2 and 6.0 (not 6.0 on 3.11), as the package declares."""
+    job = _workflow()["jobs"]["package"]
+    matrix = job["strategy"]["matrix"]
+    excluded = {(e["python"], e["django"]) for e in matrix["exclude"]}
+    cells = {(p, d) for p in matrix["python"] for d in matrix["django"]} - excluded
+    assert cells == {
+        ("3.11", "Django>=5.2,<5.3"),
+        ("3.12", "Django>=5.2,<5.3"),
+        ("3.12", "Django>=6.0,<6.1"),
+        ("3.13", "Django>=5.2,<5.3"),
+        ("3.13", "Django>=6.0,<6.1"),
+    }
+    assert job["strategy"]["fail-fast"] is False
+    metadata = tomllib.loads(
+        (ROOT / "packages" / "django-interlink" / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    classifiers = metadata["classifiers"]
+    pythons = {c.rsplit(" :: ", 1)[1] for c in classifiers if c.count(".") == 1 and "Python" in c}
+    djangos = {
+        c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Framework :: Django ::")
+    }
+    assert (pythons, djangos) == ({"3.11", "3.12", "3.13"}, {"5.2", "6.0"})
+    assert set(matrix["python"]) == pythons
+    assert {d.split(">=")[1].split(",")[0] for d in matrix["django"]} == djangos
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    (test,) = [s for s in job["steps"] if _make_targets(s.get("run", "")) == ["test-package"]]
+    assert "PACKAGE_PYTHON=python" in shlex.split(test["run"])
+    assert test["env"] == {"INTERLINK_TEST_DJANGO": "${{ matrix.django }}"}
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "DISTRIBUTION_TEST := tools/tests/test_distribution.py" in makefile
+    assert (ROOT / "tools" / "tests" / "test_distribution.py").is_file()

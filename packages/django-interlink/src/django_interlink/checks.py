@@ -1,8 +1,9 @@
 """System checks of the INTERLINK settings: each area keeps its own, registered on import here.
 
 Ids are `interlink.E0xx` (errors) and `interlink.W0xx` (warnings), each with a hint.
-The health and metrics endpoints' few settings are checked here (E080-E089), and DATABASES' host
-lists (W070).
+The health and metrics endpoints' few settings are checked here (E080-E089), DATABASES' host
+lists (W070), and that each configured backend's library is installed (E100-E104: the E0xx
+decades all belong to an area).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from . import extras
 from .check_helpers import at_least, positive_number
 from .clients import checks as clients_checks  # noqa: F401
 from .conf import ms_settings
 from .events import checks as events_checks  # noqa: F401
+from .metrics.otlp import otlp_requested
 from .registry import checks as registry_checks  # noqa: F401
 from .retention import checks as retention_checks  # noqa: F401
 from .sagas import checks as sagas_checks  # noqa: F401
+from .tracing.setup import exporter_name
 
 
 @register()
@@ -110,3 +114,40 @@ def database_host_warnings(databases: Mapping[str, Mapping[str, object]]) -> lis
 @register()
 def check_database_hosts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return database_host_warnings(settings.DATABASES)
+
+
+def configured_extras(databases: Mapping[str, Mapping[str, object]]) -> list[tuple[str, str, str]]:
+    """(extra, the setting that needs it, check id) for each backend the settings choose."""
+    needed: list[tuple[str, str, str]] = []
+    bus = ms_settings.EVENT_BUS["BACKEND"]
+    if bus == "rabbitmq":
+        needed.append(("rabbitmq", "INTERLINK['EVENT_BUS']['BACKEND'] = 'rabbitmq'", "E100"))
+    if bus in {"redis", "redis_pubsub"}:
+        needed.append(("redis", f"INTERLINK['EVENT_BUS']['BACKEND'] = {bus!r}", "E101"))
+    if ms_settings.REGISTRY["BACKEND"] == "consul":
+        needed.append(("consul", "INTERLINK['REGISTRY']['BACKEND'] = 'consul'", "E102"))
+    for alias, conf in databases.items():
+        # Django's PostgreSQL backend takes psycopg2 as well as psycopg (the extra's)
+        if "postgresql" in str(conf.get("ENGINE", "")) and not extras.found("psycopg2"):
+            needed.append(("postgres", f"DATABASES[{alias!r}] on PostgreSQL", "E103"))
+            break
+    if exporter_name() != "none":
+        needed.append(("otel", f"OTEL_TRACES_EXPORTER={exporter_name()}", "E104"))
+    elif otlp_requested():
+        needed.append(("otel", "OTEL_METRICS_EXPORTER=otlp", "E104"))
+    return needed
+
+
+@register()
+def check_extras(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Each backend the settings choose has its library: the extra that brings it is named."""
+    return [
+        Error(
+            extras.missing_message(extra, where),
+            hint=f"The {extra!r} extra brings it: the app imports a backend's library only "
+            "where the settings choose that backend.",
+            id=f"interlink.{check_id}",
+        )
+        for extra, where, check_id in configured_extras(settings.DATABASES)
+        if not extras.installed(extra)
+    ]

@@ -135,6 +135,12 @@ class RegistryUnavailable(RegistryError, ConnectionError):
     default_message = "service registry unreachable"
 
 
+class MissingExtra(ServiceError, ImportError):
+    """A configured backend's library is not installed; the message names the extra to install."""
+
+    default_message = "a configured backend's library is not installed"
+
+
 class EventError(ServiceError):
     default_message = "event error"
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-import pika
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connections
@@ -96,6 +95,8 @@ def check_database(alias: str = "default") -> ComponentHealth:
 def ping_rabbitmq(url: str | list[str]) -> str:
     """The first node (of a shuffle) of RABBITMQ_URL that answers: a cluster is ready while one
     node serves its clients."""
+    import pika  # the [rabbitmq] extra, imported only when the bus is RabbitMQ
+
     nodes = connection_parameters(rabbitmq_urls(url))
     for params in nodes:
         params.socket_timeout = TIMEOUT

@@ -13,19 +13,38 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import extras
 from ..conf import ms_settings
 from .bus import EventBus
 from .envelope import Envelope
 from .memory import MemoryBus
-from .rabbitmq.bus import RabbitMQBus
-from .redis.pubsub import RedisPubSubBus
-from .redis.streams import RedisStreamsBus
 
-# Buses that talk to a broker, built from the EVENT_BUS settings.
-BROKER_BUSES: dict[str, Callable[[Mapping[str, Any]], EventBus]] = {
-    "rabbitmq": RabbitMQBus.from_config,
-    "redis": RedisStreamsBus.from_config,
-    "redis_pubsub": RedisPubSubBus.from_config,
+
+# Each broker's bus module imports its client library: imported when that backend is chosen.
+def _rabbitmq(config: Mapping[str, Any]) -> EventBus:
+    from .rabbitmq.bus import RabbitMQBus
+
+    return RabbitMQBus.from_config(config)
+
+
+def _redis_streams(config: Mapping[str, Any]) -> EventBus:
+    from .redis.streams import RedisStreamsBus
+
+    return RedisStreamsBus.from_config(config)
+
+
+def _redis_pubsub(config: Mapping[str, Any]) -> EventBus:
+    from .redis.pubsub import RedisPubSubBus
+
+    return RedisPubSubBus.from_config(config)
+
+
+# Buses that talk to a broker, built from the EVENT_BUS settings: the extra whose library each
+# needs, and its factory.
+BROKER_BUSES: dict[str, tuple[str, Callable[[Mapping[str, Any]], EventBus]]] = {
+    "rabbitmq": ("rabbitmq", _rabbitmq),
+    "redis": ("redis", _redis_streams),
+    "redis_pubsub": ("redis", _redis_pubsub),
 }
 BACKENDS = ("memory", *BROKER_BUSES)
 
@@ -77,7 +96,9 @@ def build_bus(backend: str | None = None, **overrides: Any) -> EventBus:
         raise ValueError(
             f"unknown EVENT_BUS backend {backend!r}; choose one of {', '.join(BACKENDS)}"
         )
-    return BROKER_BUSES[backend](config)
+    extra, factory = BROKER_BUSES[backend]
+    extras.require(extra, f"EVENT_BUS backend {backend!r}")
+    return factory(config)
 
 
 def get_bus(backend: str | None = None) -> EventBus:

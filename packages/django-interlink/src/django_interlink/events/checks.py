@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from .. import extras
 from ..check_helpers import number, positive_int
 from ..conf import ms_settings
 from .backends import BACKENDS
@@ -45,7 +45,9 @@ def check_event_bus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="interlink.E040",
             )
         )
-    if backend == "rabbitmq":
+    # A backend whose library is missing is E100/E101 (django_interlink.checks); its URLs are
+    # parsed with that library.
+    if backend == "rabbitmq" and extras.installed("rabbitmq"):
         errors.extend(_check_rabbitmq_nodes(conf))
     if backend in {"redis", "redis_pubsub"}:
         errors.extend(_check_redis(conf))
@@ -299,6 +301,8 @@ def _check_contract_and_handlers() -> list[CheckMessage]:
 def _redis_appendonly(target: RedisTarget) -> str | None:
     """Redis's `appendonly` setting (the primary's, with sentinels), or None when it cannot be
     asked (down, CONFIG disabled)."""
+    import redis
+
     client = target.client(
         socket_timeout=REDIS_CONFIG_TIMEOUT,
         socket_connect_timeout=REDIS_CONFIG_TIMEOUT,
@@ -321,7 +325,7 @@ def check_redis_persistence(app_configs: Any = None, **kwargs: Any) -> list[Chec
     Redis services often disable CONFIG while persisting by their own means.
     """
     conf: dict[str, Any] = ms_settings.EVENT_BUS
-    if conf["BACKEND"] != "redis":
+    if conf["BACKEND"] != "redis" or not extras.installed("redis"):
         return []
     try:
         target = RedisTarget.from_config(conf)

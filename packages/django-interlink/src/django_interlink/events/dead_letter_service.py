@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-import pika.exceptions as pe
-import redis.exceptions as rx
-
+from .. import extras
 from ..exceptions import BusUnavailable, DeadLetterNotFound
 from .backends import build_bus
 from .dead_letters import DeadLetter, DeadLetterBox
@@ -29,8 +27,12 @@ T = TypeVar("T")
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION = re.compile(r"(\d+)([smhdw])")
-# What a broker raises when it cannot be reached or refuses the connection.
-BROKER_ERRORS: tuple[type[BaseException], ...] = (OSError, pe.AMQPError, rx.RedisError)
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """What a broker raises when it cannot be reached or refuses the connection (a broker
+    library this process never imported raised nothing)."""
+    return (OSError, *extras.loaded_errors("pika.exceptions:AMQPError", "redis:RedisError"))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -141,7 +143,7 @@ def _on_chosen(
 def _broker(call: Callable[[], T]) -> T:
     try:
         return call()
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         raise BusUnavailable(
             f"the broker could not be reached: {type(exc).__name__}: {exc}"
         ) from exc

@@ -21,12 +21,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import redis.exceptions as rx
-
 from ..exceptions import BusUnavailable
 from .bus import EventBus
-from .redis.base import text
-from .redis.streams import RedisStreamsBus
 
 logger = logging.getLogger("django_interlink.events.retention")
 
@@ -46,6 +42,8 @@ def _successor(entry_id: str) -> str:
 def stream_floor(client: Any, stream: str) -> str | None:
     """The id of the oldest entry some group of `stream` still needs (it may not exist yet),
     or None when the stream has no group (nothing may be trimmed)."""
+    from .redis.base import text
+
     groups = client.xinfo_groups(stream)
     if not groups:
         return None
@@ -78,6 +76,14 @@ class StreamTrim:
 def bus_trim(bus: EventBus, *, dead_letter_maxlen: int) -> StreamTrim | None:
     """Trim every stream of a Redis Streams bus (its prefix); None for other buses, whose
     brokers delete a message once acknowledged. Raises BusUnavailable if Redis is away."""
+    if bus.backend != "redis":
+        return None
+    # A Redis bus was built, so redis-py (the [redis] extra) is installed.
+    import redis.exceptions as rx
+
+    from .redis.base import text
+    from .redis.streams import RedisStreamsBus
+
     if not isinstance(bus, RedisStreamsBus):
         return None
     result = StreamTrim()

@@ -36,7 +36,6 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
-from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..request_id import bind_request_id
@@ -50,6 +49,15 @@ from ..tracing import (
     tracing_on,
 )
 from .envelope import Envelope
+
+# The messaging attributes of OpenTelemetry's semantic conventions, spelt out: their Python
+# package comes with the SDK (the [otel] extra), and these spans are made through the API alone.
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
 
 # A message's headers (RabbitMQ) or stream fields (Redis): where its trace context travels.
 Headers = Mapping[Any, Any] | None
@@ -66,11 +74,11 @@ _R = TypeVar("_R")
 
 def _attributes(envelope: Envelope, system: str, operation: str) -> dict[str, Any]:
     return {
-        messaging.MESSAGING_SYSTEM: system or "unknown",
-        messaging.MESSAGING_OPERATION_TYPE: operation,
-        messaging.MESSAGING_OPERATION_NAME: operation,
-        messaging.MESSAGING_DESTINATION_NAME: envelope.event_type,
-        messaging.MESSAGING_MESSAGE_ID: envelope.event_id,
+        MESSAGING_SYSTEM: system or "unknown",
+        MESSAGING_OPERATION_TYPE: operation,
+        MESSAGING_OPERATION_NAME: operation,
+        MESSAGING_DESTINATION_NAME: envelope.event_type,
+        MESSAGING_MESSAGE_ID: envelope.event_id,
     }
 
 
@@ -153,10 +161,10 @@ def _process(system: str, event_type: str, handlers: tuple[str, ...]) -> tuple[s
         found = _PROCESS[key] = (
             f"process {event_type}",
             {
-                messaging.MESSAGING_SYSTEM: system or "unknown",
-                messaging.MESSAGING_OPERATION_TYPE: "process",
-                messaging.MESSAGING_OPERATION_NAME: "process",
-                messaging.MESSAGING_DESTINATION_NAME: event_type,
+                MESSAGING_SYSTEM: system or "unknown",
+                MESSAGING_OPERATION_TYPE: "process",
+                MESSAGING_OPERATION_NAME: "process",
+                MESSAGING_DESTINATION_NAME: event_type,
                 HANDLERS_ATTRIBUTE: key[2],
             },
         )
@@ -176,7 +184,7 @@ def processing(
     name, constant = _process(
         system, envelope.event_type, tuple(handler.name for handler in handlers)
     )
-    attributes = {**constant, messaging.MESSAGING_MESSAGE_ID: envelope.event_id}
+    attributes = {**constant, MESSAGING_MESSAGE_ID: envelope.event_id}
     if envelope.correlation_id:
         attributes[REQUEST_ID_ATTRIBUTE] = envelope.correlation_id
     span = tracer().start_span(
@@ -200,9 +208,9 @@ def processing_window(messages: Sequence[Message], system: str) -> Iterator[trac
     name, constant = _process(
         system, types.pop() if len(types) == 1 else "", tuple(sorted(handlers))
     )
-    attributes = {**constant, messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(messages)}
+    attributes = {**constant, MESSAGING_BATCH_MESSAGE_COUNT: len(messages)}
     if types:  # more than one event type: no single destination
-        del attributes[messaging.MESSAGING_DESTINATION_NAME]
+        del attributes[MESSAGING_DESTINATION_NAME]
     links = [
         trace.Link(context)
         for message in messages
@@ -309,12 +317,12 @@ def _settle(system: str, operation: str, event_type: str) -> tuple[str, dict[str
         if len(_SETTLE) >= _PROCESS_LIMIT:
             _SETTLE.clear()
         attributes: dict[str, Any] = {
-            messaging.MESSAGING_SYSTEM: system or "unknown",
-            messaging.MESSAGING_OPERATION_TYPE: "settle",
-            messaging.MESSAGING_OPERATION_NAME: operation,
+            MESSAGING_SYSTEM: system or "unknown",
+            MESSAGING_OPERATION_TYPE: "settle",
+            MESSAGING_OPERATION_NAME: operation,
         }
         if event_type:
-            attributes[messaging.MESSAGING_DESTINATION_NAME] = event_type
+            attributes[MESSAGING_DESTINATION_NAME] = event_type
         found = _SETTLE[key] = (f"{operation} {event_type}".rstrip(), attributes)
     return found
 
@@ -340,7 +348,7 @@ def settling(result: Settled, system: str, headers: Headers = None) -> Iterator[
     name, constant = _settle(system, operation, envelope.event_type if envelope else "")
     attributes = {**constant, OUTCOME_ATTRIBUTE: operation}
     if envelope is not None:
-        attributes[messaging.MESSAGING_MESSAGE_ID] = envelope.event_id
+        attributes[MESSAGING_MESSAGE_ID] = envelope.event_id
     span = tracer().start_span(
         name, context=_parent(result.span, headers), kind=SpanKind.CLIENT, attributes=attributes
     )
@@ -365,7 +373,7 @@ def settling_window(
     name, constant = _settle(system, "settle", types.pop() if len(types) == 1 else "")
     attributes = {
         **constant,
-        messaging.MESSAGING_BATCH_MESSAGE_COUNT: len(settled) if count is None else count,
+        MESSAGING_BATCH_MESSAGE_COUNT: len(settled) if count is None else count,
         OUTCOMES_ATTRIBUTE: tuple(sorted({str(result.outcome.value) for result in settled})),
     }
     parent = next((result.span for result in settled if result.span is not None), None)

@@ -12,15 +12,17 @@ start it without one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, CommandParser
-from opentelemetry.sdk.metrics import MeterProvider
 
 from ..conf import ms_settings
 from ..metrics.exposition import MetricsServer
 from ..metrics.otlp import start_otlp_export
 from .arguments import non_negative
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
 
 
 def add_metrics_arguments(parser: CommandParser) -> None:

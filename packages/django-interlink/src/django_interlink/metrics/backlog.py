@@ -8,23 +8,21 @@ Redis Streams: the `lag` XINFO GROUPS gives for the group on each `<prefix>:<eve
 not yet delivered to the group; Redis says null when deleted entries make it unknowable, counted
 as 0 here) and XLEN of `<prefix>:dead:<group>`. Messages handed out but not yet acknowledged are
 not waiting on either broker. A queue or stream that does not exist yet holds nothing.
+Each broker's modules and client library are imported when that broker is read, so a process
+without the [rabbitmq] or [redis] extra imports this module too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pika
-import pika.exceptions as pe
-import redis.exceptions as rx
-from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+from typing import TYPE_CHECKING, Any
 
 from ..events.rabbitmq.nodes import connection_parameters, rabbitmq_urls
-from ..events.rabbitmq.topology import Topology
-from ..events.redis.base import text
 from ..events.redis.connection import RedisTarget
+
+if TYPE_CHECKING:
+    from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
 __all__ = ["GroupBacklog", "read_backlog"]
 
@@ -53,6 +51,10 @@ def read_backlog(
 def _rabbitmq(
     bus: Mapping[str, Any], groups: Mapping[str, Sequence[str]], timeout: float
 ) -> dict[str, GroupBacklog]:
+    import pika
+
+    from ..events.rabbitmq.topology import Topology
+
     nodes = connection_parameters(rabbitmq_urls(bus["RABBITMQ_URL"] or ""))
     for params in nodes:
         params.socket_timeout = timeout
@@ -81,6 +83,8 @@ class _QueueCounter:
         self.channel: BlockingChannel = connection.channel()
 
     def ready(self, queue: str) -> int:
+        import pika.exceptions as pe
+
         try:
             ok = self.channel.queue_declare(queue, passive=True)
         except pe.ChannelClosedByBroker as exc:
@@ -111,6 +115,10 @@ def _redis(
 
 
 def _lag(client: Any, stream: str, group: str) -> int:
+    import redis.exceptions as rx
+
+    from ..events.redis.base import text
+
     try:
         infos = client.xinfo_groups(stream)
     except rx.ResponseError:  # no such stream yet

@@ -15,15 +15,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from .. import extras
 from .instruments import REGISTRY
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
 
 __all__ = ["bridge", "otlp_requested", "start_otlp_export"]
 
@@ -97,9 +100,16 @@ def bridge(provider: MeterProvider, source: Collector = REGISTRY) -> None:
 def start_otlp_export(reader: MetricReader | None = None) -> MeterProvider | None:
     """A MeterProvider exporting the bridged counters, if OTEL_METRICS_EXPORTER asks for otlp
     (or a `reader` is given); None otherwise. The caller shuts it down."""
+    if reader is None and not otlp_requested():
+        return None
+    # The SDK and the exporter (the [otel] extra) are imported only when asked for.
+    extras.require("otel", "OTEL_METRICS_EXPORTER=otlp")
+    from opentelemetry.sdk.metrics import MeterProvider
+
     if reader is None:
-        if not otlp_requested():
-            return None
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
         reader = PeriodicExportingMetricReader(OTLPMetricExporter())
     provider = MeterProvider(metric_readers=[reader])
     bridge(provider)

@@ -18,6 +18,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .. import extras
 from ..conf import ms_settings
 from ..exceptions import RegistryError, ServiceNotFound
 
@@ -150,6 +151,8 @@ _registry_lock = threading.Lock()
 def build_registry() -> ServiceRegistry:
     """A new registry of the configured backend (a name in BACKENDS or a dotted class path)."""
     backend = str(ms_settings.REGISTRY["BACKEND"])
+    if backend == "consul":
+        extras.require("consul", "REGISTRY backend 'consul'")
     try:
         cls = import_string(BACKENDS.get(backend, backend))
     except ImportError as exc:

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
+from .. import extras
 from ..check_helpers import ID, at_least, http_url, positive_number
 from ..conf import ms_settings
 from .base import BACKENDS, STRATEGIES, ServiceRegistry
-from .consul import parse_address
 
 WHERE = "INTERLINK['REGISTRY']"
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
@@ -31,6 +31,8 @@ def duration_seconds(value: Any) -> float | None:
 
 def _backend(conf: dict[str, Any]) -> list[CheckMessage]:
     backend = conf.get("BACKEND")
+    if backend == "consul" and not extras.installed("consul"):
+        return []  # E102 names the extra to install
     path = BACKENDS.get(str(backend), str(backend))
     try:
         cls = import_string(path)
@@ -51,6 +53,9 @@ def _backend(conf: dict[str, Any]) -> list[CheckMessage]:
 
 
 def _consul(conf: dict[str, Any]) -> list[CheckMessage]:
+    # consul.py imports py-consul (the [consul] extra): only when that backend is chosen.
+    from .consul import parse_address
+
     out: list[CheckMessage] = []
     scheme = conf.get("CONSUL_SCHEME")
     if scheme not in {"http", "https"}:
@@ -209,7 +214,7 @@ def check_registry_settings(
                 id=ID.format("E030"),
             )
         )
-    if conf.get("BACKEND") == "consul":
+    if conf.get("BACKEND") == "consul" and extras.installed("consul"):
         out += _consul(conf)
     out += _checks_and_durations(conf)
     out += _this_service(conf)

@@ -22,6 +22,8 @@ from typing import IO, TYPE_CHECKING
 
 from opentelemetry import trace
 
+from .. import extras
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
@@ -46,7 +48,8 @@ def exporter_name() -> str:
 def tracing_setup(*, service_name: str = "django", instrument: bool = True) -> bool:
     """Configure the SDK once for this process if the environment asks for it; True if on.
 
-    Raises ValueError naming the variable when the exporter is unknown or lacks its file.
+    Raises ValueError naming the variable when the exporter is unknown or lacks its file, and
+    MissingExtra when the SDK (the [otel] extra) is not installed.
     """
     global _provider
     with _lock:
@@ -56,6 +59,7 @@ def tracing_setup(*, service_name: str = "django", instrument: bool = True) -> b
         if name == "none":
             return False
         # The SDK is imported only now: a process with tracing off loads the API alone.
+        extras.require("otel", f"{EXPORTER_ENV}={name}")
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
 

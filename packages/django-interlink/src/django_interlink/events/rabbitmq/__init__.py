@@ -11,8 +11,10 @@ Layers, each importing only from the layers below it (`|`: independent of each o
     subscriber | dead_letters            one consume() call at work; the dead-letter queue,
                                          read without consuming it
     settle                               what becomes of a delivery once its Outcome is decided
-    publisher | topology | nodes         the confirming publisher; the exchanges and queues;
-                                         the nodes of RABBITMQ_URL and when to reconnect
+    publisher | topology | nodes | errors
+                                         the confirming publisher; the exchanges and queues;
+                                         the nodes of RABBITMQ_URL and when to reconnect; the
+                                         errors that call for a new connection
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ from ..bus import Consumption, EventBus
 from ..contract import encode_event, get_contract, max_event_bytes
 from ..envelope import Envelope
 from .dead_letters import RabbitMQDeadLetters
-from .nodes import RECONNECTABLE, connection_parameters, describe, failover_delay, rabbitmq_urls
+from .errors import RECONNECTABLE
+from .nodes import connection_parameters, describe, failover_delay, rabbitmq_urls
 from .publisher import ConfirmingPublisher, Outgoing, PublisherLost
 from .subscriber import Subscriber
 from .topology import Topology

@@ -8,32 +8,25 @@ Every client (the publisher, the consumer, the relay, the dead-letter tools, /he
 connects through `connection_parameters()`: the nodes in a fresh random order each time, so that
 clients spread over the cluster and a client that lost its node tries the others first; pika's
 BlockingConnection takes that list and uses the first node that answers. After one of
-RECONNECTABLE, `failover_delay()` says when to try again: at once on a cluster, then with backoff.
+errors.RECONNECTABLE, `failover_delay()` says when to try again: at once on a cluster, then with
+backoff. pika is imported by the functions that connect, so the system checks and
+/health/ready/ can read this module without the [rabbitmq] extra.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import pika
-import pika.exceptions as pe
 
 from ...exceptions import EventError
 from ..infrastructure import reconnect_delay
 
-SCHEMES = ("amqp", "amqps")
+if TYPE_CHECKING:
+    import pika
 
-# Errors after which a fresh connection may succeed (broker restarting, network blip, a node of
-# the cluster gone): the publisher and the consumer reconnect on these, to another node at once.
-RECONNECTABLE: tuple[type[BaseException], ...] = (
-    pe.AMQPConnectionError,
-    pe.ChannelWrongStateError,
-    pe.ConnectionWrongStateError,
-    ConnectionError,
-    OSError,
-)
+SCHEMES = ("amqp", "amqps")
 
 
 class RabbitMQURLError(EventError, ValueError):
@@ -47,6 +40,9 @@ def rabbitmq_urls(value: object) -> list[str]:
 
     Raises `RabbitMQURLError` naming the first bad entry (by position, never its credentials).
     """
+    # pika (the [rabbitmq] extra) is imported where a RabbitMQ URL is read, never at import.
+    import pika
+
     if isinstance(value, str):
         entries: list[object] = list(value.split(","))
     elif isinstance(value, list | tuple):
@@ -112,6 +108,8 @@ def connection_parameters(
     urls: Sequence[str], rng: random.Random | None = None
 ) -> list[pika.URLParameters]:
     """One pika.URLParameters per node, shuffled; each tried once before the next."""
+    import pika
+
     parameters = []
     for url in shuffled(urls, rng):
         params = pika.URLParameters(url)

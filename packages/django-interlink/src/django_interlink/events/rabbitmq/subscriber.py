@@ -23,7 +23,8 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from ..bus import Consumption
 from ..consumer import Outcome
 from ..window import Window
-from .nodes import RECONNECTABLE, failover_delay
+from .errors import RECONNECTABLE
+from .nodes import failover_delay
 from .settle import Delivery, Held, attempt_of, deliver, release, settle_window
 from .topology import Topology
 

@@ -23,10 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
-from redis.connection import parse_url
-from redis.sentinel import Sentinel
-
 SENTINEL_SCHEMES = {"redis", "rediss"}
 
 
@@ -123,6 +119,10 @@ class RedisTarget:
         Any: redis-py annotates replies as unions over RESP2/RESP3 and sync/async that do not
         narrow; the callers decode each reply explicitly instead.
         """
+        # redis-py is imported only here (the [redis] extra): parsing the settings needs none.
+        import redis
+        from redis.sentinel import Sentinel
+
         if not self.sentinels:
             return redis.Redis.from_url(self.url, **options)
         sentinel = Sentinel(
@@ -138,6 +138,8 @@ class RedisTarget:
 
     def primary_options(self) -> dict[str, Any]:
         """The primary's auth, db and TLS from REDIS_URL (its host and port are not used)."""
+        from redis.connection import parse_url
+
         if not self.url:
             return {}
         parsed: dict[str, Any] = parse_url(self.url)  # type: ignore[no-untyped-call]
