@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from .http_statuses import UNAVAILABLE_STATUSES
+
 REPO_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONTRACTS_DIR = REPO_DIR / "contracts"
 
@@ -21,7 +23,7 @@ DEFAULT_RETRY: dict[str, Any] = {
     "TOTAL": 3,
     "BACKOFF_FACTOR": 0.1,
     "BACKOFF_MAX": 2.0,
-    "STATUS_FORCELIST": [429, 500, 502, 503, 504],
+    "STATUS_FORCELIST": sorted(UNAVAILABLE_STATUSES),
     "RETRY_AFTER_MAX": 10.0,
 }
 

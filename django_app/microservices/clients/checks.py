@@ -16,6 +16,7 @@ from django.core.checks import CheckMessage, Tags, Warning, register
 
 from ..check_helpers import ID, at_least, error, number, positive_number, unknown_keys
 from ..conf import DEFAULT_RETRY, DEFAULT_SERVICE, DEFAULTS, ms_settings
+from ..http_statuses import UNAVAILABLE_STATUSES
 from .contract import MODES, contract_path, load_contract
 
 
@@ -119,7 +120,7 @@ def _check_retry(where: str, retry: Any) -> list[CheckMessage]:
             error(
                 "E012",
                 f"{where}['RETRY']['STATUS_FORCELIST'] = {statuses!r} must list 4xx/5xx ints.",
-                "E.g. [429, 500, 502, 503, 504]; never list 4xx business errors like 409.",
+                f"E.g. {sorted(UNAVAILABLE_STATUSES)}; never list 4xx business errors like 409.",
             )
         )
     return out

@@ -28,7 +28,8 @@ from microservices.exceptions import (
     StepRejected,
     UnprocessableEntity,
 )
-from microservices.sagas.outcomes import in_flight, nothing_done
+from microservices.http_statuses import nothing_done
+from microservices.sagas.outcomes import in_flight
 
 from ..clients.inventory import InventoryServiceClient
 from ..clients.orders import OrderItem, OrderServiceClient
