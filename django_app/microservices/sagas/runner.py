@@ -57,15 +57,13 @@ class Runner:
         execution: SagaExecution,
         owner: str,
         lease_seconds: float,
-        *,
-        creating: bool = False,
     ) -> None:
         self.definition = definition
         self.execution = execution
         self.lease_seconds = lease_seconds
-        # creating: `execution` is new and unsaved; the first step's start inserts it
-        # (ExecutionStore), or raises SagaExists before any step has run.
-        self.store = ExecutionStore(execution, owner, lease_seconds, creating=creating)
+        # An unsaved `execution` is inserted with its first step's start (the store's
+        # create_and_begin), or SagaExists is raised before any step has run.
+        self.store = ExecutionStore(execution, owner, lease_seconds)
         # A PENDING saga has never started a step; any other may have logged attempts of the
         # step it stopped on (it crashed, or its compensation is being retried).
         self.resuming = execution.status != SagaStatus.PENDING
