@@ -19,7 +19,7 @@ from microservices.models.sagas import ACTIVE_STATUSES
 from microservices.sagas.outcomes import ABSENT
 from microservices.sagas.services import worker_pid
 
-# Where shop/order_processing.py records each step's call outcomes in the saga's context: one
+# Where shop/order_steps.py records each step's call outcomes in the saga's context: one
 # record ({"state": ...}), or one per item ({"0": {"state": ...}, ...}).
 CALL_RECORDS = {
     "reserve_inventory": "reservations",
