@@ -1,7 +1,7 @@
 """The door rules: shop.yaml's placeOrder accepts only what the services behind it carry.
 
 Each edit of a copy of the working tree's contracts yields exactly its findings; the contracts
-as they are yield none; issue 17's contracts (the buyer's price, up to 100000000) fail.
+as they are yield none; contracts with the buyer's price only, up to 100000000, fail.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_compat_door_the_contracts_fit() -> None:
 
 
 def issue_17(tree: dict[str, Any]) -> None:
-    """The contracts as issue 17 found them: no catalogue price, the buyer's up to 100000000."""
+    """Contracts with no catalogue price and the buyer's price up to 100000000."""
     for name in ("Product", "Reservation"):
         properties = schema(tree, INVENTORY, f"/components/schemas/{name}")["properties"]
         del properties["unit_price"]
