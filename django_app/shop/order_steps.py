@@ -15,8 +15,8 @@ when only its replay saw that answer, before the undo's own event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -51,6 +51,7 @@ __all__ = [
 CANCEL_REASON = "order processing failed; undone by the saga"
 
 Event = tuple[str, dict[str, Any]]  # (event_type, data), for StepContext.emit
+R = TypeVar("R", bound=Mapping[str, Any])  # a service's answer
 
 
 def _card_token(data: dict[str, Any]) -> str:
@@ -167,14 +168,30 @@ def process_payment(ctx: StepContext) -> None:
     ctx.emit(*_payment_processed(payment))
 
 
+def _to_undo(
+    ctx: StepContext,
+    key: str,
+    *,
+    undone: str,
+    call: Callable[[], R],
+    announce: Callable[[R], Event],
+) -> tuple[dict[str, Any], str | None]:
+    """The record of the action's call (`ctx.data[key]`) and the id of what it did; None when
+    there is nothing to undo: the call did nothing, or the record says `undone` already. A
+    replay that finds the call applied announces it (`announce`) before the undo's event."""
+    record: dict[str, Any] = ctx.data.setdefault(key, {})
+    if record.get(undone):
+        return record, None
+
+    def announced(answer: R) -> None:
+        ctx.emit_forward(*announce(answer))
+
+    return record, resolve(record, call, on_applied=announced)
+
+
 def refund_payment(ctx: StepContext) -> None:
-    record: dict[str, Any] = ctx.data.setdefault("payment", {})
-    if record.get("refund_id"):
-        return
-    payment_id = resolve(
-        record,
-        _payment_call(ctx),
-        on_applied=lambda payment: ctx.emit_forward(*_payment_processed(payment)),
+    record, payment_id = _to_undo(
+        ctx, "payment", undone="refund_id", call=_payment_call(ctx), announce=_payment_processed
     )
     if payment_id is None:
         return
@@ -238,13 +255,8 @@ def create_order(ctx: StepContext) -> None:
 
 
 def cancel_order(ctx: StepContext) -> None:
-    record: dict[str, Any] = ctx.data.setdefault("order", {})
-    if record.get("cancelled"):
-        return
-    order_id = resolve(
-        record,
-        _order_call(ctx),
-        on_applied=lambda order: ctx.emit_forward(*_order_created(order)),
+    record, order_id = _to_undo(
+        ctx, "order", undone="cancelled", call=_order_call(ctx), announce=_order_created
     )
     if order_id is None:
         return
