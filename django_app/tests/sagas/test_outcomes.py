@@ -15,13 +15,13 @@ from microservices.exceptions import (
     ServiceTimeoutError,
     ServiceUnavailable,
 )
+from microservices.http_statuses import nothing_done
 from microservices.sagas.outcomes import (
     ABSENT,
     APPLIED,
     UNKNOWN,
     earlier_calls_unrecorded,
     in_flight,
-    nothing_done,
     resolve,
     tracked,
 )
