@@ -67,6 +67,27 @@ ORDER_PROCESSING = SagaDefinition(
 )
 
 
+def process_order_request(
+    user_id: str,
+    items: list[dict[str, Any]],
+    payment_method: dict[str, Any] | str,
+    *,
+    currency: str = "USD",
+    saga_id: str | None = None,
+) -> SagaResult:
+    """Place an order: build the saga context and run the saga to its end.
+
+    Pass a `saga_id` (e.g. derived from the client's request) to make the request itself
+    idempotent: a second call with the same id returns the first outcome.
+    """
+    context = build_order_context(
+        user_id=user_id, items=items, payment_method=payment_method, currency=currency
+    )
+    return saga_execute(
+        definition=ORDER_PROCESSING, saga_id=saga_id or str(uuid.uuid4()), context=context
+    )
+
+
 def build_order_context(
     *,
     user_id: str,
@@ -93,24 +114,3 @@ def build_order_context(
     if not clean:
         raise ValueError("an order needs at least one item")
     return {"user_id": str(user_id), "items": clean, "currency": currency, "card_token": token}
-
-
-def process_order_request(
-    user_id: str,
-    items: list[dict[str, Any]],
-    payment_method: dict[str, Any] | str,
-    *,
-    currency: str = "USD",
-    saga_id: str | None = None,
-) -> SagaResult:
-    """Place an order: build the saga context and run the saga to its end.
-
-    Pass a `saga_id` (e.g. derived from the client's request) to make the request itself
-    idempotent: a second call with the same id returns the first outcome.
-    """
-    context = build_order_context(
-        user_id=user_id, items=items, payment_method=payment_method, currency=currency
-    )
-    return saga_execute(
-        definition=ORDER_PROCESSING, saga_id=saga_id or str(uuid.uuid4()), context=context
-    )
