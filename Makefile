@@ -64,7 +64,7 @@ lint: install ## ruff (lint + format check), import-linter (layers) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy django_app/microservices django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
+	$(VENV)/bin/mypy packages/django-interlink/src/django_interlink django_app/shop django_app/project django_app/tests mock_services integration_tests browser_tests bench tools
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

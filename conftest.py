@@ -4,7 +4,7 @@ import pytest
 
 pytest_plugins = [
     "mock_services.pytest_plugin",
-    "microservices.pytest_plugin",
+    "django_interlink.pytest_plugin",
     "shop.pytest_plugin",
 ]
 

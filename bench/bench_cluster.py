@@ -74,7 +74,7 @@ def main() -> None:
         stack.callback(single.close)
         (db,) = databases(stack, ["tests"], unique_name("benchcluster"))
         setup_django("project.settings.base", db)
-        logging.getLogger("microservices").setLevel(logging.ERROR)
+        logging.getLogger("django_interlink").setLevel(logging.ERROR)
         results: dict[str, Any] = {
             "servers": {"cluster": cluster.source, "one_node": single.endpoint.source},
             "database": db.label,
@@ -86,8 +86,8 @@ def main() -> None:
 
 
 def _bus(url: str, exchange: str, **settings: Any) -> Any:
-    from microservices.events.backends import bus_settings
-    from microservices.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.rabbitmq import RabbitMQBus
 
     return RabbitMQBus.from_config(
         bus_settings(rabbitmq_url=url, rabbitmq_exchange=exchange, **settings)
@@ -95,11 +95,11 @@ def _bus(url: str, exchange: str, **settings: Any) -> Any:
 
 
 def throughput(args: argparse.Namespace, urls: dict[str, str]) -> tuple[Any, Any]:
-    from microservices.conf import ms_settings
-    from microservices.events.envelope import Envelope
-    from microservices.events.handlers import HandlerRegistry
-    from microservices.events.outbox import outbox_relay, outbox_row
-    from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
+    from django_interlink.conf import ms_settings
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.handlers import HandlerRegistry
+    from django_interlink.events.outbox import outbox_relay, outbox_row
+    from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
     from shop.event_samples import sample_data
 
     n, window = args.events, args.window
@@ -189,8 +189,8 @@ class ConsumerNode(logging.Handler):
 
 
 def failover(args: argparse.Namespace, cluster: RabbitCluster) -> dict[str, Any]:
-    from microservices.events.envelope import Envelope
-    from microservices.events.handlers import HandlerRegistry
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.handlers import HandlerRegistry
     from shop.event_samples import sample_data
 
     name = unique_name("benchfo")
@@ -209,7 +209,7 @@ def failover(args: argparse.Namespace, cluster: RabbitCluster) -> dict[str, Any]
     registry.add(
         EVENT_TYPE, lambda envelope: handled.append((time.time(), watcher.port)), name=HANDLER
     )
-    rabbit_log = logging.getLogger("microservices.events.rabbitmq")
+    rabbit_log = logging.getLogger("django_interlink.events.rabbitmq")
     rabbit_log.addHandler(watcher)
     rabbit_log.setLevel(logging.INFO)
 

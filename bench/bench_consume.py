@@ -143,12 +143,12 @@ def profile(measure: Callable[[], float], title: str) -> None:
 
 def run(args: argparse.Namespace, db: Database, amqp_url: str, redis_url: str) -> dict[str, Any]:
     # Django is set up by now: these import its models and settings.
-    from microservices.events.backends import bus_settings
-    from microservices.events.envelope import Envelope
-    from microservices.events.handlers import HandlerRegistry
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
-    from microservices.models import InboxEvent
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.handlers import HandlerRegistry
+    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.models import InboxEvent
     from shop.event_samples import sample_data
 
     use_database(db)

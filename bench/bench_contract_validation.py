@@ -23,14 +23,14 @@ sys.path[:0] = [str(REPO / "django_app"), str(REPO)]
 from openapi_core import Config, OpenAPI  # noqa: E402
 from openapi_core.templating.paths.finders import APICallPathFinder  # noqa: E402
 
-from microservices.clients.contract import (  # noqa: E402
+from django_interlink.clients.contract import (  # noqa: E402
     Call,
     OpenAPIRequest,
     OpenAPIResponse,
     ServiceContract,
 )
-from microservices.clients.openapi import MEDIA_TYPE_DESERIALIZERS, AnyServer  # noqa: E402
-from microservices.conf import DEFAULT_CONTRACTS_DIR  # noqa: E402
+from django_interlink.clients.openapi import MEDIA_TYPE_DESERIALIZERS, AnyServer  # noqa: E402
+from django_interlink.conf import DEFAULT_CONTRACTS_DIR  # noqa: E402
 from mock_services.contract_rules import load, resolve  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "contract_validation.json"

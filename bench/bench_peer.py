@@ -130,14 +130,14 @@ def run(args: argparse.Namespace, db: Database, amqp_url: str) -> dict[str, Any]
     from django_outbox_pattern.models import Published, Received
 
     from bench.peer import SavedCounter
-    from microservices.conf import ms_settings
-    from microservices.events.backends import bus_settings
-    from microservices.events.contract import encode_event
-    from microservices.events.envelope import Envelope
-    from microservices.events.handlers import HandlerRegistry
-    from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.models import InboxEvent, OutboxEvent
+    from django_interlink.conf import ms_settings
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.contract import encode_event
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.handlers import HandlerRegistry
+    from django_interlink.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay
+    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.models import InboxEvent, OutboxEvent
     from shop.event_samples import sample_data
 
     use_database(db)

@@ -134,11 +134,11 @@ def main() -> None:
 
 def run(args: argparse.Namespace, amqp_url: str, redis_url: str) -> dict[str, Any]:
     # Django is set up by now: these import its models and settings.
-    from microservices.conf import ms_settings
-    from microservices.events.backends import bus_settings
-    from microservices.events.envelope import Envelope
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
+    from django_interlink.conf import ms_settings
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.redis_streams import RedisStreamsBus
     from shop.event_samples import sample_data
 
     batch_size = int(ms_settings.EVENT_BUS["OUTBOX_BATCH_SIZE"])

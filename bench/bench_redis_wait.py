@@ -31,8 +31,8 @@ WAIT_TIMEOUT_MS = 1000
 
 
 def run(args: argparse.Namespace, sentinels: str) -> dict[str, Any]:
-    from microservices.events.backends import bus_settings
-    from microservices.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.redis_streams import RedisStreamsBus
     from shop.event_samples import sample_envelope
 
     batch_size = int(bus_settings()["OUTBOX_BATCH_SIZE"])

@@ -96,8 +96,8 @@ def profile(args: argparse.Namespace, saga: Any, serial: Any, settings: Any) -> 
     from django.test import override_settings
     from pyinstrument import Profiler
 
-    conf = {**settings.MICROSERVICES, "CONTRACT_VALIDATION": args.profile}
-    with override_settings(MICROSERVICES=conf):
+    conf = {**settings.INTERLINK, "CONTRACT_VALIDATION": args.profile}
+    with override_settings(INTERLINK=conf):
         for _ in range(args.warmup):
             saga(next(serial))
         profiler = Profiler(interval=0.0002)
@@ -113,7 +113,7 @@ def profile(args: argparse.Namespace, saga: Any, serial: Any, settings: Any) -> 
         statements.append(" ".join(sql.split())[:110])
         return execute(sql, params, many, context)
 
-    with override_settings(MICROSERVICES=conf), connection.execute_wrapper(record):
+    with override_settings(INTERLINK=conf), connection.execute_wrapper(record):
         saga(next(serial))
     print(f"one saga's {len(statements)} statements:")
     for sql in statements:
@@ -128,8 +128,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     from django.core.mail import send_mail
     from django.core.management import call_command
 
-    from microservices.models import SagaExecution, SagaStepLog
-    from microservices.sagas.services import saga_create
+    from django_interlink.models import SagaExecution, SagaStepLog
+    from django_interlink.sagas.services import saga_create
     from shop.clients.inventory import InventoryServiceClient
     from shop.clients.orders import OrderServiceClient
     from shop.clients.payments import PaymentServiceClient
@@ -203,8 +203,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     serial = itertools.count()
 
     def compare(mode: str) -> dict[str, Any]:
-        conf = {**settings.MICROSERVICES, "CONTRACT_VALIDATION": mode}
-        with override_settings(MICROSERVICES=conf):
+        conf = {**settings.INTERLINK, "CONTRACT_VALIDATION": mode}
+        with override_settings(INTERLINK=conf):
             for _ in range(args.warmup):
                 direct(next(serial))
                 saga(next(serial))

@@ -32,8 +32,8 @@ from bench.soak_sample import DECLINE_EVERY, Load, Sampler
 from bench.soak_stack import REPO, Stack
 from bench.support import RESULTS_DIR, write_results
 
-# The soak's shortened retention, the one place it names settings: MICROSERVICES sections merged
-# over the project's by bench/soak_settings.py (names and defaults: microservices/conf.py).
+# The soak's shortened retention, the one place it names settings: INTERLINK sections merged
+# over the project's by bench/soak_settings.py (names and defaults: django_interlink/conf.py).
 SHORT_RETENTION: dict[str, dict[str, Any]] = {
     "RETENTION": {
         "INTERVAL": 10,  # the relay purges every 10 s
@@ -75,11 +75,13 @@ def main() -> int:
             "customers": args.customers,
             "declined_one_in": DECLINE_EVERY,
             "retention": args.retention,
-            "microservices_override": override,
+            "interlink_override": override,
             "commit": _commit(),
             # the retention code of issue 18 is what reads RETENTION; without it the override
             # changes nothing
-            "retention_code_present": (REPO / "django_app/microservices/retention").is_dir(),
+            "retention_code_present": (
+                REPO / "packages/django-interlink/src/django_interlink/retention"
+            ).is_dir(),
         },
         "servers": stack.servers,
         "orders_by_http_status": load_counts,
@@ -177,8 +179,8 @@ def _progress(sample: dict[str, Any]) -> None:
     placed = sum(n for name, n in v.items() if name.startswith("load."))
     print(
         f"  t={sample['t']:>6.0f}s placed {placed:>6.0f}  sagas {v.get('sagas.completed', 0):>6.0f}"
-        f" done  outbox {v.get('rows.microservices_outboxevent', 0):>6.0f}"
-        f"  inbox {v.get('rows.microservices_inboxevent', 0):>6.0f}"
+        f" done  outbox {v.get('rows.interlink_outboxevent', 0):>6.0f}"
+        f"  inbox {v.get('rows.interlink_inboxevent', 0):>6.0f}"
         f"  api rss {v.get('rss_mb.api', 0):.0f} MB",
         flush=True,
     )
@@ -214,8 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--settings",
         default="{}",
-        help="JSON of MICROSERVICES sections merged over those, "
-        'e.g. \'{"RETENTION": {"SAGAS": 30}}\'',
+        help='JSON of INTERLINK sections merged over those, e.g. \'{"RETENTION": {"SAGAS": 30}}\'',
     )
     parser.add_argument(
         "--output", default="soak", help="bench/results/<output>.json and .svg (default soak)"

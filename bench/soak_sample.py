@@ -129,8 +129,8 @@ class Sampler:
             row = self.db.execute(query).fetchone()
             values[f"rows.{table}"] = row[0] if row else 0
         for label, by_status in (
-            ("outbox", "SELECT status, count(*) FROM microservices_outboxevent GROUP BY 1"),
-            ("sagas", "SELECT status, count(*) FROM microservices_sagaexecution GROUP BY 1"),
+            ("outbox", "SELECT status, count(*) FROM interlink_outboxevent GROUP BY 1"),
+            ("sagas", "SELECT status, count(*) FROM interlink_sagaexecution GROUP BY 1"),
         ):
             for status, count in self.db.execute(by_status):
                 values[f"{label}.{status}"] = count

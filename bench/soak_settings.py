@@ -1,5 +1,5 @@
 """Django settings of every process bench/soak.py starts: the project's, with the soak's
-`MICROSERVICES` override merged in, section by section, from the JSON in SOAK_MICROSERVICES.
+`INTERLINK` override merged in, section by section, from the JSON in SOAK_MICROSERVICES.
 
 The override is the one place the soak names settings (shortened retention, the run's own
 exchange or stream prefix), so a renamed setting is changed there, in bench/soak.py.
@@ -10,15 +10,15 @@ import os
 from typing import Any
 
 from project.settings.base import *  # noqa: F403
-from project.settings.base import MICROSERVICES
+from project.settings.base import INTERLINK
 
 _override: dict[str, Any] = json.loads(os.environ.get("SOAK_MICROSERVICES", "{}"))
-MICROSERVICES = {
-    **MICROSERVICES,
+INTERLINK = {
+    **INTERLINK,
     **{
         section: (
             {**base, **value}
-            if isinstance(value, dict) and isinstance(base := MICROSERVICES.get(section), dict)
+            if isinstance(value, dict) and isinstance(base := INTERLINK.get(section), dict)
             else value
         )
         for section, value in _override.items()

@@ -4,8 +4,8 @@ through the inbox and acknowledged, so no queue or stream fills up only because 
 
 from __future__ import annotations
 
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
 
 OTHER_SERVICES_TYPES = (
     "inventory.low",

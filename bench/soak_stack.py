@@ -134,7 +134,7 @@ class Stack:
 
     def django_env(self, stubs: Mapping[str, str], override: Mapping[str, Any]) -> None:
         """The environment of every Django process: the run's database, broker and stubs, and
-        the MICROSERVICES override (bench/soak_settings.py merges it)."""
+        the INTERLINK override (bench/soak_settings.py merges it)."""
         bus = {"RABBITMQ_EXCHANGE": self.prefix} if self.broker == "rabbitmq" else {}
         if self.broker == "redis":
             bus = {"REDIS_STREAM_PREFIX": self.prefix}

@@ -17,7 +17,7 @@ messages carrying a random trace each, flagged sampled as that sampler upstream 
 (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS), so only our own spans remain. The spans of each
 request are flushed, counted and cleared after its clock stops, so a run never measures
 nothing unnoticed and memory stays flat. Once a consumer is set up, the worker freezes its
-heap, as `manage.py consume_events` does before its loop (microservices/management/heap.py).
+heap, as `manage.py consume_events` does before its loop (django_interlink/management/heap.py).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ from bench.support import Database, durability, setup_django, unique_name  # noq
 
 # The real setup's instrumentations, exactly: its public entry point picks the exporter from
 # the environment, and none of its exporters is the in-memory one this bench needs.
-from microservices.management.heap import freeze_startup_heap  # noqa: E402
-from microservices.tracing.setup import DISABLED_ENV, _instrument  # noqa: E402
+from django_interlink.management.heap import freeze_startup_heap  # noqa: E402
+from django_interlink.tracing.setup import DISABLED_ENV, _instrument  # noqa: E402
 
 MODES = ("off", "on")
 VARIANTS = ("sampled", "lean")  # of "on", for the consumer workloads
@@ -145,13 +145,13 @@ def consume_workload(
 ) -> Workload:
     """Our consumer (bench_consume.py's "ours": validation, inbox row, no-op handler) draining n
     events published before its clock starts, each carrying the trace context `contexts()`."""
-    from microservices.events.backends import bus_settings
-    from microservices.events.bus import EventBus
-    from microservices.events.envelope import Envelope
-    from microservices.events.handlers import HandlerRegistry
-    from microservices.events.rabbitmq import RabbitMQBus
-    from microservices.events.redis_streams import RedisStreamsBus
-    from microservices.models import InboxEvent
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.bus import EventBus
+    from django_interlink.events.envelope import Envelope
+    from django_interlink.events.handlers import HandlerRegistry
+    from django_interlink.events.rabbitmq import RabbitMQBus
+    from django_interlink.events.redis_streams import RedisStreamsBus
+    from django_interlink.models import InboxEvent
     from shop.event_samples import sample_data
 
     name = unique_name(f"benchtrace{broker[:5]}")

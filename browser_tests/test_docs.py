@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # page, its diagram's container, a label the drawing must show, nodes (boxes) it draws at least
 PAGES = [
-    ("architecture.html", "#architecture-diagram", "microservices/", 12),
+    ("architecture.html", "#architecture-diagram", "django_interlink/", 12),
     ("sagas.html", "#saga-diagram", "NEEDS_ATTENTION", 12),
     ("events.html", "#events-diagram", "dead letters", 8),
 ]

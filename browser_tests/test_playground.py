@@ -34,7 +34,7 @@ def test_a_happy_order_completes_and_its_events_reach_the_inbox(
     assert steps_of(page, "compensation") == []
     expect(page.locator("#timeline svg.saga-timeline")).to_be_visible()
     expect(page.locator("#admin-link")).to_have_attribute(
-        "href", re.compile(r"^/admin/microservices/sagaexecution/\d+/change/$")
+        "href", re.compile(r"^/admin/interlink/sagaexecution/\d+/change/$")
     )
     # outbox -> bus -> inbox: order.created is relayed, carried and handled.
     order_created = page.locator("#events-list tr[data-event-type='order.created']")

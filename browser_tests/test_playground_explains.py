@@ -13,7 +13,7 @@ from browser_tests.playground_steps import SAGA_TIMEOUT_MS, log_in, place, stub_
 from project.playground.spawn import PlaygroundInfo
 
 # The order saga's charge: PATIENT (5 attempts) in shop/order_processing.py; each call's client
-# sends RETRY TOTAL 3 + 1 requests (microservices/conf.py's default, kept by the playground).
+# sends RETRY TOTAL 3 + 1 requests (django_interlink/conf.py's default, kept by the playground).
 CHARGE_ATTEMPTS = 5
 REQUESTS_PER_CALL = 4
 TIMES = "\N{MULTIPLICATION SIGN}"

@@ -24,6 +24,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from django_interlink.conf import DEFAULTS
+from django_interlink.events.backends import bus_settings
+from django_interlink.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay_loop
+from django_interlink.events.rabbitmq import RabbitMQBus
 from integration_tests.event_helpers import (
     applied_counts,
     configured_bus,
@@ -33,10 +37,6 @@ from integration_tests.event_helpers import (
 )
 from integration_tests.helpers import REPO_DIR
 from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
-from microservices.conf import DEFAULTS
-from microservices.events.backends import bus_settings
-from microservices.events.outbox import outbox_enqueue, outbox_pending_count, outbox_relay_loop
-from microservices.events.rabbitmq import RabbitMQBus
 from mock_services.waiting import WaitTimeout, wait_until
 
 REPORTS = REPO_DIR / "reports" / "cluster"
@@ -123,7 +123,7 @@ def _consumer_node(
     def connected() -> bool:
         if consumer.poll() is not None:
             raise AssertionError(stop_process(consumer)[-3000:])
-        node = _node_of(cluster, f"microservices-events-{name}")
+        node = _node_of(cluster, f"interlink-events-{name}")
         found[:] = [node] if node else []
         return node is not None
 
@@ -152,7 +152,7 @@ def place_relay(
     publisher = bus._publisher()
     for _ in range(30):
         publisher.open()
-        node = _node_of(cluster, f"microservices-publisher-{name}")
+        node = _node_of(cluster, f"interlink-publisher-{name}")
         if node is not None and node.name not in avoid:
             return node
     raise AssertionError(f"the relay kept landing on {sorted(avoid)}")

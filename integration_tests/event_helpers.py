@@ -23,10 +23,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Sum
 
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError
 from mock_services.waiting import WaitTimeout, wait_until
 
 # --- what both buses' tests use ----------------------------------------------------------------
@@ -167,14 +167,14 @@ def configured_bus(backend: str, url: str, name: str, **extra: Any) -> Iterator[
     from django.conf import settings
     from django.test import override_settings
 
-    from microservices.conf import _merge
-    from microservices.events.backends import build_bus, reset_buses
+    from django_interlink.conf import _merge
+    from django_interlink.events.backends import build_bus, reset_buses
 
     conf = _merge(
-        getattr(settings, "MICROSERVICES", {}),
+        getattr(settings, "INTERLINK", {}),
         {"EVENT_BUS": event_bus_settings(backend, url, name, **extra)},
     )
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         bus = build_bus()
         try:
             yield bus
@@ -244,8 +244,8 @@ def commit_and_die(mode: str, exchange: str, user_id: str) -> None:
     django.setup()
     from django.db import transaction
 
-    from microservices.events.backends import build_bus
-    from microservices.events.outbox import outbox_enqueue
+    from django_interlink.events.backends import build_bus
+    from django_interlink.events.outbox import outbox_enqueue
     from shop.event_samples import sample_data
     from shop.models import UserProfile
 

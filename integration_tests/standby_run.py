@@ -21,10 +21,10 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Min
 
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.models import InboxEvent, OutboxEvent, SagaStepLog
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
-from microservices.events.envelope import Envelope
-from microservices.events.outbox import outbox_enqueue
-from microservices.models import InboxEvent, OutboxEvent, SagaStepLog
 
 REPORTS = REPO_DIR / "reports" / "cluster"
 

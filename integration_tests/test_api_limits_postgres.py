@@ -15,10 +15,10 @@ from django.test import override_settings
 from django.utils import timezone
 from tests.shop.api_support import ApiClient
 
-from microservices.api.problems import TooManyRequests
-from microservices.api.ratelimit import rate_limit_hit
-from microservices.conf import _merge
-from microservices.models import IdempotencyRecord, RateLimitWindow, SagaExecution
+from django_interlink.api.problems import TooManyRequests
+from django_interlink.api.ratelimit import rate_limit_hit
+from django_interlink.conf import _merge
+from django_interlink.models import IdempotencyRecord, RateLimitWindow, SagaExecution
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,10 +45,8 @@ def at_once(call: Callable[[], object], count: int) -> list[object]:
 
 def test_concurrent_hits_are_counted_exactly(postgres):
     """12 requests at once against a limit of 5: exactly 5 pass, 7 get a 429, count 12."""
-    conf = _merge(
-        settings.MICROSERVICES, {"API": {"RATE_LIMIT": LIMIT, "RATE_LIMIT_WINDOW": 10**9}}
-    )
-    with override_settings(MICROSERVICES=conf):
+    conf = _merge(settings.INTERLINK, {"API": {"RATE_LIMIT": LIMIT, "RATE_LIMIT_WINDOW": 10**9}})
+    with override_settings(INTERLINK=conf):
         outcomes = at_once(lambda: rate_limit_hit(key="token:op"), THREADS)
     refused = [o for o in outcomes if isinstance(o, TooManyRequests)]
     assert (len(refused), outcomes.count(None)) == (THREADS - LIMIT, LIMIT)

@@ -22,9 +22,9 @@ from django.db import transaction
 from tests.live_server import DjangoServer
 from tests.shop.support import Shop, two_items
 
+from django_interlink.api.idempotency import fingerprint
+from django_interlink.models import IdempotencyRecord, SagaExecution, SagaStepLog
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.api.idempotency import fingerprint
-from microservices.models import IdempotencyRecord, SagaExecution, SagaStepLog
 from mock_services.waiting import wait_until
 from shop.api.services import customer_token_issue
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from microservices.models import SagaExecution, SagaStatus
+from django_interlink.models import SagaExecution, SagaStatus
 from shop.api.services import orders_of
 from shop.models import Customer
 from shop.order_processing import SAGA_TYPE
@@ -34,7 +34,7 @@ def test_the_order_list_query_uses_the_owner_index(postgres):
         for _ in range(SAGAS_EACH)
     )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE microservices_sagaexecution")
+        cursor.execute("ANALYZE interlink_sagaexecution")
     customer = Customer(user_id=uuid.UUID(owners[7]))
     for status in (None, "completed"):
         query = orders_of(customer, status=status)[:20]

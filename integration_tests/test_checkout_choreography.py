@@ -16,12 +16,12 @@ import pytest
 from django.test import override_settings
 from tests.shop.support import Shop, two_items
 
+from django_interlink.events.crash import CRASH_ENV
+from django_interlink.events.outbox import outbox_relay
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import configured_bus, stop_process, stop_process_when_dead
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS
-from microservices.events.crash import CRASH_ENV
-from microservices.events.outbox import outbox_relay
-from microservices.models import InboxEvent
 from mock_services.waiting import wait_until
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start
@@ -35,7 +35,7 @@ OTHERS = [t for t in registry.event_types if t != CHARGE]
 
 @pytest.fixture
 def shop(postgres, services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=services_settings):
+    with override_settings(INTERLINK=services_settings):
         s = Shop(reset_stubs)
         yield s
         s.close()

@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
+from django_interlink.events.redis_connection import parse_sentinels
+from django_interlink.tracing import EXPORTER_ENV
 from integration_tests.servers import (
     consul,
     postgres,
@@ -28,8 +30,6 @@ from integration_tests.servers import (
     redis,
     redis_sentinel,
 )
-from microservices.events.redis_connection import parse_sentinels
-from microservices.tracing import EXPORTER_ENV
 from mock_services.__main__ import _parser as _stub_parser
 from mock_services.common.settings import DEFAULT_PORTS
 

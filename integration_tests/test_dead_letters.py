@@ -19,10 +19,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F
 
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import configured_bus, order_event
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError
-from microservices.models import InboxEvent
 from shop.event_samples import sample_envelope
 from shop.models import OrderStatistics
 

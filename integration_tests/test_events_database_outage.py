@@ -15,6 +15,7 @@ import threading
 import pytest
 from django.db import connection
 
+from django_interlink.conf import DEFAULTS
 from integration_tests.event_helpers import (
     applied_counts,
     configured_bus,
@@ -22,7 +23,6 @@ from integration_tests.event_helpers import (
     start_consumer,
     wait_for_applications,
 )
-from microservices.conf import DEFAULTS
 from mock_services.waiting import wait_until
 
 # The consumer process runs with the project's defaults; queues must be declared alike.

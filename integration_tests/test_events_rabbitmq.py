@@ -15,6 +15,11 @@ from typing import Any
 import pika
 import pytest
 
+from django_interlink.conf import DEFAULTS
+from django_interlink.events.contract import get_contract
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import (
     POISON_KINDS,
     applied_counts,
@@ -27,11 +32,6 @@ from integration_tests.event_helpers import (
     wait_for_applications,
 )
 from integration_tests.servers.endpoint import CallbackController
-from microservices.conf import DEFAULTS
-from microservices.events.contract import get_contract
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError, PublishError, RetryableHandlerError
-from microservices.models import InboxEvent
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
@@ -324,7 +324,7 @@ def test_redeclaring_a_queue_with_another_delivery_limit_fails_with_a_clear_erro
     rabbitmq, unique_name
 ):
     """Changing MAX_DELIVERIES under existing queues is refused with an explanation, not a loop."""
-    from microservices.exceptions import EventError
+    from django_interlink.exceptions import EventError
 
     with configured_bus("rabbitmq", rabbitmq.url, unique_name, MAX_DELIVERIES=3) as bus:
         bus.declare(["user.created"])

@@ -12,11 +12,11 @@ from __future__ import annotations
 import pika
 import pytest
 
+from django_interlink.health import ping_rabbitmq
+from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from integration_tests.cluster_failover import run_with_a_node_killed
 from integration_tests.event_helpers import applied_counts
 from integration_tests.servers.process import free_ports
-from microservices.health import ping_rabbitmq
-from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 
 TOTAL = 5000
 

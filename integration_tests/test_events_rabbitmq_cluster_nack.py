@@ -18,8 +18,8 @@ import time
 import pika
 import pytest
 
-from microservices.events.publish_outcomes import Declined
-from microservices.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing
+from django_interlink.events.publish_outcomes import Declined
+from django_interlink.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing
 
 # publishes tried after the kill, 0.2 s apart: the dead node stays down throughout
 TRIES = 50

@@ -14,6 +14,13 @@ import pytest
 import redis
 from django.core.checks import CheckMessage, run_checks
 
+from django_interlink.events.contract import get_contract
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.redis_base import text
+from django_interlink.events.redis_pubsub import RedisPubSubBus
+from django_interlink.events.redis_streams import RedisStreamsBus
+from django_interlink.exceptions import PublishError, RetryableHandlerError
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import (
     POISON_KINDS,
     applied_counts,
@@ -27,13 +34,6 @@ from integration_tests.event_helpers import (
 from integration_tests.event_helpers import (
     registry as helper_registry,
 )
-from microservices.events.contract import get_contract
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.redis_base import text
-from microservices.events.redis_pubsub import RedisPubSubBus
-from microservices.events.redis_streams import RedisStreamsBus
-from microservices.exceptions import PublishError, RetryableHandlerError
-from microservices.models import InboxEvent
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
@@ -276,7 +276,7 @@ def test_an_entry_read_but_not_acknowledged_survives_a_redis_restart(redis_serve
 
 def _event_bus_ids(messages: list[CheckMessage]) -> list[str]:
     ids = [m.id or "" for m in messages]
-    return sorted(i for i in ids if re.fullmatch(r"microservices\.[EW]0[45]\d", i))
+    return sorted(i for i in ids if re.fullmatch(r"interlink\.[EW]0[45]\d", i))
 
 
 def _aof_rewriting(client: redis.Redis) -> bool:
@@ -307,7 +307,7 @@ def test_deploy_check_warns_when_redis_would_lose_the_streams_on_a_restart(
             lambda: not _aof_rewriting(client), timeout=30, what="Redis to finish its AOF rewrite"
         )
         client.close()
-    assert found == {"no": ["microservices.W041"], "yes": [], "check without --deploy": []}
+    assert found == {"no": ["interlink.W041"], "yes": [], "check without --deploy": []}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,10 @@ import threading
 
 import pytest
 
+from django_interlink.events.crash import CRASH_ENV
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError, RetryableHandlerError
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import (
     applied_counts,
     assert_window_decided_again,
@@ -27,10 +31,6 @@ from integration_tests.event_helpers import (
     wait_for_applications,
 )
 from integration_tests.test_events_rabbitmq import SUBPROCESS_BUS, queue_depth
-from microservices.events.crash import CRASH_ENV
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
-from microservices.models import InboxEvent
 from mock_services.waiting import WaitTimeout, wait_until
 from shop.event_samples import sample_envelope
 

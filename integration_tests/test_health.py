@@ -16,11 +16,11 @@ HEALTH_TOKEN = "integration-health-token"
 
 
 def _settings_with_bus(**bus: str) -> override_settings:
-    conf: dict[str, Any] = dict(settings.MICROSERVICES)
+    conf: dict[str, Any] = dict(settings.INTERLINK)
     conf["EVENT_BUS"] = {**conf.get("EVENT_BUS", {}), **bus}
     conf["REGISTRY"] = {**conf.get("REGISTRY", {}), "BACKEND": "static"}
     conf["HEALTH"] = {"CACHE_SECONDS": 0, "TOKEN": HEALTH_TOKEN}
-    return override_settings(MICROSERVICES=conf)
+    return override_settings(INTERLINK=conf)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def redis_bus(redis_server):
 
 def _health(client: Client) -> tuple[int, dict[str, str], dict[str, Any]]:
     response = client.get(
-        reverse("microservices:readiness"), headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
+        reverse("interlink:readiness"), headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
     )
     body = response.json()
     return response.status_code, {k: v["status"] for k, v in body["components"].items()}, body

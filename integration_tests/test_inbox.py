@@ -10,12 +10,12 @@ import uuid
 import pytest
 from django.db import connection
 
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import RetryableHandlerError
+from django_interlink.models import InboxEvent
 from integration_tests.event_helpers import applied_counts, order_event, sent_statements
 from integration_tests.event_helpers import registry as helper_registry
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import RetryableHandlerError
-from microservices.models import InboxEvent
 from mock_services.inventory.store import WIDGET_ID
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope

@@ -15,6 +15,10 @@ from django.conf import settings
 from django.test import Client, override_settings
 from tests.metrics.scrape import Samples, parse, value
 
+from django_interlink.conf import _merge
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.exceptions import PermanentHandlerError
 from integration_tests.event_helpers import (
     applied_counts,
     configured_bus,
@@ -22,23 +26,17 @@ from integration_tests.event_helpers import (
     stop_process,
 )
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.conf import _merge
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.outbox import outbox_enqueue
-from microservices.exceptions import PermanentHandlerError
 from mock_services.waiting import wait_until
 
 TOKEN = "integration-metrics-token"
-LAG = "microservices_consumer_lag_messages"
-DEAD = "microservices_dead_letters"
+LAG = "interlink_consumer_lag_messages"
+DEAD = "interlink_dead_letters"
 
 
 def scrape_web(groups: dict[str, list[str]]) -> Samples:
     """/metrics of this (the web) process, with the token, reading `groups` from the broker."""
-    conf = _merge(
-        settings.MICROSERVICES, {"HEALTH": {"TOKEN": TOKEN}, "METRICS": {"GROUPS": groups}}
-    )
-    with override_settings(MICROSERVICES=conf):
+    conf = _merge(settings.INTERLINK, {"HEALTH": {"TOKEN": TOKEN}, "METRICS": {"GROUPS": groups}})
+    with override_settings(INTERLINK=conf):
         response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
     return parse(response.content.decode())
@@ -150,8 +148,8 @@ def test_relay_and_consumer_processes_serve_their_own_counters(rabbitmq, unique_
         assert refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
         assert scrape_worker(consumer_url, token="wrong").status_code == 401
     sent = {"event_type": "order.created", "outcome": "sent"}
-    assert value(relay, "microservices_relay_events_total", **sent) == 3
+    assert value(relay, "interlink_relay_events_total", **sent) == 3
     acks = {"group": unique_name, "outcome": "ack"}
-    assert value(consumer, "microservices_consumer_messages_total", **acks) == 3
+    assert value(consumer, "interlink_consumer_messages_total", **acks) == 3
     # A worker serves its own counters, not the database's state (the web process does)
-    assert value(consumer, "microservices_outbox_events", status="pending") is None
+    assert value(consumer, "interlink_outbox_events", status="pending") is None

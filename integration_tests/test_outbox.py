@@ -13,12 +13,12 @@ import pika
 import pytest
 from django.db import connection
 
+from django_interlink.events.backends import bus_settings
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
+from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus
 from integration_tests.helpers import REPO_DIR, django_subprocess_env, manage_py_argv
-from microservices.events.backends import bus_settings
-from microservices.events.outbox import outbox_enqueue, outbox_relay, outbox_relay_loop
-from microservices.events.rabbitmq import RabbitMQBus
-from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.models import UserProfile

@@ -21,6 +21,8 @@ from django.db import connection
 from django.test import override_settings
 from tests.shop.support import Shop
 
+from django_interlink.conf import DEFAULTS
+from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.chaos.run import ChaosRun, tolerant
 from integration_tests.django_database import django_on
 from integration_tests.event_helpers import applied_counts, configured_bus, order_event
@@ -30,8 +32,6 @@ from integration_tests.standby_run import (
     first_after,
     write_figures,
 )
-from microservices.conf import DEFAULTS
-from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import WaitTimeout, wait_until
 from shop.models import OrderStatistics
 
@@ -62,7 +62,7 @@ def counted() -> Counter[str]:
 
 @pytest.fixture
 def shop(services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=services_settings):
+    with override_settings(INTERLINK=services_settings):
         s = Shop(reset_stubs)
         yield s
         s.close()

@@ -22,16 +22,16 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from django_interlink.conf import _merge, ms_settings
+from django_interlink.events.backends import build_bus
+from django_interlink.events.checks import check_redis_persistence
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay_loop
+from django_interlink.health import check_broker, check_redis
+from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus, order_event
 from integration_tests.servers.sentinel_cluster import Node, SentinelCluster
-from microservices.conf import _merge, ms_settings
-from microservices.events.backends import build_bus
-from microservices.events.checks import check_redis_persistence
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.outbox import outbox_enqueue, outbox_relay_loop
-from microservices.health import check_broker, check_redis
-from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "cluster"
@@ -48,7 +48,7 @@ WAIT_TIMEOUT_MS = 300
 def events_settings(**event_bus: Any) -> Any:
     from django.test import override_settings
 
-    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
+    return override_settings(INTERLINK=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
 
 
 def sent_count() -> int:
@@ -251,6 +251,6 @@ def test_health_and_the_deploy_check_ask_the_primary_the_sentinels_name(redis_se
         warnings = [message.id for message in check_redis_persistence()]
     assert (broker.status, broker.detail.split(" ")[0]) == ("up", "redis")
     assert redis_health.status == "up"
-    assert warnings == ["microservices.W041"]
+    assert warnings == ["interlink.W041"]
     with events_settings(**{**settings, "REDIS_SENTINEL_SERVICE": "nobody"}):
         assert check_broker().status == "down"

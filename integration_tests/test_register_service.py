@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from django_interlink.registry.consul import ConsulRegistry
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.registry.consul import ConsulRegistry
 from mock_services.waiting import wait_until
 
 

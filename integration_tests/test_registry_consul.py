@@ -14,13 +14,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.discovery import RegistryFailover
-from microservices.clients.testing import services_settings_for
-from microservices.exceptions import RegistryError
-from microservices.registry.base import get_registry
-from microservices.registry.checks import duration_seconds
-from microservices.registry.consul import ConsulRegistry
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.discovery import RegistryFailover
+from django_interlink.clients.testing import services_settings_for
+from django_interlink.exceptions import RegistryError
+from django_interlink.registry.base import get_registry
+from django_interlink.registry.checks import duration_seconds
+from django_interlink.registry.consul import ConsulRegistry
 from mock_services.testing import StubServer
 from mock_services.waiting import wait_until
 
@@ -30,7 +30,7 @@ CHECK_INTERVAL = "1s"
 @pytest.fixture
 def registry(consul, stub_token):
     """The Consul backend on the fixture's agent, 1 s checks, discovery cached 30 s."""
-    conf = services_settings_for({"users": ""}, stub_token, base=settings.MICROSERVICES)
+    conf = services_settings_for({"users": ""}, stub_token, base=settings.INTERLINK)
     conf["REGISTRY"] = {
         **conf.get("REGISTRY", {}),
         "BACKEND": "consul",
@@ -42,7 +42,7 @@ def registry(consul, stub_token):
         "DEREGISTER_CRITICAL_AFTER": "1m",
     }
     cache.clear()
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         registry = get_registry()
         assert isinstance(registry, ConsulRegistry)
         yield registry
@@ -132,7 +132,7 @@ def test_client_call_fails_over_to_the_healthy_instance(registry, instances, cap
     _all_passing(registry, name, registered)
     registry.discover(name)  # the cache now lists both for 30 s
     registered[0][0].stop()
-    caplog.set_level(logging.WARNING, logger="microservices.clients")
+    caplog.set_level(logging.WARNING, logger="django_interlink.clients")
     with ServiceClient("users", endpoint=RegistryFailover(name)) as client:
         statuses = [
             client.get("/users/search", operation="searchUsers", params={"q": "x"}).status_code
@@ -151,7 +151,7 @@ def test_consul_stopped_serves_the_last_known_good_instances(consul, registry, i
     name, registered = instances
     _all_passing(registry, name, registered)
     expected = _ids(registry, name)
-    caplog.set_level(logging.WARNING, logger="microservices.registry")
+    caplog.set_level(logging.WARNING, logger="django_interlink.registry")
     consul.controller.stop()
     try:
         during_outage = sorted(i.service_id for i in registry.discover(name, refresh=True))

@@ -8,10 +8,10 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.discovery import RegistryFailover
-from microservices.clients.testing import services_settings_for
-from microservices.exceptions import ServiceConnectionError
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.discovery import RegistryFailover
+from django_interlink.clients.testing import services_settings_for
+from django_interlink.exceptions import ServiceConnectionError
 from mock_services.testing import StubServer
 
 
@@ -28,16 +28,16 @@ def two_users_stubs(stub_token):
 
 @pytest.fixture
 def static_instances(two_users_stubs, stub_token):
-    """REGISTRY static, users instances = the two stubs; MICROSERVICES otherwise as the tests'."""
+    """REGISTRY static, users instances = the two stubs; INTERLINK otherwise as the tests'."""
     first, second = two_users_stubs
-    conf = services_settings_for({"users": first.url}, stub_token, base=settings.MICROSERVICES)
+    conf = services_settings_for({"users": first.url}, stub_token, base=settings.INTERLINK)
     conf["REGISTRY"] = {
         **conf.get("REGISTRY", {}),
         "BACKEND": "static",
         "STRATEGY": "round_robin",
         "INSTANCES": {"users": [first.url, second.url]},
     }
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         yield first, second
 
 
@@ -59,7 +59,7 @@ def test_round_robin_alternates_between_the_two_stub_processes(static_instances,
 def test_get_fails_over_when_an_instance_process_is_stopped(static_instances, caplog):
     """After one stub stops, every GET still succeeds: the failed instance hands over in-call."""
     first, _second = static_instances
-    caplog.set_level(logging.WARNING, logger="microservices.clients")
+    caplog.set_level(logging.WARNING, logger="django_interlink.clients")
     with ServiceClient("users", endpoint=RegistryFailover("users")) as client:
         assert _count(client, "nobody") == 0  # warms the connection pool to both instances
         assert _count(client, "nobody") == 0

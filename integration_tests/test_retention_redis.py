@@ -12,12 +12,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay
+from django_interlink.events.retention import StreamTrim, bus_trim
+from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.event_helpers import configured_bus, stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
 from integration_tests.servers import redis as redis_servers
-from microservices.events.outbox import outbox_enqueue, outbox_relay
-from microservices.events.retention import StreamTrim, bus_trim
-from microservices.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_envelope
 
@@ -143,7 +143,7 @@ def test_out_of_memory_keeps_rows_with_the_reason_and_publish_again_recovers(
         web = Client()
         web.force_login(admin)
         web.post(
-            "/admin/microservices/outboxevent/",
+            "/admin/interlink/outboxevent/",
             {"action": "publish_again", "_selected_action": [row.pk]},
         )
         assert outbox_relay(bus=bus).sent == 1

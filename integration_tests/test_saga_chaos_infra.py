@@ -18,17 +18,17 @@ import pytest
 from django.test import override_settings
 from tests.shop.support import Shop
 
+from django_interlink.models import SagaStepLog
 from integration_tests.chaos.cluster import LEADER, WAIT, ClusterRun
 from integration_tests.chaos.registry import write_instances
 from integration_tests.chaos.run import ChaosRun
-from microservices.models import SagaStepLog
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
 def shop(postgres, services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=services_settings):
+    with override_settings(INTERLINK=services_settings):
         s = Shop(reset_stubs)
         yield s
         s.close()

@@ -15,11 +15,11 @@ from django.db import connection
 from django.test import override_settings
 from tests.shop.support import Shop, check_global, check_saga, two_items
 
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.models.sagas import ACTIVE_STATUSES
+from django_interlink.sagas.services import saga_create
 from integration_tests.helpers import django_subprocess_env
 from integration_tests.workers import Workers
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.models.sagas import ACTIVE_STATUSES
-from microservices.sagas.services import saga_create
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -41,7 +41,7 @@ def connections_named(application_name: str) -> int:
 
 @pytest.fixture
 def shop(postgres, services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=services_settings):
+    with override_settings(INTERLINK=services_settings):
         s = Shop(reset_stubs)
         yield s
         s.close()

@@ -18,9 +18,9 @@ from django.test import override_settings
 from django.utils import timezone
 from tests.shop.support import Shop, check_global, check_saga, two_items
 
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
+from django_interlink.sagas.services import saga_create
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.services import saga_create
 from mock_services.waiting import wait_until
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
@@ -40,7 +40,7 @@ LOCMEM_MAIL = "django.core.mail.backends.locmem.EmailBackend"
 
 @pytest.fixture
 def shop(postgres, services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=services_settings):
+    with override_settings(INTERLINK=services_settings):
         s = Shop(reset_stubs)
         yield s
         s.close()

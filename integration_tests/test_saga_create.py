@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 from django.db import connection, transaction
 
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.models.sagas import StepLogStatus
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.services import SagaResult, saga_execute
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.models.sagas import StepLogStatus
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.services import SagaResult, saga_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from microservices.models import SagaStatus
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.services import saga_execute
+from django_interlink.models import SagaStatus
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.services import saga_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

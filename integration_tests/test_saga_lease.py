@@ -19,10 +19,10 @@ from django.test import override_settings
 from django.utils import timezone
 from tests.shop.support import Shop, check_saga, two_items
 
-from microservices.exceptions import SagaLeaseLost
-from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.services import SagaResult, saga_execute, saga_resume_stale
+from django_interlink.exceptions import SagaLeaseLost
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.services import SagaResult, saga_execute, saga_resume_stale
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_data
 from shop.order_processing import ORDER_PROCESSING, build_order_context
@@ -39,7 +39,7 @@ def shop(postgres, services_settings, reset_stubs):
     # The slow call must not time out, and the step's time budget stays below the lease (E061).
     conf["SERVICES"] = {name: {**svc, "TIMEOUT": 30.0} for name, svc in conf["SERVICES"].items()}
     conf["SAGA"] = {**conf.get("SAGA", {}), "LEASE_SECONDS": LEASE, "STEP_TIMEOUT": 0.5}
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         s = Shop(reset_stubs)
         yield s
         s.close()

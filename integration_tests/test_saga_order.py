@@ -15,8 +15,8 @@ from django.test import override_settings
 from django.utils import timezone
 from tests.shop.support import Shop, check_events, check_global, check_saga, lifted_at, two_items
 
-from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.services import saga_resume_stale, saga_retry_compensation
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
+from django_interlink.sagas.services import saga_resume_stale, saga_retry_compensation
 from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import process_order_request
 
@@ -40,7 +40,7 @@ def saga_conf(services_settings: dict[str, Any], **saga: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def shop(postgres, services_settings, reset_stubs):
-    with override_settings(MICROSERVICES=saga_conf(services_settings)):
+    with override_settings(INTERLINK=saga_conf(services_settings)):
         s = Shop(reset_stubs)
         yield s
         s.close()
@@ -184,7 +184,7 @@ def test_slow_payment_times_out_then_is_replayed_not_charged_twice(shop, service
     user_id = shop.user()
     before = on_hand(shop)
     shop.faults("payments").add(method="POST", path="/payments", kind="latency", delay=1.0)
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = process_order_request(user_id, two_items(), VISA, saga_id="slowpay")
     assert result.status == "completed"
     statuses = [st for s, d, st in trail("slowpay") if s == "process_payment"]
@@ -207,7 +207,7 @@ def test_order_step_out_of_time_cancels_the_late_order_and_refunds(shop, service
     user_id = shop.user()
     before = on_hand(shop)
     shop.faults("orders").add(method="POST", path="/orders", kind="latency", delay=1.5)
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = process_order_request(user_id, two_items(), VISA, saga_id="slow-order")
     assert result.status == "compensated"
     assert "step timeout" in result.error
@@ -230,7 +230,7 @@ def test_a_refund_that_waits_for_payments_lets_the_stock_go_first_then_finishes(
     payments.add(method="POST", path="/payments/{payment_id}/refund", kind="error", times=0)
     conf = saga_conf(services_settings, COMPENSATION_ATTEMPTS=3)
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         override_settings(EMAIL_BACKEND="tests.shop.failing_email.EmailBackend"),
     ):
         result = process_order_request(shop.user(), two_items(), VISA, saga_id="waits")
@@ -243,7 +243,7 @@ def test_a_refund_that_waits_for_payments_lets_the_stock_go_first_then_finishes(
     assert {r["status"] for r in reservations} == {"released"}
     payments.clear()
     SagaExecution.objects.filter(saga_id="waits").update(not_before=timezone.now())
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         (again,) = saga_resume_stale(owner="worker-2")
     assert again.status == "compensated"
     # The stock went first; the refund came when payments answered.

@@ -27,10 +27,10 @@ import requests
 from tests.live_server import DjangoServer
 from tests.shop.support import Shop, two_items
 
+from django_interlink.models import SagaExecution
+from django_interlink.sagas.crash import CRASH_ENV
 from integration_tests.event_helpers import stop_process
 from integration_tests.helpers import django_subprocess_env, manage_py_argv
-from microservices.models import SagaExecution
-from microservices.sagas.crash import CRASH_ENV
 from mock_services.waiting import wait_until
 from shop.api.services import customer_token_issue
 
@@ -88,7 +88,7 @@ def traced_env(base: dict[str, str], spans_dir: Path, service: str) -> dict[str,
         **base,
         "OTEL_TRACES_EXPORTER": "jsonfile",
         "OTEL_SERVICE_NAME": service,
-        "MICROSERVICES_TRACES_FILE": str(spans_dir / f"{service}-{{pid}}.jsonl"),
+        "INTERLINK_TRACES_FILE": str(spans_dir / f"{service}-{{pid}}.jsonl"),
     }
 
 
@@ -247,10 +247,10 @@ def test_one_trace_runs_from_the_request_through_the_saga_to_every_handler(stack
     (server,) = [s for s in trace.spans if s["kind"] == "SpanKind.SERVER"]
     assert server["parent_id"] == f"0x{our_span}"
     assert server["resource"]["attributes"]["service.name"] == "api"
-    assert server["attributes"]["microservices.request_id"]
+    assert server["attributes"]["django_interlink.request_id"]
     run = trace.one(f"saga {SAGA}")
     assert run["parent_id"] == server["context"]["span_id"]
-    assert run["attributes"]["microservices.saga.id"] == saga_id
+    assert run["attributes"]["django_interlink.saga.id"] == saga_id
     steps = [f"saga {SAGA} step {name}" for name in [*FORWARD, "send_confirmation"]]
     callers = check_steps(trace, run, steps) + [
         trace.one(f"process {event_type}") for event_type in EVENTS
@@ -270,13 +270,13 @@ def test_one_trace_runs_from_the_request_through_the_saga_to_every_handler(stack
         assert publish["resource"]["attributes"]["service.name"] == "relay"
         assert publish["parent_id"] == trace.one(f"saga {SAGA} step {step}")["context"]["span_id"]
         assert publish["attributes"]["messaging.system"] == stack["bus"]
-        assert publish["attributes"]["microservices.outcome"] == "confirmed"
+        assert publish["attributes"]["django_interlink.outcome"] == "confirmed"
         process = trace.one(f"process {event_type}")
         assert process["kind"] == "SpanKind.CONSUMER"
         assert process["resource"]["attributes"]["service.name"] == "consumer"
         assert process["parent_id"] == publish["context"]["span_id"]
-        assert list(process["attributes"]["microservices.handlers"]) == handlers
-        assert process["attributes"]["microservices.request_id"] == saga_id
+        assert list(process["attributes"]["django_interlink.handlers"]) == handlers
+        assert process["attributes"]["django_interlink.request_id"] == saga_id
         assert process["status"]["status_code"] == "UNSET"
 
 
@@ -328,11 +328,11 @@ def test_a_saga_resumed_by_another_worker_continues_the_trace_with_a_link(stack,
     run = trace.one(f"saga {SAGA}")
     assert run["resource"]["attributes"]["service.name"] == "worker-2"
     assert run["parent_id"] == server["context"]["span_id"]
-    assert run["attributes"]["microservices.saga.resumed"] is True
+    assert run["attributes"]["django_interlink.saga.resumed"] is True
     (link,) = run["links"]
     assert link["context"]["trace_id"] == trace.trace_id
     assert link["context"]["span_id"] == early["parent_id"]
-    assert link["attributes"] == {"microservices.link": "interrupted run"}
+    assert link["attributes"] == {"django_interlink.link": "interrupted run"}
     for step in ("process_payment", "create_order"):
         (resumed,) = [
             s

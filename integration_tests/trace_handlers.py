@@ -4,8 +4,8 @@ the order saga that the shop does not consume, handled so that test_tracing sees
 
 from __future__ import annotations
 
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
 
 registry = HandlerRegistry()
 

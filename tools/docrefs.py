@@ -1,8 +1,8 @@
 """The docs' references to the code and the tests, and whether each still resolves.
 
 A reference is inline code in a page of docs/ that starts with one of the repository's top-level
-files or folders: a path (`django_app/microservices/sagas/state.py`), a symbol in it
-(`django_app/microservices/sagas/state.py::transition`, `...base.py::ServiceClient.request`) or
+files or folders: a path (`packages/django-interlink/src/django_interlink/sagas/state.py`), a symbol in it
+(`packages/django-interlink/src/django_interlink/sagas/state.py::transition`, `...base.py::ServiceClient.request`) or
 a pytest node id (`integration_tests/test_saga_crash.py::test_killed_during_any_action_...`,
 `path::Class::test`, a `[param]` suffix allowed). In a Python file a symbol must be defined
 (def, class or assignment, at the level the dots and `::` say); in any other file its text must

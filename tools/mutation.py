@@ -42,9 +42,9 @@ class Target:
 
 
 TARGETS = {
-    "outcomes": Target("microservices/sagas/outcomes.py", ("tests/sagas/test_outcomes.py",)),
+    "outcomes": Target("django_interlink/sagas/outcomes.py", ("tests/sagas/test_outcomes.py",)),
     "transport": Target(
-        "microservices/clients/transport.py",
+        "django_interlink/clients/transport.py",
         ("tests/clients", "tests/registry/test_discovery_client.py"),
     ),
 }

@@ -6,5 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("shop.api.urls")),
-    path("", include("microservices.urls")),
+    path("", include("django_interlink.urls")),
 ]

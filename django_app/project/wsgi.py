@@ -4,8 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from microservices.metrics.otlp import start_otlp_export
-from microservices.tracing import tracing_setup
+from django_interlink.metrics.otlp import start_otlp_export
+from django_interlink.tracing import tracing_setup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 # Before Django loads its middleware: on only when OTEL_TRACES_EXPORTER asks for it.

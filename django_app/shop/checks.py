@@ -9,12 +9,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.urls import NoReverseMatch, reverse
 
-from microservices.conf import ms_settings
+from django_interlink.conf import ms_settings
 
 from .conf import shop_settings
 
 API_CONTRACT = "shop.yaml"
-CONTRACT_MIDDLEWARE = "microservices.api.middleware.ContractValidationMiddleware"
+CONTRACT_MIDDLEWARE = "django_interlink.api.middleware.ContractValidationMiddleware"
 
 
 def _non_negative_int(value: Any) -> bool:
@@ -60,7 +60,7 @@ def check_orders_api(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             Error(
                 "The orders API (shop.api.urls) is mounted but its requests are not validated: "
                 f"{CONTRACT_MIDDLEWARE} is not in MIDDLEWARE.",
-                hint="Add it right after microservices.middleware.RequestIDMiddleware.",
+                hint="Add it right after django_interlink.middleware.RequestIDMiddleware.",
                 id="shop.E010",
             )
         )
@@ -68,10 +68,10 @@ def check_orders_api(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     if contract != API_CONTRACT:
         errors.append(
             Error(
-                f"MICROSERVICES['API']['CONTRACT'] = {contract!r}: the orders API answers under "
+                f"INTERLINK['API']['CONTRACT'] = {contract!r}: the orders API answers under "
                 f"{API_CONTRACT}, so its requests would be checked against another contract "
                 "or none.",
-                hint=f'Set MICROSERVICES["API"]["CONTRACT"] = "{API_CONTRACT}".',
+                hint=f'Set INTERLINK["API"]["CONTRACT"] = "{API_CONTRACT}".',
                 id="shop.E011",
             )
         )

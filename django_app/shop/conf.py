@@ -1,10 +1,10 @@
-"""The `SHOP` settings dict: the example shop's own defaults, read lazily like MICROSERVICES."""
+"""The `SHOP` settings dict: the example shop's own defaults, read lazily like INTERLINK."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from microservices.conf import AppSettings
+from django_interlink.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # seconds a found user stays in Django's cache (0 = no cache)

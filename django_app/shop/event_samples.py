@@ -9,7 +9,7 @@ import copy
 import uuid
 from typing import Any
 
-from microservices.events.envelope import Envelope
+from django_interlink.events.envelope import Envelope
 
 _USER = "6f1c2d9e-0000-4000-8000-00000000a001"
 _ORDER = "6f1c2d9e-0000-4000-8000-00000000b001"

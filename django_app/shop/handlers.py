@@ -16,11 +16,11 @@ from django.core.mail import send_mail
 from django.db.models import F
 from django.utils import timezone
 
-from microservices.clients.factory import client_for
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.outbox import outbox_enqueue
-from microservices.exceptions import ResourceNotFound, RetryableHandlerError
+from django_interlink.clients.factory import client_for
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.exceptions import ResourceNotFound, RetryableHandlerError
 
 from .clients.inventory import InventoryServiceClient
 from .conf import shop_settings

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
-from microservices.sagas.services import SagaResult, saga_execute
+from django_interlink.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
+from django_interlink.sagas.services import SagaResult, saga_execute
 
 from .order_steps import (
     cancel_order,

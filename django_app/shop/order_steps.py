@@ -7,7 +7,7 @@ price the buyer sent (deprecated in contracts/shop.yaml) must equal it, else the
 rejected ("price changed") and undone.
 
 Every call carries an Idempotency-Key derived from saga_id, step, direction and item, and its
-outcome is recorded with `microservices.sagas.outcomes` (applied, absent, unknown), so a
+outcome is recorded with `django_interlink.sagas.outcomes` (applied, absent, unknown), so a
 compensation undoes exactly what happened, even when a response was lost. Each step's event is
 described once, from the service's answer: the action emits it, and so does its compensation
 when only its replay saw that answer, before the undo's own event.
@@ -21,15 +21,15 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.mail import send_mail
 
-from microservices.clients.factory import client_for
-from microservices.exceptions import (
+from django_interlink.clients.factory import client_for
+from django_interlink.exceptions import (
     PaymentDeclined,
     ResourceConflict,
     ResourceNotFound,
     StepRejected,
 )
-from microservices.sagas.definition import StepContext
-from microservices.sagas.outcomes import APPLIED, in_flight, never_sent, resolve, tracked
+from django_interlink.sagas.definition import StepContext
+from django_interlink.sagas.outcomes import APPLIED, in_flight, never_sent, resolve, tracked
 
 from .clients.inventory import InventoryServiceClient, Reservation
 from .clients.orders import Order, OrderItem, OrderServiceClient

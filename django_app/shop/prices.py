@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from microservices.exceptions import StepRejected
+from django_interlink.exceptions import StepRejected
 
 __all__ = ["check_price", "order_total", "unit_price"]
 

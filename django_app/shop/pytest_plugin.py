@@ -1,6 +1,6 @@
 """pytest fixtures of the shop's typed clients, each pointed at its running stub.
 
-Registered by the root conftest.py; builds on microservices.pytest_plugin (`services_settings`).
+Registered by the root conftest.py; builds on django_interlink.pytest_plugin (`services_settings`).
 
     def test_reserve(inventory_client, reset_stubs): ...
 """

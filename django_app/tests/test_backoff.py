@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microservices.backoff import exponential_backoff
+from django_interlink.backoff import exponential_backoff
 
 
 def test_backoff_doubles_from_the_base_per_attempt():

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from microservices.check_helpers import (
+from django_interlink.check_helpers import (
     at_least,
     http_url,
     number,
@@ -62,10 +62,10 @@ def test_http_url_wants_scheme_and_host(value, expected):
 
 
 def test_unknown_keys_names_them_sorted_with_the_known_ones_as_hint():
-    error = unknown_keys("MICROSERVICES['X']", {"B": 1, "Z": 2, "A": 3}, ["B", "C"], "E099")
+    error = unknown_keys("INTERLINK['X']", {"B": 1, "Z": 2, "A": 3}, ["B", "C"], "E099")
     assert error is not None
-    assert error.id == "microservices.E099"
-    assert error.msg == "MICROSERVICES['X'] has unknown keys: A, Z."
+    assert error.id == "interlink.E099"
+    assert error.msg == "INTERLINK['X'] has unknown keys: A, Z."
     assert error.hint == "Known keys: B, C."
 
 

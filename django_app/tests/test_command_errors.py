@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from microservices.models import SagaExecution
+from django_interlink.models import SagaExecution
 from shop.api.services import customer_token_issue
 from shop.models import Customer
 

@@ -1,4 +1,4 @@
-"""microservices/crash.py: each area's crash points answer to its own variable and hook."""
+"""django_interlink/crash.py: each area's crash points answer to its own variable and hook."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
-from microservices.crash import CrashPoints
-from microservices.events import crash as events_crash
-from microservices.sagas import crash as saga_crash
+from django_interlink.crash import CrashPoints
+from django_interlink.events import crash as events_crash
+from django_interlink.sagas import crash as saga_crash
 
 
 class Killed(BaseException):
@@ -25,7 +25,7 @@ def kills(monkeypatch):
         seen.append((pid, sig))
         raise Killed
 
-    monkeypatch.setattr("microservices.crash.os.kill", kill)
+    monkeypatch.setattr("django_interlink.crash.os.kill", kill)
     return seen
 
 

@@ -87,7 +87,7 @@ def test_bad_url_raises_a_typed_error_naming_the_part(url, named):
 
 def test_several_hosts_without_a_writable_session_are_warned_about():
     """W070: a host list that may land on a standby is reported; read-write, or one host, not."""
-    from microservices.checks import database_host_warnings
+    from django_interlink.checks import database_host_warnings
 
     loose = database_from_url("postgres://u@db1,db2/shop")
     databases: dict[str, dict[str, object]] = {
@@ -97,9 +97,7 @@ def test_several_hosts_without_a_writable_session_are_warned_about():
         "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
     }
     warnings = database_host_warnings(databases)
-    assert [(w.id, "DATABASES['default']" in w.msg) for w in warnings] == [
-        ("microservices.W070", True)
-    ]
+    assert [(w.id, "DATABASES['default']" in w.msg) for w in warnings] == [("interlink.W070", True)]
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")  # nothing connects here
@@ -110,5 +108,5 @@ def test_the_registered_check_reads_the_settings():
 
     loose = {**database_from_url("postgres://u@db1,db2/shop"), "TEST": {}}
     with override_settings(DATABASES={"default": loose}):
-        found = [m.id for m in checks.run_checks() if m.id == "microservices.W070"]
-    assert found == ["microservices.W070"]
+        found = [m.id for m in checks.run_checks() if m.id == "interlink.W070"]
+    assert found == ["interlink.W070"]

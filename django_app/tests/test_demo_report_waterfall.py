@@ -37,7 +37,7 @@ def exported() -> tuple[list[dict[str, Any]], float]:
         with (
             tracer.start_as_current_span(SAGA),
             tracer.start_as_current_span(
-                f"{SAGA} step process_payment", attributes={"microservices.saga.attempt": 1}
+                f"{SAGA} step process_payment", attributes={"django_interlink.saga.attempt": 1}
             ),
         ):
             with (
@@ -64,7 +64,7 @@ def exported() -> tuple[list[dict[str, Any]], float]:
                 attributes={
                     "messaging.destination.name": "payment.processed",
                     "messaging.message.id": "0f16adb4-0000-4000-8000-000000000000",
-                    "microservices.outcome": outcome,
+                    "django_interlink.outcome": outcome,
                 },
             )
             if outcome == "refused":
@@ -77,7 +77,7 @@ def exported() -> tuple[list[dict[str, Any]], float]:
                 attributes={
                     "messaging.destination.name": "payment.processed",
                     "messaging.message.id": "0f16adb4-0000-4000-8000-000000000000",
-                    "microservices.handlers": ["payments.receipt"],
+                    "django_interlink.handlers": ["payments.receipt"],
                 },
             ):
                 pass

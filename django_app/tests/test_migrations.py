@@ -11,7 +11,7 @@ def test_models_have_no_unmigrated_changes() -> None:
     """`makemigrations --check` finds nothing to write: every model change has its migration."""
     out = StringIO()
     try:
-        call_command("makemigrations", "microservices", check=True, dry_run=True, stdout=out)
+        call_command("makemigrations", "interlink", check=True, dry_run=True, stdout=out)
     except SystemExit as exc:  # --check exits 1 when a migration is missing
         pytest.fail(f"models changed without a migration:\n{out.getvalue()}")
         raise AssertionError from exc

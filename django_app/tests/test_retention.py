@@ -17,9 +17,9 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from microservices.conf import _merge
-from microservices.events.outbox import outbox_enqueue, outbox_relay_loop
-from microservices.models import (
+from django_interlink.conf import _merge
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay_loop
+from django_interlink.models import (
     IdempotencyRecord,
     InboxEvent,
     OutboxEvent,
@@ -28,7 +28,7 @@ from microservices.models import (
     SagaStatus,
     SagaStepLog,
 )
-from microservices.retention.purge import RetentionSchedule, retention_purge
+from django_interlink.retention.purge import RetentionSchedule, retention_purge
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ DAY = timedelta(days=1)
 
 
 def settings_with(**sections):
-    return override_settings(MICROSERVICES=_merge(settings.MICROSERVICES, sections))
+    return override_settings(INTERLINK=_merge(settings.INTERLINK, sections))
 
 
 def sent_row(age: timedelta) -> OutboxEvent:
@@ -191,18 +191,18 @@ def test_interval_0_leaves_the_purge_to_the_command():
 def test_an_inbox_retention_shorter_than_the_redelivery_horizon_is_an_error():
     with settings_with(RETENTION={"INBOX": 86400, "DEAD_LETTER_REPLAY": 7 * 86400}):
         ids = [m.id for m in run_checks()]
-    assert "microservices.E091" in ids
+    assert "interlink.E091" in ids
     with settings_with(RETENTION={"INBOX": 8 * 86400, "DEAD_LETTER_REPLAY": 7 * 86400}):
-        assert "microservices.E091" not in [m.id for m in run_checks()]
+        assert "interlink.E091" not in [m.id for m in run_checks()]
 
 
 @pytest.mark.parametrize(
     ("section", "key", "value", "check_id"),
     [
-        ("RETENTION", "SAGAS", 0, "microservices.E090"),
-        ("RETENTION", "INTERVAL", "often", "microservices.E090"),
-        ("API", "RATE_LIMIT", -1, "microservices.E090"),
-        ("API", "MAX_JSON_DEPTH", 1000, "microservices.E092"),
+        ("RETENTION", "SAGAS", 0, "interlink.E090"),
+        ("RETENTION", "INTERVAL", "often", "interlink.E090"),
+        ("API", "RATE_LIMIT", -1, "interlink.E090"),
+        ("API", "MAX_JSON_DEPTH", 1000, "interlink.E092"),
     ],
 )
 def test_bad_retention_and_limit_settings_are_errors(section, key, value, check_id):
@@ -226,7 +226,7 @@ def test_publish_again_resets_the_attempt_count():
     client = Client()
     client.force_login(admin)
     response = client.post(
-        "/admin/microservices/outboxevent/",
+        "/admin/interlink/outboxevent/",
         {"action": "publish_again", "_selected_action": [row.pk]},
     )
     assert response.status_code == 302

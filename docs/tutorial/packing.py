@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 
-from microservices.clients.factory import client_for
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
+from django_interlink.clients.factory import client_for
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
 
 from .clients.users import User, UserServiceClient
 

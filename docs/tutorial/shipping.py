@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from microservices.clients.factory import client_for
-from microservices.exceptions import ResourceConflict, StepRejected
-from microservices.sagas.definition import StepContext
-from microservices.sagas.outcomes import APPLIED, in_flight, resolve, tracked
+from django_interlink.clients.factory import client_for
+from django_interlink.exceptions import ResourceConflict, StepRejected
+from django_interlink.sagas.definition import StepContext
+from django_interlink.sagas.outcomes import APPLIED, in_flight, resolve, tracked
 
 from .clients.inventory import InventoryServiceClient, Reservation
 

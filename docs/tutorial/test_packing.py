@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from microservices.events.consumer import Dispatcher
-from microservices.events.handlers import load_registry
+from django_interlink.events.consumer import Dispatcher
+from django_interlink.events.handlers import load_registry
 from shop.clients.users import UserServiceClient
 from shop.event_samples import sample_envelope
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.models import SagaStepLog
+from django_interlink.models import SagaStepLog
 from shop.order_processing import process_order_request
 
 from .support import two_items

@@ -1,5 +1,5 @@
 """contracts/events/asyncapi.yaml read on its own, with jsonschema: what a message must look like
-on the wire. Independent of microservices.events.contract, the code these tests check.
+on the wire. Independent of django_interlink.events.contract, the code these tests check.
 
 Per message: the channel address (the RabbitMQ routing key, and the Redis stream after the
 prefix, as the document's servers describe them), the content type, where its correlation id

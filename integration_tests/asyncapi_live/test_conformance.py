@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.db import transaction
 from jsonschema import Draft202012Validator
 
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.models import OutboxEvent, OutboxStatus
 from integration_tests.asyncapi_live.document import Message, message, messages, payload_errors
 from integration_tests.asyncapi_live.document import pointer as at_pointer
 from integration_tests.asyncapi_live.payloads import valid_payloads
@@ -27,8 +29,6 @@ from integration_tests.asyncapi_live.wire import (
     redis_entries,
 )
 from integration_tests.event_helpers import configured_bus
-from microservices.events.outbox import outbox_enqueue
-from microservices.models import OutboxEvent, OutboxStatus
 
 NAMES = [m.name for m in messages()]
 

@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.models import InboxEvent
 from integration_tests.asyncapi_live.document import Message, message, messages
 from integration_tests.asyncapi_live.payloads import Invalid, invalid_payloads, valid_payloads
 from integration_tests.asyncapi_live.wire import (
@@ -29,9 +32,6 @@ from integration_tests.asyncapi_live.wire import (
     redis_publish,
 )
 from integration_tests.event_helpers import configured_bus
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.models import InboxEvent
 
 NAMES = [m.name for m in messages()]
 VALID = 10  # payloads drawn per message and broker

@@ -8,7 +8,13 @@ from __future__ import annotations
 from django.db.models import Sum
 from tests.shop.support import Ledger, check_events, check_global, check_saga
 
-from microservices.models import InboxEvent, OutboxEvent, OutboxStatus, SagaExecution, SagaStepLog
+from django_interlink.models import (
+    InboxEvent,
+    OutboxEvent,
+    OutboxStatus,
+    SagaExecution,
+    SagaStepLog,
+)
 from mock_services.testing import StubServer
 from shop.models import OrderStatistics
 

@@ -23,10 +23,10 @@ from typing import Any
 from django.db.models import Count, Max, Min
 from tests.shop.support import Shop
 
+from django_interlink.events.rabbitmq_topology import Topology
+from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from integration_tests.helpers import manage_py_argv
 from integration_tests.servers.rabbitmq_cluster import ClusterNode, RabbitCluster
-from microservices.events.rabbitmq_topology import Topology
-from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
 from mock_services.testing import StubServer
 from mock_services.waiting import WaitTimeout, wait_until
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from microservices.models import SagaExecution, SagaStepLog
+from django_interlink.models import SagaExecution, SagaStepLog
 from mock_services.testing import StubServer
 
 REPORTS = Path(__file__).resolve().parent.parent.parent / "reports" / "chaos"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db.models import F
 
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
 from shop.models import OrderStatistics
 
 #: what the order saga (and the shop's order.created handler) put in the outbox

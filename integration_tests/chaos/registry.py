@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from microservices.registry.static import StaticRegistry
+from django_interlink.registry.static import StaticRegistry
 
 
 class FileRegistry(StaticRegistry):

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, connection
 from tests.shop.support import Shop
 
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.models.sagas import TERMINAL_STATUSES
 from integration_tests.helpers import django_subprocess_env
 from integration_tests.workers import Workers
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.models.sagas import TERMINAL_STATUSES
 from mock_services.testing import StubServer
 
 from .checks import check_run

@@ -13,7 +13,7 @@ import os
 from typing import Any, cast
 
 from project.settings.base import *  # noqa: F403
-from project.settings.base import MICROSERVICES
+from project.settings.base import INTERLINK
 
 EMAIL_BACKEND = "tests.shop.failing_email.BouncingEmailBackend"
 
@@ -21,9 +21,9 @@ EMAIL_BACKEND = "tests.shop.failing_email.BouncingEmailBackend"
 CHAOS_INSTANCES_FILE = os.environ.get("CHAOS_INSTANCES_FILE", "")
 
 _discovery = os.environ.get("CHAOS_DISCOVERY", "0") == "1"
-_services = cast(dict[str, dict[str, Any]], MICROSERVICES["SERVICES"])
-MICROSERVICES = {
-    **MICROSERVICES,
+_services = cast(dict[str, dict[str, Any]], INTERLINK["SERVICES"])
+INTERLINK = {
+    **INTERLINK,
     "SERVICES": {
         name: {
             **conf,
@@ -41,11 +41,11 @@ MICROSERVICES = {
         for name, conf in _services.items()
     },
     "REGISTRY": {
-        **cast(dict[str, Any], MICROSERVICES["REGISTRY"]),
+        **cast(dict[str, Any], INTERLINK["REGISTRY"]),
         "BACKEND": "integration_tests.chaos.registry.FileRegistry",
     },
     "SAGA": {
-        **cast(dict[str, Any], MICROSERVICES["SAGA"]),
+        **cast(dict[str, Any], INTERLINK["SAGA"]),
         # a run the database stopped is resumed once this lapses
         "LEASE_SECONDS": 9,
         "STEP_TIMEOUT": 4.0,

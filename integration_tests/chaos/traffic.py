@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection
 from tests.shop.failing_email import BOUNCING
 from tests.shop.support import Shop, two_items
 
-from microservices.sagas.services import saga_create
+from django_interlink.sagas.services import saga_create
 from shop.order_processing import ORDER_PROCESSING, build_order_context
 
 BUYERS = 5  # the last one's mail bounces

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from microservices.events.redis_connection import RedisAddressError, parse_sentinels
+from django_interlink.events.redis_connection import RedisAddressError, parse_sentinels
 from mock_services.waiting import WaitTimeout, wait_until
 
 from .containers import docker_available

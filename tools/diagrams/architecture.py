@@ -72,7 +72,7 @@ def architecture_svg() -> str:
         240,
         492,
         332,
-        "microservices/ (the reusable app: mechanisms only)",
+        "django_interlink/ (the reusable app: mechanisms only)",
         fill="#f4f8fc",
         stroke="#85a9cf",
     )

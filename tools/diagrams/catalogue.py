@@ -1,6 +1,6 @@
 """Every generated diagram: where it is committed and the function that draws it.
 
-Import it with Django set up (the saga diagrams read MICROSERVICES['SAGA']['DEFINITIONS']).
+Import it with Django set up (the saga diagrams read INTERLINK['SAGA']['DEFINITIONS']).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from microservices.sagas.mermaid import saga_to_mermaid
-from microservices.sagas.registry import configured_definitions
+from django_interlink.sagas.mermaid import saga_to_mermaid
+from django_interlink.sagas.registry import configured_definitions
 from project.demo.report.model import load_recording
 from project.demo.report.sequence import render_sequence_svg
 

@@ -1,6 +1,6 @@
 """A saga definition's state diagram as SVG, laid out from the graph `transition()` walks.
 
-Every node and every arrow comes from `microservices.sagas.graph.state_graph`, which asks the
+Every node and every arrow comes from `django_interlink.sagas.graph.state_graph`, which asks the
 engine's `transition()` for every outcome of every reachable state; only positions are chosen
 here. Actions run down the left column, their undos sit beside them and run back up, and the
 ends are placed next to the nodes that lead to them:
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from microservices.models.sagas import SagaStatus
-from microservices.sagas.definition import SagaDefinition
-from microservices.sagas.graph import WAIT, StateGraph, StateNode, state_graph
-from microservices.sagas.mermaid import edge_label
+from django_interlink.models.sagas import SagaStatus
+from django_interlink.sagas.definition import SagaDefinition
+from django_interlink.sagas.graph import WAIT, StateGraph, StateNode, state_graph
+from django_interlink.sagas.mermaid import edge_label
 
 from .svg import Drawing, Style
 

@@ -7,8 +7,8 @@ refuses, or a field or header the contract does not declare (open schemas would 
 through validation: the field walk catches it). A message pact may expect part of an event
 (what its consumer reads): its fields must then be valid where they are and each one required
 by the event's schema, since the consumer relies on every one of them. Validation uses the
-project's own cached validators: `microservices.clients.contract` for OpenAPI,
-`microservices.events.contract` for the AsyncAPI document. Each finding names the pact, the
+project's own cached validators: `django_interlink.clients.contract` for OpenAPI,
+`django_interlink.events.contract` for the AsyncAPI document. Each finding names the pact, the
 interaction and the field.
 """
 
@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 
 from jsonschema import Draft202012Validator
 
-from microservices.clients.contract import Call, ServiceContract, load_contract
-from microservices.clients.openapi import HOST
-from microservices.events.contract import EventContract
-from microservices.exceptions import ContractViolation, EventContractViolation
+from django_interlink.clients.contract import Call, ServiceContract, load_contract
+from django_interlink.clients.openapi import HOST
+from django_interlink.events.contract import EventContract
+from django_interlink.exceptions import ContractViolation, EventContractViolation
 
 HTTP = "Synchronous/HTTP"
 MESSAGE = "Asynchronous/Messages"

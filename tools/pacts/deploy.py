@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from microservices.events.contract import EventContract
+from django_interlink.events.contract import EventContract
 from tools.compat.refs import folder_at, label
 from tools.pacts.check import Finding, check_pact
 

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.test import override_settings
 from pact import Pact, match
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.testing import services_settings_for
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.testing import services_settings_for
 
 CONSUMER = "shop"
 # The token the pacts carry as their example; the verifier replaces it with the stub's own.
@@ -123,10 +123,10 @@ def write_pact(
         conf = services_settings_for(
             {provider: str(server.url).rstrip("/")},
             TOKEN,
-            base=settings.MICROSERVICES,
+            base=settings.INTERLINK,
             retry={"TOTAL": 0},
         )
-        with override_settings(MICROSERVICES=conf), client_cls() as client:
+        with override_settings(INTERLINK=conf), client_cls() as client:
             for case in cases:
                 _call(client, case)
     out_dir.mkdir(parents=True, exist_ok=True)

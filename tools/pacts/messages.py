@@ -18,11 +18,11 @@ from typing import Any
 from pact import Pact, match
 from pact.types import Message
 
-from microservices.events.contract import encode_event, validate_body
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import load_registry
-from microservices.events.rabbitmq import RabbitMQBus
-from microservices.models import OutboxEvent
+from django_interlink.events.contract import encode_event, validate_body
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.models import OutboxEvent
 from shop.event_samples import SAMPLE_DATA
 from tools.pacts.http import UUID
 

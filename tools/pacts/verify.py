@@ -23,11 +23,11 @@ from django.test import override_settings
 from pact import Verifier
 from pact.types import Message
 
-from microservices.conf import _merge
-from microservices.events.backends import get_bus, reset_buses
-from microservices.events.memory import MemoryBus
-from microservices.events.outbox import outbox_row
-from microservices.models import OutboxEvent
+from django_interlink.conf import _merge
+from django_interlink.events.backends import get_bus, reset_buses
+from django_interlink.events.memory import MemoryBus
+from django_interlink.events.outbox import outbox_row
+from django_interlink.models import OutboxEvent
 from mock_services.inventory.store import SOLD_OUT_ID, WIDGET_ID
 from mock_services.testing import StubServer
 from shop.choreography.local import settle
@@ -72,7 +72,7 @@ def verify_http(pact_file: Path, stub: StubServer, token: str) -> dict[str, Any]
 def saga_messages(user_email: str = "pact@example.com") -> dict[str, Message]:
     """Run the order saga until its e-mail fails and it undoes everything; every event type it
     published -> the message the relay sends for its first outbox row. Needs the stubs in the
-    MICROSERVICES settings and a database."""
+    INTERLINK settings and a database."""
     user_id = UserServiceClient().create_user(email=user_email, name="Pact")["id"]
     backend = "tests.shop.failing_email.EmailBackend"
     with override_settings(EMAIL_BACKEND=backend):
@@ -94,7 +94,7 @@ def choreography_messages(stubs: Mapping[str, StubServer]) -> dict[str, Message]
     """Run the choreographed checkout on the stubs and the memory bus through every ending it
     has (completed; customer rejected; sold out; card declined; orders down, so refunded):
     every checkout event type the participants published -> the message the relay sends for
-    its first outbox row. Needs the stubs in the MICROSERVICES settings and a database."""
+    its first outbox row. Needs the stubs in the INTERLINK settings and a database."""
     users = UserServiceClient()
     active = users.create_user(email="pact-checkout@example.com", name="Pact")["id"]
     inactive = users.create_user(email="pact-gone@example.com", name="Gone", is_active=False)
@@ -107,12 +107,12 @@ def choreography_messages(stubs: Mapping[str, StubServer]) -> dict[str, Message]
         (active, item, "tok_visa", "orders"),
     ]
     conf = _merge(
-        settings.MICROSERVICES,
+        settings.INTERLINK,
         {"EVENT_BUS": {"BACKEND": "memory", "RETRY_BACKOFF": 0.0, "RECONNECT_BACKOFF_MAX": 0.05}},
     )
     reset_buses()
     try:
-        with override_settings(MICROSERVICES=conf):
+        with override_settings(INTERLINK=conf):
             bus = get_bus()
             assert isinstance(bus, MemoryBus)
             for user_id, items, card, down in runs:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.graph import state_graph
-from microservices.sagas.state import Outcome
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.graph import state_graph
+from django_interlink.sagas.state import Outcome
 from shop.order_processing import ORDER_PROCESSING
 from tools.diagrams import catalogue
 from tools.diagrams.catalogue import DIAGRAMS, ROOT, diagrams, stale, write_all

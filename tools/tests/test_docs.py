@@ -70,17 +70,26 @@ def test_the_pages_name_code_and_tests_by_the_hundred() -> None:
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("django_app/microservices/sagas/state.py::transition", None),
-        ("django_app/microservices/clients/base.py::ServiceClient.request", None),
+        ("packages/django-interlink/src/django_interlink/sagas/state.py::transition", None),
+        (
+            "packages/django-interlink/src/django_interlink/clients/base.py::ServiceClient.request",
+            None,
+        ),
         (
             "django_app/tests/sagas/test_engine.py::test_transition_moves_forward_then_completes",
             None,
         ),
         ("Makefile::docs", None),
-        ("django_app/microservices/sagas/state.py::transit", "'transit' is not defined there"),
-        ("django_app/microservices/clients/base.py::ServiceClient.send", "'send' is not defined"),
+        (
+            "packages/django-interlink/src/django_interlink/sagas/state.py::transit",
+            "'transit' is not defined there",
+        ),
+        (
+            "packages/django-interlink/src/django_interlink/clients/base.py::ServiceClient.send",
+            "'send' is not defined",
+        ),
         ("django_app/tests/sagas/test_engine.py::test_gone", "'test_gone' is not defined"),
-        ("django_app/microservices/sagas/stat.py", "no such file or folder"),
+        ("packages/django-interlink/src/django_interlink/sagas/stat.py", "no such file or folder"),
         ("Makefile::nope", "no make target 'nope'"),
         ("bench/results/*.json", None),
         ("bench/results/*.csv", "no file matches this pattern"),
@@ -109,7 +118,7 @@ def test_every_package_layer_map_lists_its_contracts_layers() -> None:
     """The maps in the packages' docstrings say what lint-imports enforces: same layers, same
     modules, same order; the app's clients, events and sagas each have one."""
     assert mismatched_maps() == []
-    assert {"microservices.clients", "microservices.events", "microservices.sagas"} <= set(
+    assert {"django_interlink.clients", "django_interlink.events", "django_interlink.sagas"} <= set(
         layer_maps()
     )
 
@@ -161,8 +170,8 @@ def test_a_map_that_drifted_from_its_contract_is_named(mapped: list[set[str]], n
 def test_contract_layers_are_read_from_pyproject() -> None:
     """Each layers contract's container with its layers, highest first."""
     layers = contract_layers()
-    assert layers["microservices.clients"][0] == {"factory", "checks", "testing"}
-    assert layers["microservices.sagas"][-1] == {"definition", "outcomes"}
+    assert layers["django_interlink.clients"][0] == {"factory", "checks", "testing"}
+    assert layers["django_interlink.sagas"][-1] == {"definition", "outcomes"}
 
 
 @pytest.mark.parametrize("page", PATTERN_PAGES)

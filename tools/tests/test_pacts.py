@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from microservices.events.consumer import Dispatcher
-from microservices.events.handlers import load_registry
-from microservices.events.outcomes import Outcome
+from django_interlink.events.consumer import Dispatcher
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.outcomes import Outcome
 from mock_services.testing import StubServer
 from shop.models import OrderStatistics, UserProfile
 from tools.pacts.catalogue import HTTP_CONSUMERS, PACTS_DIR, write_all

@@ -51,7 +51,7 @@ def stack_from_argv(argv: Sequence[str]) -> StackName:
 def setup_django(stack: StackName = "embedded") -> Bootstrapped:
     """Set Django up on embedded defaults (a SQLite file in a temp dir removed at exit), or on
     PostgreSQL and RabbitMQ provisioned for this run and torn down at exit."""
-    workdir = Path(tempfile.mkdtemp(prefix="microservices-demo-"))
+    workdir = Path(tempfile.mkdtemp(prefix="interlink-demo-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     run_id = secrets.token_hex(4)
     mail_dir = workdir / "mail"

@@ -28,9 +28,9 @@ from django.core.management import call_command
 from django.test import override_settings
 
 import project.demo
-from microservices.clients.testing import services_settings_for
-from microservices.request_id import bind_request_id
-from microservices.sagas.mermaid import saga_to_mermaid
+from django_interlink.clients.testing import services_settings_for
+from django_interlink.request_id import bind_request_id
+from django_interlink.sagas.mermaid import saga_to_mermaid
 from mock_services.testing import StubServer
 from project.demo.bootstrap import STACKS, Bootstrapped
 from project.demo.recorder import Recorder
@@ -245,7 +245,7 @@ def run(
     call_command("migrate", run_syncdb=True, verbosity=0)
     token = secrets.token_urlsafe(24)  # lives only in this process (and the ones it starts)
     printer = CallPrinter(out)
-    client_log = logging.getLogger("microservices.clients")
+    client_log = logging.getLogger("django_interlink.clients")
     client_log.addHandler(printer)
     client_log.setLevel(logging.INFO)
     client_log.propagate = False
@@ -258,12 +258,12 @@ def run(
         conf = services_settings_for(
             {name: server.url for name, server in stubs.items()},
             token,
-            base=settings.MICROSERVICES,
+            base=settings.INTERLINK,
         )
         where = "".join(f", {name} from {source}" for name, source in setup.servers.items())
         print(f"Stack: {setup.stack}{where}", file=out)
         print("Stubs: " + ", ".join(f"{n} {s.url}" for n, s in stubs.items()), file=out)
-        with override_settings(MICROSERVICES=conf), ExitStack() as clients:
+        with override_settings(INTERLINK=conf), ExitStack() as clients:
             stack = make_stack(setup, recorder, stubs, token, traces)
             clients.callback(stack.close)
             demo = Demo(

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from microservices.sagas import crash
+from django_interlink.sagas import crash
 
 
 @contextmanager

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from django.db.models import Q
 from django.utils.text import slugify
 
-from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.timeline import timeline_svg
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
+from django_interlink.sagas.timeline import timeline_svg
 from mock_services.testing import StubServer
 from project.demo.call_log import ClientCallLog
 from project.demo.report.model import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import secrets
 
-from microservices.events.outbox import outbox_relay
-from microservices.models import InboxEvent, OutboxEvent
+from django_interlink.events.outbox import outbox_relay
+from django_interlink.models import InboxEvent, OutboxEvent
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.choreography.participants import registry
 from shop.choreography.services import checkout_start

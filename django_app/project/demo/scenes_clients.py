@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from microservices.exceptions import ContractViolation, PaymentDeclined
+from django_interlink.exceptions import ContractViolation, PaymentDeclined
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 
 

@@ -10,10 +10,10 @@ from collections import Counter
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import load_registry
-from microservices.events.outbox import outbox_enqueue
-from microservices.models import InboxEvent, OutboxEvent, OutboxStatus
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.models import InboxEvent, OutboxEvent, OutboxStatus
 from project.demo.harness import Demo
 from shop.models import UserProfile
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.graph import WAIT, StateGraph, state_graph
-from microservices.sagas.mermaid import edge_label, saga_to_mermaid
-from microservices.sagas.services import saga_claim_stale, worker_id
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.sagas.graph import WAIT, StateGraph, state_graph
+from django_interlink.sagas.mermaid import edge_label, saga_to_mermaid
+from django_interlink.sagas.services import saga_claim_stale, worker_id
 from mock_services.waiting import wait_until
 from project.demo.harness import CARD_DECLINED, CARD_OK, Demo
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request

@@ -17,14 +17,14 @@ from typing import Any, ClassVar
 
 from django.core import mail
 
-from microservices.events.backends import get_bus
-from microservices.events.bus import EventBus
-from microservices.events.handlers import load_registry
-from microservices.events.memory import MemoryBus
-from microservices.events.outbox import outbox_relay
-from microservices.events.rabbitmq import RabbitMQBus
-from microservices.sagas import crash
-from microservices.sagas.services import saga_create, saga_execute, saga_resume_stale, worker_id
+from django_interlink.events.backends import get_bus
+from django_interlink.events.bus import EventBus
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.memory import MemoryBus
+from django_interlink.events.outbox import outbox_relay
+from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.sagas import crash
+from django_interlink.sagas.services import saga_create, saga_execute, saga_resume_stale, worker_id
 from project.demo.in_process import ProcessKilled, captured_logs, killed_at
 from project.demo.recorder import Recorder, event_id_of
 from shop.order_processing import ORDER_PROCESSING
@@ -32,7 +32,7 @@ from shop.order_processing import ORDER_PROCESSING
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 EVENT_SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "events" / "schemas"
 HANDLER_MODULE = "shop.handlers"
-CONSUMER_LOG = "microservices.events.consumer"
+CONSUMER_LOG = "django_interlink.events.consumer"
 
 
 @dataclass(frozen=True)

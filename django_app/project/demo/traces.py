@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from microservices.tracing import EXPORTER_ENV, FILE_ENV, tracer
+from django_interlink.tracing import EXPORTER_ENV, FILE_ENV, tracer
 
 SpanDict = dict[str, Any]
 #: The span each scene runs in; its trace id is the scene's.

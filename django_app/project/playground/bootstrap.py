@@ -16,7 +16,7 @@ from pathlib import Path
 
 import django
 
-from microservices.tracing import tracing_setup
+from django_interlink.tracing import tracing_setup
 from mock_services.testing import StubServer
 from project.playground.files import TRACES
 
@@ -36,7 +36,7 @@ class Prepared:
 
 def prepare() -> Prepared:
     """Start the stubs, export the playground's environment and set Django up."""
-    folder = Path(tempfile.mkdtemp(prefix="microservices-playground-"))
+    folder = Path(tempfile.mkdtemp(prefix="interlink-playground-"))
     token = secrets.token_urlsafe(24)  # lives only in this process and its worker
     stack = ExitStack()
     stack.callback(shutil.rmtree, folder, ignore_errors=True)
@@ -55,7 +55,7 @@ def prepare() -> Prepared:
     os.environ.update(
         {
             "OTEL_TRACES_EXPORTER": "jsonfile",
-            "MICROSERVICES_TRACES_FILE": str(folder / TRACES / "spans-{pid}.jsonl"),
+            "INTERLINK_TRACES_FILE": str(folder / TRACES / "spans-{pid}.jsonl"),
         }
     )
     os.environ.pop("OTEL_SDK_DISABLED", None)

@@ -14,10 +14,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from microservices.models import SagaExecution
-from microservices.models.sagas import ACTIVE_STATUSES
-from microservices.sagas.outcomes import ABSENT
-from microservices.sagas.services import worker_pid
+from django_interlink.models import SagaExecution
+from django_interlink.models.sagas import ACTIVE_STATUSES
+from django_interlink.sagas.outcomes import ABSENT
+from django_interlink.sagas.services import worker_pid
 
 # Where shop/order_steps.py records each step's call outcomes in the saga's context: one
 # record ({"state": ...}), or one per item ({"0": {"state": ...}, ...}).

@@ -14,14 +14,14 @@ from typing import Any
 
 from django.urls import reverse
 
-from microservices.events.backends import get_bus
-from microservices.events.dead_letter_service import dead_letter_box, dead_letters_list
-from microservices.events.handlers import load_registry
-from microservices.events.memory import MemoryBus
-from microservices.models import InboxEvent, OutboxEvent, SagaExecution
-from microservices.models.sagas import StepDirection
-from microservices.sagas.selectors import position, saga_attempts
-from microservices.sagas.timeline import timeline_svg
+from django_interlink.events.backends import get_bus
+from django_interlink.events.dead_letter_service import dead_letter_box, dead_letters_list
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.memory import MemoryBus
+from django_interlink.models import InboxEvent, OutboxEvent, SagaExecution
+from django_interlink.models.sagas import StepDirection
+from django_interlink.sagas.selectors import position, saga_attempts
+from django_interlink.sagas.timeline import timeline_svg
 
 from . import explain
 from .files import KILL_AFTER_CHARGE, WORKERS, read_json
@@ -78,7 +78,7 @@ def saga_feed(execution: SagaExecution, workers: Mapping[str, Any]) -> dict[str,
         "timeline": str(
             timeline_svg(logs, lease_expires_at=execution.live_lease, owner_dead=owner_dead)
         ),
-        "admin_url": reverse("admin:microservices_sagaexecution_change", args=[execution.pk]),
+        "admin_url": reverse("admin:interlink_sagaexecution_change", args=[execution.pk]),
         "card": context.get("card_token"),
         "total_amount": context.get("total_amount"),
         "order_id": context.get("order_id"),

@@ -29,10 +29,10 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connections
 
-from microservices.clients.factory import client_for
-from microservices.events.backends import get_bus
-from microservices.events.handlers import load_registry
-from microservices.events.outbox import outbox_relay_loop
+from django_interlink.clients.factory import client_for
+from django_interlink.events.backends import get_bus
+from django_interlink.events.handlers import load_registry
+from django_interlink.events.outbox import outbox_relay_loop
 from project.playground import stubs
 from project.playground.bootstrap import Prepared
 from project.playground.files import CUSTOMERS, write_json

@@ -16,12 +16,12 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from microservices.clients.transport import requests_per_call
-from microservices.conf import ms_settings
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.models.sagas import StepDirection
-from microservices.sagas.runner import retry_policy
-from microservices.sagas.selectors import definition_of
+from django_interlink.clients.transport import requests_per_call
+from django_interlink.conf import ms_settings
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.models.sagas import StepDirection
+from django_interlink.sagas.runner import retry_policy
+from django_interlink.sagas.selectors import definition_of
 
 
 def attempt_of(logs: Sequence[SagaStepLog], received_at: float) -> int | None:

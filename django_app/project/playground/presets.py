@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from microservices.clients.transport import requests_per_call
-from microservices.conf import ms_settings
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.models.sagas import SagaStatus, StepDirection
-from microservices.sagas.runner import retry_policy
+from django_interlink.clients.transport import requests_per_call
+from django_interlink.conf import ms_settings
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.models.sagas import SagaStatus, StepDirection
+from django_interlink.sagas.runner import retry_policy
 from shop.order_processing import ORDER_PROCESSING
 
 TIMES = "\N{MULTIPLICATION SIGN}"

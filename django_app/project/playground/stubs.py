@@ -13,7 +13,7 @@ import requests
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from microservices.conf import ms_settings
+from django_interlink.conf import ms_settings
 from mock_services.common.app import load_service
 from mock_services.common.faults import FaultSpec
 from mock_services.testing import StubServer

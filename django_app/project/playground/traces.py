@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from microservices.conf import ms_settings
-from microservices.models import SagaExecution
+from django_interlink.conf import ms_settings
+from django_interlink.models import SagaExecution
 from project.demo.report.spans import trace_spans
 from project.demo.report.waterfall import render_waterfall_svg
 

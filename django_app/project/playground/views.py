@@ -19,9 +19,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from microservices.api.tokens import api_token_issue
-from microservices.conf import ms_settings
-from microservices.models import SagaExecution
+from django_interlink.api.tokens import api_token_issue
+from django_interlink.conf import ms_settings
+from django_interlink.models import SagaExecution
 from mock_services.inventory.store import SEED_PRODUCTS
 from shop.api.representation import API_STATUSES
 from shop.clients.inventory import InventoryServiceClient, Product
@@ -108,7 +108,7 @@ def page(request: HttpRequest) -> HttpResponse:
                 "calls": reverse("playground:calls", args=["SAGA"]),
                 "trace": reverse("playground:trace", args=["SAGA"]),
                 "verdict": reverse("playground:verdict", args=["SAGA", "PRESET"]),
-                "dead_letters": reverse("admin:microservices_dead_letters"),
+                "dead_letters": reverse("admin:interlink_dead_letters"),
             },
         },
     }

@@ -19,8 +19,8 @@ from pathlib import Path
 import django
 from django.core.management import call_command
 
-from microservices.sagas import crash
-from microservices.tracing import tracing_setup
+from django_interlink.sagas import crash
+from django_interlink.tracing import tracing_setup
 
 from .files import KILL_AFTER_CHARGE, LAST_KILL, playground_dir, write_json
 

@@ -28,14 +28,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "microservices",
+    "django_interlink",
     "shop",
 ]
 
 MIDDLEWARE = [
-    "microservices.middleware.RequestIDMiddleware",
-    # /api/: every request and response checked against contracts/shop.yaml (MICROSERVICES["API"])
-    "microservices.api.middleware.ContractValidationMiddleware",
+    "django_interlink.middleware.RequestIDMiddleware",
+    # /api/: every request and response checked against contracts/shop.yaml (INTERLINK["API"])
+    "django_interlink.api.middleware.ContractValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,7 +86,7 @@ STATIC_URL = "static/"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "microservices",
+        "LOCATION": "interlink",
     }
 }
 
@@ -103,8 +103,8 @@ def _service(name: str, port: int) -> dict[str, object]:
 
 
 # The one place this project's integration layer is configured; defaults live in
-# microservices/conf.py and are merged key by key.
-MICROSERVICES: dict[str, object] = {
+# django_interlink/conf.py and are merged key by key.
+INTERLINK: dict[str, object] = {
     "SERVICES": {
         "users": _service("users", 8001),
         "orders": _service("orders", 8002),
@@ -145,7 +145,7 @@ SHOP: dict[str, object] = {}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "microservices.request_id.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "django_interlink.request_id.RequestIDLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -157,7 +157,7 @@ LOGGING = {
         }
     },
     "loggers": {
-        "microservices": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        "django_interlink": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
         "shop": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }

@@ -9,13 +9,13 @@ import os
 from typing import Any, cast
 
 from .base import *  # noqa: F403
-from .base import MICROSERVICES
+from .base import INTERLINK
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["DEMO_MAIL_DIR"]
-event_bus = cast(dict[str, Any], MICROSERVICES["EVENT_BUS"])
-MICROSERVICES = {
-    **MICROSERVICES,
+event_bus = cast(dict[str, Any], INTERLINK["EVENT_BUS"])
+INTERLINK = {
+    **INTERLINK,
     "EVENT_BUS": {
         **event_bus,
         "BACKEND": "rabbitmq",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, MICROSERVICES
+from .base import INSTALLED_APPS, INTERLINK
 
 PLAYGROUND_DIR = Path(os.environ["PLAYGROUND_DIR"])
 
@@ -37,10 +37,10 @@ DATABASES = {
 # The confirmation e-mails stay in the worker's memory.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
-event_bus = cast(dict[str, Any], MICROSERVICES["EVENT_BUS"])
-saga = cast(dict[str, Any], MICROSERVICES["SAGA"])
-MICROSERVICES = {
-    **MICROSERVICES,
+event_bus = cast(dict[str, Any], INTERLINK["EVENT_BUS"])
+saga = cast(dict[str, Any], INTERLINK["SAGA"])
+INTERLINK = {
+    **INTERLINK,
     # The relay and the consumer are threads of the one server process: the memory bus is meant.
     "EVENT_BUS": {**event_bus, "BACKEND": "memory", "ALLOW_MEMORY_BUS": True},
     # Short, so a killed worker's saga is resumed by the next one about three seconds later (a

@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from microservices.api.problems import problem
-from microservices.models import (
+from django_interlink.api.problems import problem
+from django_interlink.models import (
     SagaExecution,
     SagaStatus,
     SagaStepLog,
     StepDirection,
     StepLogStatus,
 )
-from microservices.sagas.waiting import waiting_for
+from django_interlink.sagas.waiting import waiting_for
 
 __all__ = ["API_STATUSES", "order_request_body", "saga_statuses"]
 

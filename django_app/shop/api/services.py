@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from microservices.api.idempotency import StoredResponse, idempotent
-from microservices.api.problems import Forbidden, NotFound
-from microservices.api.tokens import api_token_issue
-from microservices.models import SagaExecution
-from microservices.sagas.services import saga_create
+from django_interlink.api.idempotency import StoredResponse, idempotent
+from django_interlink.api.problems import Forbidden, NotFound
+from django_interlink.api.tokens import api_token_issue
+from django_interlink.models import SagaExecution
+from django_interlink.sagas.services import saga_create
 
 from ..models import Customer
 from ..order_processing import ORDER_PROCESSING, SAGA_TYPE, build_order_context
@@ -71,7 +71,7 @@ def order_accept(
     """Store the order request for a worker; returns (the 202 response, replayed?).
 
     `payload` is a contract-valid OrderRequestCreate; `fingerprint` identifies the request for
-    its key (microservices.api.idempotency.fingerprint).
+    its key (django_interlink.api.idempotency.fingerprint).
     """
     customer = _customer(user)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase
 
-from microservices.api.endpoints import api_endpoint, json_body, json_response
-from microservices.api.idempotency import HEADER, fingerprint
-from microservices.api.problems import IdempotencyKeyMissing
+from django_interlink.api.endpoints import api_endpoint, json_body, json_response
+from django_interlink.api.idempotency import HEADER, fingerprint
+from django_interlink.api.problems import IdempotencyKeyMissing
 
 from . import services
 

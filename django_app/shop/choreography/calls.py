@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 
-from microservices.clients.factory import client_for
-from microservices.events.envelope import Envelope
-from microservices.exceptions import (
+from django_interlink.clients.factory import client_for
+from django_interlink.events.envelope import Envelope
+from django_interlink.exceptions import (
     PaymentDeclined,
     ResourceConflict,
     ResourceNotFound,
@@ -28,8 +28,8 @@ from microservices.exceptions import (
     StepRejected,
     UnprocessableEntity,
 )
-from microservices.http_statuses import nothing_done
-from microservices.sagas.outcomes import in_flight
+from django_interlink.http_statuses import nothing_done
+from django_interlink.sagas.outcomes import in_flight
 
 from ..clients.inventory import InventoryServiceClient
 from ..clients.orders import OrderItem, OrderServiceClient

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.memory import MemoryBus
-from microservices.events.outbox import outbox_relay
-from microservices.models import OutboxEvent, OutboxStatus
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.memory import MemoryBus
+from django_interlink.events.outbox import outbox_relay
+from django_interlink.models import OutboxEvent, OutboxStatus
 
 from .participants import registry as participants
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from django.core.mail import send_mail
 
-from microservices.events.crash import crash_point
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.outbox import outbox_enqueue
-from microservices.exceptions import PermanentHandlerError
+from django_interlink.events.crash import crash_point
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.exceptions import PermanentHandlerError
 
 from ..models import Checkout, CheckoutStatus
 from .calls import (

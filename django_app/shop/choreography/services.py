@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from microservices.events.outbox import outbox_enqueue
+from django_interlink.events.outbox import outbox_enqueue
 
 from ..models import Checkout, CheckoutStatus
 from ..order_processing import build_order_context

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, cast
 
-from microservices.clients.base import ServiceClient, quote
-from microservices.exceptions import ResourceConflict
+from django_interlink.clients.base import ServiceClient, quote
+from django_interlink.exceptions import ResourceConflict
 
 INVALID_TRANSITION = "https://errors.example.com/invalid-transition"
 OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]

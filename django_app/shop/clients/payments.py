@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, cast
 
-from microservices.clients.base import ServiceClient, quote
+from django_interlink.clients.base import ServiceClient, quote
 
 PaymentStatus = Literal["captured", "partially_refunded", "refunded"]
 

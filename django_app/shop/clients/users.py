@@ -6,7 +6,7 @@ from typing import Any, TypedDict, cast
 
 from django.core.cache import cache
 
-from microservices.clients.base import ServiceClient, quote
+from django_interlink.clients.base import ServiceClient, quote
 
 from ..conf import shop_settings
 
@@ -26,7 +26,7 @@ class UserList(TypedDict):
 
 
 def user_cache_key(user_id: str) -> str:
-    return f"microservices:users:user:{user_id}"
+    return f"interlink:users:user:{user_id}"
 
 
 class UserServiceClient(ServiceClient):

@@ -11,7 +11,7 @@ SAGA_TYPE = "order_processing"
 
 
 def backfill(apps: Any, schema_editor: Any) -> None:
-    execution = apps.get_model("microservices", "SagaExecution")
+    execution = apps.get_model("interlink", "SagaExecution")
     execution.objects.filter(
         saga_type=SAGA_TYPE, owner_key="", context_data__has_key="user_id"
     ).update(owner_key=KT("context_data__user_id"))
@@ -20,7 +20,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("shop", "0002_customer"),
-        ("microservices", "0004_saga_owner_key_rate_limit_window"),
+        ("interlink", "0004_saga_owner_key_rate_limit_window"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from microservices.api.contract import ApiContract
-from microservices.models import SagaExecution
+from django_interlink.api.contract import ApiContract
+from django_interlink.models import SagaExecution
 from tests.shop.api_support import VALID_ORDER, ApiClient, problem_of
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_a_3mb_body_is_a_413_problem(api):
 
 def test_a_body_over_max_body_bytes_is_a_413_problem(api):
     """Under Django's limit but over the API's own (MAX_BODY_BYTES)."""
-    with override_settings(MICROSERVICES={"API": {"CONTRACT": "shop.yaml", "MAX_BODY_BYTES": 100}}):
+    with override_settings(INTERLINK={"API": {"CONTRACT": "shop.yaml", "MAX_BODY_BYTES": 100}}):
         response = api.post_order(VALID_ORDER | {"currency": "USD", "padding": "x" * 200})
     assert response.status_code == 413
     assert problem_of(response)["detail"] == "The request body is larger than 100 bytes."

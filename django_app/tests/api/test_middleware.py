@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from microservices.api.problems import PROBLEM_JSON
+from django_interlink.api.problems import PROBLEM_JSON
 from shop.api import services
 from tests.shop.api_support import ApiClient, problem_of
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_a_response_breaking_the_contract_becomes_a_logged_500(monkeypatch, caplog):
     api = ApiClient()
     monkeypatch.setattr(services, "order_list", lambda **kw: {"items": [], "count": "none"})
-    with caplog.at_level(logging.ERROR, logger="microservices.api.middleware"):
+    with caplog.at_level(logging.ERROR, logger="django_interlink.api.middleware"):
         response = api.get("/api/orders")
     assert response.status_code == 500
     assert problem_of(response)["type"].endswith("/internal-server-error")
@@ -33,7 +33,7 @@ def test_an_exception_in_a_view_becomes_a_500_problem(monkeypatch, caplog):
 
     monkeypatch.setattr(services, "order_list", explode)
     api.client.raise_request_exception = False
-    with caplog.at_level(logging.ERROR, logger="microservices.api.middleware"):
+    with caplog.at_level(logging.ERROR, logger="django_interlink.api.middleware"):
         response = api.get("/api/orders")
     assert response.status_code == 500
     assert response["Content-Type"] == PROBLEM_JSON

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
-from microservices.api.problems import Unauthorized
-from microservices.api.tokens import api_token_issue, api_token_revoke, authenticate_bearer
-from microservices.models import ApiToken
+from django_interlink.api.problems import Unauthorized
+from django_interlink.api.tokens import api_token_issue, api_token_revoke, authenticate_bearer
+from django_interlink.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

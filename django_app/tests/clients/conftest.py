@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.testing import services_settings_for
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.testing import services_settings_for
 
 from .scripted import ScriptedServer, scripted_server
 
@@ -79,5 +79,5 @@ def scripted_client(scripted: ScriptedServer) -> Iterator[ServiceClient]:
     """A client of the scripted service (contract validation off: it has no contract), with
     the stubs' fast retry settings."""
     conf = services_settings_for({"scripted": scripted.url}, "token", validation="off")
-    with override_settings(MICROSERVICES=conf), ServiceClient("scripted") as client:
+    with override_settings(INTERLINK=conf), ServiceClient("scripted") as client:
         yield client

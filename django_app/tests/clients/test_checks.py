@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from microservices.clients.checks import (
+from django_interlink.clients.checks import (
     check_clients_settings,
     check_contracts_parse,
     check_validation_cost,
@@ -25,7 +25,7 @@ def contracts(tmp_path: Path) -> Path:
 
 
 def _run(conf, *, debug=False):
-    with override_settings(MICROSERVICES=conf, DEBUG=debug):
+    with override_settings(INTERLINK=conf, DEBUG=debug):
         return check_clients_settings()
 
 
@@ -55,27 +55,27 @@ def test_every_message_has_a_hint(contracts):
 @pytest.mark.parametrize(
     ("conf", "expected"),
     [
-        ("not a dict", ["microservices.E001"]),
-        ({"SERVICES": {}, "SERVCES": {}}, ["microservices.E002"]),
-        ({"SERVICES": ["users"]}, ["microservices.E003"]),
-        ({"SERVICES": {"users": "http://users"}}, ["microservices.E004"]),
+        ("not a dict", ["interlink.E001"]),
+        ({"SERVICES": {}, "SERVCES": {}}, ["interlink.E002"]),
+        ({"SERVICES": ["users"]}, ["interlink.E003"]),
+        ({"SERVICES": {"users": "http://users"}}, ["interlink.E004"]),
     ],
 )
 def test_malformed_settings_structure_is_reported(conf, expected):
-    """A MICROSERVICES that is not the expected shape is named precisely."""
+    """A INTERLINK that is not the expected shape is named precisely."""
     assert _ids(_run(conf)) == expected
 
 
 def test_unknown_service_key_is_reported(contracts):
     """A typo in a service entry (BASEURL) is an error, not silently ignored."""
-    assert _ids(_run(_good(contracts, BASEURL="http://x"))) == ["microservices.E005"]
+    assert _ids(_run(_good(contracts, BASEURL="http://x"))) == ["interlink.E005"]
 
 
 def test_missing_base_url_is_reported(contracts):
     """A service without BASE_URL (and without discovery) cannot be called."""
     conf = _good(contracts)
     del conf["SERVICES"]["users"]["BASE_URL"]
-    assert _ids(_run(conf)) == ["microservices.E006"]
+    assert _ids(_run(conf)) == ["interlink.E006"]
 
 
 def test_missing_base_url_is_fine_with_discovery(contracts):
@@ -88,12 +88,12 @@ def test_missing_base_url_is_fine_with_discovery(contracts):
 @pytest.mark.parametrize("url", ["users:8001", "ftp://users", "http://", "http://u/?x=1"])
 def test_bad_base_url_is_reported(contracts, url):
     """BASE_URL must be an absolute http(s) URL without query."""
-    assert _ids(_run(_good(contracts, BASE_URL=url))) == ["microservices.E007"]
+    assert _ids(_run(_good(contracts, BASE_URL=url))) == ["interlink.E007"]
 
 
 def test_empty_api_key_warns_outside_debug(contracts):
     """Outside DEBUG an empty API_KEY is a warning (every endpoint answers 401)."""
-    assert _ids(_run(_good(contracts, API_KEY=""))) == ["microservices.W001"]
+    assert _ids(_run(_good(contracts, API_KEY=""))) == ["interlink.W001"]
 
 
 def test_empty_api_key_is_quiet_under_debug(contracts):
@@ -103,7 +103,7 @@ def test_empty_api_key_is_quiet_under_debug(contracts):
 
 def test_non_string_api_key_is_an_error(contracts):
     """An API_KEY that is not a string (e.g. None from a missing env var) is an error."""
-    assert _ids(_run(_good(contracts, API_KEY=None))) == ["microservices.E008"]
+    assert _ids(_run(_good(contracts, API_KEY=None))) == ["interlink.E008"]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_non_string_api_key_is_an_error(contracts):
 )
 def test_non_positive_timeouts_are_reported(contracts, key, value):
     """Timeouts must be positive numbers."""
-    assert _ids(_run(_good(contracts, **{key: value}))) == ["microservices.E009"]
+    assert _ids(_run(_good(contracts, **{key: value}))) == ["interlink.E009"]
 
 
 def test_missing_contract_file_is_reported(contracts):
@@ -119,7 +119,7 @@ def test_missing_contract_file_is_reported(contracts):
     conf = _good(contracts)
     conf["SERVICES"]["payments"] = {"BASE_URL": "http://payments", "API_KEY": "k"}
     messages = _run(conf)
-    assert _ids(messages) == ["microservices.E010"]
+    assert _ids(messages) == ["interlink.E010"]
     assert "payments.yaml" in messages[0].msg
 
 
@@ -135,17 +135,17 @@ def test_missing_contracts_dir_is_reported_once(tmp_path):
     """A CONTRACTS_DIR that does not exist is one error, not one per service."""
     conf = _good(tmp_path / "nope")
     conf["SERVICES"]["orders"] = {"BASE_URL": "http://orders", "API_KEY": "k"}
-    assert _ids(_run(conf)) == ["microservices.E016"]
+    assert _ids(_run(conf)) == ["interlink.E016"]
 
 
 def test_bad_retry_settings_are_reported(contracts):
     """Unknown retry keys, negative counts and non-status forcelists are errors."""
     retry = {"TOTAL": -1, "BACKOFF_FACTOR": -0.1, "STATUS_FORCELIST": [503, "x"], "JITTER": 1}
     assert _ids(_run(_good(contracts, RETRY=retry))) == [
-        "microservices.E011",
-        "microservices.E012",
-        "microservices.E012",
-        "microservices.E012",
+        "interlink.E011",
+        "interlink.E012",
+        "interlink.E012",
+        "interlink.E012",
     ]
 
 
@@ -154,22 +154,22 @@ def test_bad_validation_mode_and_rate_are_reported(contracts):
     conf = _good(contracts)
     conf["CONTRACT_VALIDATION"] = "yes"
     conf["CONTRACT_SAMPLE_RATE"] = 1.5
-    assert _ids(_run(conf)) == ["microservices.E013", "microservices.E014"]
+    assert _ids(_run(conf)) == ["interlink.E013", "interlink.E014"]
 
 
 def test_deploy_check_reports_an_unparsable_contract(contracts):
     """`check --deploy` parses each contract: an invalid OpenAPI document is E017."""
-    with override_settings(MICROSERVICES=_good(contracts)):
+    with override_settings(INTERLINK=_good(contracts)):
         messages = check_contracts_parse()
-    assert _ids(messages) == ["microservices.E017"]
+    assert _ids(messages) == ["interlink.E017"]
 
 
 @pytest.mark.parametrize(
     ("mode", "debug", "expected"),
-    [("on", False, ["microservices.W002"]), ("sampled", False, []), ("on", True, [])],
+    [("on", False, ["interlink.W002"]), ("sampled", False, []), ("on", True, [])],
 )
 def test_deploy_check_warns_about_validating_every_call(contracts, mode, debug, expected):
     """`check --deploy` suggests 'sampled' when every call is validated outside DEBUG."""
     conf = {**_good(contracts), "CONTRACT_VALIDATION": mode}
-    with override_settings(MICROSERVICES=conf, DEBUG=debug):
+    with override_settings(INTERLINK=conf, DEBUG=debug):
         assert _ids(check_validation_cost()) == expected

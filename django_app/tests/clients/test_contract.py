@@ -7,9 +7,9 @@ import uuid
 import pytest
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.contract import Call, contract_for
-from microservices.exceptions import ContractViolation, ResourceNotFound, ServiceError
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.contract import Call, contract_for
+from django_interlink.exceptions import ContractViolation, ResourceNotFound, ServiceError
 from shop.clients.users import UserServiceClient
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
@@ -148,7 +148,7 @@ def test_route_missing_from_the_contract_is_flagged(services_settings):
 
 def test_validation_off_lets_a_malformed_body_through(stubs, services_settings):
     """CONTRACT_VALIDATION 'off': nothing is checked (the malformed body is returned as is)."""
-    with override_settings(MICROSERVICES={**services_settings, "CONTRACT_VALIDATION": "off"}):
+    with override_settings(INTERLINK={**services_settings, "CONTRACT_VALIDATION": "off"}):
         client = UserServiceClient()
         user = _user(client)
         stubs["users"].faults.add(method="GET", path="/users/{user_id}", kind="malformed")
@@ -160,7 +160,7 @@ def test_validation_off_lets_a_malformed_body_through(stubs, services_settings):
 def test_sampled_validation_follows_the_sample_rate(stubs, services_settings, rate, caught):
     """'sampled' validates a CONTRACT_SAMPLE_RATE fraction of calls (0 = none, 1 = all)."""
     conf = {**services_settings, "CONTRACT_VALIDATION": "sampled", "CONTRACT_SAMPLE_RATE": rate}
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         client = UserServiceClient()
         user = _user(client)
         stubs["users"].faults.add(method="GET", path="/users/{user_id}", kind="malformed")

@@ -14,10 +14,10 @@ import pytest
 import requests
 from django.test import override_settings
 
-from microservices.clients.testing import services_settings_for
-from microservices.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
-from microservices.conf import DEFAULT_RETRY
-from microservices.exceptions import (
+from django_interlink.clients.testing import services_settings_for
+from django_interlink.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
+from django_interlink.conf import DEFAULT_RETRY
+from django_interlink.exceptions import (
     ContractViolation,
     ServiceConnectionError,
     ServiceTimeoutError,
@@ -58,7 +58,7 @@ def test_a_refused_connection_on_every_attempt_was_never_sent(stub_token):
         retry={"TOTAL": 2, "BACKOFF_FACTOR": 0.001},
     )
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         PaymentServiceClient() as client,
         pytest.raises(ServiceConnectionError) as info,
     ):
@@ -114,7 +114,7 @@ def test_a_read_timeout_is_sent_unanswered(stubs, services_settings):
         method="GET", path="/users/{user_id}", kind="latency", delay=1.0, times=0
     )
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         UserServiceClient() as client,
         pytest.raises(ServiceTimeoutError) as info,
     ):
@@ -147,7 +147,7 @@ def test_a_connect_that_times_out_on_every_attempt_was_never_sent(unanswered_por
     )
     conf["SERVICES"]["payments"]["CONNECT_TIMEOUT"] = 0.2
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         PaymentServiceClient() as client,
         pytest.raises(ServiceConnectionError) as info,
     ):
@@ -166,7 +166,7 @@ def test_a_keyless_post_that_times_out_is_sent_unanswered(stubs, services_settin
     }
     stubs["payments"].faults.add(method="POST", path="/payments", kind="latency", delay=1.0)
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         PaymentServiceClient() as client,
         pytest.raises(ServiceTimeoutError) as info,
     ):

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, override_settings
 
-from microservices.request_id import (
+from django_interlink.request_id import (
     RequestIDLogFilter,
     bind_request_id,
     current_request_id,

@@ -16,10 +16,10 @@ import pytest
 import requests
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.testing import FAST_RETRY, services_settings_for
-from microservices.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
-from microservices.exceptions import (
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.testing import FAST_RETRY, services_settings_for
+from django_interlink.clients.transport import IdempotencyAwareAdapter, ServiceRetry, transmit
+from django_interlink.exceptions import (
     ServiceConnectionError,
     ServiceError,
     ServiceTimeoutError,
@@ -164,7 +164,7 @@ def test_reservation_retried_after_lost_response_reserves_once(stubs, inventory_
 def test_slow_service_is_a_timeout_error(stubs, services_settings):
     """Responses slower than TIMEOUT raise ServiceTimeoutError (a TimeoutError), after retries."""
     with override_settings(
-        MICROSERVICES=_settings_with(services_settings, TIMEOUT=0.2, RETRY={"TOTAL": 1})
+        INTERLINK=_settings_with(services_settings, TIMEOUT=0.2, RETRY={"TOTAL": 1})
     ):
         client = UserServiceClient()
     user = client.create_user(email=_email(), name="Ada")
@@ -184,7 +184,7 @@ def test_slow_keyless_post_times_out_without_retry(stubs, services_settings):
     fault = stubs["users"].faults.add(
         method="POST", path="/users", kind="latency", delay=1.0, times=0
     )
-    with override_settings(MICROSERVICES=_settings_with(services_settings, TIMEOUT=0.2)):
+    with override_settings(INTERLINK=_settings_with(services_settings, TIMEOUT=0.2)):
         raw = ServiceClient("users")
     with raw, pytest.raises(ServiceTimeoutError):
         raw.post("/users", operation="createUser", json={"email": _email(), "name": "A"})
@@ -198,7 +198,7 @@ def test_connection_refused_is_a_connection_error(stub_token):
         port = sock.getsockname()[1]
     conf = services_settings_for({"users": f"http://127.0.0.1:{port}"}, stub_token)
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         UserServiceClient() as client,
         pytest.raises(ServiceConnectionError) as info,
     ):
@@ -236,7 +236,7 @@ def test_connect_timeout_is_a_connection_error(unanswered_port, stub_token):
     )
     conf["SERVICES"]["users"]["CONNECT_TIMEOUT"] = 0.2
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         UserServiceClient() as client,
         pytest.raises(ServiceConnectionError) as info,
     ):
@@ -268,7 +268,7 @@ def test_put_is_retried_on_503(stubs, users_client):
 def test_retry_after_at_the_cap_is_waited_for(stubs, services_settings):
     """A Retry-After equal to RETRY_AFTER_MAX is within the cap: waited for, then retried."""
     conf = _settings_with(services_settings, RETRY={"RETRY_AFTER_MAX": 1.0})
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         client = UserServiceClient()
     user = client.create_user(email=_email(), name="Ada")
     fault = stubs["users"].faults.add(
@@ -282,7 +282,7 @@ def test_retry_after_at_the_cap_is_waited_for(stubs, services_settings):
 def test_the_backoff_is_capped_at_backoff_max(stubs, services_settings, client_log):
     """Between retries the wait doubles from BACKOFF_FACTOR up to BACKOFF_MAX, no further."""
     conf = _settings_with(services_settings, RETRY={"BACKOFF_FACTOR": 1.0, "BACKOFF_MAX": 0.01})
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         client = UserServiceClient()
     user = client.create_user(email=_email(), name="Ada")
     stubs["users"].faults.add(method="GET", path=USER_PATH, kind="error", status=503, times=2)
@@ -310,7 +310,7 @@ def test_a_keyless_post_meets_a_refused_connection_once(closed_port, stub_token,
     conf = services_settings_for({"users": f"http://127.0.0.1:{port}"}, stub_token)
     caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
     body = {"email": _email(), "name": "A"}
-    with override_settings(MICROSERVICES=conf), ServiceClient("users") as raw:
+    with override_settings(INTERLINK=conf), ServiceClient("users") as raw:
         with pytest.raises(ServiceConnectionError):
             raw.post("/users", operation="createUser", json=body)
         keyless = _connections_to(caplog, port)

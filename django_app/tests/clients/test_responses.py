@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.testing import services_settings_for
-from microservices.exceptions import ContractViolation, ServiceUnavailable
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.testing import services_settings_for
+from django_interlink.exceptions import ContractViolation, ServiceUnavailable
 from shop.clients.users import UserServiceClient
 
 REPLIES: dict[str, tuple[int, str, bytes]] = {
@@ -65,7 +65,7 @@ def plain_server() -> Iterator[str]:
 @pytest.fixture
 def plain_client(plain_server) -> Iterator[ServiceClient]:
     conf = services_settings_for({"plain": plain_server}, "token", validation="off")
-    with override_settings(MICROSERVICES=conf), ServiceClient("plain") as client:
+    with override_settings(INTERLINK=conf), ServiceClient("plain") as client:
         yield client
 
 
@@ -103,7 +103,7 @@ def test_gateway_html_error_is_service_unavailable_not_a_violation(plain_server,
     conf = services_settings_for({"users": plain_server}, stub_token)
     user_id = str(uuid.uuid4())
     with (
-        override_settings(MICROSERVICES=conf),
+        override_settings(INTERLINK=conf),
         UserServiceClient() as client,
         pytest.raises(ServiceUnavailable) as info,
     ):

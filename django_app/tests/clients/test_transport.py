@@ -15,7 +15,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
 from urllib3.util.retry import RequestHistory
 
-from microservices.clients.transport import (
+from django_interlink.clients.transport import (
     IDEMPOTENCY_HEADER,
     CallAttempts,
     IdempotencyAwareAdapter,
@@ -26,7 +26,7 @@ from microservices.clients.transport import (
     retries_logged_as,
     retry_after_seconds,
 )
-from microservices.conf import DEFAULT_RETRY
+from django_interlink.conf import DEFAULT_RETRY
 
 
 def _request(method: str, *, key: bool = False) -> requests.PreparedRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from microservices.request_id import current_request_id
+from django_interlink.request_id import current_request_id
 from shop.clients.users import UserServiceClient
 
 

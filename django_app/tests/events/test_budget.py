@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.events import budget as budget_module
-from microservices.events.budget import ConsumeBudget
+from django_interlink.events import budget as budget_module
+from django_interlink.events.budget import ConsumeBudget
 
 
 class FakeClock:

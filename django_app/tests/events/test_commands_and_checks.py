@@ -10,10 +10,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from microservices.conf import _merge, ms_settings
-from microservices.events.checks import check_event_bus, check_redis_persistence
-from microservices.events.outbox import outbox_enqueue
-from microservices.models import OutboxEvent, OutboxStatus
+from django_interlink.conf import _merge, ms_settings
+from django_interlink.events.checks import check_event_bus, check_redis_persistence
+from django_interlink.events.outbox import outbox_enqueue
+from django_interlink.models import OutboxEvent, OutboxStatus
 from shop.event_samples import sample_data
 from shop.models import UserProfile
 
@@ -62,22 +62,22 @@ def test_consume_events_refuses_types_without_a_handler(memory_bus):
 
 
 def events_settings(**event_bus):
-    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
+    return override_settings(INTERLINK=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
 
 
 @pytest.mark.parametrize(
     ("event_bus", "check_id"),
     [
-        ({"BACKEND": "kafka"}, "microservices.E040"),
-        ({"BACKEND": "rabbitmq", "RABBITMQ_URL": ""}, "microservices.E041"),
-        ({"BACKEND": "redis", "REDIS_URL": "http://redis"}, "microservices.E042"),
-        ({"MAX_DELIVERIES": 0}, "microservices.E043"),
-        ({"RABBITMQ_QUEUE_TYPE": "stream"}, "microservices.E044"),
-        ({"HANDLER_MODULES": ["microservices.conf"]}, "microservices.E046"),
-        ({"CONSUME_WINDOW": 0}, "microservices.E049"),
-        ({"CONSUME_WINDOW": "50"}, "microservices.E049"),
-        ({"CONSUME_WINDOW_WAIT": 0}, "microservices.E050"),
-        ({"CONSUME_WINDOW_WAIT": 60}, "microservices.E050"),
+        ({"BACKEND": "kafka"}, "interlink.E040"),
+        ({"BACKEND": "rabbitmq", "RABBITMQ_URL": ""}, "interlink.E041"),
+        ({"BACKEND": "redis", "REDIS_URL": "http://redis"}, "interlink.E042"),
+        ({"MAX_DELIVERIES": 0}, "interlink.E043"),
+        ({"RABBITMQ_QUEUE_TYPE": "stream"}, "interlink.E044"),
+        ({"HANDLER_MODULES": ["django_interlink.conf"]}, "interlink.E046"),
+        ({"CONSUME_WINDOW": 0}, "interlink.E049"),
+        ({"CONSUME_WINDOW": "50"}, "interlink.E049"),
+        ({"CONSUME_WINDOW_WAIT": 0}, "interlink.E050"),
+        ({"CONSUME_WINDOW_WAIT": 60}, "interlink.E050"),
         (
             {
                 "BACKEND": "rabbitmq",
@@ -85,7 +85,7 @@ def events_settings(**event_bus):
                 "RABBITMQ_PREFETCH": 10,
                 "CONSUME_WINDOW": 11,
             },
-            "microservices.E051",
+            "interlink.E051",
         ),
         (
             {
@@ -94,7 +94,7 @@ def events_settings(**event_bus):
                 "RABBITMQ_PREFETCH": 30,
                 "CONSUME_WINDOW": 20,
             },
-            "microservices.W051",
+            "interlink.W051",
         ),
     ],
 )
@@ -107,7 +107,7 @@ def test_misconfigured_event_bus_is_reported_by_its_check(event_bus, check_id):
 
 @pytest.mark.parametrize(
     ("debug", "allowed", "expected"),
-    [(False, False, [("microservices.E048", True)]), (False, True, []), (True, False, [])],
+    [(False, False, [("interlink.E048", True)]), (False, True, []), (True, False, [])],
 )
 def test_memory_bus_with_debug_off_is_an_error_unless_explicitly_allowed(debug, allowed, expected):
     """In production the memory bus loses every event; ALLOW_MEMORY_BUS says it is meant."""

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
-from microservices.models import InboxEvent
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError, RetryableHandlerError
+from django_interlink.models import InboxEvent
 from shop.event_samples import sample_envelope
 from shop.models import UserProfile
 
@@ -70,10 +70,10 @@ def test_retryable_error_is_retried_with_growing_backoff_then_dead_lettered(memo
 def memory_bus_backoff(seconds):
     from django.test import override_settings
 
-    from microservices.conf import _merge, ms_settings
+    from django_interlink.conf import _merge, ms_settings
 
     return override_settings(
-        MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": {"RETRY_BACKOFF": seconds}})
+        INTERLINK=_merge(ms_settings.data, {"EVENT_BUS": {"RETRY_BACKOFF": seconds}})
     )
 
 
@@ -180,9 +180,9 @@ def test_failure_logs_carry_the_event_id_and_correlation_id(memory_bus, caplog):
     """A failed delivery is logged with the event's id and correlation id, as text and fields."""
     registry, _ = counting_registry(fail_times=1)
     envelope = sample_envelope("user.created")
-    with caplog.at_level("WARNING", logger="microservices.events"):
+    with caplog.at_level("WARNING", logger="django_interlink.events"):
         Dispatcher(registry).dispatch(envelope.to_bytes())
-    (record,) = [r for r in caplog.records if r.name == "microservices.events.consumer"]
+    (record,) = [r for r in caplog.records if r.name == "django_interlink.events.consumer"]
     assert (record.event_id, record.correlation_id) == (envelope.event_id, envelope.correlation_id)
     assert envelope.event_id in record.getMessage()
     assert envelope.correlation_id in record.getMessage()
@@ -190,7 +190,7 @@ def test_failure_logs_carry_the_event_id_and_correlation_id(memory_bus, caplog):
 
 def test_handler_runs_with_the_event_correlation_id_as_request_id(memory_bus):
     """Calls a handler makes (HTTP clients, new events) carry the event's correlation id."""
-    from microservices.request_id import current_request_id
+    from django_interlink.request_id import current_request_id
 
     seen = []
     registry = HandlerRegistry()

@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 
-from microservices.conf import ms_settings
-from microservices.events.contract import encode_event, get_contract, validate_body
-from microservices.events.envelope import Envelope
-from microservices.exceptions import EventContractViolation
+from django_interlink.conf import ms_settings
+from django_interlink.events.contract import encode_event, get_contract, validate_body
+from django_interlink.events.envelope import Envelope
+from django_interlink.exceptions import EventContractViolation
 from shop.event_samples import SAMPLE_DATA, sample_envelope
 
 EVENT_TYPES = [
@@ -127,7 +127,7 @@ def test_oversized_events_are_refused_on_both_sides():
 
 def test_correlation_id_defaults_to_the_current_request_id():
     """An event created while serving a request carries that request's id."""
-    from microservices.request_id import bind_request_id
+    from django_interlink.request_id import bind_request_id
 
     with bind_request_id("req-123"):
         envelope = Envelope.new("user.created", SAMPLE_DATA["user.created"])

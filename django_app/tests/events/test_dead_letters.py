@@ -13,14 +13,14 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from microservices.events.dead_letter_service import parse_duration
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError
+from django_interlink.events.dead_letter_service import parse_duration
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError
 from shop.event_samples import sample_envelope
 
 pytestmark = pytest.mark.django_db
 
-URL = "admin:microservices_dead_letters"
+URL = "admin:interlink_dead_letters"
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import pytest
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.test import override_settings
 
-from microservices.conf import _merge, ms_settings
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.infrastructure import Breaker, Failure, classify
-from microservices.exceptions import (
+from django_interlink.conf import _merge, ms_settings
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.infrastructure import Breaker, Failure, classify
+from django_interlink.exceptions import (
     BusUnavailable,
     ContractViolation,
     InfrastructureError,
@@ -28,7 +28,7 @@ from microservices.exceptions import (
     ServiceUnavailable,
     UnprocessableEntity,
 )
-from microservices.models import InboxEvent
+from django_interlink.models import InboxEvent
 from shop.event_samples import sample_envelope
 from shop.models import UserProfile
 
@@ -195,7 +195,7 @@ def test_the_memory_bus_applies_once_an_event_deferred_more_often_than_max_deliv
     memory_bus.declare(["user.created"])
     memory_bus.publish(envelope)
     fast = _merge(ms_settings.data, {"EVENT_BUS": {"RECONNECT_BACKOFF_MAX": 0.01}})
-    with override_settings(MICROSERVICES=fast):
+    with override_settings(INTERLINK=fast):
         settled = memory_bus.consume(registry=registry, max_messages=1, idle_timeout=5)
     assert (settled, len(calls), memory_bus.dead_letters) == (1, 7, {})
     assert UserProfile.objects.count() == 1

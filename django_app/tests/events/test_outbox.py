@@ -9,17 +9,17 @@ import pytest
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from microservices.events.bus import EventBus
-from microservices.events.envelope import Envelope
-from microservices.events.outbox import (
+from django_interlink.events.bus import EventBus
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.outbox import (
     DECLINED_RETRY_SECONDS,
     outbox_enqueue,
     outbox_pending_count,
     outbox_relay,
 )
-from microservices.events.publish_outcomes import Declined
-from microservices.exceptions import BusUnavailable, EventContractViolation, PublishError
-from microservices.models import OutboxEvent, OutboxStatus
+from django_interlink.events.publish_outcomes import Declined
+from django_interlink.exceptions import BusUnavailable, EventContractViolation, PublishError
+from django_interlink.models import OutboxEvent, OutboxStatus
 from mock_services.waiting import wait_until
 from shop.event_samples import sample_data
 
@@ -124,11 +124,9 @@ def test_refused_event_backs_off_without_blocking_the_events_behind_it():
 
 def test_event_refused_too_often_is_kept_as_failed_not_dropped(settings):
     """After OUTBOX_MAX_ATTEMPTS refusals the row is FAILED, still in the table for a human."""
-    from microservices.conf import _merge
+    from django_interlink.conf import _merge
 
-    settings.MICROSERVICES = _merge(
-        settings.MICROSERVICES, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}}
-    )
+    settings.INTERLINK = _merge(settings.INTERLINK, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}})
     outbox_enqueue("inventory.low", sample_data("inventory.low"))
     outbox_relay(bus=RefusingBus(refuse={"inventory.low"}))
     assert OutboxEvent.objects.get().status == OutboxStatus.FAILED
@@ -151,11 +149,9 @@ class NackingBus(RefusingBus):
 def test_nacked_event_stays_pending_uncounted_and_is_due_again_soon(settings):
     """A nack is the broker declining the event for now, not a verdict on it: the row keeps its
     attempts (never FAILED however often), records the nack, and is due again within seconds."""
-    from microservices.conf import _merge
+    from django_interlink.conf import _merge
 
-    settings.MICROSERVICES = _merge(
-        settings.MICROSERVICES, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}}
-    )
+    settings.INTERLINK = _merge(settings.INTERLINK, {"EVENT_BUS": {"OUTBOX_MAX_ATTEMPTS": 1}})
     nacked = outbox_enqueue("inventory.low", sample_data("inventory.low"))
     outbox_enqueue("user.created", sample_data("user.created"))
     bus = NackingBus(refuse={"inventory.low"})
@@ -197,7 +193,7 @@ def test_relay_loop_publishes_what_is_committed_later_and_stops_on_request(memor
 
     from django.db import connection
 
-    from microservices.events.outbox import outbox_relay_loop
+    from django_interlink.events.outbox import outbox_relay_loop
 
     def run_relay():
         try:
@@ -239,9 +235,9 @@ def test_purges_forget_old_sent_rows_and_old_inbox_rows_only(memory_bus):
 
     from django.utils import timezone
 
-    from microservices.events.inbox import inbox_purge
-    from microservices.events.outbox import outbox_purge_sent
-    from microservices.models import InboxEvent
+    from django_interlink.events.inbox import inbox_purge
+    from django_interlink.events.outbox import outbox_purge_sent
+    from django_interlink.models import InboxEvent
 
     memory_bus.declare(["user.created"])
     outbox_enqueue("user.created", sample_data("user.created"))

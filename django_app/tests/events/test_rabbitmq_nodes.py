@@ -11,20 +11,20 @@ import pika
 import pytest
 from django.test import override_settings
 
-from microservices.conf import _merge, ms_settings
-from microservices.events.checks import check_event_bus
-from microservices.events.publish_outcomes import Declined
-from microservices.events.rabbitmq import RabbitMQBus
-from microservices.events.rabbitmq_nodes import (
+from django_interlink.conf import _merge, ms_settings
+from django_interlink.events.checks import check_event_bus
+from django_interlink.events.publish_outcomes import Declined
+from django_interlink.events.rabbitmq import RabbitMQBus
+from django_interlink.events.rabbitmq_nodes import (
     RabbitMQURLError,
     connection_parameters,
     failover_delay,
     rabbitmq_urls,
     shuffled,
 )
-from microservices.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
-from microservices.events.rabbitmq_topology import Topology
-from microservices.exceptions import EventError
+from django_interlink.events.rabbitmq_publisher import ConfirmingPublisher, Outgoing, PublisherLost
+from django_interlink.events.rabbitmq_topology import Topology
+from django_interlink.exceptions import EventError
 
 A = "amqp://u:secret@rabbit1:5672/%2F"
 B = "amqp://u:secret@rabbit2:5673/%2F"
@@ -105,7 +105,7 @@ def test_the_bus_takes_every_form_of_the_setting():
 
 
 def events_settings(**event_bus: Any) -> Any:
-    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
+    return override_settings(INTERLINK=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
 
 
 @pytest.mark.parametrize("setting", [A, f"{A},{B},{C}", [A, B, C]])
@@ -119,7 +119,7 @@ def test_the_check_names_the_bad_entry():
     """E041's message points at the entry to fix."""
     with events_settings(BACKEND="rabbitmq", RABBITMQ_URL=[A, "rabbit2:5672"]):
         (message,) = check_event_bus()
-    assert message.id == "microservices.E041"
+    assert message.id == "interlink.E041"
     assert "entry 2" in message.msg and "secret" not in message.msg
 
 
@@ -128,10 +128,10 @@ def test_the_check_names_the_bad_entry():
     [
         ([A, B, C], 3, []),
         ([A, B, C], None, []),
-        ([A, B], 3, ["microservices.W052"]),
-        (A, 3, ["microservices.W052"]),
-        ([A, B, C], 0, ["microservices.E052"]),
-        ([A, B, C], "3", ["microservices.E052"]),
+        ([A, B], 3, ["interlink.W052"]),
+        (A, 3, ["interlink.W052"]),
+        ([A, B, C], 0, ["interlink.E052"]),
+        ([A, B, C], "3", ["interlink.E052"]),
     ],
 )
 def test_quorum_group_size_beyond_the_configured_nodes_is_a_warning(nodes, size, expected):

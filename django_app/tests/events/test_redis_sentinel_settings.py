@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from microservices.conf import _merge, ms_settings
-from microservices.events.checks import check_event_bus
-from microservices.events.redis_connection import (
+from django_interlink.conf import _merge, ms_settings
+from django_interlink.events.checks import check_event_bus
+from django_interlink.events.redis_connection import (
     RedisAddressError,
     RedisTarget,
     parse_sentinels,
 )
-from microservices.events.redis_streams import RedisStreamsBus
-from microservices.exceptions import BusUnavailable, NotReplicated
+from django_interlink.events.redis_streams import RedisStreamsBus
+from django_interlink.exceptions import BusUnavailable, NotReplicated
 
 SENTINELS = ["s1:26379", "s2:26380", ["s3", 26381]]
 
 
 def events_settings(**event_bus):
-    return override_settings(MICROSERVICES=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
+    return override_settings(INTERLINK=_merge(ms_settings.data, {"EVENT_BUS": event_bus}))
 
 
 def check_ids(**event_bus) -> list[str]:
@@ -112,16 +112,16 @@ def test_without_sentinels_the_bus_needs_a_redis_url():
     [
         (
             {"REDIS_URL": "", "REDIS_SENTINELS": ["s1"], "REDIS_SENTINEL_SERVICE": "mymaster"},
-            "microservices.E056",
+            "interlink.E056",
         ),
-        ({"REDIS_URL": "", "REDIS_SENTINELS": SENTINELS}, "microservices.E057"),
+        ({"REDIS_URL": "", "REDIS_SENTINELS": SENTINELS}, "interlink.E057"),
         (
             {
                 "REDIS_URL": "unix:///tmp/redis.sock",
                 "REDIS_SENTINELS": SENTINELS,
                 "REDIS_SENTINEL_SERVICE": "mymaster",
             },
-            "microservices.E057",
+            "interlink.E057",
         ),
         (
             {
@@ -129,12 +129,12 @@ def test_without_sentinels_the_bus_needs_a_redis_url():
                 "REDIS_SENTINELS": SENTINELS,
                 "REDIS_SENTINEL_SERVICE": "mymaster",
             },
-            "microservices.W056",
+            "interlink.W056",
         ),
-        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_REPLICAS": -1}, "microservices.E058"),
-        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_REPLICAS": True}, "microservices.E058"),
-        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_TIMEOUT_MS": 0}, "microservices.E058"),
-        ({"REDIS_URL": "", "REDIS_SENTINELS": []}, "microservices.E042"),
+        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_REPLICAS": -1}, "interlink.E058"),
+        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_REPLICAS": True}, "interlink.E058"),
+        ({"REDIS_URL": "redis://r/0", "REDIS_WAIT_TIMEOUT_MS": 0}, "interlink.E058"),
+        ({"REDIS_URL": "", "REDIS_SENTINELS": []}, "interlink.E042"),
     ],
 )
 def test_each_sentinel_or_wait_misconfiguration_has_its_check(event_bus, check_id):

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from microservices.events import consumer
-from microservices.events.budget import ConsumeBudget
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.window import Window
-from microservices.exceptions import PermanentHandlerError, RetryableHandlerError
-from microservices.models import InboxEvent
+from django_interlink.events import consumer
+from django_interlink.events.budget import ConsumeBudget
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.window import Window
+from django_interlink.exceptions import PermanentHandlerError, RetryableHandlerError
+from django_interlink.models import InboxEvent
 from shop.event_samples import sample_envelope
 from shop.models import UserProfile
 
@@ -336,9 +336,9 @@ def test_a_failed_message_keeps_nothing_even_from_handlers_without_the_inbox(mem
 def test_a_redis_window_reads_up_to_the_window_within_the_budget():
     """CONSUME_WINDOW entries a read (the per-entry path keeps its small batch), never more
     than the budget still wants; building the client connects to nothing."""
-    from microservices.events.backends import bus_settings
-    from microservices.events.redis_stream_run import StreamRun
-    from microservices.events.redis_streams import RedisStreamsBus
+    from django_interlink.events.backends import bus_settings
+    from django_interlink.events.redis_stream_run import StreamRun
+    from django_interlink.events.redis_streams import RedisStreamsBus
 
     def run(window: int, max_messages: int | None) -> StreamRun:
         bus = RedisStreamsBus.from_config(

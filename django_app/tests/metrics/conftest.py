@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from microservices.conf import _merge
+from django_interlink.conf import _merge
 
 from .scrape import Samples, parse
 
@@ -18,8 +18,8 @@ TOKEN = "metrics-test-token"
 
 @pytest.fixture
 def metrics_token() -> Iterator[str]:
-    conf = _merge(getattr(settings, "MICROSERVICES", {}), {"HEALTH": {"TOKEN": TOKEN}})
-    with override_settings(MICROSERVICES=conf):
+    conf = _merge(getattr(settings, "INTERLINK", {}), {"HEALTH": {"TOKEN": TOKEN}})
+    with override_settings(INTERLINK=conf):
         yield TOKEN
 
 

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError, ServiceUnavailable
-from microservices.models import SagaExecution
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError, ServiceUnavailable
+from django_interlink.models import SagaExecution
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
 from shop.event_samples import sample_envelope
 from shop.order_processing import ORDER_PROCESSING, process_order_request
@@ -20,8 +20,8 @@ from .scrape import Samples, value
 pytestmark = pytest.mark.django_db
 
 USER_PATH = "/users/{user_id}"
-CALLS = "microservices_client_calls_total"
-RETRIES = "microservices_client_retries_total"
+CALLS = "interlink_client_calls_total"
+RETRIES = "interlink_client_retries_total"
 
 
 def _counts(samples: Samples, name: str, **labels: str) -> float:
@@ -40,7 +40,7 @@ def test_a_503_retried_counts_one_call_of_200_and_one_retry_of_503(
     assert _counts(after, CALLS, **ok) == _counts(before, CALLS, **ok) + 1
     retried = {"service": "users", "status": "503"}
     assert _counts(after, RETRIES, **retried) == _counts(before, RETRIES, **retried) + 1
-    duration = "microservices_client_call_duration_seconds_count"
+    duration = "interlink_client_call_duration_seconds_count"
     of_call = {"service": "users", "operation": "getUser"}
     assert _counts(after, duration, **of_call) == _counts(before, duration, **of_call) + 1
 
@@ -64,7 +64,7 @@ def test_sagas_by_status_and_step_durations_after_order_sagas(
     """One order completes, one is declined and compensated: the gauges say so by status; the
     payment step's histogram gains one succeeded and one rejected action."""
     saga = ORDER_PROCESSING.saga_type
-    step = "microservices_saga_step_duration_seconds_count"
+    step = "interlink_saga_step_duration_seconds_count"
     payment = {"saga": saga, "step": "process_payment", "direction": "action"}
     before = scrape()
     user_id = users_client.create_user(email="ada@example.com", name="Ada")["id"]
@@ -74,9 +74,9 @@ def test_sagas_by_status_and_step_durations_after_order_sagas(
     assert (ok.status, declined.status) == ("completed", "compensated")
     after = scrape()
     assert SagaExecution.objects.count() == 2
-    assert value(after, "microservices_sagas", saga=saga, status="completed") == 1
-    assert value(after, "microservices_sagas", saga=saga, status="compensated") == 1
-    assert value(after, "microservices_sagas", saga=saga, status="running") == 0
+    assert value(after, "interlink_sagas", saga=saga, status="completed") == 1
+    assert value(after, "interlink_sagas", saga=saga, status="compensated") == 1
+    assert value(after, "interlink_sagas", saga=saga, status="running") == 0
     for outcome in ("succeeded", "rejected"):
         labels = {**payment, "outcome": outcome}
         assert _counts(after, step, **labels) == _counts(before, step, **labels) + 1
@@ -101,7 +101,7 @@ def test_consumer_outcomes_are_counted_by_group(memory_bus, scrape):
     before = scrape()
     assert memory_bus.consume(registry=registry, group=group, max_messages=2, idle_timeout=2) == 2
     after = scrape()
-    name = "microservices_consumer_messages_total"
+    name = "interlink_consumer_messages_total"
     for outcome in ("ack", "dead"):
         assert (
             _counts(after, name, group=group, outcome=outcome)

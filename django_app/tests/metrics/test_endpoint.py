@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.utils import timezone
 
-from microservices.conf import _merge
-from microservices.events.outbox import outbox_enqueue, outbox_relay
-from microservices.metrics import state
-from microservices.models import OutboxEvent
+from django_interlink.conf import _merge
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay
+from django_interlink.metrics import state
+from django_interlink.models import OutboxEvent
 from shop.event_samples import sample_data
 
 from .scrape import families, parse, value
@@ -29,7 +29,7 @@ def test_without_credentials_metrics_is_401_with_a_bearer_challenge(client, metr
     response = client.get("/metrics")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
-    assert b"microservices_" not in response.content
+    assert b"interlink_" not in response.content
 
 
 def test_a_wrong_token_is_401(client, metrics_token):
@@ -52,7 +52,7 @@ def test_a_signed_in_account_that_is_not_staff_is_403(client, metrics_token):
 def test_staff_read_metrics_without_a_token(admin_client):
     response = admin_client.get("/metrics")
     assert response.status_code == 200
-    assert "microservices_outbox_events" in families(response.content.decode())
+    assert "interlink_outbox_events" in families(response.content.decode())
 
 
 def test_the_token_reads_the_text_exposition(client, metrics_token):
@@ -63,10 +63,10 @@ def test_the_token_reads_the_text_exposition(client, metrics_token):
     assert response["Cache-Control"].startswith("max-age=0")
     names = families(response.content.decode())
     assert {
-        "microservices_outbox_events",
-        "microservices_outbox_oldest_pending_age_seconds",
-        "microservices_sagas",
-        "microservices_sagas_waiting_undo",
+        "interlink_outbox_events",
+        "interlink_outbox_oldest_pending_age_seconds",
+        "interlink_sagas",
+        "interlink_sagas_waiting_undo",
         "process_cpu_seconds",
     } <= names
 
@@ -85,26 +85,26 @@ def test_openmetrics_is_answered_to_a_prometheus_that_asks_for_it(client, metric
 def test_the_outbox_backlog_and_its_oldest_age_show_pending_rows(scrape):
     """Three rows enqueued, the oldest a minute ago: pending 3, oldest age >= 60 s; relayed,
     the backlog is 0 again and the relay counted three sent of that type."""
-    assert value(scrape(), "microservices_outbox_events", status="pending") == 0
+    assert value(scrape(), "interlink_outbox_events", status="pending") == 0
     for _ in range(3):
         outbox_enqueue("user.created", sample_data("user.created"))
     first = OutboxEvent.objects.order_by("id").first()
     assert first is not None
     OutboxEvent.objects.filter(id=first.id).update(created_at=timezone.now() - timedelta(minutes=1))
     samples = scrape()
-    assert value(samples, "microservices_outbox_events", status="pending") == 3
-    assert value(samples, "microservices_outbox_events", status="failed") == 0
-    age = value(samples, "microservices_outbox_oldest_pending_age_seconds")
+    assert value(samples, "interlink_outbox_events", status="pending") == 3
+    assert value(samples, "interlink_outbox_events", status="failed") == 0
+    age = value(samples, "interlink_outbox_oldest_pending_age_seconds")
     assert age is not None and age >= 60
-    sent = "microservices_relay_events_total"
+    sent = "interlink_relay_events_total"
     before = value(samples, sent, event_type="user.created", outcome="sent") or 0
 
-    conf = _merge(settings.MICROSERVICES, {"EVENT_BUS": {"ALLOW_MEMORY_BUS": True}})
-    with override_settings(MICROSERVICES=conf):
+    conf = _merge(settings.INTERLINK, {"EVENT_BUS": {"ALLOW_MEMORY_BUS": True}})
+    with override_settings(INTERLINK=conf):
         assert outbox_relay().sent == 3
     samples = scrape()
-    assert value(samples, "microservices_outbox_events", status="pending") == 0
-    assert value(samples, "microservices_outbox_oldest_pending_age_seconds") == 0
+    assert value(samples, "interlink_outbox_events", status="pending") == 0
+    assert value(samples, "interlink_outbox_oldest_pending_age_seconds") == 0
     assert value(samples, sent, event_type="user.created", outcome="sent") == before + 3
 
 
@@ -114,27 +114,27 @@ def test_an_unreachable_broker_is_a_scrape_error_not_a_failed_scrape(scrape, met
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: connections are refused
-    errors = "microservices_metrics_scrape_errors_total"
+    errors = "interlink_metrics_scrape_errors_total"
     before = value(scrape(), errors, source="broker") or 0
     conf = _merge(
-        settings.MICROSERVICES,
+        settings.INTERLINK,
         {
             "EVENT_BUS": {"BACKEND": "rabbitmq", "RABBITMQ_URL": f"amqp://127.0.0.1:{port}/"},
             "METRICS": {"GROUPS": {"billing": ["order.created"]}},
         },
     )
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         samples = scrape()
     assert value(samples, errors, source="broker") == before + 1
-    assert value(samples, "microservices_outbox_events", status="pending") == 0
-    assert value(samples, "microservices_consumer_lag_messages", group="billing") is None
+    assert value(samples, "interlink_outbox_events", status="pending") == 0
+    assert value(samples, "interlink_consumer_lag_messages", group="billing") is None
 
 
 def test_the_exposition_parses_back_to_the_same_samples(client, metrics_token):
     """What we serve is what prometheus_client's parser reads (names, labels, values)."""
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {metrics_token}")
     samples = parse(response.content.decode())
-    assert value(samples, "microservices_outbox_events", status="pending") == 0
+    assert value(samples, "interlink_outbox_events", status="pending") == 0
 
 
 def test_a_broker_read_that_hangs_is_cut_short_and_not_queued_behind(scrape, monkeypatch):
@@ -148,18 +148,18 @@ def test_a_broker_read_that_hangs_is_cut_short_and_not_queued_behind(scrape, mon
         release.wait(30)
         return {}
 
-    errors = "microservices_metrics_scrape_errors_total"
+    errors = "interlink_metrics_scrape_errors_total"
     before = value(scrape(), errors, source="broker") or 0
     monkeypatch.setattr(state, "read_backlog", stuck)
     conf = _merge(
-        settings.MICROSERVICES,
+        settings.INTERLINK,
         {
             "EVENT_BUS": {"BACKEND": "rabbitmq", "RABBITMQ_URL": "amqp://127.0.0.1:1/"},
             "METRICS": {"GROUPS": {"billing": ["order.created"]}, "SCRAPE_TIMEOUT": 0.2},
         },
     )
     try:
-        with override_settings(MICROSERVICES=conf):
+        with override_settings(INTERLINK=conf):
             first = scrape()
             second = scrape()
     finally:
@@ -168,4 +168,4 @@ def test_a_broker_read_that_hangs_is_cut_short_and_not_queued_behind(scrape, mon
     assert value(first, errors, source="broker") == before + 1
     assert value(second, errors, source="broker") == before + 2
     assert reads == ["rabbitmq"]
-    assert value(second, "microservices_outbox_events", status="pending") == 0
+    assert value(second, "interlink_outbox_events", status="pending") == 0

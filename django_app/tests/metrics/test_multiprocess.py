@@ -18,12 +18,12 @@ REPO = Path(__file__).resolve().parents[3]
 
 COUNT = """
 import django; django.setup()
-from microservices.metrics import instruments
+from django_interlink.metrics import instruments
 instruments.client_call("users", "getUser", "200", 0.01)
 """
 RENDER = """
 import django; django.setup()
-from microservices.metrics.exposition import render
+from django_interlink.metrics.exposition import render
 print(render(None)[0].decode())
 """
 
@@ -47,4 +47,4 @@ def test_the_counters_of_every_web_process_are_summed(tmp_path):
     _python(COUNT, tmp_path)
     samples = parse(_python(RENDER, tmp_path))
     call = {"service": "users", "operation": "getUser", "status": "200"}
-    assert value(samples, "microservices_client_calls_total", **call) == 2
+    assert value(samples, "interlink_client_calls_total", **call) == 2

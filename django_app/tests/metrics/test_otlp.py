@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from microservices.metrics import instruments
-from microservices.metrics.otlp import otlp_requested, start_otlp_export
+from django_interlink.metrics import instruments
+from django_interlink.metrics.otlp import otlp_requested, start_otlp_export
 
 
 def _points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
@@ -36,20 +36,18 @@ def test_counters_and_histograms_reach_the_otlp_reader_with_their_labels():
         provider.shutdown()
     (sent,) = [
         p
-        for p in points["microservices_relay_events_total"]
+        for p in points["interlink_relay_events_total"]
         if dict(p.attributes) == {"event_type": "otlp.test", "outcome": "sent"}
     ]
     assert sent.value == 2
     step = {"saga": "otlp_saga", "step": "charge", "direction": "action", "outcome": "succeeded"}
     (count,) = [
         p
-        for p in points["microservices_saga_step_duration_seconds_count"]
+        for p in points["interlink_saga_step_duration_seconds_count"]
         if dict(p.attributes) == step
     ]
     (total,) = [
-        p
-        for p in points["microservices_saga_step_duration_seconds_sum"]
-        if dict(p.attributes) == step
+        p for p in points["interlink_saga_step_duration_seconds_sum"] if dict(p.attributes) == step
     ]
     assert (count.value, total.value) == (1, 0.25)
     assert not any(name.startswith("process_") for name in points)

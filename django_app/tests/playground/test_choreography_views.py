@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from microservices.events.memory import MemoryBus
+from django_interlink.events.memory import MemoryBus
 from mock_services.inventory.store import WIDGET_ID
 from shop.choreography.local import settle
 from shop.clients.users import UserServiceClient

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.services import worker_id, worker_pid
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.sagas.services import worker_id, worker_pid
 from project.playground import explain, layers, presets
 
 pytestmark = pytest.mark.django_db

@@ -19,11 +19,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from microservices.events.handlers import HandlerRegistry, load_registry
-from microservices.events.outbox import outbox_relay
-from microservices.exceptions import PermanentHandlerError
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.services import saga_create
+from django_interlink.events.handlers import HandlerRegistry, load_registry
+from django_interlink.events.outbox import outbox_relay
+from django_interlink.exceptions import PermanentHandlerError
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.sagas.services import saga_create
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.playground.explain import NOTHING_TO_UNDO
 from project.playground.files import KILL_AFTER_CHARGE, TRACES, WORKERS, write_json
@@ -261,7 +261,7 @@ def test_the_saga_feed_of_a_declined_order_lists_the_undo_in_reverse(
     ]
     assert feed["timeline"].startswith("<svg") and "process_payment" in feed["timeline"]
     pk = SagaExecution.objects.get(saga_id="pg-declined").pk
-    assert feed["admin_url"] == f"/admin/microservices/sagaexecution/{pk}/change/"
+    assert feed["admin_url"] == f"/admin/interlink/sagaexecution/{pk}/change/"
     calls = staff.get(reverse("playground:calls", args=["pg-declined"])).json()
     assert calls["charges"] == []
     assert [(c["service"], c["path"], c["key"]) for c in calls["calls"]][-2:] == [

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from microservices.registry.base import reset_registry
+from django_interlink.registry.base import reset_registry
 
 
 @pytest.fixture
@@ -25,13 +25,13 @@ def dead_url() -> str:
 
 @pytest.fixture
 def registry_settings() -> Iterator[Callable[..., dict[str, Any]]]:
-    """`registry_settings(BACKEND=..., INSTANCES=...)`: MICROSERVICES with those REGISTRY keys."""
+    """`registry_settings(BACKEND=..., INSTANCES=...)`: INTERLINK with those REGISTRY keys."""
     overrides: list[Any] = []
 
     def apply(base: dict[str, Any] | None = None, **registry: Any) -> dict[str, Any]:
-        conf = dict(base if base is not None else getattr(settings, "MICROSERVICES", {}))
+        conf = dict(base if base is not None else getattr(settings, "INTERLINK", {}))
         conf["REGISTRY"] = {**conf.get("REGISTRY", {}), **registry}
-        override = override_settings(MICROSERVICES=conf)
+        override = override_settings(INTERLINK=conf)
         override.enable()
         overrides.append(override)
         return conf

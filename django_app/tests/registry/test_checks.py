@@ -1,11 +1,11 @@
-"""System checks of MICROSERVICES['REGISTRY']: each misconfiguration has its id and a hint."""
+"""System checks of INTERLINK['REGISTRY']: each misconfiguration has its id and a hint."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.checks import CheckMessage
 
-from microservices.registry.checks import check_registry_settings, duration_seconds
+from django_interlink.registry.checks import check_registry_settings, duration_seconds
 
 
 def _ids(messages: list[CheckMessage]) -> list[str]:
@@ -27,24 +27,24 @@ def test_consul_backend_with_defaults_passes(registry_settings):
 @pytest.mark.parametrize(
     ("registry", "expected"),
     [
-        ({"BACKEND": "zookeeper"}, "microservices.E020"),
-        ({"BACKEND": "consul", "CONSUL_HTTP_ADDR": "host:notaport"}, "microservices.E021"),
-        ({"STRATEGY": "least_loaded"}, "microservices.E022"),
-        ({"CACHE_TTL": -1}, "microservices.E023"),
-        ({"CACHE_TTL": "30"}, "microservices.E023"),
-        ({"HEALTH_CHECK_INTERVAL": "10 seconds"}, "microservices.E024"),
-        ({"DEREGISTER_CRITICAL_AFTER": 60}, "microservices.E024"),
-        ({"BACKEND": "consul", "CONSUL_SCHEME": "grpc"}, "microservices.E025"),
-        ({"INSTANCES": {"users": ["10.0.0.5:8001"]}}, "microservices.E026"),
-        ({"INSTANCES": ["http://a:1"]}, "microservices.E026"),
-        ({"SERVICE_PORT": 0}, "microservices.E027"),
-        ({"SERVICE_NAME": ""}, "microservices.E027"),
-        ({"HEALTH_CHECK_URL": "/health/"}, "microservices.E028"),
-        ({"BACKEND": "consul", "CONSUL_TIMEOUT": 0}, "microservices.E029"),
-        ({"CACHE_ALIAS": "nowhere"}, "microservices.E030"),
-        ({"SERVICE_TAGS": "web"}, "microservices.E031"),
-        ({"DEREGISTER_CRITICAL_AFTER": "30s"}, "microservices.W020"),
-        ({"HEALTH_CHECK_INTERVAL": "5s", "HEALTH_CHECK_TIMEOUT": "10s"}, "microservices.W021"),
+        ({"BACKEND": "zookeeper"}, "interlink.E020"),
+        ({"BACKEND": "consul", "CONSUL_HTTP_ADDR": "host:notaport"}, "interlink.E021"),
+        ({"STRATEGY": "least_loaded"}, "interlink.E022"),
+        ({"CACHE_TTL": -1}, "interlink.E023"),
+        ({"CACHE_TTL": "30"}, "interlink.E023"),
+        ({"HEALTH_CHECK_INTERVAL": "10 seconds"}, "interlink.E024"),
+        ({"DEREGISTER_CRITICAL_AFTER": 60}, "interlink.E024"),
+        ({"BACKEND": "consul", "CONSUL_SCHEME": "grpc"}, "interlink.E025"),
+        ({"INSTANCES": {"users": ["10.0.0.5:8001"]}}, "interlink.E026"),
+        ({"INSTANCES": ["http://a:1"]}, "interlink.E026"),
+        ({"SERVICE_PORT": 0}, "interlink.E027"),
+        ({"SERVICE_NAME": ""}, "interlink.E027"),
+        ({"HEALTH_CHECK_URL": "/health/"}, "interlink.E028"),
+        ({"BACKEND": "consul", "CONSUL_TIMEOUT": 0}, "interlink.E029"),
+        ({"CACHE_ALIAS": "nowhere"}, "interlink.E030"),
+        ({"SERVICE_TAGS": "web"}, "interlink.E031"),
+        ({"DEREGISTER_CRITICAL_AFTER": "30s"}, "interlink.W020"),
+        ({"HEALTH_CHECK_INTERVAL": "5s", "HEALTH_CHECK_TIMEOUT": "10s"}, "interlink.W021"),
     ],
 )
 def test_misconfiguration_is_reported_with_its_id_and_a_hint(registry_settings, registry, expected):

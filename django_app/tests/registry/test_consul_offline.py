@@ -10,9 +10,9 @@ import logging
 import pytest
 from django.core.cache import cache
 
-from microservices.exceptions import RegistryError, RegistryUnavailable
-from microservices.registry.base import ServiceInstance, get_registry
-from microservices.registry.consul import ConsulRegistry, parse_address
+from django_interlink.exceptions import RegistryError, RegistryUnavailable
+from django_interlink.registry.base import ServiceInstance, get_registry
+from django_interlink.registry.consul import ConsulRegistry, parse_address
 
 
 @pytest.fixture
@@ -36,10 +36,10 @@ def test_last_known_good_instances_are_served_with_a_warning(unreachable_consul,
     """With a last-known-good list cached and Consul unreachable, that list is returned."""
     known = ServiceInstance("users-a", "users", "10.0.0.5", 8001)
     cache.set(unreachable_consul._key("good", "users"), [known.to_dict()], None)
-    with caplog.at_level(logging.WARNING, logger="microservices.registry"):
+    with caplog.at_level(logging.WARNING, logger="django_interlink.registry"):
         instances = unreachable_consul.discover("users", refresh=True)
     assert instances == [known]
-    ours = [r for r in caplog.records if r.name == "microservices.registry"]
+    ours = [r for r in caplog.records if r.name == "django_interlink.registry"]
     events = [getattr(r, "event", None) for r in ours]
     assert events == ["discover_fallback"]
 

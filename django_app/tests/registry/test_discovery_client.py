@@ -7,11 +7,11 @@ import socket
 
 import pytest
 
-from microservices.clients.base import ServiceClient
-from microservices.clients.discovery import RegistryFailover
-from microservices.clients.endpoint import StaticEndpoint
-from microservices.clients.factory import build_client
-from microservices.exceptions import ServiceConnectionError, ServiceNotFound, ServiceUnavailable
+from django_interlink.clients.base import ServiceClient
+from django_interlink.clients.discovery import RegistryFailover
+from django_interlink.clients.endpoint import StaticEndpoint
+from django_interlink.clients.factory import build_client
+from django_interlink.exceptions import ServiceConnectionError, ServiceNotFound, ServiceUnavailable
 from shop.clients.users import UserServiceClient
 
 
@@ -31,7 +31,7 @@ def users_instances(services_settings, registry_settings):
 
 @pytest.fixture
 def failover_log(caplog):
-    caplog.set_level(logging.WARNING, logger="microservices.clients")
+    caplog.set_level(logging.WARNING, logger="django_interlink.clients")
     return lambda: [r for r in caplog.records if getattr(r, "event", None) == "failover"]
 
 

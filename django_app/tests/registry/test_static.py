@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.exceptions import RegistryError, ServiceNotFound
-from microservices.registry.base import get_registry
-from microservices.registry.static import StaticRegistry, instance_from_url
+from django_interlink.exceptions import RegistryError, ServiceNotFound
+from django_interlink.registry.base import get_registry
+from django_interlink.registry.static import StaticRegistry, instance_from_url
 
 
 def test_static_discovers_the_base_url_of_a_configured_service(registry_settings):
@@ -88,7 +88,7 @@ def test_backend_setting_picks_the_registry_class(registry_settings):
 
 def test_unknown_backend_is_a_registry_error(registry_settings):
     """A BACKEND that names no ServiceRegistry class fails loudly."""
-    registry_settings(BACKEND="microservices.conf.MicroservicesSettings")
+    registry_settings(BACKEND="django_interlink.conf.InterlinkSettings")
     with pytest.raises(RegistryError):
         get_registry()
 

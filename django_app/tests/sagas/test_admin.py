@@ -12,11 +12,11 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from microservices.exceptions import ServiceHTTPError, StepRejected
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
-from microservices.sagas.registry import register
-from microservices.sagas.services import saga_execute, saga_resume_stale
+from django_interlink.exceptions import ServiceHTTPError, StepRejected
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.sagas.definition import RetryPolicy, SagaDefinition, SagaStep
+from django_interlink.sagas.registry import register
+from django_interlink.sagas.services import saga_execute, saga_resume_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def needs_attention():
             ],
         )
     )
-    with override_settings(MICROSERVICES=FAST):
+    with override_settings(INTERLINK=FAST):
         result = saga_execute(definition=definition, saga_id="na-1", context={"x": 1})
     assert result.status == SagaStatus.NEEDS_ATTENTION
     return flaky
@@ -70,7 +70,7 @@ def needs_attention():
 
 def test_changelist_renders_with_filters(admin_client_, needs_attention):
     """The list shows the saga and offers type, status and date filters."""
-    response = admin_client_.get(reverse("admin:microservices_sagaexecution_changelist"))
+    response = admin_client_.get(reverse("admin:interlink_sagaexecution_changelist"))
     assert response.status_code == 200
     body = response.content.decode()
     assert "na-1" in body
@@ -83,7 +83,7 @@ def test_changelist_renders_with_filters(admin_client_, needs_attention):
 def test_detail_page_draws_the_timeline_with_escaped_errors(admin_client_, needs_attention):
     """The detail page has an SVG bar per attempt, undo bars distinct, error text escaped."""
     execution = SagaExecution.objects.get(saga_id="na-1")
-    url = reverse("admin:microservices_sagaexecution_change", args=[execution.pk])
+    url = reverse("admin:interlink_sagaexecution_change", args=[execution.pk])
     response = admin_client_.get(url)
     assert response.status_code == 200
     body = response.content.decode()
@@ -106,9 +106,9 @@ def test_retry_compensation_action_hands_the_undo_to_a_worker(admin_client_, nee
     needs_attention.broken = False
     execution = SagaExecution.objects.get(saga_id="na-1")
     attempts = execution.step_logs.count()
-    with override_settings(MICROSERVICES=FAST):
+    with override_settings(INTERLINK=FAST):
         response = admin_client_.post(
-            reverse("admin:microservices_sagaexecution_changelist"),
+            reverse("admin:interlink_sagaexecution_changelist"),
             {"action": "retry_compensation", "_selected_action": [execution.pk]},
             follow=True,
         )
@@ -137,7 +137,7 @@ def test_resume_action_hands_a_stale_saga_to_a_worker(admin_client_):
         lease_expires_at=timezone.now() - timedelta(seconds=5),
     )
     response = admin_client_.post(
-        reverse("admin:microservices_sagaexecution_changelist"),
+        reverse("admin:interlink_sagaexecution_changelist"),
         {"action": "resume_sagas", "_selected_action": [execution.pk]},
         follow=True,
     )
@@ -163,7 +163,7 @@ def test_resume_action_leaves_a_saga_a_live_worker_holds(admin_client_):
         lease_expires_at=expires,
     )
     response = admin_client_.post(
-        reverse("admin:microservices_sagaexecution_changelist"),
+        reverse("admin:interlink_sagaexecution_changelist"),
         {"action": "resume_sagas", "_selected_action": [execution.pk]},
         follow=True,
     )
@@ -175,7 +175,7 @@ def test_resume_action_leaves_a_saga_a_live_worker_holds(admin_client_):
 def test_empty_timeline_says_nothing_ran(admin_client_):
     """A saga with no attempts yet renders a text placeholder instead of an empty picture."""
     execution = SagaExecution.objects.create(saga_id="new", saga_type="admin_resume")
-    url = reverse("admin:microservices_sagaexecution_change", args=[execution.pk])
+    url = reverse("admin:interlink_sagaexecution_change", args=[execution.pk])
     body = admin_client_.get(url).content.decode()
     assert "No step has run yet." in body
 
@@ -188,7 +188,7 @@ def test_view_only_staff_sees_sagas_but_not_the_actions(needs_attention):
     user.user_permissions.add(Permission.objects.get(codename="view_sagaexecution"))
     client = Client()
     client.force_login(user)
-    url = reverse("admin:microservices_sagaexecution_changelist")
+    url = reverse("admin:interlink_sagaexecution_changelist")
     body = client.get(url).content.decode()
     assert "na-1" in body
     assert "retry_compensation" not in body
@@ -200,7 +200,7 @@ def test_view_only_staff_sees_sagas_but_not_the_actions(needs_attention):
 
 def _change_page(client, saga_id: str) -> str:
     execution = SagaExecution.objects.get(saga_id=saga_id)
-    url = reverse("admin:microservices_sagaexecution_change", args=[execution.pk])
+    url = reverse("admin:interlink_sagaexecution_change", args=[execution.pk])
     response = client.get(url)
     assert response.status_code == 200
     return response.content.decode()
@@ -208,7 +208,7 @@ def _change_page(client, saga_id: str) -> str:
 
 def test_changelist_names_the_step_and_shows_the_error_escaped(admin_client_, needs_attention):
     """Each row says where the saga stopped by step name and previews its error, escaped."""
-    body = admin_client_.get(reverse("admin:microservices_sagaexecution_changelist")).content
+    body = admin_client_.get(reverse("admin:interlink_sagaexecution_changelist")).content
     text = body.decode()
     assert "undo failed at 1/2 charge" in text
     assert "card &lt;declined&gt;" in text
@@ -226,7 +226,7 @@ def test_active_saga_whose_lease_lapsed_is_flagged_in_list_and_page(admin_client
         lease_owner="dead",
         lease_expires_at=timezone.now() - timedelta(seconds=5),
     )
-    listing = admin_client_.get(reverse("admin:microservices_sagaexecution_changelist"))
+    listing = admin_client_.get(reverse("admin:interlink_sagaexecution_changelist"))
     assert "Running · lease expired" in listing.content.decode()
     assert "2/2 b" in listing.content.decode()
     assert "(lapsed: resume it)" in _change_page(admin_client_, "stale-2")

@@ -11,17 +11,17 @@ from django.test import override_settings
 from django.utils import timezone
 from urllib3.exceptions import ConnectTimeoutError
 
-from microservices.clients.transport import ServiceRetry, longest_call_seconds
-from microservices.conf import ms_settings
-from microservices.models import SagaExecution
-from microservices.sagas.checks import check_saga_settings
-from microservices.sagas.definition import SagaDefinition, SagaStep
-from microservices.sagas.registry import get_definition, register
+from django_interlink.clients.transport import ServiceRetry, longest_call_seconds
+from django_interlink.conf import ms_settings
+from django_interlink.models import SagaExecution
+from django_interlink.sagas.checks import check_saga_settings
+from django_interlink.sagas.definition import SagaDefinition, SagaStep
+from django_interlink.sagas.registry import get_definition, register
 from shop.order_processing import ORDER_PROCESSING
 
 
 def _ids(conf):
-    with override_settings(MICROSERVICES={"SAGA": conf}):
+    with override_settings(INTERLINK={"SAGA": conf}):
         return [m.id for m in check_saga_settings()]
 
 
@@ -32,24 +32,22 @@ def test_default_saga_settings_pass_the_checks():
 
 def test_step_timeout_not_below_lease_is_an_error():
     """A step allowed to outlive its lease would let a second worker run the saga: E061."""
-    assert _ids({"LEASE_SECONDS": 5, "STEP_TIMEOUT": 5}) == ["microservices.E061"]
+    assert _ids({"LEASE_SECONDS": 5, "STEP_TIMEOUT": 5}) == ["interlink.E061"]
 
 
 def test_non_numeric_or_too_small_values_are_errors():
     """Each bad number is reported with E060."""
     assert _ids({"LEASE_SECONDS": "30", "COMPENSATION_ATTEMPTS": 0}) == [
-        "microservices.E060",
-        "microservices.E060",
+        "interlink.E060",
+        "interlink.E060",
     ]
 
 
 def test_a_horizon_that_allows_no_real_wait_is_an_error():
     """COMPENSATION_HORIZON under twice the longer of the wait cap and the lease: E064."""
-    assert _ids({"COMPENSATION_HORIZON": 500, "COMPENSATION_WAIT_MAX": 300}) == [
-        "microservices.E064"
-    ]
+    assert _ids({"COMPENSATION_HORIZON": 500, "COMPENSATION_WAIT_MAX": 300}) == ["interlink.E064"]
     assert _ids({"COMPENSATION_HORIZON": 170, "COMPENSATION_WAIT_MAX": 10}) == [
-        "microservices.E064"  # the default lease is 90 s
+        "interlink.E064"  # the default lease is 90 s
     ]
     assert _ids({"COMPENSATION_HORIZON": 600, "COMPENSATION_WAIT_MAX": 300}) == []
 
@@ -57,8 +55,8 @@ def test_a_horizon_that_allows_no_real_wait_is_an_error():
 def test_service_slower_than_the_lease_is_a_warning():
     """A call that can outlast the lease (timeouts x retries) is flagged W060."""
     services = {"payments": {"BASE_URL": "http://p", "TIMEOUT": 10, "CONNECT_TIMEOUT": 2}}
-    with override_settings(MICROSERVICES={"SERVICES": services, "SAGA": {"LEASE_SECONDS": 30}}):
-        assert [m.id for m in check_saga_settings()] == ["microservices.W060"]
+    with override_settings(INTERLINK={"SERVICES": services, "SAGA": {"LEASE_SECONDS": 30}}):
+        assert [m.id for m in check_saga_settings()] == ["interlink.W060"]
 
 
 # One call to this service can block for 53 s, by hand: 4 attempts of 2 s connect + 10 s read
@@ -74,7 +72,7 @@ SLOW_SERVICE = {
 
 def test_longest_call_is_every_attempt_timed_out_and_the_longest_wait_before_each_retry():
     """The 53 s worked out above; with Retry-After refused, the waits are urllib3's own."""
-    with override_settings(MICROSERVICES={"SERVICES": {"payments": SLOW_SERVICE}}):
+    with override_settings(INTERLINK={"SERVICES": {"payments": SLOW_SERVICE}}):
         conf = ms_settings.service("payments")
     assert longest_call_seconds(conf) == 53.0
     no_retry_after = {**conf, "RETRY": {**conf["RETRY"], "RETRY_AFTER_MAX": 0.0}}
@@ -90,16 +88,16 @@ def test_w060_compares_the_longest_call_with_the_lease_less_a_heartbeat_period()
     """A 53 s call fits the 53.3 s that an 80 s lease keeps for a call (80 s less a heartbeat
     period of 80/3 s), but not the 52 s of a 78 s lease."""
     services = {"payments": SLOW_SERVICE}
-    for lease, expected in ((80, []), (78, ["microservices.W060"])):
+    for lease, expected in ((80, []), (78, ["interlink.W060"])):
         conf = {"SERVICES": services, "SAGA": {"LEASE_SECONDS": lease, "STEP_TIMEOUT": 5}}
-        with override_settings(MICROSERVICES=conf):
+        with override_settings(INTERLINK=conf):
             assert (lease, [m.id for m in check_saga_settings()]) == (lease, expected)
 
 
 def test_a_service_with_default_settings_fits_the_default_lease():
     """The shipped defaults agree with each other: no W060 for a service left at its defaults."""
     services = {"payments": {"BASE_URL": "http://p"}}
-    with override_settings(MICROSERVICES={"SERVICES": services}):
+    with override_settings(INTERLINK={"SERVICES": services}):
         assert [m.id for m in check_saga_settings()] == []
 
 
@@ -152,24 +150,24 @@ def test_resume_sagas_with_a_saga_id_runs_just_that_one():
 def test_a_definition_path_that_does_not_load_is_an_error():
     """SAGA['DEFINITIONS'] naming a missing object or a non-definition is E062."""
     for path in ("shop.order_processing.NO_SUCH_SAGA", "shop.order_processing.PATIENT"):
-        with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path]}}):
-            assert [m.id for m in check_saga_settings()] == ["microservices.E062"]
+        with override_settings(INTERLINK={"SAGA": {"DEFINITIONS": [path]}}):
+            assert [m.id for m in check_saga_settings()] == ["interlink.E062"]
 
 
 def test_a_saga_type_named_twice_is_an_error():
     """Two DEFINITIONS entries with the same saga_type are E063."""
     path = "shop.order_processing.ORDER_PROCESSING"
-    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path, path]}}):
-        assert [m.id for m in check_saga_settings()] == ["microservices.E063"]
+    with override_settings(INTERLINK={"SAGA": {"DEFINITIONS": [path, path]}}):
+        assert [m.id for m in check_saga_settings()] == ["interlink.E063"]
 
 
 def test_the_configured_definition_is_found_by_its_type():
     """A worker finds a saga's definition from its stored type through the settings alone."""
     with (
-        override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": []}}),
+        override_settings(INTERLINK={"SAGA": {"DEFINITIONS": []}}),
         pytest.raises(LookupError),
     ):
         get_definition("order_processing")
     path = "shop.order_processing.ORDER_PROCESSING"
-    with override_settings(MICROSERVICES={"SAGA": {"DEFINITIONS": [path]}}):
+    with override_settings(INTERLINK={"SAGA": {"DEFINITIONS": [path]}}):
         assert get_definition("order_processing") is ORDER_PROCESSING

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas import crash
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.services import saga_execute
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.sagas import crash
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.services import saga_execute
 
 pytestmark = pytest.mark.django_db
 

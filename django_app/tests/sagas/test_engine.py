@@ -11,21 +11,21 @@ from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
-from microservices.exceptions import (
+from django_interlink.exceptions import (
     SagaLeaseLost,
     ServiceHTTPError,
     ServiceTimeoutError,
     StepRejected,
 )
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas.definition import (
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.sagas.definition import (
     RetryPolicy,
     SagaDefinition,
     SagaStep,
     StepContext,
 )
-from microservices.sagas.registry import register
-from microservices.sagas.services import (
+from django_interlink.sagas.registry import register
+from django_interlink.sagas.services import (
     saga_claim_stale,
     saga_create,
     saga_execute,
@@ -33,7 +33,7 @@ from microservices.sagas.services import (
     saga_resume_stale,
     saga_retry_compensation,
 )
-from microservices.sagas.state import Outcome, SagaState, transition
+from django_interlink.sagas.state import Outcome, SagaState, transition
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ class Recorder:
 
 @pytest.fixture(autouse=True)
 def _fast_saga_settings():
-    with override_settings(MICROSERVICES=FAST):
+    with override_settings(INTERLINK=FAST):
         yield
 
 
@@ -498,7 +498,7 @@ def test_a_saga_a_worker_cannot_load_needs_attention_and_the_worker_goes_on():
 def test_a_database_error_stops_the_run_and_the_saga_is_resumed_later(monkeypatch):
     """The database failing under a run is not the saga's fault: the worker lives on, the
     saga stays as it was (leased until its lease lapses), and a later pass finishes it."""
-    from microservices.sagas.store import ExecutionStore
+    from django_interlink.sagas.store import ExecutionStore
 
     r = Recorder()
     r.definition(["a", "b"])

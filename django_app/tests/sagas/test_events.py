@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from microservices.exceptions import ServiceHTTPError, ServiceTimeoutError
-from microservices.models import OutboxEvent, SagaStatus
-from microservices.sagas.definition import (
+from django_interlink.exceptions import ServiceHTTPError, ServiceTimeoutError
+from django_interlink.models import OutboxEvent, SagaStatus
+from django_interlink.sagas.definition import (
     RetryPolicy,
     SagaDefinition,
     SagaStep,
     StepContext,
     step_event_id,
 )
-from microservices.sagas.outcomes import resolve, tracked
-from microservices.sagas.services import saga_execute
+from django_interlink.sagas.outcomes import resolve, tracked
+from django_interlink.sagas.services import saga_execute
 from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_an_undo_announces_what_its_replay_found_at_once_under_the_actions_id():
         "test_saga", [SagaStep("pay", pay, refund, retry=RetryPolicy(attempts=1))]
     )
     conf = {"SAGA": {"COMPENSATION_ATTEMPTS": 2, "COMPENSATION_BACKOFF": 0.0}}
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = saga_execute(definition=definition, saga_id="lost", context={})
     assert result.status == SagaStatus.COMPENSATED
     processed = ("payment.processed", str(step_event_id("lost", "pay", "action", 0)))

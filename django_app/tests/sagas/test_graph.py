@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from microservices.models.sagas import TERMINAL_STATUSES, SagaStatus
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.graph import TERMINAL_ORDER, state_graph
-from microservices.sagas.state import Outcome
+from django_interlink.models.sagas import TERMINAL_STATUSES, SagaStatus
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.graph import TERMINAL_ORDER, state_graph
+from django_interlink.sagas.state import Outcome
 from shop.order_processing import ORDER_PROCESSING
 
 OK, FAILS, WAITS = Outcome.SUCCEEDED, Outcome.FAILED, Outcome.WAITS

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from microservices.exceptions import SagaLeaseLost
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.definition import SagaDefinition, SagaStep, StepContext
-from microservices.sagas.heartbeat import Heartbeat
-from microservices.sagas.services import saga_execute
+from django_interlink.exceptions import SagaLeaseLost
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.sagas.definition import SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.heartbeat import Heartbeat
+from django_interlink.sagas.services import saga_execute
 from shop.clients.users import UserServiceClient
 
 

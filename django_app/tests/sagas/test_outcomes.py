@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.exceptions import (
+from django_interlink.exceptions import (
     ContractViolation,
     RegistryUnavailable,
     ResourceNotFound,
@@ -15,8 +15,8 @@ from microservices.exceptions import (
     ServiceTimeoutError,
     ServiceUnavailable,
 )
-from microservices.http_statuses import nothing_done
-from microservices.sagas.outcomes import (
+from django_interlink.http_statuses import nothing_done
+from django_interlink.sagas.outcomes import (
     ABSENT,
     APPLIED,
     UNKNOWN,

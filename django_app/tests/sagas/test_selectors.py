@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from microservices.models import SagaExecution, SagaStatus, SagaStepLog
-from microservices.sagas.definition import SagaDefinition, SagaStep
-from microservices.sagas.registry import register
-from microservices.sagas.selectors import definition_of, position, saga_attempts
+from django_interlink.models import SagaExecution, SagaStatus, SagaStepLog
+from django_interlink.sagas.definition import SagaDefinition, SagaStep
+from django_interlink.sagas.registry import register
+from django_interlink.sagas.selectors import definition_of, position, saga_attempts
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from xml.etree import ElementTree
 import pytest
 from django.utils import timezone
 
-from microservices.models import SagaExecution, SagaStepLog
-from microservices.sagas.timeline import (
+from django_interlink.models import SagaExecution, SagaStepLog
+from django_interlink.sagas.timeline import (
     LABEL_W,
     PLOT_W,
     ROW,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from microservices.conf import _merge
-from microservices.events.backends import get_bus, reset_buses
-from microservices.events.memory import MemoryBus
+from django_interlink.conf import _merge
+from django_interlink.events.backends import get_bus, reset_buses
+from django_interlink.events.memory import MemoryBus
 
 from .support import Shop
 
@@ -25,7 +25,7 @@ def saga_settings(services_settings: dict[str, Any]):
         "COMPENSATION_ATTEMPTS": 3,
         "COMPENSATION_BACKOFF": 0.01,
     }
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         yield conf
 
 
@@ -51,7 +51,7 @@ def checkout_bus(shop, saga_settings):
         },
     )
     reset_buses()
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         bus = get_bus()
         assert isinstance(bus, MemoryBus)
         yield bus

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from microservices.models import OutboxEvent, SagaStepLog
-from microservices.sagas.crash import installed
-from microservices.sagas.outcomes import APPLIED
+from django_interlink.models import OutboxEvent, SagaStepLog
+from django_interlink.sagas.crash import installed
+from django_interlink.sagas.outcomes import APPLIED
 from mock_services.common.store import LockedStore, Snapshot
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
 from mock_services.testing import FaultsClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.models import IdempotencyRecord, SagaExecution, SagaStepLog
-from microservices.sagas.services import saga_resume_stale
+from django_interlink.models import IdempotencyRecord, SagaExecution, SagaStepLog
+from django_interlink.sagas.services import saga_resume_stale
 from shop.order_processing import SAGA_TYPE
 
 from .api_support import VALID_ORDER, ApiClient

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.test import Client
 
-from microservices.api.tokens import api_token_revoke
-from microservices.models import SagaExecution
+from django_interlink.api.tokens import api_token_revoke
+from django_interlink.models import SagaExecution
 
 from .api_support import VALID_ORDER, ApiClient, problem_of
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from microservices.api.idempotency import fingerprint
-from microservices.models import IdempotencyRecord, SagaExecution
+from django_interlink.api.idempotency import fingerprint
+from django_interlink.models import IdempotencyRecord, SagaExecution
 
 from .api_support import VALID_ORDER, ApiClient, problem_of
 
@@ -78,7 +78,7 @@ def test_keys_are_scoped_to_the_account(api):
 def test_a_refused_request_leaves_no_record(api):
     """An account without a shop user gets 403; the key stays free for a later attempt."""
     get_user_model().objects.create_user("nobody")
-    from microservices.api.tokens import api_token_issue
+    from django_interlink.api.tokens import api_token_issue
 
     token = api_token_issue(user=get_user_model().objects.get(username="nobody"))
     response = api.client.post(

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
-from microservices.conf import _merge
-from microservices.models import IdempotencyRecord, RateLimitWindow, SagaExecution
+from django_interlink.conf import _merge
+from django_interlink.models import IdempotencyRecord, RateLimitWindow, SagaExecution
 
 from .api_support import VALID_ORDER, ApiClient, problem_of
 
@@ -23,7 +23,7 @@ WINDOW = 10**9
 
 
 def api_settings(**api):
-    return override_settings(MICROSERVICES=_merge(settings.MICROSERVICES, {"API": api}))
+    return override_settings(INTERLINK=_merge(settings.INTERLINK, {"API": api}))
 
 
 def test_over_the_limit_a_post_is_a_429_problem_with_retry_after():

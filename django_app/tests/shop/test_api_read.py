@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from microservices.models import (
+from django_interlink.models import (
     SagaExecution,
     SagaStatus,
     SagaStepLog,

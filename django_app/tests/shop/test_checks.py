@@ -37,5 +37,5 @@ def test_orders_api_without_its_contract_validation_is_an_error():
 
     assert check_orders_api() == []
     without = [m for m in settings.MIDDLEWARE if m != CONTRACT_MIDDLEWARE]
-    with override_settings(MIDDLEWARE=without, MICROSERVICES={"API": {"CONTRACT": ""}}):
+    with override_settings(MIDDLEWARE=without, INTERLINK={"API": {"CONTRACT": ""}}):
         assert [e.id for e in check_orders_api()] == ["shop.E010", "shop.E011"]

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.crash import CRASH_ENV
-from microservices.events.envelope import Envelope
-from microservices.models import InboxEvent, OutboxEvent
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.crash import CRASH_ENV
+from django_interlink.events.envelope import Envelope
+from django_interlink.models import InboxEvent, OutboxEvent
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from project.demo.in_process import ProcessKilled
 from shop.choreography.local import settle
@@ -199,7 +199,7 @@ def test_killed_payments_participant_redelivery_does_not_charge_twice(
         raise ProcessKilled("checkout:payments:before_commit")
 
     monkeypatch.setenv(CRASH_ENV, "checkout:payments:before_commit")
-    monkeypatch.setattr("microservices.crash.os.kill", die)
+    monkeypatch.setattr("django_interlink.crash.os.kill", die)
     message = Envelope.from_dict(body).to_bytes()
     with pytest.raises(ProcessKilled):
         Dispatcher(registry).dispatch(message, delivery_count=1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from microservices.models import InboxEvent, OutboxEvent, SagaStepLog
+from django_interlink.models import InboxEvent, OutboxEvent, SagaStepLog
 from shop.choreography.local import settle
 from shop.choreography.services import checkout_start
 from shop.order_processing import process_order_request

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from microservices.events.consumer import Dispatcher
-from microservices.models import OutboxEvent
+from django_interlink.events.consumer import Dispatcher
+from django_interlink.models import OutboxEvent
 from shop.event_samples import sample_envelope
 from shop.handlers import registry
 from shop.models import OrderStatistics, UserProfile

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from microservices.exceptions import ResourceConflict, ResourceNotFound
+from django_interlink.exceptions import ResourceConflict, ResourceNotFound
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 

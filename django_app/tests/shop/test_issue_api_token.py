@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
-from microservices.models import ApiToken
+from django_interlink.models import ApiToken
 from shop.models import Customer
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from microservices.models import SagaStepLog
-from microservices.sagas import crash
-from microservices.sagas.services import saga_execute, saga_resume
+from django_interlink.models import SagaStepLog
+from django_interlink.sagas import crash
+from django_interlink.sagas.services import saga_execute, saga_resume
 from mock_services.inventory.store import GADGET_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, build_order_context, process_order_request
 from shop.prices import check_price, order_total, unit_price

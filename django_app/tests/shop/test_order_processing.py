@@ -9,11 +9,11 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
-from microservices.models import OutboxEvent, SagaExecution, SagaStepLog
-from microservices.sagas.crash import installed
-from microservices.sagas.definition import SagaDefinition, SagaStep
-from microservices.sagas.mermaid import saga_to_mermaid
-from microservices.sagas.services import saga_execute, saga_resume, saga_retry_compensation
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStepLog
+from django_interlink.sagas.crash import installed
+from django_interlink.sagas.definition import SagaDefinition, SagaStep
+from django_interlink.sagas.mermaid import saga_to_mermaid
+from django_interlink.sagas.services import saga_execute, saga_resume, saga_retry_compensation
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
 from shop.order_processing import ORDER_PROCESSING, process_order_request
 from shop.order_steps import process_payment, refund_payment
@@ -153,7 +153,7 @@ def test_discovery_routes_calls_through_the_registry_past_a_dead_instance(shop, 
         n: {**c, "DISCOVERY": True, "BASE_URL": dead} for n, c in conf["SERVICES"].items()
     }
     user_id = shop.user()
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = process_order_request(user_id, two_items(), "tok_visa")
     assert result.status == "completed"
     assert shop.orders.get_order(order_id=result.context["order_id"])["status"] == "pending"
@@ -274,7 +274,7 @@ def test_payments_refusing_connections_is_undone_without_a_person(shop, saga_set
             "BASE_URL": f"http://127.0.0.1:{_closed_port()}",
         },
     }
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = process_order_request(shop.user(), two_items(), "tok_visa", saga_id="pay-down")
     assert result.status == "compensated"
     assert result.context["payment"] == {"state": "absent"}
@@ -322,7 +322,7 @@ def test_items_never_sent_are_not_replayed_by_the_release(shop, saga_settings):
     conf["REGISTRY"] = {**conf.get("REGISTRY", {}), "INSTANCES": {"inventory": []}}
     conf["SERVICES"] = {n: {**c, "DISCOVERY": True} for n, c in conf["SERVICES"].items()}
     user_id = shop.user()
-    with override_settings(MICROSERVICES=conf):
+    with override_settings(INTERLINK=conf):
         result = process_order_request(user_id, two_items(), "tok_visa", saga_id="never-sent")
     sent = shop.stubs["inventory"].requests(method="POST", path="/reservations")
     assert (result.status, sent) == ("compensated", [])

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from microservices.exceptions import PaymentDeclined, ResourceNotFound, UnprocessableEntity
+from django_interlink.exceptions import PaymentDeclined, ResourceNotFound, UnprocessableEntity
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")
 

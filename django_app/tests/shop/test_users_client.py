@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from microservices.clients.base import ServiceClient
-from microservices.exceptions import ResourceConflict, ResourceNotFound, UnprocessableEntity
+from django_interlink.clients.base import ServiceClient
+from django_interlink.exceptions import ResourceConflict, ResourceNotFound, UnprocessableEntity
 from shop.clients.users import user_cache_key
 
 pytestmark = pytest.mark.usefixtures("reset_stubs")

@@ -9,15 +9,15 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from microservices.events.bus import EventBus
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.events.outbox import outbox_enqueue, outbox_relay
-from microservices.exceptions import PublishError
-from microservices.models import OutboxEvent
-from microservices.request_id import bind_request_id
-from microservices.tracing import REQUEST_ID_ATTRIBUTE, capture, tracer
+from django_interlink.events.bus import EventBus
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.events.outbox import outbox_enqueue, outbox_relay
+from django_interlink.exceptions import PublishError
+from django_interlink.models import OutboxEvent
+from django_interlink.request_id import bind_request_id
+from django_interlink.tracing import REQUEST_ID_ATTRIBUTE, capture, tracer
 from shop.event_samples import sample_data, sample_envelope
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_a_refused_publish_ends_its_span_as_an_error(spans):
     outbox_relay(bus=CapturingBus(refuse=frozenset({"user.created"})))
     publish = spans.one("publish user.created")
     assert publish.status.status_code is StatusCode.ERROR
-    assert publish.attributes["microservices.outcome"] == "refused"
+    assert publish.attributes["django_interlink.outcome"] == "refused"
 
 
 def test_a_relay_without_tracing_passes_the_stored_context_on():
@@ -134,7 +134,7 @@ def test_the_handlers_run_in_a_process_span_child_of_the_publish(spans):
     assert process.attributes["messaging.operation.type"] == "process"
     assert process.attributes["messaging.message.id"] == envelope.event_id
     assert process.attributes["messaging.destination.name"] == "user.created"
-    assert process.attributes["microservices.handlers"] == ("test.trace_handler",)
+    assert process.attributes["django_interlink.handlers"] == ("test.trace_handler",)
     assert process.attributes[REQUEST_ID_ATTRIBUTE] == envelope.correlation_id
 
 

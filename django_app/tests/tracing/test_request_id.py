@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from microservices.middleware import RequestIDMiddleware
-from microservices.tracing import REQUEST_ID_ATTRIBUTE, tracer
+from django_interlink.middleware import RequestIDMiddleware
+from django_interlink.tracing import REQUEST_ID_ATTRIBUTE, tracer
 
 
 def test_the_request_id_is_recorded_on_the_server_span(spans):

@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 from opentelemetry.trace import StatusCode
 
-from microservices.exceptions import StepRejected
-from microservices.models import OutboxEvent, SagaExecution, SagaStatus
-from microservices.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
-from microservices.sagas.registry import register
-from microservices.sagas.services import saga_create, saga_execute, saga_resume_stale
-from microservices.tracing import capture, tracer
+from django_interlink.exceptions import StepRejected
+from django_interlink.models import OutboxEvent, SagaExecution, SagaStatus
+from django_interlink.sagas.definition import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from django_interlink.sagas.registry import register
+from django_interlink.sagas.services import saga_create, saga_execute, saga_resume_stale
+from django_interlink.tracing import capture, tracer
 from shop.event_samples import sample_data
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ def test_each_step_and_undo_is_a_child_of_the_run_under_the_starter(spans):
         span = spans.one(name)
         assert span.context.trace_id == request.context.trace_id
         assert span.parent is not None and span.parent.span_id == run.context.span_id
-        assert span.attributes["microservices.saga.id"] == "t-1"
+        assert span.attributes["django_interlink.saga.id"] == "t-1"
     assert spans.one("saga traced step charge").status.status_code is StatusCode.ERROR
     assert spans.one("saga traced step reserve").status.status_code is StatusCode.UNSET
     reserve = spans.one("saga traced step reserve")
@@ -91,7 +91,7 @@ def test_a_resumed_run_continues_the_trace_and_links_to_the_interrupted_run(span
     assert run.context.trace_id == request.context.trace_id
     (link,) = run.links
     assert link.context.span_id == first.context.span_id
-    assert link.attributes == {"microservices.link": "interrupted run"}
+    assert link.attributes == {"django_interlink.link": "interrupted run"}
     stored = SagaExecution.objects.get(pk=execution.pk).trace_context
     assert stored["run"].split("-")[2] == f"{run.context.span_id:016x}"
     assert stored["traceparent"] == execution.trace_context["traceparent"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from opentelemetry import trace
 
-from microservices.tracing import capture, tracer, tracing_setup
+from django_interlink.tracing import capture, tracer, tracing_setup
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -19,7 +19,7 @@ OFF_PROBE = """
 import sys
 import threading
 from opentelemetry import trace
-from microservices.tracing import capture, tracer, tracing_setup
+from django_interlink.tracing import capture, tracer, tracing_setup
 assert tracing_setup() is False
 with tracer().start_as_current_span("nothing") as span:
     assert not span.is_recording()
@@ -31,7 +31,7 @@ print("off")
 """
 
 FILE_PROBE = """
-from microservices.tracing import capture, tracer, tracing_setup
+from django_interlink.tracing import capture, tracer, tracing_setup
 assert tracing_setup(service_name="probe", instrument=False) is True
 with tracer().start_as_current_span("parent"):
     with tracer().start_as_current_span("child"):
@@ -43,7 +43,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("OTEL_") and key != "MICROSERVICES_TRACES_FILE"
+        if not key.startswith("OTEL_") and key != "INTERLINK_TRACES_FILE"
     }
     environment["PYTHONPATH"] = f"{REPO / 'django_app'}{os.pathsep}{REPO}"
     environment.update(env)
@@ -71,7 +71,7 @@ def test_off_is_the_api_no_op_tracer_with_no_sdk_and_no_thread(env):
 def test_the_file_exporter_writes_one_json_line_a_span(tmp_path):
     """OTEL_TRACES_EXPORTER=jsonfile appends each ended span to the file, with its parent."""
     path = tmp_path / "spans-{pid}.jsonl"
-    out = _python(FILE_PROBE, OTEL_TRACES_EXPORTER="jsonfile", MICROSERVICES_TRACES_FILE=str(path))
+    out = _python(FILE_PROBE, OTEL_TRACES_EXPORTER="jsonfile", INTERLINK_TRACES_FILE=str(path))
     (written,) = tmp_path.glob("spans-*.jsonl")
     spans = {s["name"]: s for s in map(json.loads, written.read_text().splitlines())}
     assert set(spans) == {"parent", "child"}
@@ -86,7 +86,7 @@ from opentelemetry.instrumentation.django import DjangoInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
-from microservices.tracing import tracing_setup
+from django_interlink.tracing import tracing_setup
 assert tracing_setup() is True
 instrumentors = {
     "django": DjangoInstrumentor(),
@@ -109,7 +109,7 @@ print(",".join(sorted(n for n, i in instrumentors.items() if i.is_instrumented_b
 )
 def test_the_standard_variable_turns_instrumentations_off(tmp_path, disabled, instrumented):
     """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, as opentelemetry-instrument reads it."""
-    env = {"OTEL_TRACES_EXPORTER": "jsonfile", "MICROSERVICES_TRACES_FILE": str(tmp_path / "s")}
+    env = {"OTEL_TRACES_EXPORTER": "jsonfile", "INTERLINK_TRACES_FILE": str(tmp_path / "s")}
     if disabled is not None:
         env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = disabled
     assert _python(INSTRUMENTED_PROBE, **env).stdout.strip() == instrumented
@@ -119,12 +119,12 @@ def test_the_standard_variable_turns_instrumentations_off(tmp_path, disabled, in
     ("env", "message"),
     [
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER='zipkin' is not one of"),
-        ({"OTEL_TRACES_EXPORTER": "jsonfile"}, "needs MICROSERVICES_TRACES_FILE"),
+        ({"OTEL_TRACES_EXPORTER": "jsonfile"}, "needs INTERLINK_TRACES_FILE"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(monkeypatch, env, message):
     """An unknown exporter, or the file exporter without its file, is a clear error."""
-    monkeypatch.delenv("MICROSERVICES_TRACES_FILE", raising=False)
+    monkeypatch.delenv("INTERLINK_TRACES_FILE", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ValueError, match=message):
@@ -151,5 +151,5 @@ def test_the_provider_is_asked_for_the_tracer_once(spans, monkeypatch):
     for _ in range(3):
         with tracer().start_as_current_span("kept"):
             pass
-    assert asked == [("microservices",)]
+    assert asked == [("django_interlink",)]
     assert len(spans.named("kept")) == 3

@@ -11,12 +11,12 @@ import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from microservices.events.consumer import Dispatcher, Outcome
-from microservices.events.envelope import Envelope
-from microservices.events.handlers import HandlerRegistry
-from microservices.exceptions import PermanentHandlerError
-from microservices.request_id import current_request_id
-from microservices.tracing import carrier_of, linked, restore
+from django_interlink.events.consumer import Dispatcher, Outcome
+from django_interlink.events.envelope import Envelope
+from django_interlink.events.handlers import HandlerRegistry
+from django_interlink.exceptions import PermanentHandlerError
+from django_interlink.request_id import current_request_id
+from django_interlink.tracing import carrier_of, linked, restore
 from shop.event_samples import sample_envelope
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_a_window_is_one_process_span_linked_to_each_publish(spans):
     assert batch.attributes["messaging.batch.message_count"] == 3
     assert batch.attributes["messaging.operation.type"] == "process"
     assert batch.attributes["messaging.destination.name"] == "user.created"
-    assert batch.attributes["microservices.handlers"] == ("test.users",)
+    assert batch.attributes["django_interlink.handlers"] == ("test.users",)
     # the message without a traceparent has nothing to link to
     linked = [(link.context.trace_id, link.context.span_id) for link in batch.links]
     assert linked == [_ids(PARENTS[0]), _ids(PARENTS[1])]
@@ -85,7 +85,7 @@ def test_a_window_of_several_types_names_no_destination(spans):
     batch = spans.one("process")
     assert "messaging.destination.name" not in batch.attributes
     assert batch.attributes["messaging.batch.message_count"] == 2
-    assert batch.attributes["microservices.handlers"] == ("test.orders", "test.users")
+    assert batch.attributes["django_interlink.handlers"] == ("test.orders", "test.users")
 
 
 def test_a_failed_window_is_decided_again_in_a_span_per_message(spans):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microservices.exceptions import ResourceConflict, ResourceNotFound
+from django_interlink.exceptions import ResourceConflict, ResourceNotFound
 from shop.clients.inventory import InventoryServiceClient, Product, Reservation
 from tools.pacts.http import Case, problem, reads, uuid
 

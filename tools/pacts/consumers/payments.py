@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microservices.exceptions import PaymentDeclined, ResourceNotFound, UnprocessableEntity
+from django_interlink.exceptions import PaymentDeclined, ResourceNotFound, UnprocessableEntity
 from shop.clients.payments import Payment, PaymentServiceClient, Refund
 from tools.pacts.http import Case, problem, reads, uuid
 

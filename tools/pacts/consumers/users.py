@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pact import match
 
-from microservices.exceptions import ResourceConflict, ResourceNotFound
+from django_interlink.exceptions import ResourceConflict, ResourceNotFound
 from shop.clients.users import User, UserServiceClient
 from tools.pacts.http import Case, problem, reads, uuid
 

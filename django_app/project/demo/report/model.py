@@ -137,7 +137,7 @@ class Figure(TypedDict):
 class SagaTimeline(TypedDict):
     saga_id: str
     status: str
-    svg: str  # microservices.sagas.timeline.timeline_svg, as the admin draws it
+    svg: str  # django_interlink.sagas.timeline.timeline_svg, as the admin draws it
 
 
 class SceneRecording(TypedDict):

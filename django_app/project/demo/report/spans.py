@@ -96,13 +96,13 @@ def _label(span: SpanDict, peers: Mapping[str, str]) -> tuple[str, str]:
         return f"{method} {_peer(url, peers)} {urlsplit(url).path}", answer
     if kind in ("producer", "consumer"):
         event_id = str(_attr(span, "messaging.message.id") or "")
-        handlers = _attr(span, "microservices.handlers") or []
-        outcome = _attr(span, "microservices.outcome") or ""
+        handlers = _attr(span, "django_interlink.handlers") or []
+        outcome = _attr(span, "django_interlink.outcome") or ""
         extra = ", ".join(handlers) if kind == "consumer" else outcome
         return str(span["name"]), " · ".join(part for part in (event_id[:8], extra) if part)
-    if _attr(span, "microservices.saga.resumed"):
+    if _attr(span, "django_interlink.saga.resumed"):
         return str(span["name"]), "resumed: took over an interrupted run"
-    attempt = _attr(span, "microservices.saga.attempt")
+    attempt = _attr(span, "django_interlink.saga.attempt")
     return str(span["name"]), "" if attempt is None else f"attempt {attempt}"
 
 
@@ -186,12 +186,12 @@ def span_interactions(
             event_type = str(_attr(span, "messaging.destination.name") or span["name"])
             event_id = str(_attr(span, "messaging.message.id") or "")
             if kind == "producer":
-                if _attr(span, "microservices.outcome") != "confirmed":
+                if _attr(span, "django_interlink.outcome") != "confirmed":
                     continue  # refused: the row stays pending, a later relay sends it
                 source, target, detail = "outbox", "bus", ""
                 action: EventAction = "relayed"
             else:
-                handlers = ", ".join(_attr(span, "microservices.handlers") or [])
+                handlers = ", ".join(_attr(span, "django_interlink.handlers") or [])
                 if (event_id, handlers) in consumed:
                     continue
                 consumed.add((event_id, handlers))
