@@ -2,8 +2,8 @@
 
 A description saying what happens when a value is absent or wrong ("mints", "falls back",
 "defaults to", "when absent", "otherwise", "ignored") is a claim about behaviour, and a claim
-nobody tests drifts: the X-Request-ID text once promised a minted UUID for a value the pattern
-forbids, while the stubs and the API answered 422 (issue 21, section 6). `find_claims()` lists
+nobody tests drifts (say, a text promising a minted UUID for a value the pattern forbids, while
+the stubs and the API answer 422). `find_claims()` lists
 every such sentence in the contracts; `CLAIMS` names the tests that prove each;
 tools/tests/test_contract_claims.py fails for a claim with no test, a named test that does not
 exist, and an entry whose sentence is gone.

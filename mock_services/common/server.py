@@ -58,8 +58,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket bound now, so the (possibly ephemeral) port is known before start."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted sockets inherit this; without it Nagle + delayed ACK stall each keep-alive
-    # response by ~40 ms.
+    # Accepted sockets inherit this; without it Nagle's algorithm holds each keep-alive
+    # response back until the client's delayed ACK.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(128)

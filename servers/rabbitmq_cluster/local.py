@@ -144,7 +144,7 @@ class _LocalCluster:
             what="epmd",
             alive=self.epmd.alive,
         )
-        for node in self.nodes:  # all at once: three in ~10 s rather than three times 5-7 s
+        for node in self.nodes:  # all at once, so their start-ups overlap
             node.spawn()
         for node in self.nodes:
             self.wait_started(node)

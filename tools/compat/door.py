@@ -2,8 +2,8 @@
 
 `POST /api/orders` (contracts/shop.yaml) answers 202 before any service is called, so a value it
 accepts that a downstream contract refuses is found only when the saga calls that service, with
-stock already held (issue 17: quantity 101 at 100000000 was accepted, and the payments client
-refused the amount). These rules read the bounds from the contracts and fail when one does not
+stock already held (a quantity of 101 at a price of 100000000 is an amount the payments client
+refuses). These rules read the bounds from the contracts and fail when one does not
 fit (`python -m tools.compat.door`; `make contracts` runs them with every other flow through
 `python -m tools.compat.agree`):
 

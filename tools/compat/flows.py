@@ -2,7 +2,7 @@
 checks (tools/compat/carry.py says what "fits" means).
 
 Each `Flow` is read from the code that carries the value (`via`): the shop API's request into
-the order saga's service calls (shop/order_processing.py), a service's answer into the next
+the order saga's service calls (shop/order_steps.py), a service's answer into the next
 call, an event's payload into a handler's calls (shop/handlers.py) or a choreography
 participant's (shop/choreography/participants.py, calls.py), and into the event it publishes.
 `guards` names the checks the code makes before passing the value on, each with where it is:
@@ -67,7 +67,7 @@ ORDER_QUANTITY = request(ORDERS, "createOrder", "items", "[]", "quantity")
 ORDER_PRICE = request(ORDERS, "createOrder", "items", "[]", "unit_price")
 ORDER_CURRENCY = request(ORDERS, "createOrder", "currency")
 
-SAGA = "shop/order_processing.py"
+SAGA = "shop/order_steps.py"
 CALLS = "shop/choreography/calls.py"
 PARTICIPANTS = "shop/choreography/participants.py"
 OVER = "quantity-over-downstream"

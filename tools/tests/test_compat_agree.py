@@ -4,14 +4,12 @@ event field a choreography participant reads."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tools.compat import __main__ as gate
 from tools.compat import agree
@@ -19,44 +17,21 @@ from tools.compat.carry import UUID_PATTERN, flow_refusals
 from tools.compat.flows import FLOWS, KEYS, event
 from tools.compat.locate import SHOP, Contracts, event_schema
 from tools.pacts import reads
+from tools.tests.conftest import Tree, node, replace, set_keys
 
-CONTRACTS = gate.working_tree(gate.ROOT)
 RESERVED = event_schema("checkout.stock_reserved")
 TOTAL = "/properties/data/properties/total_amount"
 PRODUCT = "/components/schemas/OrderItemCreate/properties/product_id"
 CARD = "/components/schemas/CardPaymentMethod/properties"
 
 
-def node(tree: dict[str, Any], document: str, pointer: str) -> dict[str, Any]:
-    found: Any = tree[document]
-    for part in pointer.split("/")[1:]:
-        found = found[part]
-    assert isinstance(found, dict)
-    return found
-
-
 def found(tree: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(f.rule, f.document, f.pointer) for f in agree.agree_findings(tree)}
 
 
-def test_compat_agree_the_contracts_agree() -> None:
+def test_compat_agree_the_contracts_agree(contracts: Tree) -> None:
     """The working tree: no flow lets through what its downstream refuses."""
-    assert agree.agree_findings(CONTRACTS) == []
-
-
-def _set(document: str, pointer: str, **values: Any) -> Any:
-    def edit(tree: dict[str, Any]) -> None:
-        node(tree, document, pointer).update(values)
-
-    return edit
-
-
-def _replace(document: str, pointer: str, value: dict[str, Any]) -> Any:
-    def edit(tree: dict[str, Any]) -> None:
-        parent, _, name = pointer.rpartition("/")
-        node(tree, document, parent)[name] = value
-
-    return edit
+    assert agree.agree_findings(contracts) == []
 
 
 def _unrequire(tree: dict[str, Any]) -> None:
@@ -74,7 +49,7 @@ def _format_only(tree: dict[str, Any]) -> None:
     uuid = {"type": "string", "format": "uuid", "minLength": 36, "maxLength": 36}
     for document in ("contracts/inventory.yaml", "contracts/orders.yaml"):
         node(tree, document, "/components/schemas")["Id"] = dict(uuid)
-    _replace(SHOP, PRODUCT, {"type": "string", "minLength": 36, "maxLength": 36})(tree)
+    replace(SHOP, PRODUCT, {"type": "string", "minLength": 36, "maxLength": 36})(tree)
 
 
 def _drop_payment_id(tree: dict[str, Any]) -> None:
@@ -85,22 +60,22 @@ def _drop_payment_id(tree: dict[str, Any]) -> None:
 EDITS: list[tuple[str, Any, set[tuple[str, str, str]]]] = [
     (
         "type: the event's total becomes any number",
-        _set(RESERVED, TOTAL, type="number"),
+        set_keys(RESERVED, TOTAL, type="number"),
         {("type-not-carried", RESERVED, f"{TOTAL}/type")},
     ),
     (
         "null: the event's total may be null",
-        _set(RESERVED, TOTAL, type=["integer", "null"]),
+        set_keys(RESERVED, TOTAL, type=["integer", "null"]),
         {("null-not-carried", RESERVED, TOTAL)},
     ),
     (
         "enum: the shop takes a payment method payments does not",
-        _replace(SHOP, f"{CARD}/type", {"type": "string", "enum": ["card", "paypal"]}),
+        replace(SHOP, f"{CARD}/type", {"type": "string", "enum": ["card", "paypal"]}),
         {("enum-not-carried", SHOP, f"{CARD}/type")},
     ),
     (
         "pattern: the shop's product id is another regular expression",
-        _replace(SHOP, PRODUCT, {"type": "string", "format": "uuid", "pattern": "^[0-9a-f-]{36}$"}),
+        replace(SHOP, PRODUCT, {"type": "string", "format": "uuid", "pattern": "^[0-9a-f-]{36}$"}),
         {("pattern-not-carried", SHOP, PRODUCT)},
     ),
     (
@@ -110,7 +85,7 @@ EDITS: list[tuple[str, Any, set[tuple[str, str, str]]]] = [
     ),
     (
         "maximum: the event's total over the largest payment",
-        _set(RESERVED, TOTAL, maximum=20_000_000_000),
+        set_keys(RESERVED, TOTAL, maximum=20_000_000_000),
         {("range-not-carried", RESERVED, f"{TOTAL}/maximum")},
     ),
     (
@@ -120,12 +95,12 @@ EDITS: list[tuple[str, Any, set[tuple[str, str, str]]]] = [
     ),
     (
         "minLength: the shop takes an empty card token",
-        _set(SHOP, f"{CARD}/token", minLength=0),
+        set_keys(SHOP, f"{CARD}/token", minLength=0),
         {("range-not-carried", SHOP, f"{CARD}/token/minLength")},
     ),
     (
         "maxLength: the shop takes a longer card token",
-        _set(SHOP, f"{CARD}/token", maxLength=500),
+        set_keys(SHOP, f"{CARD}/token", maxLength=500),
         {("range-not-carried", SHOP, f"{CARD}/token/maxLength")},
     ),
     (
@@ -149,35 +124,33 @@ EDITS: list[tuple[str, Any, set[tuple[str, str, str]]]] = [
 
 @pytest.mark.parametrize(("name", "edit", "expected"), EDITS, ids=[e[0] for e in EDITS])
 def test_compat_agree_an_upstream_widened_past_its_downstream_fails(
-    name: str, edit: Any, expected: set[tuple[str, str, str]]
+    name: str, edit: Any, expected: set[tuple[str, str, str]], contracts: Tree
 ) -> None:
     """Each edit of a copy of the contracts yields exactly its (rule, document, pointer)."""
-    tree = copy.deepcopy(CONTRACTS)
-    edit(tree)
-    assert found(tree) == expected
+    edit(contracts)
+    assert found(contracts) == expected
 
 
-def test_compat_agree_an_exclusive_bound_as_tight_as_the_downstreams_fits() -> None:
+def test_compat_agree_an_exclusive_bound_as_tight_as_the_downstreams_fits(contracts: Tree) -> None:
     """Integers: exclusiveMinimum 0 is minimum 1, exclusiveMaximum 10000000001 is the
     payments maximum; a narrower enum than the downstream's const fits; the uuid pattern
     promises the uuid format (and its length) whatever format it claims."""
-    tree = copy.deepcopy(CONTRACTS)
-    _replace(SHOP, PRODUCT, {"type": "string", "format": "uri", "pattern": UUID_PATTERN})(tree)
-    total = node(tree, RESERVED, TOTAL)
+    replace(SHOP, PRODUCT, {"type": "string", "format": "uri", "pattern": UUID_PATTERN})(contracts)
+    total = node(contracts, RESERVED, TOTAL)
     del total["minimum"], total["maximum"]
     total.update(exclusiveMinimum=0, exclusiveMaximum=10_000_000_001)
-    node(tree, SHOP, CARD)["type"] = {"type": "string", "enum": ["card"]}
-    assert found(tree) == set()
+    node(contracts, SHOP, CARD)["type"] = {"type": "string", "enum": ["card"]}
+    assert found(contracts) == set()
 
 
-def test_compat_agree_a_guard_names_the_check_the_code_makes() -> None:
+def test_compat_agree_a_guard_names_the_check_the_code_makes(contracts: Tree) -> None:
     """The catalogue's price may be null (unpriced); orders refuses null: only the guard
     (shop/prices.py::check_price) keeps the flow from failing."""
     [flow] = [f for f in FLOWS if f.guards]
-    contracts = Contracts(CONTRACTS)
-    assert flow_refusals(contracts, flow) == []
+    located = Contracts(contracts)
+    assert flow_refusals(located, flow) == []
     unguarded = dataclasses.replace(flow, guards={})
-    assert [r.check for r in flow_refusals(contracts, unguarded)] == ["null"]
+    assert [r.check for r in flow_refusals(located, unguarded)] == ["null"]
 
 
 def test_compat_agree_every_field_a_participant_reads_is_in_the_flows_table() -> None:
@@ -196,18 +169,14 @@ def test_compat_agree_every_field_a_participant_reads_is_in_the_flows_table() ->
 
 
 def test_compat_agree_command_exits_1_and_names_both_ends(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    contracts_copy: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`python -m tools.compat.agree`: 0 on our contracts; 1 with a line per finding naming
     the upstream document and pointer, then the downstream document, operation and pointer."""
     assert agree.main(["--root", str(gate.ROOT)]) == 0
     assert "0 value(s)" in capsys.readouterr().out
-    shutil.copytree(gate.ROOT / "contracts", tmp_path / "contracts")
-    path = tmp_path / RESERVED
-    document = yaml.safe_load(path.read_text())
-    document["properties"]["data"]["properties"]["total_amount"]["maximum"] = 20_000_000_000
-    path.write_text(yaml.safe_dump(document))
-    assert agree.main(["--root", str(tmp_path)]) == 1
+    root = contracts_copy(RESERVED, TOTAL, maximum=20_000_000_000)
+    assert agree.main(["--root", str(root)]) == 1
     out = capsys.readouterr().out
     assert (
         f"AGREE {RESERVED} | {TOTAL}/maximum -> contracts/payments.yaml | createPayment | "

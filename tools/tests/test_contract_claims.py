@@ -21,7 +21,7 @@ def test_every_named_test_exists() -> None:
 
 
 def test_the_request_id_claim_says_what_the_services_do() -> None:
-    """Section 6 of issue 21: the text no longer promises a UUID for a refused value."""
+    """The text promises no UUID for a refused value: the services answer it with a 422."""
     for document in ("contracts/users.yaml", "contracts/shop.yaml"):
         text = find_claims()[(document, "/components/parameters/RequestId/description")]
         assert "refused with 422" in text

@@ -19,7 +19,7 @@ from django_interlink.models.sagas import ACTIVE_STATUSES
 from django_interlink.sagas.outcomes import ABSENT
 from django_interlink.sagas.services import worker_pid
 
-# Where shop/order_processing.py records each step's call outcomes in the saga's context: one
+# Where shop/order_steps.py records each step's call outcomes in the saga's context: one
 # record ({"state": ...}), or one per item ({"0": {"state": ...}, ...}).
 CALL_RECORDS = {
     "reserve_inventory": "reservations",

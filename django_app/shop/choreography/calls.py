@@ -28,7 +28,8 @@ from django_interlink.exceptions import (
     StepRejected,
     UnprocessableEntity,
 )
-from django_interlink.sagas.outcomes import in_flight, nothing_done
+from django_interlink.http_statuses import nothing_done
+from django_interlink.sagas.outcomes import in_flight
 
 from ..clients.inventory import InventoryServiceClient
 from ..clients.orders import OrderItem, OrderServiceClient

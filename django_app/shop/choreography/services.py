@@ -21,10 +21,12 @@ from django_interlink.events.outbox import outbox_enqueue
 from ..models import Checkout, CheckoutStatus
 from ..order_processing import build_order_context
 
-__all__ = ["TERMINAL", "checkout_start", "checkout_stuck", "confirmation_mail"]
+__all__ = ["CHECKOUT_ENDS", "checkout_start", "checkout_stuck", "confirmation_mail"]
 
 # Statuses no participant moves on from.
-TERMINAL = frozenset({CheckoutStatus.COMPLETED, CheckoutStatus.COMPENSATED, CheckoutStatus.FAILED})
+CHECKOUT_ENDS = frozenset(
+    {CheckoutStatus.COMPLETED, CheckoutStatus.COMPENSATED, CheckoutStatus.FAILED}
+)
 
 
 def checkout_start(
@@ -78,7 +80,7 @@ def checkout_stuck(*, quiet_for: timedelta) -> QuerySet[Checkout]:
     to ask, the row's status says which event is waiting for which participant."""
     cutoff = timezone.now() - quiet_for
     return (
-        Checkout.objects.exclude(status__in=TERMINAL)
+        Checkout.objects.exclude(status__in=CHECKOUT_ENDS)
         .filter(updated_at__lt=cutoff)
         .order_by("updated_at")
     )

@@ -15,13 +15,13 @@ from django_interlink.exceptions import (
     ServiceTimeoutError,
     ServiceUnavailable,
 )
+from django_interlink.http_statuses import nothing_done
 from django_interlink.sagas.outcomes import (
     ABSENT,
     APPLIED,
     UNKNOWN,
     earlier_calls_unrecorded,
     in_flight,
-    nothing_done,
     resolve,
     tracked,
 )

@@ -106,7 +106,7 @@ def test_every_response_carries_the_request_id(api):
 
 
 def test_an_order_the_payments_service_could_not_carry_is_a_422_at_the_door(api):
-    """Issue 17's order (101 x 100000000 is over the largest payment, 10000000000): refused
+    """An order of 101 x 100000000 (over the largest payment, 10000000000): refused
     before a saga exists, one errors[] entry naming the price no catalogue price can equal."""
     body = {
         "items": [

@@ -1,8 +1,9 @@
 """Malformed bodies thrown at the live app (manage.py runserver on a socket): every answer is a
 4xx (or the 202 of a valid order) in application/problem+json, never a 5xx, never HTML.
 
-The named cases are the ones that used to break (deep nesting, 3 MB, NaN, invalid UTF-8); the
-hypothesis cases are raw bytes and JSON of any shape, nesting and number, NaN included.
+The named cases are the ones most likely to break a parser (deep nesting, 3 MB, NaN, invalid
+UTF-8); the hypothesis cases are raw bytes and JSON of any shape, nesting and number, NaN
+included.
 """
 
 from __future__ import annotations

@@ -15,12 +15,8 @@ from django_interlink.sagas.definition import SagaDefinition, SagaStep
 from django_interlink.sagas.mermaid import saga_to_mermaid
 from django_interlink.sagas.services import saga_execute, saga_resume, saga_retry_compensation
 from mock_services.inventory.store import GADGET_ID, SOLD_OUT_ID, WIDGET_ID
-from shop.order_processing import (
-    ORDER_PROCESSING,
-    process_order_request,
-    process_payment,
-    refund_payment,
-)
+from shop.order_processing import ORDER_PROCESSING, process_order_request
+from shop.order_steps import process_payment, refund_payment
 
 from .support import (
     GADGET_PRICE,

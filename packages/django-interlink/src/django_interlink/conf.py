@@ -14,11 +14,13 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from .http_statuses import UNAVAILABLE_STATUSES
+
 DEFAULT_RETRY: dict[str, Any] = {
     "TOTAL": 3,
     "BACKOFF_FACTOR": 0.1,
     "BACKOFF_MAX": 2.0,
-    "STATUS_FORCELIST": [429, 500, 502, 503, 504],
+    "STATUS_FORCELIST": sorted(UNAVAILABLE_STATUSES),
     "RETRY_AFTER_MAX": 10.0,
 }
 
@@ -32,15 +34,14 @@ DEFAULT_SERVICE: dict[str, Any] = {
 }
 
 DEFAULTS: dict[str, Any] = {
-    # service name -> DEFAULT_SERVICE overrides; the contract is contracts/<name>.yaml
+    # Service name -> DEFAULT_SERVICE overrides; its contract is CONTRACTS_DIR/<name>.yaml
     "SERVICES": {},
-    # the folder of OpenAPI documents and events/asyncapi.yaml; "" is BASE_DIR / "contracts"
-    "CONTRACTS_DIR": "",
-    # "on": every request and response; "sampled": a fraction of them; "off"
+    "CONTRACTS_DIR": "",  # "": BASE_DIR / "contracts"
+    # "on" (every call), "sampled" (CONTRACT_SAMPLE_RATE of them) or "off"
     "CONTRACT_VALIDATION": "on",
     "CONTRACT_SAMPLE_RATE": 0.05,
     "REGISTRY": {
-        "BACKEND": "static",
+        "BACKEND": "static",  # "consul", or a dotted class path
         "CACHE_TTL": 30,
         "CONSUL_HTTP_ADDR": "",
         "CONSUL_HTTP_TOKEN": "",
@@ -52,36 +53,31 @@ DEFAULTS: dict[str, Any] = {
         "HEALTH_CHECK_INTERVAL": "10s",
         "HEALTH_CHECK_TIMEOUT": "5s",
         "DEREGISTER_CRITICAL_AFTER": "1m",
-        # this service's /health/ready/, which Consul's HTTP check calls ("" = built from above)
+        # The URL Consul's HTTP check calls ("": this service's /health/ready/)
         "HEALTH_CHECK_URL": "",
         "SERVICE_TAGS": [],
         "CONSUL_TIMEOUT": 2.0,
         "CACHE_ALIAS": "default",
-        # static backend: service name -> list of base URLs (else the service's BASE_URL)
+        # Static backend: service name -> base URLs ({}: each service's BASE_URL)
         "INSTANCES": {},
     },
     "EVENT_BUS": {
-        "BACKEND": "memory",
-        # The memory bus with DEBUG off is an error (check E048) and relay_outbox refuses it:
-        # True only where one process publishes and consumes (tests, the demo).
+        "BACKEND": "memory",  # or "rabbitmq", "redis", "redis_pubsub"
+        # The memory bus outside DEBUG, for one process that publishes and consumes (E048)
         "ALLOW_MEMORY_BUS": False,
         "PRODUCER": "django-orders",
-        # one node, or a cluster: a list of URLs or one string of comma-separated URLs
+        # One URL, or a cluster's: a list or one comma-separated string
         "RABBITMQ_URL": "",
         "RABBITMQ_EXCHANGE": "django_interlink.events",
-        # at least 2 x CONSUME_WINDOW (W051): the next window arrives while one commits
+        # At least 2 x CONSUME_WINDOW (W051)
         "RABBITMQ_PREFETCH": 50,
         "REDIS_URL": "",
-        # Redis with Sentinel: ["host:port", ...] or [[host, port], ...] and the service name;
-        # REDIS_URL then gives only the primary's auth, db and TLS (events/redis/connection.py)
+        # Sentinels ("host:port" or [host, port]) and their service; REDIS_URL then only auth
         "REDIS_SENTINELS": [],
         "REDIS_SENTINEL_SERVICE": "",
-        # auth of the sentinels themselves ("" = none)
         "REDIS_SENTINEL_USERNAME": "",
         "REDIS_SENTINEL_PASSWORD": "",
-        # Redis Streams: a publish counts only once this many replicas have it (WAIT), else
-        # the relay keeps its rows pending; 0 = the primary's answer is enough (asynchronous
-        # replication: a failover can lose what it answered). Waits at most the timeout.
+        # Replicas a Redis Streams publish must reach (WAIT) before it counts; 0: the primary
         "REDIS_WAIT_REPLICAS": 0,
         "REDIS_WAIT_TIMEOUT_MS": 1000,
         "REDIS_STREAM_PREFIX": "events",
@@ -89,28 +85,18 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_BACKOFF": 0.2,
         "CONSUMER_GROUP": "django-orders",
         "OUTBOX_BATCH_SIZE": 100,
-        # Messages decided in one database transaction and settled with one multiple ack
-        # (RabbitMQ) or one XACK (Redis Streams): tried at once (one inbox INSERT for the window,
-        # no savepoint), and decided again a savepoint a message only if a handler fails (about
-        # 6-8x the events/s of 1 in bench_consume). 1 = each message its own transaction and
-        # ack, its effect visible at once, its handler run once a delivery. N > 1 shows no
-        # effect before its window commits, holds the row locks of up to N handlers until then,
-        # and runs a handler again when another message of its window fails (its database
-        # effects still apply once; an email it sends would go twice): opt in where handlers
-        # only write the database. Keep N <= 64: PostgreSQL caches 64 subtransactions per
-        # transaction (the second try's savepoints).
+        # Messages decided in one transaction, settled with one ack (docs/events.md)
         "CONSUME_WINDOW": 1,
-        # A window closes after this many seconds even if not full, so a quiet queue acks promptly.
+        # Seconds before a window that is not full closes
         "CONSUME_WINDOW_WAIT": 0.05,
-        # modules exposing `registry = HandlerRegistry()`; consume_events runs their handlers
+        # Modules exposing `registry = HandlerRegistry()`, whose handlers consume_events runs
         "HANDLER_MODULES": [],
         "MAX_EVENT_BYTES": 256 * 1024,
         "RABBITMQ_QUEUE_TYPE": "quorum",  # "classic" for brokers without quorum queues
-        # replicas of each new quorum queue (x-quorum-initial-group-size); None: the broker's
-        # default (every node of the cluster)
+        # Replicas of each new quorum queue (None: every node of the cluster)
         "RABBITMQ_QUORUM_INITIAL_GROUP_SIZE": None,
         "RABBITMQ_HEARTBEAT": 30,
-        # publish: keep reconnecting this long before raising BusUnavailable
+        # Seconds a publish keeps reconnecting before BusUnavailable
         "PUBLISH_TIMEOUT": 15.0,
         "RECONNECT_BACKOFF_MAX": 5.0,
         # Redis Streams: entries pending this long on a consumer are reclaimed (XAUTOCLAIM)
@@ -120,74 +106,60 @@ DEFAULTS: dict[str, Any] = {
         "OUTBOX_POLL_INTERVAL": 1.0,
     },
     "HEALTH": {
-        # /health/ready/ re-checks the dependencies at most this often (seconds; 0 = every call)
+        # Seconds /health/ready/ reuses its last check (0: check on every call)
         "CACHE_SECONDS": 2.0,
-        # a bearer token that may read the per-component details ("" = staff users only)
+        # A bearer token that may read the per-component details ("": staff users only)
         "TOKEN": "",
     },
     "METRICS": {
-        # /metrics reads these consumer groups' lag and dead letters from the broker: group ->
-        # the event types it consumes. {} = CONSUMER_GROUP, with the types of HANDLER_MODULES.
+        # Consumer group -> its event types, for lag and dead letters ({}: CONSUMER_GROUP's)
         "GROUPS": {},
-        # A scrape waits at most this long (seconds) for the broker, and for each database
-        # query on PostgreSQL; what does not answer is counted in *_scrape_errors_total
+        # Seconds a scrape waits for the broker and for each database query
         "SCRAPE_TIMEOUT": 2.0,
     },
     "API": {
-        # The contract of the API this application serves (a file in CONTRACTS_DIR, or a path);
-        # "" = no contract validation by django_interlink.api.middleware
+        # The contract of the API this application serves ("": no validation)
         "CONTRACT": "",
-        # Requests under this prefix are validated against it, and their responses too
+        # Requests under this prefix, and their responses, are validated against it
         "PATH_PREFIX": "/api/",
-        # A response the contract forbids is logged and answered as a 500 problem instead
+        # A response the contract forbids is logged and answered as a 500 problem
         "VALIDATE_RESPONSES": True,
-        # A larger request body is a 413 problem (Django's DATA_UPLOAD_MAX_MEMORY_SIZE too)
+        # A larger request body is a 413 problem
         "MAX_BODY_BYTES": 64 * 1024,
-        # Deeper JSON (arrays and objects inside each other) is a 400 problem
+        # Deeper JSON is a 400 problem
         "MAX_JSON_DEPTH": 32,
-        # After this many seconds an Idempotency-Key is forgotten: reused, it is a new request
+        # Seconds an Idempotency-Key is remembered
         "IDEMPOTENCY_KEY_TTL": 24 * 3600,
-        # Rate-limited operations (api.ratelimit) take this many requests per token a window;
-        # 0 = no limit
+        # Requests per token a window to rate-limited operations (0: no limit)
         "RATE_LIMIT": 60,
         "RATE_LIMIT_WINDOW": 60,
     },
     "RETENTION": {
-        # Seconds between the purges the relay loop runs (0 = only `manage.py purge_expired`)
+        # Seconds between the relay loop's purges (0: only `manage.py purge_expired`)
         "INTERVAL": 300,
-        # Seconds each kind of row is kept; the purge deletes what is older
+        # Seconds each kind of row is kept
         "OUTBOX_SENT": 7 * 86400,
-        # Longer than any redelivery can take (E091): a redelivery after its row is gone would
-        # be applied again
-        "INBOX": 14 * 86400,
-        # How long a dead letter may still be replayed and be applied only once (part of the
-        # inbox's horizon)
-        "DEAD_LETTER_REPLAY": 7 * 86400,
-        # Finished sagas (completed, failed, compensated) and their step logs, after completed_at;
-        # sagas needing attention and active ones are never purged
-        "SAGAS": 30 * 86400,
-        # Redis Streams: entries of each group's stream are trimmed up to the oldest one a group
-        # still needs; the dead-letter stream keeps about this many entries
+        "INBOX": 14 * 86400,  # longer than any redelivery can take (E091)
+        "DEAD_LETTER_REPLAY": 7 * 86400,  # a dead letter replayed within it applies once
+        "SAGAS": 30 * 86400,  # finished ones only, from completed_at
+        # About how many entries the Redis dead-letter stream keeps
         "REDIS_DEAD_LETTER_MAXLEN": 10_000,
-        # Rows deleted per statement, so a large purge never holds long locks
+        # Rows deleted per statement
         "BATCH_SIZE": 1000,
     },
     "SAGA": {
-        # Kept alive while a step runs (a heartbeat every third of it), so its length only sets
-        # how long a dead worker's sagas wait to be resumed; it must outlast one call (W060):
-        # 4 attempts x (2 + 5) s + 3 Retry-After waits of up to 10 s = 58 s <= 90 s less 30 s.
+        # Seconds a dead worker's sagas wait to be resumed; it must outlast one call (W060)
         "LEASE_SECONDS": 90,
         "STEP_TIMEOUT": 10.0,
-        # An undo's tries within one run (passing failures only), then it waits, released:
+        # An undo's tries within one run, for passing failures
         "COMPENSATION_ATTEMPTS": 5,
         "COMPENSATION_BACKOFF": 0.2,
         "COMPENSATION_BACKOFF_MAX": 5.0,
-        # ... COMPENSATION_WAIT seconds, doubling up to COMPENSATION_WAIT_MAX, while the other
-        # undos go on; after COMPENSATION_HORIZON seconds of waiting it calls a person (E064).
+        # Then it waits, released: from this, doubling up to the max, until the horizon (E064)
         "COMPENSATION_WAIT": 5.0,
         "COMPENSATION_WAIT_MAX": 300.0,
         "COMPENSATION_HORIZON": 6 * 3600.0,
-        # dotted paths of SagaDefinition objects a worker can resume (as INSTALLED_APPS names apps)
+        # Dotted paths of the SagaDefinitions a worker can resume
         "DEFINITIONS": [],
     },
 }

@@ -30,12 +30,13 @@ from django.core.exceptions import ImproperlyConfigured
 from ..call_guards import run_guards
 from ..conf import ms_settings
 from ..exceptions import ContractViolation, ServiceConnectionError, ServiceTimeoutError
+from ..http_statuses import UNAVAILABLE_STATUSES
 from ..metrics import instruments
 from ..request_id import HEADER as REQUEST_ID_HEADER
 from ..request_id import request_id_for_call
 from .contract import Call, contract_for, should_validate
 from .endpoint import Endpoint, Route, StaticEndpoint
-from .responses import ACCEPT, OPERATIONAL_STATUSES, ServiceResponse, read_response
+from .responses import ACCEPT, ServiceResponse, read_response
 from .transport import (
     IDEMPOTENCY_HEADER,
     UNSAFE_METHODS,
@@ -286,7 +287,7 @@ class ServiceClient:
                 response=response,
             )
         except ContractViolation as exc:
-            if status not in OPERATIONAL_STATUSES:
+            if status not in UNAVAILABLE_STATUSES:
                 # The call was answered, but not in a way we can trust: its effect is unknown.
                 exc.sent_unanswered = True
                 raise

@@ -16,6 +16,7 @@ from django.core.checks import CheckMessage, Tags, Warning, register
 
 from ..check_helpers import ID, at_least, error, number, positive_number, unknown_keys
 from ..conf import DEFAULT_RETRY, DEFAULT_SERVICE, DEFAULTS, ms_settings
+from ..http_statuses import UNAVAILABLE_STATUSES
 from .contract import MODES, contract_path, load_contract
 
 
@@ -119,7 +120,7 @@ def _check_retry(where: str, retry: Any) -> list[CheckMessage]:
             error(
                 "E012",
                 f"{where}['RETRY']['STATUS_FORCELIST'] = {statuses!r} must list 4xx/5xx ints.",
-                "E.g. [429, 500, 502, 503, 504]; never list 4xx business errors like 409.",
+                f"E.g. {sorted(UNAVAILABLE_STATUSES)}; never list 4xx business errors like 409.",
             )
         )
     return out
@@ -181,13 +182,13 @@ def check_clients_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 @register(Tags.compatibility, deploy=True)
 def check_validation_cost(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """`check --deploy`: validating every call costs about a millisecond each in production."""
+    """`check --deploy`: validating every call in production spends CPU on every call."""
     if ms_settings.CONTRACT_VALIDATION != "on" or settings.DEBUG:
         return []
     return [
         Warning(
-            "CONTRACT_VALIDATION is 'on': every request and response is validated "
-            "(about 1 ms of CPU per call).",
+            "CONTRACT_VALIDATION is 'on': every request and response is validated, "
+            "at a cost in CPU on every call.",
             hint="In production prefer 'sampled' with a CONTRACT_SAMPLE_RATE such as 0.05; "
             "keep 'on' in tests and staging.",
             id=ID.format("W002"),

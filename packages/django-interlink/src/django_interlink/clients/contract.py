@@ -35,8 +35,9 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from ..conf import ms_settings
 from ..exceptions import ContractViolation
+from ..http_statuses import UNAVAILABLE_STATUSES
 from .openapi import HOST, load_openapi
-from .responses import BODY, OPERATIONAL_STATUSES
+from .responses import BODY
 
 MODES = ("on", "sampled", "off")
 
@@ -216,7 +217,7 @@ class ServiceContract:
                 OpenAPIRequest(call), OpenAPIResponse(status, headers, body)
             )
         except ResponseNotFound as exc:
-            if status in OPERATIONAL_STATUSES:
+            if status in UNAVAILABLE_STATUSES:
                 return
             raise ContractViolation(
                 f"{self.service}.{op} response: status {status} is not documented",

@@ -2,8 +2,8 @@
 
 Each contract's validators are compiled once and reused by every call: openapi-core rebuilds
 schema validators and walks every path of the document on each call; `load_openapi()` gives it a
-validator cache per contract and a path finder that remembers each (method, template), which
-roughly halves validation's cost (bench/bench_contract_validation.py measures it). Calls are
+validator cache per contract and a path finder that remembers each (method, template), so that
+work is done once (bench/bench_contract_validation.py measures what it saves). Calls are
 matched on their path relative to the service's base URL, whatever the host.
 """
 

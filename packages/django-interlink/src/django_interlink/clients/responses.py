@@ -24,15 +24,12 @@ from ..exceptions import (
     ServiceUnavailable,
     UnprocessableEntity,
 )
+from ..http_statuses import UNAVAILABLE_STATUSES
 from ..request_id import HEADER as REQUEST_ID_HEADER
 
 ACCEPT = "application/json, application/problem+json;q=0.9"
 REPLAYED_HEADER = "Idempotent-Replayed"
 BODY = "<body>"  # the `field` of an error about the body as a whole
-
-# Statuses a service may answer with when it is overloaded or down, whether or not the contract
-# lists them: after the retries, the client reports them as ServiceUnavailable, not as a breach.
-OPERATIONAL_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 ERRORS_BY_STATUS: dict[int, type[ServiceHTTPError]] = {
     401: ServiceAuthError,
@@ -102,7 +99,7 @@ def read_response(
     try:
         data = parse_body(response)
     except ValueError as exc:
-        if status in OPERATIONAL_STATUSES:
+        if status in UNAVAILABLE_STATUSES:
             data = response.text
         else:
             raise ContractViolation(

@@ -26,10 +26,8 @@ from ..exceptions import (
     ServiceTimeoutError,
     StepRejected,
 )
+from ..http_statuses import STEP_RETRY_STATUSES
 from ..tracing import capture
-
-# 409 is the idempotency draft's "a request with this key is still in flight": try again.
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 def default_is_retryable(exc: BaseException) -> bool:
@@ -43,7 +41,7 @@ def default_is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     if isinstance(exc, ServiceHTTPError):
-        return exc.status_code in RETRYABLE_STATUS
+        return exc.status_code in STEP_RETRY_STATUSES
     # A plain network error that escaped a client is still a passing condition.
     return isinstance(exc, TimeoutError | ConnectionError) and not isinstance(exc, ServiceError)
 

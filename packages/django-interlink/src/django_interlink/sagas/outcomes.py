@@ -36,6 +36,7 @@ from ..exceptions import (
     ServiceHTTPError,
     ServiceTimeoutError,
 )
+from ..http_statuses import nothing_done
 
 APPLIED, ABSENT, UNKNOWN = "applied", "absent", "unknown"
 
@@ -57,11 +58,6 @@ CALL_ERRORS = (
     ContractViolation,
     RegistryError,
 )
-
-
-def nothing_done(status: int) -> bool:
-    """A status the services answer before doing anything, and do not store under the key."""
-    return status >= 500 or status in (408, 429)
 
 
 def outcome_of_failure(exc: ServiceError, before: str | None) -> str:

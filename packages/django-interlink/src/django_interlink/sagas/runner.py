@@ -57,15 +57,13 @@ class Runner:
         execution: SagaExecution,
         owner: str,
         lease_seconds: float,
-        *,
-        creating: bool = False,
     ) -> None:
         self.definition = definition
         self.execution = execution
         self.lease_seconds = lease_seconds
-        # creating: `execution` is new and unsaved; the first step's start inserts it
-        # (ExecutionStore), or raises SagaExists before any step has run.
-        self.store = ExecutionStore(execution, owner, lease_seconds, creating=creating)
+        # An unsaved `execution` is inserted with its first step's start (the store's
+        # create_and_begin), or SagaExists is raised before any step has run.
+        self.store = ExecutionStore(execution, owner, lease_seconds)
         # A PENDING saga has never started a step; any other may have logged attempts of the
         # step it stopped on (it crashed, or its compensation is being retried).
         self.resuming = execution.status != SagaStatus.PENDING
@@ -75,9 +73,9 @@ class Runner:
         state = self._stored_state()
         # How the previous step ended is written in one move with the next step's start.
         ended: StepEnd | None = None
-        # One heartbeat (one thread) for the whole run, not one per step: starting and joining
-        # a thread per step was about 7% of an order saga. Renewing between steps too is
-        # harmless; it stops before `finish` releases the lease, which it would take as lost.
+        # One heartbeat (one thread) for the whole run, not one per step: a thread started and
+        # joined per step is a cost on every step. Renewing between steps too is harmless; it
+        # stops before `finish` releases the lease, which it would take as lost.
         heartbeat = Heartbeat(self.store.renew, self.lease_seconds, saga_id=ex.saga_id)
         with heartbeat, saga_run_span(ex):
             while state.status not in TERMINAL_STATUSES and not state.waiting:

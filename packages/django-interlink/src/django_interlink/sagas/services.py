@@ -112,35 +112,25 @@ def saga_execute(
     """
     owner = owner or worker_id()
     seconds = _lease_seconds(lease_seconds)
-    if connection.vendor == "postgresql":
-        # The INSERT goes with the first step's start, one statement (store_postgres.py).
-        new = SagaExecution(
-            saga_id=saga_id,
-            saga_type=definition.saga_type,
-            status=SagaStatus.PENDING,
-            context_data=context,
-            lease_owner=owner,
-            trace_context=capture(),
-        )
-        try:
-            Runner(definition, new, owner, seconds, creating=True).run()
-        except SagaExists:
-            execution = None
-        else:
-            return SagaResult.from_execution(new)
+    # Unsaved: the store inserts it with the first step's start (ExecutionStore.create_and_begin).
+    new = SagaExecution(
+        saga_id=saga_id,
+        saga_type=definition.saga_type,
+        status=SagaStatus.PENDING,
+        context_data=context,
+        lease_owner=owner,
+        trace_context=capture(),
+    )
+    try:
+        Runner(definition, new, owner, seconds).run()
+    except SagaExists:
+        pass
     else:
-        execution = saga_create(
-            definition=definition,
-            saga_id=saga_id,
-            context=context,
-            owner=owner,
-            lease_seconds=seconds,
-        )
-    if execution is None:
-        existing = SagaExecution.objects.get(saga_id=saga_id)
-        if existing.is_terminal or not _claim(existing.pk, owner, seconds):
-            return SagaResult.from_execution(existing)
-        execution = SagaExecution.objects.get(pk=existing.pk)
+        return SagaResult.from_execution(new)
+    existing = SagaExecution.objects.get(saga_id=saga_id)
+    if existing.is_terminal or not _claim(existing.pk, owner, seconds):
+        return SagaResult.from_execution(existing)
+    execution = SagaExecution.objects.get(pk=existing.pk)
     Runner(definition, execution, owner, seconds).run()
     return SagaResult.from_execution(execution)
 

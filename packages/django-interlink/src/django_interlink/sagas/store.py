@@ -4,8 +4,9 @@ Every write of the execution row names the lease owner in its WHERE clause, so a
 saga was taken over writes nothing and gets SagaLeaseLost. A step's end and the next step's
 start are one move: the execution's new state and lease, the ended attempt's log row closed,
 the next attempt's row opened, the ended attempt's events put in the outbox. No crash can leave
-"step i ended" without "step j starts", or a state without its events. On PostgreSQL the move
-is one statement (store_postgres.py); elsewhere, a transaction of ORM writes.
+"step i ended" without "step j starts", or a state without its events. A new saga's row is
+inserted with its first attempt's start (`create_and_begin`). On PostgreSQL each move is one
+statement (store_postgres.py); elsewhere, a transaction of ORM writes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ __all__ = ["Attempt", "ExecutionStore", "SagaExists", "StepEnd"]
 
 
 class SagaExists(Exception):
-    """A saga the store was to create (`creating`) has a row already: nothing was written."""
+    """A saga the store was to create has a row already: nothing was written."""
 
 
 @dataclass
@@ -63,20 +64,11 @@ class StepEnd:
 class ExecutionStore:
     """The writes of the worker that holds the lease of one execution (updated in place)."""
 
-    def __init__(
-        self,
-        execution: SagaExecution,
-        owner: str,
-        lease_seconds: float,
-        *,
-        creating: bool = False,
-    ) -> None:
+    def __init__(self, execution: SagaExecution, owner: str, lease_seconds: float) -> None:
+        # An execution not saved yet is inserted by the first begin_attempt (create_and_begin).
         self.execution = execution
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
-        # PostgreSQL: `execution` is not saved yet; the first begin_attempt inserts it with its
-        # first attempt in one statement, or raises SagaExists.
-        self.creating = creating
 
     def checkpoint(self, events: Sequence[StepEvent] = ()) -> None:
         """Save the context as a step has left it so far, with `events` in the outbox, and
@@ -107,7 +99,8 @@ class ExecutionStore:
         self, state: SagaState, ctx: StepContext, ended: StepEnd | None
     ) -> SagaStepLog:
         """Record "the saga is at `state`, attempt n of this step starts", with how the
-        previous step ended in the same move; returns the attempt's open log row."""
+        previous step ended in the same move; returns the attempt's open log row. A new
+        execution is inserted with it, or SagaExists if its saga_id has a row."""
         log = SagaStepLog(
             execution=self.execution,
             step_index=state.step,
@@ -120,25 +113,37 @@ class ExecutionStore:
             started_at=timezone.now(),
         )
         fields = _state_fields(state, ended)
-        if self.creating:
-            self._create(fields, log)
-            return log
-        self._move(fields, close=ended.attempt if ended else None, open_log=log, release=False)
+        if self.execution._state.adding:
+            self.create_and_begin(fields, log)
+        else:
+            self._move(fields, close=ended.attempt if ended else None, open_log=log, release=False)
         return log
 
-    def _create(self, fields: dict[str, Any], log: SagaStepLog) -> None:
+    def create_and_begin(self, fields: dict[str, Any], log: SagaStepLog) -> None:
+        """Insert the unsaved execution with `fields` and the lease, and its first attempt's
+        open log row `log`, all or nothing: one statement on PostgreSQL, a transaction
+        elsewhere. SagaExists if the saga_id has a row already (nothing is written)."""
         fields = self._with_lease(fields, release=False, now=timezone.now())
         for name, value in fields.items():
             setattr(self.execution, name, value)
-        created_id, opened_id = create_in_one_statement(self.execution, log)
-        if created_id is None:
-            raise SagaExists(self.execution.saga_id)
-        self.creating = False
-        self.execution.pk = created_id
-        self.execution._state.adding = False
-        log.execution_id = created_id
-        log.pk = opened_id
-        log._state.adding = False
+        if connection.vendor == "postgresql":
+            created_id, opened_id = create_in_one_statement(self.execution, log)
+            if created_id is None:
+                raise SagaExists(self.execution.saga_id)
+            self.execution.pk = created_id
+            self.execution._state.adding = False
+            log.execution_id = created_id
+            log.pk = opened_id
+            log._state.adding = False
+            return
+        try:
+            # A savepoint inside a caller's transaction: a duplicate saga_id leaves it usable.
+            with transaction.atomic():
+                self.execution.save(force_insert=True)
+                log.execution = self.execution
+                log.save(force_insert=True)
+        except IntegrityError as exc:
+            raise SagaExists(self.execution.saga_id) from exc
 
     def retry_later(self, attempt: Attempt) -> None:
         """Close a failed attempt that will be tried again; the lease is renewed for the wait."""

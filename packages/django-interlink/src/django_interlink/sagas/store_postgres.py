@@ -1,14 +1,11 @@
-"""The store's per-step move as one PostgreSQL statement: a speed-up, not a second design.
+"""The store's writes as single PostgreSQL statements: a speed-up, not a second design.
 
-Why it exists: through the ORM the move is BEGIN, the lease-guarded UPDATE of the execution,
-the UPDATE closing one log row, the INSERT opening the next, the step's event into the outbox,
-COMMIT: up to six round trips on the hot path of every step (the order saga makes six moves).
-Data-modifying CTEs make it one statement, atomic on its own, each part conditional on the
-lease-guarded UPDATE having matched, so a lost lease writes nothing. `bench/bench_saga.py
---workers 1` (the order saga against the same calls made directly, median of 100, contract
-validation on) gives about 1.4x with this statement and 1.7x with the ORM path, against a
-target of 1.5x (1.7x and 2.2x with validation off; medians of six runs of each on a shared
-2-CPU machine). The ORM path stays for the other backends.
+Through the ORM a step's move is BEGIN, the lease-guarded UPDATE of the execution, the UPDATE
+closing one log row, the INSERT opening the next, the step's event into the outbox, COMMIT: up
+to six round trips on the path of every step. Data-modifying CTEs make it one statement, atomic
+on its own, each part conditional on the lease-guarded UPDATE having matched, so a lost lease
+writes nothing; a new saga's row goes in the same way, with its first attempt. The ORM path
+stays for the other backends; `bench/bench_saga.py` measures what the statement saves.
 """
 
 from __future__ import annotations
@@ -110,9 +107,9 @@ def move_in_one_statement(
 def create_in_one_statement(
     execution: SagaExecution, open_log: SagaStepLog
 ) -> tuple[int | None, int | None]:
-    """Insert the new `execution` with its first attempt's log row `open_log`, one statement
-    (a new saga's INSERT was a round trip of its own before its first move); returns (the
-    execution's id, the log row's id), (None, None) if the saga_id exists (nothing written)."""
+    """Insert the new `execution` with its first attempt's log row `open_log`, one statement;
+    returns (the execution's id, the log row's id), (None, None) if the saga_id exists
+    (nothing written)."""
     ex_columns, ex_values = _insert_values(execution)
     log_table = SagaStepLog._meta.db_table
     columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
