@@ -24,11 +24,10 @@ Layers, highest first; a module imports only from layers below its own (`|`: ind
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import ModuleType
 
 from . import consul, postgres, rabbitmq, redis, redis_sentinel
-from .containers import docker_available
+from .containers import first_available
 from .endpoint import Controller, Endpoint, Provisioned, ServerStartError, ServerUnavailable
 from .environment import required_servers
 from .process import sweep_stale_workdirs
@@ -63,23 +62,4 @@ def provide(name: str) -> Provisioned:
         _swept = True
         sweep_stale_workdirs()
     module = PROVIDERS[name]
-    from_env: Callable[[], Provisioned | None] = module.from_env
-    found = from_env()
-    if found is not None:
-        return found
-    docker_error: Exception | None = None
-    if docker_available():
-        try:
-            result: Provisioned = module.in_docker()
-            return result
-        except Exception as exc:  # an image that can't be pulled: try the local binary instead
-            docker_error = exc
-    try:
-        result = module.as_process()
-    except ServerUnavailable:
-        if docker_error is not None:
-            raise ServerStartError(
-                f"{name}: the Docker container failed: {docker_error}"
-            ) from docker_error
-        raise
-    return result
+    return first_available(name, module.from_env, module.in_docker, module.as_process)

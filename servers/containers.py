@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from .endpoint import CallbackController, Endpoint, Provisioned, ServerStartError
+from .endpoint import (
+    CallbackController,
+    Endpoint,
+    Provisioned,
+    ServerStartError,
+    ServerUnavailable,
+)
 from .readiness import wait_until_ready
 
 _docker_answer: bool | None = None
+
+T = TypeVar("T")
 
 
 def docker_available() -> bool:
@@ -103,3 +111,29 @@ def run_container(
         log_tail=container_log_tail(container),
     )
     return Provisioned(endpoint, close=container.stop)
+
+
+def first_available(
+    what: str,
+    from_env: Callable[[], T | None],
+    in_docker: Callable[[], T],
+    as_process: Callable[[], T],
+) -> T:
+    """The address the environment gives, else a container when Docker answers, else local
+    processes. A container that fails (an image that cannot be pulled) falls through to the
+    local binaries; if those are missing too, the error names what Docker said."""
+    found = from_env()
+    if found is not None:
+        return found
+    docker_error: Exception | None = None
+    if docker_available():
+        try:
+            return in_docker()
+        except Exception as exc:  # an image that can't be pulled: try the local binaries
+            docker_error = exc
+    try:
+        return as_process()
+    except ServerUnavailable:
+        if docker_error is not None:
+            raise ServerStartError(f"{what}: Docker failed: {docker_error}") from docker_error
+        raise

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from ..containers import docker_available
-from ..endpoint import ServerStartError, ServerUnavailable
+from ..containers import first_available
+from ..endpoint import ServerStartError
 from ..postgres import can_query
 from .docker import in_docker
 from .local import as_processes
@@ -37,18 +37,9 @@ def from_env() -> StandbyPair | None:
 
 def provide(*, synchronous: bool) -> StandbyPair:
     """The environment's pair, else Docker's, else two local servers."""
-    found = from_env()
-    if found is not None:
-        return found
-    docker_error: Exception | None = None
-    if docker_available():
-        try:
-            return in_docker(synchronous=synchronous)
-        except Exception as exc:  # an image that can't be pulled: try the local binaries
-            docker_error = exc
-    try:
-        return as_processes(synchronous=synchronous)
-    except ServerUnavailable:
-        if docker_error is not None:
-            raise ServerStartError(f"postgres pair: Docker failed: {docker_error}") from None
-        raise
+    return first_available(
+        "postgres pair",
+        from_env,
+        lambda: in_docker(synchronous=synchronous),
+        lambda: as_processes(synchronous=synchronous),
+    )

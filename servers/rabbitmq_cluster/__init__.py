@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from urllib.parse import unquote, urlsplit
 
-from ..containers import docker_available
-from ..endpoint import ServerStartError, ServerUnavailable
+from ..containers import first_available
+from ..endpoint import ServerStartError
 from ..rabbitmq import can_connect
 from .docker import in_docker
 from .local import as_process
@@ -45,18 +45,4 @@ def from_env() -> RabbitCluster | None:
 
 def provide() -> RabbitCluster:
     """RABBITMQ_URLS first, then three containers when Docker answers, else three local nodes."""
-    found = from_env()
-    if found is not None:
-        return found
-    docker_error: Exception | None = None
-    if docker_available():
-        try:
-            return in_docker()
-        except Exception as exc:  # an image that can't be pulled: try the local binaries
-            docker_error = exc
-    try:
-        return as_process()
-    except ServerUnavailable:
-        if docker_error is not None:
-            raise ServerStartError(f"the Docker cluster failed: {docker_error}") from docker_error
-        raise
+    return first_available("the RabbitMQ cluster", from_env, in_docker, as_process)
