@@ -62,4 +62,5 @@ def provide(name: str) -> Provisioned:
         _swept = True
         sweep_stale_workdirs()
     module = PROVIDERS[name]
-    return first_available(name, module.from_env, module.in_docker, module.as_process)
+    found: Provisioned = first_available(name, module.from_env, module.in_docker, module.as_process)
+    return found
