@@ -7,6 +7,7 @@ wide."""
 from __future__ import annotations
 
 from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from browser_tests.conftest import PageWatch, shoot, watched_page
 from browser_tests.playground_steps import SAGA_TIMEOUT_MS, log_in, place, stub_requests
@@ -202,7 +203,14 @@ NO_OVERFLOW = "() => document.documentElement.scrollWidth <= document.documentEl
 
 def _inside(page: Page, selector: str, width: int) -> None:
     target = page.locator(selector).first
-    target.scroll_into_view_if_needed()
+    # The live feed may redraw the element between finding it and scrolling to it: find it again.
+    for attempt in range(5):
+        try:
+            target.scroll_into_view_if_needed()
+            break
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise
     expect(target).to_be_visible()
     box = target.bounding_box()
     assert box is not None

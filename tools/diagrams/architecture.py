@@ -72,7 +72,7 @@ def architecture_svg() -> str:
         240,
         492,
         332,
-        "django_interlink: the reusable app, packages/django-interlink/",
+        "django_interlink/ (the reusable app, a package of its own)",
         fill="#f4f8fc",
         stroke="#85a9cf",
     )
