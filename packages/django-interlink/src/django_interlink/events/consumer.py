@@ -23,7 +23,6 @@ a savepoint each, only if a handler failed.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -108,7 +107,7 @@ class Dispatcher(Handling):
         with processing(envelope, headers, self.system, handlers) as span:
             result = self._run(envelope, handlers, delivery_count, None)
         if span is not trace.INVALID_SPAN:  # tracing on: its settle span's parent
-            result = dataclasses.replace(result, span=span.get_span_context())
+            result = result.settled_under(span.get_span_context())
         if result.outcome is Outcome.ACK:
             self.breaker.succeeded()
         instruments.consumer_outcomes(self.group, [result.outcome.value])
@@ -195,7 +194,7 @@ class Dispatcher(Handling):
         if not batch.is_valid:
             return found
         # settled as one window: the batch span is every result's settle parent
-        return [r if r.span is not None else dataclasses.replace(r, span=batch) for r in found]
+        return [r if r.span is not None else r.settled_under(batch) for r in found]
 
     def _decode_window(
         self,

@@ -46,6 +46,11 @@ class Result:
     # The span that decided it (its process span, a window's batch span): its settle's parent.
     span: SpanContext | None = None
 
+    def settled_under(self, span: SpanContext) -> Result:
+        """This result with `span` as its settle span's parent (what `dataclasses.replace` does,
+        without its field-by-field introspection: once a message)."""
+        return Result(self.outcome, self.envelope, self.reason, self.delay, span)
+
 
 def retry_delay(delivery_count: int, *, base: float | None = None) -> float:
     """Seconds before delivery `delivery_count + 1`; `base` is RETRY_BACKOFF unless given (a

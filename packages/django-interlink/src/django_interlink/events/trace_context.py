@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import Token
 from enum import Enum
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -38,7 +38,7 @@ from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..request_id import bind_request_id
+from ..request_id import bind, bind_request_id, unbind
 from ..tracing import (
     REQUEST_ID_ATTRIBUTE,
     capture,
@@ -181,17 +181,29 @@ def processing(
         with bind_request_id(envelope.correlation_id):
             yield trace.INVALID_SPAN
         return
-    name, constant = _process(
-        system, envelope.event_type, tuple(handler.name for handler in handlers)
-    )
+    name, constant = _process(system, envelope.event_type, tuple(map(_name, handlers)))
     attributes = {**constant, MESSAGING_MESSAGE_ID: envelope.event_id}
     if envelope.correlation_id:
         attributes[REQUEST_ID_ATTRIBUTE] = envelope.correlation_id
     span = tracer().start_span(
         name, context=restore(headers), kind=SpanKind.CONSUMER, attributes=attributes
     )
-    with bind_request_id(envelope.correlation_id), _current(span):
+    # one context manager, not three nested (request id, current span, end): every message
+    request_id = bind(envelope.correlation_id)
+    token = _make_current(span)
+    try:
         yield span
+    except Exception as exc:
+        failed(span, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+        span.end()
+        unbind(request_id)
+
+
+def _name(handler: Named) -> str:
+    return handler.name
 
 
 @contextmanager
@@ -226,14 +238,8 @@ def processing_window(messages: Sequence[Message], system: str) -> Iterator[trac
 @contextmanager
 def _current(span: trace.Span) -> Iterator[None]:
     """`span` current until the block ends, then ended; an exception escaping the block is
-    recorded on it as an error. Instrumentation that `quiet` suppressed around the consumer
-    works again inside: the handlers' own calls are traced."""
-    context = trace.set_span_in_context(span)
-    if context.get(_QUIET):
-        context = otel_context.set_value(
-            _QUIET, False, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False, context)
-        )
-    token = otel_context.attach(context)
+    recorded on it as an error."""
+    token = _make_current(span)
     try:
         yield
     except Exception as exc:
@@ -242,6 +248,15 @@ def _current(span: trace.Span) -> Iterator[None]:
     finally:
         otel_context.detach(token)
         span.end()
+
+
+def _make_current(span: trace.Span) -> Token[Context]:
+    """Attach a context with `span` current; instrumentation that `quiet` suppressed around the
+    consumer works again inside it: the handlers' own calls are traced."""
+    context = trace.set_span_in_context(span)
+    if context.get(_QUIET):  # the suppression lifted and our mark with it, in one copy
+        context = Context({**context, _SUPPRESS_INSTRUMENTATION_KEY: False, _QUIET: False})
+    return otel_context.attach(context)
 
 
 def failed(span: trace.Span, error: BaseException) -> None:
@@ -333,17 +348,14 @@ def _parent(span: trace.SpanContext | None, headers: Headers) -> Context:
     return restore(headers)
 
 
-@contextmanager
-def settling(result: Settled, system: str, headers: Headers = None) -> Iterator[None]:
+def settling(result: Settled, system: str, headers: Headers = None) -> AbstractContextManager[None]:
     """Where the backend carries out one message's `result`: an `<outcome> <event type>` settle
     span (CLIENT), the child of the message's process span (`result.span`; without one, of its
     publish in `headers`), with the bus's own calls quiet inside. A deferred message is not
     settled: no span, only the quiet."""
     operation = str(result.outcome.value)
     if not tracing_on() or operation == "defer":
-        with _suppressed():
-            yield
-        return
+        return _suppressed()
     envelope = result.envelope
     name, constant = _settle(system, operation, envelope.event_type if envelope else "")
     attributes = {**constant, OUTCOME_ATTRIBUTE: operation}
@@ -352,23 +364,19 @@ def settling(result: Settled, system: str, headers: Headers = None) -> Iterator[
     span = tracer().start_span(
         name, context=_parent(result.span, headers), kind=SpanKind.CLIENT, attributes=attributes
     )
-    with _settled(span):
-        yield
+    return _settled(span)
 
 
-@contextmanager
 def settling_window(
     results: Sequence[Settled], system: str, count: int | None = None
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Where the backend carries out a window's results at once: ONE `settle <event type>` span
     (CLIENT), the child of the window's batch span (the results' `span`), with how many messages
     it settles (`count`, default: the results not deferred) and which outcomes, the bus's own
     calls quiet inside."""
     settled = [result for result in results if str(result.outcome.value) != "defer"]
     if not tracing_on() or not (settled or count):
-        with _suppressed():
-            yield
-        return
+        return _suppressed()
     types = {result.envelope.event_type for result in settled if result.envelope is not None}
     name, constant = _settle(system, "settle", types.pop() if len(types) == 1 else "")
     attributes = {
@@ -380,18 +388,19 @@ def settling_window(
     span = tracer().start_span(
         name, context=_parent(parent, None), kind=SpanKind.CLIENT, attributes=attributes
     )
-    with _settled(span):
-        yield
+    return _settled(span)
 
 
 @contextmanager
 def _settled(span: trace.Span) -> Iterator[None]:
     """The settle span open (not current: nothing below it is traced) over the quiet block."""
+    token = _suppress()
     try:
-        with _suppressed():
-            yield
+        yield
     except Exception as exc:
         failed(span, exc)
         raise
     finally:
+        if token is not None:
+            otel_context.detach(token)
         span.end()

@@ -22,6 +22,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from ..bus import Consumption
 from ..consumer import Outcome
+from ..trace_context import quiet
 from ..window import Window
 from .errors import RECONNECTABLE
 from .nodes import failover_delay
@@ -57,6 +58,7 @@ class Subscriber:
         self.run = run
         self.topology = bus.topology
 
+    @quiet  # the bus's plumbing, all of it; the handlers run traced (trace_context.processing)
     def consume(self) -> None:
         """Consume until the run stops, reconnecting (with backoff) whenever the broker goes."""
         bus, run = self.bus, self.run
