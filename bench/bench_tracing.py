@@ -1,12 +1,13 @@
 """What does tracing cost? The order saga end to end and our consumer, each with tracing on
 against off in the same run, taking turns (target: on at most 1.10x off's time per unit).
 
-"On" is the OpenTelemetry SDK with a BatchSpanProcessor and the SDK's InMemorySpanExporter, and
-the instrumentations the real setup installs (Django, requests, psycopg, redis); "off" is no SDK,
-the API's no-op tracer (bench/tracing_worker.py). The in-memory exporter costs nothing to export
-to and lets each turn count the spans it made: a bench whose "on" made no span, or whose "off"
-made one, stops with an error instead of printing a ratio. (OTLP to a closed port would encode
-each batch and then fail, retry and drop: a cost that depends on the failure path.)
+"On" is the OpenTelemetry SDK with a BatchSpanProcessor in front of an exporter to nowhere that
+counts and drops what it is handed, and the instrumentations the real setup installs (Django,
+requests, psycopg, redis); "off" is no SDK, the API's no-op tracer (bench/tracing_worker.py).
+The exporter costs nothing to export to and lets each turn count the spans it made: a bench
+whose "on" made no span, or whose "off" made one, stops with an error instead of printing a
+ratio. (OTLP to a closed port would encode each batch and then fail, retry and drop: a cost that
+depends on the failure path.)
 
 The consumer workloads also run two variants of "on", as extra rows beside the main figure:
 "sampled" (parentbased_traceidratio at 0.1, one message in ten arriving sampled) and "lean"
@@ -257,10 +258,10 @@ def run(args: argparse.Namespace, chosen: list[str], stack: ExitStack) -> dict[s
         sections[workload]["worker_cpu_us_per_unit"] = cpu
         print(f"  {workload}: the worker's CPU per {unit}, us (median): {cpu}\n", flush=True)
     return {
-        "question": "what tracing (SDK, batch processor, in-memory exporter) costs, on / off",
+        "question": "what tracing (SDK, batch processor, an exporter to nowhere) costs, on / off",
         "rounds": args.rounds,
         "variants": {mode: VARIANT_LABELS[mode] for mode in args.variants},
-        "exporter": "InMemorySpanExporter behind a BatchSpanProcessor",
+        "exporter": "an exporter to nowhere (counting, dropping) behind a BatchSpanProcessor",
         "postgres_settings": settings,
         "servers": {"rabbitmq": rabbit.endpoint.source, "redis": redis_server.endpoint.source},
         **sections,
