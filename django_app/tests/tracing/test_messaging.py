@@ -16,7 +16,7 @@ from django_interlink.events.handlers import HandlerRegistry
 from django_interlink.events.outbox import outbox_enqueue, outbox_relay
 from django_interlink.exceptions import PublishError
 from django_interlink.models import OutboxEvent
-from django_interlink.request_id import bind_request_id
+from django_interlink.request_id import bind_request_id, current_request_id
 from django_interlink.tracing import REQUEST_ID_ATTRIBUTE, capture, tracer
 from shop.event_samples import sample_data, sample_envelope
 
@@ -143,3 +143,26 @@ def test_a_message_without_a_trace_starts_one(spans):
     dispatcher = Dispatcher(_registry([]))
     dispatcher.dispatch(sample_envelope("user.created").to_bytes(), headers={"version": 1})
     assert spans.one("process user.created").parent is None
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["tracing on", "tracing off"])
+def test_a_handler_runs_under_the_event_s_request_id_and_the_caller_s_comes_back(traced, request):
+    """While the handlers run, the request id is the event's correlation id; once the message
+    is decided, the consumer's own id is bound again, traced or not (the next log line of the
+    loop must not carry the last message's id)."""
+    if traced:
+        request.getfixturevalue("spans")
+    seen: list[str | None] = []
+    registry = HandlerRegistry()
+    registry.add(
+        "user.created",
+        lambda envelope: seen.append(current_request_id()),
+        name="test.request_id",
+        use_inbox=False,
+    )
+    envelope = sample_envelope("user.created")
+    with bind_request_id("the-consumer-loop") as loop_id:
+        Dispatcher(registry).dispatch(envelope.to_bytes())
+        after = current_request_id()
+    assert seen == [envelope.correlation_id]
+    assert after == loop_id

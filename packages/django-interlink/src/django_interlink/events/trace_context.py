@@ -188,18 +188,8 @@ def processing(
     span = tracer().start_span(
         name, context=restore(headers), kind=SpanKind.CONSUMER, attributes=attributes
     )
-    # one context manager, not three nested (request id, current span, end): every message
-    request_id = bind(envelope.correlation_id)
-    token = _make_current(span)
-    try:
+    with _Current(span, binds=True, request_id=envelope.correlation_id):
         yield span
-    except Exception as exc:
-        failed(span, exc)
-        raise
-    finally:
-        otel_context.detach(token)
-        span.end()
-        unbind(request_id)
 
 
 def _name(handler: Named) -> str:
@@ -231,23 +221,32 @@ def processing_window(messages: Sequence[Message], system: str) -> Iterator[trac
     span = tracer().start_span(
         name.rstrip(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
     )
-    with _current(span):
+    with _Current(span):
         yield span
 
 
-@contextmanager
-def _current(span: trace.Span) -> Iterator[None]:
-    """`span` current until the block ends, then ended; an exception escaping the block is
-    recorded on it as an error."""
-    token = _make_current(span)
-    try:
-        yield
-    except Exception as exc:
-        failed(span, exc)
-        raise
-    finally:
-        otel_context.detach(token)
-        span.end()
+class _Current:
+    """`span` current until the block ends, then ended, an exception escaping the block
+    recorded on it as an error; with `binds`, `request_id` (or a new one) bound as the request
+    id meanwhile. A class, not a generator: it runs for every message a consumer takes."""
+
+    __slots__ = ("_bound", "_token", "binds", "request_id", "span")
+
+    def __init__(self, span: trace.Span, *, binds: bool = False, request_id: str = "") -> None:
+        self.span, self.binds, self.request_id = span, binds, request_id
+
+    def __enter__(self) -> trace.Span:
+        self._bound = bind(self.request_id) if self.binds else None
+        self._token = _make_current(self.span)
+        return self.span
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        if isinstance(error, Exception):
+            failed(self.span, error)
+        otel_context.detach(self._token)
+        self.span.end()
+        if self._bound is not None:
+            unbind(self._bound)
 
 
 def _make_current(span: trace.Span) -> Token[Context]:
