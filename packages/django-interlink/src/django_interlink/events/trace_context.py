@@ -1,26 +1,8 @@
-"""The messaging spans of the outbox and the consumers, after OpenTelemetry's messaging
-semantic conventions: `publish <event type>` (PRODUCER) when the relay hands an event to the
-broker, `process <event type>` (CONSUMER) when a consumer runs its handlers.
-
-The outbox row keeps the context current when `outbox_enqueue` ran (the request's, the saga
-step's, the handler's). The relay's publish span is that context's child, and the message
-carries the publish span's own `traceparent`, so each `process` span is a child of the publish
-that sent it: one tree from the request to every handler, however long the row waited. With no
-SDK in the relay the stored context goes on unchanged, so the consumers still join the trace.
-
-A window of messages decided in one transaction is one batch, as the conventions shape it: ONE
-`process` span for the window, with `messaging.batch.message_count` and a link to each message's
-creation context (its publish span), instead of a span per message. A message decided alone
-(one at a time, or a window's message-by-message retry) keeps a `process` span of its own, the
-publish's child. The constant attributes of a destination are built once, not per message.
-
-Settling a message (ack, retry, dead letter) is one `<operation> <event type>` CLIENT span with
-`messaging.operation.type` "settle": a message's is the child of its process span, a window's
-is one span for the whole window, the child of its batch span. The bus's own calls to the
-database and the broker (the inbox's rows, XREADGROUP, XACK, the dead letter's XADD) run with
-OpenTelemetry's instrumentation suppressed (`quiet`): the settle span stands for them, and a
-consumer sends no client span per message of its own making. The handlers' calls are traced as
-always: `processing` lifts the suppression for them.
+"""The messaging spans of the outbox and the consumers, after OpenTelemetry's messaging semantic
+conventions: `publish` when the relay hands an event to the broker, `process` when a consumer
+runs its handlers (one a message, or one linked to every message of a window), and a settle span
+when it acks, retries or dead-letters, while the bus's own calls run quiet (no client spans).
+docs/observability.md draws the tree they make and says what it costs.
 """
 
 from __future__ import annotations
@@ -181,7 +163,9 @@ def processing(
         with bind_request_id(envelope.correlation_id):
             yield trace.INVALID_SPAN
         return
-    name, constant = _process(system, envelope.event_type, tuple(map(_name, handlers)))
+    name, constant = _process(
+        system, envelope.event_type, tuple(handler.name for handler in handlers)
+    )
     attributes = {**constant, MESSAGING_MESSAGE_ID: envelope.event_id}
     if envelope.correlation_id:
         attributes[REQUEST_ID_ATTRIBUTE] = envelope.correlation_id
@@ -190,10 +174,6 @@ def processing(
     )
     with _Current(span, binds=True, request_id=envelope.correlation_id):
         yield span
-
-
-def _name(handler: Named) -> str:
-    return handler.name
 
 
 @contextmanager
@@ -274,9 +254,7 @@ def _suppress() -> Token[Context] | None:
     if current.get(_SUPPRESS_INSTRUMENTATION_KEY):
         return None
     return otel_context.attach(
-        otel_context.set_value(
-            _QUIET, True, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
-        )
+        Context({**current, _SUPPRESS_INSTRUMENTATION_KEY: True, _QUIET: True})  # one copy
     )
 
 
