@@ -187,6 +187,25 @@ def test_permanent_handler_error_dead_letters_on_the_first_delivery(rabbitmq, un
     assert "unknown payment" in dead[0].headers["x-dead-reason"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_the_contract_refuses_one_of_sends_the_others_in_order(rabbitmq, unique_name):
+    """publish_results encodes a batch once: the event the contract refuses is not sent and its
+    outcome says why; the others are confirmed and arrive in their order."""
+    good = [sample_envelope("user.created") for _ in range(3)]
+    broken = sample_envelope("user.created")
+    broken.data.pop("email")
+    with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:
+        registry, received = recording_registry("user.created")
+        bus.declare(["user.created"])
+        outcomes, unavailable = bus.publish_results([good[0], broken, good[1], good[2]])
+        assert bus.consume(registry=registry, max_messages=3, idle_timeout=10) == 3
+    assert unavailable is None
+    assert outcomes[0] is None and outcomes[2:] == [None, None]
+    assert outcomes[1] is not None and "email" in outcomes[1]
+    assert [envelope.event_id for envelope in received] == [e.event_id for e in good]
+    assert queue_depth(rabbitmq.url, f"{unique_name}.user.created") == 0
+
+
 def test_publishing_an_event_no_queue_is_bound_to_raises_publish_error(rabbitmq, unique_name):
     """Mandatory publishing: an unroutable event is returned and raised, not silently dropped."""
     with configured_bus("rabbitmq", rabbitmq.url, unique_name) as bus:

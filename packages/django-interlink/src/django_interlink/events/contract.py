@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from jsonschema import Draft202012Validator
 from ..conf import ms_settings
 from ..exceptions import EventContractViolation
 from .envelope import Envelope
+
+# An event of a batch that passed the contract: (its position in the batch, it, its body).
+Encoded = tuple[int, Envelope, bytes]
 
 jsonschema_rs: Any
 try:  # optional accelerator, same Draft 2020-12 semantics; the pure-Python path stays the reference
@@ -172,3 +176,20 @@ def encode_event(
     if len(body) > limit:
         raise EventContractViolation(f"event body is {len(body)} bytes, the limit is {limit}")
     return body
+
+
+def encode_batch(envelopes: Sequence[Envelope]) -> tuple[list[str | None], list[Encoded]]:
+    """`encode_event` for a batch, the contract and the limit looked up once: the outcomes
+    (the reason where the contract refused an event, None elsewhere) and, in order, the
+    (position, envelope, body) of the events to send."""
+    outcomes: list[str | None] = [None] * len(envelopes)
+    encoded: list[Encoded] = []
+    contract, limit = get_contract(), max_event_bytes()
+    for index, envelope in enumerate(envelopes):
+        try:
+            encoded.append(
+                (index, envelope, encode_event(envelope, contract=contract, limit=limit))
+            )
+        except EventContractViolation as exc:
+            outcomes[index] = str(exc)
+    return outcomes, encoded

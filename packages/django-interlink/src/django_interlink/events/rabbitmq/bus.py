@@ -32,9 +32,9 @@ from typing import Any, Self
 import pika
 from pika.adapters.blocking_connection import BlockingConnection
 
-from ...exceptions import BusUnavailable, EventContractViolation, PublishError
+from ...exceptions import BusUnavailable, PublishError
 from ..bus import Consumption, EventBus
-from ..contract import encode_event, get_contract, max_event_bytes
+from ..contract import encode_batch
 from ..envelope import Envelope
 from .dead_letters import RabbitMQDeadLetters
 from .errors import RECONNECTABLE
@@ -161,24 +161,14 @@ class RabbitMQBus(EventBus):
         self, envelopes: Sequence[Envelope]
     ) -> tuple[list[str | None], BusUnavailable | None]:
         """Publish the batch at once and wait for all its confirms together (pipelined)."""
-        outcomes: list[str | None] = [None] * len(envelopes)
-        batch: list[Outgoing] = []
-        positions: list[int] = []
-        contract, limit = get_contract(), max_event_bytes()
-        for index, envelope in enumerate(envelopes):
-            try:
-                body = encode_event(envelope, contract=contract, limit=limit)
-            except EventContractViolation as exc:
-                outcomes[index] = str(exc)
-                continue
-            batch.append(Outgoing(envelope.event_type, body, self._properties(envelope)))
-            positions.append(index)
-        if batch:
+        outcomes, encoded = encode_batch(envelopes)
+        if encoded:
+            batch = [Outgoing(e.event_type, body, self._properties(e)) for _, e, body in encoded]
             try:
                 sent = self._send(batch)
             except BusUnavailable as exc:
                 return [], exc
-            for index, outcome in zip(positions, sent, strict=True):
+            for (index, _, _), outcome in zip(encoded, sent, strict=True):
                 outcomes[index] = outcome
         return outcomes, None
 

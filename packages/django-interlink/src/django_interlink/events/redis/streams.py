@@ -35,9 +35,9 @@ from typing import Any
 
 import redis.exceptions as rx
 
-from ...exceptions import BusUnavailable, EventContractViolation, NotReplicated, PublishError
+from ...exceptions import BusUnavailable, NotReplicated, PublishError
 from ..bus import Consumption, reconnect_delay
-from ..contract import encode_event, get_contract, max_event_bytes
+from ..contract import encode_batch, encode_event
 from ..envelope import Envelope
 from ..trace_context import quiet
 from .base import RECONNECTABLE, RedisBus, text
@@ -101,16 +101,8 @@ class RedisStreamsBus(RedisBus):
         outcome after the first event sent is known, so those before it are returned. So it is
         when too few replicas confirm the batch (REDIS_WAIT_REPLICAS): NotReplicated.
         """
-        outcomes: list[str | None] = [None] * len(envelopes)
-        sent: list[tuple[int, str, dict[str, Any]]] = []
-        contract, limit = get_contract(), max_event_bytes()
-        for index, envelope in enumerate(envelopes):
-            try:
-                body = encode_event(envelope, contract=contract, limit=limit)
-            except EventContractViolation as exc:
-                outcomes[index] = str(exc)
-                continue
-            sent.append((index, self.stream(envelope.event_type), _fields(envelope, body)))
+        outcomes, encoded = encode_batch(envelopes)
+        sent = [(i, self.stream(e.event_type), _fields(e, body)) for i, e, body in encoded]
         if not sent:
             return outcomes, None
 
